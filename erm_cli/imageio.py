@@ -1,0 +1,95 @@
+"""The one image loader: any PNG/JPEG/greyscale/palette/RGBA input becomes an RGB PIL image on white.
+
+Every verb loads images through :func:`load_image` so that corrupt files, decompression bombs and
+transparent backgrounds are handled the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Union
+
+from PIL import Image, UnidentifiedImageError
+
+from .errors import InputError
+
+ImageSource = Union[str, Path, bytes, "Image.Image"]
+
+#: Refuse images above this many pixels (a 64-megapixel cap; PIL's own bomb check is 179 MP).
+MAX_PIXELS = 64_000_000
+#: Refuse images smaller than this on either side: nothing meaningful can be judged.
+MIN_SIDE = 4
+
+
+def _open(src: ImageSource, what: str) -> Image.Image:
+    if isinstance(src, Image.Image):
+        return src
+    try:
+        if isinstance(src, (bytes, bytearray)):
+            if not src:
+                raise InputError(f"{what}: empty image data")
+            return Image.open(io.BytesIO(src))
+        path = Path(src)
+        if not path.exists():
+            raise InputError(f"{what}: no such file: {path}")
+        if path.is_dir():
+            raise InputError(f"{what}: is a directory, not an image: {path}")
+        if path.stat().st_size == 0:
+            raise InputError(f"{what}: empty file: {path}")
+        return Image.open(path)
+    except InputError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InputError(f"{what}: not a readable image ({exc.__class__.__name__}: {exc})") from None
+
+
+def load_image(src: ImageSource, what: str = "image", max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Load ``src`` as an RGB image composited on white.
+
+    Raises :class:`InputError` (exit code 2) for missing, empty, corrupt, oversized or tiny images.
+    """
+    img = _open(src, what)
+    w, h = img.size
+    if w * h > max_pixels:
+        raise InputError(f"{what}: {w}x{h} pixels exceeds the {max_pixels:,}-pixel limit (decompression bomb?)")
+    if min(w, h) < MIN_SIDE:
+        raise InputError(f"{what}: {w}x{h} is too small to judge (minimum side {MIN_SIDE} px)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img.load()
+    except Image.DecompressionBombWarning as exc:
+        raise InputError(f"{what}: refused as a decompression bomb ({exc})") from None
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{what}: refused as a decompression bomb ({exc})") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InputError(f"{what}: corrupt or truncated image ({exc})") from None
+    return to_rgb(img)
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Flatten any mode to RGB; transparency is composited on a white background."""
+    if img.mode == "RGB":
+        return img
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("LA", "PA"):
+        img = img.convert("RGBA")
+    if img.mode == "RGBA":
+        bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, img).convert("RGB")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        import numpy as np
+
+        arr = np.asarray(img, dtype="float64")
+        hi = arr.max() or 1.0
+        img = Image.fromarray((arr / hi * 255).astype("uint8"), "L")
+    return img.convert("RGB")
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,0 +1,134 @@
+"""The one path from (reference, candidate) to a Verdict, used by every verb.
+
+``score_candidate`` accepts a candidate as an image (path, bytes, PIL) or as code (a path to a code
+file, or a string such as a model's chat completion with fenced blocks). Code is extracted,
+rendered through :mod:`erm_cli.renderers` (sandboxed, cached) and judged; a render failure or a
+blank render yields a verdict with ``render_ok=False`` (reward 0), never an exception.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ..errors import InputError
+from ..imageio import load_image
+from .base import Judge
+from .verdict import TASKS, Verdict
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+def is_image_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def resolve_judge(judge: Judge | str, **options: Any) -> Judge:
+    if isinstance(judge, str):
+        from . import get_judge
+
+        return get_judge(judge, **options)
+    return judge
+
+
+def is_blank(img: Image.Image, tolerance: int = 2) -> bool:
+    """True when every pixel is (near) one colour: the released reward code scores such renders 0."""
+    lo, hi = img.convert("L").getextrema()
+    return (hi - lo) <= tolerance
+
+
+def read_code(path: str | Path) -> str:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"no such file: {p}")
+    if p.is_dir():
+        raise InputError(f"is a directory, not a code file: {p}")
+    data = p.read_bytes()
+    if not data.strip():
+        raise InputError(f"empty code file: {p}")
+    return data.decode("utf-8", errors="replace")
+
+
+def render_candidate(code: str, kind: str | None = None, options: Any = None, use_cache: bool = True):
+    """Extract and render code; returns (RenderResult, kind)."""
+    from ..renderers import extract_code, render
+
+    extracted, detected = extract_code(code)
+    k = kind or detected
+    return render(extracted, kind=k, options=options, cache=use_cache), k
+
+
+def score_candidate(
+    reference: str | Path | bytes | Image.Image,
+    candidate: str | Path | bytes | Image.Image,
+    *,
+    task: str = "auto",
+    kind: str | None = None,
+    judge: Judge | str = "critic",
+    render_options: Any = None,
+    use_cache: bool = True,
+    candidate_is_code: bool | None = None,
+) -> Verdict:
+    """Judge ``candidate`` against ``reference``. See the module docstring for accepted inputs."""
+    t0 = time.perf_counter()
+    ref_img = load_image(reference, what="reference")
+    the_judge = resolve_judge(judge)
+    judge_id = {"name": the_judge.name, "version": the_judge.version}
+    render_info: dict[str, Any] = {}
+
+    as_code = candidate_is_code
+    if as_code is None:
+        if isinstance(candidate, (bytes, Image.Image)):
+            as_code = False
+        elif isinstance(candidate, Path) or (isinstance(candidate, str) and "\n" not in candidate
+                                             and len(candidate) < 4096 and Path(candidate).exists()):
+            as_code = not is_image_path(candidate)
+            if as_code:
+                candidate = read_code(candidate)
+        else:
+            as_code = True
+
+    if as_code:
+        from ..renderers import TASK_OF_KIND
+
+        result, k = render_candidate(str(candidate), kind=kind, options=render_options, use_cache=use_cache)
+        render_info = {"kind": k, "render_seconds": round(result.seconds, 4), "cache_hit": result.cache_hit,
+                       "versions": result.versions}
+        if task == "auto":
+            task = TASK_OF_KIND.get(k, "chart")
+        if not result.ok:
+            v = Verdict.render_failure(task, result.error or "render failed", judge_id)
+            v.info.update(render_info)
+            v.timings["total"] = time.perf_counter() - t0
+            return v
+        cand_img = result.image()
+    else:
+        cand_img = load_image(candidate, what="candidate")  # type: ignore[arg-type]
+
+    if task == "auto":
+        task = guess_task(ref_img)
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)} or auto")
+    if is_blank(cand_img) and not is_blank(ref_img):
+        v = Verdict.render_failure(task, "blank render (a single colour)", judge_id)
+        v.info.update(render_info)
+        v.timings["total"] = time.perf_counter() - t0
+        return v
+    verdict = the_judge.judge(ref_img, cand_img, task)
+    if render_info:
+        verdict.info.setdefault("render", render_info)
+    verdict.timings["total"] = time.perf_counter() - t0
+    return verdict
+
+
+def guess_task(img: Image.Image) -> str:
+    """Best-effort task guess for an image-only pair; the critic may provide a better one."""
+    try:
+        from .critic import guess_task as critic_guess
+
+        return critic_guess(img)
+    except (ImportError, AttributeError):
+        return "chart"
