@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
-
 import typer
 
 from . import __version__
@@ -36,8 +34,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
-                                           help="Print the version and exit."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """erm: render, judge, refine, train and benchmark vision-to-code outputs."""

@@ -1,0 +1,283 @@
+"""Matching predicted errors to gold errors, one-to-one, with levels ``yes`` / ``partial``.
+
+Two matchers, each labelled in every result:
+
+* :class:`OfflineMatcher` (label ``offline-v1``): deterministic and free. Only errors of the same
+  category can match; a pair's similarity is the token Dice overlap of their locations and
+  descriptions (lower-cased, light stemming, stop words removed, colour/color unified); a
+  Hungarian assignment maximises total similarity; a pair is ``yes`` at >= 0.5, ``partial`` at
+  >= 0.2, unmatched below.
+* :class:`LLMMatcher` (label ``llm:<spec>``): asks any model reachable through the shared loader
+  (``openai:URL#MODEL`` for an OpenAI-compatible server, as the benchmark's GPT-5-mini matcher; or
+  ``hf:``/``tiny:``) to align the two lists with our own prompt. Its answer is cleaned the way the
+  released ``evaluation.py`` does (indices in range, levels yes/partial, first pair wins on a
+  conflict). An item whose answer cannot be parsed is reported as failed and left out of the
+  metrics, with the count recorded.
+
+An item with no gold or no predicted error has nothing to match and never calls a model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
+
+from ..judges.verdict import TAXONOMY, ErrorItem
+from .judge_metrics import ItemMatch, Pair
+
+
+@dataclass
+class MatchRequest:
+    """One item to match: errors already filtered to the task's allowed types."""
+
+    id: str
+    task: str
+    gold: list[ErrorItem]
+    pred: list[ErrorItem]
+
+
+@dataclass
+class MatchOutcome:
+    """The matching of one item, or why it failed."""
+
+    match: ItemMatch | None
+    error: str | None = None
+    raw: str | None = None
+
+
+class Matcher(Protocol):
+    label: str
+
+    def match(self, requests: Sequence[MatchRequest],
+              on_done: Callable[[int], None] | None = None) -> list[MatchOutcome]: ...
+
+
+# ----------------------------------------------------------------------------------------------
+# offline matcher
+# ----------------------------------------------------------------------------------------------
+
+_STOP = frozenset("""a an the of in on at to for from by with and or but is are was were be been being it its
+this that these those as than then there their which who whom what when where while should would could
+can will shall may might must not no do does did has have had instead vs versus into onto over under
+between within without also only just very more less most least some any each every all both one two
+image images reference candidate generated ground truth gt pred prediction predicted original""".split())
+
+_SPELLING = {"colour": "color", "colours": "colors", "grey": "gray", "centre": "center", "labelled": "labeled",
+             "colored": "color", "coloured": "color"}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+def tokens(text: str) -> set[str]:
+    """Content tokens of a location or description: numbers kept whole, words stemmed lightly."""
+    words = re.findall(r"\d+(?:\.\d+)?%?|[a-z]+", (text or "").lower())
+    out = set()
+    for w in words:
+        w = _SPELLING.get(w, w)
+        if w in _STOP or (len(w) == 1 and not w.isdigit()):
+            continue
+        out.add(w if w[0].isdigit() else _stem(w))
+    return out
+
+
+def dice(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return 2.0 * len(a & b) / (len(a) + len(b))
+
+
+def error_similarity(gold: ErrorItem, pred: ErrorItem) -> float:
+    """Similarity in [0, 1] of two errors of the same category (0 across categories).
+
+    With a location on both sides: ``0.3 x Dice(locations) + 0.7 x Dice(descriptions)`` where a
+    description's tokens include its location's (a description often names the place itself).
+    Otherwise (table errors have no location): Dice of all tokens.
+    """
+    if gold.category != pred.category:
+        return 0.0
+    g_loc, p_loc = tokens(gold.location), tokens(pred.location)
+    g_all = g_loc | tokens(gold.description)
+    p_all = p_loc | tokens(pred.description)
+    if g_loc and p_loc:
+        return 0.3 * dice(g_loc, p_loc) + 0.7 * dice(g_all, p_all)
+    return dice(g_all, p_all)
+
+
+class OfflineMatcher:
+    """Deterministic matcher: same category, text similarity, optimal 1-to-1 assignment."""
+
+    def __init__(self, yes_threshold: float = 0.5, partial_threshold: float = 0.2) -> None:
+        if not 0.0 < partial_threshold <= yes_threshold <= 1.0:
+            raise ValueError("need 0 < partial_threshold <= yes_threshold <= 1")
+        self.yes_threshold = yes_threshold
+        self.partial_threshold = partial_threshold
+        self.label = "offline-v1"
+
+    def match_one(self, req: MatchRequest) -> ItemMatch:
+        pairs: list[Pair] = []
+        if req.gold and req.pred:
+            import numpy as np
+            from scipy.optimize import linear_sum_assignment
+
+            sim = np.array([[error_similarity(g, p) for g in req.gold] for p in req.pred], dtype=float)
+            rows, cols = linear_sum_assignment(sim, maximize=True)
+            for r, c in zip(rows, cols):
+                s = float(sim[r, c])
+                if s >= self.yes_threshold:
+                    pairs.append(Pair(pred=int(r), gold=int(c), level="yes"))
+                elif s >= self.partial_threshold:
+                    pairs.append(Pair(pred=int(r), gold=int(c), level="partial"))
+        return ItemMatch(id=req.id, task=req.task, gold=req.gold, pred=req.pred, pairs=pairs)
+
+    def match(self, requests: Sequence[MatchRequest],
+              on_done: Callable[[int], None] | None = None) -> list[MatchOutcome]:
+        out = []
+        for r in requests:
+            out.append(MatchOutcome(self.match_one(r)))
+            if on_done:
+                on_done(1)
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# LLM matcher
+# ----------------------------------------------------------------------------------------------
+
+MATCH_PROMPT = """You compare two lists of discrepancies found between a reference {task} image and a \
+re-created one. GOLD lists the discrepancies a human annotator confirmed; PRED lists what a judge reported.
+Decide which PRED entries describe the same concrete discrepancy as a GOLD entry.
+
+Rules:
+- Only entries of the same type may be paired. Allowed types: {types}.
+- Two entries match when they point at the same element (same place, object, cell, series or label) and \
+describe the same problem. Use "yes" for a clear match, "partial" when PRED names the right element or \
+problem but is vaguer or only half right.
+- Each PRED entry pairs with at most one GOLD entry and each GOLD entry with at most one PRED entry.
+- When unsure, leave entries unpaired: a wrong pair is worse than a missing one.
+
+Answer with one JSON object and nothing else:
+{{"matches": [{{"pred_id": 0, "gt_id": 0, "match_level": "yes"}}], "unmatched_pred": [], "unmatched_gt": []}}
+
+PRED:
+{pred}
+
+GOLD:
+{gold}"""
+
+
+def _listing(errors: Sequence[ErrorItem], key: str) -> str:
+    rows = []
+    for i, e in enumerate(errors):
+        row: dict[str, Any] = {key: i, "type": e.category, "severity": e.severity}
+        if e.location:
+            row["location"] = e.location
+        row["description"] = e.description
+        rows.append(row)
+    return json.dumps(rows, ensure_ascii=False, indent=1)
+
+
+def build_match_prompt(req: MatchRequest) -> str:
+    return MATCH_PROMPT.format(task=req.task, types=", ".join(TAXONOMY.get(req.task, ())),
+                               pred=_listing(req.pred, "pred_id"), gold=_listing(req.gold, "gt_id"))
+
+
+def parse_match_answer(text: str) -> dict[str, Any]:
+    """The JSON object in a model's answer (fences, ``<think>`` blocks and chatter are dropped)."""
+    raw = re.sub(r"<think>.*?</think>", "", text or "", flags=re.S).strip()
+    first, last = raw.find("{"), raw.rfind("}")
+    if first < 0 or last <= first:
+        raise ValueError("no JSON object in the answer")
+    obj = json.loads(raw[first:last + 1])
+    if not isinstance(obj, dict):
+        raise ValueError("the answer is not a JSON object")
+    return obj
+
+
+def clean_pairs(obj: dict[str, Any], n_pred: int, n_gold: int) -> list[Pair]:
+    """Keep valid pairs only: integer ids in range, level yes/partial, first pair wins (1-to-1)."""
+    pairs: list[Pair] = []
+    used_p: set[int] = set()
+    used_g: set[int] = set()
+    for m in obj.get("matches") or []:
+        if not isinstance(m, dict):
+            continue
+        pid, gid, level = m.get("pred_id"), m.get("gt_id"), m.get("match_level", "no")
+        if level not in ("yes", "partial") or not isinstance(pid, int) or not isinstance(gid, int):
+            continue
+        if isinstance(pid, bool) or isinstance(gid, bool):
+            continue
+        if not (0 <= pid < n_pred and 0 <= gid < n_gold) or pid in used_p or gid in used_g:
+            continue
+        used_p.add(pid)
+        used_g.add(gid)
+        pairs.append(Pair(pred=pid, gold=gid, level=level))
+    return pairs
+
+
+class LLMMatcher:
+    """Error matching by a language model loaded through :func:`erm_cli.models.load_model`."""
+
+    def __init__(self, spec: str, batch_size: int = 8, max_tokens: int = 2048, backend: Any = None) -> None:
+        self.spec = spec
+        self.label = f"llm:{spec}"
+        self.batch_size = max(1, batch_size)
+        self.max_tokens = max_tokens
+        self._backend = backend
+
+    def _model(self) -> Any:
+        if self._backend is None:
+            from ..models import load_model
+
+            self._backend = load_model(self.spec)
+        return self._backend
+
+    def match(self, requests: Sequence[MatchRequest],
+              on_done: Callable[[int], None] | None = None) -> list[MatchOutcome]:
+        from ..models.base import Sampling
+
+        out: list[MatchOutcome | None] = [None] * len(requests)
+        todo: list[int] = []
+        for i, r in enumerate(requests):
+            if r.gold and r.pred:
+                todo.append(i)
+            else:
+                out[i] = MatchOutcome(ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred))
+                if on_done:
+                    on_done(1)
+        sampling = Sampling(max_tokens=self.max_tokens, temperature=0.0)
+        for start in range(0, len(todo), self.batch_size):
+            chunk = todo[start:start + self.batch_size]
+            msgs = [[{"role": "system", "content": "You are a strict, careful evaluator."},
+                     {"role": "user", "content": [{"type": "text", "text": build_match_prompt(requests[i])}]}]
+                    for i in chunk]
+            completions = self._model().generate(msgs, sampling)
+            for i, comp in zip(chunk, completions):
+                r = requests[i]
+                if comp.error:
+                    out[i] = MatchOutcome(None, error=f"model error: {comp.error}", raw=comp.text)
+                else:
+                    try:
+                        obj = parse_match_answer(comp.text)
+                        pairs = clean_pairs(obj, len(r.pred), len(r.gold))
+                        out[i] = MatchOutcome(ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred,
+                                                        pairs=pairs), raw=comp.text)
+                    except (ValueError, json.JSONDecodeError) as exc:
+                        out[i] = MatchOutcome(None, error=f"unparseable matcher answer: {exc}",
+                                              raw=(comp.text or "")[:2000])
+                if on_done:
+                    on_done(1)
+        return [o for o in out if o is not None]
+
+
+def get_matcher(spec: str | None) -> OfflineMatcher | LLMMatcher:
+    """``None``/``offline`` -> the offline matcher; anything else is a model spec for the LLM matcher."""
+    if not spec or spec == "offline":
+        return OfflineMatcher()
+    return LLMMatcher(spec)

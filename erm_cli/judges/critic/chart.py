@@ -1,0 +1,633 @@
+"""Chart analysis: axes / plot areas, titles, ticks, legend, grid and data series (bars, lines, markers).
+
+``analyse_chart`` reads one image (working frame) into a :class:`ChartLayout`; ``compare_charts`` turns the
+differences between the reference's and the candidate's layouts into findings with Visual-ERM's chart
+categories (structure_error, data_error, text_error, style_error). The same layout is what the
+model-free refine policy needs (OCR text, palette, bar geometry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, is_greyish
+from .findings import (BBox, Context, Finding, centre, fmt_number, overlap_fraction, position_name, severity_by_share,
+                       union_box)
+from .lines import box_iou, dark_mask, find_axes_boxes, find_rules
+from .ocr import Line, Word, group_lines, parse_number
+
+
+@dataclass
+class LegendEntry:
+    colour: tuple[int, int, int]
+    text: str
+    bbox: BBox
+
+
+@dataclass
+class Series:
+    """Marks of one colour inside one plot area."""
+
+    colour: tuple[int, int, int]
+    kind: str  # bars | line | markers | area
+    mask: np.ndarray  # bool, plot-area sized
+    bars: list[BBox] = field(default_factory=list)  # working-frame boxes, left to right
+    blobs: list[BBox] = field(default_factory=list)  # small compact components (markers, points)
+    name: str = ""
+    pixels: int = 0
+
+    @property
+    def label(self) -> str:
+        nm = f"'{self.name}'" if self.name else describe_colour(self.colour)
+        return f"series {nm}"
+
+
+@dataclass
+class AxesInfo:
+    bbox: BBox
+    x_ticks: list[Word] = field(default_factory=list)
+    y_ticks: list[Word] = field(default_factory=list)
+    y_calibration: tuple[float, float] | None = None  # value = a * y + b
+    h_grid: int = 0
+    v_grid: int = 0
+    series: list[Series] = field(default_factory=list)
+
+
+@dataclass
+class ChartLayout:
+    size: tuple[int, int]
+    axes: list[AxesInfo]
+    words: list[Word]
+    lines: list[Line]
+    legend: list[LegendEntry]
+    legend_box: BBox | None
+    content: BBox
+
+    @property
+    def text_height(self) -> float:
+        hs = [w.height for w in self.words if w.height > 3]
+        return float(np.median(hs)) if hs else 12.0
+
+
+# --------------------------------------------------------------------------------------------- analysis
+
+def analyse_chart(arr: np.ndarray, background: tuple[int, int, int], words: Sequence[Word],
+                  palette: Sequence[PaletteColour]) -> ChartLayout:
+    h, w = arr.shape[:2]
+    boxes = find_axes_boxes(arr, background)
+    words = list(words)
+    lines = group_lines(words)
+    from .align import content_bbox
+
+    cb = content_bbox(arr, background) or (0, 0, w, h)
+    th = float(np.median([wd.height for wd in words if wd.height > 3])) if words else 12.0
+    axes = [AxesInfo(bbox=tuple(float(v) for v in b)) for b in boxes]  # type: ignore[misc]
+    axes.sort(key=lambda a: (round(a.bbox[1] / max(1.0, 0.2 * h)), a.bbox[0]))
+    for ax in axes:
+        _ticks(ax, words, th)
+        _grid(ax, arr, background)
+    legend = _legend(arr, background, words, axes, th)
+    legend_box = None
+    if legend:
+        legend_box = union_box([e.bbox for e in legend])
+        pad = th * 0.6
+        legend_box = (legend_box[0] - pad, legend_box[1] - pad, legend_box[2] + pad, legend_box[3] + pad)
+    for ax in axes:
+        ax.series = _series(arr, background, ax, palette, legend_box, legend)
+    return ChartLayout(size=(w, h), axes=axes, words=words, lines=lines, legend=legend, legend_box=legend_box,
+                       content=tuple(float(v) for v in cb))  # type: ignore[arg-type]
+
+
+def _ticks(ax: AxesInfo, words: Sequence[Word], th: float) -> None:
+    x0, y0, x1, y1 = ax.bbox
+    for wd in words:
+        if x0 - th <= wd.cx <= x1 + th and y1 <= wd.bbox[1] <= y1 + 2.2 * th:
+            ax.x_ticks.append(wd)
+        elif y0 - th <= wd.cy <= y1 + th and x0 - 8 * th <= wd.bbox[2] <= x0 + 2:
+            ax.y_ticks.append(wd)
+    pts = [(wd.cy, parse_number(wd.text)) for wd in ax.y_ticks]
+    pts = [(y, v) for y, v in pts if v is not None]
+    if len(pts) >= 3 and len({v for _, v in pts}) >= 3:
+        ys = np.array([p[0] for p in pts])
+        vs = np.array([p[1] for p in pts])
+        a, b = np.polyfit(ys, vs, 1)
+        resid = np.abs(a * ys + b - vs).max()
+        if a < 0 and resid <= 0.05 * (vs.max() - vs.min()):
+            ax.y_calibration = (float(a), float(b))
+
+
+def _grid(ax: AxesInfo, arr: np.ndarray, background: tuple[int, int, int]) -> None:
+    x0, y0, x1, y1 = (int(round(v)) for v in ax.bbox)
+    if x1 - x0 < 20 or y1 - y0 < 20:
+        return
+    crop = arr[y0 + 2:y1 - 1, x0 + 2:x1 - 1]
+    a = crop.astype(np.int16)
+    contrast = np.abs(a - np.asarray(background, np.int16)).max(axis=2)
+    chroma = a.max(axis=2) - a.min(axis=2)
+    m = (contrast >= 25) & (chroma < 30)
+    ax.h_grid = len(find_rules(m, horizontal=True, min_len=int(0.85 * crop.shape[1]), max_thickness=4))
+    ax.v_grid = len(find_rules(m, horizontal=False, min_len=int(0.85 * crop.shape[0]), max_thickness=4))
+
+
+def _legend(arr: np.ndarray, background: tuple[int, int, int], words: Sequence[Word], axes: Sequence[AxesInfo],
+            th: float) -> list[LegendEntry]:
+    """Legend entries: a word whose left neighbourhood holds a small painted patch or line sample."""
+    h, w = arr.shape[:2]
+    bg = np.asarray(background, np.int16)
+    entries: list[LegendEntry] = []
+    tick_words = {id(t) for ax in axes for t in ax.x_ticks + ax.y_ticks}
+    lines = group_lines([wd for wd in words if id(wd) not in tick_words])
+    for line in lines:
+        first = line.words[0]
+        hgt = max(6.0, first.height)
+        sx0 = int(max(0, first.bbox[0] - 3.6 * hgt))
+        sx1 = int(max(0, first.bbox[0] - 0.2 * hgt))
+        sy0 = int(max(0, first.cy - 0.6 * hgt))
+        sy1 = int(min(h, first.cy + 0.6 * hgt))
+        if sx1 - sx0 < 4 or sy1 - sy0 < 2:
+            continue
+        strip = arr[sy0:sy1, sx0:sx1].astype(np.int16)
+        ink = np.abs(strip - bg).max(axis=2) > 60
+        if ink.sum() < 0.08 * ink.size:
+            continue
+        cols = np.nonzero(ink.any(axis=0))[0]
+        # a sample is a compact horizontal run, not the end of other text
+        if cols.size < 0.35 * (sx1 - sx0) or cols[-1] - cols[0] + 1 > 1.05 * (sx1 - sx0):
+            continue
+        px = strip[ink]
+        colour = tuple(int(v) for v in np.median(px, axis=0))
+        if len(line.words) > 8:
+            continue
+        box = (float(sx0 + cols[0]), line.bbox[1], line.bbox[2], line.bbox[3])
+        entries.append(LegendEntry(colour=colour, text=line.text, bbox=box))  # type: ignore[arg-type]
+    # keep entries stacked together (a legend is a column or row of entries)
+    if len(entries) >= 2:
+        xs = np.array([e.bbox[0] for e in entries])
+        ys = np.array([e.bbox[1] for e in entries])
+        keep = [e for e, x, y in zip(entries, xs, ys)
+                if (np.abs(xs - x) < 3 * th).sum() >= 2 or (np.abs(ys - y) < th).sum() >= 2]
+        entries = keep or entries
+    return entries
+
+
+def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, palette: Sequence[PaletteColour],
+            legend_box: BBox | None, legend: Sequence[LegendEntry]) -> list[Series]:
+    from .colour import label_map
+
+    x0, y0, x1, y1 = (int(round(v)) for v in ax.bbox)
+    x0, y0 = max(0, x0 + 1), max(0, y0 + 1)
+    crop = arr[y0:y1, x0:x1]
+    if crop.size == 0:
+        return []
+    cols = [p for p in palette if p.chromatic or p.fraction > 0.002]
+    cols = [p for p in cols if not _is_axis_grey(p)]
+    if not cols:
+        return []
+    labels = label_map(crop, [p.rgb for p in cols], tolerance=14.0)
+    if legend_box is not None:
+        lx0, ly0, lx1, ly1 = (int(round(v)) for v in legend_box)
+        labels[max(0, ly0 - y0):max(0, ly1 - y0), max(0, lx0 - x0):max(0, lx1 - x0)] = -1
+    out: list[Series] = []
+    area = crop.shape[0] * crop.shape[1]
+    for k, p in enumerate(cols):
+        m = labels == k
+        n = int(m.sum())
+        if n < max(12, 2e-4 * area):
+            continue
+        s = _classify_series(m, p.rgb, (x0, y0))
+        s.pixels = n
+        for e in legend:
+            if delta_e_rgb(e.colour, p.rgb) < 12:
+                s.name = e.text
+                break
+        out.append(s)
+    return out
+
+
+def _is_axis_grey(p: PaletteColour) -> bool:
+    """Black / grey text and spines are not data series (unless they cover a lot of the plot)."""
+    return is_greyish(p.rgb) and p.fraction < 0.01
+
+
+def _classify_series(m: np.ndarray, colour: tuple[int, int, int], offset: tuple[int, int]) -> Series:
+    lab, n = ndi.label(m)
+    objs = ndi.find_objects(lab)
+    sizes = ndi.sum(m, lab, index=np.arange(1, n + 1)) if n else np.array([])
+    H, W = m.shape
+    bars: list[BBox] = []
+    blobs: list[BBox] = []
+    long_px = 0
+    for i, sl in enumerate(objs):
+        if sl is None:
+            continue
+        bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        fill = sizes[i] / max(1, bh * bw)
+        box = (float(sl[1].start + offset[0]), float(sl[0].start + offset[1]), float(sl[1].stop + offset[0]),
+               float(sl[0].stop + offset[1]))
+        if fill > 0.85 and bw >= 4 and bh >= 2 and sizes[i] >= 30 and (bw >= 0.015 * W or bh >= 0.015 * H):
+            bars.append(box)
+        elif bw <= 0.05 * W and bh <= 0.05 * H and fill > 0.35 and sizes[i] >= 6:
+            blobs.append(box)
+        else:
+            long_px += int(sizes[i])
+    total = int(m.sum())
+    bar_px = sum((b[2] - b[0]) * (b[3] - b[1]) for b in bars)
+    if bars and bar_px >= 0.6 * total:
+        kind = "bars"
+    elif long_px >= 0.4 * total:
+        kind = "line"
+    elif blobs:
+        kind = "markers"
+    else:
+        kind = "area"
+    bars.sort(key=lambda b: (b[0], b[1]))
+    blobs.sort(key=lambda b: (b[0], b[1]))
+    return Series(colour=colour, kind=kind, mask=m, bars=bars if kind == "bars" else [], blobs=blobs)
+
+
+# --------------------------------------------------------------------------------------------- locations
+
+def chart_location(layout: ChartLayout, box: Sequence[float]) -> str:
+    """A human-readable place in a chart: "title", "x-axis tick labels", "legend", "plot area (upper-left)"."""
+    cx, cy = centre(box)
+    th = layout.text_height
+    if layout.legend_box is not None and overlap_fraction(box, layout.legend_box) > 0.5:
+        return "legend"
+    if not layout.axes:
+        return f"{position_name(box, layout.content)} of the figure"
+    multi = len(layout.axes) > 1
+    best, best_d = None, 1e18
+    for i, ax in enumerate(layout.axes):
+        x0, y0, x1, y1 = ax.bbox
+        dx = max(x0 - cx, 0, cx - x1)
+        dy = max(y0 - cy, 0, cy - y1)
+        d = dx * dx + dy * dy
+        if d < best_d:
+            best, best_d = i, d
+    assert best is not None
+    ax = layout.axes[best]
+    x0, y0, x1, y1 = ax.bbox
+    prefix = f"subplot {best + 1} " if multi else ""
+    if x0 <= cx <= x1 and y0 <= cy <= y1:
+        return f"{prefix}plot area ({position_name(box, ax.bbox)})"
+    if cy > y1 and x0 - th <= cx <= x1 + th:
+        return f"{prefix}x-axis tick labels" if cy <= y1 + 2.2 * th else f"{prefix}x-axis label"
+    if cx < x0 and y0 - th <= cy <= y1 + th:
+        right_of_ticks = min((t.bbox[0] for t in ax.y_ticks), default=x0 - 4 * th)
+        return f"{prefix}y-axis tick labels" if cx >= right_of_ticks - 0.5 * th else f"{prefix}y-axis label"
+    if cy < y0:
+        top_axes = min(a.bbox[1] for a in layout.axes)
+        if multi and cy < top_axes - 2.5 * th:
+            return "figure title"
+        return f"{prefix}title"
+    if cx > x1:
+        return f"{prefix}right of the plot area"
+    return f"{position_name(box, layout.content)} of the figure"
+
+
+# --------------------------------------------------------------------------------------------- comparison
+
+def _grid_shape(boxes: Sequence[BBox]) -> tuple[int, int]:
+    """(rows, columns) of an arrangement of boxes."""
+    if not boxes:
+        return 0, 0
+    ys = sorted(b[1] for b in boxes)
+    xs = sorted(b[0] for b in boxes)
+    hs = np.median([b[3] - b[1] for b in boxes])
+    ws = np.median([b[2] - b[0] for b in boxes])
+    rows = 1 + sum(1 for a, b in zip(ys, ys[1:]) if b - a > 0.5 * hs)
+    cols = 1 + sum(1 for a, b in zip(xs, xs[1:]) if b - a > 0.5 * ws)
+    return rows, cols
+
+
+def _pair_axes(ref: ChartLayout, cand: ChartLayout) -> list[tuple[int, int]]:
+    from scipy.optimize import linear_sum_assignment
+
+    if not ref.axes or not cand.axes:
+        return []
+    cost = np.array([[1 - box_iou(a.bbox, b.bbox) for b in cand.axes] for a in ref.axes])
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] < 0.9]
+
+
+def _pair_series(ctx: Context, ra: AxesInfo, ca: AxesInfo) -> tuple[list[tuple[Series, Series]], list[Series], list[Series]]:
+    """Series paired by colour (ΔE2000), falling back to recoloured regions and then to spatial overlap."""
+    from scipy.optimize import linear_sum_assignment
+
+    rs, cs = ra.series, ca.series
+    if not rs or not cs:
+        return [], list(rs), list(cs)
+    de = np.array([[delta_e_rgb(a.colour, b.colour) for b in cs] for a in rs])
+    ov = np.zeros_like(de)
+    for i, a in enumerate(rs):
+        for j, b in enumerate(cs):
+            ov[i, j] = _mask_overlap(a.mask, b.mask)
+    kinds = np.array([[0.0 if a.kind == b.kind else 0.3 for b in cs] for a in rs])
+    cost = np.minimum(de, 60) / 60 + (1 - ov) + kinds
+    rows, cols = linear_sum_assignment(cost)
+    pairs, ur, uc = [], set(range(len(rs))), set(range(len(cs)))
+    for r, c in zip(rows, cols):
+        if de[r, c] < 12 or ov[r, c] > 0.45:
+            pairs.append((rs[r], cs[c]))
+            ur.discard(r)
+            uc.discard(c)
+    return pairs, [rs[i] for i in sorted(ur)], [cs[j] for j in sorted(uc)]
+
+
+def _mask_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice overlap of two plot-area masks after a small dilation (shape tolerance)."""
+    if a.shape != b.shape:
+        h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+        a, b = a[:h, :w], b[:h, :w]
+    if not a.any() or not b.any():
+        return 0.0
+    a4 = _pool(a, 4)
+    b4 = _pool(b, 4)
+    inter = float((a4 & b4).sum())
+    return 2 * inter / float(a4.sum() + b4.sum())
+
+
+def _pool(m: np.ndarray, k: int) -> np.ndarray:
+    h, w = (m.shape[0] // k) * k, (m.shape[1] // k) * k
+    if h == 0 or w == 0:
+        return m
+    return m[:h, :w].reshape(h // k, k, w // k, k).any(axis=(1, 3))
+
+
+def _value_of(ax: AxesInfo, y: float) -> float | None:
+    if ax.y_calibration is None:
+        return None
+    a, b = ax.y_calibration
+    return a * y + b
+
+
+def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Finding]:
+    """Structure, series, grid and legend findings; consumes the difference regions they explain."""
+    out: list[Finding] = []
+    W, H = ctx.size
+    loc = lambda b: chart_location(ref, b)  # noqa: E731
+
+    # ---- structure: number and arrangement of subplots
+    if len(ref.axes) != len(cand.axes) and (ref.axes or cand.axes):
+        desc = f"{len(ref.axes)} plot area(s) expected, {len(cand.axes)} found"
+        if ref.axes and not cand.axes:
+            desc += " (the candidate has no axes: a different chart type?)"
+        out.append(Finding("structure_error", 3, "figure layout", desc, ref.content,
+                           {"ref_subplots": len(ref.axes), "cand_subplots": len(cand.axes)}))
+        _consume_big(ctx, 0.02)
+    elif len(ref.axes) > 1:
+        rg = _grid_shape([a.bbox for a in ref.axes])
+        cg = _grid_shape([a.bbox for a in cand.axes])
+        if rg != cg:
+            out.append(Finding("structure_error", 3, "figure layout",
+                               f"subplots arranged {rg[0]}x{rg[1]} expected, {cg[0]}x{cg[1]} found", ref.content,
+                               {"ref_grid": list(rg), "cand_grid": list(cg)}))
+            _consume_big(ctx, 0.02)
+    pairs = _pair_axes(ref, cand)
+    for ri, ci in pairs:
+        ra, ca = ref.axes[ri], cand.axes[ci]
+        name = f"subplot {ri + 1} " if len(ref.axes) > 1 else ""
+        # plot-area geometry: a moved / resized plot area (other layout, figsize) misplaces everything
+        rb, cb = ra.bbox, ca.bbox
+        rw, rh = rb[2] - rb[0], rb[3] - rb[1]
+        shift = max(abs(rb[0] - cb[0]) / rw, abs(rb[2] - cb[2]) / rw, abs(rb[1] - cb[1]) / rh, abs(rb[3] - cb[3]) / rh)
+        if shift > 0.04:
+            out.append(Finding("structure_error", 2 if shift < 0.15 else 3, f"{name}plot area",
+                               f"plot area position or size differs by {shift * 100:.0f} % of its size",
+                               rb, {"ref_box": [round(v) for v in rb], "cand_box": [round(v) for v in cb]}))
+        out.extend(_compare_series(ctx, ra, ca, name, loc))
+        out.extend(_compare_grid(ctx, ra, ca, name))
+    # ---- legend presence
+    if ref.legend and not cand.legend:
+        box = ref.legend_box or union_box([e.bbox for e in ref.legend])
+        out.append(Finding("text_error", 2, "legend", f"legend with {len(ref.legend)} entries is missing", box,
+                           {"entries": [e.text for e in ref.legend]}))
+        ctx.consume_overlapping(box, 0.5, pad=4)
+    elif cand.legend and not ref.legend:
+        box = cand.legend_box or union_box([e.bbox for e in cand.legend])
+        out.append(Finding("text_error", 1, "legend", f"unexpected legend with {len(cand.legend)} entries", box,
+                           {"entries": [e.text for e in cand.legend]}))
+        ctx.consume_overlapping(box, 0.5, pad=4)
+    elif ref.legend and cand.legend and ref.legend_box and cand.legend_box:
+        if box_iou(ref.legend_box, cand.legend_box) < 0.3:
+            out.append(Finding("text_error", 1, "legend",
+                               f"legend placed at the {position_name(cand.legend_box, (0, 0, W, H))} instead of the "
+                               f"{position_name(ref.legend_box, (0, 0, W, H))}", ref.legend_box))
+            ctx.consume_overlapping(ref.legend_box, 0.5, pad=4)
+            ctx.consume_overlapping(cand.legend_box, 0.5, pad=4)
+    return out
+
+
+def _consume_big(ctx: Context, min_share: float) -> None:
+    W, H = ctx.size
+    for i, r in enumerate(ctx.regions):
+        if r.area >= min_share * W * H:
+            ctx.consumed.add(i)
+
+
+def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[Finding]:
+    out = []
+    for axis, rn, cn in (("horizontal", ra.h_grid, ca.h_grid), ("vertical", ra.v_grid, ca.v_grid)):
+        if (rn >= 2) != (cn >= 2):
+            state = "missing" if rn >= 2 else "unexpected"
+            out.append(Finding("style_error", 1, f"{name}plot area grid",
+                               f"{axis} grid lines {state} ({rn} expected, {cn} found)", ra.bbox,
+                               {"ref_grid_lines": rn, "cand_grid_lines": cn}))
+            # grid differences spread thin lines over the plot: consume thin, low-ink regions
+            for i, r in enumerate(ctx.regions):
+                if i not in ctx.consumed and overlap_fraction(r.bbox, ra.bbox) > 0.8 and r.pixels < 0.02 * r.area + 50:
+                    ctx.consumed.add(i)
+    return out
+
+
+def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) -> list[Finding]:  # type: ignore[no-untyped-def]
+    out: list[Finding] = []
+    pairs, missing, extra = _pair_series(ctx, ra, ca)
+    ph = max(1.0, ra.bbox[3] - ra.bbox[1])
+    pw = max(1.0, ra.bbox[2] - ra.bbox[0])
+    for s in missing:
+        box = _mask_box(s.mask, ra.bbox)
+        out.append(Finding("data_error", 3, f"{name}plot area, {s.label}",
+                           f"{s.label} ({s.kind}) is missing", box, {"colour": hex_of(s.colour)}))
+        ctx.consume_overlapping(box, 0.6, pad=2)
+    for s in extra:
+        if s.pixels < 0.002 * pw * ph:
+            continue
+        box = _mask_box(s.mask, ca.bbox)
+        out.append(Finding("data_error", 2, f"{name}plot area, {s.label}",
+                           f"unexpected {s.label} ({s.kind}) drawn in {describe_colour(s.colour)}", box,
+                           {"colour": hex_of(s.colour)}))
+        ctx.consume_overlapping(box, 0.6, pad=2)
+    for rs, cs in pairs:
+        label = rs.label
+        if rs.kind != cs.kind and {rs.kind, cs.kind} != {"line", "markers"}:
+            box = _mask_box(rs.mask, ra.bbox)
+            out.append(Finding("structure_error", 3, f"{name}plot area, {label}",
+                               f"chart type differs: {rs.kind} expected, {cs.kind} found", box,
+                               {"ref_kind": rs.kind, "cand_kind": cs.kind}))
+            ctx.consume_overlapping(ra.bbox, 0.3)
+            continue
+        if rs.kind == "bars":
+            out.extend(_compare_bars(ctx, ra, rs, cs, name, ph))
+        elif rs.kind in ("line", "markers"):
+            out.extend(_compare_line(ctx, ra, rs, cs, name, ph, pw))
+    return out
+
+
+def _mask_box(m: np.ndarray, ax_box: BBox) -> BBox:
+    ys, xs = np.nonzero(m)
+    if ys.size == 0:
+        return ax_box
+    return (ax_box[0] + 1 + xs.min(), ax_box[1] + 1 + ys.min(), ax_box[0] + 2 + xs.max(), ax_box[1] + 2 + ys.max())
+
+
+def _compare_bars(ctx: Context, ax: AxesInfo, rs: Series, cs: Series, name: str, ph: float) -> list[Finding]:
+    from scipy.optimize import linear_sum_assignment
+
+    out: list[Finding] = []
+    rb, cb = rs.bars, cs.bars
+    vertical = _bars_vertical(rb)
+    if rb and cb:
+        rc = np.array([centre(b)[0 if vertical else 1] for b in rb])
+        cc = np.array([centre(b)[0 if vertical else 1] for b in cb])
+        width = np.median([(b[2] - b[0]) if vertical else (b[3] - b[1]) for b in rb])
+        cost = np.abs(rc[:, None] - cc[None, :]) / max(1.0, width)
+        rows, cols = linear_sum_assignment(cost)
+        matched = [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] < 0.6]
+    else:
+        matched = []
+    mr = {r for r, _ in matched}
+    mc = {c for _, c in matched}
+    span = ph if vertical else max(1.0, ax.bbox[2] - ax.bbox[0])
+    diffs = []
+    for r, c in matched:
+        a, b = rb[r], cb[c]
+        if vertical:
+            d = max(abs(a[1] - b[1]), abs(a[3] - b[3]))
+        else:
+            d = max(abs(a[0] - b[0]), abs(a[2] - b[2]))
+        if d / span > 0.012 and d >= 2:
+            diffs.append((r, c, d / span))
+    width_ratio = None
+    if matched:
+        rw = np.median([(rb[r][2] - rb[r][0]) if vertical else (rb[r][3] - rb[r][1]) for r, _ in matched])
+        cw = np.median([(cb[c][2] - cb[c][0]) if vertical else (cb[c][3] - cb[c][1]) for _, c in matched])
+        width_ratio = cw / max(1.0, rw)
+    for r, c, share in diffs[:3] if len(diffs) <= 3 else []:
+        a, b = rb[r], cb[c]
+        top_a, top_b = (a[1], b[1]) if vertical else (a[2], b[2])
+        va, vb = (_value_of(ax, top_a), _value_of(ax, top_b)) if vertical else (None, None)
+        detail = f" ({fmt_number(va)} expected, {fmt_number(vb)} found)" if va is not None and vb is not None else ""
+        loc = f"{name}bar {r + 1} of {rs.label}"
+        what = "height" if vertical else "length"
+        out.append(Finding("data_error", severity_by_share(share, 0.05, 0.15), loc,
+                           f"bar {what} differs by {share * 100:.0f} % of the {'y' if vertical else 'x'}-axis range"
+                           f"{detail}", union_box([a, b]), {"share_of_axis": round(share, 4)}))
+        ctx.consume_overlapping(union_box([a, b]), 0.5, pad=3)
+    if len(diffs) > 3:
+        worst = max(d[2] for d in diffs)
+        box = union_box([rb[r] for r, _, _ in diffs] + [cb[c] for _, c, _ in diffs])
+        out.append(Finding("data_error", 3 if worst >= 0.15 else 2, f"{name}bars of {rs.label}",
+                           f"{len(diffs)} of {len(rb)} bars differ in size (up to {worst * 100:.0f} % of the axis "
+                           "range): values or axis scale differ", box, {"bars_differing": len(diffs)}))
+        ctx.consume_overlapping(box, 0.5, pad=3)
+    for r in sorted(set(range(len(rb))) - mr):
+        out.append(Finding("data_error", 2, f"{name}bar {r + 1} of {rs.label}", "bar is missing", rb[r]))
+        ctx.consume_overlapping(rb[r], 0.5, pad=3)
+    for c in sorted(set(range(len(cb))) - mc):
+        out.append(Finding("data_error", 2, f"{name}{rs.label} bars", "unexpected extra bar", cb[c]))
+        ctx.consume_overlapping(cb[c], 0.5, pad=3)
+    if width_ratio is not None and (width_ratio > 1.2 or width_ratio < 0.83) and matched:
+        box = union_box(rb)
+        out.append(Finding("style_error", 1, f"{name}bars of {rs.label}",
+                           f"bar width differs ({width_ratio:.2f}x the reference)", box,
+                           {"width_ratio": round(float(width_ratio), 3)}))
+        for i, reg in enumerate(ctx.regions):
+            if i not in ctx.consumed and overlap_fraction(reg.bbox, box) > 0.8:
+                ctx.consumed.add(i)
+    return out
+
+
+def _bars_vertical(bars: Sequence[BBox]) -> bool:
+    if len(bars) < 2:
+        return True
+    bottoms = np.array([b[3] for b in bars])
+    lefts = np.array([b[0] for b in bars])
+    return float(np.ptp(bottoms)) <= float(np.ptp(lefts)) or float(np.ptp(bottoms)) < 3
+
+
+def _profile(m: np.ndarray) -> np.ndarray:
+    """Mean row index of the mask per column (NaN where empty)."""
+    cnt = m.sum(axis=0)
+    rows = np.arange(m.shape[0])[:, None]
+    s = (m * rows).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
+
+
+def _compare_line(ctx: Context, ax: AxesInfo, rs: Series, cs: Series, name: str, ph: float, pw: float) -> list[Finding]:
+    out: list[Finding] = []
+    rm, cm = rs.mask, cs.mask
+    h, w = min(rm.shape[0], cm.shape[0]), min(rm.shape[1], cm.shape[1])
+    rm, cm = rm[:h, :w], cm[:h, :w]
+    box = _mask_box(rm | cm, ax.bbox)
+    # coverage: how much of each mask lies near the other
+    rd = ndi.binary_dilation(rm, iterations=3)
+    cd = ndi.binary_dilation(cm, iterations=3)
+    cov_r = float((rm & cd).sum()) / max(1, rm.sum())  # reference marks reproduced
+    cov_c = float((cm & rd).sum()) / max(1, cm.sum())  # candidate marks that belong
+    label = f"{name}line of {rs.label}" if rs.kind == "line" else f"{name}markers of {rs.label}"
+    if cov_r < 0.9 or cov_c < 0.9:
+        pr, pc = _profile(rm), _profile(cm)
+        both = ~np.isnan(pr) & ~np.isnan(pc)
+        dev = np.abs(pr - pc)[both] if both.any() else np.array([])
+        span_r = np.nonzero(~np.isnan(pr))[0]
+        span_c = np.nonzero(~np.isnan(pc))[0]
+        ev = {"coverage_ref": round(cov_r, 3), "coverage_cand": round(cov_c, 3)}
+        if dev.size and (np.nanmax(dev) / ph > 0.025):
+            worst = float(np.nanmax(dev)) / ph
+            col = int(np.nanargmax(np.where(both, np.abs(pr - pc), -1)))
+            ev["max_deviation_share"] = round(worst, 4)
+            out.append(Finding("data_error", severity_by_share(worst, 0.05, 0.15), label,
+                               f"{'line shape' if rs.kind == 'line' else 'point positions'} differ: up to "
+                               f"{worst * 100:.0f} % of the y-axis range (near x = {col + ax.bbox[0]:.0f} px)", box, ev))
+        elif span_r.size and span_c.size and (abs(int(span_r[0]) - int(span_c[0])) > 0.03 * pw
+                                              or abs(int(span_r[-1]) - int(span_c[-1])) > 0.03 * pw):
+            out.append(Finding("data_error", 2, label, "the series covers a different x range", box, ev))
+        elif rs.kind == "line" and cov_c > 0.85 and cov_r < 0.9:
+            style = _dash_style(rm), _dash_style(cm)
+            desc = (f"line style differs ({style[0]} expected, {style[1]} found)" if style[0] != style[1]
+                    else "line drawn thinner or broken")
+            out.append(Finding("style_error", 1 if style[0] == style[1] else 2, label, desc, box, ev))
+        elif rs.kind == "line" and cov_r > 0.85 and cov_c < 0.9:
+            style = _dash_style(rm), _dash_style(cm)
+            desc = (f"line style differs ({style[0]} expected, {style[1]} found)" if style[0] != style[1]
+                    else "line drawn thicker or with extra marks")
+            out.append(Finding("style_error", 1 if style[0] == style[1] else 2, label, desc, box, ev))
+        else:
+            out.append(Finding("data_error", 2, label, "marks of the series differ in shape or position", box, ev))
+    # markers on a line
+    rbl, cbl = len(rs.blobs), len(cs.blobs)
+    if rs.kind == "line" and abs(rbl - cbl) >= 2 and max(rbl, cbl) >= 3:
+        out.append(Finding("style_error", 1, f"{name}markers of {rs.label}",
+                           f"{rbl} markers expected, {cbl} found (marker style differs)", box,
+                           {"ref_markers": rbl, "cand_markers": cbl}))
+    if out:
+        ctx.consume_overlapping(box, 0.6, pad=4)
+    return out
+
+
+def _dash_style(m: np.ndarray) -> str:
+    """"solid" or "dashed/dotted" from the gaps along the mask's horizontal extent."""
+    cols = m.any(axis=0)
+    idx = np.nonzero(cols)[0]
+    if idx.size < 10:
+        return "solid"
+    span = cols[idx[0]:idx[-1] + 1]
+    gaps = 1 - span.mean()
+    lab, n = ndi.label(m)
+    return "dashed" if gaps > 0.12 or n > 8 else "solid"

@@ -1,0 +1,145 @@
+"""Straight horizontal and vertical rules (axes spines, grid lines, table borders) and rectangles.
+
+Used by the chart analyser (axes / plot areas, grid lines) and the table analyser (cell grid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BBox = tuple[int, int, int, int]
+
+
+@dataclass
+class Rule:
+    """A horizontal (``pos`` = y) or vertical (``pos`` = x) line from ``start`` to ``end`` (exclusive)."""
+
+    horizontal: bool
+    pos: float
+    start: int
+    end: int
+    thickness: int
+    colour: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+def _runs(row: np.ndarray, min_len: int) -> list[tuple[int, int]]:
+    """(start, end) of True runs of at least ``min_len`` in a 1-D bool array (gaps of 1 px bridged)."""
+    if not row.any():
+        return []
+    padded = np.concatenate([[False], row, [False]])
+    d = np.diff(padded.astype(np.int8))
+    starts = np.nonzero(d == 1)[0]
+    ends = np.nonzero(d == -1)[0]
+    merged: list[list[int]] = []
+    for s, e in zip(starts, ends):
+        if merged and s - merged[-1][1] <= 1:
+            merged[-1][1] = e
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged if e - s >= min_len]
+
+
+def find_rules(mask: np.ndarray, *, horizontal: bool, min_len: int, max_thickness: int = 6,
+               colours: np.ndarray | None = None) -> list[Rule]:
+    """Straight rules in a bool mask: runs of at least ``min_len`` px, stacked runs merged into one rule."""
+    m = mask if horizontal else mask.T
+    rules: list[Rule] = []
+    open_rules: list[list[int]] = []  # [first_row, last_row, start, end]
+    candidates = np.nonzero(m.sum(axis=1) >= min_len)[0]
+    for r in candidates:
+        r = int(r)
+        runs = _runs(m[r], min_len)
+        next_open = []
+        used = set()
+        for o in open_rules:
+            hit = None
+            for k, (s, e) in enumerate(runs):
+                if k not in used and abs(s - o[2]) <= 2 and abs(e - o[3]) <= 2:
+                    hit = k
+                    break
+            if hit is not None and r == o[1] + 1:
+                used.add(hit)
+                s, e = runs[hit]
+                next_open.append([o[0], r, min(o[2], s), max(o[3], e)])
+            else:
+                rules.append(_close(o, horizontal))
+        for k, (s, e) in enumerate(runs):
+            if k not in used:
+                next_open.append([r, r, s, e])
+        open_rules = next_open
+    rules.extend(_close(o, horizontal) for o in open_rules)
+    rules = [ru for ru in rules if ru.thickness <= max_thickness]
+    if colours is not None:
+        for ru in rules:
+            ru.colour = _rule_colour(colours, ru)
+    return rules
+
+
+def _close(o: list[int], horizontal: bool) -> Rule:
+    return Rule(horizontal=horizontal, pos=(o[0] + o[1]) / 2, start=o[2], end=o[3], thickness=o[1] - o[0] + 1)
+
+
+def _rule_colour(arr: np.ndarray, rule: Rule) -> tuple[int, int, int]:
+    p = int(round(rule.pos))
+    if rule.horizontal:
+        px = arr[p, rule.start:rule.end]
+    else:
+        px = arr[rule.start:rule.end, p]
+    if px.size == 0:
+        return (0, 0, 0)
+    return tuple(int(v) for v in np.median(px, axis=0))  # type: ignore[return-value]
+
+
+def dark_mask(arr: np.ndarray, background: tuple[int, int, int], min_contrast: int = 60) -> np.ndarray:
+    """Pixels clearly darker or lighter than the background and nearly grey (rules are usually grey/black)."""
+    a = arr.astype(np.int16)
+    contrast = np.abs(a - np.asarray(background, np.int16)).max(axis=2)
+    chroma = a.max(axis=2) - a.min(axis=2)
+    return (contrast >= min_contrast) & (chroma < 40)
+
+
+def find_axes_boxes(arr: np.ndarray, background: tuple[int, int, int], *, min_frac: float = 0.12) -> list[BBox]:
+    """Plot areas: a bottom rule meeting a left rule at its left end (an L of spines), largest first."""
+    h, w = arr.shape[:2]
+    dm = dark_mask(arr, background)
+    hr = find_rules(dm, horizontal=True, min_len=max(24, int(min_frac * w)))
+    vr = find_rules(dm, horizontal=False, min_len=max(24, int(min_frac * h)))
+    boxes: list[BBox] = []
+    for b in hr:
+        for v in vr:
+            # tick marks may stick out left of the left spine, so the bottom rule can start a little earlier
+            near_left = b.start - 3 <= v.pos <= b.start + max(12, 0.04 * b.length)
+            if near_left and abs(v.end - (b.pos + b.thickness / 2)) <= 4 and b.end - v.pos >= 0.5 * b.length:
+                box = (int(round(v.pos)), int(v.start), int(b.end), int(round(b.pos)))
+                if box[3] - box[1] >= 0.5 * min_frac * h:
+                    boxes.append(box)
+    # remove duplicates / nested near-duplicates
+    boxes.sort(key=lambda bx: -(bx[2] - bx[0]) * (bx[3] - bx[1]))
+    out: list[BBox] = []
+    for bx in boxes:
+        if all(_iou(bx, o) < 0.6 and not _contains(o, bx) for o in out):
+            out.append(bx)
+    return out
+
+
+def _contains(outer: BBox, inner: BBox, tol: int = 3) -> bool:
+    return (inner[0] >= outer[0] - tol and inner[1] >= outer[1] - tol and inner[2] <= outer[2] + tol
+            and inner[3] <= outer[3] + tol)
+
+
+def _iou(a: BBox, b: BBox) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    return _iou(a, b)  # type: ignore[arg-type]

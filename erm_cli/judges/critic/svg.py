@@ -1,0 +1,133 @@
+"""SVG / icon analysis: components that are missing, extra, moved, deformed or restroked, and composition.
+
+Works on the difference regions of the aligned pair (the critic has already explained text and pure
+colour changes): each remaining region is a shape difference; a missing and an extra region of the same
+size and colour are one moved component; a large share of changed area is a composition (structure) error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .colour import delta_e_rgb, describe_colour
+from .diffmap import Region
+from .findings import BBox, Context, Finding, centre, position_name, severity_by_share, union_box
+
+
+def shape_word(mask: np.ndarray) -> str:
+    """A rough name for a blob: circle, rectangle, line, or shape."""
+    if mask.size == 0 or not mask.any():
+        return "shape"
+    ys, xs = np.nonzero(mask)
+    h, w = ys.ptp() + 1, xs.ptp() + 1
+    fill = ys.size / float(h * w)
+    aspect = max(h, w) / max(1, min(h, w))
+    if aspect > 5:
+        return "line"
+    if fill > 0.9:
+        return "rectangle"
+    if 0.7 < fill <= 0.9 and aspect < 1.3:
+        return "circle"
+    if fill < 0.35:
+        return "outline"
+    return "shape"
+
+
+def svg_location(box: BBox, content: BBox) -> str:
+    return f"{position_name(box, content)} shape"
+
+
+def _content(ctx: Context) -> BBox:
+    from .align import content_bbox
+
+    cb = content_bbox(ctx.al.ref, ctx.al.ref_background)
+    W, H = ctx.size
+    return tuple(float(v) for v in cb) if cb else (0.0, 0.0, float(W), float(H))  # type: ignore[return-value]
+
+
+def compare_svg(ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    content = _content(ctx)
+    carea = max(1.0, (content[2] - content[0]) * (content[3] - content[1]))
+    geo = [(i, r) for i, r in ctx.unexplained() if not r.colour_only]
+    # moved: a missing and an extra region of similar ink and colour
+    missing = [(i, r) for i, r in geo if r.kind == "missing"]
+    extra = [(i, r) for i, r in geo if r.kind == "extra"]
+    used: set[int] = set()
+    for i, m in missing:
+        best = None
+        for j, e in extra:
+            if j in used:
+                continue
+            ratio = e.cand_ink / max(1.0, m.ref_ink)
+            same_colour = (m.ref_colour is None or e.cand_colour is None
+                           or delta_e_rgb(m.ref_colour, e.cand_colour) < 12)
+            if 0.6 < ratio < 1.6 and same_colour:
+                d = np.hypot(*(np.subtract(centre(m.bbox), centre(e.bbox))))
+                if best is None or d < best[0]:
+                    best = (d, j, e)
+        if best is not None:
+            d, j, e = best
+            used.update({i, j})
+            W, H = ctx.size
+            share = d / max(1.0, np.hypot(content[2] - content[0], content[3] - content[1]))
+            box = union_box([m.bbox, e.bbox])
+            name = shape_word(m.mask)
+            out.append(Finding("shape_error", severity_by_share(share, 0.05, 0.2), svg_location(m.bbox, content),
+                               f"{name} moved by {share * 100:.0f} % of the canvas diagonal "
+                               f"(towards the {position_name(e.bbox, content)})", box,
+                               {"shift_share": round(float(share), 4)}))
+            ctx.consumed.update({i, j})
+    total_geo = 0.0
+    for i, r in geo:
+        if i in used:
+            continue
+        share = r.area / carea
+        total_geo += r.area
+        loc = svg_location(r.bbox, content)
+        kind = r.kind
+        colour = r.ref_colour if kind != "extra" else r.cand_colour
+        col = f" ({describe_colour(colour)})" if colour is not None else ""
+        name = shape_word(r.mask)
+        sev = severity_by_share(share, 0.01, 0.08)
+        if kind == "missing":
+            f = Finding("shape_error", max(2, sev), loc, f"{name}{col} missing from the candidate", r.bbox)
+        elif kind == "extra":
+            f = Finding("shape_error", max(1, sev), loc, f"unexpected extra {name}{col}", r.bbox)
+        elif _thin(r) and _nested(r):
+            f = Finding("style_error", 1 if sev == 1 else 2, loc,
+                        f"stroke width differs (ink {r.cand_ink / max(1.0, r.ref_ink):.2f}x the reference)", r.bbox,
+                        {"ink_ratio": round(r.cand_ink / max(1.0, r.ref_ink), 3)})
+        else:
+            f = Finding("shape_error", sev, loc, f"{name}{col} deformed or resized "
+                        f"(overlap {r.ink_iou * 100:.0f} % of the reference's ink)", r.bbox,
+                        {"ink_iou": round(r.ink_iou, 3)})
+        f.evidence.setdefault("pixels", r.pixels)
+        out.append(f)
+        ctx.consumed.add(i)
+    if total_geo / carea > 0.35 or len([f for f in out if f.category == "shape_error"]) >= 5:
+        out.append(Finding("structure_error", 3, "whole composition",
+                           f"the composition differs: {min(100.0, total_geo / carea * 100):.0f} % of the drawing "
+                           "changed", content, {"changed_share": round(total_geo / carea, 3)}))
+    return out
+
+
+def _thin(r: Region) -> bool:
+    ink = max(r.ref_ink, r.cand_ink)
+    x0, y0, x1, y1 = r.bbox
+    perim = 2 * ((x1 - x0) + (y1 - y0))
+    return ink / max(1.0, perim) < 3.0
+
+
+def _nested(r: Region) -> bool:
+    """True when one ink mask lies within a small dilation of the other (thicker / thinner strokes)."""
+    return 0.2 <= r.ink_iou and (r.cand_ink > 1.25 * r.ref_ink or r.ref_ink > 1.25 * r.cand_ink)
+
+
+def component_count(arr: np.ndarray, background: tuple[int, int, int]) -> int:
+    """Connected painted components (a rough measure of an icon's complexity)."""
+    from .diffmap import ink_mask
+
+    lab, n = ndi.label(ink_mask(arr, background))
+    return int(n)

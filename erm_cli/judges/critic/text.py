@@ -1,0 +1,247 @@
+"""Compare the text of two aligned images: words and lines matched by position and content.
+
+Words are paired by an optimal assignment (Hungarian) whose cost mixes content dissimilarity and distance;
+unpaired words are missing or extra, paired words with different text are changed, paired words with the
+same text far apart are moved. Word differences are then gathered per reference line so that one wrong
+title is one error ("text 'Revenue 2023' expected, 'Revenue 2024' found"), and numbers are compared as
+numbers.
+
+OCR is noisy, so a textual difference is only reported when the pixels agree that something changed
+there (``pixel_evidence``) or when both readings are confident.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .ocr import Line, Word, group_lines, parse_number
+
+BBox = tuple[float, float, float, float]
+
+
+def normalise_text(text: str) -> str:
+    t = text.strip().replace("−", "-").replace("–", "-").replace("—", "-")
+    t = t.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
+    return re.sub(r"\s+", " ", t)
+
+
+def similarity(a: str, b: str) -> float:
+    """Character similarity 0-1 (SequenceMatcher ratio, case-insensitive)."""
+    a, b = normalise_text(a).lower(), normalise_text(b).lower()
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+@dataclass
+class WordPair:
+    ref: Word | None
+    cand: Word | None
+
+    @property
+    def status(self) -> str:
+        if self.ref is None:
+            return "extra"
+        if self.cand is None:
+            return "missing"
+        if normalise_text(self.ref.text) != normalise_text(self.cand.text):
+            return "changed"
+        return "same"
+
+
+def match_words(ref: Sequence[Word], cand: Sequence[Word], *, unmatched_cost: float = 0.65) -> list[WordPair]:
+    """Optimal pairing of two word lists by content and position."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not ref or not cand:
+        return [WordPair(w, None) for w in ref] + [WordPair(None, w) for w in cand]
+    n, m = len(ref), len(cand)
+    rc = np.array([[w.cx, w.cy] for w in ref])
+    cc = np.array([[w.cx, w.cy] for w in cand])
+    rh = np.array([max(6.0, w.height) for w in ref])
+    ch = np.array([max(6.0, w.height) for w in cand])
+    scale = np.maximum(rh[:, None], ch[None, :])
+    dist = np.hypot(rc[:, None, 0] - cc[None, :, 0], rc[:, None, 1] - cc[None, :, 1]) / scale
+    sim = np.array([[similarity(a.text, b.text) for b in cand] for a in ref])
+    pos_cost = np.minimum(dist / 4.0, 1.0)
+    cost = (1 - sim) + 0.5 * pos_cost
+    # far apart and different: never a pair
+    cost = np.where((dist > 4.0) & (sim < 0.999), 10.0, cost)
+    big = np.full((n, n), 10.0)
+    np.fill_diagonal(big, unmatched_cost)
+    big2 = np.full((m, m), 10.0)
+    np.fill_diagonal(big2, unmatched_cost)
+    full = np.block([[cost, big], [big2, np.zeros((m, n))]])
+    rows, cols = linear_sum_assignment(full)
+    pairs: list[WordPair] = []
+    for r, c in zip(rows, cols):
+        if r < n and c < m:
+            pairs.append(WordPair(ref[r], cand[c]))
+        elif r < n:
+            pairs.append(WordPair(ref[r], None))
+        elif c < m:
+            pairs.append(WordPair(None, cand[c]))
+    return pairs
+
+
+@dataclass
+class TextDifference:
+    """One line-level text difference (working-frame coordinates)."""
+
+    kind: str  # changed | missing | extra | moved | resized
+    ref_text: str
+    cand_text: str
+    bbox: BBox
+    ref_bbox: BBox | None = None
+    cand_bbox: BBox | None = None
+    numeric: bool = False
+    ref_value: float | None = None
+    cand_value: float | None = None
+    confidence: float = 0.0
+    evidence: float = 0.0
+    words: list[WordPair] = field(default_factory=list, repr=False)
+
+    @property
+    def relative_error(self) -> float | None:
+        if self.ref_value is None or self.cand_value is None:
+            return None
+        denom = max(abs(self.ref_value), 1e-9)
+        return abs(self.cand_value - self.ref_value) / denom
+
+    def describe(self) -> str:
+        if self.kind == "missing":
+            return f"text '{self.ref_text}' is missing"
+        if self.kind == "extra":
+            return f"unexpected text '{self.cand_text}' found"
+        if self.kind == "moved":
+            return f"text '{self.ref_text}' is misplaced"
+        if self.kind == "resized":
+            return f"text '{self.ref_text}' is drawn at a different size"
+        if self.numeric and self.ref_value is not None and self.cand_value is not None:
+            rel = self.relative_error
+            tail = f" ({rel * 100:.0f} % off)" if rel is not None and self.ref_value != 0 else ""
+            return f"value {self.ref_text} expected, {self.cand_text} found{tail}"
+        return f"text '{self.ref_text}' expected, '{self.cand_text}' found"
+
+
+def _union(boxes: Sequence[BBox]) -> BBox:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _line_of(word: Word, lines: Sequence[Line]) -> int:
+    for i, line in enumerate(lines):
+        if any(w is word for w in line.words):
+            return i
+    return -1
+
+
+def is_numeric_text(text: str) -> bool:
+    return parse_number(text) is not None
+
+
+EvidenceFn = Callable[[BBox], float]
+
+
+def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evidence: EvidenceFn,
+                 min_evidence: float = 0.02, confident: float = 88.0, move_tolerance: float = 1.5,
+                 grouping: Callable[[Sequence[Word]], list[Line]] = group_lines) -> list[TextDifference]:
+    """Line-level text differences between two aligned word lists.
+
+    ``evidence(bbox)`` returns the share (0-1) of the box whose pixels really differ; a difference is kept
+    when evidence >= ``min_evidence`` or both OCR readings are at least ``confident``.
+    """
+    pairs = match_words(ref_words, cand_words)
+    ref_lines = grouping(ref_words)
+    cand_lines = grouping(cand_words)
+    by_ref_line: dict[int, list[WordPair]] = {}
+    orphans: list[WordPair] = []
+    for p in pairs:
+        if p.ref is not None:
+            by_ref_line.setdefault(_line_of(p.ref, ref_lines), []).append(p)
+        else:
+            orphans.append(p)
+    # extra candidate words: attach to a reference line that shares the candidate's line, else stand alone
+    cand_line_to_ref: dict[int, int] = {}
+    for li, ps in by_ref_line.items():
+        for p in ps:
+            if p.cand is not None:
+                cand_line_to_ref.setdefault(_line_of(p.cand, cand_lines), li)
+    standalone: dict[int, list[WordPair]] = {}
+    for p in orphans:
+        assert p.cand is not None
+        cl = _line_of(p.cand, cand_lines)
+        if cl in cand_line_to_ref:
+            by_ref_line[cand_line_to_ref[cl]].append(p)
+        else:
+            standalone.setdefault(cl, []).append(p)
+
+    diffs: list[TextDifference] = []
+    for li, ps in by_ref_line.items():
+        d = _line_difference(ps, ref_lines[li] if li >= 0 else None, move_tolerance)
+        if d is not None:
+            diffs.append(d)
+    for cl, ps in standalone.items():
+        words = sorted((p.cand for p in ps if p.cand is not None), key=lambda w: w.bbox[0])
+        text = " ".join(w.text for w in words)
+        box = _union([w.bbox for w in words])
+        diffs.append(TextDifference("extra", "", text, box, cand_bbox=box, words=ps,
+                                    confidence=float(np.mean([w.conf for w in words])),
+                                    numeric=all(is_numeric_text(w.text) for w in words),
+                                    cand_value=parse_number(text) if len(words) == 1 else None))
+    kept = []
+    for d in diffs:
+        focus = [b for p in d.words if p.status != "same" for b in
+                 ((p.ref.bbox,) if p.ref is not None else ()) + ((p.cand.bbox,) if p.cand is not None else ())]
+        d.evidence = max((evidence(b) for b in focus), default=evidence(d.bbox))
+        if d.kind in ("moved", "resized"):
+            if d.evidence >= min_evidence:
+                kept.append(d)
+        elif d.evidence >= min_evidence or d.confidence >= confident:
+            kept.append(d)
+    return kept
+
+
+def _line_difference(ps: list[WordPair], ref_line: Line | None, move_tolerance: float) -> TextDifference | None:
+    ref_ws = sorted((p.ref for p in ps if p.ref is not None), key=lambda w: w.bbox[0])
+    cand_ws = sorted((p.cand for p in ps if p.cand is not None), key=lambda w: w.bbox[0])
+    ref_text = " ".join(w.text for w in ref_ws)
+    cand_text = " ".join(w.text for w in cand_ws)
+    statuses = {p.status for p in ps}
+    ref_box = _union([w.bbox for w in ref_ws]) if ref_ws else None
+    cand_box = _union([w.bbox for w in cand_ws]) if cand_ws else None
+    boxes = [b for b in (ref_box, cand_box) if b is not None]
+    box = _union(boxes)
+    confs = [w.conf for w in ref_ws + cand_ws]
+    conf = float(min(confs)) if confs else 0.0
+    numeric = bool(ref_ws) and all(is_numeric_text(w.text) for w in ref_ws) and \
+        (not cand_ws or all(is_numeric_text(w.text) for w in cand_ws))
+    rv = parse_number(ref_text.replace(" ", "")) if numeric else None
+    cv = parse_number(cand_text.replace(" ", "")) if numeric and cand_ws else None
+    if statuses <= {"same"}:
+        # same words: moved or resized?
+        if ref_box and cand_box:
+            h = max(4.0, ref_box[3] - ref_box[1])
+            dx = ((cand_box[0] + cand_box[2]) - (ref_box[0] + ref_box[2])) / 2
+            dy = ((cand_box[1] + cand_box[3]) - (ref_box[1] + ref_box[3])) / 2
+            hr = (cand_box[3] - cand_box[1]) / h
+            if np.hypot(dx, dy) > move_tolerance * h:
+                return TextDifference("moved", ref_text, cand_text, box, ref_box, cand_box, numeric, rv, cv, conf,
+                                      words=ps)
+            if hr > 1.3 or hr < 0.77:
+                return TextDifference("resized", ref_text, cand_text, box, ref_box, cand_box, numeric, rv, cv,
+                                      conf, words=ps)
+        return None
+    if normalise_text(ref_text).lower() == normalise_text(cand_text).lower() and ref_text == cand_text:
+        return None
+    if not cand_ws:
+        return TextDifference("missing", ref_text, "", box, ref_box, None, numeric, rv, None, conf, words=ps)
+    if numeric and rv is not None and cv is not None and rv == cv:
+        return None  # "1,000" vs "1000": same number
+    return TextDifference("changed", ref_text, cand_text, box, ref_box, cand_box, numeric, rv, cv, conf, words=ps)

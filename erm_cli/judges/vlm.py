@@ -1,0 +1,279 @@
+"""The generative judge: a vision-language model compares the reference with the candidate and answers
+with Visual-ERM JSON, which is repaired and parsed into a :class:`Verdict`.
+
+    judge = VLMJudge("openai:http://127.0.0.1:8000/v1#visual-erm")   # any spec erm_cli.models accepts
+    verdict = judge.judge(reference_img, candidate_img, "chart")
+    verdicts = judge.judge_many([(ref, cand, "svg"), ...])             # one batched generate call
+
+Defaults follow the released Visual-ERM reward code (VISUAL-ERM.md §2.1): image 1 is the reference and
+image 2 the candidate, then the prompt; images are shrunk to at most 1024 px (768 px for tables) and
+re-encoded as JPEG; chart/SVG sampling is temperature 0.7, top-p 0.8, top-k 20, presence penalty 1.5,
+4096 new tokens; tables are greedy with repetition penalty 1.05 and 8192 new tokens. An unreadable
+answer is asked for once more; if it still cannot be read the verdict is marked ``parsed=False`` and
+scored with the released fallback (severity total 25, reward 0.5). With ``swap=True`` every pair is
+also judged with the images swapped and the two rewards are averaged (position-bias check).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from PIL import Image
+
+from .. import __version__
+from ..errors import InputError, ModelError
+from ..models.base import Backend, Completion, Request, Sampling
+from .prompts import judge_prompt, load_prompt_file
+from .verdict import TASKS, Verdict
+from .vlm_output import parse_judge_output, verdict_to_target_json
+
+#: Sampling of the released chart/SVG reward code and of its table reward code.
+RELEASED_SAMPLING: dict[str, Sampling] = {
+    "chart": Sampling(max_tokens=4096, temperature=0.7, top_p=0.8, top_k=20, presence_penalty=1.5,
+                      repetition_penalty=1.0),
+    "svg": Sampling(max_tokens=4096, temperature=0.7, top_p=0.8, top_k=20, presence_penalty=1.5,
+                    repetition_penalty=1.0),
+    "table": Sampling(max_tokens=8192, temperature=0.0, repetition_penalty=1.05),
+}
+#: Longest image side sent to the judge, per task (released code: 1024 chart/SVG, 768 table).
+RELEASED_IMAGE_SIDE: dict[str, int] = {"chart": 1024, "svg": 1024, "table": 768}
+JPEG_QUALITY = 95
+#: A greedy judge that produced junk would produce the same junk again: the retry samples instead.
+RETRY_TEMPERATURE = 0.7
+
+__all__ = ["VLMJudge", "build_judge_request", "parse_judge_output", "verdict_to_target_json", "prepare_image",
+           "RELEASED_SAMPLING", "RELEASED_IMAGE_SIDE"]
+
+
+def prepare_image(img: Image.Image, max_side: int | None) -> Image.Image:
+    """Shrink so the longest side is at most ``max_side`` (aspect kept) and re-encode as JPEG.
+
+    The JPEG bytes ride along in ``img.info["erm_encoded"]`` so HTTP backends send exactly these bytes.
+    """
+    from ..imageio import load_image
+
+    im = load_image(img, what="judge image").copy()
+    if max_side and max(im.size) > max_side:
+        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, format="JPEG", quality=JPEG_QUALITY)
+    data = buf.getvalue()
+    out = Image.open(io.BytesIO(data))
+    out.load()
+    out = out.convert("RGB")
+    out.info["erm_encoded"] = ("image/jpeg", data)
+    return out
+
+
+def build_judge_request(reference_img: Any, candidate_img: Any, task: str, prompt: str | None = None,
+                        system: str | None = None, max_image_side: int | None = None) -> Request:
+    """One chat request: [system], then user = [image 1: reference, image 2: candidate, prompt text].
+
+    ``max_image_side`` None uses the released defaults (1024 px; 768 px for tables); 0 keeps full size.
+    """
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+    side = RELEASED_IMAGE_SIDE[task] if max_image_side is None else max_image_side
+    text = prompt if prompt is not None else judge_prompt(task)
+    request: Request = []
+    if system:
+        request.append({"role": "system", "content": system})
+    request.append({"role": "user", "content": [
+        {"type": "image", "image": prepare_image(reference_img, side)},
+        {"type": "image", "image": prepare_image(candidate_img, side)},
+        {"type": "text", "text": text},
+    ]})
+    return request
+
+
+def _resolve_sampling(sampling: Sampling | dict[str, Sampling] | None) -> dict[str, Sampling]:
+    if sampling is None:
+        return dict(RELEASED_SAMPLING)
+    if isinstance(sampling, Sampling):
+        return {t: sampling for t in TASKS}
+    if isinstance(sampling, dict):
+        out = dict(RELEASED_SAMPLING)
+        for task, s in sampling.items():
+            if task not in TASKS or not isinstance(s, Sampling):
+                raise InputError(f"sampling must map tasks ({', '.join(TASKS)}) to Sampling objects")
+            out[task] = s
+        return out
+    raise InputError("sampling must be a Sampling, a dict of them per task, or None")
+
+
+class VLMJudge:
+    """A generative judge over any model spec or backend (see the module docstring)."""
+
+    name = "vlm"
+    version = __version__
+
+    def __init__(self, model: str | Backend | None = None, prompt_file: str | Path | None = None,
+                 swap: bool = False, sampling: Sampling | dict[str, Sampling] | None = None,
+                 max_image_side: int | dict[str, int] | None = None, retries: int = 1,
+                 model_options: dict[str, Any] | None = None, **extra_model_options: Any) -> None:
+        model = model if model is not None else os.environ.get("ERM_JUDGE_MODEL")
+        if model is None or (isinstance(model, str) and not model.strip()):
+            raise InputError("the vlm judge needs a model: --model SPEC (e.g. tiny:qwen3-vl, hf:PATH, "
+                             "openai:URL#MODEL) or ERM_JUDGE_MODEL")
+        self._model_options = {**(model_options or {}), **extra_model_options}
+        if isinstance(model, str):
+            from ..models import parse_spec
+
+            self.model_spec = parse_spec(model).canonical()
+            self._spec_text = model
+            self._backend: Backend | None = None
+        else:
+            if not hasattr(model, "generate"):
+                raise InputError("model must be a spec string or a backend with generate()")
+            self._backend = model
+            self.model_spec = getattr(model, "spec", type(model).__name__)
+            self._spec_text = self.model_spec
+        self.prompts: dict[str, str] = {t: judge_prompt(t) for t in TASKS}
+        self.system: str | None = None
+        self.prompt_source = "builtin"
+        if prompt_file:
+            custom = load_prompt_file(prompt_file)
+            self.system = custom.pop("system", None)
+            self.prompts.update(custom)
+            self.prompt_source = str(prompt_file)
+        self.swap = bool(swap)
+        self.sampling = _resolve_sampling(sampling)
+        if isinstance(max_image_side, dict):
+            self.image_side = {**RELEASED_IMAGE_SIDE, **max_image_side}
+        elif max_image_side is None:
+            self.image_side = dict(RELEASED_IMAGE_SIDE)
+        else:
+            self.image_side = {t: int(max_image_side) for t in TASKS}
+        self.retries = max(0, int(retries))
+
+    # -- model ----------------------------------------------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            from ..models import load_model
+
+            self._backend = load_model(self._spec_text, **self._model_options)
+        return self._backend
+
+    def judge_id(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "model": self.model_spec}
+
+    # -- public API -----------------------------------------------------------------------------------------
+    def request_for(self, reference: Any, candidate: Any, task: str) -> Request:
+        if task not in TASKS:
+            raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+        return build_judge_request(reference, candidate, task, prompt=self.prompts[task], system=self.system,
+                                   max_image_side=self.image_side[task])
+
+    def judge(self, reference: Image.Image, candidate: Image.Image, task: str) -> Verdict:
+        """Judge one pair; a backend failure raises :class:`ModelError` (exit code 4)."""
+        verdict = self.judge_many([(reference, candidate, task)])[0]
+        if verdict.info.get("backend_error"):
+            raise ModelError(f"judge model {self.model_spec} failed: {verdict.info['backend_error']}")
+        return verdict
+
+    def judge_many(self, items: Sequence[tuple[Any, Any, str]]) -> list[Verdict]:
+        """Judge many pairs with batched generate calls. Never raises for one bad item: its verdict is
+        marked ``parsed=False`` with the reason in ``info`` (``backend_error`` or ``parse_error``)."""
+        t0 = time.perf_counter()
+        jobs: list[tuple[int, bool, str, Request | None, str | None]] = []  # (item, swapped, task, req, err)
+        for idx, (ref, cand, task) in enumerate(items):
+            for swapped in ((False, True) if self.swap else (False,)):
+                try:
+                    a, b = (cand, ref) if swapped else (ref, cand)
+                    jobs.append((idx, swapped, task, self.request_for(a, b, task), None))
+                except InputError as exc:
+                    jobs.append((idx, swapped, task, None, str(exc)))
+        results = self._run(jobs)
+        verdicts: list[Verdict] = []
+        for idx, (_, _, task) in enumerate(items):
+            main = results[(idx, False)]
+            if self.swap:
+                main = _combine_swapped(main, results[(idx, True)])
+            main.timings.setdefault("judge", round(time.perf_counter() - t0, 4) / max(1, len(items)))
+            verdicts.append(main)
+        return verdicts
+
+    # -- internals ------------------------------------------------------------------------------------------
+    def _run(self, jobs: list[tuple[int, bool, str, Request | None, str | None]]) -> dict[tuple[int, bool], Verdict]:
+        out: dict[tuple[int, bool], Verdict] = {}
+        judge_id = self.judge_id()
+        pending: list[tuple[int, bool, str, Request]] = []
+        for idx, swapped, task, req, err in jobs:
+            if req is None:
+                out[(idx, swapped)] = _failed(task, judge_id, "input_error", err or "bad input")
+            else:
+                pending.append((idx, swapped, task, req))
+        attempt = 0
+        while pending:
+            retry: list[tuple[int, bool, str, Request]] = []
+            for task, group in _group_by_task(pending):
+                sampling = self.sampling[task]
+                if attempt:
+                    sampling = replace(sampling, temperature=max(sampling.temperature, RETRY_TEMPERATURE),
+                                       seed=None if sampling.seed is None else sampling.seed + attempt)
+                completions = self._generate([req for _, _, _, req in group], sampling)
+                for (idx, swapped, task_, req), comp in zip(group, completions):
+                    verdict = self._verdict(comp, task_, attempt)
+                    out[(idx, swapped)] = verdict
+                    if (not verdict.parsed and not comp.error and attempt < self.retries):
+                        retry.append((idx, swapped, task_, req))
+            pending = retry
+            attempt += 1
+        return out
+
+    def _generate(self, requests: list[Request], sampling: Sampling) -> list[Completion]:
+        try:
+            completions = self.backend.generate(requests, sampling)
+        except (InputError, ModelError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a backend bug fails these items, not the batch
+            msg = f"{exc.__class__.__name__}: {exc}"
+            return [Completion(text="", error=msg) for _ in requests]
+        if len(completions) != len(requests):
+            return [Completion(text="", error="backend returned a wrong number of completions")
+                    for _ in requests]
+        return completions
+
+    def _verdict(self, comp: Completion, task: str, attempt: int) -> Verdict:
+        judge_id = self.judge_id()
+        if comp.error:
+            return _failed(task, judge_id, "backend_error", comp.error)
+        verdict = parse_judge_output(comp.text, task, judge=judge_id)
+        verdict.info["attempts"] = attempt + 1
+        verdict.info["tokens"] = {"prompt": comp.prompt_tokens, "completion": comp.completion_tokens}
+        if comp.info.get("finish_reason"):
+            verdict.info["finish_reason"] = comp.info["finish_reason"]
+        if verdict.parsed:
+            verdict.info["raw_output"] = comp.text[:4000]
+        verdict.timings["model"] = round(comp.seconds, 4)
+        return verdict
+
+
+def _group_by_task(pending: Iterable[tuple[int, bool, str, Request]]) -> list[tuple[str, list]]:
+    groups: dict[str, list] = {}
+    for job in pending:
+        groups.setdefault(job[2], []).append(job)
+    return list(groups.items())
+
+
+def _failed(task: str, judge_id: dict[str, str], key: str, message: str) -> Verdict:
+    return Verdict(task=task, errors=[], judge=judge_id, parsed=False, info={key: message})
+
+
+def _combine_swapped(main: Verdict, swapped: Verdict) -> Verdict:
+    """Average the two orders' rewards (``score``); errors stay those of the reference-first order."""
+    main.info["swap"] = {"parsed": swapped.parsed, "severity_total": swapped.severity_total,
+                         "reward": round(swapped.reward, 6), "errors": [e.to_dict() for e in swapped.errors]}
+    usable = [v for v in (main, swapped) if v.parsed]
+    if usable:
+        main.score = sum(v.reward for v in usable) / len(usable)
+        if not main.parsed:  # the swapped order saved the pair
+            main.parsed = True
+            main.info["parsed_from"] = "swapped order"
+    return main

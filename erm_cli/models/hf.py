@@ -1,0 +1,318 @@
+"""``hf:PATH``: a transformers vision-language model (``AutoModelForImageTextToText``) on CPU or CUDA.
+
+    model, processor = load_hf(path)                 # cached per (path, dtype, device)
+    backend = HFBackend(path, batch_size=8)
+    backend.generate([request, ...], Sampling(max_tokens=256))
+
+``load_processor`` returns an image-only processor for Qwen-VL folders (no torchvision needed) and
+falls back to ``AutoProcessor`` for other families. Pass the pair to TRL with an explicit
+``processing_class=processor``: without it TRL calls ``AutoProcessor``, which needs torchvision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import InputError, ModelError
+from .base import Completion, Request, Sampling
+
+_LOAD_LOCK = threading.Lock()
+_LOADED: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_PROCESSORS: dict[str, Any] = {}
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' progress bars and info chatter for the duration of a load or save."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    level = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _model_type(path: str) -> str | None:
+    cfg = Path(path) / "config.json"
+    if not cfg.is_file():
+        return None
+    try:
+        return str(json.loads(cfg.read_text()).get("model_type") or "") or None
+    except (OSError, ValueError):
+        return None
+
+
+def _check_path(path: str) -> str:
+    p = Path(path).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            raise InputError(f"hf: model path is a file, not a checkpoint folder: {p}")
+        if not (p / "config.json").is_file():
+            raise InputError(f"hf: no config.json in {p} (not a transformers checkpoint folder)")
+        return str(p.resolve())
+    if path.startswith((".", "/", "~")) or path.count("/") > 1:
+        raise InputError(f"hf: no such model folder: {path}")
+    return path  # a hub id such as "internlm/Visual-ERM": transformers resolves it (offline: from the HF cache)
+
+
+def resolve_device(device: str | None) -> str:
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} requested but CUDA is not available on this machine")
+    if not (device == "cpu" or device.startswith("cuda") or device == "mps"):
+        raise InputError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto")
+    return device
+
+
+def resolve_dtype(dtype: str | None, device: str) -> Any:
+    import torch
+
+    name = (dtype or "auto").replace("torch.", "")
+    if name in ("auto", ""):
+        return torch.float32 if device == "cpu" else torch.bfloat16
+    aliases = {"fp32": "float32", "float": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
+    name = aliases.get(name, name)
+    if name not in DTYPES:
+        raise InputError(f"unknown dtype {dtype!r}; use one of: {', '.join(DTYPES)}")
+    return getattr(torch, name)
+
+
+def load_processor(path: str | Path) -> Any:
+    """The processor for a checkpoint folder; image-only for Qwen-VL families (no torchvision needed)."""
+    key = _check_path(str(path))
+    with _LOAD_LOCK:
+        if key in _PROCESSORS:
+            return _PROCESSORS[key]
+        processor = _load_processor_uncached(key)
+        _PROCESSORS[key] = processor
+        return processor
+
+
+def _load_processor_uncached(path: str) -> Any:
+    with quiet_transformers():
+        from .processors import PROCESSOR_FOR_MODEL_TYPE
+
+        cls = PROCESSOR_FOR_MODEL_TYPE.get(_model_type(path) or "")
+        try:
+            if cls is not None:
+                processor = cls.from_pretrained(path)
+            else:
+                from transformers import AutoProcessor
+
+                processor = AutoProcessor.from_pretrained(path)
+        except Exception as exc:  # noqa: BLE001 - transformers raises many types; one line for the user
+            raise ModelError(f"cannot load the processor from {path}: {exc.__class__.__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    tok = getattr(processor, "tokenizer", None)
+    if tok is not None:
+        tok.padding_side = "left"  # decoder-only batched generation pads on the left
+        if tok.pad_token is None and tok.eos_token is not None:
+            tok.pad_token = tok.eos_token
+    return processor
+
+
+def load_hf(path: str | Path, dtype: str | None = None, device: str | None = None,
+            fresh: bool = False) -> tuple[Any, Any]:
+    """Load ``(model, processor)`` once per process per (path, dtype, device).
+
+    ``fresh=True`` returns a new, uncached model (for training, which changes the weights in place).
+    """
+    key_path = _check_path(str(path))
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, dev)
+    key = (key_path, str(torch_dtype), dev)
+    with _LOAD_LOCK:
+        if not fresh and key in _LOADED:
+            return _LOADED[key]
+    processor = load_processor(key_path)
+    with _LOAD_LOCK:
+        if not fresh and key in _LOADED:
+            return _LOADED[key]
+        model = _load_model_uncached(key_path, torch_dtype, dev)
+        tok = getattr(processor, "tokenizer", None)
+        if tok is not None and getattr(model, "generation_config", None) is not None:
+            gc = model.generation_config
+            if gc.pad_token_id is None:
+                gc.pad_token_id = tok.pad_token_id
+            if gc.eos_token_id is None:
+                gc.eos_token_id = tok.eos_token_id
+        if not fresh:
+            _LOADED[key] = (model, processor)
+        return model, processor
+
+
+def _load_model_uncached(path: str, torch_dtype: Any, device: str) -> Any:
+    with quiet_transformers():
+        from transformers import AutoModelForImageTextToText
+
+        try:
+            model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch_dtype)
+        except Exception as exc:  # noqa: BLE001
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise ModelError(f"cannot load the model from {path}: {exc.__class__.__name__}: {first}") from None
+    if device != "cpu":
+        model = model.to(device)
+    return model.eval()
+
+
+def _generate_kwargs(sampling: Sampling) -> dict[str, Any]:
+    kw: dict[str, Any] = {"max_new_tokens": int(sampling.max_tokens)}
+    if sampling.greedy():
+        kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    else:
+        kw.update(do_sample=True, temperature=float(sampling.temperature), top_p=float(sampling.top_p),
+                  top_k=int(sampling.top_k) if sampling.top_k else 0)
+    if sampling.repetition_penalty and sampling.repetition_penalty != 1.0:
+        kw["repetition_penalty"] = float(sampling.repetition_penalty)
+    return kw
+
+
+class HFBackend:
+    """Batched chat generation with a transformers model; thread-safe (one generate at a time).
+
+    ``max_tokens_cap`` bounds every request's new tokens (``tiny:`` models default to 256: they write junk).
+    """
+
+    kind = "hf"
+
+    def __init__(self, path: str | Path, dtype: str | None = None, device: str | None = None,
+                 batch_size: int = 8, spec: str | None = None, max_tokens_cap: int | None = None) -> None:
+        self.path = str(path)
+        self.max_tokens_cap = max_tokens_cap
+        self.spec = spec or f"hf:{path}"
+        self.batch_size = max(1, int(batch_size))
+        self.model, self.processor = load_hf(path, dtype=dtype, device=device)
+        self.device = str(next(self.model.parameters()).device)
+        self._lock = threading.Lock()
+
+    def generate(self, requests: list[Request], sampling: Sampling | None = None) -> list[Completion]:
+        sampling = sampling or Sampling()
+        if self.max_tokens_cap and sampling.max_tokens > self.max_tokens_cap:
+            sampling = replace(sampling, max_tokens=self.max_tokens_cap)
+        out: list[Completion] = []
+        for start in range(0, len(requests), self.batch_size):
+            chunk = requests[start:start + self.batch_size]
+            try:
+                out.extend(self._generate_chunk(chunk, sampling))
+            except ModelError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one bad chunk: retry its items one by one
+                if len(chunk) == 1:
+                    out.append(Completion(text="", error=f"{exc.__class__.__name__}: {exc}"))
+                    continue
+                for req in chunk:
+                    try:
+                        out.extend(self._generate_chunk([req], sampling))
+                    except Exception as exc1:  # noqa: BLE001
+                        out.append(Completion(text="", error=f"{exc1.__class__.__name__}: {exc1}"))
+        return out
+
+    def _encode(self, requests: list[Request]) -> Any:
+        messages = [normalise_messages(r) for r in requests]
+        return self.processor.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
+                                                  return_dict=True, return_tensors="pt",
+                                                  processor_kwargs={"padding": True})
+
+    def _generate_chunk(self, requests: list[Request], sampling: Sampling) -> list[Completion]:
+        import torch
+
+        t0 = time.perf_counter()
+        inputs = self._encode(requests).to(self.model.device)
+        if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        prompt_len = int(inputs["input_ids"].shape[1])
+        kwargs = _generate_kwargs(sampling)
+        tok = getattr(self.processor, "tokenizer", self.processor)
+        with self._lock, torch.inference_mode():
+            if sampling.seed is not None:
+                torch.manual_seed(int(sampling.seed))
+            out = self.model.generate(**inputs, **kwargs, pad_token_id=tok.pad_token_id)
+        new = out[:, prompt_len:]
+        texts = self.processor.batch_decode(new, skip_special_tokens=True)
+        seconds = (time.perf_counter() - t0) / max(1, len(requests))
+        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+        pad = tok.pad_token_id
+        eos = {tok.eos_token_id} | set(_as_list(getattr(self.model.generation_config, "eos_token_id", None)))
+        results = []
+        for i, text in enumerate(texts):
+            row = new[i].tolist()
+            n = len(row)
+            while n and row[n - 1] == pad and pad not in eos:
+                n -= 1
+            results.append(Completion(text=text, prompt_tokens=int(prompt_tokens[i]), completion_tokens=n,
+                                      seconds=seconds, info={"finish_reason": _finish(row, eos, kwargs)}))
+        return results
+
+
+def _as_list(v: Any) -> list[Any]:
+    if v is None:
+        return []
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def _finish(row: list[int], eos: set[Any], kwargs: dict[str, Any]) -> str:
+    return "stop" if any(t in eos for t in row) else ("length" if len(row) >= kwargs["max_new_tokens"] else "stop")
+
+
+def normalise_messages(request: Request) -> list[dict[str, Any]]:
+    """Chat messages as processors expect: image parts become ``{"type": "image", "image": PIL}``.
+
+    Accepts OpenAI-style ``image_url`` parts with ``data:`` URIs, and ``image_pil`` parts (vLLM style).
+    """
+    from ..imageio import load_image
+
+    out = []
+    for msg in request:
+        content = msg.get("content")
+        if isinstance(content, list):
+            parts = []
+            for part in content:
+                kind = part.get("type")
+                if kind == "image" and part.get("image") is not None:
+                    parts.append({"type": "image", "image": load_image(part["image"], what="image part")})
+                elif kind == "image_pil":
+                    parts.append({"type": "image", "image": load_image(part["image_pil"], what="image part")})
+                elif kind == "image_url":
+                    url = part["image_url"]["url"] if isinstance(part.get("image_url"), dict) else part["image_url"]
+                    parts.append({"type": "image", "image": image_from_data_uri(url)})
+                elif kind == "text":
+                    parts.append({"type": "text", "text": str(part.get("text", ""))})
+                else:
+                    raise InputError(f"unsupported message part type {kind!r}")
+            out.append({"role": msg.get("role", "user"), "content": parts})
+        else:
+            out.append({"role": msg.get("role", "user"), "content": "" if content is None else str(content)})
+    return out
+
+
+def image_from_data_uri(url: str) -> Any:
+    import base64
+    import binascii
+
+    from ..imageio import load_image
+
+    if not url.startswith("data:"):
+        raise InputError("only data: image URIs are accepted (no remote or file URLs)")
+    try:
+        header, b64 = url.split(",", 1)
+        data = base64.b64decode(b64, validate=False)
+    except (ValueError, binascii.Error) as exc:
+        raise InputError(f"malformed data: URI ({exc})") from None
+    return load_image(data, what="image_url")

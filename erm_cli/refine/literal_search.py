@@ -1,0 +1,420 @@
+"""Judge-guided edits of a candidate's literals, proposed from evidence in the two images.
+
+Each proposer compares the reference with the candidate's render (aligned by the critic's alignment)
+and names concrete literal changes:
+
+* **text** — a string whose rendering reads differently from the reference text at the same place
+  becomes the reference's text (the critic's line-level OCR comparison finds the pairs); a title or
+  axis label the reference has and the code lacks is added; text drawn at the wrong size gets its
+  ``fontsize`` scaled;
+* **colour** — the pixels a colour literal paints are looked up in the reference at the same place;
+  the literal becomes the reference's colour there (snapped to the reference palette);
+* **data** — a number list whose values are proportional to the bars (or affine in a line's
+  heights) of one series in the render is the data of that series: it is re-measured from the
+  reference's bars or line (through the reference's tick labels when they read, else through the
+  candidate's own value-to-pixel scale);
+* **size** — ``figsize`` is scaled when the render's size differs from the reference's.
+
+The edits are only proposals: the loop renders and judges them and keeps what raises the reward.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..judges.critic.colour import colour_mask, delta_e_rgb
+from .analysis import FrameMap, ImageFacts
+from .literals import CodeLiterals, Literal, apply_replacements
+
+#: Which verdict categories each edit kind addresses (used to rank edits the judge asked for first).
+EDIT_CATEGORIES: dict[str, set[str]] = {
+    "text": {"text_error", "text_symbol_error"},
+    "colour": {"style_error"},
+    "data": {"data_error", "numeric_error"},
+    "size": {"structure_error", "layout_error", "style_error", "text_error"},
+}
+
+
+@dataclass
+class Edit:
+    kind: str
+    description: str
+    score: float
+    replacements: list[tuple[Literal, Any]] = field(default_factory=list)
+    insert: str | None = None  # a statement to add (missing title, axis label)
+
+    @property
+    def key(self) -> str:
+        reps = ";".join(f"{lit.start}:{val!r}" for lit, val in self.replacements)
+        return f"{self.kind}|{reps}|{self.insert or ''}"
+
+    def spans(self) -> set[tuple[int, int]]:
+        return {(lit.start, lit.end) for lit, _ in self.replacements}
+
+
+def apply_edits(code: str, edits: list[Edit], language: str) -> str:
+    """Apply non-conflicting edits (the first edit touching a literal wins); inserts go before show/savefig."""
+    used: set[tuple[int, int]] = set()
+    reps: list[tuple[Literal, Any]] = []
+    inserts: list[str] = []
+    for e in edits:
+        if e.spans() & used:
+            continue
+        used |= e.spans()
+        reps.extend(e.replacements)
+        if e.insert:
+            inserts.append(e.insert)
+    out = apply_replacements(code, reps, language) if reps else code
+    if inserts:
+        out = insert_statements(out, inserts)
+    return out
+
+
+def insert_statements(code: str, statements: list[str]) -> str:
+    lines = code.rstrip("\n").split("\n")
+    at = len(lines)
+    for i, line in enumerate(lines):
+        if re.match(r"\s*(plt|fig)\.(show|savefig)\(", line):
+            at = i
+            break
+    return "\n".join(lines[:at] + statements + lines[at:]) + "\n"
+
+
+# --------------------------------------------------------------------------------------------- text
+
+_CONFUSABLE = str.maketrans({"l": "1", "I": "1", "|": "1", "O": "0", "o": "0", "S": "5", "B": "8", "Z": "2"})
+
+
+def _ocr_norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s.strip()).translate(_CONFUSABLE).lower()
+
+
+def _text_sim(a: str, b: str) -> float:
+    from ..judges.critic.text import similarity
+
+    return max(similarity(a, b), similarity(_ocr_norm(a), _ocr_norm(b)))
+
+
+def _best_literal(texts: list[Literal], shown: str, min_sim: float = 0.5) -> tuple[Literal, float] | None:
+    best: tuple[Literal, float] | None = None
+    for lit in texts:
+        v = str(lit.value)
+        sim = _text_sim(v, shown)
+        if shown and shown in v and v != shown:
+            sim = max(sim, 0.9)
+        if sim >= min_sim and (best is None or sim > best[1]):
+            best = (lit, sim)
+    return best
+
+
+def text_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameMap,
+               language: str) -> list[Edit]:
+    from ..judges.critic.text import compare_text
+
+    texts = cl.of_role("text")
+    cand_words = [w.scaled(fmap.sx, fmap.sy, fmap.ox, fmap.oy) for w in cand.words]
+    if not ref.words and not cand_words:
+        return []
+    diffs = compare_text(ref.words, cand_words, evidence=lambda b: 1.0)
+    edits: list[Edit] = []
+    for d in diffs:
+        if d.kind == "changed" and d.cand_text and d.ref_text:
+            hit = _best_literal(texts, d.cand_text)
+            if hit is None:
+                continue
+            lit, sim = hit
+            old = str(lit.value)
+            new = old.replace(d.cand_text, d.ref_text) if d.cand_text in old and d.cand_text != old else d.ref_text
+            if new == old:
+                continue
+            edits.append(Edit("text", f"text {old!r} -> {new!r}", 1.0 + (1.0 - _text_sim(old, new)),
+                              [(lit, new)]))
+        elif d.kind == "resized" and d.ref_bbox and d.cand_bbox and language == "python":
+            hit = _best_literal(texts, d.cand_text, 0.7)
+            if hit is None:
+                continue
+            lit = hit[0]
+            ratio = (d.ref_bbox[3] - d.ref_bbox[1]) / max(1.0, d.cand_bbox[3] - d.cand_bbox[1])
+            sizes = [x for x in cl.of_role("number") if x.call_pos == lit.call_pos and lit.call_pos >= 0
+                     and x.key in ("fontsize", "size")]
+            for s in sizes:
+                new_size = max(4, int(round(float(s.value) * ratio)))
+                if new_size != s.value:
+                    edits.append(Edit("size", f"font size of {lit.value!r}: {s.value} -> {new_size}", 0.6,
+                                      [(s, new_size)]))
+    return edits
+
+
+def missing_label_edits(cl: CodeLiterals, ref: ImageFacts, code: str) -> list[Edit]:
+    """matplotlib: add the title / axis labels the reference shows and the code never sets."""
+    chart = ref.chart
+    if chart is None or cl.language != "python" or "matplotlib" not in code:
+        return []
+    calls = {x.call for x in cl.literals}
+    has = lambda *names: any(n in calls for n in names) or any(re.search(rf"\.{n}\(", code) for n in names)  # noqa: E731
+    edits = []
+    if chart.title and not has("set_title", "title", "suptitle"):
+        edits.append(Edit("text", f"add title {chart.title!r}", 1.5, insert=f"plt.gca().set_title({chart.title!r})"))
+    if chart.xlabel and not has("set_xlabel", "xlabel"):
+        edits.append(Edit("text", f"add x label {chart.xlabel!r}", 1.2,
+                          insert=f"plt.gca().set_xlabel({chart.xlabel!r})"))
+    if chart.ylabel and not has("set_ylabel", "ylabel"):
+        edits.append(Edit("text", f"add y label {chart.ylabel!r}", 1.2,
+                          insert=f"plt.gca().set_ylabel({chart.ylabel!r})"))
+    return edits
+
+
+# --------------------------------------------------------------------------------------------- colour
+
+def _dominant_colour(pixels: np.ndarray) -> tuple[tuple[int, int, int], float]:
+    """Most common colour of an (N, 3) pixel array (5-bit bins), and the share of pixels in its bin."""
+    q = (pixels.astype(np.int32) >> 3)
+    keys = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
+    vals, counts = np.unique(keys, return_counts=True)
+    top = vals[int(np.argmax(counts))]
+    sel = pixels[keys == top]
+    return tuple(int(round(v)) for v in sel.mean(axis=0)), float(counts.max()) / len(keys)  # type: ignore[return-value]
+
+
+def colour_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameMap,
+                 language: str) -> list[Edit]:
+    from ..judges.critic.colour import hex_of
+
+    groups: dict[tuple[int, int, int], list[Literal]] = {}
+    for lit in cl.of_role("colour"):
+        rgb = lit.rgb
+        if rgb is not None:
+            groups.setdefault(rgb, []).append(lit)
+    if not groups:
+        return []
+    h, w = ref.arr.shape[:2]
+    ref_bg = np.asarray(ref.background, np.int16)
+    ref_pal = [p.rgb for p in ref.palette]
+    edits: list[Edit] = []
+    rng = np.random.default_rng(0)
+    for rgb, lits in groups.items():
+        mask = colour_mask(cand.arr, rgb, tolerance=14.0)
+        n = int(mask.sum())
+        if n < 12:
+            continue
+        ys, xs = np.nonzero(mask)
+        if n > 6000:
+            pick = rng.choice(n, 6000, replace=False)
+            ys, xs = ys[pick], xs[pick]
+        rx = np.clip(np.round(xs * fmap.sx + fmap.ox).astype(int), 0, w - 1)
+        ry = np.clip(np.round(ys * fmap.sy + fmap.oy).astype(int), 0, h - 1)
+        px = ref.arr[ry, rx]
+        ink = np.abs(px.astype(np.int16) - ref_bg).max(axis=1) > 30
+        if ink.mean() < 0.3:
+            continue
+        target, share = _dominant_colour(px[ink])
+        if ref_pal:
+            near = min(ref_pal, key=lambda p: delta_e_rgb(p, target))
+            if delta_e_rgb(near, target) < 10:
+                target = near
+        de = delta_e_rgb(rgb, target)
+        if de < 4.0:
+            continue
+        new = hex_of(target)
+        reps = []
+        for lit in lits:
+            reps.append((lit, new))
+        edits.append(Edit("colour", f"colour {lits[0].value} -> {new} (ΔE {de:.0f})",
+                          0.5 + min(1.0, de / 50) * float(ink.mean()) * max(0.3, share), reps))
+    return edits
+
+
+# --------------------------------------------------------------------------------------------- data
+
+def _fit_through_origin(vals: np.ndarray, x: np.ndarray) -> tuple[float, float]:
+    denom = float((x * x).sum())
+    if denom == 0:
+        return 0.0, 0.0
+    k = float((vals * x).sum()) / denom
+    ss = float(((vals - k * x) ** 2).sum())
+    tot = float((vals ** 2).sum()) or 1e-12
+    return k, 1.0 - ss / tot
+
+
+def _fit_affine(vals: np.ndarray, x: np.ndarray) -> tuple[float, float, float]:
+    if np.ptp(x) == 0 or np.ptp(vals) == 0:
+        return 0.0, 0.0, 0.0
+    b, a = np.polyfit(x, vals, 1)
+    ss = float(((vals - (a + b * x)) ** 2).sum())
+    tot = float(((vals - vals.mean()) ** 2).sum()) or 1e-12
+    return float(a), float(b), 1.0 - ss / tot
+
+
+def _round_like(values: list[float], old: list[float]) -> list[float]:
+    span = max((abs(v) for v in values + old), default=1.0) or 1.0
+    decimals = max(0, 3 - int(np.floor(np.log10(span))) - 1)
+    if all(float(v).is_integer() for v in old) and span >= 20:
+        decimals = 0
+    return [float(round(v, decimals)) for v in values]
+
+
+def _signed_lengths(bars: list[Any], horizontal: bool) -> np.ndarray:
+    edges = [b.box[0] if horizontal else b.box[3] for b in bars] + [b.box[2] if horizontal else b.box[1] for b in bars]
+    vals, counts = np.unique(np.round(edges).astype(int), return_counts=True)
+    base = float(vals[int(np.argmax(counts))])
+    out = []
+    for b in bars:
+        lo, hi = (b.box[0], b.box[2]) if horizontal else (b.box[1], b.box[3])
+        far = lo if abs(lo - base) > abs(hi - base) else hi
+        out.append((far - base) if horizontal else (base - far))
+    return np.asarray(out, float)
+
+
+def _group_by_colour(bars: list[Any]) -> dict[tuple[int, int, int], list[Any]]:
+    out: dict[tuple[int, int, int], list[Any]] = {}
+    for b in bars:
+        out.setdefault(b.colour, []).append(b)
+    return out
+
+
+def _match_series(colour: tuple[int, int, int], count: int, pool: dict[tuple[int, int, int], list[Any]]) -> list[Any] | None:
+    same = [(delta_e_rgb(colour, c), c) for c, bars in pool.items() if len(bars) == count]
+    if not same:
+        return None
+    same.sort()
+    if same[0][0] < 15 or len(same) == 1:
+        return pool[same[0][1]]
+    return None
+
+
+def data_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameMap) -> list[Edit]:
+    rc, cc = ref.chart, cand.chart
+    if rc is None or cc is None or not cl.number_lists:
+        return []
+    from .chart_extract import bar_values
+
+    edits: list[Edit] = []
+    if cc.bars and rc.bars:
+        horizontal = cc.horizontal_bars
+        pos = (lambda b: b.cy) if horizontal else (lambda b: b.cx)
+        ref_groups = _group_by_colour(rc.bars)
+        scale = fmap.sx if horizontal else fmap.sy
+        for colour, bars in _group_by_colour(cc.bars).items():
+            m = len(bars)
+            ref_bars = _match_series(colour, m, ref_groups)
+            if ref_bars is None or m < 2:
+                continue
+            cand_sorted = sorted(bars, key=pos)
+            ref_sorted = sorted(ref_bars, key=pos)
+            cand_len = _signed_lengths(cand_sorted, horizontal)
+            ref_len = _signed_lengths(ref_sorted, horizontal) / (scale or 1.0)
+            calibrated = bar_values(rc, ref_sorted) if (rc.xaxis if horizontal else rc.yaxis) else None
+            for nl in cl.number_lists:
+                if len(nl.items) != m:
+                    continue
+                vals = np.asarray(nl.values, float)
+                for order in (1, -1):
+                    cl_ = cand_len[::order]
+                    k, r2 = _fit_through_origin(vals, cl_)
+                    if r2 < 0.97 or k == 0:
+                        continue
+                    new_prop = list(k * ref_len[::order])
+                    proposals = [("proportional", new_prop)]
+                    if calibrated is not None:
+                        proposals.insert(0, ("calibrated", list(np.asarray(calibrated)[::order])))
+                    for how, new in proposals:
+                        new = _round_like(new, list(vals))
+                        change = float(np.abs(np.asarray(new) - vals).max()) / (float(np.abs(vals).max()) or 1.0)
+                        if change < 0.01:
+                            continue
+                        edits.append(Edit("data", f"bar values {list(vals)} -> {new} ({how})", 1.0 + min(1.0, change),
+                                          [(lit, v) for lit, v in zip(nl.items, new)]))
+                    break
+    if cc.series and rc.series:
+        from .draft_chart import _vertices
+
+        for s in cc.series:
+            if s.style != "line":
+                continue
+            xs = _vertices(s)
+            m = len(xs)
+            ref_s = min(rc.series, key=lambda r: delta_e_rgb(r.colour, s.colour))
+            if delta_e_rgb(ref_s.colour, s.colour) > 15 and len(rc.series) > 1:
+                continue
+            cys = np.array([s.y_at(x) if s.y_at(x) is not None else np.nan for x in xs])
+            rys = []
+            for x, y in zip(xs, cys):
+                rx, _ = fmap.to_ref(x, 0.0 if np.isnan(y) else y)
+                ry = ref_s.y_at(rx)
+                rys.append(np.nan if ry is None else ry)
+            rys_a = np.asarray(rys, float)
+            if np.isnan(cys).any() or np.isnan(rys_a).any():
+                continue
+            rys_c = (rys_a - fmap.oy) / (fmap.sy or 1.0)
+            for nl in cl.number_lists:
+                if len(nl.items) != m:
+                    continue
+                vals = np.asarray(nl.values, float)
+                a, b, r2 = _fit_affine(vals, cys)
+                if r2 < 0.97:
+                    continue
+                proposals = [("proportional", list(a + b * rys_c))]
+                if rc.yaxis is not None:
+                    proposals.insert(0, ("calibrated", [rc.yaxis.value(y) for y in rys_a]))
+                for how, new in proposals:
+                    new = _round_like(new, list(vals))
+                    change = float(np.abs(np.asarray(new) - vals).max()) / (float(np.ptp(vals)) or 1.0)
+                    if change < 0.02:
+                        continue
+                    edits.append(Edit("data", f"line values {list(vals)} -> {new} ({how})", 1.0 + min(1.0, change),
+                                      [(lit, v) for lit, v in zip(nl.items, new)]))
+    return edits
+
+
+# --------------------------------------------------------------------------------------------- size
+
+def size_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts) -> list[Edit]:
+    rw, rh = ref.image.size
+    cw, ch = cand.image.size
+    if abs(rw / cw - 1) < 0.02 and abs(rh / ch - 1) < 0.02:
+        return []
+    for nl in cl.number_lists:
+        if nl.key == "figsize" and len(nl.items) == 2:
+            w, h = nl.values
+            new = [round(w * rw / cw, 2), round(h * rh / ch, 2)]
+            return [Edit("size", f"figsize {nl.values} -> {new}", 1.2, [(nl.items[0], new[0]), (nl.items[1], new[1])])]
+    return []
+
+
+# --------------------------------------------------------------------------------------------- all
+
+def propose_edits(code: str, kind: str, task: str, ref: ImageFacts, cand: ImageFacts, fmap: FrameMap,
+                  verdict: Any = None) -> list[Edit]:
+    """All edits for ``code`` (rendered as ``cand``), best first; boosted where the verdict has errors."""
+    from .literals import code_literals
+
+    cl = code_literals(code, kind)
+    if cl is None:
+        return []
+    language = "python" if cl.language == "python" else "markup"
+    edits: list[Edit] = []
+    edits += text_edits(cl, ref, cand, fmap, language)
+    edits += missing_label_edits(cl, ref, code)
+    edits += colour_edits(cl, ref, cand, fmap, language)
+    if task == "chart":
+        edits += data_edits(cl, ref, cand, fmap)
+    edits += size_edits(cl, ref, cand)
+    if verdict is not None and getattr(verdict, "errors", None):
+        cats = {e.category for e in verdict.errors}
+        for e in edits:
+            if EDIT_CATEGORIES.get(e.kind, set()) & cats:
+                e.score += 1.0
+    edits.sort(key=lambda e: -e.score)
+    # one edit per literal set: drop later duplicates
+    seen: set[str] = set()
+    out = []
+    for e in edits:
+        if e.key in seen:
+            continue
+        seen.add(e.key)
+        out.append(e)
+    return out

@@ -1,0 +1,189 @@
+"""Which language is this code, and where is the code in a model's answer?
+
+``detect_kind(code, filename=None)`` names the renderer for raw code (extension first, then content).
+``extract_code(text)`` pulls the code out of a chat completion: the *last* fenced block wins
+(```python, ```svg, ```html, ```markdown, ```latex and their aliases; an unlabelled or unclosed fence
+is classified by content), with a bare ``<svg ...>`` fallback that is closed if the answer was cut
+off. Text without any fence is returned as it is. Neither function imports anything heavy.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+
+from ..errors import InputError
+from .base import KINDS
+
+#: File extension -> kind (``.py`` is settled by content: matplotlib or plotly).
+KIND_OF_EXTENSION: dict[str, str] = {
+    ".svg": "svg", ".html": "html", ".htm": "html", ".xhtml": "html", ".md": "markdown",
+    ".markdown": "markdown", ".tex": "latex", ".latex": "latex",
+}
+PYTHON_EXTENSIONS = {".py", ".pyw", ".ipy"}
+
+#: Fence language tag -> kind ("python" is settled by content).
+KIND_OF_FENCE: dict[str, str] = {
+    "python": "python", "py": "python", "python3": "python", "ipython": "python", "matplotlib": "matplotlib",
+    "plotly": "plotly", "svg": "svg", "xml": "svg", "html": "html", "htm": "html", "xhtml": "html",
+    "markdown": "markdown", "md": "markdown", "gfm": "markdown", "latex": "latex", "tex": "latex",
+}
+
+_FENCE_OPEN = re.compile(r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$", re.MULTILINE)
+_SVG_BLOCK = re.compile(r"<svg\b.*?</svg\s*>", re.IGNORECASE | re.DOTALL)
+_SVG_OPEN = re.compile(r"<svg\b", re.IGNORECASE)
+_PLOTLY = re.compile(r"^\s*(?:import\s+plotly|from\s+plotly\b)", re.MULTILINE)
+_MATPLOTLIB = re.compile(
+    r"^\s*(?:import\s+matplotlib|from\s+matplotlib\b|import\s+seaborn|from\s+seaborn\b|import\s+pandas)",
+    re.MULTILINE)
+_PYTHON_HINT = re.compile(
+    r"^\s*(?:import\s+\w|from\s+[\w.]+\s+import\b|def\s+\w+\s*\(|class\s+\w+|for\s+\w+.*:\s*$|"
+    r"\w+\s*=\s*.+|plt\.\w+|fig\.\w+|ax\.\w+|print\s*\()", re.MULTILINE)
+_LATEX_TABULAR = re.compile(r"\\begin\s*\{\s*(?:tabular\*?|tabularx|longtable|tabulary|array)\s*\}")
+_HTML_TABLE = re.compile(r"<\s*(?:table|html|body|!doctype\s+html|tr|thead|tbody)\b", re.IGNORECASE)
+_MD_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)+\|?\s*$", re.MULTILINE)
+_MD_ROW = re.compile(r"^\s*\|.*\|\s*$", re.MULTILINE)
+
+
+def python_flavour(code: str) -> str:
+    """``plotly`` when the code imports plotly (and not matplotlib's pyplot), else ``matplotlib``."""
+    if _PLOTLY.search(code):
+        if _MATPLOTLIB.search(code) and re.search(r"\bplt\.(?:savefig|show|subplots|figure|plot|bar)\b", code):
+            return "matplotlib"
+        return "plotly"
+    return "matplotlib"
+
+
+def _looks_like_svg(head: str) -> bool:
+    stripped = head.lstrip("\ufeff \t\r\n").lower()
+    if stripped.startswith("<svg"):
+        return True
+    if stripped.startswith("<?xml") or stripped.startswith("<!doctype svg") or stripped.startswith("<!--"):
+        return "<svg" in stripped[:4096]
+    return False
+
+
+def kind_from_content(code: str) -> str | None:
+    """Guess the kind from the text alone; ``None`` when nothing matches."""
+    text = code.lstrip("\ufeff")
+    if not text.strip():
+        return None
+    if _looks_like_svg(text[:8192]):
+        return "svg"
+    if _LATEX_TABULAR.search(text):
+        return "latex"
+    if _PLOTLY.search(text) or _MATPLOTLIB.search(text):
+        return python_flavour(text)
+    if _HTML_TABLE.search(text[:20000]):
+        return "html"
+    if _MD_TABLE_SEP.search(text) and _MD_ROW.search(text):
+        return "markdown"
+    if _SVG_OPEN.search(text) and not _HTML_TABLE.search(text):
+        return "svg"
+    if _PYTHON_HINT.search(text) and _compiles(text):
+        return "matplotlib"
+    return None
+
+
+def detect_kind(code: str, filename: str | PurePath | None = None) -> str:
+    """The renderer for ``code``: from the file extension when it is decisive, else from the content.
+
+    Raises :class:`InputError` when neither says anything (the caller should pass ``--kind``).
+    """
+    if filename is not None:
+        suffix = PurePath(str(filename)).suffix.lower()
+        if suffix in KIND_OF_EXTENSION:
+            return KIND_OF_EXTENSION[suffix]
+        if suffix in PYTHON_EXTENSIONS:
+            return python_flavour(code)
+    kind = kind_from_content(code)
+    if kind is None:
+        where = f" of {filename}" if filename else ""
+        raise InputError(f"cannot tell the code language{where}; pass --kind (one of: {', '.join(KINDS)})")
+    return kind
+
+
+def _compiles(code: str) -> bool:
+    try:
+        compile(code, "<detect>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """All fenced blocks as (info-string, body); an unclosed last fence runs to the end of the text."""
+    blocks: list[tuple[str, str]] = []
+    pos = 0
+    while True:
+        m = _FENCE_OPEN.search(text, pos)
+        if m is None:
+            break
+        fence = m.group("fence")
+        info = m.group("info").strip()
+        body_start = m.end() + 1 if m.end() < len(text) else m.end()
+        close = re.compile(r"^[ \t]{0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$", re.MULTILINE)
+        c = close.search(text, body_start)
+        if c is None:
+            blocks.append((info, text[body_start:]))
+            break
+        blocks.append((info, text[body_start:c.start()]))
+        pos = c.end()
+    return blocks
+
+
+def _kind_of_block(info: str, body: str) -> str | None:
+    lang = info.split()[0].lower().strip("{}.") if info else ""
+    mapped = KIND_OF_FENCE.get(lang)
+    if mapped == "python":
+        return python_flavour(body)
+    if mapped == "svg" and not _SVG_OPEN.search(body):
+        return kind_from_content(body)
+    if mapped == "html" and _SVG_OPEN.search(body) and not _HTML_TABLE.search(body):
+        return "svg"
+    if mapped is not None:
+        return mapped
+    return kind_from_content(body)
+
+
+def _bare_svg(text: str) -> str | None:
+    """The last complete ``<svg>...</svg>`` element, or an unclosed one closed at the end of the text."""
+    complete = list(_SVG_BLOCK.finditer(text))
+    opens = list(_SVG_OPEN.finditer(text))
+    if not opens:
+        return None
+    last_open = opens[-1].start()
+    if complete and complete[-1].start() >= last_open:
+        return complete[-1].group(0)
+    if complete and not text[complete[-1].end():].strip():
+        return complete[-1].group(0)
+    body = text[last_open:].rstrip()
+    return body + "\n</svg>" if not re.search(r"</svg\s*>\s*$", body, re.IGNORECASE) else body
+
+
+def extract_code(text: str) -> tuple[str, str | None]:
+    """Pull the code out of a model's answer; returns ``(code, kind)``, ``kind`` None when unknown.
+
+    * raw code (no fence) comes back unchanged (a complete Python script containing a stray fence in a
+      string is kept whole);
+    * with fenced blocks, the last block wins; its kind comes from the fence tag or, without one, from
+      the content;
+    * without a fence, a bare ``<svg ...>`` in prose is cut out (and closed when the answer was cut off).
+    """
+    if isinstance(text, bytes):  # tolerate raw file bytes
+        text = text.decode("utf-8", errors="replace")
+    blocks = _fenced_blocks(text)
+    raw_kind = kind_from_content(text)
+    if blocks:
+        if raw_kind in ("matplotlib", "plotly") and _compiles(text):
+            return text, raw_kind  # a whole script; its fences live in strings or comments
+        candidates = [(info, body) for info, body in blocks if body.strip()]
+        if candidates:
+            info, body = candidates[-1]
+            return body.strip("\n") + "\n", _kind_of_block(info, body)
+    if raw_kind is not None and (raw_kind != "svg" or _looks_like_svg(text[:8192])):
+        return text, raw_kind
+    svg = _bare_svg(text)
+    if svg is not None:
+        return svg, "svg"
+    return text, raw_kind

@@ -1,0 +1,326 @@
+"""Run untrusted Python / SVG renders in a warm, isolated fork server (see ``zygote.py`` for the child side).
+
+``run_untrusted(kind, code, options)`` is the only entry point the renderers use. Each process gets
+its own warm pool per mode, started on first use and shut down at exit:
+
+* ``default`` mode: ``python -I zygote.py``; every render runs in a fresh forked child with a new
+  process group and session, network/pid/mount/ipc/uts namespaces (where the kernel allows them; user
+  namespaces when not root), a read-only view of the file system with a private size-limited tmpfs
+  ``/tmp`` as the working directory, RLIMIT_AS/CPU/FSIZE/NOFILE/CORE, no capabilities, a seccomp filter
+  (no fork, exec or non-Unix sockets), Python-level socket patching, a minimal environment, stdin on
+  /dev/null, and a wall-clock kill.
+* ``strict`` mode: the same fork server started inside bubblewrap, so the file system the code can
+  see holds only the system libraries, the Python installation and fonts (no home directories, no
+  project files, no /etc/passwd).
+
+The pool is thread-safe (a reader thread dispatches responses by request id) and fork-safe (a forked
+process starts its own pool). See docs/SANDBOX.md for what each mode does and does not protect against.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import RenderFailure
+from . import zygote as zproto
+
+ZYGOTE_SCRIPT = Path(zproto.__file__).resolve()
+START_TIMEOUT = 120.0
+
+
+class SandboxUnavailable(RenderFailure):
+    """The sandbox itself could not run (not the code's fault); such failures are never cached."""
+
+
+@dataclass
+class SandboxResult:
+    ok: bool
+    payload: bytes = b""
+    format: str = ""
+    error: str | None = None
+    seconds: float = 0.0
+    isolation: list[str] = field(default_factory=list)
+
+
+def bwrap_path() -> str | None:
+    return os.environ.get("ERM_BWRAP") or shutil.which("bwrap")
+
+
+def _mpl_config_dir() -> Path:
+    from ..config import cache_dir
+
+    path = cache_dir() / "mplconfig"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _base_env(mpl_dir: str, home: str) -> dict[str, str]:
+    env = dict(zproto.ENV_FIXED)
+    env.update({"PATH": "/usr/bin:/bin", "HOME": home, "MPLCONFIGDIR": mpl_dir, "TMPDIR": "/tmp"})
+    return env
+
+
+def _ensure_font_cache(mpl_dir: Path) -> None:
+    """Build matplotlib's font list once so strict sandboxes (read-only) start fast."""
+    if any(mpl_dir.glob("fontlist-*.json")):
+        return
+    env = _base_env(str(mpl_dir), str(mpl_dir))
+    subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], env=env,
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=300, check=False)
+
+
+def _strict_command(mpl_dir: Path) -> tuple[list[str], dict[str, str]]:
+    bwrap = bwrap_path()
+    if not bwrap:
+        raise SandboxUnavailable("strict sandbox unavailable: bubblewrap (bwrap) is not installed "
+                                 "(apt-get install bubblewrap, or set ERM_BWRAP)")
+    _ensure_font_cache(mpl_dir)
+    args = [bwrap, "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-pid",
+            "--unshare-cgroup-try", "--cap-add", "CAP_SYS_ADMIN"]
+    if os.geteuid() != 0:
+        args.append("--unshare-user")
+    for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        p = Path(top)
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(top), top]
+        elif p.is_dir():
+            args += ["--ro-bind", top, top]
+    for etc in ("/etc/fonts", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+                "/etc/alternatives"):
+        args += ["--ro-bind-try", etc, etc]
+    prefixes = sorted({os.path.realpath(sys.base_prefix), sys.base_prefix, sys.prefix,
+                       os.path.realpath(sys.prefix)}, key=len)
+    bound: list[str] = []
+    for prefix in prefixes:
+        if any(prefix == b or prefix.startswith(b + "/") for b in bound) or prefix.startswith("/usr/"):
+            continue
+        args += ["--ro-bind", prefix, prefix]
+        bound.append(prefix)
+    exe_dir = os.path.dirname(os.path.realpath(sys.executable))
+    if not any(exe_dir.startswith(b + "/") for b in bound) and not exe_dir.startswith("/usr/"):
+        args += ["--ro-bind", exe_dir, exe_dir]
+    args += ["--ro-bind", str(ZYGOTE_SCRIPT), "/erm/zygote.py", "--tmpfs", "/erm/mpl"]
+    for fontlist in mpl_dir.glob("fontlist-*.json"):
+        args += ["--ro-bind", str(fontlist), f"/erm/mpl/{fontlist.name}"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/home", "--chdir", "/tmp",
+             "--clearenv"]
+    for k, v in _base_env("/erm/mpl", "/tmp/home").items():
+        args += ["--setenv", k, v]
+    args += [sys.executable, "-I", "/erm/zygote.py"]
+    return args, {}
+
+
+class WarmPool:
+    """One zygote process (per mode) and the threads that talk to it."""
+
+    def __init__(self, strict: bool = False):
+        self.strict = strict
+        self.mode = "strict" if strict else "default"
+        self._lock = threading.Lock()          # start/stop
+        self._write_lock = threading.Lock()    # one frame at a time on the zygote's stdin
+        self._proc: subprocess.Popen | None = None
+        self._pending: dict[int, Future] = {}
+        self._ids = itertools.count(1)
+        self._reader: threading.Thread | None = None
+        self._pid = os.getpid()
+        self.start_seconds = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def _start_locked(self) -> None:
+        t0 = time.perf_counter()
+        mpl_dir = _mpl_config_dir()
+        if self.strict:
+            cmd, _ = _strict_command(mpl_dir)
+            env = {"PATH": "/usr/bin:/bin"}
+        else:
+            home = mpl_dir.parent / "sandbox-home"
+            home.mkdir(exist_ok=True)
+            cmd = [sys.executable, "-I", str(ZYGOTE_SCRIPT)]
+            env = _base_env(str(mpl_dir), str(home))
+        debug = bool(os.environ.get("ERM_DEBUG"))
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=None if debug else subprocess.DEVNULL, env=env, close_fds=True,
+                                    start_new_session=True, bufsize=0)
+        except OSError as exc:
+            raise SandboxUnavailable(f"cannot start the {self.mode} sandbox: {exc}") from None
+        assert proc.stdout is not None
+        ready: list = []
+
+        def wait_ready() -> None:
+            try:
+                ready.append(zproto.read_frame(proc.stdout.fileno()))
+            except Exception as exc:  # noqa: BLE001
+                ready.append(exc)
+
+        waiter = threading.Thread(target=wait_ready, daemon=True)
+        waiter.start()
+        waiter.join(START_TIMEOUT)
+        frame = ready[0] if ready else None
+        if not isinstance(frame, tuple) or frame[0].get("op") != "ready":
+            proc.kill()
+            proc.wait()
+            detail = frame[0].get("error") if isinstance(frame, tuple) else (
+                "timed out" if not ready else "exited during start-up")
+            hint = " (rerun with --debug to see its stderr)" if not debug else ""
+            raise SandboxUnavailable(f"the {self.mode} sandbox failed to start: {detail}{hint}")
+        self._proc = proc
+        self._reader = threading.Thread(target=self._read_loop, args=(proc,), name=f"erm-sandbox-{self.mode}",
+                                        daemon=True)
+        self._reader.start()
+        self.start_seconds = time.perf_counter() - t0
+
+    def _read_loop(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        error = "the sandbox process exited"
+        while True:
+            try:
+                frame = zproto.read_frame(fd)
+            except (OSError, ValueError) as exc:
+                error = f"the sandbox connection broke: {exc}"
+                frame = None
+            if frame is None:
+                break
+            header, payload = frame
+            fut = self._pending.pop(header.get("id"), None)
+            if fut is not None and not fut.done():
+                fut.set_result((header, payload))
+        with self._lock:
+            if self._proc is proc:
+                self._proc = None
+            pending, self._pending = self._pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(SandboxUnavailable(error))
+
+    def ensure_started(self) -> None:
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._start_locked()
+
+    def close(self) -> None:
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait(timeout=3)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                pass
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(timeout=3)
+
+    def abandon(self) -> None:
+        """After fork, in the child: forget the parent's zygote without touching it (beyond our fd copies)."""
+        proc, self._proc = self._proc, None
+        self._pending = {}
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    if stream:
+                        stream.close()
+                except OSError:
+                    pass
+
+    # -- requests ------------------------------------------------------------------------------
+    def submit(self, header: dict, code: str) -> Future:
+        self.ensure_started()
+        fut: Future = Future()
+        job_id = next(self._ids)
+        header = dict(header, id=job_id)
+        with self._lock:
+            proc = self._proc
+            if proc is None:
+                raise SandboxUnavailable(f"the {self.mode} sandbox is not running")
+            self._pending[job_id] = fut
+        try:
+            with self._write_lock:
+                assert proc.stdin is not None
+                zproto.write_frame(proc.stdin.fileno(), header, code.encode("utf-8", errors="replace"))
+        except OSError as exc:
+            self._pending.pop(job_id, None)
+            raise SandboxUnavailable(f"the {self.mode} sandbox is not accepting work: {exc}") from None
+        return fut
+
+    def run(self, header: dict, code: str, timeout: float) -> tuple[dict, bytes]:
+        for attempt in (1, 2):
+            try:
+                fut = self.submit(header, code)
+                return fut.result(timeout=timeout + 30.0)
+            except SandboxUnavailable:
+                if attempt == 2:
+                    raise
+                time.sleep(0.05)  # the zygote died (e.g. OOM-killed): restart it once
+            except TimeoutError:
+                raise SandboxUnavailable(f"the {self.mode} sandbox did not answer within {timeout + 30:g} s") \
+                    from None
+        raise AssertionError("unreachable")
+
+
+_pools: dict[str, WarmPool] = {}
+_pools_lock = threading.Lock()
+
+
+def get_pool(strict: bool = False) -> WarmPool:
+    """This process's warm pool for the mode (created lazily; started on first submit)."""
+    key = "strict" if strict else "default"
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = WarmPool(strict=strict)
+        return pool
+
+
+def shutdown() -> None:
+    """Stop every warm pool of this process (also registered with atexit)."""
+    with _pools_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.close()
+
+
+def _after_fork_in_child() -> None:
+    global _pools_lock
+    _pools_lock = threading.Lock()
+    for pool in list(_pools.values()):
+        pool.abandon()
+    _pools.clear()
+
+
+atexit.register(shutdown)
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def run_untrusted(kind: str, code: str, *, dpi: int = 100, width: int | None = None, height: int | None = None,
+                  timeout: float = 30.0, mem_mb: int = 1536, strict: bool = False) -> SandboxResult:
+    """Render ``code`` of ``kind`` (matplotlib, plotly, svg) in the sandbox.
+
+    Returns a :class:`SandboxResult`: ``ok`` with the PNG (or plotly JSON) payload, or the one-line
+    reason the code failed. Raises :class:`SandboxUnavailable` when the sandbox itself cannot run.
+    """
+    header = {"kind": kind, "dpi": int(dpi), "width": width, "height": height, "timeout": float(timeout),
+              "mem_mb": int(mem_mb)}
+    resp, payload = get_pool(strict).run(header, code, timeout)
+    ok = resp.get("status") == "ok"
+    return SandboxResult(ok=ok, payload=payload if ok else b"", format=str(resp.get("format") or ""),
+                         error=None if ok else str(resp.get("error") or "render failed"),
+                         seconds=float(resp.get("seconds") or 0.0), isolation=list(resp.get("isolation") or []))

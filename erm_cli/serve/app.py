@@ -1,0 +1,352 @@
+"""The FastAPI app behind ``erm serve``: the configured judge as an HTTP reward service.
+
+Routes: ``GET /health`` (no auth), ``POST /judge`` (one pair), ``POST /reward`` (a batch; each item fails
+alone), and with ``openai_model`` the OpenAI-compatible ``/v1/chat/completions`` and ``/v1/models``.
+OpenAPI docs at ``/docs`` and ``/openapi.json``.
+
+Limits: at most ``max_concurrency`` judgements run at once (a thread pool), at most ``max_queue``
+further requests wait (beyond that: HTTP 503 with ``Retry-After``); each item may run ``timeout``
+seconds (HTTP 504 / an item error); bodies above ``max_body_mb`` get HTTP 413. With ``token`` every
+route except ``/health`` needs ``Authorization: Bearer <token>``. Paths in requests are refused unless
+``allowed_root`` is set, and must then resolve inside it (symlinks included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from ..errors import ErmError, InputError, ModelError, RenderFailure
+from ..judges.base import Judge
+from ..models.base import Backend
+from .inputs import PathNotAllowed, decode_b64, resolve_under
+from .schemas import Health, JudgeRequest, JudgeResponse, RewardRequest, RewardResponse
+
+log = logging.getLogger("erm.serve")
+
+LOCAL_KINDS = ("hf", "tiny", "vllm")
+
+
+class ServerBusy(Exception):
+    pass
+
+
+class ItemTimeout(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies above ``max_bytes`` with HTTP 413 (by Content-Length, or while streaming)."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.max_bytes
+            except ValueError:
+                too_big = False
+            if too_big:
+                await self._reject(send)
+                return
+        received = 0
+        started = False
+
+        class _TooLarge(Exception):
+            pass
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._reject(send)
+
+    async def _reject(self, send: Callable) -> None:
+        body = (f'{{"detail": "request body too large (limit {self.max_bytes} bytes)"}}').encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _Runner:
+    """A bounded thread pool with admission control and per-item timeouts measured from the item's start."""
+
+    def __init__(self, max_concurrency: int, max_queue: int, timeout: float) -> None:
+        self.max_concurrency = max(1, int(max_concurrency))
+        self.max_queue = max(0, int(max_queue))
+        self.timeout = float(timeout)
+        self.pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="erm-serve")
+        self._lock = threading.Lock()
+        self.requests_in_flight = 0
+
+    def admit(self) -> None:
+        with self._lock:
+            if self.requests_in_flight >= self.max_concurrency + self.max_queue:
+                raise ServerBusy()
+            self.requests_in_flight += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self.requests_in_flight -= 1
+
+    async def run(self, fn: Callable[[], Any], queue_deadline: float | None = None) -> Any:
+        started: list[float] = []
+
+        def work() -> Any:
+            started.append(time.monotonic())
+            return fn()
+
+        fut: Future = self.pool.submit(work)
+        wrapped = asyncio.wrap_future(fut)
+        deadline_wait = queue_deadline or (time.monotonic() + self.timeout * 4)
+        while True:
+            done, _ = await asyncio.wait({wrapped}, timeout=0.05)
+            if done:
+                return wrapped.result()
+            now = time.monotonic()
+            if (started and now - started[0] > self.timeout) or (not started and now > deadline_wait):
+                fut.cancel()  # only cancels if not started; a running item finishes in the background
+                wrapped.cancel()
+                raise ItemTimeout(f"timed out after {self.timeout:g}s" if started else "timed out waiting in the queue")
+
+
+def _to_http(exc: BaseException) -> HTTPException:
+    if isinstance(exc, PathNotAllowed):
+        return HTTPException(403, str(exc))
+    if isinstance(exc, InputError):
+        return HTTPException(400, str(exc))
+    if isinstance(exc, RenderFailure):
+        return HTTPException(422, str(exc))
+    if isinstance(exc, ModelError):
+        return HTTPException(502, str(exc))
+    if isinstance(exc, ItemTimeout):
+        return HTTPException(504, str(exc))
+    if isinstance(exc, ErmError):
+        return HTTPException(400, str(exc))
+    return HTTPException(500, f"internal error: {exc.__class__.__name__}: {exc}")
+
+
+def build_judge(judge: str | Judge, model: str | Backend | None, prompt_file: str | None, swap: bool,
+                model_options: dict[str, Any], max_batch: int, batch_window_ms: float) -> tuple[Judge, Backend | None]:
+    """The judge to serve and, for a vlm judge, the (batched) backend it uses."""
+    from ..judges import get_judge
+
+    if not isinstance(judge, str):
+        return judge, None
+    if judge != "vlm":
+        if model is not None and judge == "critic":
+            log.info("--model is ignored by the critic judge")
+        return get_judge(judge), None
+    backend = shared_backend(model, model_options, max_batch, batch_window_ms)
+    return get_judge("vlm", model=backend, prompt_file=prompt_file, swap=swap), backend
+
+
+_SHARED: dict[int, Backend] = {}
+
+
+def shared_backend(model: str | Backend | None, model_options: dict[str, Any], max_batch: int,
+                   batch_window_ms: float) -> Backend:
+    """``load_model`` plus a micro-batcher for local models (one batcher per loaded backend)."""
+    from ..models import load_model
+    from .batcher import BatchingBackend
+
+    if model is None:
+        raise InputError("the vlm judge needs --model SPEC")
+    backend = load_model(model, **model_options) if isinstance(model, str) else model
+    if getattr(backend, "kind", None) in LOCAL_KINDS and not isinstance(backend, BatchingBackend):
+        key = id(backend)
+        if key not in _SHARED:
+            _SHARED[key] = BatchingBackend(backend, max_batch=max_batch, window_ms=batch_window_ms)
+        return _SHARED[key]
+    return backend
+
+
+def create_app(judge: str | Judge = "critic", *, model: str | Backend | None = None,
+               prompt_file: str | None = None, swap: bool = False, openai_model: str | Backend | None = None,
+               served_model_name: str | None = None, allowed_root: str | Path | None = None,
+               token: str | None = None, max_concurrency: int = 4, max_queue: int = 64, max_body_mb: float = 32.0,
+               timeout: float = 120.0, max_items: int = 256, max_batch: int = 8, batch_window_ms: float = 10.0,
+               model_options: dict[str, Any] | None = None) -> FastAPI:
+    """Build the app (loads the judge and any model now, so errors surface at startup)."""
+    opts = {k: v for k, v in (model_options or {}).items() if v is not None}
+    the_judge, judge_backend = build_judge(judge, model, prompt_file, swap, opts, max_batch, batch_window_ms)
+    root = Path(allowed_root).expanduser().resolve() if allowed_root else None
+    if root is not None and not root.is_dir():
+        raise InputError(f"--allowed-root is not a folder: {allowed_root}")
+    runner = _Runner(max_concurrency, max_queue, timeout)
+    judge_id = {"name": the_judge.name, "version": the_judge.version}
+    if getattr(the_judge, "model_spec", None):
+        judge_id["model"] = str(the_judge.model_spec)
+
+    app = FastAPI(title="erm reward service", version=__version__,
+                  description="Visual-equivalence judge as an HTTP reward service: POST /judge for one pair, "
+                              "POST /reward for a batch. Rewards follow Visual-ERM: reward = clip(1 - S/50, 0, 1) "
+                              "for severity total S; rl_reward = render_ok + reward.")
+    app.state.judge = the_judge
+    app.state.runner = runner
+
+    def check_token(request: Request) -> None:
+        if not token:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    auth = [Depends(check_token)]
+
+    def judge_item(req: JudgeRequest) -> JudgeResponse:
+        from ..judges.pipeline import score_candidate
+
+        t0 = time.perf_counter()
+        refs = [x for x in (req.reference_b64, req.reference_path) if x is not None]
+        cands = [x for x in (req.candidate_b64, req.candidate_path, req.candidate_code) if x is not None]
+        if len(refs) != 1:
+            raise InputError("give exactly one of reference_b64, reference_path")
+        if len(cands) != 1:
+            raise InputError("give exactly one of candidate_b64, candidate_path, candidate_code")
+        reference: Any = (decode_b64(req.reference_b64, "reference_b64") if req.reference_b64 is not None
+                          else resolve_under(root, req.reference_path or "", "reference_path"))
+        as_code: bool | None
+        if req.candidate_b64 is not None:
+            candidate: Any = decode_b64(req.candidate_b64, "candidate_b64")
+            as_code = False
+        elif req.candidate_path is not None:
+            candidate, as_code = resolve_under(root, req.candidate_path, "candidate_path"), None
+        else:
+            if not (req.candidate_code or "").strip():
+                raise InputError("candidate_code is empty")
+            candidate, as_code = req.candidate_code, True
+        verdict = score_candidate(reference, candidate, task=req.task, kind=req.kind, judge=the_judge,
+                                  candidate_is_code=as_code)
+        return JudgeResponse(id=req.id, ok=True, reward=round(verdict.reward, 6), rl_reward=round(verdict.rl_reward, 6),
+                             render_ok=verdict.render_ok, verdict=verdict.to_dict(),
+                             seconds=round(time.perf_counter() - t0, 4))
+
+    @app.exception_handler(ServerBusy)
+    async def _busy(_: Request, __: ServerBusy) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": "server busy; retry shortly"},
+                            headers={"Retry-After": "1"})
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    async def health() -> Health:
+        return Health(version=__version__, judge=judge_id,
+                      openai_model=served_name if openai_model is not None else None,
+                      in_flight=runner.requests_in_flight, max_concurrency=runner.max_concurrency)
+
+    @app.post("/judge", response_model=JudgeResponse, dependencies=auth, tags=["reward"])
+    async def judge_endpoint(req: JudgeRequest) -> JudgeResponse:
+        """Judge one candidate against its reference. Errors are HTTP errors (400 bad input, 403 path
+        refused, 502 judge model failed, 504 timeout)."""
+        runner.admit()
+        try:
+            return await runner.run(lambda: judge_item(req))
+        except HTTPException:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise _to_http(exc) from None
+        finally:
+            runner.release()
+
+    @app.post("/reward", response_model=RewardResponse, dependencies=auth, tags=["reward"])
+    async def reward_endpoint(body: RewardRequest) -> RewardResponse:
+        """Score a batch. An item that fails (bad input, timeout, judge error) gets reward 0 and an
+        ``error``; the rest are scored. Rewards keep the order of ``items``."""
+        if len(body.items) > max_items:
+            raise HTTPException(413, f"too many items: {len(body.items)} > {max_items}")
+        runner.admit()
+        t0 = time.perf_counter()
+        rounds = -(-max(1, len(body.items)) // runner.max_concurrency)
+        queue_deadline = time.monotonic() + runner.timeout * (rounds + 1)
+        try:
+            async def one(req: JudgeRequest) -> JudgeResponse:
+                try:
+                    res = await runner.run(lambda: judge_item(req), queue_deadline=queue_deadline)
+                    if not body.include_verdicts:
+                        res.verdict = None
+                    return res
+                except Exception as exc:  # noqa: BLE001 - this item fails alone
+                    err = _to_http(exc).detail
+                    log.warning("reward item %s failed: %s", req.id, err)
+                    return JudgeResponse(id=req.id, ok=False, reward=0.0, rl_reward=0.0, render_ok=False,
+                                         error=str(err))
+
+            results = await asyncio.gather(*(one(r) for r in body.items))
+        finally:
+            runner.release()
+        return RewardResponse(rewards=[r.rl_reward for r in results], visual_rewards=[r.reward for r in results],
+                              results=list(results), seconds=round(time.perf_counter() - t0, 4))
+
+    served_name = served_model_name or ""
+    if openai_model is not None:
+        from .openai_compat import make_router
+
+        if isinstance(openai_model, str) and judge_backend is not None and judge_backend.spec == _canonical(openai_model):
+            backend = judge_backend
+        else:
+            backend = shared_backend(openai_model, opts, max_batch, batch_window_ms)
+        if getattr(backend, "kind", None) not in LOCAL_KINDS:
+            raise InputError("--openai serves a model loaded here: use --model hf:PATH, tiny:FAMILY or vllm:PATH")
+        served_name = served_model_name or default_served_name(backend.spec)
+
+        async def run_blocking(fn: Callable[[], Any]) -> Any:
+            runner.admit()
+            try:
+                return await runner.run(fn)
+            except ItemTimeout:
+                raise asyncio.TimeoutError() from None
+            finally:
+                runner.release()
+
+        app.include_router(make_router(backend, served_name, run_blocking), dependencies=auth)
+
+    if max_body_mb:
+        app.add_middleware(BodyLimitMiddleware, max_bytes=int(max_body_mb * 1024 * 1024))
+    return app
+
+
+def _canonical(spec: str) -> str:
+    from ..models import parse_spec
+
+    return parse_spec(spec).canonical()
+
+
+def default_served_name(spec: str) -> str:
+    """``tiny:qwen3-vl`` -> ``tiny-qwen3-vl``; ``hf:/models/Visual-ERM`` -> ``Visual-ERM``."""
+    kind, _, target = spec.partition(":")
+    if kind == "tiny":
+        return f"tiny-{target}"
+    return Path(target.rstrip("/")).name or target

@@ -1,0 +1,58 @@
+"""Request and response bodies of ``erm serve`` (they also make the OpenAPI docs at ``/docs``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JudgeRequest(BaseModel):
+    """One pair to judge. Give the reference as base64 or as a path under the server's allowed root, and
+    the candidate as base64 image bytes, a path, or code (raw, or a model answer with fenced blocks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Optional[str] = Field(None, description="Echoed back; useful in batches.")
+    reference_b64: Optional[str] = Field(None, description="Reference image bytes, base64 (a data: URI works).")
+    reference_path: Optional[str] = Field(None, description="Reference image path, relative to --allowed-root.")
+    candidate_b64: Optional[str] = Field(None, description="Candidate image bytes, base64.")
+    candidate_path: Optional[str] = Field(None, description="Candidate image or code file under --allowed-root.")
+    candidate_code: Optional[str] = Field(None, description="Candidate code or a model completion to render.")
+    task: Literal["auto", "chart", "table", "svg"] = "auto"
+    kind: Optional[Literal["matplotlib", "plotly", "svg", "html", "markdown", "latex"]] = Field(
+        None, description="Renderer for candidate code; detected when omitted.")
+
+
+class JudgeResponse(BaseModel):
+    id: Optional[str] = None
+    ok: bool = Field(..., description="False when this item could not be judged (see error).")
+    reward: float = Field(..., description="Visual reward in [0, 1] (0 when the code did not render).")
+    rl_reward: float = Field(..., description="render_ok + reward, in [0, 2] (the RL reward).")
+    render_ok: bool = False
+    error: Optional[str] = None
+    verdict: Optional[dict[str, Any]] = None
+    seconds: float = 0.0
+
+
+class RewardRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[JudgeRequest] = Field(..., description="Pairs to score; each fails alone.")
+    include_verdicts: bool = Field(False, description="Also return each full verdict.")
+
+
+class RewardResponse(BaseModel):
+    rewards: list[float] = Field(..., description="RL rewards (render_ok + visual reward), 0 for failed items.")
+    visual_rewards: list[float]
+    results: list[JudgeResponse]
+    seconds: float
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    judge: dict[str, str]
+    openai_model: Optional[str] = None
+    in_flight: int = 0
+    max_concurrency: int = 0

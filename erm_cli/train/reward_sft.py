@@ -1,0 +1,106 @@
+"""``erm train reward``: supervised fine-tuning of a VLM into a Visual-ERM-style judge.
+
+Each training example is exactly what :class:`erm_cli.judges.vlm.VLMJudge` sends at inference
+(``build_judge_request``: image 1 the reference, image 2 the candidate, the judge prompt; images
+shrunk and JPEG re-encoded the same way) with the verdict JSON that ``parse_judge_output`` reads
+back (``verdict_to_target_json``) as the completion. TRL's SFTTrainer trains on the completion
+tokens only (prompt/completion format). The output folder is a plain transformers checkpoint: it
+loads with ``erm judge --judge vlm --model hf:OUT``.
+
+Evaluation: a held-out split (``--eval-data`` or a deterministic slice of ``--data``) is judged by
+the model being trained and scored with ``erm bench judge``'s metrics (F1 hard / soft, Sc); the
+figures are logged (``eval/f1_hard`` ...) at ``--eval-steps`` and at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .common import (TrainResult, accumulation_steps, check_lora_targets, common_training_args, is_main_process,
+                     last_checkpoint, lora_config, loss_history, make_metrics_callback, model_error,
+                     prepare_out_dir, resolve_model_path, save_trained_model, stdout_to_stderr, write_run_record)
+from .config import ResolvedSettings, RewardSettings, require, world_size
+
+
+def train_reward_model(resolved: ResolvedSettings) -> TrainResult:
+    """Run the SFT described by ``resolved`` (see :func:`erm_cli.train.config.resolve_settings`)."""
+    settings = resolved.settings
+    if not isinstance(settings, RewardSettings):
+        raise InputError("train_reward_model needs reward settings")
+    require(settings, "data", "model", "out")
+    t0 = time.perf_counter()
+
+    from .datasets import load_judge_data
+
+    data = load_judge_data(settings)
+    out = prepare_out_dir(settings.out, settings.resume)  # type: ignore[arg-type]
+    base_dir = resolve_model_path(settings.model)  # type: ignore[arg-type]
+    grad_accum = accumulation_steps(settings.batch_size, settings.per_device_batch_size, world_size())
+
+    heldout_path = None
+    if settings.eval and data.heldout:
+        from .evaluation import write_heldout
+
+        heldout_path = write_heldout(data.heldout, out / "eval" / "heldout.jsonl")
+
+    with stdout_to_stderr():
+        trainer = build_sft_trainer(settings, base_dir, data.train_dataset(), out, grad_accum, heldout_path)
+        resume_from = last_checkpoint(out / "checkpoints") if settings.resume else None
+        try:
+            train_output = trainer.train(resume_from_checkpoint=resume_from)
+        except (InputError, KeyboardInterrupt):
+            raise
+        except RuntimeError as exc:
+            raise model_error(exc, "training failed") from None
+        save_trained_model(trainer, settings, base_dir, out)
+
+        evaluation = None
+        if heldout_path is not None and is_main_process():
+            from .evaluation import evaluate_checkpoint
+
+            evaluation = evaluate_checkpoint(out, heldout_path, settings)
+
+    losses = loss_history(trainer.state.log_history)
+    result = TrainResult(
+        kind="reward", out=str(out), model=settings.model or "", steps=int(trainer.state.global_step),
+        seconds=time.perf_counter() - t0, first_loss=losses[0] if losses else None,
+        last_loss=losses[-1] if losses else None,
+        metrics={"train_loss": float(train_output.training_loss), "train_examples": data.n_train,
+                 "heldout_examples": len(data.heldout), "grad_accum": grad_accum},
+        evaluation=evaluation, load_with=f"erm judge REF PRED --judge vlm --model hf:{out}")
+    if is_main_process():
+        result.files = sorted(p.name for p in out.iterdir())
+        write_run_record(out, "reward", resolved, result, {"data": data.summary()})
+    return result
+
+
+def build_sft_trainer(settings: RewardSettings, base_dir: Path, train_dataset: Any, out: Path, grad_accum: int,
+                      heldout_path: Path | None) -> Any:
+    """An SFTTrainer for a judge: prompt/completion vision data, completion-only loss, explicit processor."""
+    from trl import SFTConfig, SFTTrainer
+
+    from ..models.hf import load_hf
+
+    model, processor = load_hf(base_dir, dtype="float32", device="cpu", fresh=True)
+    model.train()
+    tok = getattr(processor, "tokenizer", None)
+    if tok is not None:
+        tok.padding_side = "right"  # training pads on the right; generation (evaluation) sets left itself
+    check_lora_targets(model, settings)
+    args = SFTConfig(
+        **common_training_args(settings, out, grad_accum),
+        max_length=settings.max_length,       # None: never cut image tokens
+        completion_only_loss=True,
+        remove_unused_columns=False,          # the dataset is built on the fly (with_transform)
+        dataset_kwargs={"skip_prepare_dataset": True},
+    )
+    callbacks = [make_metrics_callback(out / "metrics.jsonl")]
+    if heldout_path is not None and settings.eval_steps:
+        from .evaluation import make_eval_callback
+
+        callbacks.append(make_eval_callback(heldout_path, settings, processor))
+    return SFTTrainer(model=model, args=args, train_dataset=train_dataset, processing_class=processor,
+                      peft_config=lora_config(settings), callbacks=callbacks)

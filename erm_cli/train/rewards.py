@@ -1,0 +1,609 @@
+"""RL reward adapters over ONE scorer: TRL, verl, EasyR1 and OpenRLHF.
+
+Every adapter ends in :func:`score_completion` / :func:`score_batch`: extract the code from the policy's
+completion, render it (sandboxed), judge the render against the reference image and return the RL
+reward ``render_weight * render_ok + visual_weight * reward`` (defaults 1 and 1: Visual-ERM's
+``r_rsr + r_verm``, in [0, 2]). The judge is local (``"critic"``, ``"vlm"`` with a model spec, or a
+Judge object) or a remote ``erm serve`` (``"http://host:port"``; several URLs joined by commas are used
+round-robin). A sample that fails or exceeds the per-sample timeout gets reward 0 and its reason is
+logged; the batch goes on.
+
+Copy-paste configs: docs/RL-INTEGRATION.md. Framework entry points in this module:
+
+- TRL: ``reward_funcs=[make_trl_reward(judge="critic", image_column="image")]`` (or ``trl_reward``);
+- verl: ``custom_reward_function.path=<this file>`` ``custom_reward_function.name=compute_score``;
+- EasyR1: ``worker.reward.reward_function=<this file>:compute_score`` (batch; ``REWARD_TYPE``);
+- OpenRLHF: ``--remote_rm_url <this file>`` (calls :func:`reward_func`).
+
+The frameworks load this file by path, so it imports erm only with absolute imports, and reads its
+settings from keyword arguments or from the environment: ``ERM_REWARD_JUDGE`` (critic | vlm | URL),
+``ERM_REWARD_MODEL`` (spec for vlm), ``ERM_REWARD_TIMEOUT`` (seconds, default 120),
+``ERM_REWARD_WORKERS`` (parallel samples, default 4), ``ERM_REWARD_TOKEN`` (bearer token for a remote
+``erm serve``), ``ERM_REWARD_ROOT`` (base folder for relative reference paths).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+log = logging.getLogger("erm.rewards")
+
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_WORKERS = 4
+#: EasyR1 reads these module attributes to name the reward and to call it once per batch.
+REWARD_NAME = "erm_visual"
+REWARD_TYPE = "batch"
+
+ScoreResult = tuple[float, Any, "str | None"]  # (reward, Verdict | None, failure reason | None)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inputs: completions, references, tasks
+# ---------------------------------------------------------------------------------------------------------
+def completion_text(completion: Any) -> str:
+    """A policy completion as text: plain strings, TRL conversational lists, or message dicts."""
+    if completion is None:
+        return ""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        content = completion.get("content", completion.get("text", ""))
+        if isinstance(content, list):
+            return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return str(content or "")
+    if isinstance(completion, (list, tuple)):
+        msgs = [m for m in completion if isinstance(m, dict)]
+        assistant = [m for m in msgs if m.get("role", "assistant") == "assistant"]
+        return completion_text((assistant or msgs)[-1]) if (assistant or msgs) else ""
+    return str(completion)
+
+
+_REFERENCE_KEYS = ("reference", "reference_path", "reference_b64", "gt_img_path", "gt_image", "image_path",
+                   "image", "images", "bytes", "path", "b64")
+
+
+def coerce_reference(ref: Any, root: str | Path | None = None) -> Any:
+    """Something ``load_image`` accepts (PIL image, bytes or path) from the many shapes RL data uses:
+    PIL images, lists of them (first wins), ``{"bytes", "path"}`` dicts (datasets Image), numpy arrays,
+    paths (relative to ``root`` or ``ERM_REWARD_ROOT``), base64 / ``data:`` strings and JSON strings."""
+    from erm_cli.errors import InputError
+
+    if ref is None:
+        raise InputError("no reference image for this sample")
+    if hasattr(ref, "size") and hasattr(ref, "mode"):  # PIL image
+        return ref
+    if isinstance(ref, (bytes, bytearray)):
+        return bytes(ref)
+    if isinstance(ref, Path):
+        return _resolve_path(str(ref), root)
+    if isinstance(ref, (list, tuple)):
+        for item in ref:
+            if item is not None:
+                return coerce_reference(item, root)
+        raise InputError("empty reference list")
+    if isinstance(ref, dict):
+        if ref.get("bytes"):
+            return bytes(ref["bytes"])
+        for key in _REFERENCE_KEYS:
+            if ref.get(key) is not None and key != "bytes":
+                return coerce_reference(ref[key], ref.get("root", root))
+        raise InputError(f"no reference image in {sorted(ref)}")
+    if type(ref).__module__ == "numpy":
+        from PIL import Image
+
+        return Image.fromarray(ref)
+    if isinstance(ref, str):
+        text = ref.strip()
+        if text.startswith("{"):
+            try:
+                return coerce_reference(json.loads(text), root)
+            except ValueError:
+                pass
+        if text.startswith("data:"):
+            return base64.b64decode(text.partition(",")[2])
+        if len(text) > 512 and "/" not in text[:64] and " " not in text[:200]:
+            try:
+                return base64.b64decode(text, validate=True)
+            except ValueError:
+                pass
+        return _resolve_path(text, root)
+    raise InputError(f"cannot use a {type(ref).__name__} as a reference image")
+
+
+def _resolve_path(text: str, root: str | Path | None) -> str:
+    from erm_cli.errors import InputError
+
+    p = Path(text).expanduser()
+    base = root or os.environ.get("ERM_REWARD_ROOT")
+    if not p.is_absolute() and base:
+        p = Path(base) / p
+    if not p.is_file():
+        raise InputError(f"reference image not found: {text}")
+    return str(p)
+
+
+def task_hint(*texts: Any) -> str:
+    """``chart``/``table``/``svg`` from task names, data sources or Visual-ERM ``task_type`` strings."""
+    for t in texts:
+        if not t:
+            continue
+        low = str(t).lower()
+        if low in ("chart", "table", "svg"):
+            return low
+        if "svg" in low or "icon" in low:
+            return "svg"
+        if "table" in low or "markdown" in low or "tab2" in low:
+            return "table"
+        if "chart" in low or "plot" in low:
+            return "chart"
+    return "auto"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Judges: local (cached per process) or a remote erm serve
+# ---------------------------------------------------------------------------------------------------------
+_JUDGES: dict[tuple[str, str], Any] = {}
+_JUDGES_LOCK = threading.Lock()
+
+
+def local_judge(name: str = "critic", model: str | None = None, **options: Any) -> Any:
+    """A judge built once per process; a vlm judge over a local model gets a micro-batcher, so the
+    threads scoring a batch share batched generate calls."""
+    key = (name, json.dumps({"model": model, **options}, sort_keys=True, default=str))
+    with _JUDGES_LOCK:
+        if key in _JUDGES:
+            return _JUDGES[key]
+        from erm_cli.judges import get_judge
+
+        if name == "vlm":
+            from erm_cli.models import load_model
+            from erm_cli.serve.batcher import BatchingBackend
+
+            spec = model or os.environ.get("ERM_REWARD_MODEL") or os.environ.get("ERM_JUDGE_MODEL")
+            if not spec:
+                from erm_cli.errors import InputError
+
+                raise InputError("judge='vlm' needs model=SPEC (or ERM_REWARD_MODEL)")
+            backend = load_model(spec)
+            if getattr(backend, "kind", None) in ("hf", "tiny", "vllm"):
+                backend = BatchingBackend(backend, max_batch=16)
+            judge = get_judge("vlm", model=backend, **options)
+        else:
+            judge = get_judge(name, **options)
+        _JUDGES[key] = judge
+        return judge
+
+
+class RemoteJudge:
+    """Client of ``erm serve``: batches go to ``POST /reward``; retries 429/5xx/connection errors."""
+
+    def __init__(self, urls: str | Sequence[str], token: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 max_retries: int = 3, chunk: int = 64) -> None:
+        import httpx
+
+        url_list = [u.strip().rstrip("/") for u in (urls.split(",") if isinstance(urls, str) else urls) if u.strip()]
+        self.urls = url_list
+        self.token = token if token is not None else os.environ.get("ERM_REWARD_TOKEN")
+        self.timeout = float(timeout)
+        self.max_retries = max_retries
+        self.chunk = max(1, chunk)
+        self._client = httpx.Client(timeout=httpx.Timeout(None, connect=10.0))
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def _url(self) -> str:
+        with self._lock:
+            url = self.urls[self._next % len(self.urls)]
+            self._next += 1
+            return url
+
+    def score_many(self, items: list[tuple[str, Any, str]]) -> list[ScoreResult]:
+        out: list[ScoreResult] = []
+        for start in range(0, len(items), self.chunk):
+            out.extend(self._score_chunk(items[start:start + self.chunk]))
+        return out
+
+    def _score_chunk(self, items: list[tuple[str, Any, str]]) -> list[ScoreResult]:
+        import httpx
+
+        from erm_cli.judges.verdict import Verdict
+
+        payload_items: list[dict[str, Any] | None] = []
+        results: list[ScoreResult | None] = []
+        for i, (code, ref, task) in enumerate(items):
+            try:
+                payload_items.append({"id": str(i), "reference_b64": _reference_b64(ref), "candidate_code": code,
+                                      "task": task if task in ("chart", "table", "svg") else "auto"})
+                results.append(None)
+            except Exception as exc:  # noqa: BLE001
+                payload_items.append(None)
+                results.append((0.0, None, f"{exc}"))
+        body = {"items": [p for p in payload_items if p is not None], "include_verdicts": True}
+        if not body["items"]:
+            return [r for r in results if r is not None]
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        # the server applies the per-item timeout; the client allows for queueing on top of it
+        client_timeout = self.timeout * (2 + len(body["items"]) / 4)
+        last = "no attempt"
+        data = None
+        for attempt in range(self.max_retries + 1):
+            url = self._url()
+            try:
+                r = self._client.post(f"{url}/reward", json=body, headers=headers, timeout=client_timeout)
+                if r.status_code == 200:
+                    data = r.json()
+                    break
+                last = f"HTTP {r.status_code} from {url}: {r.text[:200]}"
+                if r.status_code not in (429, 500, 502, 503, 504):
+                    break
+            except httpx.HTTPError as exc:
+                last = f"{url}: {exc.__class__.__name__}: {exc}"
+            time.sleep(min(10.0, 0.5 * 2 ** attempt))
+        remote = iter((data or {}).get("results") or [])
+        final: list[ScoreResult] = []
+        for res in results:
+            if res is not None:
+                final.append(res)
+                continue
+            if data is None:
+                final.append((0.0, None, f"remote judge failed: {last}"))
+                continue
+            item = next(remote, None) or {}
+            if not item.get("ok"):
+                final.append((0.0, None, str(item.get("error") or "remote item failed")))
+                continue
+            verdict = Verdict.from_dict(item["verdict"]) if item.get("verdict") else None
+            final.append((float(item.get("rl_reward", 0.0)), verdict, None))
+        return final
+
+
+def _reference_b64(ref: Any) -> str:
+    ref = coerce_reference(ref)
+    if isinstance(ref, bytes):
+        data = ref
+    elif isinstance(ref, str):
+        data = Path(ref).read_bytes()
+    else:
+        buf = io.BytesIO()
+        ref.save(buf, format="PNG")
+        data = buf.getvalue()
+    return base64.b64encode(data).decode("ascii")
+
+
+_REMOTES: dict[tuple[str, str | None, float], RemoteJudge] = {}
+
+
+def _is_url(judge: Any) -> bool:
+    return isinstance(judge, str) and judge.startswith(("http://", "https://"))
+
+
+def _remote(urls: str, timeout: float, token: str | None = None) -> RemoteJudge:
+    key = (urls, token, timeout)
+    with _JUDGES_LOCK:
+        if key not in _REMOTES:
+            _REMOTES[key] = RemoteJudge(urls, token=token, timeout=timeout)
+        return _REMOTES[key]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The one scorer
+# ---------------------------------------------------------------------------------------------------------
+def _weighted(verdict: Any, render_weight: float, visual_weight: float) -> float:
+    return float(render_weight * (1.0 if verdict.render_ok else 0.0) + visual_weight * verdict.reward)
+
+
+def _score_local(text: str, reference: Any, task: str, judge: Any, render_weight: float,
+                 visual_weight: float, root: Any) -> ScoreResult:
+    from erm_cli.judges.pipeline import score_candidate
+
+    if not text.strip():
+        return 0.0, None, "empty completion"
+    verdict = score_candidate(coerce_reference(reference, root), text, task=task, judge=judge,
+                              candidate_is_code=True)
+    backend_error = verdict.info.get("backend_error")
+    if backend_error:
+        return 0.0, verdict, f"judge model failed: {backend_error}"
+    return _weighted(verdict, render_weight, visual_weight), verdict, None
+
+
+def _resolve_judge(judge: Any, model: str | None, judge_options: dict[str, Any]) -> Any:
+    if judge is None:
+        judge = os.environ.get("ERM_REWARD_JUDGE", "critic")
+    if isinstance(judge, str) and not _is_url(judge):
+        return local_judge(judge, model=model, **judge_options)
+    return judge
+
+
+def score_batch(completions: Sequence[Any], references: Sequence[Any], tasks: Sequence[str] | str = "auto",
+                judge: Any = None, *, model: str | None = None, timeout: float | None = None,
+                max_workers: int | None = None, render_weight: float = 1.0, visual_weight: float = 1.0,
+                root: str | Path | None = None, token: str | None = None,
+                **judge_options: Any) -> list[ScoreResult]:
+    """Score many completions; each gets ``(reward, verdict or None, reason or None)`` in input order."""
+    n = len(completions)
+    if len(references) != n:
+        raise ValueError(f"{n} completions but {len(references)} references")
+    task_list = [tasks] * n if isinstance(tasks, str) else list(tasks)
+    timeout = float(timeout if timeout is not None else os.environ.get("ERM_REWARD_TIMEOUT", DEFAULT_TIMEOUT))
+    workers = int(max_workers or os.environ.get("ERM_REWARD_WORKERS", DEFAULT_WORKERS))
+    texts = [completion_text(c) for c in completions]
+    judge = judge if judge is not None else os.environ.get("ERM_REWARD_JUDGE", "critic")
+    if _is_url(judge):
+        remote = _remote(judge, timeout, token)
+        items, results = [], []
+        for text, ref, task in zip(texts, references, task_list):
+            items.append((text, ref, task))
+        scored = remote.score_many(items)
+        for (reward, verdict, reason) in scored:
+            if verdict is not None and reason is None:
+                reward = _weighted(verdict, render_weight, visual_weight)
+            results.append((reward, verdict, reason))
+        _log_failures(results)
+        return results
+    try:
+        the_judge = _resolve_judge(judge, model, judge_options)
+    except Exception as exc:  # noqa: BLE001 - a judge that cannot load fails every sample, loudly
+        reason = f"cannot build the judge: {exc}"
+        log.error(reason)
+        return [(0.0, None, reason)] * n
+    jobs = [lambda t=t, r=r, k=k: _score_local(t, r, k, the_judge, render_weight, visual_weight, root)
+            for t, r, k in zip(texts, references, task_list)]
+    results = run_with_timeouts(jobs, timeout, workers)
+    _log_failures(results)
+    return results
+
+
+def score_completion(completion: Any, reference: Any, task: str = "auto", judge: Any = "critic",
+                     timeout: float | None = DEFAULT_TIMEOUT, **options: Any) -> ScoreResult:
+    """THE scorer: ``(rl_reward, verdict, reason)``; reward 0 with a reason on failure or timeout.
+
+    ``judge``: "critic" (default), "vlm" (pass ``model=SPEC``), a Judge object, or an ``erm serve`` URL.
+    Options: ``model``, ``render_weight``, ``visual_weight``, ``root``, ``token`` and judge options.
+    """
+    return score_batch([completion], [reference], [task], judge, timeout=timeout, max_workers=1, **options)[0]
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    global _POOL, _POOL_SIZE
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_SIZE < workers:
+            _POOL = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="erm-reward")
+            _POOL_SIZE = workers
+        return _POOL
+
+
+def run_with_timeouts(jobs: list[Callable[[], ScoreResult]], timeout: float, workers: int) -> list[ScoreResult]:
+    """Run jobs on a shared pool; each may run ``timeout`` seconds from its own start (queueing not
+    counted). A job that raises or overruns scores 0 with the reason; a running overrun keeps its thread
+    until it ends (renders have their own kill timeout), so the pool is sized for that."""
+    from erm_cli.errors import ErmError
+
+    pool = _pool(workers)
+    starts: list[float | None] = [None] * len(jobs)
+
+    def wrap(i: int, job: Callable[[], ScoreResult]) -> ScoreResult:
+        starts[i] = time.monotonic()
+        return job()
+
+    futures: list[Future] = [pool.submit(wrap, i, job) for i, job in enumerate(jobs)]
+    results: list[ScoreResult | None] = [None] * len(jobs)
+    queue_limit = time.monotonic() + timeout * (len(jobs) / max(1, workers) + 2)
+    while any(r is None for r in results):
+        for i, fut in enumerate(futures):
+            if results[i] is not None:
+                continue
+            if fut.done():
+                try:
+                    results[i] = fut.result()
+                except ErmError as exc:
+                    results[i] = (0.0, None, str(exc))
+                except Exception as exc:  # noqa: BLE001 - one sample fails alone
+                    results[i] = (0.0, None, f"{exc.__class__.__name__}: {exc}")
+                continue
+            started = starts[i]
+            now = time.monotonic()
+            if started is not None and now - started > timeout:
+                results[i] = (0.0, None, f"timeout after {timeout:g}s")
+            elif started is None and now > queue_limit:
+                fut.cancel()
+                results[i] = (0.0, None, f"timeout waiting {timeout:g}s-slots in the queue")
+        if any(r is None for r in results):
+            time.sleep(0.01)
+    return results  # type: ignore[return-value]
+
+
+def _log_failures(results: list[ScoreResult]) -> None:
+    for i, (_, _, reason) in enumerate(results):
+        if reason:
+            log.warning("reward sample %d scored 0: %s", i, reason)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# TRL
+# ---------------------------------------------------------------------------------------------------------
+def make_trl_reward(judge: Any = "critic", image_column: str = "image", task_column: str | None = None,
+                    task: str = "auto", render_weight: float = 1.0, visual_weight: float = 1.0,
+                    timeout: float = DEFAULT_TIMEOUT, max_workers: int = DEFAULT_WORKERS,
+                    name: str = "erm_visual_reward", model: str | None = None, **judge_options: Any) -> Callable:
+    """A TRL ``reward_funcs`` callable: ``fn(prompts, completions, completion_ids, **columns) -> list[float]``.
+
+    The reference image comes from the dataset column ``image_column`` (``images`` lists work too: the
+    first image is the reference); the task from ``task_column`` or ``task``. Logs ``erm/render_ok``,
+    ``erm/visual_reward`` and ``erm/failed`` through TRL's ``log_metric``, and the failure reasons as
+    an ``erm_reason`` column through ``log_extra``.
+    """
+
+    def reward(prompts: Any = None, completions: Any = None, completion_ids: Any = None, **kwargs: Any) -> list[float]:
+        comps = list(completions or [])
+        refs = kwargs.get(image_column)
+        if refs is None and image_column != "images":
+            refs = kwargs.get("images")
+        if refs is None:
+            log.error("TRL reward: no %r column in the dataset; every sample scores 0", image_column)
+            return [0.0] * len(comps)
+        tasks = list(kwargs[task_column]) if task_column and task_column in kwargs else [task] * len(comps)
+        tasks = [task_hint(t) for t in tasks]
+        results = score_batch(comps, list(refs), tasks, judge, model=model, timeout=timeout,
+                              max_workers=max_workers, render_weight=render_weight, visual_weight=visual_weight,
+                              **judge_options)
+        _trl_logs(kwargs, results)
+        return [r for r, _, _ in results]
+
+    reward.__name__ = name
+    reward.__qualname__ = name
+    return reward
+
+
+def _trl_logs(kwargs: dict[str, Any], results: list[ScoreResult]) -> None:
+    log_metric, log_extra = kwargs.get("log_metric"), kwargs.get("log_extra")
+    n = max(1, len(results))
+    try:
+        if callable(log_metric):
+            log_metric("erm/render_ok", sum(1.0 for _, v, _ in results if v is not None and v.render_ok) / n)
+            log_metric("erm/visual_reward", sum(v.reward for _, v, _ in results if v is not None) / n)
+            log_metric("erm/failed", sum(1.0 for _, _, why in results if why) / n)
+        if callable(log_extra):
+            log_extra("erm_reason", [why or "" for _, _, why in results])
+    except Exception as exc:  # noqa: BLE001 - logging must never break training
+        log.debug("TRL metric logging failed: %s", exc)
+
+
+#: A ready TRL reward with the default critic judge and the ``image`` column.
+trl_reward = make_trl_reward()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# verl and EasyR1 (both call their function ``compute_score``)
+# ---------------------------------------------------------------------------------------------------------
+def _config(kwargs: dict[str, Any]) -> dict[str, Any]:
+    judge = kwargs.pop("judge", None) or kwargs.pop("url", None) or os.environ.get("ERM_REWARD_URL") \
+        or os.environ.get("ERM_REWARD_JUDGE", "critic")
+    return {"judge": judge, "model": kwargs.pop("model", None), "timeout": kwargs.pop("timeout", None),
+            "max_workers": kwargs.pop("max_workers", None), "root": kwargs.pop("root", None),
+            "render_weight": float(kwargs.pop("render_weight", 1.0)),
+            "visual_weight": float(kwargs.pop("visual_weight", 1.0)), "token": kwargs.pop("token", None)}
+
+
+def _verl_reference(ground_truth: Any, extra_info: Any) -> Any:
+    if isinstance(extra_info, dict):
+        for key in _REFERENCE_KEYS:
+            if extra_info.get(key) is not None:
+                return extra_info[key]
+    return ground_truth
+
+
+def _score_dict(reward: float, verdict: Any, reason: str | None, key: str) -> dict[str, Any]:
+    return {key: float(reward),
+            "render_ok": float(bool(verdict is not None and verdict.render_ok)),
+            "visual_reward": float(verdict.reward) if verdict is not None else 0.0,
+            "severity_total": float(verdict.severity_total) if verdict is not None else 0.0,
+            "failed": float(reason is not None)}
+
+
+def verl_compute_score(data_source: Any = None, solution_str: str = "", ground_truth: Any = None,
+                       extra_info: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, float]:
+    """verl ``compute_score``: the reference comes from ``extra_info`` (``reference``, ``gt_img_path``,
+    ``image`` ...) or else ``ground_truth`` (a path, base64, or JSON with one of those keys); the task
+    from ``extra_info["task"]``/``["task_type"]`` or ``data_source``. Returns ``{"score": ..., extras}``."""
+    cfg = _config(dict(kwargs))
+    info = extra_info or {}
+    root = cfg.pop("root") or (info.get("root") if isinstance(info, dict) else None)
+    task = task_hint(info.get("task") if isinstance(info, dict) else None,
+                     info.get("task_type") if isinstance(info, dict) else None, data_source)
+    [(reward, verdict, reason)] = score_batch([solution_str], [_verl_reference(ground_truth, info)], [task],
+                                              root=root, **cfg)
+    return _score_dict(reward, verdict, reason, "score")
+
+
+def verl_compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
+                             extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[dict[str, float]]:
+    """verl's batched reward manager form (``reward_model.reward_manager=batch``)."""
+    cfg = _config(dict(kwargs))
+    infos = list(extra_infos) if extra_infos is not None else [{}] * len(solution_strs)
+    refs = [_verl_reference(g, i or {}) for g, i in zip(ground_truths, infos)]
+    tasks = [task_hint((i or {}).get("task"), (i or {}).get("task_type"), d)
+             for d, i in zip(data_sources, infos)]
+    results = score_batch(list(solution_strs), refs, tasks, **cfg)
+    return [_score_dict(r, v, why, "score") for r, v, why in results]
+
+
+def easyr1_compute_score(reward_inputs: Any, **kwargs: Any) -> Any:
+    """EasyR1 ``compute_score``: a list of ``{"response", "response_length", "ground_truth"}`` (batch) or
+    one such dict (sequential). ``ground_truth`` carries the reference (path, base64 or JSON with
+    ``image``/``task``). Returns ``{"overall", "render_ok", "visual_reward", ...}`` per input."""
+    single = isinstance(reward_inputs, dict)
+    inputs = [reward_inputs] if single else list(reward_inputs)
+    cfg = _config(dict(kwargs))
+    refs, tasks = [], []
+    for item in inputs:
+        gt = item.get("ground_truth")
+        mm = item.get("multi_modal_data") or {}
+        refs.append(mm.get("images") or mm.get("image") or gt)
+        meta = gt if isinstance(gt, dict) else _maybe_json(gt)
+        tasks.append(task_hint(meta.get("task") if isinstance(meta, dict) else None, item.get("data_source")))
+    results = score_batch([i.get("response", "") for i in inputs], refs, tasks, **cfg)
+    scores = [_score_dict(r, v, why, "overall") for r, v, why in results]
+    return scores[0] if single else scores
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return None
+
+
+def compute_score(*args: Any, **kwargs: Any) -> Any:
+    """One name for both frameworks: EasyR1 passes a list (or one dict) of reward inputs; verl passes
+    ``data_source, solution_str, ground_truth, extra_info`` (or the plural batch keywords)."""
+    if "solution_strs" in kwargs:
+        return verl_compute_score_batch(**kwargs)
+    first = args[0] if args else kwargs.get("reward_inputs")
+    if "reward_inputs" in kwargs or isinstance(first, list) or (isinstance(first, dict) and "response" in first):
+        if "reward_inputs" in kwargs:
+            return easyr1_compute_score(kwargs.pop("reward_inputs"), **kwargs)
+        return easyr1_compute_score(*args, **kwargs)
+    return verl_compute_score(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# OpenRLHF
+# ---------------------------------------------------------------------------------------------------------
+def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **kwargs: Any) -> dict[str, Any]:
+    """OpenRLHF ``--remote_rm_url <this file>``: ``queries`` are prompt + response, ``labels`` carry the
+    reference (``--label_key``: a path, base64 or JSON). Returns ``rewards`` (for advantages),
+    ``scores`` (in [0, 1], for dynamic filtering) and ``extra_logs``."""
+    import torch
+
+    cfg = _config(dict(kwargs))
+    responses = []
+    for q, p in zip(queries, prompts):
+        q, p = str(q), str(p or "")
+        responses.append(q[len(p):] if p and q.startswith(p) else q)
+    tasks = [task_hint((_maybe_json(lab) or {}).get("task") if isinstance(lab, str) else
+                       (lab.get("task") if isinstance(lab, dict) else None)) for lab in labels]
+    results = score_batch(responses, list(labels), tasks, **cfg)
+    rewards = torch.tensor([r for r, _, _ in results], dtype=torch.float32)
+    top = max(1e-9, cfg["render_weight"] + cfg["visual_weight"])
+    return {"rewards": rewards, "scores": (rewards / top).clamp(0.0, 1.0),
+            "extra_logs": {
+                "erm_render_ok": torch.tensor([float(v is not None and v.render_ok) for _, v, _ in results]),
+                "erm_visual_reward": torch.tensor([float(v.reward) if v is not None else 0.0 for _, v, _ in results]),
+                "erm_failed": torch.tensor([float(why is not None) for _, _, why in results]),
+            }}
