@@ -179,9 +179,13 @@ def _erm_colours(obj, depth=0):
                     out.extend(_erm_colours(child, depth + 1))
                 return out
         return out
+    if hasattr(obj, "wedges"):  # PieContainer (matplotlib >= 3.10 returns it from pie)
+        for child in obj.wedges:
+            out.extend(_erm_colours(child, depth + 1))
+        return out
     if isinstance(obj, (list, tuple)):
         for child in obj:
-            if isinstance(child, (Artist, Container, list, tuple, dict)):
+            if isinstance(child, (Artist, Container, list, tuple, dict)) or hasattr(child, "wedges"):
                 out.extend(_erm_colours(child, depth + 1))
         return out
     return out

@@ -204,6 +204,8 @@ def vcbench_metrics(items: list[ItemMatch]) -> dict[str, Any]:
         if rows:
             out[task] = _block(rows, task)
     out["overall"] = _block(items, None)
+    if not items:  # nothing was scored: no figure rather than the empty-case 100 %
+        out["overall"].update(f1_hard=None, f1_soft=None)
     return out
 
 

@@ -189,15 +189,18 @@ def build_match_prompt(req: MatchRequest) -> str:
 
 
 def parse_match_answer(text: str) -> dict[str, Any]:
-    """The JSON object in a model's answer (fences, ``<think>`` blocks and chatter are dropped)."""
-    raw = re.sub(r"<think>.*?</think>", "", text or "", flags=re.S).strip()
-    first, last = raw.find("{"), raw.rfind("}")
-    if first < 0 or last <= first:
-        raise ValueError("no JSON object in the answer")
-    obj = json.loads(raw[first:last + 1])
-    if not isinstance(obj, dict):
-        raise ValueError("the answer is not a JSON object")
-    return obj
+    """The matching object in a model's answer, read with the judges' lenient JSON reader
+    (``<think>`` blocks, fences, chatter and the usual JSON slips are handled)."""
+    from ..judges.vlm_output import candidate_texts, loads_lenient
+
+    for cand in candidate_texts(text or ""):
+        try:
+            obj, _ = loads_lenient(cand)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and ("matches" in obj or "unmatched_pred" in obj or "unmatched_gt" in obj):
+            return obj
+    raise ValueError("no matching object (with 'matches') in the answer")
 
 
 def clean_pairs(obj: dict[str, Any], n_pred: int, n_gold: int) -> list[Pair]:
@@ -268,7 +271,7 @@ class LLMMatcher:
                         pairs = clean_pairs(obj, len(r.pred), len(r.gold))
                         out[i] = MatchOutcome(ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred,
                                                         pairs=pairs), raw=comp.text)
-                    except (ValueError, json.JSONDecodeError) as exc:
+                    except ValueError as exc:
                         out[i] = MatchOutcome(None, error=f"unparseable matcher answer: {exc}",
                                               raw=(comp.text or "")[:2000])
                 if on_done:

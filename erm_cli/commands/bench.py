@@ -1,14 +1,183 @@
-"""`erm bench` (not landed yet)."""
+"""`erm bench judge|policy|speed`: judge metrics on VC-RewardBench-format data, vision-to-code task
+metrics for generated code, and speed figures. Thin: options in, library call, table or JSON out."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-from ..errors import NotYetAvailable
+app = typer.Typer(help="Benchmarks: judge metrics (VC-RewardBench), policy metrics (ChartMimic-style, TEDS, "
+                       "SVG), speed.", no_args_is_help=True, rich_markup_mode="rich")
 
-app = typer.Typer(help="Not available yet in this build.", no_args_is_help=False)
+DEFAULT_ROOT = Path("bench-runs")
 
 
-@app.callback(invoke_without_command=True)
-def _main() -> None:
-    raise NotYetAvailable("'erm bench' has not landed yet in this build")
+def _progress_callback(bar):  # type: ignore[no-untyped-def]
+    tasks: dict[str, int] = {}
+
+    def update(name: str, done: int, total: int) -> None:
+        if name not in tasks:
+            tasks[name] = bar.add_task(name, total=total)
+        bar.update(tasks[name], completed=done, total=total)
+
+    return update
+
+
+def _cell(t: dict | None) -> str:
+    if not t:
+        return "–"
+    f = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
+    return f"{f(t.get('f1_hard'))}/{f(t.get('f1_soft'))}/{f(t.get('sc'))}"
+
+
+def _safe_name(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"
+
+
+@app.command("judge")
+def judge(
+    data: Path = typer.Argument(..., help="VC-RewardBench-format JSONL (paths relative to it)."),
+    judge_name: str = typer.Option("critic", "--judge", help="critic (weight-free) or vlm (needs --model)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model spec for --judge vlm: hf:PATH, vllm:PATH, "
+                                        "openai:URL#MODEL, tiny:qwen3-vl."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default: bench-runs/DATA/JUDGE). "
+                                       "Sibling run directories on the same data share one leaderboard."),
+    matcher: Optional[str] = typer.Option(None, "--matcher", help="Also match errors with this LLM (model spec; "
+                                          "the benchmark used GPT-5-mini). The offline matcher always runs."),
+    baselines: str = typer.Option("ssim,mse,phash", "--baselines", help="Comma-separated baselines judged on the "
+                                  "same items ('' for none)."),
+    pairwise: Optional[Path] = typer.Option(None, "--pairwise", help="Pairwise JSONL (default: pairwise.jsonl "
+                                            "beside DATA, when present)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Items judged in parallel."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N items."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip items already in the run directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
+) -> None:
+    """Score a judge on VC-RewardBench-format data: F1_hard / F1_soft / Sc, AUROC, pairwise accuracy, baselines on the same items, a Markdown report with plots."""
+    from ..bench.judge_bench import BASELINES, JudgeBenchConfig, judge_label, run_judge_bench
+    from ..console import console, err_console, print_json, progress
+    from ..errors import InputError
+
+    if judge_name not in ("critic", "vlm", *BASELINES):
+        raise InputError(f"--judge must be critic, vlm or a baseline ({', '.join(BASELINES)}), not {judge_name!r}")
+    chosen = tuple(b.strip() for b in baselines.split(",") if b.strip())
+    bad = [b for b in chosen if b not in BASELINES]
+    if bad:
+        raise InputError(f"unknown baseline {bad[0]!r}; choose from {', '.join(BASELINES)}")
+    run_dir = out or DEFAULT_ROOT / _safe_name(data.stem) / _safe_name(judge_label(judge_name, model))
+    cfg = JudgeBenchConfig(data=data, out_dir=run_dir, judge=judge_name, model=model, baselines=chosen,
+                           matcher_model=matcher, pairwise=pairwise, workers=workers, resume=resume, limit=limit)
+    with progress() as bar:
+        metrics = run_judge_bench(cfg, progress=_progress_callback(bar))
+    if as_json:
+        print_json(metrics)
+        return
+    from rich.table import Table
+
+    from ..bench.report import leaderboard_rows
+
+    table = Table(title=f"erm bench judge — {metrics['data']['name']} ({metrics['data']['items']} items)")
+    for col in ("judge", "matcher", "chart F1h/F1s/Sc", "table", "svg", "overall", "AUROC", "pairwise", "failed"):
+        table.add_column(col, justify="left" if col in ("judge", "matcher") else "right")
+    for r in leaderboard_rows([metrics]):
+        fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
+        table.add_row(r["judge"], r["matcher"], _cell(r.get("chart")), _cell(r.get("table")), _cell(r.get("svg")),
+                      _cell(r.get("overall")), fmt(r.get("auroc")), fmt(r.get("pairwise")), str(r.get("failed", 0)))
+    console.print(table)
+    console.print(f"report: {metrics['report']}")
+    err_console.print(f"[dim]predictions, metrics.json and plots in {run_dir}[/dim]")
+
+
+@app.command("policy")
+def policy(
+    predictions: Path = typer.Argument(..., help="Generated code: a JSONL (id + code/response/code_path) or a "
+                                       "directory of <id>.<ext> files."),
+    refs: Path = typer.Option(..., "--refs", help="References: a JSONL (id, gt_code / gt_img_path / task) or a "
+                              "directory of <id>.<ext> code files and <id>.png images."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: bench-runs/policy-NAME)."),
+    judge_name: str = typer.Option("critic", "--judge", help="Reward judge: critic, vlm (with --model) or none."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model spec for --judge vlm."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Items evaluated in parallel."),
+    timeout: float = typer.Option(30.0, "--timeout", min=1.0, help="Per-render and per-trace time limit (s)."),
+    strict: bool = typer.Option(False, "--strict", help="Run code in the stricter (bubblewrap) sandbox."),
+    dino: Optional[Path] = typer.Option(None, "--dino", help="Local DINO-style model directory for SVG DINO score."),
+    clip: Optional[Path] = typer.Option(None, "--clip", help="Local CLIP model directory for SVG CLIP score."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip items already in results.jsonl."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
+) -> None:
+    """Vision-to-code metrics: render rate, ChartMimic-style chart F1s, TEDS / TEDS-S, SVG MSE / SSIM, and the judge's reward."""
+    from ..bench.policy import run_policy_bench
+    from ..bench.svg_metrics import EmbeddingScorer
+    from ..console import console, print_json, progress
+    from ..errors import InputError
+
+    judge_obj = None
+    if judge_name != "none":
+        if judge_name not in ("critic", "vlm"):
+            raise InputError(f"--judge must be critic, vlm or none, not {judge_name!r}")
+        from ..judges import get_judge
+
+        judge_obj = get_judge(judge_name, **({"model": model} if model else {}))
+    embedders = tuple(EmbeddingScorer(p, n) for p, n in ((dino, "dino"), (clip, "clip")) if p is not None)
+    run_dir = out or DEFAULT_ROOT / f"policy-{_safe_name(predictions.stem)}"
+    with progress() as bar:
+        task = bar.add_task("policy", total=None)
+        summary = run_policy_bench(predictions, refs, run_dir, judge=judge_obj, workers=workers, timeout=timeout,
+                                   strict=strict, embedders=embedders, resume=resume,
+                                   on_progress=lambda d, t: bar.update(task, completed=d, total=t))
+    if as_json:
+        print_json(summary)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"erm bench policy — {summary['items']} items")
+    table.add_column("task")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for task_name, t in summary["tasks"].items():
+        for k, v in t.items():
+            if isinstance(v, (dict, list)):
+                continue
+            table.add_row(task_name, k, "–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)))
+    console.print(table)
+    console.print(f"report: {summary['report']}")
+
+
+@app.command("speed")
+def speed(
+    sections: str = typer.Option("startup,render,critic,judge", "--sections", help="Comma-separated: "
+                                 "startup, render, critic, judge."),
+    judge_name: str = typer.Option("critic", "--judge", help="Judge for the judge-throughput section."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model spec for --judge vlm."),
+    items: int = typer.Option(12, "--items", min=1, help="Pairs judged in the judge section."),
+    quick: bool = typer.Option(False, "--quick", help="Fewer repetitions."),
+    out: Path = typer.Option(DEFAULT_ROOT / "speed.json", "--out", help="Where to write the JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON instead of a table."),
+) -> None:
+    """Render throughput (cold / warm / cache per language), critic latency split, judge throughput, erm --help start-up time."""
+    from ..bench.speed import SECTIONS, flatten, run_speed, write_speed
+    from ..console import console, print_json
+    from ..errors import InputError
+
+    chosen = tuple(s.strip() for s in sections.split(",") if s.strip())
+    bad = [s for s in chosen if s not in SECTIONS]
+    if bad or not chosen:
+        raise InputError(f"--sections takes {', '.join(SECTIONS)}; got {sections!r}")
+    doc = run_speed(chosen, judge=judge_name, model=model, quick=quick, items=items)
+    path = write_speed(doc, out)
+    if as_json:
+        print_json(doc)
+        return
+    from rich.table import Table
+
+    table = Table(title="erm bench speed")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for k, v in flatten(doc):
+        table.add_row(k, v)
+    console.print(table)
+    console.print(f"written: {path}")

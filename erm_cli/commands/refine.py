@@ -1,10 +1,179 @@
-"""`erm refine` (not landed yet)."""
+"""`erm refine IMAGE`: generate, render, critique and revise code for an image (test-time scaling)."""
 
 from __future__ import annotations
 
-from ..errors import NotYetAvailable
+from pathlib import Path
+from typing import Optional
+
+import typer
 
 
-def refine() -> None:
-    """Not available yet in this build."""
-    raise NotYetAvailable("'erm refine' has not landed yet in this build")
+def _default_out(image: Path, batch: bool) -> Path:
+    stem = image.stem if not batch else (image.stem or "batch")
+    return Path(f"refine-{stem}")
+
+
+def refine(
+    image: Path = typer.Argument(..., help="Reference image (PNG/JPEG) — or, with --batch, a folder of images "
+                                           "or a JSONL file."),
+    task: str = typer.Option("auto", "--task", "-t", help="auto | chart | table | svg."),
+    policy: str = typer.Option("search", "--policy", "-p",
+                               help="Who writes code: 'search' (model-free: image-to-code draft + judge-guided "
+                                    "literal search) or a model spec (hf:PATH, vllm:PATH, openai:URL#MODEL, "
+                                    "tiny:qwen3-vl)."),
+    judge: str = typer.Option("critic", "--judge", "-j", help="critic (default, no weights) or vlm."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model spec of the VLM judge (--judge vlm)."),
+    rounds: int = typer.Option(3, "--rounds", "-r", min=0, help="Revision rounds after the first drafts."),
+    samples: int = typer.Option(1, "--samples", "-k", min=1,
+                                help="K: drafts in round 0 (best-of-K) and revisions per beam member per round."),
+    beam: int = typer.Option(1, "--beam", min=1, help="How many of the best candidates are revised each round."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from this code instead of a draft "
+                                                              "(it is candidate r0-0)."),
+    target: Optional[float] = typer.Option(None, "--target", help="Stop when the best reward reaches this "
+                                                                  "(default: when no errors are left)."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Wall-time budget."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Token budget (model policies)."),
+    max_candidates: Optional[int] = typer.Option(None, "--max-candidates", help="Candidate budget."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: ./refine-<image stem>)."),
+    batch: bool = typer.Option(False, "--batch", help="IMAGE is a folder or JSONL of items; resumable."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the render cache."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view / progress on stderr."),
+) -> None:
+    """Refine code for IMAGE: K drafts, then N rounds of judge-guided revision that keep only improvements.
+
+    Writes DIR/best.{py,svg,html}, DIR/best.png, DIR/trajectory.jsonl (every candidate) and DIR/report.html.
+
+    Examples:
+      erm refine chart.png                        (model-free: works with no model)
+      erm refine chart.png --init draft.py --rounds 5
+      erm refine icon.png --policy openai:http://localhost:8000/v1#qwen3-vl --samples 4
+      erm refine charts/ --batch --out runs/r   (then: erm bench policy runs/r/predictions.jsonl --refs charts/)
+    """
+    from ..console import err_console, print_json
+    from ..errors import InputError
+    from ..refine.config import RefineConfig
+
+    if task not in ("auto", "chart", "table", "svg"):
+        raise InputError(f"--task must be auto, chart, table or svg, not {task!r}")
+    config = RefineConfig(rounds=rounds, samples=samples, beam=beam, target=target, max_seconds=max_seconds,
+                          max_tokens=max_tokens, max_candidates=max_candidates, seed=seed, use_cache=not no_cache)
+    config.validate()
+    out_dir = out or _default_out(image, batch)
+    show = not quiet and err_console.is_terminal
+
+    if batch:
+        if init is not None:
+            raise InputError("--init is per item in --batch mode: give 'init' in the JSONL")
+        from ..refine.batch import refine_batch
+
+        with _batch_progress(image, quiet) as on_item:
+            summary = refine_batch(image, out_dir, task=task, policy=policy, judge=judge, judge_model=model,
+                                   config=config, report=not no_report, on_item=on_item)
+        if as_json:
+            print_json(summary)
+        else:
+            _print_batch(summary, out_dir)
+        return
+
+    from ..refine.api import refine_image
+
+    observers = []
+    live = None
+    if show:
+        from ..refine.live import LiveView
+
+        live = LiveView(err_console, title=f"erm refine {image.name}")
+        observers.append(live)
+    elif not quiet and not as_json:
+        from ..refine.live import LogView
+
+        observers.append(LogView(err_console))
+    if live is not None:
+        with live:
+            result, paths = refine_image(image, out_dir=out_dir, task=task, policy=policy, judge=judge,
+                                         judge_model=model, config=config, init=init, observers=observers,
+                                         report=not no_report)
+    else:
+        result, paths = refine_image(image, out_dir=out_dir, task=task, policy=policy, judge=judge, judge_model=model,
+                                     config=config, init=init, observers=observers, report=not no_report)
+    if as_json:
+        d = result.to_dict()
+        d["outputs"] = paths
+        print_json(d)
+        return
+    _print_result(result, paths)
+
+
+def _print_result(result, paths) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    from ..console import console
+
+    b, i = result.best, result.initial
+    console.print(f"[bold]{result.task}[/] · {result.kind} · policy {result.policy} · judge "
+                  f"{result.judge.get('name')} — stopped: {result.stop_reason}")
+    console.print(f"reward {i.reward:.3f} → [bold]{b.reward:.3f}[/] ({b.reward - i.reward:+.3f}); errors "
+                  f"{i.n_errors} → {b.n_errors}; {len(result.candidates)} candidates in {result.seconds:.1f} s")
+    if b.verdict is not None and b.verdict.errors:
+        t = Table(title=f"errors left in {b.id}", title_justify="left")
+        for col in ("severity", "category", "location", "description"):
+            t.add_column(col)
+        for e in b.verdict.sorted_errors()[:15]:
+            t.add_row(str(e.severity), e.category, e.location, e.description)
+        console.print(t)
+    elif not b.render_ok:
+        console.print(f"[red]best candidate did not render:[/] {b.render_error}")
+    for role in ("code", "render", "trajectory", "report"):
+        if role in paths:
+            console.print(f"{role:>10}: {paths[role]}")
+
+
+class _batch_progress:
+    """A progress bar over batch items on stderr (a no-op when quiet)."""
+
+    def __init__(self, source: Path, quiet: bool) -> None:
+        self.source = source
+        self.quiet = quiet
+        self.progress = None
+        self.task_id = None
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        if self.quiet:
+            return None
+        from ..console import progress
+        from ..refine.batch import read_items
+
+        try:
+            n = len(read_items(self.source))
+        except Exception:  # noqa: BLE001 - refine_batch reports bad input itself
+            return None
+        self.progress = progress()
+        self.progress.__enter__()
+        self.task_id = self.progress.add_task("refine", total=n)
+
+        def on_item(rec):  # type: ignore[no-untyped-def]
+            self.progress.advance(self.task_id)  # type: ignore[union-attr]
+
+        return on_item
+
+    def __exit__(self, *exc) -> None:  # type: ignore[no-untyped-def]
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+
+def _print_batch(summary, out_dir) -> None:  # type: ignore[no-untyped-def]
+    from ..console import console
+
+    console.print(f"{summary['ok']} ok, {summary['failed']} failed ({summary['skipped_done']} already done) in "
+                  f"{summary['seconds']:.1f} s")
+    if summary.get("mean_reward") is not None:
+        console.print(f"mean reward {summary['mean_reward_initial']:.3f} → [bold]{summary['mean_reward']:.3f}[/]")
+    for t, v in sorted(summary.get("per_task", {}).items()):
+        console.print(f"  {t}: n={v['n']}  {v['reward_initial']:.3f} → {v['reward']:.3f}")
+    for f in summary.get("failures", [])[:10]:
+        console.print(f"  [red]failed[/] {f['id']}: {f['error']}")
+    pred = Path(out_dir) / "predictions.jsonl"
+    console.print(f"predictions: {pred}  (score them with: erm bench policy {pred} --refs REFERENCES)")

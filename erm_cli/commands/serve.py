@@ -1,10 +1,79 @@
-"""`erm serve` (not landed yet)."""
+"""`erm serve`: the configured judge as an HTTP reward service (and optionally an OpenAI-compatible model)."""
 
 from __future__ import annotations
 
-from ..errors import NotYetAvailable
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import InputError
 
 
-def serve() -> None:
-    """Not available yet in this build."""
-    raise NotYetAvailable("'erm serve' has not landed yet in this build")
+def serve(
+    judge: str = typer.Option("critic", "--judge", "-j", help="Judge to serve: critic (no weights) or vlm."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Model spec for --judge vlm and/or --openai: tiny:qwen3-vl, hf:PATH, "
+                                             "vllm:PATH or openai:URL#MODEL."),
+    openai: bool = typer.Option(False, "--openai",
+                                help="Also expose the --model (hf:, tiny: or vllm:) as an OpenAI-compatible "
+                                     "/v1/chat/completions endpoint."),
+    served_model_name: Optional[str] = typer.Option(None, "--served-model-name",
+                                                    help="Model name for --openai (default: from the spec)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (0.0.0.0 to listen on all)."),
+    port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port."),
+    token: Optional[str] = typer.Option(None, "--token", envvar="ERM_SERVE_TOKEN",
+                                        help="Require 'Authorization: Bearer TOKEN' (env ERM_SERVE_TOKEN)."),
+    allowed_root: Optional[Path] = typer.Option(None, "--allowed-root", file_okay=False,
+                                                help="Allow reference/candidate paths under this folder "
+                                                     "(paths are refused without it)."),
+    max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="Judgements running at once."),
+    max_queue: int = typer.Option(64, "--max-queue", min=0, help="Requests waiting beyond that (then HTTP 503)."),
+    timeout: float = typer.Option(120.0, "--timeout", min=1.0, help="Seconds one item may run (then 504)."),
+    max_body_mb: float = typer.Option(32.0, "--max-body-mb", min=0.1, help="Largest request body (then 413)."),
+    max_items: int = typer.Option(256, "--max-items", min=1, help="Largest /reward batch."),
+    max_batch: int = typer.Option(8, "--max-batch", min=1,
+                                  help="Requests merged into one generate call for a local model."),
+    batch_window_ms: float = typer.Option(10.0, "--batch-window-ms", min=0.0,
+                                          help="How long to wait for more requests to batch."),
+    prompt_file: Optional[Path] = typer.Option(None, "--prompt-file", exists=True,
+                                               help="Judge prompts (JSON, sections or a folder; see docs/MODELS.md)."),
+    swap: bool = typer.Option(False, "--swap", help="vlm judge: also judge with the images swapped and average."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="hf/tiny/vllm: float32, bfloat16, float16 or auto."),
+    device: Optional[str] = typer.Option(None, "--device", help="hf/tiny: cpu, cuda, cuda:N or auto."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the judge over HTTP: [bold]POST /judge[/], [bold]POST /reward[/] (batches), [bold]GET /health[/];
+    OpenAPI docs at /docs. With [bold]--openai[/] also /v1/chat/completions for a local model.
+
+    Example: [cyan]erm serve --judge vlm --model hf:/models/Visual-ERM --openai --port 8000[/]
+    """
+    import uvicorn
+
+    from ..serve.app import create_app
+
+    if judge not in ("critic", "vlm", "ssim", "mse", "phash"):
+        raise InputError(f"unknown judge {judge!r}; choose critic or vlm (or a baseline: ssim, mse, phash)")
+    if judge == "vlm" and not model:
+        raise InputError("--judge vlm needs --model SPEC (e.g. tiny:qwen3-vl, hf:PATH, openai:URL#MODEL)")
+    if openai and not model:
+        raise InputError("--openai needs --model with a local model (hf:PATH, tiny:FAMILY or vllm:PATH)")
+    model_options = {"dtype": dtype, "device": device} if model and not model.startswith(("openai:", "http")) else {}
+    if model and model.startswith("vllm:"):
+        model_options.pop("device", None)
+    app = create_app(judge, model=model if judge == "vlm" else None, prompt_file=str(prompt_file) if prompt_file else None,
+                     swap=swap, openai_model=model if openai else None, served_model_name=served_model_name,
+                     allowed_root=allowed_root, token=token or None, max_concurrency=max_concurrency,
+                     max_queue=max_queue, max_body_mb=max_body_mb, timeout=timeout, max_items=max_items,
+                     max_batch=max_batch, batch_window_ms=batch_window_ms, model_options=model_options)
+    from ..console import err_console
+
+    routes = "/judge, /reward, /health" + (", /v1/chat/completions, /v1/models" if openai else "")
+    err_console.print(f"erm serve: judge [bold]{judge}[/]" + (f" with {model}" if judge == "vlm" else "")
+                      + f" on http://{host}:{port} ({routes}; docs at /docs)"
+                      + ("; bearer token required" if token else ""))
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        err_console.print("[yellow]warning:[/] listening beyond loopback without --token")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug")

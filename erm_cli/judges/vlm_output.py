@@ -94,6 +94,8 @@ def candidate_texts(text: str) -> list[str]:
     fenced = [m.group(2) for m in _FENCE.finditer(body) if m.group(2).strip()]
     for block in reversed(fenced):
         out.extend(reversed(_balanced_segments(block)) if "{" in block or "[" in block else [])
+    if body.startswith('"') and body.endswith('"'):
+        out.append(body)
     segments = _balanced_segments(body)
     # prefer objects that mention an error list, last first (a final answer usually comes last)
     ranked = sorted(range(len(segments)), key=lambda k: (not _mentions_errors(segments[k]), -k))
@@ -246,6 +248,7 @@ def _repair(s: str) -> tuple[str, bool]:
                 out.append("}" if top.kind == "{" else "]")
                 if top.kind == want:
                     break
+                end_value()  # an inner container closed implicitly: its parent now holds a value
             end_value()
             if not stack:
                 root_done = True
@@ -483,6 +486,13 @@ def parse_judge_output(text: str | None, task: str, judge: dict[str, str] | None
         except ValueError as exc:
             last_reason = str(exc)
             continue
+        if isinstance(value, str) and value.strip()[:1] in ("{", "["):  # JSON text quoted as a JSON string
+            try:
+                value, more = loads_lenient(value.strip())
+                repair_notes = repair_notes + ["unquoted"] + more
+            except ValueError as exc:
+                last_reason = str(exc)
+                continue
         try:
             errors, notes = errors_from_object(value, task, truncated="truncated" in repair_notes)
         except ValueError as exc:

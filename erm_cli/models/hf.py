@@ -211,17 +211,15 @@ class HFBackend:
             chunk = requests[start:start + self.batch_size]
             try:
                 out.extend(self._generate_chunk(chunk, sampling))
-            except ModelError:
-                raise
             except Exception as exc:  # noqa: BLE001 - one bad chunk: retry its items one by one
                 if len(chunk) == 1:
-                    out.append(Completion(text="", error=f"{exc.__class__.__name__}: {exc}"))
+                    out.append(Completion(text="", error=_reason(exc)))
                     continue
                 for req in chunk:
                     try:
                         out.extend(self._generate_chunk([req], sampling))
                     except Exception as exc1:  # noqa: BLE001
-                        out.append(Completion(text="", error=f"{exc1.__class__.__name__}: {exc1}"))
+                        out.append(Completion(text="", error=_reason(exc1)))
         return out
 
     def _encode(self, requests: list[Request]) -> Any:
@@ -259,6 +257,12 @@ class HFBackend:
             results.append(Completion(text=text, prompt_tokens=int(prompt_tokens[i]), completion_tokens=n,
                                       seconds=seconds, info={"finish_reason": _finish(row, eos, kwargs)}))
         return results
+
+
+def _reason(exc: BaseException) -> str:
+    from ..errors import ErmError
+
+    return str(exc) if isinstance(exc, ErmError) else f"{exc.__class__.__name__}: {exc}"
 
 
 def _as_list(v: Any) -> list[Any]:

@@ -214,8 +214,10 @@ class OpenAIBackend:
         last_error = "no attempt"
         attempt = 0
         dropped_extra = False
+        made = 0
         while attempt <= self.max_retries:
             base = self._next_url()
+            made += 1
             try:
                 payload = self._payload(body, sampling)
             except ModelError as exc:
@@ -244,7 +246,8 @@ class OpenAIBackend:
             if attempt < self.max_retries:
                 self._sleep_before_retry(attempt, retry_after)
             attempt += 1
-        tries = f" after {attempt} retr{'y' if attempt == 1 else 'ies'}" if attempt else ""
+        retries = made - 1
+        tries = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries > 0 else ""
         return Completion(text="", error=f"{last_error}{tries}", seconds=time.perf_counter() - t0)
 
     def _completion(self, r: Any, base: str, t0: float, retries: int) -> Completion:

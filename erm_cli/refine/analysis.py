@@ -36,7 +36,7 @@ def analyse_image(img: Image.Image, task: str) -> ImageFacts:
     arr = as_array(img)
     try:
         words = ocr_words(img, min_conf=30)
-    except OcrUnavailable:
+    except (OcrUnavailable, RuntimeError):
         words = []
     facts = ImageFacts(img, arr, background_colour(arr), words, palette(arr))
     if task == "chart":

@@ -7,6 +7,7 @@ data literals can be corrected. Colours come from the critic's palette, text fro
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -205,8 +206,42 @@ def clean_words(words: Sequence[Word], arr: np.ndarray, colours: list[tuple[int,
     return out
 
 
+_BLOCK_API = threading.local()
+
+
+def _ocr_block(img: Image.Image) -> list[Word]:
+    """Tesseract in single-block mode (reads short tick-label columns that sparse mode drops)."""
+    import tesserocr
+
+    from ..judges.critic.ocr import OcrUnavailable, find_tessdata
+
+    api = getattr(_BLOCK_API, "api", None)
+    if api is None:
+        tessdata = find_tessdata()
+        if tessdata is None:
+            raise OcrUnavailable("Tesseract 'eng' data not found")
+        api = tesserocr.PyTessBaseAPI(path=tessdata.rstrip("/") + "/", lang="eng", psm=tesserocr.PSM.SINGLE_BLOCK)
+        _BLOCK_API.api = api
+    api.SetImage(img)
+    api.Recognize()
+    out: list[Word] = []
+    it = api.GetIterator()
+    if it is None:
+        return out
+    level = tesserocr.RIL.WORD
+    for r in tesserocr.iterate_level(it, level):
+        try:
+            text = (r.GetUTF8Text(level) or "").strip()
+        except RuntimeError:  # an empty element
+            continue
+        box = r.BoundingBox(level)
+        if text and box is not None:
+            out.append(Word(text, tuple(float(v) for v in box), float(r.Confidence(level))))  # type: ignore[arg-type]
+    return out
+
+
 def ocr_band(img: Image.Image, box: Box, upscale: float = 3.0) -> list[Word]:
-    """OCR one strip (tick labels are short and small: an upscaled crop reads them far better)."""
+    """OCR one strip of tick labels: short and small text, read from an upscaled crop in block mode."""
     from ..judges.critic.ocr import OcrUnavailable, ocr_words
 
     x0, y0, x1, y1 = (int(v) for v in box)
@@ -214,11 +249,22 @@ def ocr_band(img: Image.Image, box: Box, upscale: float = 3.0) -> list[Word]:
     x1, y1 = min(img.width, x1), min(img.height, y1)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return []
+    crop = img.crop((x0, y0, x1, y1)).convert("L")
+    big = crop.resize((round(crop.width * upscale), round(crop.height * upscale)), Image.LANCZOS)
     try:
-        words = ocr_words(img.crop((x0, y0, x1, y1)), upscale=upscale, min_conf=30)
-    except OcrUnavailable:
-        return []
-    return [w.scaled(1.0, 1.0, x0, y0) for w in words]
+        words = [w.scaled(1 / upscale) for w in _ocr_block(big)]
+    except (ImportError, OcrUnavailable, RuntimeError):
+        try:
+            words = ocr_words(crop, upscale=upscale, min_conf=30)
+        except (OcrUnavailable, RuntimeError):
+            return []
+    return [w.scaled(1.0, 1.0, x0, y0) for w in words if w.conf >= 30]
+
+
+def tick_number(text: str) -> float | None:
+    """A tick label's value; a tick mark read as a trailing dash ("4-") is ignored."""
+    return parse_number(text.rstrip("-—–_|'`"))
+
 
 def fit_axis(points: Sequence[tuple[float, float]]) -> Axis | None:
     """Robust linear fit value = a + b * pixel through (pixel, value) tick points (needs 2 or more)."""
@@ -284,21 +330,21 @@ def _classify_words(facts: ChartFacts) -> None:
     words = facts.words
     lines = group_lines(words)
     # y tick labels: numbers left of the plot, vertically within it
-    yt = [w for w in words if w.bbox[2] <= x0 + 3 and y0 - 10 <= w.cy <= y1 + 10 and parse_number(w.text) is not None]
+    yt = [w for w in words if w.bbox[2] <= x0 + 3 and y0 - 10 <= w.cy <= y1 + 10 and tick_number(w.text) is not None]
     if len(yt) >= 2:
         # keep the column nearest the axis
         right = max(w.bbox[2] for w in yt)
         yt = [w for w in yt if w.bbox[2] >= right - 12]
     facts.yticks = sorted(yt, key=lambda w: w.cy)
     marks_y = _tick_marks(facts.dark, facts.plot, vertical=True)
-    facts.yaxis = fit_axis([(_snap_to(w.cy, marks_y), parse_number(w.text)) for w in facts.yticks])  # type: ignore[misc]
+    facts.yaxis = fit_axis([(_snap_to(w.cy, marks_y), tick_number(w.text)) for w in facts.yticks])  # type: ignore[misc]
     # x tick labels: the first row of words just below the plot
     below = [w for w in words if w.bbox[1] >= y1 - 2 and w.cy <= y1 + 0.12 * H and x0 - 30 <= w.cx <= x1 + 30]
     if below:
         top_row = min(w.cy for w in below)
         facts.xticks = sorted([w for w in below if abs(w.cy - top_row) < max(6.0, 0.6 * below[0].height)],
                               key=lambda w: w.cx)
-    xnum = [(w.cx, parse_number(w.text)) for w in facts.xticks if parse_number(w.text) is not None]
+    xnum = [(w.cx, tick_number(w.text)) for w in facts.xticks if tick_number(w.text) is not None]
     if len(xnum) >= 2 and len(xnum) == len(facts.xticks):
         marks_x = _tick_marks(facts.dark, facts.plot, vertical=False)
         facts.xaxis = fit_axis([(_snap_to(p, marks_x), v) for p, v in xnum])  # type: ignore[arg-type]
@@ -351,6 +397,40 @@ def _components(mask: np.ndarray) -> list[tuple[Box, int]]:
     return out
 
 
+def _line_markers(mask: np.ndarray, cols: np.ndarray, ys: np.ndarray) -> tuple[list[tuple[float, float]], str]:
+    """Markers on a line: runs of columns where the series is much thicker than its stroke.
+
+    Returns the marker centres and a marker guess ('o' round, 's' square: a square fills its box)."""
+    thick = np.array([mask[:, c].sum() for c in cols], float)
+    if thick.size < 5:
+        return [], ""
+    stroke = float(np.median(thick))
+    hot = thick > max(2.5 * stroke, stroke + 4)
+    centres: list[tuple[float, float]] = []
+    fills: list[float] = []
+    i = 0
+    while i < len(cols):
+        if hot[i]:
+            j = i
+            while j + 1 < len(cols) and hot[j + 1] and cols[j + 1] == cols[j] + 1:
+                j += 1
+            if j - i + 1 >= 3:
+                cx = float(cols[i:j + 1].mean())
+                cy = float(ys[i:j + 1].mean())
+                c0, c1 = int(cols[i]), int(cols[j]) + 1
+                half = int(max(thick[i:j + 1]) / 2) + 1
+                r0, r1 = max(0, int(cy) - half), int(cy) + half + 1
+                box = mask[r0:r1, c0:c1]
+                fills.append(float(box.mean()) if box.size else 0.0)
+                centres.append((cx, cy))
+            i = j + 1
+        else:
+            i += 1
+    if len(centres) < 2:
+        return [], ""
+    return centres, ("s" if float(np.median(fills)) > 0.86 else "o")
+
+
 def find_marks(arr: np.ndarray, plot: Box, colours: list[tuple[int, int, int]],
                legend_box: Box | None = None) -> tuple[list[Bar], list[Series]]:
     """Bars (filled rectangles) and line/scatter series of each chromatic colour inside the plot area."""
@@ -384,9 +464,11 @@ def find_marks(arr: np.ndarray, plot: Box, colours: list[tuple[int, int, int]],
         coverage = cols.size / max(1, cols.max() - cols.min() + 1)
         if span > 0.2 and coverage > 0.6:
             ys = np.array([np.nonzero(mask[:, c])[0].mean() for c in cols])
-            markers = [((b[0] + b[2]) / 2 + x0, (b[1] + b[3]) / 2 + y0) for b, a in small
-                       if (b[2] - b[0]) >= 5 and (b[3] - b[1]) >= 5 and a >= 0.45 * (b[2] - b[0]) * (b[3] - b[1])]
-            series.append(Series(col, cols.astype(float) + x0, ys + y0, "line", markers))
+            markers, marker = _line_markers(mask, cols, ys)
+            s_ = Series(col, cols.astype(float) + x0, ys + y0, "line",
+                        [(mx + x0, my + y0) for mx, my in markers])
+            s_.__dict__["marker"] = marker
+            series.append(s_)
         elif len(small) >= 3:
             pts = [((b[0] + b[2]) / 2 + x0, (b[1] + b[3]) / 2 + y0) for b, _ in small]
             series.append(Series(col, np.array([p[0] for p in pts]), np.array([p[1] for p in pts]), "scatter",
@@ -446,7 +528,7 @@ def analyse_chart(img: Image.Image, words: list[Word] | None = None, with_ylabel
     if words is None:
         try:
             words = ocr_words(img, min_conf=30)
-        except OcrUnavailable:
+        except (OcrUnavailable, RuntimeError):
             words = []
     plot = find_plot_area(arr)
     colours = chart_colours(arr)
@@ -455,13 +537,15 @@ def analyse_chart(img: Image.Image, words: list[Word] | None = None, with_ylabel
         # re-read the tick-label bands from upscaled crops and use them instead of the full-page OCR
         px0, py0, px1, py1 = plot
         th = max(12, int(0.06 * img.height))
-        below = (px0 - 40, py1 + 1, px1 + 40, py1 + 1 + th)
-        left = (0, py0 - 10, px0 - 1, py1 + 10)
-        band_words = clean_words(ocr_band(img, below) + ocr_band(img, left), arr, colours)
-        if band_words:
-            def inside(w: Word, b: Box) -> bool:
-                return b[0] <= w.cx <= b[2] and b[1] <= w.cy <= b[3]
-            words = [w for w in words if not (inside(w, below) or inside(w, left))] + band_words
+        below = (px0 - 40, py1 + 6, px1 + 40, py1 + 6 + th)  # past the tick marks
+        left = (0, py0 - 10, px0 - 6, py1 + 10)
+        def inside(w: Word, b: Box) -> bool:
+            return b[0] <= w.cx <= b[2] and b[1] <= w.cy <= b[3]
+
+        for band in (below, left):
+            band_words = clean_words(ocr_band(img, band), arr, colours)
+            if band_words:
+                words = [w for w in words if not inside(w, band)] + band_words
     facts = ChartFacts(size=img.size, background=background_colour(arr), plot=plot, words=list(words),
                        dark=_dark(arr))
     _classify_words(facts)

@@ -70,6 +70,16 @@ def _label_for(facts: ChartFacts, colour: tuple[int, int, int]) -> str | None:
     return best[1] if best else None
 
 
+def _legend_rank(facts: ChartFacts, colour: tuple[int, int, int]) -> int:
+    """Position of a series in the legend (matplotlib lists series in plotting order)."""
+    from ..judges.critic.colour import delta_e_rgb
+
+    for i, (c, _) in enumerate(facts.legend):
+        if delta_e_rgb(c, colour) < 10:
+            return i
+    return len(facts.legend)
+
+
 def _py(v: Any) -> str:
     return repr(v)
 
@@ -86,7 +96,8 @@ def _bars_code(facts: ChartFacts, lines: list[str]) -> None:
     by_colour: dict[tuple[int, int, int], list[Bar]] = {}
     for b in facts.bars:
         by_colour.setdefault(b.colour, []).append(b)
-    series = sorted(by_colour.items(), key=lambda kv: -len(kv[1]))
+    series = sorted(by_colour.items(), key=lambda kv: (_legend_rank(facts, kv[0]), -len(kv[1]),
+                                                       min(b.cx for b in kv[1])))
     centres = _category_centres(facts, facts.bars, len(series))
     n = len(centres)
     ticks = facts.xticks if not horizontal else []
@@ -195,9 +206,27 @@ def _vertices(s: Series, merge_px: float = 12.0) -> np.ndarray:
     return np.array(out)
 
 
-def _has_markers(s: Series) -> bool:
-    """Markers make the series much thicker at its data points than along its segments."""
-    return len(s.markers) >= 2
+def regular_grid(xs_list: list[np.ndarray], tol: float = 0.12) -> list[float] | None:
+    """Data x pixels on a regular grid when the vertices of all series fit one (collinear points hide
+    vertices: 1.0, 2.5, 3.9 has no visible corner at 2.5). None when the vertices are irregular."""
+    allx = sorted(float(x) for xs in xs_list for x in xs)
+    if len(allx) < 2:
+        return None
+    merged: list[float] = [allx[0]]
+    for x in allx[1:]:
+        if x - merged[-1] > 6:
+            merged.append(x)
+    gaps = np.diff(merged)
+    if gaps.size == 0:
+        return None
+    step = float(gaps.min())
+    if step <= 0:
+        return None
+    ratios = gaps / step
+    if np.any(np.abs(ratios - np.round(ratios)) > tol):
+        return None
+    n = int(round((merged[-1] - merged[0]) / step))
+    return [merged[0] + i * (merged[-1] - merged[0]) / n for i in range(n + 1)]
 
 
 def _snap(values: list[float], step: float | None) -> list[float]:
@@ -215,6 +244,8 @@ def _series_code(facts: ChartFacts, lines: list[str], markers: bool) -> None:
     categorical = x_ax is None and len(facts.xticks) >= 2
     if categorical:
         lines.append(f"categories = {_py([w.text for w in facts.xticks])}")
+    line_vertices = [_vertices(s) for s in facts.series if s.style == "line"]
+    grid = None if categorical else regular_grid(line_vertices)
     for k, s in enumerate(facts.series):
         colour = hex_colour(s.colour)
         label = _label_for(facts, s.colour)
@@ -228,8 +259,8 @@ def _series_code(facts: ChartFacts, lines: list[str], markers: bool) -> None:
             keep = ~np.isnan(py_)
             px, py_ = px[keep], py_[keep]
         else:
-            px = _vertices(s)
-            py_ = np.array([s.y_at(x) for x in px], float)
+            px = np.array([x for x in grid if s.xs.min() - 3 <= x <= s.xs.max() + 3]) if grid else _vertices(s)
+            py_ = np.array([s.y_at(x) if s.y_at(x) is not None else s.y_at(round(x)) for x in px], float)
         if y_ax is not None:
             ys = [y_ax.value(v) for v in py_]
             span = abs(y_ax.value(facts.plot[1]) - y_ax.value(facts.plot[3]))
@@ -258,7 +289,8 @@ def _series_code(facts: ChartFacts, lines: list[str], markers: bool) -> None:
         if s.style == "scatter":
             lines.append(f"ax.scatter({xs_code}, y_{k}, color={_py(colour)}{lab})")
         else:
-            mk = ", marker='o'" if markers or _has_markers(s) else ""
+            marker = s.__dict__.get("marker") or ("o" if markers else "")
+            mk = f", marker={marker!r}" if marker else ""
             lines.append(f"ax.plot({xs_code}, y_{k}, color={_py(colour)}{mk}{lab})")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from PIL import Image
 
+from ..errors import ErmError
 from ..judges.base import Judge
 from ..judges.pipeline import is_blank
 from ..judges.verdict import Verdict
@@ -75,11 +76,7 @@ class CandidateEvaluator:
             by_kind.setdefault(kind, []).append(i)
         for kind, idxs in by_kind.items():
             options = render_options_for(kind, self.reference)
-            batch = [jobs[i][0] for i in idxs]
-            try:
-                outs = renderers.render_many(batch, kind=kind, options=options, cache=self.use_cache)
-            except TypeError:  # older signature without cache=
-                outs = renderers.render_many(batch, kind=kind, options=options)
+            outs = renderers.render_many([(jobs[i][0], kind) for i in idxs], options, cache=self.use_cache)
             for i, out in zip(idxs, outs):
                 results[i] = (out, kind)
         return results  # type: ignore[return-value]
@@ -108,7 +105,17 @@ class CandidateEvaluator:
                 out.append(Evaluation(kind, False, reason, result.cache_hit, result.png, image,
                                       Verdict.render_failure(self.task, reason, self.judge_id), result.seconds, 0.0))
                 continue
-            verdict = self.judge.judge(self.reference, image, self.task)
+            try:
+                verdict = self.judge.judge(self.reference, image, self.task)
+            except ErmError:
+                raise  # a judge backend that is down stops the run (exit 4), it is not this candidate's fault
+            except Exception as exc:  # noqa: BLE001 - a judge crash on one image fails that candidate only
+                reason = f"judge failed: {exc.__class__.__name__}: {exc}"
+                verdict = Verdict.render_failure(self.task, reason, self.judge_id)
+                verdict.info["judge_error"] = reason
+                out.append(Evaluation(kind, False, reason, result.cache_hit, result.png, image, verdict,
+                                      result.seconds, time.perf_counter() - t0))
+                continue
             judge_seconds = time.perf_counter() - t0
             verdict.timings.setdefault("judge", judge_seconds)
             out.append(Evaluation(kind, True, None, result.cache_hit, result.png, image, verdict,

@@ -99,16 +99,41 @@ def _text_sim(a: str, b: str) -> float:
     return max(similarity(a, b), similarity(_ocr_norm(a), _ocr_norm(b)))
 
 
-def _best_literal(texts: list[Literal], shown: str, min_sim: float = 0.5) -> tuple[Literal, float] | None:
+def _best_literal(texts: list[Literal], shown: str, min_sim: float = 0.75) -> tuple[Literal, float] | None:
+    """The string literal whose text is what the render shows at ``shown`` (OCR-noise tolerant)."""
     best: tuple[Literal, float] | None = None
     for lit in texts:
         v = str(lit.value)
         sim = _text_sim(v, shown)
-        if shown and shown in v and v != shown:
+        if len(shown) >= 4 and shown in v and v != shown:
             sim = max(sim, 0.9)
         if sim >= min_sim and (best is None or sim > best[1]):
             best = (lit, sim)
     return best
+
+
+def _nth_occurrence(texts: list[Literal], lit: Literal, sim: float, shown: str, box: Any,
+                    cand_words: list[Any]) -> Literal:
+    """Several literals read the same (two cells '7B'): take the one whose order in the source matches
+    the order of this occurrence in the render (top to bottom, left to right)."""
+    tied = [x for x in texts if abs(_text_sim(str(x.value), shown) - sim) < 1e-9]
+    if len(tied) < 2 or box is None:
+        return lit
+    from .chart_extract import group_lines
+
+    spots = sorted((ln.bbox for ln in group_lines(cand_words) if _text_sim(ln.text, shown) >= sim - 1e-9),
+                   key=lambda b: (round(b[1] / 4), b[0]))
+    cy, cx = (box[1] + box[3]) / 2, (box[0] + box[2]) / 2
+    for i, b in enumerate(spots):
+        if b[0] - 2 <= cx <= b[2] + 2 and b[1] - 2 <= cy <= b[3] + 2:
+            return tied[i] if i < len(tied) else lit
+    return lit
+
+
+def _is_number(s: str) -> bool:
+    from ..judges.critic.ocr import parse_number
+
+    return all(parse_number(t) is not None for t in s.split()) and bool(s.split())
 
 
 def text_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameMap,
@@ -127,7 +152,10 @@ def text_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameM
             if hit is None:
                 continue
             lit, sim = hit
+            lit = _nth_occurrence(texts, lit, sim, d.cand_text, d.cand_bbox, cand_words)
             old = str(lit.value)
+            if _is_number(d.ref_text) != _is_number(old):
+                continue  # auto-generated tick numbers against a label (or the reverse): not this literal
             new = old.replace(d.cand_text, d.ref_text) if d.cand_text in old and d.cand_text != old else d.ref_text
             if new == old:
                 continue
@@ -236,7 +264,9 @@ def _fit_through_origin(vals: np.ndarray, x: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0
     k = float((vals * x).sum()) / denom
     ss = float(((vals - k * x) ** 2).sum())
-    tot = float((vals ** 2).sum()) or 1e-12
+    tot = float(((vals - vals.mean()) ** 2).sum())
+    if tot == 0:
+        return k, 1.0 if ss <= 1e-9 * max(1.0, float((vals ** 2).sum())) else 0.0
     return k, 1.0 - ss / tot
 
 
@@ -276,13 +306,30 @@ def _group_by_colour(bars: list[Any]) -> dict[tuple[int, int, int], list[Any]]:
     return out
 
 
-def _match_series(colour: tuple[int, int, int], count: int, pool: dict[tuple[int, int, int], list[Any]]) -> list[Any] | None:
-    same = [(delta_e_rgb(colour, c), c) for c, bars in pool.items() if len(bars) == count]
+def _match_series(colour: tuple[int, int, int], bars: list[Any], pool: dict[tuple[int, int, int], list[Any]],
+                  fmap: FrameMap, horizontal: bool) -> list[Any] | None:
+    """The reference series of a candidate series: same bar count, and the same colour when one matches,
+    else the bars at the same places (a series drawn in the wrong colour is still the same data)."""
+    same = [(delta_e_rgb(colour, c), c) for c, rb in pool.items() if len(rb) == len(bars)]
     if not same:
         return None
     same.sort()
-    if same[0][0] < 15 or len(same) == 1:
+    if same[0][0] < 15:
         return pool[same[0][1]]
+
+    def centre(b: Any) -> float:
+        return b.cy if horizontal else b.cx
+
+    mapped = sorted((fmap.to_ref(b.cx, b.cy)[1 if horizontal else 0]) for b in bars)
+    best = None
+    for _, c in same:
+        ref_pos = sorted(centre(b) for b in pool[c])
+        d = float(np.mean(np.abs(np.asarray(ref_pos) - np.asarray(mapped))))
+        if best is None or d < best[0]:
+            best = (d, c)
+    width = float(np.median([b.height if horizontal else b.width for b in bars])) * max(fmap.sx, fmap.sy)
+    if best is not None and best[0] <= 0.5 * max(1.0, width):
+        return pool[best[1]]
     return None
 
 
@@ -293,14 +340,15 @@ def data_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameM
     from .chart_extract import bar_values
 
     edits: list[Edit] = []
+    used_lists: set[int] = set()
     if cc.bars and rc.bars:
         horizontal = cc.horizontal_bars
         pos = (lambda b: b.cy) if horizontal else (lambda b: b.cx)
         ref_groups = _group_by_colour(rc.bars)
         scale = fmap.sx if horizontal else fmap.sy
-        for colour, bars in _group_by_colour(cc.bars).items():
+        for colour, bars in sorted(_group_by_colour(cc.bars).items(), key=lambda kv: -len(kv[1])):
             m = len(bars)
-            ref_bars = _match_series(colour, m, ref_groups)
+            ref_bars = _match_series(colour, bars, ref_groups, fmap, horizontal)
             if ref_bars is None or m < 2:
                 continue
             cand_sorted = sorted(bars, key=pos)
@@ -308,34 +356,38 @@ def data_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameM
             cand_len = _signed_lengths(cand_sorted, horizontal)
             ref_len = _signed_lengths(ref_sorted, horizontal) / (scale or 1.0)
             calibrated = bar_values(rc, ref_sorted) if (rc.xaxis if horizontal else rc.yaxis) else None
+            # the number list that *is* this series: the best proportional fit (each list used once)
+            best_fit: tuple[float, Any, int, float] | None = None
             for nl in cl.number_lists:
-                if len(nl.items) != m:
+                if len(nl.items) != m or nl.group in used_lists:
                     continue
                 vals = np.asarray(nl.values, float)
                 for order in (1, -1):
-                    cl_ = cand_len[::order]
-                    k, r2 = _fit_through_origin(vals, cl_)
-                    if r2 < 0.97 or k == 0:
-                        continue
-                    new_prop = list(k * ref_len[::order])
-                    proposals = [("proportional", new_prop)]
-                    if calibrated is not None:
-                        proposals.insert(0, ("calibrated", list(np.asarray(calibrated)[::order])))
-                    for how, new in proposals:
-                        new = _round_like(new, list(vals))
-                        change = float(np.abs(np.asarray(new) - vals).max()) / (float(np.abs(vals).max()) or 1.0)
-                        if change < 0.01:
-                            continue
-                        edits.append(Edit("data", f"bar values {list(vals)} -> {new} ({how})", 1.0 + min(1.0, change),
-                                          [(lit, v) for lit, v in zip(nl.items, new)]))
-                    break
-    if cc.series and rc.series:
-        from .draft_chart import _vertices
-
-        for s in cc.series:
-            if s.style != "line":
+                    k, r2 = _fit_through_origin(vals, cand_len[::order])
+                    if r2 >= 0.97 and k != 0 and (best_fit is None or r2 > best_fit[0]):
+                        best_fit = (r2, nl, order, k)
+            if best_fit is None:
                 continue
-            xs = _vertices(s)
+            _, nl, order, k = best_fit
+            used_lists.add(nl.group)
+            vals = np.asarray(nl.values, float)
+            proposals = [("proportional", list(k * ref_len[::order]), 0.0)]
+            if calibrated is not None:
+                proposals.insert(0, ("calibrated", list(np.asarray(calibrated)[::order]), 0.3))
+            for how, new, bonus in proposals:
+                new = _round_like(new, list(vals))
+                change = float(np.abs(np.asarray(new) - vals).max()) / (float(np.abs(vals).max()) or 1.0)
+                if change < 0.01:
+                    break  # the best reading says the data is right: do not try the rougher one
+                edits.append(Edit("data", f"bar values {[float(v) for v in vals]} -> {new} ({how})",
+                                  1.0 + min(1.0, change) + bonus, [(lit, v) for lit, v in zip(nl.items, new)]))
+    if cc.series and rc.series:
+        from .draft_chart import _vertices, regular_grid
+
+        lines = [s for s in cc.series if s.style == "line"]
+        grid = regular_grid([_vertices(s) for s in lines])
+        for s in lines:
+            xs = np.array([x for x in grid if s.xs.min() - 3 <= x <= s.xs.max() + 3]) if grid else _vertices(s)
             m = len(xs)
             ref_s = min(rc.series, key=lambda r: delta_e_rgb(r.colour, s.colour))
             if delta_e_rgb(ref_s.colour, s.colour) > 15 and len(rc.series) > 1:
@@ -350,23 +402,29 @@ def data_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameM
             if np.isnan(cys).any() or np.isnan(rys_a).any():
                 continue
             rys_c = (rys_a - fmap.oy) / (fmap.sy or 1.0)
+            best_line: tuple[float, Any, float, float] | None = None
             for nl in cl.number_lists:
-                if len(nl.items) != m:
+                if len(nl.items) != m or nl.group in used_lists:
                     continue
                 vals = np.asarray(nl.values, float)
                 a, b, r2 = _fit_affine(vals, cys)
-                if r2 < 0.97:
-                    continue
-                proposals = [("proportional", list(a + b * rys_c))]
-                if rc.yaxis is not None:
-                    proposals.insert(0, ("calibrated", [rc.yaxis.value(y) for y in rys_a]))
-                for how, new in proposals:
-                    new = _round_like(new, list(vals))
-                    change = float(np.abs(np.asarray(new) - vals).max()) / (float(np.ptp(vals)) or 1.0)
-                    if change < 0.02:
-                        continue
-                    edits.append(Edit("data", f"line values {list(vals)} -> {new} ({how})", 1.0 + min(1.0, change),
-                                      [(lit, v) for lit, v in zip(nl.items, new)]))
+                if r2 >= 0.97 and (best_line is None or r2 > best_line[0]):
+                    best_line = (r2, nl, a, b)
+            if best_line is None:
+                continue
+            _, nl, a, b = best_line
+            used_lists.add(nl.group)
+            vals = np.asarray(nl.values, float)
+            proposals = [("proportional", list(a + b * rys_c), 0.0)]
+            if rc.yaxis is not None:
+                proposals.insert(0, ("calibrated", [rc.yaxis.value(y) for y in rys_a], 0.3))
+            for how, new, bonus in proposals:
+                new = _round_like(new, list(vals))
+                change = float(np.abs(np.asarray(new) - vals).max()) / (float(np.ptp(vals)) or 1.0)
+                if change < 0.02:
+                    break  # the best reading says the data is right: do not try the rougher one
+                edits.append(Edit("data", f"line values {[float(v) for v in vals]} -> {new} ({how})",
+                                  1.0 + min(1.0, change) + bonus, [(lit, v) for lit, v in zip(nl.items, new)]))
     return edits
 
 

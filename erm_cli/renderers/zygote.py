@@ -319,59 +319,19 @@ def preload_core() -> None:
     import cairosvg.surface  # noqa: F401
     import PIL.Image  # noqa: F401
 
-    _warm_matplotlib(plt)
-
-
-def _warm_matplotlib(plt) -> None:
-    """Draw throw-away charts covering common code paths (categorical axes, legends, colour bars, pies,
-    subplots, annotations, tight layout) so lazy initialisation happens once, before forking."""
-    import io
-
-    import numpy as np
-
-    fig, axes = plt.subplots(2, 3, figsize=(9, 6))
-    ax = axes[0, 0]
-    ax.bar(["Q1", "Q2", "Q3"], [3, 5, 2], color=["#1f77b4", "#ff7f0e", "#2ca02c"], label="bars",
-           edgecolor="black", hatch="//")
-    ax.barh(["a", "b"], [1, 2], alpha=0.5)
-    ax.set_title("Warm-up $x^2$", fontweight="bold", fontsize=14)
-    ax.set_xlabel("Quarter")
-    ax.set_ylabel("Revenue (M$)")
-    ax.legend(loc="upper right", frameon=True)
-    ax.text(0, 3, "3", ha="center", va="bottom")
-    ax.annotate("peak", xy=(1, 5), xytext=(1.5, 4.5), arrowprops={"arrowstyle": "->"})
-    ax = axes[0, 1]
-    x = np.linspace(0, 10, 50)
-    ax.plot(x, np.sin(x), "r--o", markersize=3, linewidth=2, label="sin")
-    ax.plot(x, np.cos(x), linestyle=":", marker="s", label="cos")
-    ax.fill_between(x, 0, np.sin(x), alpha=0.2)
-    ax.errorbar([1, 2], [1, 2], yerr=[0.1, 0.2], fmt="o", capsize=3)
-    ax.scatter(x[:10], x[:10], c=x[:10], cmap="viridis", s=20, marker="^")
-    ax.set_xticks([0, 5, 10])
-    ax.set_xticklabels(["zero", "five", "ten"], rotation=45)
-    ax.grid(True, linestyle="--", alpha=0.5)
-    ax.legend(ncol=2, fontsize="small")
-    ax.set_xlim(0, 10)
-    ax.set_yscale("linear")
-    axes[0, 2].pie([1, 2, 3], labels=["x", "y", "z"], autopct="%1.1f%%", startangle=90,
-                   wedgeprops={"width": 0.5})
-    image = axes[1, 0].imshow(np.arange(16).reshape(4, 4), cmap="coolwarm", aspect="auto")
-    fig.colorbar(image, ax=axes[1, 0])
-    axes[1, 1].hist(np.linspace(0, 1, 100), bins=10, density=True, histtype="stepfilled")
-    axes[1, 1].boxplot([[1, 2, 3], [2, 3, 4]], patch_artist=True)
-    axes[1, 2].stackplot([1, 2, 3], [1, 2, 3], [2, 1, 2], labels=["s1", "s2"])
-    axes[1, 2].set_yscale("log")
-    axes[1, 2].spines["top"].set_visible(False)
-    fig.suptitle("Figure title")
-    fig.tight_layout()
-    fig.savefig(io.BytesIO(), format="png", metadata={"Software": None})
-    fig.savefig(io.BytesIO(), format="png", metadata={"Software": None}, bbox_inches="tight")
+    install_matplotlib_hooks()
+    run_matplotlib(WARM_CHART, {"dpi": 100})
     plt.close("all")
-    fig = plt.figure()
-    ax = fig.add_subplot(111, polar=True)
-    ax.plot([0, 1, 2], [1, 2, 1])
-    fig.savefig(io.BytesIO(), format="png")
-    plt.close("all")
+
+
+WARM_CHART = """
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6, 4))
+ax.bar(["A", "B", "C"], [3, 5, 2], color=["#1f77b4", "#ff7f0e", "#2ca02c"], label="x")
+ax.set_title("Warm")
+ax.legend()
+plt.savefig("warm.png")
+"""
 
 
 DETERMINISTIC_RC = {"font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"], "figure.figsize": (8.0, 6.0),
@@ -387,28 +347,46 @@ def _rcdefaults_keep_ours(orig):
     return rcdefaults
 
 
-IDLE_PRELOADS = [
-    "mpl_toolkits.mplot3d", "matplotlib.patches", "matplotlib.gridspec", "matplotlib.colors", "matplotlib.ticker",
-    "matplotlib.dates", "matplotlib.cm", "matplotlib.collections", "matplotlib.lines", "matplotlib.patheffects",
-    "plotly", "plotly.graph_objects", "plotly.io", "plotly.subplots", "pandas", "plotly.express", "scipy.stats",
-    "seaborn", "squarify", "networkx",
-]
+#: Imported while the zygote is idle after start-up (cheap, commonly used by chart code).
+IDLE_PRELOADS = ["mpl_toolkits.mplot3d", "matplotlib.dates", "matplotlib.patheffects"]
+#: Imported once, before the first job of that kind is forked (then every later job is warm).
+KIND_PRELOADS = {"plotly": ["plotly", "plotly.graph_objects", "plotly.io", "plotly.subplots", "warm:plotly"]}
+#: Libraries a worker may report as used; the zygote then imports them while idle ("learned" warm-up),
+#: so only the first render that needs, say, pandas pays for importing it.
+LEARNABLE = ("pandas", "seaborn", "scipy", "scipy.stats", "scipy.interpolate", "scipy.ndimage", "squarify",
+             "networkx", "matplotlib_venn", "mpl_toolkits.mplot3d", "mpl_toolkits.axes_grid1", "plotly.express",
+             "plotly.figure_factory", "statsmodels.api", "sklearn", "PIL.ImageDraw", "wordcloud", "joypy",
+             "pywaffle", "brokenaxes", "adjustText", "matplotlib.sankey", "matplotlib.tri", "matplotlib.dates")
 
 
 def idle_preload(name: str) -> None:
-    try:
-        __import__(name)
-    except Exception:  # optional libraries may be missing; user code will see the ImportError itself
-        return
-    if name == "plotly.express":
+    if name == "warm:plotly":
         try:
             import plotly.graph_objects as go
 
-            fig = go.Figure([go.Bar(x=[1], y=[1]), go.Scatter(x=[1], y=[1]), go.Pie(values=[1])])
-            fig.update_layout(title="warm")
+            fig = go.Figure([go.Bar(x=[1], y=[1]), go.Scatter(x=[1], y=[1], mode="lines+markers"),
+                             go.Pie(values=[1], domain={"x": [0, 0.2]})])
+            fig.update_layout(title="warm", xaxis_title="x", legend={"orientation": "h"})
             fig.to_json()
-        except Exception:
+        except Exception:  # noqa: BLE001
             pass
+        return
+    try:
+        __import__(name)
+    except BaseException:  # noqa: BLE001 - optional libraries may be missing; user code sees the ImportError
+        return
+
+
+def learned_modules() -> list[str]:
+    """Learnable libraries this (worker) process imported beyond what the zygote had."""
+    return [m for m in LEARNABLE if m in sys.modules and m not in _PRELOADED]
+
+
+_PRELOADED: set[str] = set()
+
+
+def mark_preloaded() -> None:
+    _PRELOADED.update(m for m in LEARNABLE if m in sys.modules)
 
 
 # ------------------------------------------------------------------------------- worker (untrusted)
@@ -451,59 +429,100 @@ def _exec_user_code(code: str) -> dict:
     return namespace
 
 
+class _MplCapture:
+    """Per-render capture state read by the matplotlib hooks (installed once, in the zygote)."""
+
+    active = False
+    dpi = 100
+    images: list[bytes] = []
+    original_savefig = None
+    KEEP = ("bbox_inches", "pad_inches", "facecolor", "edgecolor", "transparent")
+
+    @classmethod
+    def capture(cls, fig, kwargs=None) -> None:
+        import io
+
+        if cls.images:
+            return
+        kept = {k: v for k, v in (kwargs or {}).items() if k in cls.KEEP}
+        buf = io.BytesIO()
+        cls.original_savefig(fig, buf, format="png", dpi=cls.dpi, metadata={"Software": None}, **kept)
+        cls.images.append(buf.getvalue())
+
+
+def install_matplotlib_hooks() -> None:
+    """Route ``savefig``/``show`` to the capture while a render is active (else behave normally).
+
+    Installed once before forking: patching classes inside every fresh child de-optimises the warm
+    interpreter state and costs ~60 ms per render.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    if _MplCapture.original_savefig is not None:
+        return
+    original_savefig = Figure.savefig
+    original_figure_show = Figure.show
+    original_show = plt.show
+    original_plt_savefig = plt.savefig
+    _MplCapture.original_savefig = original_savefig
+
+    def savefig(self, *args, **kwargs):
+        if not _MplCapture.active:
+            return original_savefig(self, *args, **kwargs)
+        _MplCapture.capture(self, kwargs)
+
+    def figure_show(self, *args, **kwargs):
+        if not _MplCapture.active:
+            return original_figure_show(self, *args, **kwargs)
+        _MplCapture.capture(self)
+
+    def show(*args, **kwargs):
+        if not _MplCapture.active:
+            return original_show(*args, **kwargs)
+        if plt.get_fignums():
+            _MplCapture.capture(plt.gcf())
+
+    def pyplot_savefig(*args, **kwargs):  # pyplot's own version redraws the canvas after saving
+        if not _MplCapture.active:
+            return original_plt_savefig(*args, **kwargs)
+        _MplCapture.capture(plt.gcf(), kwargs)
+
+    Figure.savefig = savefig
+    Figure.show = figure_show
+    plt.show = show
+    plt.savefig = pyplot_savefig
+
+
 def run_matplotlib(code: str, job: dict) -> tuple[bytes, str]:
-    import io
     import random
 
     import numpy as np
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
+    install_matplotlib_hooks()
     random.seed(0)
     np.random.seed(0)
-    dpi = int(job.get("dpi") or 100)
-    original_savefig = Figure.savefig
-    captured: list[bytes] = []
-    keep = ("bbox_inches", "pad_inches", "facecolor", "edgecolor", "transparent")
-
-    def capture(fig, kwargs=None) -> None:
-        if captured:
-            return
-        kept = {k: v for k, v in (kwargs or {}).items() if k in keep}
-        buf = io.BytesIO()
-        original_savefig(fig, buf, format="png", dpi=dpi, metadata={"Software": None}, **kept)
-        captured.append(buf.getvalue())
-
-    def savefig(self, *args, **kwargs):
-        capture(self, kwargs)
-
-    def show(*args, **kwargs):
-        if plt.get_fignums():
-            capture(plt.gcf())
-
-    def figure_show(self, *args, **kwargs):
-        capture(self)
-
-    def pyplot_savefig(*args, **kwargs):  # pyplot's own version redraws the canvas after saving
-        capture(plt.gcf(), kwargs)
-
-    Figure.savefig = savefig
-    Figure.show = figure_show
-    plt.show = show
-    plt.savefig = pyplot_savefig
-    namespace = _exec_user_code(code)
-    if not captured:
-        if plt.get_fignums():
-            try:
-                capture(plt.gcf())
-            except Exception as exc:  # noqa: BLE001 - drawing failures are the code's fault
-                raise UserCodeError(f"drawing the figure failed: {_code_error_line(exc)}") from None
-        else:
-            figs = [v for v in namespace.values() if isinstance(v, Figure)]
-            if not figs:
-                raise UserCodeError("the code made no matplotlib figure")
-            capture(figs[-1])
-    return captured[0], "png"
+    _MplCapture.dpi = int(job.get("dpi") or 100)
+    _MplCapture.images = []
+    _MplCapture.active = True
+    try:
+        namespace = _exec_user_code(code)
+        if not _MplCapture.images:
+            if plt.get_fignums():
+                try:
+                    _MplCapture.capture(plt.gcf())
+                except Exception as exc:  # noqa: BLE001 - drawing failures are the code's fault
+                    raise UserCodeError(f"drawing the figure failed: {_code_error_line(exc)}") from None
+            else:
+                figs = [v for v in namespace.values() if isinstance(v, Figure)]
+                if not figs:
+                    raise UserCodeError("the code made no matplotlib figure")
+                _MplCapture.capture(figs[-1])
+    finally:
+        _MplCapture.active = False
+    return _MplCapture.images[0], "png"
 
 
 def run_plotly(code: str, job: dict) -> tuple[bytes, str]:
@@ -524,7 +543,6 @@ def run_plotly(code: str, job: dict) -> tuple[bytes, str]:
     def capture(fig, *args, **kwargs):
         if not captured and isinstance(fig, bdt.BaseFigure):
             captured.append(fig.to_json(validate=False, pretty=False).encode())
-        return b"" if kwargs.pop("_returns_bytes", False) else None
 
     def to_image(fig, *args, **kwargs):
         capture(fig)
@@ -692,7 +710,8 @@ def worker_main(job: dict, code: str, out_fd: int, isolation: list[str]) -> None
             payload, header = b"", {"status": "error", "error": str(exc)}
         except MemoryError:
             payload, header = b"", {"status": "error", "error": "MemoryError: out of memory (sandbox limit)"}
-        header.update({"seconds": round(time.monotonic() - t0, 4), "isolation": isolation})
+        header.update({"seconds": round(time.monotonic() - t0, 4), "isolation": isolation,
+                       "learn": learned_modules()})
         write_frame(out_fd, header, payload)
         status = 0
     except BaseException as exc:  # noqa: BLE001 - the worker must never fall back into the zygote loop
@@ -807,6 +826,14 @@ def describe_exit(status: int, job: dict) -> str:
 
 
 # --------------------------------------------------------------------------------------- zygote
+def _freeze_heap() -> None:
+    """Move the warm objects out of the collector's reach so children do not copy their pages."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 class Job:
     __slots__ = ("id", "header", "pid", "pidfd", "pipe", "buf", "pipe_open", "status", "deadline", "t0",
                  "overflow", "workdir")
@@ -836,6 +863,7 @@ class Zygote:
         self.sel.register(req_fd, selectors.EVENT_READ, ("req", None))
         self.jobs: dict[int, Job] = {}
         self.idle_queue = list(IDLE_PRELOADS)
+        self.warm_kinds: set[str] = set()
         import tempfile
 
         self.work_root = tempfile.mkdtemp(prefix="erm-zygote-")
@@ -844,10 +872,17 @@ class Zygote:
         import selectors
 
         code = code_bytes.decode("utf-8", errors="replace")
-        if header.get("kind") not in RUNNERS:
+        kind = header.get("kind")
+        if kind not in RUNNERS:
             write_frame(self.resp_fd, {"id": header.get("id"), "status": "error",
-                                       "error": f"the sandbox cannot render kind {header.get('kind')!r}"})
+                                       "error": f"the sandbox cannot render kind {kind!r}"})
             return
+        if kind in KIND_PRELOADS and kind not in self.warm_kinds:
+            for name in KIND_PRELOADS[kind]:
+                idle_preload(name)
+            self.warm_kinds.add(kind)
+            mark_preloaded()
+            _freeze_heap()
         import tempfile
 
         workdir = tempfile.mkdtemp(dir=self.work_root)
@@ -918,6 +953,12 @@ class Zygote:
         shutil.rmtree(job.workdir, ignore_errors=True)
         parsed = parse_frame(bytes(job.buf)) if not job.overflow else None
         seconds = round(time.monotonic() - job.t0, 4)
+        if parsed is not None:
+            learn = parsed[0].get("learn")
+            if isinstance(learn, list):
+                for name in learn:
+                    if name in LEARNABLE and name not in _PRELOADED and name not in self.idle_queue:
+                        self.idle_queue.append(name)
         if job.overflow:
             header, payload = {"status": "error", "error": f"output larger than {MAX_RESULT >> 20} MB"}, b""
         elif parsed is not None and job.status == 0:
@@ -950,6 +991,8 @@ class Zygote:
             events = self.sel.select(timeout)
             if not events and not self.jobs and self.idle_queue:
                 idle_preload(self.idle_queue.pop(0))
+                mark_preloaded()
+                _freeze_heap()
                 continue
             for key, _ in events:
                 what, job = key.data
@@ -961,7 +1004,8 @@ class Zygote:
                     header, payload = frame
                     if header.get("op") == "ping":
                         write_frame(self.resp_fd, {"id": header.get("id"), "status": "ok", "op": "pong",
-                                                   "preloaded": len(IDLE_PRELOADS) - len(self.idle_queue)})
+                                                   "preloaded": sorted(_PRELOADED),
+                                                   "warm_kinds": sorted(self.warm_kinds)})
                     else:
                         self.start_job(header, payload)
                 elif what == "pipe":
@@ -1014,6 +1058,8 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001
         write_frame(resp_fd, {"id": 0, "status": "error", "error": f"sandbox preload failed: {exc!r}"})
         sys.exit(1)
+    mark_preloaded()
+    _freeze_heap()
     write_frame(resp_fd, {"id": 0, "status": "ok", "op": "ready", "pid": os.getpid(),
                           "seconds": round(time.monotonic() - t0, 3)})
     Zygote(req_fd, resp_fd).loop()

@@ -66,32 +66,34 @@ class BodyLimitMiddleware:
             if too_big:
                 await self._reject(send)
                 return
-        received = 0
-        started = False
-
-        class _TooLarge(Exception):
-            pass
-
-        async def limited_receive() -> dict:
-            nonlocal received
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        # read the whole body first (bounded), so an oversized stream is refused before any parsing
+        chunks: list[bytes] = []
+        total = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge()
-            return message
-
-        async def tracking_send(message: dict) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            total += len(body)
+            if total > self.max_bytes:
                 await self._reject(send)
+                return
+            chunks.append(body)
+            if not message.get("more_body"):
+                break
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _reject(self, send: Callable) -> None:
         body = (f'{{"detail": "request body too large (limit {self.max_bytes} bytes)"}}').encode()
@@ -143,7 +145,13 @@ class _Runner:
                 raise ItemTimeout(f"timed out after {self.timeout:g}s" if started else "timed out waiting in the queue")
 
 
+class NoJudge(ErmError):
+    pass
+
+
 def _to_http(exc: BaseException) -> HTTPException:
+    if isinstance(exc, NoJudge):
+        return HTTPException(503, str(exc))
     if isinstance(exc, PathNotAllowed):
         return HTTPException(403, str(exc))
     if isinstance(exc, InputError):
@@ -159,11 +167,13 @@ def _to_http(exc: BaseException) -> HTTPException:
     return HTTPException(500, f"internal error: {exc.__class__.__name__}: {exc}")
 
 
-def build_judge(judge: str | Judge, model: str | Backend | None, prompt_file: str | None, swap: bool,
-                model_options: dict[str, Any], max_batch: int, batch_window_ms: float) -> tuple[Judge, Backend | None]:
+def build_judge(judge: str | Judge | None, model: str | Backend | None, prompt_file: str | None, swap: bool,
+                model_options: dict[str, Any], max_batch: int, batch_window_ms: float) -> tuple[Judge | None, Backend | None]:
     """The judge to serve and, for a vlm judge, the (batched) backend it uses."""
     from ..judges import get_judge
 
+    if judge is None:
+        return None, None
     if not isinstance(judge, str):
         return judge, None
     if judge != "vlm":
@@ -194,20 +204,24 @@ def shared_backend(model: str | Backend | None, model_options: dict[str, Any], m
     return backend
 
 
-def create_app(judge: str | Judge = "critic", *, model: str | Backend | None = None,
+def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | None = None,
                prompt_file: str | None = None, swap: bool = False, openai_model: str | Backend | None = None,
                served_model_name: str | None = None, allowed_root: str | Path | None = None,
                token: str | None = None, max_concurrency: int = 4, max_queue: int = 64, max_body_mb: float = 32.0,
                timeout: float = 120.0, max_items: int = 256, max_batch: int = 8, batch_window_ms: float = 10.0,
                model_options: dict[str, Any] | None = None) -> FastAPI:
-    """Build the app (loads the judge and any model now, so errors surface at startup)."""
+    """Build the app (loads the judge and any model now, so errors surface at startup).
+
+    ``judge``: "critic", "vlm" (with ``model``), a baseline name, a Judge object, or None (no judge: an
+    OpenAI-compatible model server only). ``openai_model``: a local model spec to expose under /v1.
+    """
     opts = {k: v for k, v in (model_options or {}).items() if v is not None}
     the_judge, judge_backend = build_judge(judge, model, prompt_file, swap, opts, max_batch, batch_window_ms)
     root = Path(allowed_root).expanduser().resolve() if allowed_root else None
     if root is not None and not root.is_dir():
         raise InputError(f"--allowed-root is not a folder: {allowed_root}")
     runner = _Runner(max_concurrency, max_queue, timeout)
-    judge_id = {"name": the_judge.name, "version": the_judge.version}
+    judge_id = {"name": the_judge.name, "version": the_judge.version} if the_judge is not None else {"name": "none"}
     if getattr(the_judge, "model_spec", None):
         judge_id["model"] = str(the_judge.model_spec)
 
@@ -231,6 +245,8 @@ def create_app(judge: str | Judge = "critic", *, model: str | Backend | None = N
     def judge_item(req: JudgeRequest) -> JudgeResponse:
         from ..judges.pipeline import score_candidate
 
+        if the_judge is None:
+            raise NoJudge("this server has no judge (started with judge=None)")
         t0 = time.perf_counter()
         refs = [x for x in (req.reference_b64, req.reference_path) if x is not None]
         cands = [x for x in (req.candidate_b64, req.candidate_path, req.candidate_code) if x is not None]

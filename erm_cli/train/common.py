@@ -176,7 +176,7 @@ def common_training_args(settings: TrainSettings, out: Path, grad_accum: int) ->
         per_device_train_batch_size=settings.per_device_batch_size,
         gradient_accumulation_steps=grad_accum,
         lr_scheduler_type=settings.lr_scheduler,
-        warmup_ratio=settings.warmup_ratio,
+        warmup_steps=float(settings.warmup_ratio),  # transformers 5: a float in [0, 1) is a ratio
         weight_decay=settings.weight_decay,
         max_grad_norm=settings.max_grad_norm,
         logging_steps=settings.logging_steps,
@@ -190,6 +190,11 @@ def common_training_args(settings: TrainSettings, out: Path, grad_accum: int) ->
         disable_tqdm=False,
         **prec,
     )
+
+
+def load_dtype(args: Any) -> str:
+    """Weights dtype for a run: bf16 weights under bf16 mixed precision, fp32 masters otherwise (fp16 AMP, CPU)."""
+    return "bfloat16" if getattr(args, "bf16", False) else "float32"
 
 
 @contextlib.contextmanager

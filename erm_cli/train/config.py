@@ -60,7 +60,7 @@ class TrainSettings:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_target_modules: str = DEFAULT_LORA_TARGETS
-    max_image_side: int = 1024
+    max_image_side: int | None = None  # None: the judge's / refine policy's defaults; 0: no cap
     max_image_pixels: int | None = None
     task: str | None = None
     limit: int | None = None
@@ -257,6 +257,8 @@ def validate(settings: TrainSettings, kind: str) -> None:
         raise InputError(f"'task' must be chart, table or svg, got {settings.task!r}")
     if settings.limit is not None and settings.limit <= 0:
         raise InputError(f"'limit' must be > 0, got {settings.limit}")
+    if not 0.0 <= settings.warmup_ratio < 1.0:
+        raise InputError(f"'warmup_ratio' must be in [0, 1), got {settings.warmup_ratio}")
     if not 0.0 <= settings.lora_dropout < 1.0:
         raise InputError(f"'lora_dropout' must be in [0, 1), got {settings.lora_dropout}")
     if isinstance(settings, RewardSettings):

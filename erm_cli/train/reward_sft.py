@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .common import (TrainResult, accumulation_steps, check_lora_targets, common_training_args, is_main_process,
+from .common import (TrainResult, accumulation_steps, check_lora_targets, common_training_args, is_main_process, load_dtype,
                      last_checkpoint, lora_config, loss_history, make_metrics_callback, model_error,
                      prepare_out_dir, resolve_model_path, save_trained_model, stdout_to_stderr, write_run_record)
 from .config import ResolvedSettings, RewardSettings, require, world_size
@@ -84,12 +84,6 @@ def build_sft_trainer(settings: RewardSettings, base_dir: Path, train_dataset: A
 
     from ..models.hf import load_hf
 
-    model, processor = load_hf(base_dir, dtype="float32", device="cpu", fresh=True)
-    model.train()
-    tok = getattr(processor, "tokenizer", None)
-    if tok is not None:
-        tok.padding_side = "right"  # training pads on the right; generation (evaluation) sets left itself
-    check_lora_targets(model, settings)
     args = SFTConfig(
         **common_training_args(settings, out, grad_accum),
         max_length=settings.max_length,       # None: never cut image tokens
@@ -97,10 +91,21 @@ def build_sft_trainer(settings: RewardSettings, base_dir: Path, train_dataset: A
         remove_unused_columns=False,          # the dataset is built on the fly (with_transform)
         dataset_kwargs={"skip_prepare_dataset": True},
     )
+    # the config exists before the weights load, so DeepSpeed ZeRO-3 can shard them while loading
+    model, processor = load_hf(base_dir, dtype=load_dtype(args), device="cpu", fresh=True)
+    model.train()
+    tok = getattr(processor, "tokenizer", None)
+    if tok is not None:
+        tok.padding_side = "right"  # training pads on the right; generation (evaluation) sets left itself
+    check_lora_targets(model, settings)
     callbacks = [make_metrics_callback(out / "metrics.jsonl")]
     if heldout_path is not None and settings.eval_steps:
         from .evaluation import make_eval_callback
 
         callbacks.append(make_eval_callback(heldout_path, settings, processor))
-    return SFTTrainer(model=model, args=args, train_dataset=train_dataset, processing_class=processor,
-                      peft_config=lora_config(settings), callbacks=callbacks)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=train_dataset, processing_class=processor,
+                         peft_config=lora_config(settings), callbacks=callbacks)
+    for cb in callbacks:
+        if hasattr(cb, "trainer"):
+            cb.trainer = trainer  # the eval hook logs through trainer.log
+    return trainer

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from .colour import as_array, background_colour
+from .colour import as_array, background_colour, channel_distance
 
 BBox = tuple[float, float, float, float]
 
@@ -68,8 +68,8 @@ class Alignment:
 def content_bbox(arr: np.ndarray, background: tuple[int, int, int] | None = None, tol: int = 28,
                  min_run: int = 1) -> tuple[int, int, int, int] | None:
     """Extent (x0, y0, x1, y1 exclusive) of pixels that differ from the background by more than ``tol``."""
-    bg = np.asarray(background if background is not None else background_colour(arr), np.int16)
-    ink = np.abs(arr.astype(np.int16) - bg).max(axis=2) > tol
+    bg = background if background is not None else background_colour(arr)
+    ink = channel_distance(arr, bg) > tol
     rows = np.nonzero(ink.sum(axis=1) >= min_run)[0]
     cols = np.nonzero(ink.sum(axis=0) >= min_run)[0]
     if rows.size == 0 or cols.size == 0:

@@ -124,11 +124,10 @@ def _grid(ax: AxesInfo, arr: np.ndarray, background: tuple[int, int, int]) -> No
     x0, y0, x1, y1 = (int(round(v)) for v in ax.bbox)
     if x1 - x0 < 20 or y1 - y0 < 20:
         return
-    crop = arr[y0 + 2:y1 - 1, x0 + 2:x1 - 1]
-    a = crop.astype(np.int16)
-    contrast = np.abs(a - np.asarray(background, np.int16)).max(axis=2)
-    chroma = a.max(axis=2) - a.min(axis=2)
-    m = (contrast >= 25) & (chroma < 30)
+    crop = arr[y0 + 4:y1 - 3, x0 + 4:x1 - 3]
+    from .colour import channel_distance, chroma_of
+
+    m = (channel_distance(crop, background) >= 25) & (chroma_of(crop) < 30)
     ax.h_grid = len(find_rules(m, horizontal=True, min_len=int(0.85 * crop.shape[1]), max_thickness=4))
     ax.v_grid = len(find_rules(m, horizontal=False, min_len=int(0.85 * crop.shape[0]), max_thickness=4))
 
@@ -142,6 +141,8 @@ def _legend(arr: np.ndarray, background: tuple[int, int, int], words: Sequence[W
     tick_words = {id(t) for ax in axes for t in ax.x_ticks + ax.y_ticks}
     lines = group_lines([wd for wd in words if id(wd) not in tick_words])
     for line in lines:
+        if len(line.words) > 8:
+            continue
         first = line.words[0]
         hgt = max(6.0, first.height)
         sx0 = int(max(0, first.bbox[0] - 3.6 * hgt))
@@ -150,6 +151,9 @@ def _legend(arr: np.ndarray, background: tuple[int, int, int], words: Sequence[W
         sy1 = int(min(h, first.cy + 0.6 * hgt))
         if sx1 - sx0 < 4 or sy1 - sy0 < 2:
             continue
+        strip_box = (sx0, sy0, sx1, sy1)
+        if any(wd is not first and overlap_fraction(wd.bbox, strip_box) > 0.2 for wd in words):
+            continue  # the left neighbour is text, not a legend sample
         strip = arr[sy0:sy1, sx0:sx1].astype(np.int16)
         ink = np.abs(strip - bg).max(axis=2) > 60
         if ink.sum() < 0.08 * ink.size:
@@ -160,8 +164,6 @@ def _legend(arr: np.ndarray, background: tuple[int, int, int], words: Sequence[W
             continue
         px = strip[ink]
         colour = tuple(int(v) for v in np.median(px, axis=0))
-        if len(line.words) > 8:
-            continue
         box = (float(sx0 + cols[0]), line.bbox[1], line.bbox[2], line.bbox[3])
         entries.append(LegendEntry(colour=colour, text=line.text, bbox=box))  # type: ignore[arg-type]
     # keep entries stacked together (a legend is a column or row of entries)
@@ -183,8 +185,7 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
     crop = arr[y0:y1, x0:x1]
     if crop.size == 0:
         return []
-    cols = [p for p in palette if p.chromatic or p.fraction > 0.002]
-    cols = [p for p in cols if not _is_axis_grey(p)]
+    cols = [p for p in palette if p.chromatic or p.fraction > 0.05]
     if not cols:
         return []
     labels = label_map(crop, [p.rgb for p in cols], tolerance=14.0)
@@ -193,11 +194,15 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
         labels[max(0, ly0 - y0):max(0, ly1 - y0), max(0, lx0 - x0):max(0, lx1 - x0)] = -1
     out: list[Series] = []
     area = crop.shape[0] * crop.shape[1]
+    counts = [int((labels == k).sum()) for k in range(len(cols))]
+    biggest = max(counts) if counts else 0
     for k, p in enumerate(cols):
         m = labels == k
-        n = int(m.sum())
-        if n < max(12, 2e-4 * area):
+        n = counts[k]
+        if n < max(20, 1e-3 * area, 0.05 * biggest):
             continue
+        if any(counts[j] > 2 * n and _blend_with_grey(p.rgb, q.rgb) for j, q in enumerate(cols) if j != k):
+            continue  # a translucent grid / edge over another series' colour
         s = _classify_series(m, p.rgb, (x0, y0))
         s.pixels = n
         for e in legend:
@@ -208,12 +213,68 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
     return out
 
 
-def _is_axis_grey(p: PaletteColour) -> bool:
-    """Black / grey text and spines are not data series (unless they cover a lot of the plot)."""
-    return is_greyish(p.rgb) and p.fraction < 0.01
+def _blend_with_grey(c: Sequence[int], base: Sequence[int], tol: float = 18.0) -> bool:
+    """True when ``c`` = t * base + (1 - t) * g for some grey g and 0.1 <= t <= 0.9."""
+    cv, bv = np.asarray(c, float), np.asarray(base, float)
+    for t in np.arange(0.1, 0.91, 0.05):
+        g = (cv - t * bv) / (1 - t)
+        if g.min() < -tol or g.max() > 255 + tol:
+            continue
+        if g.max() - g.min() <= tol:
+            return True
+    return False
 
 
 def _classify_series(m: np.ndarray, colour: tuple[int, int, int], offset: tuple[int, int]) -> Series:
+    s = _classify_pieces(m, _close(m, vertical=True), colour, offset)
+    if s.kind == "bars" and not _bars_vertical(s.bars):
+        s = _classify_pieces(m, _close(m, vertical=False), colour, offset)
+    return s
+
+
+def _close(m: np.ndarray, vertical: bool, k: int = 15) -> np.ndarray:
+    """Bridge short cuts across bars (a line or markers drawn over them) without merging neighbours."""
+    st = np.ones((k, 1), bool) if vertical else np.ones((1, k), bool)
+    closed = ndi.binary_closing(m, structure=st)
+    return closed | m
+
+
+def _on_baseline(bars: list[BBox], H: int, W: int, offset: tuple[int, int]) -> list[BBox]:
+    """Drop small isolated rectangles (legend patches, labels) that do not stand on the bars' baseline."""
+    if len(bars) < 2:
+        return bars
+    bottoms = np.round([b[3] for b in bars])
+    lefts = np.round([b[0] for b in bars])
+    vals, counts = np.unique(bottoms, return_counts=True)
+    lv, lc = np.unique(lefts, return_counts=True)
+    vertical = counts.max() >= lc.max()
+    base = float(vals[np.argmax(counts)]) if vertical else float(lv[np.argmax(lc)])
+    out = []
+    for b in bars:
+        if vertical:
+            touches = abs(b[3] - base) <= 3 or abs(b[1] - base) <= 3
+            small = (b[3] - b[1]) < 0.04 * H
+        else:
+            touches = abs(b[0] - base) <= 3 or abs(b[2] - base) <= 3
+            small = (b[2] - b[0]) < 0.04 * W
+        if touches or not small:
+            out.append(b)
+    return out
+
+
+def _marker_count(m: np.ndarray) -> int:
+    """Blobs wider than the line through them (markers), by an opening with a square ~2x the line width."""
+    if not m.any():
+        return 0
+    cols = m.sum(axis=0)
+    t = float(np.median(cols[cols > 0])) if (cols > 0).any() else 1.0
+    k = int(max(3, round(1.8 * t) + 1))
+    opened = ndi.binary_opening(m, structure=np.ones((k, k), bool))
+    _, n = ndi.label(opened)
+    return int(n)
+
+
+def _classify_pieces(m0: np.ndarray, m: np.ndarray, colour: tuple[int, int, int], offset: tuple[int, int]) -> Series:
     lab, n = ndi.label(m)
     objs = ndi.find_objects(lab)
     sizes = ndi.sum(m, lab, index=np.arange(1, n + 1)) if n else np.array([])
@@ -228,13 +289,15 @@ def _classify_series(m: np.ndarray, colour: tuple[int, int, int], offset: tuple[
         fill = sizes[i] / max(1, bh * bw)
         box = (float(sl[1].start + offset[0]), float(sl[0].start + offset[1]), float(sl[1].stop + offset[0]),
                float(sl[0].stop + offset[1]))
-        if fill > 0.85 and bw >= 4 and bh >= 2 and sizes[i] >= 30 and (bw >= 0.015 * W or bh >= 0.015 * H):
+        if fill > 0.85 and min(bw, bh) >= 2 and sizes[i] >= 30 and (bw >= 0.03 * W or bh >= 0.03 * H) \
+                and min(bw, bh) >= 4 or (fill > 0.85 and sizes[i] >= 30 and (bw >= 0.06 * W or bh >= 0.06 * H)):
             bars.append(box)
         elif bw <= 0.05 * W and bh <= 0.05 * H and fill > 0.35 and sizes[i] >= 6:
             blobs.append(box)
         else:
             long_px += int(sizes[i])
-    total = int(m.sum())
+    bars = _on_baseline(bars, H, W, offset)
+    total = int(m.sum()) or 1
     bar_px = sum((b[2] - b[0]) * (b[3] - b[1]) for b in bars)
     if bars and bar_px >= 0.6 * total:
         kind = "bars"
@@ -246,7 +309,9 @@ def _classify_series(m: np.ndarray, colour: tuple[int, int, int], offset: tuple[
         kind = "area"
     bars.sort(key=lambda b: (b[0], b[1]))
     blobs.sort(key=lambda b: (b[0], b[1]))
-    return Series(colour=colour, kind=kind, mask=m, bars=bars if kind == "bars" else [], blobs=blobs)
+    if kind == "line":
+        blobs = [(0.0, 0.0, 0.0, 0.0)] * _marker_count(m0)
+    return Series(colour=colour, kind=kind, mask=m0, bars=bars if kind == "bars" else [], blobs=blobs)
 
 
 # --------------------------------------------------------------------------------------------- locations
@@ -464,7 +529,7 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
         ctx.consume_overlapping(box, 0.6, pad=2)
     for rs, cs in pairs:
         label = rs.label
-        if rs.kind != cs.kind and {rs.kind, cs.kind} != {"line", "markers"}:
+        if _type_changed(rs, cs):
             box = _mask_box(rs.mask, ra.bbox)
             out.append(Finding("structure_error", 3, f"{name}plot area, {label}",
                                f"chart type differs: {rs.kind} expected, {cs.kind} found", box,
@@ -476,6 +541,17 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
         elif rs.kind in ("line", "markers"):
             out.extend(_compare_line(ctx, ra, rs, cs, name, ph, pw))
     return out
+
+
+def _type_changed(rs: Series, cs: Series) -> bool:
+    """Bars became lines / markers or the reverse (the other kind changes are too noisy to call)."""
+    if rs.kind == cs.kind:
+        return False
+    if rs.kind == "bars":
+        return len(rs.bars) >= 2 and len(cs.bars) == 0
+    if cs.kind == "bars":
+        return len(cs.bars) >= 2 and len(rs.bars) == 0
+    return False
 
 
 def _mask_box(m: np.ndarray, ax_box: BBox) -> BBox:

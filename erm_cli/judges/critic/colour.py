@@ -39,6 +39,23 @@ def as_array(img: Image.Image | np.ndarray) -> np.ndarray:
     return arr[..., :3].astype(np.uint8, copy=False)
 
 
+def channel_distance(arr: np.ndarray, colour: Sequence[int]) -> np.ndarray:
+    """Per pixel max_c |arr[..., c] - colour[c]| as uint8 (fast lookup tables, no int16 copies)."""
+    out = None
+    for c in range(3):
+        lut = np.abs(np.arange(256, dtype=np.int16) - int(colour[c])).astype(np.uint8)
+        d = lut[arr[..., c]]
+        out = d if out is None else np.maximum(out, d, out=out)
+    assert out is not None
+    return out
+
+
+def chroma_of(arr: np.ndarray) -> np.ndarray:
+    """Per pixel max channel - min channel (uint8)."""
+    r, g, b = arr[..., 0], arr[..., 1], arr[..., 2]
+    return np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+
+
 def hex_of(rgb: Sequence[float]) -> str:
     r, g, b = (int(round(min(255.0, max(0.0, float(v))))) for v in rgb[:3])
     return f"#{r:02x}{g:02x}{b:02x}"
@@ -323,16 +340,25 @@ def label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[float]],
         cols.append(np.asarray(background, float))
     if not cols:
         return np.full((h, w), -1, np.int16)
-    packed = (arr[..., 0].astype(np.int32) << 16) | (arr[..., 1].astype(np.int32) << 8) | arr[..., 2]
-    uniq, inverse = np.unique(packed.ravel(), return_inverse=True)
-    urgb = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(float)
-    ulab = rgb_to_lab(urgb)
+    keys = _quantised_keys(arr)
     plab = rgb_to_lab(np.asarray(cols))
-    d = np.sqrt(((ulab[:, None, :] - plab[None, :, :]) ** 2).sum(axis=2))
+    d = np.sqrt(((_bin_lab()[:, None, :] - plab[None, :, :]) ** 2).sum(axis=2))
     best = np.argmin(d, axis=1)
-    ok = d[np.arange(len(uniq)), best] <= tolerance
-    ulabel = np.where(ok, best, -1).astype(np.int16)
-    return ulabel[inverse].reshape(h, w)
+    ok = d[np.arange(d.shape[0]), best] <= tolerance
+    lut = np.where(ok, best, -1).astype(np.int16)
+    return lut[keys]
+
+
+_BIN_LAB_CACHE: list[np.ndarray] = []
+
+
+def _bin_lab() -> np.ndarray:
+    """CIELAB of the centre of every 5-bit-per-channel colour bin (computed once)."""
+    if not _BIN_LAB_CACHE:
+        q = np.arange(1 << 15)
+        rgb = np.stack([(q >> 10) & 31, (q >> 5) & 31, q & 31], axis=1) * 8 + 4
+        _BIN_LAB_CACHE.append(rgb_to_lab(rgb.astype(float)))
+    return _BIN_LAB_CACHE[0]
 
 
 def colour_mask(img: Image.Image | np.ndarray, colour: Sequence[float], tolerance: float = 12.0) -> np.ndarray:

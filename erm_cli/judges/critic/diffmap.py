@@ -99,8 +99,9 @@ def difference_map(ref: np.ndarray, cand: np.ndarray, *, blur: float = 1.2, radi
 
 def ink_mask(arr: np.ndarray, background: tuple[int, int, int], tol: int = 40) -> np.ndarray:
     """Pixels painted with something other than the background."""
-    d = np.abs(arr.astype(np.int16) - np.asarray(background, np.int16)).max(axis=2)
-    return d > tol
+    from .colour import channel_distance
+
+    return channel_distance(arr, background) > tol
 
 
 def find_regions(diff: np.ndarray, *, strong: int = 60, weak: int = 28, min_pixels: int | None = None,

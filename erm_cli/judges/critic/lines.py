@@ -98,10 +98,9 @@ def _rule_colour(arr: np.ndarray, rule: Rule) -> tuple[int, int, int]:
 
 def dark_mask(arr: np.ndarray, background: tuple[int, int, int], min_contrast: int = 60) -> np.ndarray:
     """Pixels clearly darker or lighter than the background and nearly grey (rules are usually grey/black)."""
-    a = arr.astype(np.int16)
-    contrast = np.abs(a - np.asarray(background, np.int16)).max(axis=2)
-    chroma = a.max(axis=2) - a.min(axis=2)
-    return (contrast >= min_contrast) & (chroma < 40)
+    from .colour import channel_distance, chroma_of
+
+    return (channel_distance(arr, background) >= min_contrast) & (chroma_of(arr) < 40)
 
 
 def find_axes_boxes(arr: np.ndarray, background: tuple[int, int, int], *, min_frac: float = 0.12) -> list[BBox]:

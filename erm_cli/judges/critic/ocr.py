@@ -270,25 +270,22 @@ def _is_textlike(text: str) -> bool:
 
 
 def group_lines(words: Sequence[Word], gap: float = 1.2) -> list[Line]:
-    """Group words into lines: vertical overlap over half the smaller height and a horizontal gap below
-    ``gap`` x the line height."""
-    remaining = sorted(words, key=lambda w: (w.cy, w.bbox[0]))
+    """Group words into lines, left to right: a word joins the line whose last word overlaps it vertically by
+    over half the smaller height and ends less than ``gap`` x the text height before it."""
     lines: list[Line] = []
-    for w in remaining:
-        placed = False
+    for w in sorted(words, key=lambda w: (w.bbox[0], w.cy)):
+        best, best_ov = None, 0.0
         for line in lines:
-            lb = line.bbox
             last = line.words[-1]
-            ov = min(lb[3], w.bbox[3]) - max(lb[1], w.bbox[1])
             hmin = max(1.0, min(last.height, w.height))
-            if ov >= 0.5 * hmin and -0.5 * hmin <= w.bbox[0] - last.bbox[2] <= gap * max(last.height, w.height):
-                line.words.append(w)
-                placed = True
-                break
-        if not placed:
+            ov = (min(last.bbox[3], w.bbox[3]) - max(last.bbox[1], w.bbox[1])) / hmin
+            dx = w.bbox[0] - last.bbox[2]
+            if ov >= 0.5 and -0.5 * hmin <= dx <= gap * max(last.height, w.height) and ov > best_ov:
+                best, best_ov = line, ov
+        if best is None:
             lines.append(Line([w]))
-    for line in lines:
-        line.words.sort(key=lambda w: w.bbox[0])
+        else:
+            best.words.append(w)
     return sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0]))
 
 

@@ -142,6 +142,25 @@ def _line_of(word: Word, lines: Sequence[Line]) -> int:
     return -1
 
 
+def plausible_words(arr: np.ndarray, background: Sequence[int], words: Sequence[Word],
+                    max_fill: float = 0.6) -> list[Word]:
+    """Drop OCR "words" that are really solid paint (legend patches, bars, markers read as letters)."""
+    bg = np.asarray(background, np.int16)
+    h, w = arr.shape[:2]
+    out = []
+    for wd in words:
+        x0, y0 = max(0, int(wd.bbox[0])), max(0, int(wd.bbox[1]))
+        x1, y1 = min(w, int(np.ceil(wd.bbox[2]))), min(h, int(np.ceil(wd.bbox[3])))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        crop = arr[y0:y1, x0:x1].astype(np.int16)
+        ink = np.abs(crop - bg).max(axis=2) > 60
+        if ink.mean() > max_fill:
+            continue
+        out.append(wd)
+    return out
+
+
 def is_numeric_text(text: str) -> bool:
     return parse_number(text) is not None
 
@@ -203,7 +222,7 @@ def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evide
         if d.kind in ("moved", "resized"):
             if d.evidence >= min_evidence:
                 kept.append(d)
-        elif d.evidence >= min_evidence or d.confidence >= confident:
+        elif d.evidence >= min_evidence or (d.kind == "changed" and d.confidence >= confident):
             kept.append(d)
     return kept
 

@@ -1,0 +1,494 @@
+"""``erm bench judge``: run judges over VC-RewardBench-format data and score them as the benchmark does.
+
+One run writes into its output directory:
+
+* ``predictions.jsonl`` - the judge's verdict per item (resumable: ids already there are skipped);
+* ``baselines/<name>.jsonl`` - the same for each coarse baseline (SSIM, MSE, pHash) on the same items;
+* ``pairwise/<judge>.jsonl`` - rewards of chosen and rejected candidates when pairwise data is given
+  (``--pairwise FILE``, or ``pairwise.jsonl`` beside the data);
+* ``matches/<judge>.<matcher>.jsonl`` - the error matching per item (LLM matching is resumable too);
+* ``metrics.json`` - F1_hard / F1_soft / Sc per task and overall for every (judge, matcher), AUROC,
+  pairwise accuracy, Sc of the reward, failures, the data fingerprint and the provenance block;
+* ``report.md`` + ``plots/`` - see :mod:`erm_cli.bench.report`.
+
+A bad item (missing image, unreadable file, judge failure) fails alone: its reason is recorded in
+the predictions file and it is left out of that judge's metrics (the count is reported).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from ..errors import InputError
+from ..judges.verdict import TASKS, ErrorItem, Verdict
+from .judge_metrics import (
+    ItemMatch, allowed_errors, pairwise_accuracy, reward_separation, reward_severity_correlation, severity_total,
+    vcbench_metrics,
+)
+from .matching import LLMMatcher, MatchRequest, OfflineMatcher
+from .reference import is_vc_rewardbench, reference_rows
+from .versions import provenance
+
+BASELINES = ("ssim", "mse", "phash")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class JudgeItem:
+    """One benchmark item: the reference, the candidate (image or code) and the gold errors."""
+
+    id: str
+    task: str
+    reference: Path
+    candidate: Path
+    gold: list[ErrorItem] = field(default_factory=list)
+    candidate_is_code: bool = False
+
+
+@dataclass
+class PairItem:
+    id: str
+    task: str
+    reference: Path
+    chosen: Path
+    rejected: Path
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------------------------------
+
+def fingerprint(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_judge_items(path: str | Path) -> list[JudgeItem]:
+    """VC-RewardBench JSONL -> items, through the shared reader :mod:`erm_cli.data.vcbench`."""
+    from ..data import vcbench
+
+    records = vcbench.read_vcbench(Path(path))
+    items: list[JudgeItem] = []
+    for r in records:
+        items.append(JudgeItem(id=str(r.id), task=r.task, reference=Path(r.gt_img_path),
+                               candidate=Path(r.pred_path), gold=list(r.errors),
+                               candidate_is_code=bool(getattr(r, "pred_is_code", False))))
+    return items
+
+
+def load_pair_items(path: str | Path) -> list[PairItem]:
+    """Pairwise JSONL (``id``, ``category``, ``gt_img_path``, ``chosen_img_path``, ``rejected_img_path``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"pairwise data: no such file: {p}")
+    out: list[PairItem] = []
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{p}:{n}: not valid JSON ({exc.msg})") from None
+        try:
+            task = str(row.get("category") or row.get("task")).lower()
+            if task not in TASKS:
+                raise KeyError("category")
+            out.append(PairItem(id=str(row.get("id", n)), task=task, reference=p.parent / row["gt_img_path"],
+                                chosen=p.parent / row["chosen_img_path"], rejected=p.parent / row["rejected_img_path"]))
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"{p}:{n}: a pairwise line needs category, gt_img_path, chosen_img_path and "
+                             f"rejected_img_path (missing {exc})") from None
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# judging (resumable JSONL)
+# ----------------------------------------------------------------------------------------------
+
+def read_jsonl_by_id(path: Path, repair: bool = False) -> dict[str, dict[str, Any]]:
+    """id -> last row of a JSONL file. Lines cut by an interruption are skipped (their items are redone);
+    with ``repair`` the file is rewritten without them so appends start on a clean line."""
+    rows: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return rows
+    broken = 0
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                broken += 1
+                continue
+            if isinstance(row, dict) and "id" in row:
+                rows[str(row["id"])] = row
+    if repair and (broken or not path.read_bytes().endswith(b"\n")):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows.values()),
+                       encoding="utf-8")
+        tmp.replace(path)
+    return rows
+
+
+class JsonlSink:
+    """Thread-safe append-only JSONL writer (one flushed line per item: survives interruption)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+
+    def write(self, row: dict[str, Any]) -> None:
+        line = json.dumps(row, ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(line)
+                fh.flush()
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{exc.__class__.__name__}: {msg}" if not isinstance(exc, InputError) else msg
+
+
+def judge_items(judge: Any, label: str, items: Sequence[JudgeItem], out_path: Path, *, workers: int = 2,
+                resume: bool = True, progress: Progress | None = None) -> dict[str, dict[str, Any]]:
+    """Judge every item not yet in ``out_path``; returns id -> row (``verdict`` or ``error``)."""
+    from ..judges.pipeline import score_candidate
+
+    done = read_jsonl_by_id(out_path, repair=True) if resume else {}
+    if not resume and out_path.exists():
+        out_path.unlink()
+    sink = JsonlSink(out_path)
+    todo = [it for it in items if it.id not in done or "error" in done[it.id]]  # failures are retried
+    total, count = len(items), [len(items) - len(todo)]
+    lock = threading.Lock()
+    if progress:
+        progress(label, count[0], total)
+
+    def one(it: JudgeItem) -> None:
+        row: dict[str, Any] = {"id": it.id, "task": it.task, "judge": label}
+        try:
+            v = score_candidate(it.reference, it.candidate, task=it.task, judge=judge,
+                                candidate_is_code=it.candidate_is_code)
+            row["verdict"] = v.to_dict()
+        except Exception as exc:  # noqa: BLE001 - a bad item fails alone, with its reason
+            row["error"] = _one_line(exc)
+        sink.write(row)
+        with lock:
+            done[it.id] = row
+            count[0] += 1
+            if progress:
+                progress(label, count[0], total)
+
+    _run(one, todo, workers)
+    return done
+
+
+def judge_pairs(judge: Any, label: str, pairs: Sequence[PairItem], out_path: Path, *, workers: int = 2,
+                resume: bool = True, progress: Progress | None = None) -> dict[str, dict[str, Any]]:
+    """Reward of the chosen and of the rejected candidate of every pair (resumable)."""
+    from ..judges.pipeline import score_candidate
+
+    done = read_jsonl_by_id(out_path, repair=True) if resume else {}
+    if not resume and out_path.exists():
+        out_path.unlink()
+    sink = JsonlSink(out_path)
+    todo = [p for p in pairs if p.id not in done or "error" in done[p.id]]
+    total, count = len(pairs), [len(pairs) - len(todo)]
+    lock = threading.Lock()
+    name = f"{label} (pairwise)"
+    if progress:
+        progress(name, count[0], total)
+
+    def one(p: PairItem) -> None:
+        row: dict[str, Any] = {"id": p.id, "task": p.task, "judge": label}
+        try:
+            row["chosen"] = score_candidate(p.reference, p.chosen, task=p.task, judge=judge,
+                                            candidate_is_code=False).reward
+            row["rejected"] = score_candidate(p.reference, p.rejected, task=p.task, judge=judge,
+                                              candidate_is_code=False).reward
+        except Exception as exc:  # noqa: BLE001
+            row["error"] = _one_line(exc)
+        sink.write(row)
+        with lock:
+            done[p.id] = row
+            count[0] += 1
+            if progress:
+                progress(name, count[0], total)
+
+    _run(one, todo, workers)
+    return done
+
+
+def _run(fn: Callable[[Any], None], todo: Sequence[Any], workers: int) -> None:
+    if workers <= 1 or len(todo) <= 1:
+        for t in todo:
+            fn(t)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(fn, todo):
+            pass
+
+
+# ----------------------------------------------------------------------------------------------
+# matching and metrics
+# ----------------------------------------------------------------------------------------------
+
+def verdict_of(row: dict[str, Any]) -> Verdict | None:
+    v = row.get("verdict")
+    if not isinstance(v, dict):
+        return None
+    return Verdict.from_dict(v, task=row.get("task"))
+
+
+def match_requests(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]]) -> list[MatchRequest]:
+    reqs = []
+    for it in items:
+        row = rows.get(it.id)
+        v = verdict_of(row) if row else None
+        if v is None:
+            continue
+        reqs.append(MatchRequest(id=it.id, task=it.task, gold=allowed_errors(it.gold, it.task),
+                                 pred=allowed_errors(v.errors, it.task)))
+    return reqs
+
+
+def run_matcher(matcher: OfflineMatcher | LLMMatcher, requests: Sequence[MatchRequest], out_path: Path | None,
+                resume: bool = True, progress: Progress | None = None, label: str = "") -> tuple[list[ItemMatch], list[dict[str, Any]]]:
+    """Match every request; LLM results are stored in ``out_path`` and reused on a rerun."""
+    from .judge_metrics import Pair
+
+    cached = read_jsonl_by_id(out_path, repair=True) if (out_path is not None and resume) else {}
+    if out_path is not None and not resume and out_path.exists():
+        out_path.unlink()
+    matches: list[ItemMatch] = []
+    failures: list[dict[str, Any]] = []
+    todo: list[MatchRequest] = []
+    for r in requests:
+        row = cached.get(r.id)
+        if row and not row.get("error") and row.get("n_pred") == len(r.pred) and row.get("n_gold") == len(r.gold):
+            pairs = [Pair(pred=int(p["pred"]), gold=int(p["gold"]), level=str(p["level"])) for p in row["pairs"]]
+            matches.append(ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred, pairs=pairs))
+        else:
+            todo.append(r)
+    sink = JsonlSink(out_path) if out_path is not None else None
+    total, count = len(requests), [len(requests) - len(todo)]
+    name = f"matching {label}" if label else "matching"
+    if progress:
+        progress(name, count[0], total)
+
+    def done_one(k: int) -> None:
+        count[0] += k
+        if progress:
+            progress(name, count[0], total)
+
+    for req, outcome in zip(todo, matcher.match(todo, on_done=done_one)):
+        row = {"id": req.id, "matcher": matcher.label, "n_pred": len(req.pred), "n_gold": len(req.gold)}
+        if outcome.match is None:
+            row["error"] = outcome.error
+            failures.append({"id": req.id, "error": outcome.error})
+        else:
+            row["pairs"] = [{"pred": p.pred, "gold": p.gold, "level": p.level} for p in outcome.match.pairs]
+            matches.append(outcome.match)
+        if sink is not None:
+            sink.write(row)
+    order = {r.id: k for k, r in enumerate(requests)}
+    matches.sort(key=lambda m: order.get(m.id, 0))
+    return matches, failures
+
+
+def reward_block(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]],
+                 pairs: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    rewards, gold_n, gold_tot = [], [], []
+    for it in items:
+        v = verdict_of(rows.get(it.id) or {})
+        if v is None:
+            continue
+        gold = allowed_errors(it.gold, it.task)
+        rewards.append(v.reward)
+        gold_n.append(len(gold))
+        gold_tot.append(severity_total(gold))
+    out: dict[str, Any] = {"mean_reward": round(sum(rewards) / len(rewards), 6) if rewards else None,
+                           "separation": reward_separation(rewards, gold_n),
+                           "sc_reward": reward_severity_correlation(rewards, gold_tot)}
+    if pairs is not None:
+        ok = [(r["chosen"], r["rejected"]) for r in pairs.values() if "chosen" in r and "rejected" in r]
+        out["pairwise"] = pairwise_accuracy(ok)
+        out["pairwise"]["failed"] = sum(1 for r in pairs.values() if r.get("error"))
+    return out
+
+
+def points_of(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]], itemised: bool) -> list[dict[str, Any]]:
+    """Per-item figures the report plots: reward, gold error count and severity totals."""
+    pts = []
+    for it in items:
+        v = verdict_of(rows.get(it.id) or {})
+        if v is None:
+            continue
+        gold = allowed_errors(it.gold, it.task)
+        pts.append({"id": it.id, "task": it.task, "reward": round(v.reward, 6), "gold_n": len(gold),
+                    "gold_sev": severity_total(gold),
+                    "pred_sev": severity_total(allowed_errors(v.errors, it.task)) if itemised else None})
+    return pts
+
+
+# ----------------------------------------------------------------------------------------------
+# the run
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class JudgeBenchConfig:
+    data: Path
+    out_dir: Path
+    judge: str = "critic"
+    model: str | None = None
+    judge_options: dict[str, Any] = field(default_factory=dict)
+    baselines: tuple[str, ...] = BASELINES
+    matcher_model: str | None = None           # LLM matcher spec; the offline matcher always runs
+    pairwise: Path | None = None
+    workers: int = 2
+    resume: bool = True
+    limit: int | None = None
+
+
+def _safe(label: str) -> str:
+    """A judge or matcher label as a file name."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or "judge"
+
+
+def judge_label(name: str, model: str | None) -> str:
+    return f"{name}:{model}" if model else name
+
+
+def _check_run_dir(out: Path, label: str, fp: str, resume: bool) -> None:
+    """Refuse to mix judges or data sets in one directory (the leaderboard compares sibling dirs)."""
+    info = out / "run.json"
+    if info.exists() and resume:
+        try:
+            prev = json.loads(info.read_text())
+        except (OSError, json.JSONDecodeError):
+            prev = {}
+        if prev.get("judge") and prev.get("judge") != label:
+            raise InputError(f"{out} holds predictions of judge {prev.get('judge')!r}; use another --out "
+                             f"(runs in sibling directories share one leaderboard) or --no-resume")
+        if prev.get("fingerprint") and prev.get("fingerprint") != fp:
+            raise InputError(f"{out} holds predictions for different data; use another --out or --no-resume")
+    out.mkdir(parents=True, exist_ok=True)
+    info.write_text(json.dumps({"judge": label, "fingerprint": fp}))
+
+
+def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> dict[str, Any]:
+    """The whole ``erm bench judge`` run; returns the metrics document (also written to metrics.json)."""
+    from ..judges import get_judge
+    from .report import write_judge_report
+
+    data = Path(cfg.data)
+    if not data.is_file():
+        raise InputError(f"no such data file: {data}")
+    items = load_judge_items(data)
+    if cfg.limit:
+        items = items[: cfg.limit]
+    if not items:
+        raise InputError(f"{data} has no items")
+    fp = fingerprint(data) + (f":limit={cfg.limit}" if cfg.limit else "")
+    label = judge_label(cfg.judge, cfg.model)
+    out = Path(cfg.out_dir)
+    if not cfg.resume:
+        for stale in [out / "predictions.jsonl", *out.glob("baselines/*.jsonl"), *out.glob("pairwise/*.jsonl"),
+                      *out.glob("matches/*.jsonl")]:
+            stale.unlink(missing_ok=True)
+    _check_run_dir(out, label, fp, cfg.resume)
+
+    pair_path = cfg.pairwise
+    if pair_path is None and (data.parent / "pairwise.jsonl").is_file() and data.name != "pairwise.jsonl":
+        pair_path = data.parent / "pairwise.jsonl"
+    pair_items = load_pair_items(pair_path) if pair_path else []
+
+    judge_opts = dict(cfg.judge_options)
+    if cfg.model:
+        judge_opts["model"] = cfg.model
+    runs: list[tuple[str, Any, Path, bool]] = [(label, get_judge(cfg.judge, **judge_opts), out / "predictions.jsonl",
+                                                cfg.judge in ("critic", "vlm"))]
+    for b in cfg.baselines:
+        if b != cfg.judge:
+            runs.append((b, get_judge(b), out / "baselines" / f"{b}.jsonl", False))
+
+    matchers: list[OfflineMatcher | LLMMatcher] = [OfflineMatcher()]
+    if cfg.matcher_model:
+        matchers.append(LLMMatcher(cfg.matcher_model))
+
+    judges_doc: dict[str, Any] = {}
+    points: dict[str, list[dict[str, Any]]] = {}
+    margins: dict[str, list[float]] = {}
+    for lab, judge, path, itemised in runs:
+        rows = judge_items(judge, lab, items, path, workers=cfg.workers, resume=cfg.resume, progress=progress)
+        prow = None
+        if pair_items:
+            prow = judge_pairs(judge, lab, pair_items, out / "pairwise" / f"{_safe(lab)}.jsonl", workers=cfg.workers,
+                               resume=cfg.resume, progress=progress)
+            margins[lab] = [r["chosen"] - r["rejected"] for r in prow.values() if "chosen" in r]
+        failed = [{"id": i, "error": r["error"]} for i, r in rows.items() if r.get("error")]
+        doc: dict[str, Any] = {"judge": lab, "name": getattr(judge, "name", lab),
+                               "version": getattr(judge, "version", "?"), "kind": "itemised" if itemised else "scalar",
+                               "items": sum(1 for it in items if verdict_of(rows.get(it.id) or {}) is not None),
+                               "failed": len(failed), "failures": failed[:50],
+                               "unparsed": sum(1 for it in items if (rows.get(it.id) or {}).get("verdict", {}).get("parsed") is False),
+                               "reward": reward_block(items, rows, prow)}
+        if itemised:
+            reqs = match_requests(items, rows)
+            doc["vcbench"] = {}
+            for m in matchers:
+                mpath = None
+                if isinstance(m, LLMMatcher):
+                    mpath = out / "matches" / f"{_safe(lab)}.{_safe(m.label)}.jsonl"
+                matches, mfail = run_matcher(m, reqs, mpath, resume=cfg.resume, progress=progress, label=m.label)
+                if isinstance(m, OfflineMatcher):  # cheap to recompute; written for inspection only
+                    (out / "matches").mkdir(parents=True, exist_ok=True)
+                    (out / "matches" / f"{_safe(lab)}.{m.label}.jsonl").write_text(
+                        "".join(json.dumps(mt.to_dict()) + "\n" for mt in matches))
+                doc["vcbench"][m.label] = {"metrics": vcbench_metrics(matches), "failed": len(mfail),
+                                           "failures": mfail[:50]}
+        judges_doc[lab] = doc
+        points[lab] = points_of(items, rows, itemised)
+
+    task_counts = {t: sum(1 for it in items if it.task == t) for t in TASKS if any(it.task == t for it in items)}
+    vcb = is_vc_rewardbench(data, task_counts) and not cfg.limit
+    metrics: dict[str, Any] = {
+        "kind": "judge",
+        "data": {"path": str(data), "name": data.name, "fingerprint": fp, "items": len(items), "tasks": task_counts,
+                 "pairs": len(pair_items), "pairwise_path": str(pair_path) if pair_path else None,
+                 "is_vc_rewardbench": vcb},
+        "judges": judges_doc,
+        "provenance": provenance(),
+    }
+    if vcb:
+        metrics["reference"] = reference_rows()
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False, default=str))
+    (out / "points.json").write_text(json.dumps({"points": points, "margins": margins}))
+    report = write_judge_report(out, metrics, points, margins, metrics.get("reference"))
+    metrics["report"] = str(report)
+    return metrics
+
+
+def summary_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Compact rows (judge, matcher, task figures) for the CLI table."""
+    from .report import leaderboard_rows
+
+    return leaderboard_rows([metrics])
+
+
+def iter_labels(metrics: dict[str, Any]) -> Iterable[str]:
+    return (metrics.get("judges") or {}).keys()

@@ -1,0 +1,511 @@
+"""The embedded visual-equivalence critic: deterministic, CPU-only, no downloaded weights.
+
+Pipeline for one (reference, candidate) pair:
+
+1. **alignment** — scale / margins / offset normalised into the reference's working frame (align.py);
+2. **ocr** — words of both images (ocr.py), matched by position and content (text.py);
+3. **colour** — palettes of both images (colour.py) and pure-colour difference regions grouped by
+   (expected, found) colour pairs with ΔE2000;
+4. **regions** — the noise-tolerant difference map (diffmap.py) and the per-task analysers
+   (chart.py, table.py, svg.py) that turn regions into located findings.
+
+Every finding carries a Visual-ERM category for the task, a severity (1 minor, 2 medium, 3 severe), a
+human-readable location, a description with evidence and a box in reference pixels.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from ..verdict import TASKS, ErrorItem, Verdict
+from .align import EXTREME_ASPECT, Alignment, align, content_bbox
+from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, palette
+from .diffmap import Region, diff_regions, difference_map
+from .findings import BBox, Context, Finding, overlap_fraction, position_name, severity_by_share, union_box
+from .ocr import OcrUnavailable, Word, engine_info, ocr_words
+from .text import TextDifference, compare_text, plausible_words
+
+CRITIC_VERSION = "0.1.0"
+
+#: OCR words below this confidence are ignored (shapes read as letters).
+MIN_WORD_CONF = 45.0
+
+
+class Critic:
+    """``Critic().judge(reference, candidate, task) -> Verdict`` (see the module docstring).
+
+    Options: ``ocr`` (False skips the text stage), ``max_side`` (working-frame size cap, default 1024),
+    ``max_severity`` (reward normaliser, default Verdict's 50).
+    """
+
+    name = "critic"
+    version = CRITIC_VERSION
+
+    def __init__(self, ocr: bool = True, max_side: int = 1024, max_severity: float | None = None,
+                 **_: Any) -> None:
+        self.use_ocr = ocr
+        self.max_side = int(max_side)
+        self.max_severity = max_severity
+
+    # ------------------------------------------------------------------------------------------ API
+    def judge(self, reference: Image.Image, candidate: Image.Image, task: str = "auto") -> Verdict:
+        from ...imageio import to_rgb
+
+        reference, candidate = to_rgb(reference), to_rgb(candidate)
+        if task in (None, "", "auto"):
+            task = guess_task(reference)
+        if task not in TASKS:
+            from ...errors import InputError
+
+            raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+        timings: dict[str, float] = {}
+        warnings: list[str] = []
+        t = time.perf_counter()
+        al = align(reference, candidate, max_side=self.max_side)
+        timings["alignment"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        ref_words: list[Word] = []
+        cand_words: list[Word] = []
+        ocr_ok = False
+        if self.use_ocr:
+            try:
+                ref_words = plausible_words(al.ref, al.ref_background,
+                                            [w for w in ocr_words(al.ref) if w.conf >= MIN_WORD_CONF])
+                cand_words = plausible_words(al.cand, al.cand_background,
+                                             [w for w in ocr_words(al.cand) if w.conf >= MIN_WORD_CONF])
+                ocr_ok = True
+            except OcrUnavailable as exc:
+                warnings.append(f"text check skipped: {exc}")
+        timings["ocr"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        ref_pal = palette(al.ref, background=al.ref_background)
+        cand_pal = palette(al.cand, background=al.cand_background)
+        timings["colour"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        diff, regions = diff_regions(al.ref, al.cand, al.ref_background, al.cand_background)
+        ctx = Context(task=task, al=al, diff=diff, regions=regions, ref_words=ref_words, cand_words=cand_words,
+                      ref_palette=ref_pal, cand_palette=cand_pal, ocr_ok=ocr_ok)
+        findings = _analyse(ctx)
+        timings["regions"] = time.perf_counter() - t
+        timings["total"] = sum(timings.values())
+
+        errors = [_to_error(f, al) for f in findings]
+        v = Verdict(task=task, errors=errors, judge={"name": self.name, "version": self.version}, timings=timings)
+        if self.max_severity:
+            v.max_severity = float(self.max_severity)
+        v.info["alignment"] = al.info()
+        if al.notes:
+            v.info["notes"] = list(al.notes)
+        v.info["ocr"] = engine_info() if self.use_ocr else {"engine": "disabled"}
+        v.info["palette"] = {"reference": [p.hex for p in ref_pal], "candidate": [p.hex for p in cand_pal]}
+        v.info["regions"] = len(regions)
+        if warnings:
+            v.info["warnings"] = warnings
+        return v
+
+
+def _to_error(f: Finding, al: Alignment) -> ErrorItem:
+    bbox = None
+    if f.bbox is not None:
+        W, H = al.ref_size
+        b = al.to_reference(f.bbox)
+        bbox = [max(0.0, min(float(W), b[0])), max(0.0, min(float(H), b[1])),
+                max(0.0, min(float(W), b[2])), max(0.0, min(float(H), b[3]))]
+    ev = {k: v for k, v in f.evidence.items()} if f.evidence else None
+    return ErrorItem(category=f.category, severity=int(min(3, max(1, f.severity))), location=f.location,
+                     description=f.description, bbox=bbox, evidence=ev)
+
+
+# ============================================================================================ analysis
+
+def _analyse(ctx: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    findings.extend(_frame_findings(ctx))
+    if ctx.task == "chart":
+        findings.extend(_analyse_chart(ctx))
+    elif ctx.task == "table":
+        findings.extend(_analyse_table(ctx))
+    else:
+        findings.extend(_analyse_svg(ctx))
+    return _dedupe(findings)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for f in findings:
+        key = (f.category, f.location, f.description)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f)
+    return out
+
+
+def _frame_findings(ctx: Context) -> list[Finding]:
+    al = ctx.al
+    cat = {"chart": "structure_error", "table": "layout_error", "svg": "structure_error"}[ctx.task]
+    out = []
+    if al.aspect_ratio_factor >= EXTREME_ASPECT:
+        rw, rh = al.ref_size
+        cw, ch = al.cand_size
+        out.append(Finding(cat, 3, "whole image",
+                           f"content aspect ratio differs by a factor of {al.aspect_ratio_factor:.1f} "
+                           f"(reference {rw}x{rh}, candidate {cw}x{ch})", None,
+                           {"aspect_ratio_factor": round(al.aspect_ratio_factor, 3)}))
+    elif al.aspect_ratio_factor > 1.06:
+        out.append(Finding(cat, 1, "whole image",
+                           f"content proportions differ ({(al.aspect_ratio_factor - 1) * 100:.0f} % in aspect ratio)",
+                           None, {"aspect_ratio_factor": round(al.aspect_ratio_factor, 3)}))
+    return out
+
+
+# ----------------------------------------------------------------------------------------- evidence
+
+def _evidence_fn(ctx: Context) -> Callable[[Sequence[float]], float]:
+    """Share of a box whose (unblurred, 1-px tolerant) pixels differ strongly."""
+    sx, sy = ctx.al.cand_scale
+    resampled = abs(sx - 1) > 0.02 or abs(sy - 1) > 0.02
+    if resampled:  # resampled glyphs differ everywhere a little: only the noise-tolerant map is evidence
+        strong = ctx.diff > 60
+    else:
+        strong = difference_map(ctx.al.ref, ctx.al.cand, blur=0.0, radius=1) > 90
+    H, W = strong.shape
+    integral = np.zeros((H + 1, W + 1), np.int64)
+    integral[1:, 1:] = strong.cumsum(axis=0).cumsum(axis=1)
+
+    def evidence(box: Sequence[float]) -> float:
+        x0, y0 = max(0, int(box[0]) - 1), max(0, int(box[1]) - 1)
+        x1, y1 = min(W, int(np.ceil(box[2])) + 1), min(H, int(np.ceil(box[3])) + 1)
+        if x1 <= x0 or y1 <= y0:
+            return 0.0
+        n = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
+        return float(n) / float((x1 - x0) * (y1 - y0))
+
+    return evidence
+
+
+def _text_mask(ctx: Context, pad: float = 0.25) -> np.ndarray:
+    H, W = ctx.diff.shape
+    m = np.zeros((H, W), bool)
+    for w in list(ctx.ref_words) + list(ctx.cand_words):
+        p = pad * w.height
+        x0, y0 = max(0, int(w.bbox[0] - p)), max(0, int(w.bbox[1] - p))
+        x1, y1 = min(W, int(np.ceil(w.bbox[2] + p))), min(H, int(np.ceil(w.bbox[3] + p)))
+        m[y0:y1, x0:x1] = True
+    return m
+
+
+def _consume_text_regions(ctx: Context, diffs: Sequence[TextDifference]) -> None:
+    """Regions lying mostly on text are explained by the text stage (or are text-rendering noise)."""
+    if not ctx.ref_words and not ctx.cand_words:
+        return
+    tm = _text_mask(ctx)
+    for i, r in enumerate(ctx.regions):
+        if i in ctx.consumed:
+            continue
+        x0, y0, x1, y1 = r.bbox
+        on_text = float((tm[y0:y1, x0:x1] & r.mask).sum()) / max(1, int(r.mask.sum()))
+        if on_text >= 0.6:
+            ctx.consumed.add(i)
+    for d in diffs:
+        ctx.consume_overlapping(d.bbox, 0.5, pad=3)
+
+
+# ----------------------------------------------------------------------------------------- colour
+
+def _nearest(colour: Sequence[int] | None, pal: Sequence[PaletteColour]) -> tuple[int, int, int] | None:
+    if colour is None:
+        return None
+    if not pal:
+        return tuple(colour)  # type: ignore[return-value]
+    best = min(pal, key=lambda p: delta_e_rgb(p.rgb, colour))
+    return best.rgb if delta_e_rgb(best.rgb, colour) < 15 else tuple(colour)  # type: ignore[return-value]
+
+
+def _is_blend_of(found: Sequence[int], expected: Sequence[int], background: Sequence[int]) -> float | None:
+    """If ``found`` = alpha * expected + (1 - alpha) * background, return alpha."""
+    e, b, f = (np.asarray(v, float) for v in (expected, background, found))
+    d = e - b
+    dd = float(d @ d)
+    if dd < 900:
+        return None
+    alpha = float((f - b) @ d) / dd
+    if not 0.05 < alpha < 0.95:
+        return None
+    if float(np.abs(b + alpha * d - f).max()) > 14:
+        return None
+    return alpha
+
+
+def _colour_findings(ctx: Context, category: str, locate: Callable[[BBox, tuple, tuple], str],
+                     severity: Callable[[float, float], int]) -> list[Finding]:
+    groups: dict[tuple, list[tuple[int, Region]]] = {}
+    for i, r in ctx.unexplained():
+        if not r.colour_only or r.ref_colour is None or r.cand_colour is None:
+            continue
+        a = _nearest(r.ref_colour, ctx.ref_palette)
+        b = _nearest(r.cand_colour, ctx.cand_palette)
+        groups.setdefault((a, b), []).append((i, r))
+    out = []
+    W, H = ctx.size
+    for (a, b), items in groups.items():
+        de = delta_e_rgb(a, b)
+        for i, _ in items:
+            ctx.consumed.add(i)
+        if de < 5:
+            continue
+        box = union_box([r.bbox for _, r in items])
+        share = sum(r.area for _, r in items) / float(W * H)
+        alpha = _is_blend_of(b, a, ctx.al.ref_background)
+        if alpha is not None:
+            desc = (f"colour {describe_colour(a)} expected, {describe_colour(b)} found: drawn with about "
+                    f"{alpha * 100:.0f} % opacity, ΔE2000 = {de:.0f}")
+        else:
+            desc = f"colour {describe_colour(a)} expected, {describe_colour(b)} found, ΔE2000 = {de:.0f}"
+        if len(items) > 1:
+            desc += f" ({len(items)} places)"
+        out.append(Finding(category, severity(de, share), locate(box, a, b), desc, box,
+                           {"expected": hex_of(a), "found": hex_of(b), "delta_e2000": round(de, 1),
+                            **({"opacity": round(alpha, 2)} if alpha is not None else {})}))
+    return out
+
+
+def _style_severity(de: float, share: float) -> int:
+    if de < 12:
+        return 1
+    return 2
+
+
+# ----------------------------------------------------------------------------------------- chart
+
+def _analyse_chart(ctx: Context) -> list[Finding]:
+    from .chart import analyse_chart, chart_location, compare_charts
+
+    al = ctx.al
+    ref_l = analyse_chart(al.ref, al.ref_background, ctx.ref_words, ctx.ref_palette)
+    cand_l = analyse_chart(al.cand, al.cand_background, ctx.cand_words, ctx.cand_palette)
+    out: list[Finding] = []
+    out.extend(compare_charts(ctx, ref_l, cand_l))
+    # ---- text
+    diffs = _text_diffs(ctx)
+    by_loc: dict[str, list[TextDifference]] = {}
+    for d in diffs:
+        by_loc.setdefault(chart_location(ref_l, d.bbox), []).append(d)
+    for loc, ds in by_loc.items():
+        if "tick labels" in loc:
+            out.append(_tick_finding(loc, ds))
+            continue
+        for d in ds:
+            numeric_in_plot = d.numeric and "plot area" in loc
+            cat = "data_error" if numeric_in_plot else "text_error"
+            out.append(Finding(cat, _text_severity(d, loc), loc, d.describe(), d.bbox, _text_evidence(d)))
+    _consume_text_regions(ctx, diffs)
+
+    # ---- colour
+    def locate(box: BBox, a: tuple, b: tuple) -> str:
+        for ax in ref_l.axes:
+            for s in ax.series:
+                if delta_e_rgb(s.colour, a) < 12 and overlap_fraction(box, ax.bbox) > 0.3:
+                    return f"{s.label} ({s.kind})"
+        return chart_location(ref_l, box)
+
+    out.extend(_colour_findings(ctx, "style_error", locate, _style_severity))
+    # ---- what is left
+    W, H = ctx.size
+    plot_area = sum((a.bbox[2] - a.bbox[0]) * (a.bbox[3] - a.bbox[1]) for a in ref_l.axes) or W * H
+    grouped: dict[str, list[Region]] = {}
+    for i, r in ctx.unexplained():
+        grouped.setdefault(chart_location(ref_l, r.bbox), []).append(r)
+        ctx.consumed.add(i)
+    for loc, rs in grouped.items():
+        box = union_box([r.bbox for r in rs])
+        area = sum(r.area for r in rs)
+        kinds = sorted({r.kind for r in rs})
+        if "plot area" in loc:
+            sev = severity_by_share(area / plot_area, 0.01, 0.06)
+            out.append(Finding("data_error", sev, loc, _region_text(rs, "marks in the plot differ"), box,
+                               {"regions": len(rs), "kinds": kinds}))
+        elif any(k in loc for k in ("tick labels", "title", "axis label", "legend")):
+            out.append(Finding("text_error", 1, loc, _region_text(rs, "text rendering differs (font, size or "
+                                                                      "position)"), box, {"regions": len(rs)}))
+        else:
+            sev = severity_by_share(area / float(W * H), 0.01, 0.05)
+            cat = "structure_error" if sev >= 2 else "style_error"
+            out.append(Finding(cat, sev, loc, _region_text(rs, "figure elements outside the plot area differ"), box,
+                               {"regions": len(rs), "kinds": kinds}))
+    return out
+
+
+def _region_text(rs: Sequence[Region], what: str) -> str:
+    kinds = {r.kind for r in rs}
+    if kinds == {"missing"}:
+        return f"{what}: elements missing"
+    if kinds == {"extra"}:
+        return f"{what}: unexpected elements"
+    return what
+
+
+def _tick_finding(loc: str, ds: Sequence[TextDifference]) -> Finding:
+    numeric = all(d.numeric for d in ds)
+    exp = [d.ref_text for d in ds if d.ref_text]
+    got = [d.cand_text for d in ds if d.cand_text]
+    box = union_box([d.bbox for d in ds])
+    if numeric:
+        desc = (f"tick values differ (axis scale or limits): {', '.join(exp) or 'none'} expected, "
+                f"{', '.join(got) or 'none'} found")
+        sev = 2 if len(ds) <= 2 else 3
+        return Finding("data_error", sev, loc, desc, box, {"expected": exp, "found": got})
+    desc = f"tick labels differ: {', '.join(exp) or 'none'} expected, {', '.join(got) or 'none'} found"
+    return Finding("text_error", 2, loc, desc, box, {"expected": exp, "found": got})
+
+
+def _text_evidence(d: TextDifference) -> dict:
+    ev: dict[str, Any] = {"kind": d.kind, "ocr_confidence": round(d.confidence, 1),
+                          "pixel_evidence": round(d.evidence, 4)}
+    if d.ref_text:
+        ev["expected"] = d.ref_text
+    if d.cand_text:
+        ev["found"] = d.cand_text
+    if d.ref_value is not None and d.cand_value is not None:
+        ev["expected_value"] = d.ref_value
+        ev["found_value"] = d.cand_value
+    return ev
+
+
+def _text_severity(d: TextDifference, loc: str) -> int:
+    if d.kind in ("moved", "resized"):
+        return 1
+    if d.kind == "changed":
+        a, b = d.ref_text, d.cand_text
+        if a.lower() == b.lower() or _alnum(a) == _alnum(b):
+            return 1
+        if d.numeric:
+            rel = d.relative_error
+            return 3 if rel is not None and rel > 0.5 else 2
+        return 2
+    return 2
+
+
+def _alnum(s: str) -> str:
+    return "".join(c for c in s.lower() if c.isalnum())
+
+
+def _text_diffs(ctx: Context, grouping=None, **kw: Any) -> list[TextDifference]:  # type: ignore[no-untyped-def]
+    if not ctx.ocr_ok:
+        return []
+    evidence = _evidence_fn(ctx)
+    extra: dict[str, Any] = {"grouping": grouping} if grouping is not None else {}
+    return compare_text(ctx.ref_words, ctx.cand_words, evidence=evidence, **extra, **kw)
+
+
+# ----------------------------------------------------------------------------------------- table
+
+def _analyse_table(ctx: Context) -> list[Finding]:
+    from .table import analyse_table, cell_name, compare_tables, group_by_cell
+
+    al = ctx.al
+    ref_l = analyse_table(al.ref, al.ref_background, ctx.ref_words)
+    cand_l = analyse_table(al.cand, al.cand_background, ctx.cand_words)
+    out = compare_tables(ctx, ref_l, cand_l)
+    diffs = _text_diffs(ctx, grouping=group_by_cell(ref_l))
+    for d in diffs:
+        loc = cell_name(ref_l, d.ref_bbox or d.bbox)
+        if d.numeric or (d.ref_value is not None or d.cand_value is not None):
+            sev = _text_severity(d, loc)
+            out.append(Finding("numeric_error", sev, loc, d.describe(), d.bbox, _text_evidence(d)))
+        else:
+            out.append(Finding("text_error", _text_severity(d, loc), loc, d.describe(), d.bbox, _text_evidence(d)))
+    _consume_text_regions(ctx, diffs)
+
+    def locate(box: BBox, a: tuple, b: tuple) -> str:
+        return f"cell shading, {cell_name(ref_l, box)}"
+
+    out.extend(_colour_findings(ctx, "layout_error", locate, lambda de, share: 1))
+    grouped: dict[str, list[Region]] = {}
+    for i, r in ctx.unexplained():
+        grouped.setdefault(cell_name(ref_l, r.bbox), []).append(r)
+        ctx.consumed.add(i)
+    W, H = ctx.size
+    for loc, rs in grouped.items():
+        box = union_box([r.bbox for r in rs])
+        area = sum(r.area for r in rs)
+        sev = severity_by_share(area / float(W * H), 0.01, 0.05)
+        out.append(Finding("layout_error", sev, loc, _region_text(rs, "cell content or borders differ"), box,
+                           {"regions": len(rs)}))
+    return out
+
+
+# ----------------------------------------------------------------------------------------- svg
+
+def _analyse_svg(ctx: Context) -> list[Finding]:
+    from .svg import compare_svg, svg_location
+
+    # icons are mostly shapes: only confident words count as text
+    ctx.ref_words = [w for w in ctx.ref_words if w.conf >= 70 and len(w.text) >= 2]
+    ctx.cand_words = [w for w in ctx.cand_words if w.conf >= 70 and len(w.text) >= 2]
+    out: list[Finding] = []
+    diffs = _text_diffs(ctx)
+    W, H = ctx.size
+    content = content_bbox(ctx.al.ref, ctx.al.ref_background) or (0, 0, W, H)
+    for d in diffs:
+        loc = f"text at the {position_name(d.bbox, content)}"
+        out.append(Finding("text_symbol_error", _text_severity(d, loc), loc, d.describe(), d.bbox, _text_evidence(d)))
+    _consume_text_regions(ctx, diffs)
+
+    def locate(box: BBox, a: tuple, b: tuple) -> str:
+        return f"fill/stroke of the {svg_location(box, tuple(float(v) for v in content))}"
+
+    out.extend(_colour_findings(ctx, "style_error", locate, _style_severity))
+    out.extend(compare_svg(ctx))
+    return out
+
+
+# ============================================================================================ guess
+
+def guess_task(img: Image.Image) -> str:
+    """"chart", "table" or "svg" for an image alone: axes spines mean a chart, a ruled grid a table,
+    rows of text with no graphics a table, anything else an icon / drawing (svg)."""
+    from ...imageio import to_rgb
+    from .align import working_size
+    from .colour import as_array, background_colour
+    from .lines import dark_mask, find_axes_boxes, find_rules
+
+    img = to_rgb(img)
+    s, size = working_size(img.size, 800, 300)
+    if size != img.size:
+        img = img.resize(size, Image.BILINEAR)
+    arr = as_array(img)
+    bg = background_colour(arr)
+    h, w = arr.shape[:2]
+    dm = dark_mask(arr, bg, min_contrast=40)
+    hr = find_rules(dm, horizontal=True, min_len=max(12, int(0.08 * w)))
+    vr = find_rules(dm, horizontal=False, min_len=max(8, int(0.04 * h)))
+    long_h = [r for r in hr if r.length >= 0.3 * w]
+    axes = find_axes_boxes(arr, bg)
+    if len(long_h) >= 3:
+        starts = np.array([r.start for r in long_h])
+        ends = np.array([r.end for r in long_h])
+        aligned = (np.abs(starts - np.median(starts)) < 0.03 * w) & (np.abs(ends - np.median(ends)) < 0.03 * w)
+        if aligned.sum() >= 3 and (not axes or len(vr) >= 3):
+            gaps = np.diff(sorted(r.pos for r, a in zip(long_h, aligned) if a))
+            # chart grid lines are evenly spaced and pass through plot marks; table rules frame rows of text
+            if not axes:
+                return "table"
+            if len(vr) >= 3 and gaps.size and np.std(gaps) > 0.15 * np.mean(gaps):
+                return "table"
+    if axes:
+        return "chart"
+    # no rules: text rows spanning the image (a borderless table) or graphics
+    ink = dm.mean()
+    chroma = (arr.max(axis=2).astype(np.int16) - arr.min(axis=2)) > 40
+    if chroma.mean() < 0.02 and 0.01 < ink < 0.25 and len(hr) >= 2:
+        return "table"
+    return "svg"

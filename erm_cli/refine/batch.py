@@ -1,0 +1,195 @@
+"""``erm refine --batch``: refine every image of a folder or a JSONL file, resumably.
+
+Input
+    a folder: every image in it (``*.png``, ``*.jpg``...) is one item, its id the file stem; a code file
+    with the same stem (``chart.py`` beside ``chart.png``) is not used unless ``--init-from-stem``;
+    a JSONL file: one object per line with ``id``, an image (``image`` | ``gt_img_path`` | ``reference``),
+    optionally ``task`` (or VC-RewardBench's ``category``) and init code (``init`` | ``init_code_path``);
+    paths are relative to the JSONL file.
+Output (``--out DIR``)
+    ``DIR/items/<id>/`` — each item's full refine output (best code, best.png, trajectory, report);
+    ``DIR/predictions.jsonl`` — one line per finished item (``id``, ``category``, ``gt_img_path``,
+    ``pred_code_path``, ``pred_img_path`` relative to DIR, rewards before/after, status), the input of
+    ``erm bench policy``; ``DIR/summary.json`` — totals.
+Resume
+    items with an ``ok`` line in ``predictions.jsonl`` are skipped; failed items are tried again. A bad
+    item (unreadable image, a policy or judge that fails) is recorded with its reason and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ErmError, InputError
+from ..judges.pipeline import IMAGE_SUFFIXES
+from .config import RefineConfig
+
+PREDICTIONS = "predictions.jsonl"
+
+
+@dataclass
+class BatchItem:
+    id: str
+    image: Path
+    task: str = "auto"
+    init: Path | None = None
+
+
+def _safe_id(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("._") or "item"
+
+
+def read_items(source: str | Path, init_from_stem: bool = False) -> list[BatchItem]:
+    src = Path(source)
+    if not src.exists():
+        raise InputError(f"--batch: no such file or folder: {src}")
+    items: list[BatchItem] = []
+    if src.is_dir():
+        for p in sorted(src.iterdir()):
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+                init = None
+                if init_from_stem:
+                    for ext in (".py", ".svg", ".html", ".md", ".tex"):
+                        if (p.with_suffix(ext)).exists():
+                            init = p.with_suffix(ext)
+                            break
+                items.append(BatchItem(_safe_id(p.stem), p, "auto", init))
+        if not items:
+            raise InputError(f"--batch: no images in {src}")
+        return items
+    base = src.parent
+    with src.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{src}:{n}: not JSON ({exc.msg})") from None
+            if not isinstance(rec, dict):
+                raise InputError(f"{src}:{n}: each line must be a JSON object")
+            img = rec.get("image") or rec.get("gt_img_path") or rec.get("reference") or rec.get("image_path")
+            if not img:
+                raise InputError(f"{src}:{n}: no image field (image, gt_img_path or reference)")
+            init = rec.get("init") or rec.get("init_code_path")
+            items.append(BatchItem(_safe_id(str(rec.get("id", f"line{n}"))), base / str(img),
+                                   str(rec.get("task") or rec.get("category") or "auto"),
+                                   base / str(init) if init else None))
+    ids = [it.id for it in items]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise InputError(f"--batch: duplicate ids: {', '.join(sorted(dup)[:5])}")
+    return items
+
+
+def _done_ids(pred_path: Path) -> dict[str, dict[str, Any]]:
+    done: dict[str, dict[str, Any]] = {}
+    if not pred_path.exists():
+        return done
+    with pred_path.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash: that item runs again
+            if isinstance(rec, dict) and "id" in rec:
+                done[str(rec["id"])] = rec
+    return done
+
+
+def refine_batch(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    task: str = "auto",
+    policy: str | None = None,
+    judge: str = "critic",
+    judge_model: str | None = None,
+    config: RefineConfig | None = None,
+    init_from_stem: bool = False,
+    report: bool = True,
+    on_item: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Refine every item; returns the batch summary (also written to ``out_dir/summary.json``)."""
+    from .api import build_judge, refine_image
+    from .policy import get_policy
+
+    config = config or RefineConfig()
+    config.validate()
+    items = read_items(source, init_from_stem)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pred_path = out / PREDICTIONS
+    previous = _done_ids(pred_path)
+    todo = [it for it in items if previous.get(it.id, {}).get("status") != "ok"]
+    # keep only the ok lines of earlier runs; failed ones are retried and rewritten
+    kept = [previous[it.id] for it in items if previous.get(it.id, {}).get("status") == "ok"]
+    tmp = pred_path.with_name(PREDICTIONS + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+    os.replace(tmp, pred_path)
+    the_judge = build_judge(judge, judge_model)
+    the_policy = get_policy(policy)
+    t0 = time.perf_counter()
+    records: list[dict[str, Any]] = list(kept)
+    with pred_path.open("a", encoding="utf-8") as fh:
+        for it in todo:
+            item_dir = out / "items" / it.id
+            rec: dict[str, Any] = {"id": it.id, "gt_img_path": os.path.relpath(it.image.resolve(), out.resolve())}
+            t1 = time.perf_counter()
+            try:
+                result, paths = refine_image(it.image, out_dir=item_dir, task=it.task if task == "auto" else task,
+                                             policy=the_policy, judge=the_judge, config=config,
+                                             init=str(it.init) if it.init else None, report=report,
+                                             source={"id": it.id})
+                rec.update({"category": result.task, "status": "ok",
+                            "pred_code_path": os.path.relpath(paths["code"], out),
+                            "pred_img_path": os.path.relpath(paths["render"], out) if "render" in paths else None,
+                            "reward_initial": round(result.initial.reward, 6), "reward": round(result.best.reward, 6),
+                            "errors_initial": result.initial.n_errors, "errors": result.best.n_errors,
+                            "render_ok": result.best.render_ok, "rounds": len(result.rounds) - 1,
+                            "candidates": len(result.candidates), "tokens": result.tokens,
+                            "stop_reason": result.stop_reason,
+                            "reward_per_round": [round(r.best_reward, 6) for r in result.rounds]})
+            except ErmError as exc:
+                rec.update({"status": "failed", "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                            "exit_code": exc.exit_code})
+            except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
+                rec.update({"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"[:500]})
+            rec["seconds"] = round(time.perf_counter() - t1, 3)
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            fh.flush()
+            records.append(rec)
+            if on_item is not None:
+                on_item(rec)
+    summary = summarise(records)
+    summary.update({"items": len(items), "skipped_done": len(kept), "ran": len(todo),
+                    "seconds": round(time.perf_counter() - t0, 3), "predictions": str(pred_path),
+                    "config": config.to_dict(), "policy": the_policy.name,
+                    "judge": {"name": the_judge.name, "version": the_judge.version}})
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in records if r.get("status") == "ok"]
+    def mean(key: str) -> float | None:
+        vals = [float(r[key]) for r in ok if r.get(key) is not None]
+        return round(sum(vals) / len(vals), 6) if vals else None
+    per_task: dict[str, dict[str, Any]] = {}
+    for r in ok:
+        t = per_task.setdefault(r.get("category", "?"), {"n": 0, "reward_initial": 0.0, "reward": 0.0})
+        t["n"] += 1
+        t["reward_initial"] += float(r.get("reward_initial") or 0.0)
+        t["reward"] += float(r.get("reward") or 0.0)
+    for t in per_task.values():
+        t["reward_initial"] = round(t["reward_initial"] / t["n"], 6)
+        t["reward"] = round(t["reward"] / t["n"], 6)
+    return {"ok": len(ok), "failed": len(records) - len(ok), "mean_reward_initial": mean("reward_initial"),
+            "mean_reward": mean("reward"), "per_task": per_task,
+            "failures": [{"id": r["id"], "error": r.get("error")} for r in records if r.get("status") != "ok"][:50]}

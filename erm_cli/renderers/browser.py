@@ -1,0 +1,265 @@
+"""One warm Chromium per process (Playwright + the system browser), shared by every thread.
+
+Playwright's sync API is bound to the thread that started it, so a dedicated daemon thread owns the
+browser and runs jobs from a queue; callers block on a future. Two contexts, both ``offline`` and with
+every request that is not ``data:``/``about:`` aborted:
+
+* ``tables``: JavaScript disabled, a Content-Security-Policy that forbids every fetch (images, styles,
+  frames, fonts) except inline styles and ``data:`` URIs; a table's ``<script>`` never runs and its
+  remote resources never load;
+* ``plotly``: JavaScript enabled for the bundled, offline plotly.js only; the figure JSON produced by
+  the sandboxed code is drawn with ``Plotly.react(..., {staticPlot: true})``.
+
+Chromium is located through ``ERM_CHROMIUM`` or ``PATH`` (chromium, chromium-browser, google-chrome);
+``playwright install`` is not needed. The browser is restarted once if it crashes, and closed at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import shutil
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from ..errors import RenderFailure
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+LAUNCH_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-extensions", "--font-render-hinting=none", "--hide-scrollbars",
+               "--disable-features=Translate,MediaRouter,OptimizationHints", "--mute-audio",
+               "--no-default-browser-check", "--disable-default-apps"]
+
+
+class BrowserUnavailable(RenderFailure):
+    """Chromium or Playwright is missing or would not start (never cached: not the code's fault)."""
+
+
+def find_chromium(required: bool = True) -> str | None:
+    """The Chromium executable: ``ERM_CHROMIUM`` if set, else the first browser on PATH."""
+    env = os.environ.get("ERM_CHROMIUM")
+    if env:
+        path = env if os.path.sep in env else shutil.which(env)
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+        if required:
+            raise BrowserUnavailable(f"ERM_CHROMIUM={env} is not an executable file")
+        return None
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    if required:
+        raise BrowserUnavailable("Chromium not found: table and plotly renders need it "
+                                 "(apt-get install chromium, or set ERM_CHROMIUM=/path/to/chromium)")
+    return None
+
+
+def _plotly_js_path() -> str:
+    import plotly
+
+    path = os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
+    if not os.path.isfile(path):
+        raise BrowserUnavailable(f"plotly.min.js not found in the plotly package ({path})")
+    return path
+
+
+_STOP = object()
+
+
+class WarmBrowser:
+    """A Chromium owned by one thread; :meth:`call` runs ``fn(session)`` on that thread."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def call(self, fn: Callable[["BrowserSession"], Any], timeout: float) -> Any:
+        self._ensure_thread()
+        fut: Future = Future()
+        self._jobs.put((fn, fut))
+        try:
+            return fut.result(timeout=timeout + 60.0)
+        except TimeoutError:
+            raise BrowserUnavailable(f"Chromium did not answer within {timeout + 60:g} s") from None
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="erm-chromium", daemon=True)
+                self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            thread = self._thread
+            self._thread = None
+        if thread is not None and thread.is_alive():
+            self._jobs.put((_STOP, None))
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        session: BrowserSession | None = None
+        try:
+            while True:
+                fn, fut = self._jobs.get()
+                if fn is _STOP:
+                    break
+                if fut.set_running_or_notify_cancel() is False:
+                    continue
+                for attempt in (1, 2):
+                    try:
+                        if session is None:
+                            session = BrowserSession.start()
+                        fut.set_result(fn(session))
+                        break
+                    except BrowserUnavailable as exc:
+                        fut.set_exception(exc)
+                        break
+                    except Exception as exc:  # noqa: BLE001
+                        if session is not None and not session.alive():
+                            session.close()
+                            session = None
+                            if attempt == 1:
+                                continue  # the browser crashed: start a new one and retry this job once
+                            fut.set_exception(BrowserUnavailable(f"Chromium crashed: {exc}".splitlines()[0]))
+                        else:
+                            fut.set_exception(exc)
+                        break
+        finally:
+            if session is not None:
+                session.close()
+            # fail whatever is still queued
+            while True:
+                try:
+                    fn, fut = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if fut is not None and not fut.done():
+                    fut.set_exception(BrowserUnavailable("Chromium was shut down"))
+
+
+class BrowserSession:
+    """Playwright, the browser and its two contexts; lives on the browser thread only."""
+
+    def __init__(self, playwright: Any, browser: Any):
+        self.playwright = playwright
+        self.browser = browser
+        self._table_page: Any = None
+        self._plotly_page: Any = None
+        self.version = browser.version
+
+    @classmethod
+    def start(cls) -> "BrowserSession":
+        exe = find_chromium(required=True)
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            raise BrowserUnavailable("playwright is not installed (pip install playwright); "
+                                     "it drives the system Chromium") from None
+        args = list(LAUNCH_ARGS)
+        if os.geteuid() == 0:
+            args.append("--no-sandbox")  # Chromium refuses to run as root with its own sandbox
+        pw = sync_playwright().start()
+        try:
+            browser = pw.chromium.launch(executable_path=exe, args=args, headless=True, timeout=60_000)
+        except Exception as exc:  # noqa: BLE001
+            pw.stop()
+            first = (str(exc).strip().splitlines() or ["unknown error"])[0]
+            raise BrowserUnavailable(f"Chromium ({exe}) would not start: {first}") from None
+        return cls(pw, browser)
+
+    def alive(self) -> bool:
+        try:
+            return bool(self.browser.is_connected())
+        except Exception:  # noqa: BLE001
+            return False
+
+    @staticmethod
+    def _guard_network(context: Any) -> None:
+        def route(r: Any) -> None:
+            url = r.request.url
+            if url.startswith("data:") or url.startswith("about:"):
+                r.continue_()
+            else:
+                r.abort("blockedbyclient")
+
+        context.route("**/*", route)
+
+    def table_page(self) -> Any:
+        if self._table_page is None or self._table_page.is_closed():
+            ctx = self.browser.new_context(viewport={"width": 800, "height": 600}, device_scale_factor=1,
+                                           offline=True, java_script_enabled=False, locale="en-US",
+                                           timezone_id="UTC", color_scheme="light", reduced_motion="reduce",
+                                           accept_downloads=False, service_workers="block")
+            self._guard_network(ctx)
+            self._table_page = ctx.new_page()
+        return self._table_page
+
+    def plotly_page(self) -> Any:
+        if self._plotly_page is None or self._plotly_page.is_closed():
+            ctx = self.browser.new_context(viewport={"width": 800, "height": 600}, device_scale_factor=1,
+                                           offline=True, java_script_enabled=True, locale="en-US",
+                                           timezone_id="UTC", color_scheme="light", reduced_motion="reduce",
+                                           accept_downloads=False, service_workers="block")
+            self._guard_network(ctx)
+            page = ctx.new_page()
+            page.set_content('<!doctype html><html><head><meta charset="utf-8"><style>html,body{margin:0;'
+                             'padding:0;background:#fff}</style></head><body><div id="g"></div></body></html>')
+            page.add_script_tag(path=_plotly_js_path())
+            self._plotly_page = page
+        return self._plotly_page
+
+    def reset_page(self, which: str) -> None:
+        page = self._table_page if which == "table" else self._plotly_page
+        if page is not None:
+            try:
+                page.context.close()
+            except Exception:  # noqa: BLE001
+                pass
+        if which == "table":
+            self._table_page = None
+        else:
+            self._plotly_page = None
+
+    def close(self) -> None:
+        for closer in (self.browser.close, self.playwright.stop):
+            try:
+                closer()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+_browser: WarmBrowser | None = None
+_browser_lock = threading.Lock()
+
+
+def get_browser() -> WarmBrowser:
+    global _browser
+    with _browser_lock:
+        if _browser is None or _browser._pid != os.getpid():
+            _browser = WarmBrowser()
+        return _browser
+
+
+def shutdown() -> None:
+    """Close this process's browser (also registered with atexit)."""
+    global _browser
+    with _browser_lock:
+        browser, _browser = _browser, None
+    if browser is not None and browser._pid == os.getpid():
+        browser.close()
+
+
+def _after_fork_in_child() -> None:
+    global _browser, _browser_lock
+    _browser = None  # Playwright's thread and driver do not survive a fork: start afresh on demand
+    _browser_lock = threading.Lock()
+
+
+atexit.register(shutdown)
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,126 @@
+"""HTML, Markdown and LaTeX tables -> PNG through the warm Chromium, as Visual-ERM's table renderer does.
+
+The table source becomes HTML (Markdown with markdown-it-py, LaTeX with :mod:`latex_table`), is put
+raw inside ``<body>`` under one fixed stylesheet (``table.css``: border-collapse, Arial 14px, 1px solid
+#333 cell borders, 6px 10px padding), screenshotted with JavaScript disabled and every fetch blocked,
+and cropped to the content's bounding box (background = top-left pixel) with a 12 px margin.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+from pathlib import Path
+
+from PIL import Image, ImageChops
+
+from .browser import get_browser
+
+CSS_PATH = Path(__file__).with_name("table.css")
+CROP_PADDING = 12
+MAX_WIDTH = 3600     # the paper's viewport width
+MAX_HEIGHT = 12000
+#: Nothing may be fetched: no scripts, frames, images, fonts or styles other than inline ones and data: URIs.
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; script-src 'none'; "
+       "frame-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
+
+
+class TableSourceError(ValueError):
+    """The table source could not be turned into HTML (a code failure, one line)."""
+
+
+class TableRenderTimeout(TimeoutError):
+    """Chromium did not finish within the render timeout."""
+
+
+@functools.lru_cache(maxsize=1)
+def stylesheet() -> str:
+    return CSS_PATH.read_text(encoding="utf-8")
+
+
+def stylesheet_hash() -> str:
+    return hashlib.sha256(stylesheet().encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def _markdown_parser():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+
+
+def markdown_to_html(text: str) -> str:
+    return _markdown_parser().render(text)
+
+
+def source_to_html(kind: str, code: str) -> str:
+    """The HTML that goes inside ``<body>`` for a table of ``kind`` (html, markdown, latex)."""
+    if kind == "html":
+        return code
+    if kind == "markdown":
+        out = markdown_to_html(code)
+        if "<table" not in out:
+            raise TableSourceError("no Markdown table found (a header row, a |---| separator row, then rows)")
+        return out
+    if kind == "latex":
+        from .latex_table import LatexTableError, latex_to_html
+
+        try:
+            return latex_to_html(code)
+        except LatexTableError as exc:
+            raise TableSourceError(str(exc)) from None
+        except RecursionError:
+            raise TableSourceError("the LaTeX table is nested too deeply") from None
+    raise ValueError(f"not a table kind: {kind}")
+
+
+def html_document(body: str) -> str:
+    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
+            f"<style>{stylesheet()}</style></head><body>{body}</body></html>")
+
+
+def _screenshot(session, document: str, timeout: float) -> bytes:
+    page = session.table_page()
+    ms = max(1000, int(timeout * 1000))
+    try:
+        page.set_content(document, wait_until="load", timeout=ms)
+        width, height = page.evaluate(
+            "() => [Math.ceil(Math.max(document.documentElement.scrollWidth, document.body ? "
+            "document.body.scrollWidth : 0)), Math.ceil(Math.max(document.documentElement.scrollHeight, "
+            "document.body ? document.body.scrollHeight : 0))]")
+        width = max(1, min(int(width), MAX_WIDTH))
+        height = max(1, min(int(height), MAX_HEIGHT))
+        png = page.screenshot(clip={"x": 0, "y": 0, "width": width, "height": height}, full_page=True,
+                              animations="disabled", caret="hide", type="png", timeout=ms)
+        page.set_content("<html><body></body></html>", timeout=ms)  # drop the table's DOM between renders
+        return png
+    except Exception as exc:  # noqa: BLE001
+        session.reset_page("table")
+        if exc.__class__.__name__ == "TimeoutError":
+            raise TableRenderTimeout(f"Chromium did not finish the table within {timeout:g} s") from None
+        raise
+
+
+def crop_to_content(png: bytes, padding: int = CROP_PADDING) -> bytes:
+    """Crop to the bounding box of pixels that differ from the top-left (background) pixel, plus padding."""
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    background = img.getpixel((0, 0))
+    bbox = ImageChops.difference(img, Image.new("RGB", img.size, background)).getbbox()
+    if bbox is not None:
+        x0, y0, x1, y1 = bbox
+        out = Image.new("RGB", (x1 - x0 + 2 * padding, y1 - y0 + 2 * padding), background)
+        out.paste(img.crop(bbox), (padding, padding))
+        img = out
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def render_table(kind: str, code: str, timeout: float = 30.0) -> bytes:
+    """PNG of a table. Raises TableSourceError / TableRenderTimeout for bad tables, BrowserUnavailable
+    when Chromium cannot run."""
+    document = html_document(source_to_html(kind, code))
+    raw = get_browser().call(lambda session: _screenshot(session, document, timeout), timeout)
+    return crop_to_content(raw)

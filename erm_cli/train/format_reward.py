@@ -1,0 +1,72 @@
+"""The format reward of ``erm train policy``: is the answer one clean code block in the expected language?
+
+Scores per completion (the draft prompt asks for "the complete code in one fenced block and nothing else"):
+
+- 1.0: exactly one fenced block, its language tag fits the item's kind (``python`` for matplotlib /
+  plotly, ``svg``/``xml`` for SVG, ``html``, ``markdown``/``md``, ``latex``/``tex``), non-empty code,
+  and at most :data:`MAX_PROSE_CHARS` characters of prose outside the fence;
+- 0.5: code can be extracted but the form is off (no fence, an unclosed or untagged fence, a wrong
+  tag, several blocks or a lot of prose);
+- 0.0: no code at all (empty or prose-only answers).
+
+This is a form check only; whether the code renders and matches is the visual reward's job
+(:mod:`erm_cli.train.rewards`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MAX_PROSE_CHARS = 200
+
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\n`]*)\n(.*?)^[ \t]{0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
+_ANY_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})", re.MULTILINE)
+_CODE_SIGNS = re.compile(r"<svg\b|<table\b|\\begin\s*\{\s*tabular|^\s*\|.*\|\s*$|^\s*(?:import|from)\s+\w+",
+                         re.IGNORECASE | re.MULTILINE)
+
+#: Fence tags accepted for each kind.
+TAGS_OF_KIND: dict[str, frozenset[str]] = {
+    "matplotlib": frozenset({"python", "py", "python3"}),
+    "plotly": frozenset({"python", "py", "python3"}),
+    "svg": frozenset({"svg", "xml"}),
+    "html": frozenset({"html", "htm"}),
+    "markdown": frozenset({"markdown", "md"}),
+    "latex": frozenset({"latex", "tex"}),
+}
+
+
+def format_score(text: str, kind: str | None) -> float:
+    """The format reward of one completion text for code of ``kind`` (None: any known tag is fine)."""
+    text = text or ""
+    if not text.strip():
+        return 0.0
+    blocks = _FENCE.findall(text)
+    if len(blocks) == 1:
+        _, tag, code = blocks[0]
+        tag = tag.strip().lower().split()[0] if tag.strip() else ""
+        allowed = TAGS_OF_KIND.get(kind or "", frozenset().union(*TAGS_OF_KIND.values()))
+        prose = len(_FENCE.sub("", text).strip())
+        if code.strip() and tag in allowed and prose <= MAX_PROSE_CHARS:
+            return 1.0
+        return 0.5 if code.strip() else 0.0
+    if blocks:
+        return 0.5 if any(code.strip() for _, _, code in blocks) else 0.0
+    if _ANY_FENCE.search(text) or _CODE_SIGNS.search(text):
+        return 0.5  # an unclosed fence (cut off) or bare code
+    return 0.0
+
+
+def make_format_reward(kind_column: str = "kind", name: str = "erm_format_reward") -> Any:
+    """A TRL ``reward_funcs`` callable scoring :func:`format_score` per completion (kind from ``kind_column``)."""
+    from .rewards import completion_text
+
+    def reward(prompts: Any = None, completions: Any = None, completion_ids: Any = None,
+               **kwargs: Any) -> list[float]:
+        comps = list(completions or [])
+        kinds = kwargs.get(kind_column) or [None] * len(comps)
+        return [format_score(completion_text(c), k) for c, k in zip(comps, kinds)]
+
+    reward.__name__ = name
+    reward.__qualname__ = name
+    return reward

@@ -1,0 +1,214 @@
+"""`erm bench judge` end to end on small VC-RewardBench-format data: the real critic and baselines, the
+format round trip, resumability after an interruption, failing items, and the report of examples/bench-mini."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from erm_cli.bench.judge_bench import JudgeBenchConfig, load_judge_items, read_jsonl_by_id, run_judge_bench
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _chart(path: Path, values=(3, 5, 2), colour="#1f77b4", title="Sales") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=80)
+    ax.bar(["Jan", "Feb", "Mar"], list(values), color=colour)
+    ax.set_title(title)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _icon(path: Path, shape: str = "circle", colour=(40, 90, 200)) -> None:
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (96, 96), "white")
+    d = ImageDraw.Draw(im)
+    if shape == "circle":
+        d.ellipse((18, 18, 78, 78), fill=colour)
+    else:
+        d.rectangle((18, 18, 78, 78), fill=colour)
+    im.save(path)
+
+
+def make_dataset(root: Path) -> Path:
+    """Six items (two without errors) + one pairwise line; errors use `category` and `type` keys."""
+    img = root / "images"
+    img.mkdir(parents=True)
+    _chart(img / "c_ref.png")
+    _chart(img / "c_same.png")
+    _chart(img / "c_colour.png", colour="#ff7f0e")
+    _chart(img / "c_title.png", title="Costs")
+    _chart(img / "c_data.png", values=(3, 1, 2))
+    _icon(img / "s_ref.png")
+    _icon(img / "s_same.png")
+    _icon(img / "s_square.png", shape="square")
+    rows = [
+        {"id": "c1", "category": "chart", "gt_img_path": "images/c_ref.png", "pred_img_path": "images/c_same.png",
+         "human_errors": []},
+        {"id": "c2", "category": "chart", "gt_img_path": "images/c_ref.png", "pred_img_path": "images/c_colour.png",
+         "human_errors": [{"category": "style_error", "severity": 2, "location": "bars",
+                           "description": "bar colour is orange instead of blue"}]},
+        {"id": "c3", "category": "chart", "gt_img_path": "images/c_ref.png", "pred_img_path": "images/c_title.png",
+         "human_errors": [{"type": "text_error", "severity": 2, "location": "title",
+                           "description": "title reads 'Costs' instead of 'Sales'"}]},
+        {"id": "c4", "category": "chart", "gt_img_path": "images/c_ref.png", "pred_img_path": "images/c_data.png",
+         "human_errors": [{"category": "data_error", "severity": 3, "location": "Feb bar",
+                           "description": "Feb bar value is 1 instead of 5"}]},
+        {"id": "s1", "category": "svg", "gt_img_path": "images/s_ref.png", "pred_img_path": "images/s_same.png",
+         "human_errors": []},
+        {"id": "s2", "category": "svg", "gt_img_path": "images/s_ref.png", "pred_img_path": "images/s_square.png",
+         "human_errors": [{"type": "shape_error", "severity": 3, "location": "main shape",
+                           "description": "the circle is drawn as a square"}]},
+    ]
+    data = root / "vcbench.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (root / "pairwise.jsonl").write_text(json.dumps(
+        {"id": "p1", "category": "chart", "gt_img_path": "images/c_ref.png", "chosen_img_path": "images/c_same.png",
+         "rejected_img_path": "images/c_colour.png"}) + "\n")
+    return data
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("vcb"))
+
+
+@pytest.fixture(scope="module")
+def full_run(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "critic"
+    metrics = run_judge_bench(JudgeBenchConfig(data=dataset, out_dir=out, workers=2))
+    return out, metrics
+
+
+def test_reader_accepts_type_and_category(dataset):
+    items = {it.id: it for it in load_judge_items(dataset)}
+    assert [e.category for e in items["c3"].gold] == ["text_error"]  # given as "type"
+    assert [e.category for e in items["c2"].gold] == ["style_error"]  # given as "category"
+    assert items["c1"].gold == [] and items["s2"].task == "svg"
+
+
+def test_round_trip_predictions_to_metrics(full_run, dataset):
+    from erm_cli.bench.judge_bench import match_requests, run_matcher
+    from erm_cli.bench.judge_metrics import vcbench_metrics
+    from erm_cli.bench.matching import OfflineMatcher
+
+    out, metrics = full_run
+    preds = read_jsonl_by_id(out / "predictions.jsonl")
+    assert set(preds) == {"c1", "c2", "c3", "c4", "s1", "s2"}
+    assert all("verdict" in r for r in preds.values())
+    assert set(metrics["judges"]) == {"critic", "ssim", "mse", "phash"}
+    # recompute the critic's metrics from predictions.jsonl alone: identical to metrics.json
+    items = load_judge_items(dataset)
+    matches, failures = run_matcher(OfflineMatcher(), match_requests(items, preds), None)
+    assert not failures
+    again = vcbench_metrics(matches)
+    stored = json.loads((out / "metrics.json").read_text())["judges"]["critic"]["vcbench"]["offline-v1"]["metrics"]
+    assert json.loads(json.dumps(again)) == stored
+    # gold totals are the same whoever judges: 2 + 2 + 3 + 3 = 10 severity points, 4 errors
+    assert stored["overall"]["gold_errors"] == 4
+    # separation and pairwise figures exist for every judge (2 error-free items, 4 with errors, 1 pair)
+    for j in metrics["judges"].values():
+        sep = j["reward"]["separation"]
+        assert (sep["n_no_error"], sep["n_error"]) == (2, 4)
+        assert j["reward"]["pairwise"]["pairs"] == 1
+    # identical images get the top reward from every pixel baseline -> their AUROC is at least 50 %
+    assert metrics["judges"]["mse"]["reward"]["separation"]["auroc"] >= 50.0
+    assert metrics["provenance"]["metrics_version"].startswith("erm-bench-")
+
+
+def test_report_has_tables_and_plots(full_run):
+    out, _ = full_run
+    text = (out / "report.md").read_text()
+    assert "## Leaderboard" in text and "| critic | offline-v1 |" in text and "| ssim | – |" in text
+    for png in ("category_f1.png", "reward_distributions.png", "severity_scatter.png", "pairwise_margins.png"):
+        assert (out / "plots" / png).stat().st_size > 1000
+        assert f"plots/{png}" in text
+
+
+def test_sibling_runs_share_a_leaderboard_and_dirs_refuse_other_judges(full_run, dataset):
+    out, _ = full_run
+    sib = out.parent / "mse-only"
+    run_judge_bench(JudgeBenchConfig(data=dataset, out_dir=sib, judge="mse", baselines=()))
+    text = (sib / "report.md").read_text()
+    assert "| critic | offline-v1 |" in text  # picked up from the sibling run directory
+    from erm_cli.errors import InputError
+
+    with pytest.raises(InputError, match="holds predictions of judge"):
+        run_judge_bench(JudgeBenchConfig(data=dataset, out_dir=sib, judge="ssim", baselines=()))
+
+
+def test_bad_item_fails_alone(dataset, tmp_path):
+    data = tmp_path / "with-bad.jsonl"
+    shutil.copytree(dataset.parent / "images", tmp_path / "images")
+    lines = dataset.read_text().splitlines()
+    lines.append(json.dumps({"id": "bad", "category": "chart", "gt_img_path": "images/c_ref.png",
+                             "pred_img_path": "images/missing.png", "human_errors": []}))
+    data.write_text("\n".join(lines) + "\n")
+    m = run_judge_bench(JudgeBenchConfig(data=data, out_dir=tmp_path / "run", baselines=("mse",), workers=1))
+    preds = read_jsonl_by_id(tmp_path / "run" / "predictions.jsonl")
+    assert "error" in preds["bad"] and "missing.png" in preds["bad"]["error"]
+    assert m["judges"]["critic"]["failed"] == 1 and m["judges"]["critic"]["items"] == 6
+    assert m["judges"]["mse"]["failed"] == 1
+
+
+def test_resume_after_interruption(full_run, dataset, tmp_path):
+    """Kill a CLI run after its first item, rerun: every item exactly once, same metrics as an uninterrupted run."""
+    _, reference = full_run
+    out = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "erm_cli.app", "bench", "judge", str(dataset), "--out", str(out), "--baselines", "",
+           "--workers", "1", "--json"]
+    env = dict(os.environ)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO)
+    preds = out / "predictions.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if preds.exists() and preds.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = read_jsonl_by_id(preds)
+    assert 1 <= len(first) < 6, "the run should have been interrupted part-way"
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(x) for x in preds.read_text().splitlines()]
+    assert sorted(r["id"] for r in lines) == ["c1", "c2", "c3", "c4", "s1", "s2"]  # nothing judged twice
+    for rid, row in first.items():  # the items judged before the kill were kept, not redone
+        assert read_jsonl_by_id(preds)[rid] == row
+    resumed = json.loads(done.stdout)
+    want = reference["judges"]["critic"]["vcbench"]["offline-v1"]["metrics"]["overall"]
+    got = resumed["judges"]["critic"]["vcbench"]["offline-v1"]["metrics"]["overall"]
+    assert got == want
+
+
+def test_report_from_examples_bench_mini(examples_dir, tmp_path):
+    mini = examples_dir / "bench-mini"
+    data = next(iter(sorted(p for p in mini.glob("*.jsonl") if p.name != "pairwise.jsonl")), None) \
+        if mini.is_dir() else None
+    if data is None:
+        pytest.skip("examples/bench-mini is not in this checkout")
+    out = tmp_path / "mini" / "critic"
+    res = subprocess.run([sys.executable, "-m", "erm_cli.app", "bench", "judge", str(data), "--out", str(out),
+                          "--json"], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads(res.stdout)
+    report = (out / "report.md").read_text()
+    assert "## Leaderboard" in report and "critic" in report
+    assert (out / "plots" / "reward_distributions.png").exists()
+    crit = metrics["judges"]["critic"]
+    assert crit["items"] + crit["failed"] == metrics["data"]["items"]
+    assert crit["vcbench"]["offline-v1"]["metrics"]["overall"]["gold_errors"] > 0

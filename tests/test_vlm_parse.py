@@ -1,0 +1,105 @@
+"""Parsing judge answers: the malformed-output corpus (tests/data/malformed), well-formed answers, and the
+SFT target text round trip."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from erm_cli.judges.verdict import SEVERITY_UNPARSED, TASKS, TAXONOMY, ErrorItem, Verdict
+from erm_cli.judges.vlm import parse_judge_output, verdict_to_target_json
+from erm_cli.judges.vlm_output import repair_json
+
+CORPUS = Path(__file__).parent / "data" / "malformed"
+EXPECTED = {k: v for k, v in json.loads((CORPUS / "expected.json").read_text()).items() if not k.startswith("_")}
+
+
+def test_every_corpus_file_has_an_expectation() -> None:
+    files = {p.stem for p in CORPUS.glob("*.txt")}
+    assert files == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_malformed_corpus(name: str) -> None:
+    case = EXPECTED[name]
+    text = (CORPUS / f"{name}.txt").read_text(encoding="utf-8")
+    verdict = parse_judge_output(text, case["task"])
+    assert verdict.parsed is case["parsed"], verdict.info
+    assert verdict.task == case["task"]
+    if case["parsed"]:
+        assert [[e.category, e.severity] for e in verdict.errors] == case["errors"]
+        assert all(1 <= e.severity <= 3 for e in verdict.errors)
+        # counts are always recomputed from the list, whatever the answer declared
+        for cat, n in verdict.counts.items():
+            assert n == sum(e.category == cat for e in verdict.errors)
+        assert verdict.severity_total == sum(e.severity for e in verdict.errors)
+    else:
+        assert verdict.errors == [] and verdict.info["parse_error"]
+        assert verdict.severity_total == SEVERITY_UNPARSED
+        assert verdict.reward == pytest.approx(1 - SEVERITY_UNPARSED / 50)
+        assert verdict.info["raw_output"] == text[:4000]
+
+
+def test_declared_counts_that_disagree_are_noted() -> None:
+    v = parse_judge_output((CORPUS / "counts_disagree.txt").read_text(), "chart")
+    assert v.info["counts_recomputed"] is True
+    assert v.info["declared_counts"]["structure_error_count"] == 3
+    assert v.counts["structure_error"] == 0 and v.counts["style_error"] == 1
+
+
+def test_truncation_is_recorded() -> None:
+    v = parse_judge_output((CORPUS / "truncated_mid_item.txt").read_text(), "chart")
+    assert "truncated" in v.info["repairs"] and v.info["dropped_incomplete_last"] is True
+
+
+def random_verdict(rng: random.Random, task: str) -> Verdict:
+    words = ["title", "legend", "bar 3", "row 2, col \"B\"", "wheel", "axis — y", "标签", "it's"]
+    errors = [ErrorItem(category=rng.choice(TAXONOMY[task]), severity=rng.randint(1, 3),
+                        location=rng.choice(words), description=" ".join(rng.sample(words, 3)))
+              for _ in range(rng.randint(0, 6))]
+    return Verdict(task=task, errors=errors, judge={"name": "synth", "version": "1"})
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_target_json_round_trips(seed: int) -> None:
+    rng = random.Random(seed)
+    task = TASKS[seed % len(TASKS)]
+    verdict = random_verdict(rng, task)
+    text = verdict_to_target_json(verdict)
+    obj = json.loads(text)
+    assert list(obj)[:-1] == [f"{c}_count" for c in TAXONOMY[task]] and list(obj)[-1] == "errors"
+    assert all(set(e) == {"category", "severity", "location", "description"} for e in obj["errors"])
+    back = parse_judge_output(text, task)
+    assert back.parsed and "repairs" not in back.info and "counts_recomputed" not in back.info
+    assert [e.to_dict() for e in back.errors] == [e.to_dict() for e in verdict.errors]
+    assert back.reward == verdict.reward
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_wrapped_well_formed_answers_parse_identically(seed: int) -> None:
+    rng = random.Random(100 + seed)
+    task = TASKS[seed % len(TASKS)]
+    verdict = random_verdict(rng, task)
+    text = verdict_to_target_json(verdict)
+    for wrapped in (f"```json\n{text}\n```", f"<think>checking... {{\"draft\": 1}}</think>\n{text}",
+                    f"Here you go:\n{json.dumps(json.loads(text), indent=2, ensure_ascii=False)}\nDone."):
+        back = parse_judge_output(wrapped, task)
+        assert [e.to_dict() for e in back.errors] == [e.to_dict() for e in verdict.errors]
+
+
+@pytest.mark.parametrize("broken, fixed", [
+    ('{"a": 1,}', {"a": 1}),
+    ("{'a': 'it\\'s'}", {"a": "it's"}),
+    ('{"a": [1 2 3]}', {"a": [1, 2, 3]}),
+    ('{"a": True, "b": None, "c": NaN}', {"a": True, "b": None, "c": None}),
+    ('{"a": .5, "b": +2, "c": 3.}', {"a": 0.5, "b": 2, "c": 3.0}),
+    ('{"a": {"b": [1, {"c": "x', {"a": {"b": [1, {"c": "x"}]}}),
+    ('{"a": }', {"a": None}),
+    ('{"a": 1 "b": 2}', {"a": 1, "b": 2}),
+    ('{"a": [1, 2}', {"a": [1, 2]}),
+])
+def test_repair_json(broken: str, fixed: object) -> None:
+    assert json.loads(repair_json(broken)) == fixed
