@@ -125,6 +125,8 @@ def test_counts_add():
 def test_tokens_normalise_spelling_and_stopwords():
     assert tokens("The colour of the bars") == {"color", "bar"}
     assert "2021" in tokens("title says 2021") and "3.5" in tokens("value 3.5 instead")
+    # hex codes and ΔE figures are evidence, not words to match on
+    assert tokens("colour #1f77b4 (blue) expected, ΔE2000 = 52") == {"color", "blue"}
 
 
 def test_error_similarity_hand_computed():

@@ -3,8 +3,8 @@ against small scripted third-party servers (rate limits, 5xx, slow answers, stri
 
 from __future__ import annotations
 
+import asyncio
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -55,7 +55,7 @@ def scripted_app(script: list[Any], hits: list[dict], strict: bool = False, dela
             hits.append({"body": body, "auth": request.headers.get("authorization")})
             step = script.pop(0) if script else "ok"
         if delay:
-            time.sleep(delay)
+            await asyncio.sleep(delay)
         if token is not None and request.headers.get("authorization") != f"Bearer {token}":
             return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
         if strict and ("top_k" in body or "repetition_penalty" in body):

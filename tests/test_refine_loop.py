@@ -98,7 +98,7 @@ def test_table_cells_are_fixed(tools, tmp_path, has_chromium):
         pytest.skip("chromium is not installed")
     result, _ = _run(tools, tmp_path, "scores_table")
     assert result.best.reward > result.initial.reward
-    assert "text_error" in _categories(result.initial) or "numeric_error" in _categories(result.initial)
+    assert result.initial.n_errors > result.best.n_errors
     gold = [x.value for x in _literals((EXAMPLES / "scores_table.html").read_text(), "html").of_role("text")]
     got = [x.value for x in _literals(result.best.code, "html").of_role("text")]
     assert got == gold
@@ -147,8 +147,8 @@ def test_render_failure_goes_back_to_the_policy(tools, tmp_path):
 def test_budgets_stop_the_loop(tools, tmp_path):
     ref = _reference(tools, tmp_path, "sales_bar")
     init = EXAMPLES / "sales_bar_init.py"
-    r1, _ = refine_image(ref, init=init, config=RefineConfig(rounds=5, samples=3, max_candidates=2))
-    assert len(r1.candidates) == 2 and "candidate budget" in r1.stop_reason
+    r1, _ = refine_image(ref, init=init, config=RefineConfig(rounds=5, samples=3, max_candidates=1))
+    assert len(r1.candidates) == 1 and "candidate budget" in r1.stop_reason and len(r1.rounds) == 1
     r2, _ = refine_image(ref, init=init, config=RefineConfig(rounds=5, target=0.0))
     assert len(r2.candidates) == 1 and "target" in r2.stop_reason
 

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from erm_cli.errors import InputError, ModelError
 from erm_cli.judges import get_judge
 from erm_cli.judges.verdict import SEVERITY_UNPARSED, TAXONOMY
-from erm_cli.judges.vlm import (RELEASED_IMAGE_SIDE, RELEASED_SAMPLING, VLMJudge, build_judge_request)
+from erm_cli.judges.vlm import RELEASED_IMAGE_SIDE, RELEASED_SAMPLING, VLMJudge, build_judge_request
 from erm_cli.models.base import Sampling
 from erm_cli.serve import create_app
 from erm_cli.serve.testing import running_server

@@ -75,3 +75,38 @@ def test_bad_prompt_files(tmp_path, content: str, fragment: str) -> None:
 def test_missing_prompt_file(tmp_path) -> None:
     with pytest.raises(InputError, match="no such prompt file"):
         load_prompt_file(tmp_path / "nope.json")
+
+
+def test_per_task_system_prompts(tmp_path) -> None:
+    from erm_cli.judges.vlm import VLMJudge
+
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({"*": "Judge.", "system": "Common.", "system.table": "Table only."}))
+    judge = VLMJudge("tiny:qwen3-vl", prompt_file=f)
+    assert judge.systems == {"chart": "Common.", "svg": "Common.", "table": "Table only."}
+    assert judge.prompts["svg"] == "Judge."
+
+
+def test_extract_released_prompts_from_a_checkout(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from erm_cli.judges.prompts import extract_visual_erm_prompts
+
+    scripts = tmp_path / "Visual-ERM" / "rl_scripts" / "reward_func"
+    scripts.mkdir(parents=True)
+    (scripts / "reward_utils.py").write_text(
+        'import os\nPROMPT_CHART2CODE_JUDGEMENT = """chart judge text"""\n'
+        'PROMPT_IMG2SVG_JUDGEMENT = ("svg " "judge text")\nOTHER = 1\n')
+    (scripts / "table_parse_rm_v2.py").write_text("PROMPT_TABLE2MARKDOWN_JUDGEMENT = 'table judge text'\n")
+    (scripts / "broken.py").write_text("def (:\n")
+    prompts = extract_visual_erm_prompts(tmp_path / "Visual-ERM")
+    assert prompts == {"chart": "chart judge text", "svg": "svg judge text", "table": "table judge text",
+                       "system.table": "You are a helpful assistant."}
+    out = tmp_path / "released.json"
+    run = subprocess.run([sys.executable, "-m", "erm_cli.judges.prompts", str(tmp_path / "Visual-ERM"), "-o", str(out)],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0 and load_prompt_file(out) == prompts
+    (tmp_path / "empty-checkout").mkdir()
+    with pytest.raises(InputError, match="no Visual-ERM judge prompts"):
+        extract_visual_erm_prompts(tmp_path / "empty-checkout")

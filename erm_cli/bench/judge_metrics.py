@@ -9,8 +9,10 @@ levels ``yes`` / ``partial`` (see :mod:`erm_cli.bench.matching`):
   FP and FN alike, as in the released ``evaluation.py``);
 * TP / FP / FN are summed over items (micro) per task and over all items; per error type, TP is
   keyed by the *predicted* type, FP by the predicted type, FN by the gold type;
-* ``f1_hard`` of an empty case (TP = FP = FN = 0) is 1.0 and ``f1_soft`` of it is 0.0 - both as in
-  the released code; ``support`` in the output tells such cases apart;
+* the released code scores an empty case (no gold and no predicted error: TP = FP = FN = 0) as
+  ``f1_hard`` 1.0 and ``f1_soft`` 0.0; we report such a block's F1s as ``None`` (undefined) instead,
+  so a task or type nobody mentioned does not show 100 or 0 (real tasks always have gold errors;
+  :func:`f1_hard` / :func:`f1_soft` keep the released values for anyone who needs them);
 * ``Sc`` = Pearson correlation x 100 between per-item predicted and gold severity totals, per task
   and pooled over all items for the overall figure (not a mean of tasks); undefined (constant
   input or fewer than two items) is reported as ``None``.
@@ -96,9 +98,15 @@ class Counts:
     def f1_soft(self) -> float:
         return f1_soft(self.tp_soft, self.fp, self.fn)
 
+    @property
+    def empty(self) -> bool:
+        return self.tp_soft == 0 and self.fp == 0 and self.fn == 0
+
     def to_dict(self) -> dict[str, Any]:
+        undefined = self.empty
         return {"tp_hard": self.tp_hard, "tp_soft": self.tp_soft, "fp": self.fp, "fn": self.fn,
-                "f1_hard": round(100 * self.f1_hard, 4), "f1_soft": round(100 * self.f1_soft, 4)}
+                "f1_hard": None if undefined else round(100 * self.f1_hard, 4),
+                "f1_soft": None if undefined else round(100 * self.f1_soft, 4)}
 
 
 def _div(a: float, b: float) -> float:
@@ -204,8 +212,6 @@ def vcbench_metrics(items: list[ItemMatch]) -> dict[str, Any]:
         if rows:
             out[task] = _block(rows, task)
     out["overall"] = _block(items, None)
-    if not items:  # nothing was scored: no figure rather than the empty-case 100 %
-        out["overall"].update(f1_hard=None, f1_soft=None)
     return out
 
 

@@ -62,7 +62,8 @@ _STOP = frozenset("""a an the of in on at to for from by with and or but is are 
 this that these those as than then there their which who whom what when where while should would could
 can will shall may might must not no do does did has have had instead vs versus into onto over under
 between within without also only just very more less most least some any each every all both one two
-image images reference candidate generated ground truth gt pred prediction predicted original""".split())
+image images reference candidate generated ground truth gt pred prediction predicted original expected found
+place places series""".split())
 
 _SPELLING = {"colour": "color", "colours": "colors", "grey": "gray", "centre": "center", "labelled": "labeled",
              "colored": "color", "coloured": "color"}
@@ -77,7 +78,8 @@ def _stem(word: str) -> str:
 
 def tokens(text: str) -> set[str]:
     """Content tokens of a location or description: numbers kept whole, words stemmed lightly."""
-    words = re.findall(r"\d+(?:\.\d+)?%?|[a-z]+", (text or "").lower())
+    text = re.sub(r"#[0-9a-fA-F]{3,8}\b|δe(?:2000|76)?\s*=?\s*[\d.]+", " ", (text or "").lower())
+    words = re.findall(r"\d+(?:\.\d+)?%?|[a-z]+", text)
     out = set()
     for w in words:
         w = _SPELLING.get(w, w)

@@ -74,7 +74,7 @@ def leaderboard_rows(metrics_docs: list[dict[str, Any]]) -> list[dict[str, Any]]
 def leaderboard_markdown(rows: list[dict[str, Any]], reference: list[dict[str, Any]] | None = None) -> str:
     head = ("| judge | matcher | chart F1h/F1s/Sc | table F1h/F1s/Sc | svg F1h/F1s/Sc | AVG F1h/F1s/Sc "
             "| AUROC | pairwise acc | Sc(reward) |")
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
 
     def cell(r: dict[str, Any], task: str) -> str:
         t = r.get(task)

@@ -19,9 +19,9 @@ Normalisation (OmniDocBench ``normalized_html_table`` and friends): ``th`` -> ``
 only the table's inside kept; ``style``/``height``/``width``/``align``/``class`` attributes dropped;
 whitespace runs collapsed; ``sup``/``sub``/``div``/``p`` tags and ``colgroup`` removed. Markdown pipe
 tables are converted to HTML the way OmniDocBench does (first row header, separator row dropped).
-LaTeX ``tabular`` is converted by a built-in converter (OmniDocBench calls LaTeXML, which is not
-installed here): rows on ``\\``, cells on ``&``, ``\\multicolumn`` -> colspan, ``\\multirow`` ->
-rowspan (covered cells dropped), rules dropped, cell text through pylatexenc with math kept as ``$..$``.
+LaTeX ``tabular`` is converted with the renderers' converter (:mod:`erm_cli.renderers.latex_table`;
+OmniDocBench calls LaTeXML, which is not installed here): ``\\multicolumn`` -> colspan, ``\\multirow``
+-> rowspan with covered cells dropped, rules dropped, font commands reduced to their text.
 """
 
 from __future__ import annotations
@@ -248,147 +248,24 @@ def markdown_table_to_html(text: str) -> str:
     return "".join(out)
 
 
-def _read_group(s: str, i: int) -> tuple[str, int]:
-    """The content of a {...} group starting at or after ``i`` (skipping spaces), and the index after it."""
-    while i < len(s) and s[i] in " \t\n":
-        i += 1
-    if i >= len(s) or s[i] != "{":
-        # a single token argument
-        m = re.match(r"\\[A-Za-z]+|.", s[i:], re.S)
-        tok = m.group(0) if m else ""
-        return tok, i + len(tok)
-    depth, j = 0, i
-    while j < len(s):
-        ch = s[j]
-        if ch == "\\":
-            j += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return s[i + 1:j], j + 1
-        j += 1
-    return s[i + 1:], len(s)
-
-
-def _skip_optional(s: str, i: int) -> int:
-    while i < len(s) and s[i] in " \t\n":
-        i += 1
-    if i < len(s) and s[i] == "[":
-        j = s.find("]", i)
-        return j + 1 if j >= 0 else len(s)
-    return i
-
-
-def _split_top(s: str, sep: str) -> list[str]:
-    """Split on ``sep`` ("&" or the row break) outside braces, ignoring escaped characters."""
-    parts, depth, cur, i = [], 0, [], 0
-    while i < len(s):
-        if sep == "\\\\" and s.startswith("\\\\", i) and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-            i = _skip_optional(s, i + 2)
-            continue
-        ch = s[i]
-        if ch == "\\" and i + 1 < len(s):
-            cur.append(s[i:i + 2])
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth = max(0, depth - 1)
-        if ch == sep and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-        i += 1
-    parts.append("".join(cur))
-    return parts
-
-
-_RULES = re.compile(r"\\(?:hline|toprule|midrule|bottomrule|endhead|endfirsthead|endfoot|endlastfoot|"
-                    r"hhline\{[^}]*\}|cline\{[^}]*\}|cmidrule(?:\([^)]*\))?\{[^}]*\}|"
-                    r"specialrule\{[^}]*\}\{[^}]*\}\{[^}]*\}|addlinespace(?:\[[^\]]*\])?|"
-                    r"rowcolor(?:\[[^\]]*\])?\{[^}]*\}|arrayrulecolor\{[^}]*\}|noalign\{[^}]*\})")
-
-
-def _latex_cell_text(tex: str) -> str:
-    from pylatexenc.latex2text import LatexNodes2Text
-
-    tex = re.sub(r"\\(?:cellcolor|columncolor)(?:\[[^\]]*\])?\{[^}]*\}", "", tex)
-    try:
-        text = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True).latex_to_text(tex)
-    except Exception:  # pylatexenc is lenient; keep the raw text on anything unexpected
-        text = tex
-    return re.sub(r"\s+", " ", text).strip()
+_FORMATTING_TAGS = re.compile(r"</?(?:b|i|u|em|strong|tt|code|small|big|s|strike|font)\b[^>]*>", re.IGNORECASE)
 
 
 def latex_table_to_html(text: str) -> str:
-    """The first ``tabular``-like environment in ``text`` -> HTML ("" when there is none)."""
-    src = re.sub(r"(?<!\\)%[^\n]*", "", text or "")
-    m = re.search(r"\\begin\{(tabular\*?|tabularx|longtable|tabulary|array)\}", src)
-    if not m:
+    """The tabulars in ``text`` -> HTML ("" when there is none), through the renderers' LaTeX converter.
+
+    LaTeXML (OmniDocBench's converter) turns font commands into ``<span class=...>`` that the
+    normaliser unwraps, and keeps a float's caption outside the ``<table>``; the renderers' converter
+    emits ``<b>``/``<i>`` and an inner ``<caption>`` instead, so both are removed here to match.
+    """
+    from ..renderers.latex_table import LatexTableError, latex_to_html
+
+    try:
+        out = latex_to_html(text or "")
+    except (LatexTableError, ValueError):
         return ""
-    env = m.group(1)
-    i = m.end()
-    if env in ("tabular*", "tabularx", "tabulary"):
-        _, i = _read_group(src, i)  # width
-    i = _skip_optional(src, i)
-    _, i = _read_group(src, i)  # column spec
-    end = src.find(f"\\end{{{env}}}", i)
-    body = src[i:end if end >= 0 else len(src)]
-    body = _RULES.sub("", body)
-    rows = [r for r in _split_top(body, "\\\\")]
-    covered: dict[int, int] = {}  # column -> rows still covered by a \multirow above
-    html_rows: list[str] = []
-    for raw in rows:
-        if not raw.strip():
-            continue
-        cells = _split_top(raw, "&")
-        col = 0
-        out_cells: list[str] = []
-        next_cover: dict[int, int] = {}
-        for cell in cells:
-            content = cell.strip()
-            colspan, rowspan = 1, 1
-            mc = re.match(r"\\multicolumn\s*", content)
-            if mc:
-                n, j = _read_group(content, mc.end())
-                _, j = _read_group(content, j)
-                content, _ = _read_group(content, j)
-                colspan = int(n) if n.strip().isdigit() else 1
-                content = content.strip()
-            mr = re.match(r"\\multirow\s*", content)
-            if mr:
-                j = _skip_optional(content, mr.end())
-                n, j = _read_group(content, j)
-                j = _skip_optional(content, j)
-                _, j = _read_group(content, j)  # width
-                j = _skip_optional(content, j)
-                content, _ = _read_group(content, j)
-                rowspan = int(n) if n.strip().lstrip("-").isdigit() else 1
-                rowspan = max(1, abs(rowspan))
-            if covered.get(col, 0) > 0 and not content:
-                next_cover[col] = covered[col] - 1
-                col += colspan
-                continue
-            attrs = (f' colspan="{colspan}"' if colspan > 1 else "") + (f' rowspan="{rowspan}"' if rowspan > 1 else "")
-            out_cells.append(f"<td{attrs}>{html_lib.escape(_latex_cell_text(content), quote=False)}</td>")
-            if rowspan > 1:
-                for c in range(col, col + colspan):
-                    next_cover[c] = rowspan - 1
-            col += colspan
-        for c, left in covered.items():
-            if c not in next_cover and left > 1:
-                next_cover[c] = left - 1
-        covered = {c: n for c, n in next_cover.items() if n > 0}
-        if out_cells:
-            html_rows.append("<tr>" + "".join(out_cells) + "</tr>")
-    return "<table>" + "".join(html_rows) + "</table>" if html_rows else ""
+    out = re.sub(r"<caption>.*?</caption>", "", out, flags=re.DOTALL)
+    return _FORMATTING_TAGS.sub("", out)
 
 
 def detect_table_format(text: str) -> str:

@@ -20,7 +20,8 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "vc_rewardbench": "1: Visual-ERM evaluation.py semantics - errors filtered to the task's allowed types; "
                       "1-to-1 matches 'yes'/'partial'; F1_hard counts 'yes' as TP (partial pairs leave TP, FP "
                       "and FN), F1_soft counts partial as 0.5 TP; FP = unmatched predictions, FN = unmatched "
-                      "gold; micro sums per task and overall; per-type TP keyed by the predicted type; "
+                      "gold; micro sums per task and overall; per-type TP keyed by the predicted type; F1 undefined "
+                      "(null) when neither side has an error; "
                       "Sc = Pearson x100 of per-item severity totals, pooled over all items for AVG",
     "offline_matcher": "1: same category; Hungarian assignment on location/description token-Dice similarity; "
                        "yes >= 0.5, partial >= 0.2",

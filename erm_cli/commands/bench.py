@@ -125,10 +125,10 @@ def policy(
     embedders = tuple(EmbeddingScorer(p, n) for p, n in ((dino, "dino"), (clip, "clip")) if p is not None)
     run_dir = out or DEFAULT_ROOT / f"policy-{_safe_name(predictions.stem)}"
     with progress() as bar:
-        task = bar.add_task("policy", total=None)
+        update = _progress_callback(bar)
         summary = run_policy_bench(predictions, refs, run_dir, judge=judge_obj, workers=workers, timeout=timeout,
                                    strict=strict, embedders=embedders, resume=resume,
-                                   on_progress=lambda d, t: bar.update(task, completed=d, total=t))
+                                   on_progress=lambda d, t: update("policy items", d, t))
     if as_json:
         print_json(summary)
         return

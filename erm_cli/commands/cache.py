@@ -1,14 +1,58 @@
-"""`erm cache` (not landed yet)."""
+"""`erm cache info|clear`: show or empty the render cache."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
-from ..errors import NotYetAvailable
+from ..errors import InputError
 
-app = typer.Typer(help="Not available yet in this build.", no_args_is_help=False)
+app = typer.Typer(help="Show or clear erm's render cache (content-addressed, size-limited, LRU).",
+                  no_args_is_help=True)
 
 
-@app.callback(invoke_without_command=True)
-def _main() -> None:
-    raise NotYetAvailable("'erm cache' has not landed yet in this build")
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+@app.command("info")
+def info(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """Where the render cache lives, how many entries (and failures) it holds, its size and limit."""
+    from ..console import console, print_json
+    from ..renderers.cache import get_cache
+
+    data = get_cache().info()
+    if as_json:
+        print_json(data)
+        return
+    kinds = ", ".join(f"{k} {v}" for k, v in data["by_kind"].items()) or "none"
+    console.print(f"render cache: {data['directory']}")
+    console.print(f"  entries: {data['entries']} ({data['failures']} cached failures); by kind: {kinds}")
+    console.print(f"  size: {_human(data['size_bytes'])} of {_human(data['size_limit_bytes'])} "
+                  "(least-recently-used eviction; ERM_RENDER_CACHE_MB sets the limit)")
+
+
+@app.command("clear")
+def clear(
+    failed: bool = typer.Option(False, "--failed", help="Only remove cached failures."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only remove entries of this kind."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Remove cached renders (all, only failures, or one kind)."""
+    from ..console import console, print_json
+    from ..renderers import KINDS
+    from ..renderers.cache import get_cache
+
+    if kind is not None and kind not in KINDS:
+        raise InputError(f"unknown --kind {kind!r}; choose one of: {', '.join(KINDS)}")
+    removed = get_cache().clear(failures_only=failed, kind=kind)
+    if as_json:
+        print_json({"removed": removed})
+    else:
+        console.print(f"removed {removed} cached render{'s' if removed != 1 else ''}")

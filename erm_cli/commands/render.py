@@ -1,10 +1,143 @@
-"""`erm render` (not landed yet)."""
+"""`erm render`: code (or a model answer) -> PNG, sandboxed and cached; or a resumable batch."""
 
 from __future__ import annotations
 
-from ..errors import NotYetAvailable
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import InputError, RenderFailure
+
+KIND_HELP = "Language: matplotlib, plotly, svg, html, markdown, latex (default: from the extension and content)."
 
 
-def render() -> None:
-    """Not available yet in this build."""
-    raise NotYetAvailable("'erm render' has not landed yet in this build")
+def render(
+    code: Optional[str] = typer.Argument(None, help="Code file or model answer (fenced blocks are extracted); "
+                                         "'-' reads stdin.", show_default=False),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="PNG path; '-' writes the PNG to stdout. "
+                                         "Default: CODE with a .png suffix."),
+    kind: Optional[str] = typer.Option(None, "-k", "--kind", help=KIND_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    batch: Optional[Path] = typer.Option(None, "--batch", help="JSONL of items: id + path (relative to the file) "
+                                         "or code, optional kind.", dir_okay=False),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder for --batch (PNGs + results.jsonl).",
+                                       file_okay=False),
+    workers: Optional[int] = typer.Option(None, "-w", "--workers", min=1, max=64,
+                                          help="Concurrent renders for --batch (default: CPU count, 2..8)."),
+    width: Optional[int] = typer.Option(None, "--width", min=1, max=16384,
+                                        help="Output width for SVG; viewport width for plotly (default 800)."),
+    height: Optional[int] = typer.Option(None, "--height", min=1, max=16384,
+                                         help="Output height for SVG; viewport height for plotly (default 600)."),
+    dpi: int = typer.Option(100, "--dpi", min=10, max=1200, help="matplotlib dpi."),
+    timeout: float = typer.Option(30.0, "--timeout", min=0.1, max=3600, help="Wall-clock limit per render (s)."),
+    mem_mb: int = typer.Option(1536, "--mem-mb", min=64, max=65536, help="Memory limit per render (MB)."),
+    strict: bool = typer.Option(False, "--strict", help="Stricter sandbox (bubblewrap: read-only minimal file "
+                                "system, no home directory)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the render cache."),
+    refresh: bool = typer.Option(False, "--refresh", help="Re-render and overwrite cached results."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Re-run renders whose failure was cached "
+                                      "(and, with --batch, items that failed before)."),
+) -> None:
+    """Render CODE to a PNG, or many items with --batch (progress on stderr, resumable after a kill)."""
+    from ..renderers import KINDS, RenderOptions
+
+    if kind is not None and kind not in KINDS:
+        raise InputError(f"unknown --kind {kind!r}; choose one of: {', '.join(KINDS)}")
+    if sum([no_cache, refresh, retry_failed and batch is None]) > 1:
+        raise InputError("choose one of --no-cache, --refresh, --retry-failed")
+    cache_mode = False if no_cache else "refresh" if refresh else "retry-failed" if retry_failed else True
+    options = RenderOptions(width=width, height=height, dpi=dpi, timeout=timeout, mem_mb=mem_mb, strict=strict)
+    if batch is not None:
+        if code is not None:
+            raise InputError("give either CODE or --batch, not both")
+        if out is None:
+            raise InputError("--batch needs --out DIR")
+        _render_batch(batch, out, options, workers, cache_mode, retry_failed, as_json)
+        return
+    if code is None:
+        raise InputError("missing CODE (a code file, or '-' for stdin); see erm render --help")
+    _render_one(code, output, kind, options, cache_mode, as_json)
+
+
+def _read_input(code: str) -> tuple[str, str | None]:
+    if code == "-":
+        data = sys.stdin.buffer.read()
+        if not data.strip():
+            raise InputError("empty code on stdin")
+        return data.decode("utf-8", errors="replace"), None
+    from ..judges.pipeline import read_code
+
+    return read_code(code), code
+
+
+def _render_one(code: str, output: str | None, kind: str | None, options, cache_mode, as_json: bool) -> None:
+    from ..console import console, print_json
+    from ..renderers import detect_kind, render
+    from ..renderers.detect import KIND_OF_EXTENSION, PYTHON_EXTENSIONS
+
+    text, filename = _read_input(code)
+    if kind is None and filename is not None:
+        suffix = Path(filename).suffix.lower()
+        if suffix in KIND_OF_EXTENSION or suffix in PYTHON_EXTENSIONS:
+            kind = detect_kind(text, filename)
+    if output is None:
+        if filename is None:
+            raise InputError("reading stdin: pass -o OUT.png (or -o - for stdout)")
+        output = str(Path(filename).with_suffix(".png"))
+    if output == "-" and as_json:
+        raise InputError("--json and -o - both use stdout; write the PNG to a file")
+    result = render(text, kind=kind, options=options, cache=cache_mode)
+    if result.ok and result.png is not None:
+        if output == "-":
+            sys.stdout.buffer.write(result.png)
+            sys.stdout.buffer.flush()
+        else:
+            out_path = Path(output)
+            if out_path.parent and not out_path.parent.exists():
+                raise InputError(f"output folder does not exist: {out_path.parent}")
+            out_path.write_bytes(result.png)
+    info = result.to_dict()
+    info["output"] = None if (output == "-" or not result.ok) else output
+    if result.ok:
+        w, h = result.image().size
+        info["width"], info["height"] = w, h
+    if as_json:
+        print_json(info)
+    elif output != "-" and result.ok:
+        hit = " [cache hit]" if result.cache_hit else ""
+        console.print(f"[green]rendered[/green] {filename or 'stdin'} ({result.kind}) -> {output}  "
+                      f"{info['width']}x{info['height']}  {result.seconds:.2f} s{hit}")
+    if not result.ok:
+        raise RenderFailure(f"render failed ({result.kind}): {result.error}")
+
+
+def _render_batch(batch: Path, out: Path, options, workers, cache_mode, retry_failed: bool, as_json: bool) -> None:
+    from ..console import console, err_console, print_json, progress
+    from ..renderers.batch import render_batch
+
+    bar = progress(disable=not sys.stderr.isatty())
+    task = None
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            task = bar.add_task("rendering", total=total, completed=done)
+        else:
+            bar.update(task, completed=done)
+
+    with bar:
+        summary = render_batch(batch, out, options=options, workers=workers,
+                               cache=True if cache_mode == "retry-failed" else cache_mode,
+                               retry_failed=retry_failed, on_progress=on_progress)
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    console.print(f"{summary.total} items: {summary.ok} rendered ok, {summary.failed} failed, "
+                  f"{summary.skipped} already done, {summary.cache_hits} from the cache  "
+                  f"({summary.seconds:.1f} s) -> {summary.results}")
+    for failure in summary.failures[:10]:
+        err_console.print(f"  [red]failed[/red] {failure['id']}: {failure['error']}")
+    if len(summary.failures) > 10:
+        err_console.print(f"  ... and {len(summary.failures) - 10} more (see {summary.results})")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,19 +12,19 @@ from ..errors import InputError
 
 def serve(
     judge: str = typer.Option("critic", "--judge", "-j", help="Judge to serve: critic (no weights) or vlm."),
-    model: Optional[str] = typer.Option(None, "--model", "-m",
+    model: str | None = typer.Option(None, "--model", "-m",
                                         help="Model spec for --judge vlm and/or --openai: tiny:qwen3-vl, hf:PATH, "
                                              "vllm:PATH or openai:URL#MODEL."),
     openai: bool = typer.Option(False, "--openai",
                                 help="Also expose the --model (hf:, tiny: or vllm:) as an OpenAI-compatible "
                                      "/v1/chat/completions endpoint."),
-    served_model_name: Optional[str] = typer.Option(None, "--served-model-name",
+    served_model_name: str | None = typer.Option(None, "--served-model-name",
                                                     help="Model name for --openai (default: from the spec)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (0.0.0.0 to listen on all)."),
     port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port."),
-    token: Optional[str] = typer.Option(None, "--token", envvar="ERM_SERVE_TOKEN",
+    token: str | None = typer.Option(None, "--token", envvar="ERM_SERVE_TOKEN",
                                         help="Require 'Authorization: Bearer TOKEN' (env ERM_SERVE_TOKEN)."),
-    allowed_root: Optional[Path] = typer.Option(None, "--allowed-root", file_okay=False,
+    allowed_root: Path | None = typer.Option(None, "--allowed-root", file_okay=False,
                                                 help="Allow reference/candidate paths under this folder "
                                                      "(paths are refused without it)."),
     max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="Judgements running at once."),
@@ -37,11 +36,11 @@ def serve(
                                   help="Requests merged into one generate call for a local model."),
     batch_window_ms: float = typer.Option(10.0, "--batch-window-ms", min=0.0,
                                           help="How long to wait for more requests to batch."),
-    prompt_file: Optional[Path] = typer.Option(None, "--prompt-file", exists=True,
+    prompt_file: Path | None = typer.Option(None, "--prompt-file", exists=True,
                                                help="Judge prompts (JSON, sections or a folder; see docs/MODELS.md)."),
     swap: bool = typer.Option(False, "--swap", help="vlm judge: also judge with the images swapped and average."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="hf/tiny/vllm: float32, bfloat16, float16 or auto."),
-    device: Optional[str] = typer.Option(None, "--device", help="hf/tiny: cpu, cuda, cuda:N or auto."),
+    dtype: str | None = typer.Option(None, "--dtype", help="hf/tiny/vllm: float32, bfloat16, float16 or auto."),
+    device: str | None = typer.Option(None, "--device", help="hf/tiny: cpu, cuda, cuda:N or auto."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the judge over HTTP: [bold]POST /judge[/], [bold]POST /reward[/] (batches), [bold]GET /health[/];

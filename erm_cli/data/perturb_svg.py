@@ -131,7 +131,7 @@ def scale(doc: SvgDoc, rng: random.Random) -> Edit | None:
 
 
 def rotate(doc: SvgDoc, rng: random.Random) -> Edit | None:
-    el = _pick(doc, rng, lambda e, p: _visible(doc, e, p) and local_name(e) != "text")
+    el = _pick(doc, rng, lambda e, p: _visible(doc, e, p) and local_name(e) not in ("text", "circle"))
     if el is None:
         return None
     parents = doc.parents()
@@ -299,6 +299,7 @@ def remove_fill(doc: SvgDoc, rng: random.Random) -> Edit | None:
     _drop_style(el, "fill")
     if _paint(doc, el, "stroke", parents) is None:
         el.set("stroke", old or "#000000")
+        el.set("stroke-linejoin", "round")
     label = doc.label(el, parents)
     return Edit("svg.remove_fill", "style_error", 2, label,
                 f"{label} is drawn as an outline only; the reference fills it with {old}.", _key(doc, el) + ".fill",
@@ -390,8 +391,10 @@ def layer_order(doc: SvgDoc, rng: random.Random) -> Edit | None:
         b = doc.bbox(el, parents)
         idx = sibs.index(el)
         others = sibs[idx + 1:] if idx < len(sibs) - 1 else sibs[:idx]
-        overlap = max((intersection(b, doc.bbox(o, parents)) for o in others), default=0.0)
-        if overlap > 0.5:
+        boxes = [doc.bbox(o, parents) for o in others]
+        shares = [intersection(b, ob) / max(1e-9, min(area(b), area(ob))) for ob in boxes if ob is not None]
+        overlap = max(shares, default=0.0)
+        if overlap > 0.05:
             options.append((el, p, idx, len(sibs), overlap, b))
     if not options:
         return None
@@ -406,8 +409,9 @@ def layer_order(doc: SvgDoc, rng: random.Random) -> Edit | None:
                                                                                "polygon", "polyline", "line", "text"))
         p.insert(first_drawable, el)
         where = "behind the shapes it should cover"
-    frac = overlap / max(area(b), 1e-9)
-    return Edit("svg.layer_order", "structure_error", 2 if frac > 0.3 else 1, label, f"{label} is drawn {where}.",
+    # how much of the smaller shape the swap covers or uncovers decides the severity
+    sev = 3 if overlap > 0.6 and idx < n - 1 else (2 if overlap > 0.25 else 1)
+    return Edit("svg.layer_order", "structure_error", sev, label, f"{label} is drawn {where}.",
                 _key(doc, el) + ".order", _region(doc, b))
 
 
@@ -424,7 +428,7 @@ PERTURBATIONS = registry([
     PerturbationInfo("svg.opacity", "style_error", opacity, 0.8),
     PerturbationInfo("svg.stroke_width", "style_error", stroke_width, 1.0),
     PerturbationInfo("svg.text", "text_symbol_error", text_content, 1.5),
-    PerturbationInfo("svg.layer_order", "structure_error", layer_order, 0.8),
+    PerturbationInfo("svg.layer_order", "structure_error", layer_order, 0.6),
 ])
 
 __all__ = ["PERTURBATIONS", "SVG_NS", "LABEL"]

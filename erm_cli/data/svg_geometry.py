@@ -181,7 +181,7 @@ def path_points(d: str, steps: int = 8) -> list[tuple[float, float]]:
             x, y = ox + v[0], oy + v[1]
             sx, sy = x, y
             pts.append((x, y))
-        elif c == "L" or c == "T":
+        elif c == "L":
             x, y = ox + v[0], oy + v[1]
             pts.append((x, y))
         elif c == "H":
@@ -190,25 +190,30 @@ def path_points(d: str, steps: int = 8) -> list[tuple[float, float]]:
         elif c == "V":
             y = (y if rel else 0.0) + v[0]
             pts.append((x, y))
-        elif c in ("C", "S", "Q"):
+        elif c in ("C", "S", "Q", "T"):
             if c == "C":
-                c1 = (ox + v[0], oy + v[1])
-                c2 = (ox + v[2], oy + v[3])
-                end = (ox + v[4], oy + v[5])
+                c1, c2, end = (ox + v[0], oy + v[1]), (ox + v[2], oy + v[3]), (ox + v[4], oy + v[5])
+                ctrl = c2
             elif c == "S":
                 c1 = (2 * x - last_ctrl[0], 2 * y - last_ctrl[1]) if last_ctrl and last_cmd in "CS" else (x, y)
-                c2 = (ox + v[0], oy + v[1])
-                end = (ox + v[2], oy + v[3])
+                c2, end = (ox + v[0], oy + v[1]), (ox + v[2], oy + v[3])
+                ctrl = c2
             else:
-                c1 = c2 = (ox + v[0], oy + v[1])
-                end = (ox + v[2], oy + v[3])
+                if c == "Q":
+                    q, end = (ox + v[0], oy + v[1]), (ox + v[2], oy + v[3])
+                else:
+                    q = (2 * x - last_ctrl[0], 2 * y - last_ctrl[1]) if last_ctrl and last_cmd in "QT" else (x, y)
+                    end = (ox + v[0], oy + v[1])
+                c1 = (x + 2 / 3 * (q[0] - x), y + 2 / 3 * (q[1] - y))
+                c2 = (end[0] + 2 / 3 * (q[0] - end[0]), end[1] + 2 / 3 * (q[1] - end[1]))
+                ctrl = q
             for j in range(1, steps + 1):
                 t = j / steps
                 mt = 1 - t
                 px = mt ** 3 * x + 3 * mt ** 2 * t * c1[0] + 3 * mt * t ** 2 * c2[0] + t ** 3 * end[0]
                 py = mt ** 3 * y + 3 * mt ** 2 * t * c1[1] + 3 * mt * t ** 2 * c2[1] + t ** 3 * end[1]
                 pts.append((px, py))
-            last_ctrl = c2
+            last_ctrl = ctrl
             x, y = end
         elif c == "A":
             end = (ox + v[5], oy + v[6])

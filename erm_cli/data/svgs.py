@@ -137,6 +137,8 @@ class SvgDoc:
                     pad = float(re.findall(r"[\d.]+", sw or "1")[0]) * scale / 2
                 except (IndexError, ValueError):
                     pad = 1.0
+                if self.effective(node, "stroke-linejoin", parents) not in ("round", "bevel"):
+                    pad *= 2.0  # mitred corners reach beyond half the stroke width
             out = union(out, (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad))
         return out
 

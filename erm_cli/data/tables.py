@@ -150,8 +150,7 @@ NUMBER_RE = re.compile(r"(?P<sign>[-−+]?)(?P<cur>[$€£]?)(?P<int>\d{1,3}(?:,
 
 # ------------------------------------------------------------------------------- writers
 
-DEFAULT_CSS = """body {{ font-family: {font}; margin: 16px; background: #ffffff; color: #222222; }}
-table {{ border-collapse: collapse; font-size: {size}px; }}
+DEFAULT_CSS = """table {{ border-collapse: collapse; font-family: {font}; font-size: {size}px; color: #222222; }}
 caption {{ caption-side: top; font-weight: bold; padding-bottom: 8px; text-align: left; }}
 th, td {{ border: 1px solid {border}; padding: 6px 10px; }}
 th {{ background: {head}; font-weight: bold; text-align: center; }}
@@ -159,13 +158,13 @@ td.num {{ text-align: right; }}
 {extra}"""
 
 
-def _attrs(cell: Cell, rowspan: int, colspan: int) -> str:
+def _attrs(cell: Cell, rowspan: int, colspan: int, styled: bool) -> str:
     out = ""
     if rowspan > 1:
         out += f' rowspan="{rowspan}"'
     if colspan > 1:
         out += f' colspan="{colspan}"'
-    if cell.align == "right" and not cell.header and not cell.attrs:
+    if styled and cell.align == "right" and not cell.header and not cell.attrs:
         out += ' class="num"'
     if cell.attrs:
         out += " " + cell.attrs.strip()
@@ -199,7 +198,7 @@ def table_element(t: Table) -> str:
             _, _, nr, nc = t.extent(cid)
             cell = t.cells[cid]
             tag = "th" if cell.header else "td"
-            cells_html.append(f"<{tag}{_attrs(cell, nr, nc)}>{html.escape(cell.text, quote=False)}</{tag}>")
+            cells_html.append(f"<{tag}{_attrs(cell, nr, nc, bool(t.css))}>{html.escape(cell.text, quote=False)}</{tag}>")
         if compact:
             lines.append(f"<tr>{''.join(cells_html)}</tr>")
         else:
@@ -215,12 +214,14 @@ def table_element(t: Table) -> str:
 
 
 def table_html(t: Table) -> str:
-    """A complete HTML document (or the user's document with the table rewritten)."""
+    """The table as HTML: a bare ``<table>`` (styled by the renderer's fixed stylesheet), preceded by a
+    ``<style>`` block when the table has its own look, or the user's document with the table rewritten."""
     element = table_element(t)
     if t.prefix or t.suffix:
         return t.prefix + element + t.suffix
-    return ("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<style>\n" + t.css.rstrip() +
-            "\n</style>\n</head>\n<body>\n" + element + "\n</body>\n</html>\n")
+    if t.css:
+        return "<style>\n" + t.css.rstrip() + "\n</style>\n" + element + "\n"
+    return element + "\n"
 
 
 def _md_escape(text: str) -> str:
@@ -434,7 +435,7 @@ def random_table(rng: random.Random, fmt: str = "html") -> Table:
         pts = [float(cells[r[-1]].text) for r in body]
         body = [r for _, r in sorted(zip(pts, body), key=lambda x: -x[0])]
     grid += body
-    css = DEFAULT_CSS.format(font=rng.choice(FONTS), size=rng.choice((13, 14, 15)), border=rng.choice(BORDERS),
+    css = "" if rng.random() < 0.5 else DEFAULT_CSS.format(font=rng.choice(FONTS), size=rng.choice((13, 14, 15)), border=rng.choice(BORDERS),
                              head=rng.choice(HEAD_COLOURS),
                              extra="tbody tr:nth-child(even) td { background: #f7f9fc; }" if rng.random() < 0.4 else "")
     caption = rng.choice(theme.captions) if rng.random() < 0.75 else ""

@@ -9,7 +9,8 @@ of errors with ``category``, ``severity`` (1 minor, 2 medium, 3 severe), ``locat
 with the ``internlm/Visual-ERM`` weights; see docs/MODELS.md). Accepted forms:
 
 - a JSON object ``{"chart": "...", "table": "...", "svg": "...", "system": "..."}`` (any subset;
-  ``"*"`` or ``"default"`` applies to every task not listed);
+  ``"*"`` or ``"default"`` applies to every task not listed; ``"system.table"`` etc. set a system
+  prompt for one task only);
 - a folder holding ``chart.txt``, ``table.txt``, ``svg.txt`` (and optionally ``system.txt``);
 - a text file with sections introduced by a line ``[chart]``, ``[table]``, ``[svg]`` or ``[system]``;
 - a plain text file without sections: one prompt for every task.
@@ -112,7 +113,7 @@ def builtin_prompts() -> dict[str, str]:
     return {t: judge_prompt(t) for t in TASKS}
 
 
-_SECTION_KEYS = set(TASKS) | {"system", "*", "default"}
+_SECTION_KEYS = set(TASKS) | {"system", "*", "default"} | {f"system.{t}" for t in TASKS}
 
 
 def _finish(mapping: dict[str, str], source: str) -> dict[str, str]:
@@ -128,8 +129,9 @@ def _finish(mapping: dict[str, str], source: str) -> dict[str, str]:
             out[task] = mapping[task].strip()
         elif default:
             out[task] = default.strip()
-    if mapping.get("system"):
-        out["system"] = mapping["system"].strip()
+    for key in ["system", *(f"system.{t}" for t in TASKS)]:
+        if mapping.get(key):
+            out[key] = mapping[key].strip()
     if not any(t in out for t in TASKS):
         raise InputError(f"{source}: no prompt for any task (chart, table, svg)")
     return out
@@ -145,7 +147,7 @@ def load_prompt_file(path: str | Path) -> dict[str, str]:
         raise InputError(f"no such prompt file: {p}")
     if p.is_dir():
         mapping = {}
-        for key in (*TASKS, "system"):
+        for key in (*TASKS, "system", *(f"system.{t}" for t in TASKS)):
             f = p / f"{key}.txt"
             if f.is_file():
                 mapping[key] = f.read_text(encoding="utf-8")
@@ -181,3 +183,77 @@ def _sections(text: str) -> dict[str, str]:
     if not chunks:
         return {"*": text}
     return {k: "\n".join(v) for k, v in chunks.items() if "\n".join(v).strip()}
+
+
+#: Names of the judge prompts in the released Visual-ERM reward code (InternLM/Visual-ERM, rl_scripts/).
+VISUAL_ERM_PROMPT_NAMES = {"chart": "PROMPT_CHART2CODE_JUDGEMENT", "svg": "PROMPT_IMG2SVG_JUDGEMENT",
+                           "table": "PROMPT_TABLE2MARKDOWN_JUDGEMENT"}
+#: The released table reward code sends this system prompt; chart and SVG send none.
+VISUAL_ERM_TABLE_SYSTEM = "You are a helpful assistant."
+
+
+def extract_visual_erm_prompts(checkout: str | Path) -> dict[str, str]:
+    """Read the released judge prompts out of a local InternLM/Visual-ERM checkout (no download).
+
+    Looks for the module-level string constants named in :data:`VISUAL_ERM_PROMPT_NAMES` in the
+    checkout's Python files and returns a prompt-file mapping (with the table system prompt), ready for
+    ``json.dump`` and ``--prompt-file``. Tasks whose constant is not found are left out.
+    """
+    import ast
+
+    root = Path(checkout).expanduser()
+    if not root.is_dir():
+        raise InputError(f"not a folder: {root} (clone https://github.com/InternLM/Visual-ERM first)")
+    wanted = {name: task for task, name in VISUAL_ERM_PROMPT_NAMES.items()}
+    found: dict[str, str] = {}
+    for py in sorted(root.rglob("*.py")):
+        try:
+            tree = ast.parse(py.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if not isinstance(node, ast.Assign):
+                continue
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id in wanted and wanted[target.id] not in found:
+                    try:
+                        value = ast.literal_eval(node.value)
+                    except (ValueError, SyntaxError):
+                        continue
+                    if isinstance(value, str) and value.strip():
+                        found[wanted[target.id]] = value.strip()
+    if not found:
+        raise InputError(f"no Visual-ERM judge prompts found under {root} "
+                         f"(looked for {', '.join(VISUAL_ERM_PROMPT_NAMES.values())})")
+    if "table" in found:
+        found["system.table"] = VISUAL_ERM_TABLE_SYSTEM
+    return found
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m erm_cli.judges.prompts CHECKOUT [-o prompts.json]``: write the released prompts as a
+    prompt file; without a checkout, print the built-in prompts."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m erm_cli.judges.prompts",
+                                     description="Write judge prompts as an erm prompt file (JSON).")
+    parser.add_argument("checkout", nargs="?", help="a local clone of InternLM/Visual-ERM (else: built-ins)")
+    parser.add_argument("-o", "--output", help="write here instead of stdout")
+    args = parser.parse_args(argv)
+    try:
+        prompts = extract_visual_erm_prompts(args.checkout) if args.checkout else builtin_prompts()
+    except InputError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    text = json.dumps(prompts, indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        sys.stderr.write(f"wrote {', '.join(k for k in prompts)} to {args.output}\n")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -19,9 +19,10 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from PIL import Image
 
@@ -46,8 +47,15 @@ JPEG_QUALITY = 95
 #: A greedy judge that produced junk would produce the same junk again: the retry samples instead.
 RETRY_TEMPERATURE = 0.7
 
-__all__ = ["VLMJudge", "build_judge_request", "parse_judge_output", "verdict_to_target_json", "prepare_image",
-           "RELEASED_SAMPLING", "RELEASED_IMAGE_SIDE"]
+__all__ = [
+    "RELEASED_IMAGE_SIDE",
+    "RELEASED_SAMPLING",
+    "VLMJudge",
+    "build_judge_request",
+    "parse_judge_output",
+    "prepare_image",
+    "verdict_to_target_json",
+]
 
 
 def prepare_image(img: Image.Image, max_side: int | None) -> Image.Image:
@@ -134,11 +142,13 @@ class VLMJudge:
             self.model_spec = getattr(model, "spec", type(model).__name__)
             self._spec_text = self.model_spec
         self.prompts: dict[str, str] = {t: judge_prompt(t) for t in TASKS}
-        self.system: str | None = None
+        self.systems: dict[str, str | None] = {t: None for t in TASKS}
         self.prompt_source = "builtin"
         if prompt_file:
             custom = load_prompt_file(prompt_file)
-            self.system = custom.pop("system", None)
+            common = custom.pop("system", None)
+            for t in TASKS:
+                self.systems[t] = custom.pop(f"system.{t}", None) or common
             self.prompts.update(custom)
             self.prompt_source = str(prompt_file)
         self.swap = bool(swap)
@@ -167,7 +177,7 @@ class VLMJudge:
     def request_for(self, reference: Any, candidate: Any, task: str) -> Request:
         if task not in TASKS:
             raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
-        return build_judge_request(reference, candidate, task, prompt=self.prompts[task], system=self.system,
+        return build_judge_request(reference, candidate, task, prompt=self.prompts[task], system=self.systems[task],
                                    max_image_side=self.image_side[task])
 
     def judge(self, reference: Image.Image, candidate: Image.Image, task: str) -> Verdict:

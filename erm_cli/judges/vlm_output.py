@@ -124,7 +124,7 @@ _SMART = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "
 
 
 class _Container:
-    __slots__ = ("kind", "state", "count")
+    __slots__ = ("count", "kind", "state")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind  # "{" or "["

@@ -105,5 +105,17 @@ def clear_cache() -> None:
         _BACKENDS.clear()
 
 
-__all__ = ["load_model", "parse_spec", "ModelSpec", "Backend", "Request", "Message", "Sampling", "Completion",
-           "SPEC_KINDS", "SPEC_HELP", "loaded_backends", "clear_cache"]
+__all__ = [
+    "SPEC_HELP",
+    "SPEC_KINDS",
+    "Backend",
+    "Completion",
+    "Message",
+    "ModelSpec",
+    "Request",
+    "Sampling",
+    "clear_cache",
+    "load_model",
+    "loaded_backends",
+    "parse_spec",
+]

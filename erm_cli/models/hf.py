@@ -15,9 +15,10 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import InputError, ModelError
 from .base import Completion, Request, Sampling
@@ -315,7 +316,7 @@ def image_from_data_uri(url: str) -> Any:
     if not url.startswith("data:"):
         raise InputError("only data: image URIs are accepted (no remote or file URLs)")
     try:
-        header, b64 = url.split(",", 1)
+        _, b64 = url.split(",", 1)
         data = base64.b64decode(b64, validate=False)
     except (ValueError, binascii.Error) as exc:
         raise InputError(f"malformed data: URI ({exc})") from None

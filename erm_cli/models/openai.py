@@ -38,8 +38,7 @@ def normalise_base_url(url: str) -> str:
     """``http://h:8000`` -> ``http://h:8000/v1``; a URL with a path is kept as given (minus a trailing /)."""
     url = url.strip().rstrip("/")
     for suffix in ("/chat/completions", "/completions"):
-        if url.endswith(suffix):
-            url = url[: -len(suffix)]
+        url = url.removesuffix(suffix)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(f"not an http(s) URL: {url!r}")

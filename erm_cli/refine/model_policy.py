@@ -71,12 +71,16 @@ class ModelPolicy:
         from ..errors import ModelError
 
         completions: list[Completion] = []
-        # one generate call per distinct sampling keeps the contract one-in one-out and seeds distinct
         if len({s.seed for s in samplings}) == 1 or samplings[0].greedy():
             completions = self.backend.generate(requests, samplings[0])
         else:
-            for req, s in zip(requests, samplings):
-                completions.extend(self.backend.generate([req], s))
+            # distinct seeds (reproducible best-of-K): one request per seed, sent concurrently so an
+            # HTTP server batches them (backends are thread-safe; the HF one serialises internally)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(8, len(requests))) as pool:
+                parts = list(pool.map(lambda rs: self.backend.generate([rs[0]], rs[1]), zip(requests, samplings)))
+            completions = [c for part in parts for c in part]
         if len(completions) != len(requests):
             raise ModelError(f"{self.spec}: backend returned {len(completions)} completions for "
                              f"{len(requests)} requests")

@@ -37,8 +37,8 @@ class Candidate:
     id: str
     round: int
     parent: str | None
-    code: str
-    kind: str
+    code: str = field(repr=False)
+    kind: str = ""
     note: str = ""
     render_ok: bool = False
     render_error: str | None = None
@@ -50,7 +50,7 @@ class Candidate:
     policy_seconds: float = 0.0
     render_seconds: float = 0.0
     judge_seconds: float = 0.0
-    png: bytes | None = None
+    png: bytes | None = field(default=None, repr=False)
     info: dict[str, Any] = field(default_factory=dict)
 
     @property

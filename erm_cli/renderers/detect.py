@@ -122,7 +122,9 @@ def _fenced_blocks(text: str) -> list[tuple[str, str]]:
         fence = m.group("fence")
         info = m.group("info").strip()
         body_start = m.end() + 1 if m.end() < len(text) else m.end()
-        close = re.compile(r"^[ \t]{0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$", re.MULTILINE)
+        run = re.escape(fence[0]) + "{" + str(len(fence)) + ",}"
+        # a closing fence on its own line, or (as models often write) glued to the end of the last line
+        close = re.compile(r"^[ \t]{0,3}" + run + r"[ \t]*$|(?<=\S)" + run + r"[ \t]*$", re.MULTILINE)
         c = close.search(text, body_start)
         if c is None:
             blocks.append((info, text[body_start:]))

@@ -386,21 +386,15 @@ def _types():
 
 # ------------------------------------------------------------------------------------- assembly
 def _longtable_body(body: str) -> str:
-    if "\\endfirsthead" in body:
-        first, _, rest = body.partition("\\endfirsthead")
-        _, _, rest = rest.partition("\\endhead")
-        body = first + "\\\\" + rest if rest else first
-    else:
-        body = body.replace("\\endhead", "")
-    if "\\endlastfoot" in body:
-        foot_part, _, rest = body.partition("\\endlastfoot")
-        # what precedes \endlastfoot (after any \endfoot block) is the table's last footer: move it last
-        if "\\endfoot" in foot_part:
-            _, _, foot_part = foot_part.partition("\\endfoot")
-        body = rest + "\\\\" + foot_part
-    elif "\\endfoot" in body:
-        _, _, body = body.partition("\\endfoot")
-    return body
+    """One page's worth of a longtable: the first head (or the head), the rows, then the last foot (or foot)."""
+    parts: dict[str, str] = {}
+    rest = body
+    for marker in re.findall(r"\\end(?:firsthead|head|foot|lastfoot)\b", body):
+        seg, _, rest = rest.partition(marker)
+        parts[marker[4:]] = seg
+    head = parts.get("firsthead", parts.get("head", ""))
+    foot = parts.get("lastfoot", parts.get("foot", ""))
+    return "\\\\".join(p for p in (head, rest, foot) if p.strip())
 
 
 def _parse_cell(raw: str, align: str, conv: _InlineConverter) -> Cell:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import re
 from pathlib import Path
 
 from PIL import Image, ImageChops
@@ -75,7 +76,15 @@ def source_to_html(kind: str, code: str) -> str:
     raise ValueError(f"not a table kind: {kind}")
 
 
+_META_REFRESH = re.compile(r"<meta\b[^>]*http-equiv\s*=\s*[\"']?\s*refresh[^>]*>", re.IGNORECASE)
+
+
 def html_document(body: str) -> str:
+    """The page Chromium loads: our CSP and stylesheet, the table raw inside ``<body>``.
+
+    ``<meta http-equiv=refresh>`` is the one way markup can navigate without JavaScript: it is removed.
+    """
+    body = _META_REFRESH.sub("", body)
     return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
             f"<style>{stylesheet()}</style></head><body>{body}</body></html>")
@@ -100,6 +109,8 @@ def _screenshot(session, document: str, timeout: float) -> bytes:
         session.reset_page("table")
         if exc.__class__.__name__ == "TimeoutError":
             raise TableRenderTimeout(f"Chromium did not finish the table within {timeout:g} s") from None
+        if "navigat" in str(exc):
+            raise TableSourceError("the HTML tried to navigate away from the page (refused)") from None
         raise
 
 

@@ -301,9 +301,15 @@ ENV_FIXED = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": "0
 
 
 def preload_core() -> None:
-    """Imports every chart/SVG render needs, and the deterministic matplotlib defaults."""
+    """What every job needs before forking; the rendering libraries are warmed per kind (see KIND_PRELOADS)."""
     import random  # noqa: F401
+    import traceback  # noqa: F401
+    import resource  # noqa: F401
+    import tempfile  # noqa: F401
 
+
+def warm_matplotlib() -> None:
+    """numpy + matplotlib (Agg, deterministic defaults, capture hooks) and one throw-away chart."""
     import numpy  # noqa: F401
     import numpy.random  # noqa: F401  (lazy in numpy 2: seeding would import it in every render)
     import matplotlib
@@ -315,13 +321,18 @@ def preload_core() -> None:
     plt.style.use("default")
     matplotlib.rcParams.update(DETERMINISTIC_RC)
     matplotlib.rcdefaults = _rcdefaults_keep_ours(matplotlib.rcdefaults)
-    import cairosvg  # noqa: F401
-    import cairosvg.surface  # noqa: F401
-    import PIL.Image  # noqa: F401
-
     install_matplotlib_hooks()
     run_matplotlib(WARM_CHART, {"dpi": 100})
     plt.close("all")
+
+
+def warm_svg() -> None:
+    import cairosvg  # noqa: F401
+    import cairosvg.parser  # noqa: F401
+    import cairosvg.surface  # noqa: F401
+
+    run_svg('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="4" height="4" '
+            'fill="red"/><text x="1" y="7" font-size="4">a</text></svg>', {})
 
 
 WARM_CHART = """
@@ -347,10 +358,12 @@ def _rcdefaults_keep_ours(orig):
     return rcdefaults
 
 
-#: Imported while the zygote is idle after start-up (cheap, commonly used by chart code).
-IDLE_PRELOADS = ["mpl_toolkits.mplot3d", "matplotlib.dates", "matplotlib.patheffects"]
 #: Imported once, before the first job of that kind is forked (then every later job is warm).
-KIND_PRELOADS = {"plotly": ["plotly", "plotly.graph_objects", "plotly.io", "plotly.subplots", "warm:plotly"]}
+KIND_PRELOADS = {"matplotlib": ["warm:matplotlib"], "svg": ["warm:svg"],
+                 "plotly": ["numpy", "plotly", "plotly.graph_objects", "plotly.io", "plotly.subplots", "warm:plotly"]}
+#: Warmed while the zygote is idle, in this order (a one-shot render only pays for its own kind).
+IDLE_PRELOADS = ["kind:matplotlib", "kind:svg", "mpl_toolkits.mplot3d", "matplotlib.dates",
+                 "matplotlib.patheffects"]
 #: Libraries a worker may report as used; the zygote then imports them while idle ("learned" warm-up),
 #: so only the first render that needs, say, pandas pays for importing it.
 LEARNABLE = ("pandas", "seaborn", "scipy", "scipy.stats", "scipy.interpolate", "scipy.ndimage", "squarify",
@@ -360,6 +373,12 @@ LEARNABLE = ("pandas", "seaborn", "scipy", "scipy.stats", "scipy.interpolate", "
 
 
 def idle_preload(name: str) -> None:
+    if name == "warm:matplotlib":
+        warm_matplotlib()
+        return
+    if name == "warm:svg":
+        warm_svg()
+        return
     if name == "warm:plotly":
         try:
             import plotly.graph_objects as go
@@ -408,7 +427,12 @@ def _code_error_line(exc: BaseException) -> str:
         line = exc.lineno
         msg = exc.msg
     where = f" (line {line})" if line else ""
-    return f"{exc.__class__.__name__}: {msg}{where}"[:500]
+    hint = ""
+    if isinstance(exc, PermissionError) and getattr(exc, "errno", None) == 1:
+        hint = " [blocked by the erm sandbox]"
+    elif isinstance(exc, OSError) and getattr(exc, "errno", None) == 30:
+        hint = " [the sandbox file system is read-only outside the working directory]"
+    return f"{exc.__class__.__name__}: {msg}{where}{hint}"[:500]
 
 
 def _exec_user_code(code: str) -> dict:
@@ -877,12 +901,7 @@ class Zygote:
             write_frame(self.resp_fd, {"id": header.get("id"), "status": "error",
                                        "error": f"the sandbox cannot render kind {kind!r}"})
             return
-        if kind in KIND_PRELOADS and kind not in self.warm_kinds:
-            for name in KIND_PRELOADS[kind]:
-                idle_preload(name)
-            self.warm_kinds.add(kind)
-            mark_preloaded()
-            _freeze_heap()
+        self.warm_kind(kind)
         import tempfile
 
         workdir = tempfile.mkdtemp(dir=self.work_root)
@@ -907,6 +926,17 @@ class Zygote:
         self.sel.register(out_r, selectors.EVENT_READ, ("pipe", job))
         if pidfd is not None:
             self.sel.register(pidfd, selectors.EVENT_READ, ("pidfd", job))
+
+    def warm_kind(self, kind: str) -> None:
+        if kind in KIND_PRELOADS and kind not in self.warm_kinds:
+            self.warm_kinds.add(kind)
+            for name in KIND_PRELOADS[kind]:
+                try:
+                    idle_preload(name)
+                except Exception:  # noqa: BLE001 - a failed warm-up only costs speed; the job reports errors
+                    pass
+            mark_preloaded()
+            _freeze_heap()
 
     def _read_pipe(self, job: Job) -> None:
         try:
@@ -990,9 +1020,13 @@ class Zygote:
                 timeout = 0.05
             events = self.sel.select(timeout)
             if not events and not self.jobs and self.idle_queue:
-                idle_preload(self.idle_queue.pop(0))
-                mark_preloaded()
-                _freeze_heap()
+                name = self.idle_queue.pop(0)
+                if name.startswith("kind:"):
+                    self.warm_kind(name[5:])
+                else:
+                    idle_preload(name)
+                    mark_preloaded()
+                    _freeze_heap()
                 continue
             for key, _ in events:
                 what, job = key.data

@@ -18,9 +18,10 @@ import hmac
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -343,7 +344,7 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
             try:
                 return await runner.run(fn)
             except ItemTimeout:
-                raise asyncio.TimeoutError() from None
+                raise TimeoutError() from None
             finally:
                 runner.release()
 

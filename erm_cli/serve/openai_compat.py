@@ -8,10 +8,9 @@ This is what lets the ``openai:`` backend, refine and training be tested against
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from typing import Any, Optional, Union
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -25,7 +24,7 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: str
-    content: Union[str, list[dict[str, Any]], None] = None
+    content: str | list[dict[str, Any]] | None = None
 
 
 class ChatCompletionRequest(BaseModel):
@@ -33,14 +32,14 @@ class ChatCompletionRequest(BaseModel):
 
     model: str
     messages: list[ChatMessage] = Field(..., min_length=1)
-    max_tokens: Optional[int] = Field(None, ge=1)
-    max_completion_tokens: Optional[int] = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    top_k: Optional[int] = None
-    repetition_penalty: Optional[float] = None
-    presence_penalty: Optional[float] = None
-    seed: Optional[int] = None
+    top_k: int | None = None
+    repetition_penalty: float | None = None
+    presence_penalty: float | None = None
+    seed: int | None = None
     n: int = Field(1, ge=1, le=16)
     stream: bool = False
 
@@ -84,7 +83,7 @@ def make_router(backend: Backend, served_name: str, run_blocking: Any, max_token
                             presence_penalty=body.presence_penalty, seed=body.seed)
         try:
             completions = await run_blocking(lambda: backend.generate([converted] * body.n, sampling))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return openai_error(504, "generation timed out", "timeout_error")
         except Exception as exc:  # noqa: BLE001 - report, don't crash the server
             return openai_error(500, f"generation failed: {exc.__class__.__name__}: {exc}", "server_error")

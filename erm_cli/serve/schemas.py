@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,25 +13,25 @@ class JudgeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: Optional[str] = Field(None, description="Echoed back; useful in batches.")
-    reference_b64: Optional[str] = Field(None, description="Reference image bytes, base64 (a data: URI works).")
-    reference_path: Optional[str] = Field(None, description="Reference image path, relative to --allowed-root.")
-    candidate_b64: Optional[str] = Field(None, description="Candidate image bytes, base64.")
-    candidate_path: Optional[str] = Field(None, description="Candidate image or code file under --allowed-root.")
-    candidate_code: Optional[str] = Field(None, description="Candidate code or a model completion to render.")
+    id: str | None = Field(None, description="Echoed back; useful in batches.")
+    reference_b64: str | None = Field(None, description="Reference image bytes, base64 (a data: URI works).")
+    reference_path: str | None = Field(None, description="Reference image path, relative to --allowed-root.")
+    candidate_b64: str | None = Field(None, description="Candidate image bytes, base64.")
+    candidate_path: str | None = Field(None, description="Candidate image or code file under --allowed-root.")
+    candidate_code: str | None = Field(None, description="Candidate code or a model completion to render.")
     task: Literal["auto", "chart", "table", "svg"] = "auto"
-    kind: Optional[Literal["matplotlib", "plotly", "svg", "html", "markdown", "latex"]] = Field(
+    kind: Literal["matplotlib", "plotly", "svg", "html", "markdown", "latex"] | None = Field(
         None, description="Renderer for candidate code; detected when omitted.")
 
 
 class JudgeResponse(BaseModel):
-    id: Optional[str] = None
+    id: str | None = None
     ok: bool = Field(..., description="False when this item could not be judged (see error).")
     reward: float = Field(..., description="Visual reward in [0, 1] (0 when the code did not render).")
     rl_reward: float = Field(..., description="render_ok + reward, in [0, 2] (the RL reward).")
     render_ok: bool = False
-    error: Optional[str] = None
-    verdict: Optional[dict[str, Any]] = None
+    error: str | None = None
+    verdict: dict[str, Any] | None = None
     seconds: float = 0.0
 
 
@@ -53,6 +53,6 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     judge: dict[str, str]
-    openai_model: Optional[str] = None
+    openai_model: str | None = None
     in_flight: int = 0
     max_concurrency: int = 0

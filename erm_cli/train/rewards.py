@@ -29,11 +29,13 @@ import io
 import json
 import logging
 import os
+import re
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 log = logging.getLogger("erm.rewards")
 
@@ -67,6 +69,7 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _REFERENCE_KEYS = ("reference", "reference_path", "reference_b64", "gt_img_path", "gt_image", "image_path",
                    "image", "images", "bytes", "path", "b64")
 
@@ -110,7 +113,7 @@ def coerce_reference(ref: Any, root: str | Path | None = None) -> Any:
                 pass
         if text.startswith("data:"):
             return base64.b64decode(text.partition(",")[2])
-        if len(text) > 512 and "/" not in text[:64] and " " not in text[:200]:
+        if len(text) > 256 and _BASE64.fullmatch(text) and not (len(text) < 4096 and Path(text).is_file()):
             try:
                 return base64.b64decode(text, validate=True)
             except ValueError:
@@ -336,6 +339,7 @@ def score_batch(completions: Sequence[Any], references: Sequence[Any], tasks: Se
     timeout = float(timeout if timeout is not None else os.environ.get("ERM_REWARD_TIMEOUT", DEFAULT_TIMEOUT))
     workers = int(max_workers or os.environ.get("ERM_REWARD_WORKERS", DEFAULT_WORKERS))
     texts = [completion_text(c) for c in completions]
+    references = [_loaded(r) for r in references]
     judge = judge if judge is not None else os.environ.get("ERM_REWARD_JUDGE", "critic")
     if _is_url(judge):
         remote = _remote(judge, timeout, token)
@@ -360,6 +364,17 @@ def score_batch(completions: Sequence[Any], references: Sequence[Any], tasks: Se
     results = run_with_timeouts(jobs, timeout, workers)
     _log_failures(results)
     return results
+
+
+def _loaded(ref: Any) -> Any:
+    """Decode lazily opened PIL images here, once: trainers repeat one image object per generation, and
+    decoding the same object from several threads at once is not safe."""
+    if hasattr(ref, "load") and hasattr(ref, "mode"):
+        try:
+            ref.load()
+        except Exception:  # noqa: BLE001 - a corrupt image fails later, alone, with its reason
+            pass
+    return ref
 
 
 def score_completion(completion: Any, reference: Any, task: str = "auto", judge: Any = "critic",
@@ -529,15 +544,18 @@ def verl_compute_score(data_source: Any = None, solution_str: str = "", ground_t
     return _score_dict(reward, verdict, reason, "score")
 
 
-def verl_compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
+def verl_compute_score_batch(data_sources: Sequence[Any] | None, solution_strs: Sequence[str], ground_truths: Sequence[Any],
                              extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[dict[str, float]]:
     """verl's batched reward manager form (``reward_model.reward_manager=batch``)."""
     cfg = _config(dict(kwargs))
-    infos = list(extra_infos) if extra_infos is not None else [{}] * len(solution_strs)
-    refs = [_verl_reference(g, i or {}) for g, i in zip(ground_truths, infos)]
-    tasks = [task_hint((i or {}).get("task"), (i or {}).get("task_type"), d)
-             for d, i in zip(data_sources, infos)]
-    results = score_batch(list(solution_strs), refs, tasks, **cfg)
+    n = len(solution_strs)
+    infos = [i if isinstance(i, dict) else {} for i in (extra_infos if extra_infos is not None else [None] * n)]
+    sources = list(data_sources) if data_sources is not None else [None] * n
+    refs = [_verl_reference(g, i) for g, i in zip(ground_truths, infos)]
+    tasks = [task_hint(i.get("task"), i.get("task_type"), d) for d, i in zip(sources, infos)]
+    root = cfg.pop("root")
+    results = score_batch(list(solution_strs), refs, tasks, root=root or (infos[0].get("root") if infos else None),
+                          **cfg)
     return [_score_dict(r, v, why, "score") for r, v, why in results]
 
 

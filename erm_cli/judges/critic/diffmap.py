@@ -89,12 +89,31 @@ def tolerant_difference(a: np.ndarray, b: np.ndarray, radius: int = 1) -> np.nda
     return best
 
 
-def difference_map(ref: np.ndarray, cand: np.ndarray, *, blur: float = 1.2, radius: int = 1) -> np.ndarray:
+def envelope_difference(a: np.ndarray, b: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Per pixel of ``a``: how far (max over channels) it lies outside the per-channel [min, max] of ``b``'s
+    pixels within ``radius``. A pixel that is a blend of its neighbours (anti-aliasing, a sub-pixel shift)
+    lies inside that envelope and counts as equal."""
+    size = 2 * radius + 1
+    out = np.zeros(a.shape[:2], np.uint8)
+    for c in range(3):
+        bc = np.ascontiguousarray(b[..., c])
+        lo = ndi.minimum_filter(bc, size=size)
+        hi = ndi.maximum_filter(bc, size=size)
+        ac = a[..., c]
+        below = np.where(ac < lo, lo - ac, 0).astype(np.uint8)
+        above = np.where(ac > hi, ac - hi, 0).astype(np.uint8)
+        np.maximum(out, np.maximum(below, above), out=out)
+    return out
+
+
+def difference_map(ref: np.ndarray, cand: np.ndarray, *, blur: float = 1.2, radius: int = 1,
+                   method: str = "envelope") -> np.ndarray:
     """Symmetric, noise-tolerant difference (0-255) of two aligned images."""
     if blur > 0:
         ref = np.asarray(Image.fromarray(ref).filter(ImageFilter.GaussianBlur(blur)))
         cand = np.asarray(Image.fromarray(cand).filter(ImageFilter.GaussianBlur(blur)))
-    return np.maximum(tolerant_difference(ref, cand, radius), tolerant_difference(cand, ref, radius))
+    fn = envelope_difference if method == "envelope" else tolerant_difference
+    return np.maximum(fn(ref, cand, radius), fn(cand, ref, radius))
 
 
 def ink_mask(arr: np.ndarray, background: tuple[int, int, int], tol: int = 40) -> np.ndarray:
@@ -123,12 +142,25 @@ def find_regions(diff: np.ndarray, *, strong: int = 60, weak: int = 28, min_pixe
         return []
     strong_counts = ndi.sum(strong_mask, labels, index=np.arange(1, n + 1))
     out = []
+    kept = np.zeros(n + 1, bool)
     for i, sl in enumerate(ndi.find_objects(labels)):
         if sl is None or strong_counts[i] < min_pixels:
             continue
+        kept[i + 1] = True
         m = (labels[sl] == i + 1) & weak_mask[sl]
         bbox = (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop)
         out.append((bbox, m, int(strong_counts[i])))
+    # second pass: many small pieces close together (a dashed line, scattered dots) form one region
+    leftover = strong_mask & ~kept[labels]
+    if leftover.sum() >= 3 * min_pixels:
+        wide, m2 = ndi.label(ndi.binary_dilation(leftover, iterations=max(3, 3 * join)))
+        counts2 = ndi.sum(leftover, wide, index=np.arange(1, m2 + 1))
+        for i, sl in enumerate(ndi.find_objects(wide)):
+            if sl is None or counts2[i] < 3 * min_pixels:
+                continue
+            m = (wide[sl] == i + 1) & weak_mask[sl] & ~kept[labels[sl]]
+            bbox = (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop)
+            out.append((bbox, m, int(counts2[i])))
     return out
 
 

@@ -147,8 +147,13 @@ def plausible_words(arr: np.ndarray, background: Sequence[int], words: Sequence[
     """Drop OCR "words" that are really solid paint (legend patches, bars, markers read as letters)."""
     bg = np.asarray(background, np.int16)
     h, w = arr.shape[:2]
+    med_h = float(np.median([wd.height for wd in words])) if len(words) >= 3 else None
     out = []
     for wd in words:
+        if med_h is not None and wd.height > 3.0 * med_h:
+            continue  # a "word" taller than three lines of text is a graphic
+        if wd.width > (len(wd.text) + 2) * 1.6 * max(4.0, wd.height):
+            continue  # far too wide for its letters
         x0, y0 = max(0, int(wd.bbox[0])), max(0, int(wd.bbox[1]))
         x1, y1 = min(w, int(np.ceil(wd.bbox[2]))), min(h, int(np.ceil(wd.bbox[3])))
         if x1 <= x0 or y1 <= y0:
@@ -222,7 +227,8 @@ def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evide
         if d.kind in ("moved", "resized"):
             if d.evidence >= min_evidence:
                 kept.append(d)
-        elif d.evidence >= min_evidence or (d.kind == "changed" and d.confidence >= confident):
+        elif d.evidence >= min_evidence or (d.kind == "changed" and d.confidence >= confident
+                                            and normalise_text(d.ref_text).lower() != normalise_text(d.cand_text).lower()):
             kept.append(d)
     return kept
 
@@ -257,7 +263,7 @@ def _line_difference(ps: list[WordPair], ref_line: Line | None, move_tolerance: 
                 return TextDifference("resized", ref_text, cand_text, box, ref_box, cand_box, numeric, rv, cv,
                                       conf, words=ps)
         return None
-    if normalise_text(ref_text).lower() == normalise_text(cand_text).lower() and ref_text == cand_text:
+    if normalise_text(ref_text) == normalise_text(cand_text):
         return None
     if not cand_ws:
         return TextDifference("missing", ref_text, "", box, ref_box, None, numeric, rv, None, conf, words=ps)

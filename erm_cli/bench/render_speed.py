@@ -1,0 +1,212 @@
+"""Render speed: a cold subprocess per render (as the peers do) vs erm's warm sandbox vs a cache hit.
+
+For a simple matplotlib chart, an SVG icon and an HTML table, in one run on one machine:
+
+* (a) **cold**: what peer pipelines do per item - matplotlib: ``python script.py`` (the code plus an
+  appended ``plt.savefig``, as ChartMimic / Visual-ERM's reward code run it); SVG: a ``python`` process
+  calling ``cairosvg.svg2png`` (Visual-ERM's separate render process); HTML table: a fresh headless
+  Chromium screenshot (what html2image does per call);
+* (b) **warm**: ``erm_cli.renderers.render(..., cache=False)`` after one warm-up render;
+* (c) **cache hit**: ``render(...)`` of an already cached item;
+* plus the wall time of ``erm --help``.
+
+Targets: warm at least 5x faster than cold; cache hit at most 5 ms; ``erm --help`` at most 0.3 s.
+``python -m erm_cli.bench.render_speed [--quick] [--json]`` prints the table. Figures, not asserts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+CHART = """import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6, 4))
+ax.bar(["North", "South", "East", "West"], [23, 17, 35, 29], color="#4C72B0")
+ax.set_title("Sales by region")
+ax.set_ylabel("Units")
+"""
+ICON = """<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 24 24" fill="none"
+ stroke="#1f2937" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round">
+<circle cx="8" cy="8" r="3.2" fill="#fbbf24"/><path d="M7 19h10.5a3.5 3.5 0 0 0 0-7 5 5 0 0 0-9.6 1.2A3 3 0 0 0 7 19z"
+ fill="#e5e7eb"/></svg>
+"""
+TABLE = """<table><tr><th>Model</th><th>Chart</th><th>Table</th><th>SVG</th></tr>
+<tr><td>Pixel MSE</td><td>12.1</td><td>9.4</td><td>15.0</td></tr>
+<tr><td>Visual-ERM</td><td>42.1</td><td>44.7</td><td>36.2</td></tr></table>
+"""
+SAMPLES = {"matplotlib": CHART, "svg": ICON, "html": TABLE}
+TARGETS = {"warm_speedup_min": 5.0, "cache_hit_ms_max": 5.0, "help_s_max": 0.3}
+
+
+def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return statistics.median(times)
+
+
+def _salted(code: str, kind: str) -> str:
+    """The same picture under a fresh cache key (a comment the renderer ignores)."""
+    salt = uuid.uuid4().hex
+    if kind == "matplotlib":
+        return f"{code}# bench {salt}\n"
+    return f"{code}<!-- bench {salt} -->\n"
+
+
+# --------------------------------------------------------------------------------------------- cold
+def _cold_matplotlib(code: str, workdir: Path) -> Callable[[], None]:
+    script = workdir / "script.py"
+    script.write_text("import matplotlib\nmatplotlib.use('Agg')\n" + code +
+                      "\nimport matplotlib.pyplot as plt\nplt.savefig('out.png')\n")
+
+    def run() -> None:
+        subprocess.run([sys.executable, str(script)], cwd=workdir, check=True, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    return run
+
+
+def _cold_svg(code: str, workdir: Path) -> Callable[[], None]:
+    src = workdir / "icon.svg"
+    src.write_text(code)
+    prog = f"import cairosvg; cairosvg.svg2png(url={str(src)!r}, write_to={str(workdir / 'out.png')!r})"
+
+    def run() -> None:
+        subprocess.run([sys.executable, "-c", prog], cwd=workdir, check=True, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    return run
+
+
+def _cold_html(code: str, workdir: Path) -> Callable[[], None] | None:
+    from ..renderers.browser import find_chromium
+
+    exe = find_chromium(required=False)
+    if exe is None:
+        return None
+    page = workdir / "table.html"
+    page.write_text("<html><body>" + code + "</body></html>")
+    args = [exe, "--headless", "--disable-gpu", "--hide-scrollbars", f"--screenshot={workdir / 'out.png'}",
+            "--window-size=800,600", "--no-first-run", "--disable-extensions", page.as_uri()]
+    if os.geteuid() == 0:
+        args.insert(1, "--no-sandbox")
+
+    def run() -> None:
+        subprocess.run(args, cwd=workdir, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=120)
+    return run
+
+
+COLD = {"matplotlib": _cold_matplotlib, "svg": _cold_svg, "html": _cold_html}
+
+
+# --------------------------------------------------------------------------------------- measures
+def measure_kind(kind: str, repeats: int = 5, cold_repeats: int | None = None) -> dict[str, Any]:
+    """Median ms per render for (a) cold, (b) warm sandbox and (c) cache hit, for one kind."""
+    from ..renderers import render
+
+    code = SAMPLES[kind]
+    row: dict[str, Any] = {"kind": kind}
+    with tempfile.TemporaryDirectory(prefix="erm-bench-") as tmp:
+        cold = COLD[kind](code, Path(tmp))
+        if cold is None:
+            row["cold_ms"] = None
+        else:
+            try:
+                cold()  # page cache, font caches: measure steady state, not the very first run
+                row["cold_ms"] = _median_ms(cold, cold_repeats or repeats)
+            except (subprocess.SubprocessError, OSError) as exc:
+                row["cold_ms"] = None
+                row["cold_error"] = str(exc).splitlines()[0]
+    first = render(_salted(code, kind), kind=kind, cache=False)  # starts the sandbox / browser
+    if not first.ok:
+        row["error"] = first.error
+        return row
+    row["warm_ms"] = _median_ms(lambda: render(code, kind=kind, cache=False), repeats)
+    cached = _salted(code, kind)
+    render(cached, kind=kind)  # store it
+    row["cache_hit_ms"] = _median_ms(lambda: render(cached, kind=kind), max(repeats, 20))
+    if row.get("cold_ms") and row.get("warm_ms"):
+        row["speedup"] = round(row["cold_ms"] / row["warm_ms"], 1)
+    return row
+
+
+def measure_help(repeats: int = 5) -> float:
+    """Median wall time of ``erm --help`` in seconds."""
+    erm = shutil.which("erm", path=os.path.dirname(sys.executable)) or shutil.which("erm")
+    cmd = [erm, "--help"] if erm else [sys.executable, "-m", "erm_cli.app", "--help"]
+
+    def run() -> None:
+        subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+    run()
+    return _median_ms(run, repeats) / 1000.0
+
+
+def run(quick: bool = False, repeats: int | None = None, kinds: tuple[str, ...] = ("matplotlib", "svg", "html"),
+        ) -> dict[str, Any]:
+    """All figures as a dict (``erm bench speed`` embeds it): rows per kind, ``help_s``, targets, machine."""
+    n = repeats or (3 if quick else 7)
+    rows = [measure_kind(kind, n, cold_repeats=max(3, n // 2) if quick else n) for kind in kinds]
+    help_s = measure_help(3 if quick else 5)
+    checks = {
+        "warm_speedup": all((r.get("speedup") or 0) >= TARGETS["warm_speedup_min"] for r in rows
+                            if r.get("cold_ms")),
+        "cache_hit": all((r.get("cache_hit_ms") or 1e9) <= TARGETS["cache_hit_ms_max"] for r in rows),
+        "help": help_s <= TARGETS["help_s_max"],
+    }
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {"rows": rows, "help_s": round(help_s, 3), "targets": TARGETS, "meets_targets": checks,
+            "repeats": n, "machine": {"cpus": os.cpu_count(), "loadavg": load, "python": sys.version.split()[0]}}
+
+
+render_speed = run
+
+
+def format_table(result: dict[str, Any]) -> str:
+    def fmt(v: Any, digits: int = 1) -> str:
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    lines = [f"{'kind':<12}{'cold ms':>10}{'warm ms':>10}{'speedup':>9}{'cache hit ms':>14}",
+             "-" * 55]
+    for r in result["rows"]:
+        lines.append(f"{r['kind']:<12}{fmt(r.get('cold_ms')):>10}{fmt(r.get('warm_ms')):>10}"
+                     f"{fmt(r.get('speedup')):>8}x{fmt(r.get('cache_hit_ms'), 2):>14}"
+                     + (f"   error: {r['error']}" if r.get("error") else ""))
+    checks = result["meets_targets"]
+    lines.append("-" * 55)
+    lines.append(f"erm --help: {result['help_s']:.3f} s")
+    lines.append("targets: warm >= 5x faster than cold [{}], cache hit <= 5 ms [{}], erm --help <= 0.3 s [{}]".format(
+        *("met" if checks[k] else "NOT met" for k in ("warm_speedup", "cache_hit", "help"))))
+    m = result["machine"]
+    load = ", ".join(f"{x:.2f}" for x in m["loadavg"]) if m.get("loadavg") else "n/a"
+    lines.append(f"machine: {m['cpus']} CPUs, load average {load}; medians of {result['repeats']} runs")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m erm_cli.bench.render_speed", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    result = run(quick=args.quick, repeats=args.repeats)
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+
+
+if __name__ == "__main__":
+    main()

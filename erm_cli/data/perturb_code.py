@@ -1,0 +1,360 @@
+"""Perturbations of user-supplied chart code (``erm synth --source``): edits of literals found by AST.
+
+A user's matplotlib or plotly script has no spec, so the edits work on its literals: strings passed
+to title/label calls, numbers in data lists, colour, line-style and marker keywords, ``grid`` and
+``set_yscale`` calls, legend locations. Each site is found with :mod:`ast` (so the context names the
+location: "Title", "Data series 'sales'", "Colour of 'Revenue'") and replaced in the source text,
+leaving every other character of the script untouched.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import random
+from dataclasses import dataclass, field
+
+from .colors import colour_severity, pick_different, to_hex
+from .perturbation import Edit, PerturbationInfo, make_typo, quote, registry, severity_from_ratio
+
+TITLE_CALLS = {"set_title": "Title", "title": "Title", "suptitle": "Figure title", "set_xlabel": "X-axis label",
+               "xlabel": "X-axis label", "set_ylabel": "Y-axis label", "ylabel": "Y-axis label",
+               "text": "Annotation", "annotate": "Annotation", "set_text": "Text"}
+TEXT_KEYWORDS = {"label": "Legend entry", "title": "Title", "title_text": "Axis title", "name": "Legend entry",
+                 "xlabel": "X-axis label", "ylabel": "Y-axis label", "text": "Text"}
+COLOUR_KEYWORDS = ("color", "c", "facecolor", "edgecolor", "marker_color", "fillcolor", "colors", "line_color")
+LINESTYLE_NAMES = {"-": "solid", "--": "dashed", "-.": "dash-dot", ":": "dotted", "solid": "solid",
+                   "dashed": "dashed", "dashdot": "dash-dot", "dotted": "dotted", "dash": "dashed", "dot": "dotted"}
+MARKERS = ("o", "s", "^", "D", "v", "x", "*", "+")
+LEGEND_LOCS = ("upper left", "upper right", "lower left", "lower right", "center", "upper center", "lower center",
+               "center left", "center right", "best")
+
+
+@dataclass
+class Site:
+    """A literal in the source: its text span, value and what it means for the chart."""
+
+    kind: str  # title | text | numbers | categories | colour | linestyle | marker | grid | scale | legend_loc | size
+    start: int
+    end: int
+    value: object
+    location: str
+    key: str
+    nodes: list[tuple[int, int, object]] = field(default_factory=list)  # (start, end, value) of list elements
+
+
+@dataclass
+class CodeDoc:
+    """User chart code (matplotlib or plotly) with edits applied to its text."""
+
+    source: str
+    kind: str = "matplotlib"
+    code_style: int = 0  # bit 0: an extra explanatory comment at the top (invisible)
+
+    def copy(self) -> "CodeDoc":
+        return copy.deepcopy(self)
+
+    def code(self) -> str:
+        if self.code_style & 1:
+            return "# Chart reproduced from the reference figure.\n" + self.source
+        return self.source
+
+    def replace(self, start: int, end: int, text: str) -> None:
+        self.source = self.source[:start] + text + self.source[end:]
+
+    def sites(self) -> list[Site]:
+        return find_sites(self.source)
+
+
+def _offsets(source: str) -> list[int]:
+    starts, pos = [0], 0
+    for line in source.splitlines(keepends=True):
+        pos += len(line)
+        starts.append(pos)
+    return starts
+
+
+def _span(source: str, lines: list[str], starts: list[int], node: ast.AST) -> tuple[int, int]:
+    """Character offsets of a node (ast columns are UTF-8 byte offsets)."""
+    def char_col(lineno: int, col: int) -> int:
+        return len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8", errors="ignore"))
+
+    s = starts[node.lineno - 1] + char_col(node.lineno, node.col_offset)  # type: ignore[attr-defined]
+    e = starts[node.end_lineno - 1] + char_col(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
+    return s, e
+
+
+def _call_name(node: ast.Call) -> str:
+    f = node.func
+    if isinstance(f, ast.Attribute):
+        return f.attr
+    if isinstance(f, ast.Name):
+        return f.id
+    return ""
+
+
+def _is_num(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+
+
+def _num_value(node: ast.AST) -> float:
+    if isinstance(node, ast.UnaryOp):
+        return -float(node.operand.value)  # type: ignore[attr-defined]
+    return float(node.value)  # type: ignore[attr-defined]
+
+
+def _str(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def find_sites(source: str) -> list[Site]:
+    """Every literal the perturbations can edit, with its meaning."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    lines = source.splitlines(keepends=True) or [""]
+    starts = _offsets(source)
+    sites: list[Site] = []
+    names: dict[int, str] = {}  # id(list node) -> variable it is assigned to
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            names[id(node.value)] = node.targets[0].id
+
+    def span(n: ast.AST) -> tuple[int, int]:
+        return _span(source, lines, starts, n)
+
+    def add(kind: str, n: ast.AST, value: object, location: str) -> None:
+        s, e = span(n)
+        sites.append(Site(kind, s, e, value, location, ""))
+
+    seen_lists: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = _call_name(node)
+            if name in TITLE_CALLS and node.args and _str(node.args[0]):
+                add("title", node.args[0], _str(node.args[0]), TITLE_CALLS[name])
+            if (name == "grid" and node.args and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, bool) and not (node.args[0].value and node.keywords)):
+                add("grid", node.args[0], node.args[0].value, "Grid lines")
+            if name in ("set_yscale", "yscale", "set_xscale", "xscale") and node.args and _str(node.args[0]):
+                axis = "X-axis" if "x" in name else "Y-axis"
+                add("scale", node.args[0], _str(node.args[0]), f"{axis} scale")
+            label = next((_str(k.value) for k in node.keywords if k.arg in ("label", "name") and _str(k.value)), None)
+            for kw in node.keywords:
+                v = kw.value
+                if kw.arg in TEXT_KEYWORDS and _str(v) and name not in ("legend", "savefig"):
+                    add("title" if kw.arg != "label" and kw.arg != "name" else "text", v, _str(v),
+                        TEXT_KEYWORDS[kw.arg])
+                elif kw.arg in COLOUR_KEYWORDS and _str(v) and to_hex(_str(v) or ""):
+                    add("colour", v, _str(v), f"Colour of {quote(label)}" if label else f"Colour ({name})")
+                elif kw.arg in COLOUR_KEYWORDS and isinstance(v, (ast.List, ast.Tuple)):
+                    for el in v.elts:
+                        if _str(el) and to_hex(_str(el) or ""):
+                            add("colour", el, _str(el), f"Colours of the {name} elements")
+                elif kw.arg in ("linestyle", "ls", "dash") and _str(v) in LINESTYLE_NAMES:
+                    add("linestyle", v, _str(v), f"Line style of {quote(label)}" if label else "Line style")
+                elif kw.arg in ("marker", "symbol") and _str(v):
+                    add("marker", v, _str(v), f"Markers of {quote(label)}" if label else "Markers")
+                elif kw.arg == "loc" and name == "legend" and _str(v) in LEGEND_LOCS:
+                    add("legend_loc", v, _str(v), "Legend")
+                elif kw.arg in ("fontsize", "size") and _is_num(v) and name in TITLE_CALLS:
+                    add("size", v, _num_value(v), f"{TITLE_CALLS[name]} font size")
+        if isinstance(node, (ast.List, ast.Tuple)) and id(node) not in seen_lists:
+            seen_lists.add(id(node))
+            elts = node.elts
+            var = names.get(id(node))
+            if len(elts) >= 3 and all(_is_num(e) for e in elts):
+                s, e = span(node)
+                site = Site("numbers", s, e, [_num_value(x) for x in elts],
+                            f"Data series {quote(var)}" if var else "Data values", "")
+                site.nodes = [(*span(x), _num_value(x)) for x in elts]
+                sites.append(site)
+            elif len(elts) >= 2 and all(_str(e) is not None for e in elts) and not any(
+                    to_hex(_str(e) or "") for e in elts):
+                s, e = span(node)
+                site = Site("categories", s, e, [_str(x) for x in elts],
+                            f"Category labels {quote(var)}" if var else "Category labels", "")
+                site.nodes = [(*span(x), _str(x)) for x in elts]
+                sites.append(site)
+    sites.sort(key=lambda x: x.start)
+    for i, site in enumerate(sites):  # edits replace literals by literals, so the order is stable
+        site.key = f"site{i}"
+    return sites
+
+
+def _pick(doc: CodeDoc, rng: random.Random, kind: str, pred=lambda s: True) -> Site | None:  # type: ignore[no-untyped-def]
+    cands = [s for s in doc.sites() if s.kind == kind and pred(s)]
+    return rng.choice(cands) if cands else None
+
+
+def _quote_like(original: str, value: str) -> str:
+    q = original[0] if original and original[0] in "'\"" else '"'
+    return q + value.replace("\\", "\\\\").replace(q, "\\" + q) + q
+
+
+def _literal_text(doc: CodeDoc, site: Site) -> str:
+    return doc.source[site.start:site.end]
+
+
+def text_typo(doc: CodeDoc, rng: random.Random) -> Edit | None:
+    site = _pick(doc, rng, "title", lambda s: sum(ch.isalpha() for ch in str(s.value)) >= 4) or \
+        _pick(doc, rng, "text", lambda s: sum(ch.isalpha() for ch in str(s.value)) >= 4)
+    if site is None:
+        return None
+    new = make_typo(str(site.value), rng)
+    if new is None:
+        return None
+    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
+    return Edit("code.text_typo", "text_error", 1, site.location, f"Typo: {quote(new)} instead of {quote(site.value)}.",
+                site.key)
+
+
+def text_replace(doc: CodeDoc, rng: random.Random) -> Edit | None:
+    site = _pick(doc, rng, rng.choice(("title", "text")), lambda s: len(str(s.value).split()) >= 1 and len(str(s.value)) >= 3)
+    if site is None:
+        return None
+    old = str(site.value)
+    words = old.split()
+    if len(words) >= 3 and rng.random() < 0.5:
+        drop = rng.randrange(len(words))
+        new = " ".join(w for i, w in enumerate(words) if i != drop)
+        desc = f"{site.location} reads {quote(new)}: the word {quote(words[drop])} is missing."
+    else:
+        new = rng.choice(("Overview", "Results", "Value", "Count", "Total", "Other", "Summary", "Index"))
+        if new == old:
+            return None
+        desc = f"{site.location} reads {quote(new)} instead of {quote(old)}."
+    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
+    return Edit("code.text_replace", "text_error", 2, site.location, desc, site.key)
+
+
+def category_label(doc: CodeDoc, rng: random.Random) -> Edit | None:
+    site = _pick(doc, rng, "categories")
+    if site is None:
+        return None
+    i = rng.randrange(len(site.nodes))
+    s, e, old = site.nodes[i]
+    new = make_typo(str(old), rng) if sum(ch.isalpha() for ch in str(old)) >= 3 else None
+    if new is None or new in site.value:  # type: ignore[operator]
+        return None
+    doc.replace(s, e, _quote_like(doc.source[s:e], new))
+    return Edit("code.category_label", "text_error", 1, f"{site.location} item {quote(old)}",
+                f"The label {quote(old)} reads {quote(new)}.", f"{site.key}.{i}")
+
+
+def data_value(doc: CodeDoc, rng: random.Random) -> Edit | None:
+    site = _pick(doc, rng, "numbers", lambda s: max(abs(v) for v in s.value) > 0)  # type: ignore[union-attr]
+    if site is None:
+        return None
+    values = list(site.value)  # type: ignore[call-overload]
+    scale = max(abs(v) for v in values)
+    i = rng.randrange(len(values))
+    s, e, old = site.nodes[i]
+    text = doc.source[s:e]
+    decimals = len(text.split(".")[1]) if "." in text and "e" not in text.lower() else 0
+    lo, hi = rng.choice(((0.06, 0.1), (0.16, 0.3), (0.45, 0.9)))
+    new = float(old) + rng.uniform(lo, hi) * scale * rng.choice((-1, 1))  # type: ignore[arg-type]
+    if min(values) >= 0 and new < 0:
+        new = float(old) + abs(new - float(old))  # type: ignore[arg-type]
+    new_text = f"{new:.{decimals}f}" if decimals else str(int(round(new)))
+    if float(new_text) == float(old):  # type: ignore[arg-type]
+        return None
+    doc.replace(s, e, new_text)
+    sev = severity_from_ratio((float(new_text) - float(old)) / scale, 0.12, 0.35)  # type: ignore[arg-type]
+    return Edit("code.data_value", "data_error", sev, f"{site.location}, item {i + 1}",
+                f"Value {i + 1} of {site.location[0].lower() + site.location[1:]} is {new_text} instead of {text}.",
+                f"{site.key}.{i}", evidence={"old": old, "new": float(new_text)})
+
+
+def colour(doc: CodeDoc, rng: random.Random) -> Edit | None:
+    site = _pick(doc, rng, "colour")
+    if site is None:
+        return None
+    old_hex = to_hex(str(site.value))
+    if old_hex is None:
+        return None
+    new = pick_different(old_hex, rng, min_delta=rng.choice((12.0, 40.0)))
+    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
+    return Edit("code.colour", "style_error", colour_severity(old_hex, new), site.location,
+                f"{site.location} is {new} instead of {site.value}.", site.key)
+
+
+def linestyle(doc: CodeDoc, rng: random.Random) -> Edit | None:
+    site = _pick(doc, rng, "linestyle")
+    if site is None:
+        return None
+    plotly = site.value in ("dash", "dot", "solid", "dashdot") and doc.kind == "plotly"
+    pool = ("solid", "dash", "dot", "dashdot") if plotly else ("-", "--", "-.", ":")
+    new = rng.choice([p for p in pool if LINESTYLE_NAMES[p] != LINESTYLE_NAMES[str(site.value)]])
+    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
+    return Edit("code.linestyle", "style_error", 1, site.location,
+                f"{site.location} is {LINESTYLE_NAMES[new]} instead of {LINESTYLE_NAMES[str(site.value)]}.", site.key)
+
+
+def marker(doc: CodeDoc, rng: random.Random) -> Edit | None:
+    site = _pick(doc, rng, "marker", lambda s: doc.kind == "matplotlib" and s.value in MARKERS)
+    if site is None:
+        return None
+    new = rng.choice([m for m in MARKERS if m != site.value])
+    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
+    return Edit("code.marker", "style_error", 1, site.location, f"{site.location} use {quote(new)} instead of "
+                f"{quote(site.value)}.", site.key)
+
+
+def grid(doc: CodeDoc, rng: random.Random) -> Edit | None:
+    site = _pick(doc, rng, "grid")
+    if site is None:
+        return None
+    doc.replace(site.start, site.end, str(not site.value))
+    return Edit("code.grid", "style_error", 1, "Grid lines",
+                "The grid lines are missing." if site.value else "Grid lines are drawn although the reference has none.",
+                site.key)
+
+
+def axis_scale(doc: CodeDoc, rng: random.Random) -> Edit | None:
+    site = _pick(doc, rng, "scale", lambda s: s.value in ("log", "linear"))
+    if site is None:
+        return None
+    new = "linear" if site.value == "log" else "log"
+    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
+    return Edit("code.axis_scale", "data_error", 2, site.location,
+                f"The axis uses a {new} scale instead of a {site.value} one.", site.key)
+
+
+def legend_loc(doc: CodeDoc, rng: random.Random) -> Edit | None:
+    site = _pick(doc, rng, "legend_loc", lambda s: s.value != "best")
+    if site is None:
+        return None
+    new = rng.choice([loc for loc in LEGEND_LOCS if loc not in (site.value, "best")])
+    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
+    return Edit("code.legend_loc", "text_error", 1, "Legend", f"The legend is at the {new} instead of the {site.value}.",
+                site.key)
+
+
+def font_size(doc: CodeDoc, rng: random.Random) -> Edit | None:
+    site = _pick(doc, rng, "size", lambda s: float(s.value) > 4)  # type: ignore[arg-type]
+    if site is None:
+        return None
+    old = float(site.value)  # type: ignore[arg-type]
+    new = max(4.0, old + rng.choice((-4, -3, 3, 5)))
+    doc.replace(site.start, site.end, f"{new:g}")
+    return Edit("code.font_size", "text_error", 1 if abs(new - old) < 5 else 2, site.location,
+                f"{site.location} is {new:g} instead of {old:g}.", site.key)
+
+
+PERTURBATIONS = registry([
+    PerturbationInfo("code.data_value", "data_error", data_value, 3.0),
+    PerturbationInfo("code.axis_scale", "data_error", axis_scale, 0.6),
+    PerturbationInfo("code.text_typo", "text_error", text_typo, 1.5),
+    PerturbationInfo("code.text_replace", "text_error", text_replace, 1.0),
+    PerturbationInfo("code.category_label", "text_error", category_label, 1.0),
+    PerturbationInfo("code.legend_loc", "text_error", legend_loc, 0.5),
+    PerturbationInfo("code.font_size", "text_error", font_size, 0.5),
+    PerturbationInfo("code.colour", "style_error", colour, 2.0),
+    PerturbationInfo("code.linestyle", "style_error", linestyle, 0.8),
+    PerturbationInfo("code.marker", "style_error", marker, 0.8),
+    PerturbationInfo("code.grid", "style_error", grid, 0.8),
+])
