@@ -182,10 +182,12 @@ def _p_value(s: dict, rng: random.Random) -> str:
     ser = rng.choice(s["series"])
     i = rng.randrange(len(ser["y"]))
     top = max(max(x["y"]) for x in s["series"])
+    old = ser["y"][i]
     delta = rng.uniform(0.25, 0.5) * top * rng.choice([-1, 1])
-    ser["y"][i] = round(min(top, max(0.05 * top, ser["y"][i] + delta)), 1)
-    if abs(ser["y"][i] - (ser["y"][i] - delta)) < 0.1 * top:
-        ser["y"][i] = round(ser["y"][i] + 0.3 * top, 1)
+    new = min(top, max(0.05 * top, old + delta))
+    if abs(new - old) < 0.2 * top:
+        new = min(top, max(0.05 * top, old - delta))
+    ser["y"][i] = round(new, 1)
     return "data_error"
 
 

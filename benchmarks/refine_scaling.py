@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from erm_cli.refine import RefineConfig, refine_image  # noqa: E402
+from erm_cli.refine import RefineConfig, refine_image
 
 EXAMPLES = REPO / "examples" / "refine"
 KINDS = ("bar", "grouped_bar", "barh", "line")
@@ -144,7 +144,8 @@ def main() -> None:
     for k in ks:
         r0, rr = [], []
         for p in chart_items:
-            res, _ = refine_image(p["ref_png"], config=RefineConfig(rounds=args.rounds, samples=k), report=False)
+            res, _ = refine_image(p["ref_png"], task="chart", config=RefineConfig(rounds=args.rounds, samples=k),
+                                  report=False)
             r0.append(res.rounds[0].best_reward)
             rr.append(res.best.reward)
         scratch[k] = (statistics.mean(r0), statistics.mean(rr))

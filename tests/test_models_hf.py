@@ -147,9 +147,10 @@ def test_openai_style_image_parts_are_accepted() -> None:
 
 
 def test_tiny_generation_is_capped() -> None:
-    backend = load_model("tiny:qwen3-vl")
+    backend = load_model("tiny:qwen3-vl", max_tokens_cap=6)
+    assert load_model("tiny:qwen3-vl").max_tokens_cap == 256  # the default cap for tiny models
     [out] = backend.generate([ask(None, "go")], Sampling(max_tokens=100_000))
-    assert out.completion_tokens <= backend.max_tokens_cap
+    assert 0 < out.completion_tokens <= 6
 
 
 def test_device_and_dtype_errors() -> None:
@@ -167,3 +168,13 @@ def test_broken_checkpoint_is_a_model_error(tmp_path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen3_vl"}))
     with pytest.raises(ModelError, match="cannot load"):
         load_model(f"hf:{tmp_path}")
+
+
+def test_backend_over_a_model_in_memory() -> None:
+    from erm_cli.models.hf import HFBackend, load_hf
+
+    shared = load_model("tiny:qwen3-vl")
+    live = HFBackend.from_loaded(*load_hf(ensure_tiny_model("qwen3-vl"), fresh=True), spec="live:test")
+    req = [ask(chart(90), "Describe.")]
+    assert live.spec == "live:test" and live.model is not shared.model
+    assert live.generate(req, Sampling(max_tokens=6))[0].text == shared.generate(req, Sampling(max_tokens=6))[0].text

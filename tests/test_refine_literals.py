@@ -5,7 +5,13 @@ from __future__ import annotations
 import ast
 
 from erm_cli.refine.literal_search import Edit, apply_edits, insert_statements
-from erm_cli.refine.literals import apply_replacements, code_literals, colour_of, markup_literals, python_literals
+from erm_cli.refine.literals import (
+    apply_replacements,
+    code_literals,
+    colour_of,
+    markup_literals,
+    python_literals,
+)
 
 CHART = """import matplotlib.pyplot as plt
 fig, ax = plt.subplots(figsize=(6.4, 4.8))

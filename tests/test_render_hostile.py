@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -20,7 +20,7 @@ from erm_cli.renderers import RenderOptions, render
 class _Recorder(BaseHTTPRequestHandler):
     hits: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).hits.append(self.path)
         buf = io.BytesIO()
         Image.new("RGB", (64, 64), (255, 0, 0)).save(buf, format="PNG")
@@ -81,7 +81,7 @@ def test_svg_xxe_is_refused(tmp_path: Path) -> None:
 
 
 def test_svg_billion_laughs_is_refused() -> None:
-    entities = '<!ENTITY lol0 "lol">' + "".join(f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">'
+    entities = '<!ENTITY lol0 "lol">' + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">'
                                                 for i in range(1, 10))
     code = (f'<?xml version="1.0"?><!DOCTYPE svg [{entities}]>'
             '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&lol9;</text></svg>')

@@ -277,7 +277,18 @@ def test_cli_starts_a_working_server() -> None:
 
 def test_cli_rejects_bad_setups_with_exit_code_2() -> None:
     erm = Path(sys.executable).with_name("erm")
-    for args, fragment in ((["--judge", "vlm"], "needs --model"), (["--openai"], "needs --model"),
-                           (["--judge", "oracle"], "unknown judge")):
+    for args, fragment in ((["--judge", "vlm"], "needs --model"), (["--judge", "oracle"], "unknown judge")):
         out = subprocess.run([str(erm), "serve", *args], capture_output=True, text=True, timeout=60, check=False)
         assert out.returncode == 2 and fragment in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_loadtest_reports_figures(server, tmp_path) -> None:
+    from erm_cli.serve.loadtest import run
+
+    url, _ = server
+    ref = tmp_path / "ref.png"
+    ref.write_bytes(REF)
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="150"><rect width="90" height="90"/></svg>'
+    figures = run(url, ref, svg, requests=4, concurrency=2, batch=2, vary=True, token=None, timeout=120)
+    assert figures["ok"] == 4 and figures["items_per_s"] > 0
+    assert figures["latency_p50_s"] <= figures["latency_p95_s"]

@@ -25,8 +25,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 CHART = """import matplotlib.pyplot as plt
 fig, ax = plt.subplots(figsize=(6, 4))

@@ -105,7 +105,12 @@ def plot_category_f1(judges: dict[str, Any], path: Path, matcher: str | None = N
             continue
         m = vc.get(matcher) if matcher in vc else next(iter(vc.values()))
         series.append((label, m.get("metrics") or {}))
-    cats = [(t, c) for t in TASKS for c in TAXONOMY[t] if any(t in s for _, s in series)]
+    def f1(mets: dict[str, Any], t: str, c: str, key: str) -> float | None:
+        return ((mets.get(t) or {}).get("per_type", {}).get(c) or {}).get(key)
+
+    # categories with an error on either side for some judge (others have no defined F1)
+    cats = [(t, c) for t in TASKS for c in TAXONOMY[t]
+            if any(f1(s, t, c, "f1_soft") is not None for _, s in series)]
     if not series or not cats:
         return None
     plt = _plt()
@@ -115,8 +120,8 @@ def plot_category_f1(judges: dict[str, Any], path: Path, matcher: str | None = N
     width = 0.8 / (2 * len(series))
     x = np.arange(len(cats))
     for k, (label, mets) in enumerate(series):
-        hard = [((mets.get(t) or {}).get("per_type", {}).get(c) or {}).get("f1_hard") or 0.0 for t, c in cats]
-        soft = [((mets.get(t) or {}).get("per_type", {}).get(c) or {}).get("f1_soft") or 0.0 for t, c in cats]
+        hard = [f1(mets, t, c, "f1_hard") or 0.0 for t, c in cats]
+        soft = [f1(mets, t, c, "f1_soft") or 0.0 for t, c in cats]
         ax.bar(x + (2 * k) * width - 0.4 + width / 2, hard, width, label=f"{label} F1_hard")
         ax.bar(x + (2 * k + 1) * width - 0.4 + width / 2, soft, width, label=f"{label} F1_soft", alpha=0.6)
     ax.set_xticks(x)

@@ -81,7 +81,7 @@ class EmbeddingScorer:
         try:
             config = AutoConfig.from_pretrained(self.path, local_files_only=True)
             self._is_clip = "clip" in (config.model_type or "") or "siglip" in (config.model_type or "")
-            self._processor = AutoImageProcessor.from_pretrained(self.path, local_files_only=True)
+            self._processor = AutoImageProcessor.from_pretrained(self.path, local_files_only=True, use_fast=False)
             self._model = AutoModel.from_pretrained(self.path, local_files_only=True).eval()
         except (OSError, ValueError) as exc:
             raise InputError(f"--{self.name}: cannot load {self.path}: {str(exc).splitlines()[0]}") from None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from ..errors import InputError
@@ -41,7 +39,7 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -
 @app.command("clear")
 def clear(
     failed: bool = typer.Option(False, "--failed", help="Only remove cached failures."),
-    kind: Optional[str] = typer.Option(None, "--kind", help="Only remove entries of this kind."),
+    kind: str | None = typer.Option(None, "--kind", help="Only remove entries of this kind."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Remove cached renders (all, only failures, or one kind)."""

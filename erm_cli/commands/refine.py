@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -22,20 +21,20 @@ def refine(
                                     "literal search) or a model spec (hf:PATH, vllm:PATH, openai:URL#MODEL, "
                                     "tiny:qwen3-vl)."),
     judge: str = typer.Option("critic", "--judge", "-j", help="critic (default, no weights) or vlm."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model spec of the VLM judge (--judge vlm)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model spec of the VLM judge (--judge vlm)."),
     rounds: int = typer.Option(3, "--rounds", "-r", min=0, help="Revision rounds after the first drafts."),
     samples: int = typer.Option(1, "--samples", "-k", min=1,
                                 help="K: drafts in round 0 (best-of-K) and revisions per beam member per round."),
     beam: int = typer.Option(1, "--beam", min=1, help="How many of the best candidates are revised each round."),
-    init: Optional[Path] = typer.Option(None, "--init", help="Start from this code instead of a draft "
+    init: Path | None = typer.Option(None, "--init", help="Start from this code instead of a draft "
                                                               "(it is candidate r0-0)."),
-    target: Optional[float] = typer.Option(None, "--target", help="Stop when the best reward reaches this "
+    target: float | None = typer.Option(None, "--target", help="Stop when the best reward reaches this "
                                                                   "(default: when no errors are left)."),
-    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Wall-time budget."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Token budget (model policies)."),
-    max_candidates: Optional[int] = typer.Option(None, "--max-candidates", help="Candidate budget."),
+    max_seconds: float | None = typer.Option(None, "--max-seconds", help="Wall-time budget."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Token budget (model policies)."),
+    max_candidates: int | None = typer.Option(None, "--max-candidates", help="Candidate budget."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: ./refine-<image stem>)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default: ./refine-<image stem>)."),
     batch: bool = typer.Option(False, "--batch", help="IMAGE is a folder or JSONL of items; resumable."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the render cache."),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,21 +13,21 @@ KIND_HELP = "Language: matplotlib, plotly, svg, html, markdown, latex (default: 
 
 
 def render(
-    code: Optional[str] = typer.Argument(None, help="Code file or model answer (fenced blocks are extracted); "
+    code: str | None = typer.Argument(None, help="Code file or model answer (fenced blocks are extracted); "
                                          "'-' reads stdin.", show_default=False),
-    output: Optional[str] = typer.Option(None, "-o", "--output", help="PNG path; '-' writes the PNG to stdout. "
+    output: str | None = typer.Option(None, "-o", "--output", help="PNG path; '-' writes the PNG to stdout. "
                                          "Default: CODE with a .png suffix."),
-    kind: Optional[str] = typer.Option(None, "-k", "--kind", help=KIND_HELP),
+    kind: str | None = typer.Option(None, "-k", "--kind", help=KIND_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    batch: Optional[Path] = typer.Option(None, "--batch", help="JSONL of items: id + path (relative to the file) "
+    batch: Path | None = typer.Option(None, "--batch", help="JSONL of items: id + path (relative to the file) "
                                          "or code, optional kind.", dir_okay=False),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder for --batch (PNGs + results.jsonl).",
+    out: Path | None = typer.Option(None, "--out", help="Output folder for --batch (PNGs + results.jsonl).",
                                        file_okay=False),
-    workers: Optional[int] = typer.Option(None, "-w", "--workers", min=1, max=64,
+    workers: int | None = typer.Option(None, "-w", "--workers", min=1, max=64,
                                           help="Concurrent renders for --batch (default: CPU count, 2..8)."),
-    width: Optional[int] = typer.Option(None, "--width", min=1, max=16384,
+    width: int | None = typer.Option(None, "--width", min=1, max=16384,
                                         help="Output width for SVG; viewport width for plotly (default 800)."),
-    height: Optional[int] = typer.Option(None, "--height", min=1, max=16384,
+    height: int | None = typer.Option(None, "--height", min=1, max=16384,
                                          help="Output height for SVG; viewport height for plotly (default 600)."),
     dpi: int = typer.Option(100, "--dpi", min=10, max=1200, help="matplotlib dpi."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, max=3600, help="Wall-clock limit per render (s)."),

@@ -79,6 +79,7 @@ def reward(
     eval_data: Optional[str] = typer.Option(None, "--eval-data", help="Held-out VC-RewardBench JSONL (default: a slice of --data).", rich_help_panel=_REWARD),
     eval_steps: Optional[int] = typer.Option(None, "--eval-steps", help="Also evaluate every N steps (default: at the end only).", rich_help_panel=_REWARD),
     eval_max_items: Optional[int] = typer.Option(None, "--eval-max-items", rich_help_panel=_REWARD),
+    prompt_file: Optional[str] = typer.Option(None, "--prompt-file", help="Train with these judge prompts (same forms as `erm judge --prompt-file`); copied into OUT.", rich_help_panel=_REWARD),
     sets: Optional[list[str]] = typer.Option(None, "--set", help="Any other setting as KEY=VALUE (repeatable), e.g. --set warmup_ratio=0.03.", rich_help_panel=_COMMON),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
@@ -90,7 +91,8 @@ def reward(
     overrides.update(data=data, model=model, out=out, max_steps=max_steps, epochs=epochs, learning_rate=lr,
                      batch_size=batch_size, per_device_batch_size=per_device_batch_size, precision=precision,
                      lora=lora, max_image_side=max_image_side, task=task, limit=limit, seed=seed, resume=resume,
-                     eval=evaluate, eval_data=eval_data, eval_steps=eval_steps, eval_max_items=eval_max_items)
+                     eval=evaluate, eval_data=eval_data, eval_steps=eval_steps, eval_max_items=eval_max_items,
+                     prompt_file=prompt_file)
     resolved = resolve_settings("reward", preset=preset, config_file=config, overrides=overrides)
     result = train_reward_model(resolved)
     _print_result(result, as_json, "Trained judge written")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 
 #: Palettes drawn from matplotlib/seaborn/plotly defaults and common report styles (hex, no alpha).
@@ -22,50 +21,32 @@ SUBSTITUTES = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628",
                "#17becf", "#bcbd22", "#808000", "#008080"]
 
 
-def normalise_hex(color: str) -> str:
-    c = color.strip().lower()
-    if c.startswith("#") and len(c) == 4:
-        c = "#" + "".join(ch * 2 for ch in c[1:])
-    return c
-
-
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
-    c = normalise_hex(color).lstrip("#")
-    if len(c) != 6:
-        raise ValueError(f"not a #rrggbb colour: {color!r}")
-    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+    from ..judges.critic.colour import parse_colour
+
+    return parse_colour(color)
 
 
 def rgb_to_hex(rgb: tuple[float, float, float]) -> str:
-    return "#" + "".join(f"{max(0, min(255, int(round(v)))):02x}" for v in rgb)
+    from ..judges.critic.colour import hex_of
 
-
-def _lab(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
-    def lin(v: float) -> float:
-        v = v / 255.0
-        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (lin(v) for v in rgb)
-    x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047
-    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
-    z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
-
-    def f(t: float) -> float:
-        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
-
-    fx, fy, fz = f(x), f(y), f(z)
-    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+    return hex_of(rgb)
 
 
 def delta_e(a: str, b: str) -> float:
-    """CIE76 colour difference between two hex colours (about 2.3 is just noticeable)."""
-    la, lb = _lab(hex_to_rgb(a)), _lab(hex_to_rgb(b))
-    return math.sqrt(sum((p - q) ** 2 for p, q in zip(la, lb)))
+    """CIEDE2000 difference between two hex colours (the critic's metric; about 2 is just noticeable)."""
+    from ..judges.critic.colour import delta_e_rgb
+
+    return delta_e_rgb(hex_to_rgb(a), hex_to_rgb(b))
+
+
+#: ΔE2000 below this is a shade of the same colour (minor); above it a different colour (medium).
+SHADE_DELTA = 15.0
 
 
 def colour_severity(a: str, b: str) -> int:
     """Style-error severity of replacing colour ``a`` by ``b``: a shade shift is minor, a new hue medium."""
-    return 1 if delta_e(a, b) < 25 else 2
+    return 1 if delta_e(a, b) < SHADE_DELTA else 2
 
 
 def shade(color: str, factor: float) -> str:
@@ -76,9 +57,9 @@ def shade(color: str, factor: float) -> str:
     return rgb_to_hex((r * (1 + factor), g * (1 + factor), b * (1 + factor)))
 
 
-def pick_different(color: str, rng: random.Random, min_delta: float = 30.0,
+def pick_different(color: str, rng: random.Random, min_delta: float = 20.0,
                    pool: list[str] | None = None) -> str:
-    """A colour clearly different from ``color`` (ΔE >= ``min_delta``)."""
+    """A colour clearly different from ``color`` (ΔE2000 >= ``min_delta``)."""
     candidates = [c for c in (pool or SUBSTITUTES) if delta_e(c, color) >= min_delta]
     if not candidates:
         candidates = [c for c in SUBSTITUTES if delta_e(c, color) >= min_delta] or ["#000000"]
@@ -86,19 +67,8 @@ def pick_different(color: str, rng: random.Random, min_delta: float = 30.0,
 
 
 def to_hex(color: str) -> str | None:
-    """Any matplotlib/CSS colour spelling to #rrggbb, or None when it is not a colour."""
-    c = color.strip()
-    if c.startswith("#") and len(c) in (4, 7):
-        try:
-            hex_to_rgb(c)
-            return normalise_hex(c)
-        except ValueError:
-            return None
-    try:
-        from matplotlib import colors as mcolors
+    """A colour literal (#hex, rgb(), a common name) as #rrggbb, or None when it is not a colour."""
+    from ..refine.literals import colour_of
 
-        if c.lower() in ("none", "auto", "inherit"):
-            return None
-        return mcolors.to_hex(c).lower()
-    except (ValueError, ImportError):
-        return None
+    rgb = colour_of(color, context_is_colour=True)
+    return rgb_to_hex(rgb) if rgb is not None else None

@@ -14,7 +14,7 @@ import random
 from .charts import CATEGORICAL_KINDS, LEGEND_KINDS, LEGEND_LOCS, LINESTYLES, MARKERS, PALETTES, TOPICS, ChartSpec, Panel, \
     Series, panel_name, region, where
 from .colors import colour_severity, pick_different
-from .perturbation import Edit, PerturbationInfo, bump, make_typo, quote, registry, severity_from_ratio
+from .perturbation import Edit, PerturbationInfo, bump, make_typo, quote, registry, severity_from_ratio, union_region
 
 KIND_WORD = {"bar": "bar", "grouped_bar": "bar", "stacked_bar": "bar segment", "barh": "bar", "line": "line point",
              "area": "area", "errorbar": "point", "scatter": "points", "pie": "slice", "heatmap": "cell",
@@ -342,6 +342,7 @@ def chart_type(spec: ChartSpec, rng: random.Random) -> Edit | None:
     if not options:
         return None
     old, new = p.kind, rng.choice(options)
+    before = region(spec, i, "panel")
     p.kind = new
     if new in ("line", "bar") and old == "errorbar":
         for ser in p.series:
@@ -373,7 +374,8 @@ def chart_type(spec: ChartSpec, rng: random.Random) -> Edit | None:
         for s in p.series:
             s.marker = s.marker or "o"
     return Edit("chart.chart_type", "structure_error", 3, where(spec, i, "chart type"),
-                f"The {KIND_NAME[old]} is drawn as a {KIND_NAME[new]}.", f"p{i}", region(spec, i, "panel"),
+                f"The {KIND_NAME[old]} is drawn as a {KIND_NAME[new]}.", f"p{i}",
+                union_region(before, region(spec, i, "panel")),
                 {"old": old, "new": new})
 
 
@@ -415,10 +417,11 @@ def remove_twin_axis(spec: ChartSpec, rng: random.Random) -> Edit | None:
         return None
     p = spec.panels[i]
     name = p.twin.name if p.twin else ""
+    before = region(spec, i, "panel")
     p.twin = None
     p.twin_label = ""
     return Edit("chart.remove_twin_axis", "structure_error", 2, where(spec, i, "secondary y-axis"),
-                f"The secondary y-axis with the {quote(name)} line is missing.", f"p{i}.twin", region(spec, i, "panel"))
+                f"The secondary y-axis with the {quote(name)} line is missing.", f"p{i}.twin", before)
 
 
 # ------------------------------------------------------------------------------- text
@@ -609,7 +612,7 @@ def series_color(spec: ChartSpec, rng: random.Random) -> Edit | None:
     ser = rng.choice(p.series)
     old = ser.color
     others = {s.color for s in p.series}
-    new = pick_different(old, rng, min_delta=rng.choice((12.0, 40.0)))
+    new = pick_different(old, rng, min_delta=rng.choice((8.0, 30.0)))
     if new in others:
         return None
     ser.color = new

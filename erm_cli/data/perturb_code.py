@@ -66,24 +66,6 @@ class CodeDoc:
         return find_sites(self.source)
 
 
-def _offsets(source: str) -> list[int]:
-    starts, pos = [0], 0
-    for line in source.splitlines(keepends=True):
-        pos += len(line)
-        starts.append(pos)
-    return starts
-
-
-def _span(source: str, lines: list[str], starts: list[int], node: ast.AST) -> tuple[int, int]:
-    """Character offsets of a node (ast columns are UTF-8 byte offsets)."""
-    def char_col(lineno: int, col: int) -> int:
-        return len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8", errors="ignore"))
-
-    s = starts[node.lineno - 1] + char_col(node.lineno, node.col_offset)  # type: ignore[attr-defined]
-    e = starts[node.end_lineno - 1] + char_col(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
-    return s, e
-
-
 def _call_name(node: ast.Call) -> str:
     f = node.func
     if isinstance(f, ast.Attribute):
@@ -93,96 +75,106 @@ def _call_name(node: ast.Call) -> str:
     return ""
 
 
-def _is_num(node: ast.AST) -> bool:
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        node = node.operand
-    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
-
-
-def _num_value(node: ast.AST) -> float:
-    if isinstance(node, ast.UnaryOp):
-        return -float(node.operand.value)  # type: ignore[attr-defined]
-    return float(node.value)  # type: ignore[attr-defined]
-
-
 def _str(node: ast.AST) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
 def find_sites(source: str) -> list[Site]:
-    """Every literal the perturbations can edit, with its meaning."""
+    """Every literal the perturbations can edit, with its meaning.
+
+    Texts, colours and number lists come from the shared literal finder
+    (:func:`erm_cli.refine.literals.python_literals`, exact source spans); style keywords that are not
+    displayed text (line styles, markers, ``grid(True)``, axis scales, legend locations) are found here.
+    """
+    from ..refine.literals import python_literals
+
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
+        lits = python_literals(source)
+    except (SyntaxError, ValueError, RecursionError):
         return []
-    lines = source.splitlines(keepends=True) or [""]
-    starts = _offsets(source)
     sites: list[Site] = []
-    names: dict[int, str] = {}  # id(list node) -> variable it is assigned to
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            names[id(node.value)] = node.targets[0].id
-
-    def span(n: ast.AST) -> tuple[int, int]:
-        return _span(source, lines, starts, n)
-
-    def add(kind: str, n: ast.AST, value: object, location: str) -> None:
-        s, e = span(n)
-        sites.append(Site(kind, s, e, value, location, ""))
-
-    seen_lists: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            name = _call_name(node)
-            if name in TITLE_CALLS and node.args and _str(node.args[0]):
-                add("title", node.args[0], _str(node.args[0]), TITLE_CALLS[name])
-            if (name == "grid" and node.args and isinstance(node.args[0], ast.Constant)
-                    and isinstance(node.args[0].value, bool) and not (node.args[0].value and node.keywords)):
-                add("grid", node.args[0], node.args[0].value, "Grid lines")
-            if name in ("set_yscale", "yscale", "set_xscale", "xscale") and node.args and _str(node.args[0]):
-                axis = "X-axis" if "x" in name else "Y-axis"
-                add("scale", node.args[0], _str(node.args[0]), f"{axis} scale")
-            label = next((_str(k.value) for k in node.keywords if k.arg in ("label", "name") and _str(k.value)), None)
-            for kw in node.keywords:
-                v = kw.value
-                if kw.arg in TEXT_KEYWORDS and _str(v) and name not in ("legend", "savefig"):
-                    add("title" if kw.arg != "label" and kw.arg != "name" else "text", v, _str(v),
-                        TEXT_KEYWORDS[kw.arg])
-                elif kw.arg in COLOUR_KEYWORDS and _str(v) and to_hex(_str(v) or ""):
-                    add("colour", v, _str(v), f"Colour of {quote(label)}" if label else f"Colour ({name})")
-                elif kw.arg in COLOUR_KEYWORDS and isinstance(v, (ast.List, ast.Tuple)):
-                    for el in v.elts:
-                        if _str(el) and to_hex(_str(el) or ""):
-                            add("colour", el, _str(el), f"Colours of the {name} elements")
-                elif kw.arg in ("linestyle", "ls", "dash") and _str(v) in LINESTYLE_NAMES:
-                    add("linestyle", v, _str(v), f"Line style of {quote(label)}" if label else "Line style")
-                elif kw.arg in ("marker", "symbol") and _str(v):
-                    add("marker", v, _str(v), f"Markers of {quote(label)}" if label else "Markers")
-                elif kw.arg == "loc" and name == "legend" and _str(v) in LEGEND_LOCS:
-                    add("legend_loc", v, _str(v), "Legend")
-                elif kw.arg in ("fontsize", "size") and _is_num(v) and name in TITLE_CALLS:
-                    add("size", v, _num_value(v), f"{TITLE_CALLS[name]} font size")
-        if isinstance(node, (ast.List, ast.Tuple)) and id(node) not in seen_lists:
-            seen_lists.add(id(node))
-            elts = node.elts
-            var = names.get(id(node))
-            if len(elts) >= 3 and all(_is_num(e) for e in elts):
-                s, e = span(node)
-                site = Site("numbers", s, e, [_num_value(x) for x in elts],
-                            f"Data series {quote(var)}" if var else "Data values", "")
-                site.nodes = [(*span(x), _num_value(x)) for x in elts]
-                sites.append(site)
-            elif len(elts) >= 2 and all(_str(e) is not None for e in elts) and not any(
-                    to_hex(_str(e) or "") for e in elts):
-                s, e = span(node)
-                site = Site("categories", s, e, [_str(x) for x in elts],
-                            f"Category labels {quote(var)}" if var else "Category labels", "")
-                site.nodes = [(*span(x), _str(x)) for x in elts]
-                sites.append(site)
+    labels: dict[int, str] = {}  # enclosing call -> its label / name text
+    for lit in lits.literals:
+        if lit.role == "text" and lit.key in ("label", "name") and lit.call_pos >= 0:
+            labels[lit.call_pos] = str(lit.value)
+    texts_by_group: dict[int, list] = {}
+    for lit in lits.literals:
+        if lit.role == "text":
+            if lit.group is not None:
+                texts_by_group.setdefault(lit.group, []).append(lit)
+                continue
+            if lit.call in TITLE_CALLS and lit.key == "#0":
+                sites.append(Site("title", lit.start, lit.end, lit.value, TITLE_CALLS[lit.call], ""))
+            elif lit.key in TEXT_KEYWORDS and lit.call not in ("legend", "savefig"):
+                kind = "text" if lit.key in ("label", "name") else "title"
+                sites.append(Site(kind, lit.start, lit.end, lit.value, TEXT_KEYWORDS[lit.key], ""))
+        elif lit.role == "colour" and to_hex(str(lit.value)):
+            label = labels.get(lit.call_pos)
+            where = f"Colour of {quote(label)}" if label else (
+                f"Colours of the {lit.call} elements" if lit.group is not None else f"Colour ({lit.call or lit.key})")
+            sites.append(Site("colour", lit.start, lit.end, lit.value, where, ""))
+        elif lit.role == "number" and lit.key in ("fontsize", "size") and lit.call in TITLE_CALLS:
+            sites.append(Site("size", lit.start, lit.end, float(lit.value), f"{TITLE_CALLS[lit.call]} font size", ""))
+    for group in texts_by_group.values():
+        if len(group) >= 2:
+            var = group[0].key if group[0].call == "=" else ""
+            site = Site("categories", group[0].start, group[-1].end, [str(x.value) for x in group],
+                        f"Category labels {quote(var)}" if var else "Category labels", "")
+            site.nodes = [(x.start, x.end, str(x.value)) for x in group]
+            sites.append(site)
+    for nl in lits.number_lists:
+        if len(nl.items) >= 3:
+            site = Site("numbers", nl.items[0].start, nl.items[-1].end, nl.values,
+                        f"Data series {quote(nl.var)}" if nl.var else "Data values", "")
+            site.nodes = [(x.start, x.end, float(x.value)) for x in nl.items]
+            sites.append(site)
+    sites += _style_sites(source, {x.start for x in sites})
     sites.sort(key=lambda x: x.start)
     for i, site in enumerate(sites):  # edits replace literals by literals, so the order is stable
         site.key = f"site{i}"
     return sites
+
+
+def _style_sites(source: str, taken: set[int]) -> list[Site]:
+    """Style keywords the shared literal finder leaves out because they are not displayed text."""
+    from ..refine.literals import _line_offsets
+
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True) or [""]
+    offs = _line_offsets(source)
+
+    def span(n: ast.AST) -> tuple[int, int]:
+        def at(lineno: int, col: int) -> int:
+            return offs[lineno - 1] + len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8", errors="ignore"))
+        return at(n.lineno, n.col_offset), at(n.end_lineno, n.end_col_offset)  # type: ignore[attr-defined]
+
+    out: list[Site] = []
+
+    def add(kind: str, n: ast.AST, value: object, location: str) -> None:
+        s, e = span(n)
+        if s not in taken:
+            out.append(Site(kind, s, e, value, location, ""))
+
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _call_name(node)
+        first = node.args[0] if node.args else None
+        if (name == "grid" and isinstance(first, ast.Constant) and isinstance(first.value, bool)
+                and not (first.value and node.keywords)):
+            add("grid", first, first.value, "Grid lines")
+        if name in ("set_yscale", "yscale", "set_xscale", "xscale") and first is not None and _str(first):
+            add("scale", first, _str(first), f"{'X' if 'x' in name else 'Y'}-axis scale")
+        label = next((_str(k.value) for k in node.keywords if k.arg in ("label", "name") and _str(k.value)), None)
+        for kw in node.keywords:
+            v = kw.value
+            if kw.arg in ("linestyle", "ls", "dash") and _str(v) in LINESTYLE_NAMES:
+                add("linestyle", v, _str(v), f"Line style of {quote(label)}" if label else "Line style")
+            elif kw.arg in ("marker", "symbol") and _str(v):
+                add("marker", v, _str(v), f"Markers of {quote(label)}" if label else "Markers")
+            elif kw.arg == "loc" and name == "legend" and _str(v) in LEGEND_LOCS:
+                add("legend_loc", v, _str(v), "Legend")
+    return out
 
 
 def _pick(doc: CodeDoc, rng: random.Random, kind: str, pred=lambda s: True) -> Site | None:  # type: ignore[no-untyped-def]
@@ -276,7 +268,7 @@ def colour(doc: CodeDoc, rng: random.Random) -> Edit | None:
     old_hex = to_hex(str(site.value))
     if old_hex is None:
         return None
-    new = pick_different(old_hex, rng, min_delta=rng.choice((12.0, 40.0)))
+    new = pick_different(old_hex, rng, min_delta=rng.choice((8.0, 30.0)))
     doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
     return Edit("code.colour", "style_error", colour_severity(old_hex, new), site.location,
                 f"{site.location} is {new} instead of {site.value}.", site.key)

@@ -261,7 +261,7 @@ def fill_colour(doc: SvgDoc, rng: random.Random) -> Edit | None:
     parents = doc.parents()
     old = _paint(doc, el, "fill", parents)
     assert old is not None
-    new = pick_different(old, rng, min_delta=rng.choice((12.0, 40.0)),
+    new = pick_different(old, rng, min_delta=rng.choice((8.0, 30.0)),
                          pool=[c for pal in PALETTES.values() for c in pal] + ["#ffffff", "#000000"])
     el.set("fill", new)
     _drop_style(el, "fill")
@@ -277,7 +277,7 @@ def stroke_colour(doc: SvgDoc, rng: random.Random) -> Edit | None:
     parents = doc.parents()
     old = _paint(doc, el, "stroke", parents)
     assert old is not None
-    new = pick_different(old, rng, min_delta=rng.choice((12.0, 40.0)),
+    new = pick_different(old, rng, min_delta=rng.choice((8.0, 30.0)),
                          pool=[c for pal in PALETTES.values() for c in pal] + ["#000000"])
     el.set("stroke", new)
     _drop_style(el, "stroke")

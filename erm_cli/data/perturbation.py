@@ -108,6 +108,18 @@ def pad_region(region: Region | None, dx: float, dy: float | None = None) -> Reg
     return clip_region((region[0] - dx, region[1] - dy, region[2] + dx, region[3] + dy))
 
 
+def overlap_share(a: Region | None, b: Region | None) -> float:
+    """Intersection area over the smaller region's area (0 when either is unknown)."""
+    if a is None or b is None:
+        return 0.0
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return (w * h) / smaller if smaller > 0 else 0.0
+
+
 def severity_from_ratio(ratio: float, minor: float, medium: float) -> int:
     """Map a relative size of change onto 1/2/3: below ``minor`` -> 1, below ``medium`` -> 2, else 3."""
     r = abs(ratio)

@@ -272,8 +272,8 @@ def _fmt(v: float) -> str:
 
 
 def _contrasting(rng: random.Random, bg: str, pool: list[str]) -> str:
-    options = [c for c in pool if delta_e(c, bg) > 45]
-    return rng.choice(options) if options else ("#ffffff" if delta_e(bg, "#ffffff") > 45 else "#222222")
+    options = [c for c in pool if delta_e(c, bg) > 30]
+    return rng.choice(options) if options else ("#ffffff" if delta_e(bg, "#ffffff") > 30 else "#222222")
 
 
 def random_svg(rng: random.Random, icons: tuple[Icon, ...] | None = None, px: int = 256) -> SvgDoc:
@@ -350,7 +350,7 @@ def random_svg(rng: random.Random, icons: tuple[Icon, ...] | None = None, px: in
         root.append(t)
     if label_text:
         t = _el("text", "Label text", x="50", y="91", font_family=FONT, font_size=str(rng.choice((11, 12, 13))),
-                fill=fg if layout == "plain" else shade(fg, -0.2) if delta_e(fg, "#ffffff") > 10 else "#1f2937",
+                fill=fg if layout == "plain" else shade(fg, -0.2) if delta_e(fg, "#ffffff") > 8 else "#1f2937",
                 text_anchor="middle")
         t.text = label_text
         root.append(t)

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable
 
 from ..errors import InputError
 from ..renderers.base import RenderOptions
-from .perturbation import Edit, PerturbationInfo, conflicts
+from .perturbation import Edit, PerturbationInfo, conflicts, overlap_share
 
 TASK_ORDER: tuple[str, ...] = ("chart", "table", "svg")
 SYNTH_VERSION = "1"
@@ -40,6 +40,11 @@ CATEGORY_WEIGHTS: dict[str, dict[str, float]] = {
     "svg": {"shape_error": 0.40, "style_error": 0.25, "structure_error": 0.20, "text_symbol_error": 0.15},
 }
 PAIR_TYPES = ("perturbed", "noop", "equivalent_code", "equivalent_size")
+#: Tasks whose edits may hide each other (an SVG shape moved over another): their regions must not overlap.
+OCCLUDING_TASKS = ("svg",)
+MAX_REGION_OVERLAP = 0.1
+#: A later edit that repaints more than this share of an earlier edit's changed pixels may hide it.
+MAX_MASKED_SHARE = 0.5
 
 
 @dataclass
@@ -176,6 +181,9 @@ def build_chain(doc: Any, registry: dict[str, PerturbationInfo], k: int, rng: ra
                     errors.append(f"{info.name}: {exc.__class__.__name__}: {exc}")
                 continue
             if edit is None or conflicts(edit.target, [e.target for _, e in steps]):
+                continue
+            if task in OCCLUDING_TASKS and any(overlap_share(edit.region, e.region) > MAX_REGION_OVERLAP
+                                               for _, e in steps):
                 continue
             try:
                 code = trial.code()
@@ -391,7 +399,7 @@ def _pixels(png: bytes):  # type: ignore[no-untyped-def]
 #: A render "changed" when at least this many pixels differ by more than NOISE_LEVEL in some channel;
 #: smaller differences are anti-aliasing noise (a circle rotated about its centre, a path re-spelled).
 MIN_CHANGED_PIXELS = 3
-NOISE_LEVEL = 32
+NOISE_LEVEL = 20
 
 
 def same_pixels(a: Any, b: Any) -> bool:
@@ -404,6 +412,15 @@ def same_pixels(a: Any, b: Any) -> bool:
         return True
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1)
     return int((diff > NOISE_LEVEL).sum()) < MIN_CHANGED_PIXELS
+
+
+def changed_mask(a: Any, b: Any) -> Any:
+    """Pixels that differ by more than anti-aliasing noise (None when the sizes differ)."""
+    import numpy as np
+
+    if a.shape != b.shape:
+        return None
+    return np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1) > NOISE_LEVEL
 
 
 def _image_size(png: bytes) -> tuple[int, int]:
@@ -432,6 +449,7 @@ def process_group(group: Group, results: dict[str, Any], images: Path, stats: Sy
     pending: list[tuple[Candidate, bytes, list[int], str]] = []
     prev = ref_px
     visible: list[int] = []
+    masks: dict[int, Any] = {}  # visible edit -> pixels it changed
     chain_ok = True
     for cand in group.candidates:
         res = results[cand.suffix]
@@ -452,6 +470,16 @@ def process_group(group: Group, results: dict[str, Any], images: Path, stats: Sy
                 if step == 0:
                     pending.append((cand, res.png, [], "noop"))
                 continue
+            mask = changed_mask(prev, px)
+            hidden = [j for j, m in masks.items() if m is not None and mask is not None and m.any()
+                      and (m & mask).sum() / m.sum() > MAX_MASKED_SHARE]
+            if hidden:  # this edit repaints what an earlier one changed: the labels could lie from here on
+                failures.append({"group": group.gid, "task": group.task, "stage": "masked", "candidate": cand.suffix,
+                                 "error": f"{cand.edits[step].name} may hide "
+                                          f"{', '.join(cand.edits[j].name for j in hidden)}; chain stopped"})
+                chain_ok = False
+                continue
+            masks[step] = mask
             visible.append(step)
             prev = px
             pending.append((cand, res.png, list(visible), "perturbed"))

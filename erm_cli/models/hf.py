@@ -192,6 +192,7 @@ class HFBackend:
     """
 
     kind = "hf"
+    max_tokens_cap: int | None = None
 
     def __init__(self, path: str | Path, dtype: str | None = None, device: str | None = None,
                  batch_size: int = 8, spec: str | None = None, max_tokens_cap: int | None = None) -> None:
@@ -202,6 +203,20 @@ class HFBackend:
         self.model, self.processor = load_hf(path, dtype=dtype, device=device)
         self.device = str(next(self.model.parameters()).device)
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_loaded(cls, model: Any, processor: Any, spec: str = "hf:in-memory", batch_size: int = 8,
+                    max_tokens_cap: int | None = None) -> "HFBackend":
+        """A backend over a model already in memory (e.g. the one being trained), without loading."""
+        backend = cls.__new__(cls)
+        backend.path = spec
+        backend.spec = spec
+        backend.batch_size = max(1, int(batch_size))
+        backend.max_tokens_cap = max_tokens_cap
+        backend.model, backend.processor = model, processor
+        backend.device = str(next(model.parameters()).device)
+        backend._lock = threading.Lock()
+        return backend
 
     def generate(self, requests: list[Request], sampling: Sampling | None = None) -> list[Completion]:
         sampling = sampling or Sampling()
@@ -282,42 +297,17 @@ def normalise_messages(request: Request) -> list[dict[str, Any]]:
     Accepts OpenAI-style ``image_url`` parts with ``data:`` URIs, and ``image_pil`` parts (vLLM style).
     """
     from ..imageio import load_image
+    from .messages import image_from_data_uri, map_parts, part_image, text_part, unsupported
 
-    out = []
-    for msg in request:
-        content = msg.get("content")
-        if isinstance(content, list):
-            parts = []
-            for part in content:
-                kind = part.get("type")
-                if kind == "image" and part.get("image") is not None:
-                    parts.append({"type": "image", "image": load_image(part["image"], what="image part")})
-                elif kind == "image_pil":
-                    parts.append({"type": "image", "image": load_image(part["image_pil"], what="image part")})
-                elif kind == "image_url":
-                    url = part["image_url"]["url"] if isinstance(part.get("image_url"), dict) else part["image_url"]
-                    parts.append({"type": "image", "image": image_from_data_uri(url)})
-                elif kind == "text":
-                    parts.append({"type": "text", "text": str(part.get("text", ""))})
-                else:
-                    raise InputError(f"unsupported message part type {kind!r}")
-            out.append({"role": msg.get("role", "user"), "content": parts})
-        else:
-            out.append({"role": msg.get("role", "user"), "content": "" if content is None else str(content)})
-    return out
+    def convert(part: dict[str, Any]) -> dict[str, Any]:
+        kind = part.get("type")
+        if kind == "text":
+            return text_part(part)
+        img = part_image(part)
+        if img is None:
+            raise unsupported(part)
+        if kind == "image_url":
+            return {"type": "image", "image": image_from_data_uri(img)}
+        return {"type": "image", "image": load_image(img, what="image part")}
 
-
-def image_from_data_uri(url: str) -> Any:
-    import base64
-    import binascii
-
-    from ..imageio import load_image
-
-    if not url.startswith("data:"):
-        raise InputError("only data: image URIs are accepted (no remote or file URLs)")
-    try:
-        _, b64 = url.split(",", 1)
-        data = base64.b64decode(b64, validate=False)
-    except (ValueError, binascii.Error) as exc:
-        raise InputError(f"malformed data: URI ({exc})") from None
-    return load_image(data, what="image_url")
+    return map_parts(request, convert)

@@ -15,8 +15,6 @@ A request that still fails returns a :class:`Completion` with ``error`` set; the
 
 from __future__ import annotations
 
-import base64
-import io
 import itertools
 import os
 import random
@@ -28,6 +26,7 @@ from urllib.parse import urlsplit
 
 from ..errors import InputError, ModelError
 from .base import Completion, Request, Sampling
+from .messages import image_to_data_uri, map_parts, part_image, text_part, unsupported
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 NON_STANDARD_SAMPLING = ("top_k", "repetition_penalty")
@@ -47,45 +46,24 @@ def normalise_base_url(url: str) -> str:
     return url
 
 
-def image_to_data_uri(img: Any, image_format: str = "png") -> str:
-    """A PIL image as a ``data:`` URI; bytes a judge encoded earlier (``img.info['erm_encoded']``) are reused."""
-    encoded = getattr(img, "info", {}).get("erm_encoded") if hasattr(img, "info") else None
-    if isinstance(encoded, tuple) and len(encoded) == 2:
-        mime, data = encoded
-    else:
-        fmt = "JPEG" if image_format.lower() in ("jpg", "jpeg") else "PNG"
-        buf = io.BytesIO()
-        (img.convert("RGB") if fmt == "JPEG" else img).save(buf, format=fmt)
-        mime, data = f"image/{fmt.lower()}", buf.getvalue()
-    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
-
-
 def to_openai_messages(request: Request, image_format: str = "png") -> list[dict[str, Any]]:
     """Our request format -> OpenAI chat messages (image parts become ``image_url`` data URIs)."""
-    out: list[dict[str, Any]] = []
-    for msg in request:
-        content = msg.get("content")
-        if isinstance(content, list):
-            parts: list[dict[str, Any]] = []
-            for part in content:
-                kind = part.get("type")
-                if kind == "text":
-                    parts.append({"type": "text", "text": str(part.get("text", ""))})
-                elif kind in ("image", "image_pil"):
-                    img = part.get("image") if kind == "image" else part.get("image_pil")
-                    if isinstance(img, (str, bytes)) or hasattr(img, "__fspath__"):
-                        from ..imageio import load_image
+    from ..imageio import load_image
 
-                        img = load_image(img, what="image part")
-                    parts.append({"type": "image_url", "image_url": {"url": image_to_data_uri(img, image_format)}})
-                elif kind == "image_url":
-                    parts.append(part)
-                else:
-                    raise InputError(f"unsupported message part type {kind!r}")
-            out.append({"role": msg.get("role", "user"), "content": parts})
-        else:
-            out.append({"role": msg.get("role", "user"), "content": "" if content is None else str(content)})
-    return out
+    def convert(part: dict[str, Any]) -> dict[str, Any]:
+        kind = part.get("type")
+        if kind == "text":
+            return text_part(part)
+        if kind == "image_url":
+            return part
+        img = part_image(part)
+        if img is None:
+            raise unsupported(part)
+        if not hasattr(img, "save"):
+            img = load_image(img, what="image part")
+        return {"type": "image_url", "image_url": {"url": image_to_data_uri(img, image_format)}}
+
+    return map_parts(request, convert)
 
 
 def _api_key(api_key: str | None, api_key_env: str | None) -> str | None:

@@ -18,8 +18,21 @@ from .loop import Observer, RefineLoop, RefineResult
 from .policy import Policy, RefineContext, get_policy
 from .types import Candidate, Proposal, RoundSummary
 
-__all__ = ["refine_image", "refine_batch", "RefineConfig", "Budget", "RefineLoop", "RefineResult", "Observer",
-           "Policy", "RefineContext", "get_policy", "Candidate", "Proposal", "RoundSummary"]
+__all__ = [
+    "Budget",
+    "Candidate",
+    "Observer",
+    "Policy",
+    "Proposal",
+    "RefineConfig",
+    "RefineContext",
+    "RefineLoop",
+    "RefineResult",
+    "RoundSummary",
+    "get_policy",
+    "refine_batch",
+    "refine_image",
+]
 
 
 def refine_image(*args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]

@@ -22,9 +22,10 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ErmError, InputError
 from ..judges.pipeline import IMAGE_SUFFIXES

@@ -8,8 +8,8 @@ data literals can be corrected. Colours come from the critic's palette, text fro
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -96,6 +96,7 @@ class ChartFacts:
     legend_box: Box | None = None
     colours: list[tuple[int, int, int]] = field(default_factory=list)
     dark: np.ndarray | None = field(default=None, repr=False)
+    image: Image.Image | None = field(default=None, repr=False)
 
     @property
     def kind(self) -> str:
@@ -359,6 +360,12 @@ def _classify_words(facts: ChartFacts) -> None:
     xl = [ln for ln in lines if ln.bbox[1] >= tick_bottom - 2 and not any(id(w) in used for w in ln.words)]
     if xl:
         facts.xlabel = min(xl, key=lambda ln: ln.bbox[1]).text
+    elif facts.image is not None and tick_bottom + 6 < H:
+        # the x label is often missed on the full page: read the band under the tick labels
+        band = [w for w in ocr_band(facts.image, (x0, int(tick_bottom) + 2, x1, H)) if w.conf >= 60]
+        band_lines = [ln for ln in group_lines(band) if sum(ch.isalnum() for ch in ln.text) >= 2]
+        if band_lines:
+            facts.xlabel = min(band_lines, key=lambda ln: ln.bbox[1]).text
 
 
 def ocr_rotated_ylabel(img: Image.Image, facts: ChartFacts) -> str:
@@ -547,7 +554,7 @@ def analyse_chart(img: Image.Image, words: list[Word] | None = None, with_ylabel
             if band_words:
                 words = [w for w in words if not inside(w, band)] + band_words
     facts = ChartFacts(size=img.size, background=background_colour(arr), plot=plot, words=list(words),
-                       dark=_dark(arr))
+                       dark=_dark(arr), image=img)
     _classify_words(facts)
     facts.colours = colours
     facts.legend, facts.legend_box = find_legend(facts.words, arr, plot, facts.colours)

@@ -33,7 +33,7 @@ def vectorise(img: Image.Image, **params: object) -> str:
 
 def tidy_svg(svg: str, size: tuple[int, int]) -> str:
     """vtracer's output plus a viewBox (so it scales) and without the generator comment."""
-    svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
+    svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.DOTALL)
     w, h = size
     if "viewBox" not in svg:
         svg = re.sub(r"<svg\b", f'<svg viewBox="0 0 {w} {h}"', svg, count=1)

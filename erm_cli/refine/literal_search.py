@@ -183,7 +183,7 @@ def missing_label_edits(cl: CodeLiterals, ref: ImageFacts, code: str) -> list[Ed
     if chart is None or cl.language != "python" or "matplotlib" not in code:
         return []
     calls = {x.call for x in cl.literals}
-    has = lambda *names: any(n in calls for n in names) or any(re.search(rf"\.{n}\(", code) for n in names)  # noqa: E731
+    has = lambda *names: any(n in calls for n in names) or any(re.search(rf"\.{n}\(", code) for n in names)
     edits = []
     if chart.title and not has("set_title", "title", "suptitle"):
         edits.append(Edit("text", f"add title {chart.title!r}", 1.5, insert=f"plt.gca().set_title({chart.title!r})"))
@@ -443,6 +443,44 @@ def size_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts) -> list[Edit
     return []
 
 
+def layout_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameMap, code: str) -> list[Edit]:
+    """matplotlib: put the plot area where the reference has it (``subplots_adjust`` margins), and give
+    bars the reference's width."""
+    rc, cc = ref.chart, cand.chart
+    if rc is None or cc is None or cl.language != "python" or "matplotlib" not in code:
+        return []
+    W, H = ref.image.size
+    edits: list[Edit] = []
+    cx0, cy0 = fmap.to_ref(cc.plot[0], cc.plot[1])
+    cx1, cy1 = fmap.to_ref(cc.plot[2], cc.plot[3])
+    rx0, ry0, rx1, ry1 = rc.plot
+    off = max(abs(cx0 - rx0) / W, abs(cx1 - rx1) / W, abs(cy0 - ry0) / H, abs(cy1 - ry1) / H)
+    full = (rx1 - rx0) > 0.97 * W or (ry1 - ry0) > 0.97 * H  # no axes found: nothing to place
+    if off > 0.008 and not full:
+        target = {"left": round(rx0 / W, 3), "right": round(rx1 / W, 3), "bottom": round(1 - ry1 / H, 3),
+                  "top": round(1 - ry0 / H, 3)}
+        existing = [x for x in cl.of_role("number") if x.call == "subplots_adjust" and x.key in target]
+        if existing:
+            reps = [(x, target[x.key]) for x in existing if abs(float(x.value) - target[x.key]) > 0.002]
+            if reps:
+                edits.append(Edit("size", f"plot area -> {target}", 1.0 + min(1.0, 10 * off), reps))
+        else:
+            args = ", ".join(f"{k}={v}" for k, v in target.items())
+            edits.append(Edit("size", f"plot area -> {target}", 1.0 + min(1.0, 10 * off),
+                              insert=f"plt.gcf().subplots_adjust({args})"))
+    if rc.bars and cc.bars and not cc.horizontal_bars:
+        ref_w = float(np.median([b.width for b in rc.bars]))
+        cand_w = float(np.median([b.width for b in cc.bars])) * fmap.sx
+        ratio = ref_w / max(1.0, cand_w)
+        if abs(ratio - 1) > 0.06:
+            widths = [x for x in cl.of_role("number") if x.call == "bar" and (x.key == "width" or x.key == "#2")
+                      and x.group is None and 0 < float(x.value) <= 1.5]
+            if widths:
+                edits.append(Edit("size", f"bar width x{ratio:.2f}", 0.8,
+                                  [(x, round(float(x.value) * ratio, 3)) for x in widths]))
+    return edits
+
+
 # --------------------------------------------------------------------------------------------- all
 
 def propose_edits(code: str, kind: str, task: str, ref: ImageFacts, cand: ImageFacts, fmap: FrameMap,
@@ -460,6 +498,7 @@ def propose_edits(code: str, kind: str, task: str, ref: ImageFacts, cand: ImageF
     edits += colour_edits(cl, ref, cand, fmap, language)
     if task == "chart":
         edits += data_edits(cl, ref, cand, fmap)
+        edits += layout_edits(cl, ref, cand, fmap, code)
     edits += size_edits(cl, ref, cand)
     if verdict is not None and getattr(verdict, "errors", None):
         cats = {e.category for e in verdict.errors}

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 #: Named colours commonly written in chart code (matplotlib / CSS basics), as RGB.
 NAMED_COLOURS: dict[str, tuple[int, int, int]] = {
@@ -313,12 +314,12 @@ def python_literals(source: str) -> CodeLiterals:
 # ------------------------------------------------------------------------------------------- markup
 
 _ATTR = re.compile(r'\b(fill|stroke|stop-color|color|bgcolor|background|background-color)\s*=\s*(["\'])([^"\']*)\2',
-                   re.I)
+                   re.IGNORECASE)
 _STYLE_COLOUR = re.compile(r'\b(fill|stroke|stop-color|color|background|background-color)\s*:\s*'
-                           r'(#[0-9a-fA-F]{3,8}|rgba?\([^)]*\)|[a-zA-Z]+)', re.I)
+                           r'(#[0-9a-fA-F]{3,8}|rgba?\([^)]*\)|[a-zA-Z]+)', re.IGNORECASE)
 _TEXT_NODE = re.compile(r">([^<>]+)<")
 _NUM_ATTR = re.compile(r'\b(font-size|stroke-width|width|height|x|y|cx|cy|r|rx|ry|x1|x2|y1|y2)\s*=\s*(["\'])'
-                       r'(-?\d+(?:\.\d+)?)(px)?\2', re.I)
+                       r'(-?\d+(?:\.\d+)?)(px)?\2', re.IGNORECASE)
 
 
 def markup_literals(source: str) -> CodeLiterals:

@@ -29,11 +29,11 @@ class LiveView(Observer):
         self.started = time.perf_counter()
         self._live = Live(self._render(), console=console, refresh_per_second=4, transient=False)
 
-    def __enter__(self) -> "LiveView":
+    def __enter__(self) -> LiveView:
         self._live.__enter__()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._live.update(self._render())
         self._live.__exit__(*exc)
 

@@ -11,8 +11,9 @@ when a budget (rounds, candidates, wall time, tokens) is spent.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .config import Budget, RefineConfig
 from .evaluate import CandidateEvaluator
@@ -31,7 +32,7 @@ class Observer:
 
     def on_round_end(self, summary: RoundSummary, best: Candidate) -> None: ...
 
-    def on_finish(self, result: "RefineResult") -> None: ...
+    def on_finish(self, result: RefineResult) -> None: ...
 
 
 @dataclass

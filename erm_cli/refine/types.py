@@ -91,7 +91,7 @@ class Candidate:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Candidate":
+    def from_dict(cls, d: dict[str, Any]) -> Candidate:
         verdict = Verdict.from_dict(d["verdict"]) if d.get("verdict") else None
         render = d.get("render") or {}
         tokens = d.get("tokens") or {}

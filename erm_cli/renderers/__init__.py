@@ -10,9 +10,18 @@
 
 from __future__ import annotations
 
+from .api import render, render_many
 from .base import EXTENSION_OF_KIND, KINDS, TASK_OF_KIND, RenderOptions, RenderResult
 from .detect import detect_kind, extract_code
-from .api import render, render_many
 
-__all__ = ["render", "render_many", "detect_kind", "extract_code", "RenderOptions", "RenderResult",
-           "KINDS", "TASK_OF_KIND", "EXTENSION_OF_KIND"]
+__all__ = [
+           "EXTENSION_OF_KIND",
+           "KINDS",
+           "TASK_OF_KIND",
+           "RenderOptions",
+           "RenderResult",
+           "detect_kind",
+           "extract_code",
+           "render",
+           "render_many",
+]

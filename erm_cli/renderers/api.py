@@ -14,16 +14,17 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Union
+from typing import Any
 
 from ..errors import ErmError, InputError
 from .base import KINDS, RenderOptions, RenderResult
 from .detect import extract_code
 from .failures import CodeFailure
 
-CacheMode = Union[bool, str]
+CacheMode = bool | str
 CACHE_MODES = (True, False, "refresh", "retry-failed")
 
 
@@ -153,7 +154,7 @@ class RenderItem:
     kind: str | None = None
 
 
-ItemLike = Union[str, bytes, tuple, dict, RenderItem]
+ItemLike = str | bytes | tuple | dict | RenderItem
 
 
 def as_item(item: ItemLike) -> RenderItem:

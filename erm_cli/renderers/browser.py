@@ -21,8 +21,9 @@ import os
 import queue
 import shutil
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import RenderFailure
 
@@ -79,7 +80,7 @@ class WarmBrowser:
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def call(self, fn: Callable[["BrowserSession"], Any], timeout: float) -> Any:
+    def call(self, fn: Callable[[BrowserSession], Any], timeout: float) -> Any:
         self._ensure_thread()
         fut: Future = Future()
         self._jobs.put((fn, fut))
@@ -154,7 +155,7 @@ class BrowserSession:
         self.version = browser.version
 
     @classmethod
-    def start(cls) -> "BrowserSession":
+    def start(cls) -> BrowserSession:
         exe = find_chromium(required=True)
         try:
             from playwright.sync_api import sync_playwright
@@ -183,7 +184,7 @@ class BrowserSession:
     def _guard_network(context: Any) -> None:
         def route(r: Any) -> None:
             url = r.request.url
-            if url.startswith("data:") or url.startswith("about:"):
+            if url.startswith(("data:", "about:")):
                 r.continue_()
             else:
                 r.abort("blockedbyclient")

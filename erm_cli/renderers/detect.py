@@ -58,7 +58,7 @@ def _looks_like_svg(head: str) -> bool:
     stripped = head.lstrip("\ufeff \t\r\n").lower()
     if stripped.startswith("<svg"):
         return True
-    if stripped.startswith("<?xml") or stripped.startswith("<!doctype svg") or stripped.startswith("<!--"):
+    if stripped.startswith(("<?xml", "<!doctype svg", "<!--")):
         return "<svg" in stripped[:4096]
     return False
 

@@ -55,7 +55,7 @@ def _draw(session, spec_json: str, width: int, height: int, timeout: float) -> b
                               caret="hide", type="png", timeout=ms)
         page.evaluate("() => Plotly.purge(document.getElementById('g'))")
         return png
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         name = exc.__class__.__name__
         session.reset_page("plotly")
         if name == "TimeoutError":

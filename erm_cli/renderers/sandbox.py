@@ -121,6 +121,46 @@ def _strict_command(mpl_dir: Path) -> tuple[list[str], dict[str, str]]:
     return args, {}
 
 
+class _Launcher:
+    """A thread that lives as long as the process and starts the zygotes.
+
+    The zygote (and bwrap's ``--die-with-parent``) use ``PR_SET_PDEATHSIG``, which fires when the
+    *thread* that forked them exits. Spawning from a short-lived worker thread (``render_many``'s pool)
+    would kill the warm pool when that thread ends; spawning from here ties it to the process.
+    """
+
+    def __init__(self) -> None:
+        import queue
+
+        self.jobs: "queue.Queue[tuple]" = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="erm-sandbox-launcher", daemon=True)
+        self.thread.start()
+        self.pid = os.getpid()
+
+    def _run(self) -> None:
+        while True:
+            args, kwargs, fut = self.jobs.get()
+            try:
+                fut.set_result(subprocess.Popen(*args, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                fut.set_exception(exc)
+
+
+_launcher: _Launcher | None = None
+_launcher_lock = threading.Lock()
+
+
+def _spawn_from_launcher(*args, **kwargs) -> subprocess.Popen:
+    global _launcher
+    with _launcher_lock:
+        if _launcher is None or _launcher.pid != os.getpid() or not _launcher.thread.is_alive():
+            _launcher = _Launcher()
+        launcher = _launcher
+    fut: Future = Future()
+    launcher.jobs.put((args, kwargs, fut))
+    return fut.result()
+
+
 class WarmPool:
     """One zygote process (per mode) and the threads that talk to it."""
 
@@ -150,9 +190,9 @@ class WarmPool:
             env = _base_env(str(mpl_dir), str(home))
         debug = bool(os.environ.get("ERM_DEBUG"))
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=None if debug else subprocess.DEVNULL, env=env, close_fds=True,
-                                    start_new_session=True, bufsize=0)
+            proc = _spawn_from_launcher(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=None if debug else subprocess.DEVNULL, env=env, close_fds=True,
+                                        start_new_session=True, bufsize=0)
         except OSError as exc:
             raise SandboxUnavailable(f"cannot start the {self.mode} sandbox: {exc}") from None
         assert proc.stdout is not None
@@ -299,8 +339,9 @@ def shutdown() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _pools_lock
+    global _pools_lock, _launcher, _launcher_lock
     _pools_lock = threading.Lock()
+    _launcher, _launcher_lock = None, threading.Lock()
     for pool in list(_pools.values()):
         pool.abandon()
     _pools.clear()

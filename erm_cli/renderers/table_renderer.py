@@ -105,7 +105,7 @@ def _screenshot(session, document: str, timeout: float) -> bytes:
                               animations="disabled", caret="hide", type="png", timeout=ms)
         page.set_content("<html><body></body></html>", timeout=ms)  # drop the table's DOM between renders
         return png
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         session.reset_page("table")
         if exc.__class__.__name__ == "TimeoutError":
             raise TableRenderTimeout(f"Chromium did not finish the table within {timeout:g} s") from None

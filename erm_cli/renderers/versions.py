@@ -28,7 +28,7 @@ _LIBRARIES: dict[str, tuple[str, ...]] = {
 _USES_CHROMIUM = {"plotly", "html", "markdown", "latex"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def package_version(name: str) -> str:
     try:
         return metadata.version(name)
@@ -36,7 +36,7 @@ def package_version(name: str) -> str:
         return "absent"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cairo_library_version() -> str:
     """libcairo's version via ctypes (importing cairocffi here would cost ~100 ms of cffi set-up)."""
     import ctypes
@@ -54,7 +54,7 @@ def cairo_library_version() -> str:
 def _chromium_version_uncached(executable: str) -> str:
     try:
         out = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=30,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     for line in (out.stdout or "").splitlines():
@@ -63,7 +63,7 @@ def _chromium_version_uncached(executable: str) -> str:
     return (out.stdout or "unknown").strip().splitlines()[-1] if out.stdout.strip() else "unknown"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def chromium_version() -> str:
     """``chromium --version``, remembered on disk per executable (path, size, mtime)."""
     from .browser import find_chromium
@@ -97,7 +97,7 @@ def chromium_version() -> str:
     return version
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def versions_for(kind: str) -> dict[str, str]:
     """The versions that determine the pixels of a ``kind`` render."""
     out = {"erm-renderer": f"{kind}-{RENDERER_VERSION.get(kind, '0')}", "python": platform.python_version()}

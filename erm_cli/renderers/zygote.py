@@ -303,20 +303,20 @@ ENV_FIXED = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": "0
 def preload_core() -> None:
     """What every job needs before forking; the rendering libraries are warmed per kind (see KIND_PRELOADS)."""
     import random  # noqa: F401
-    import traceback  # noqa: F401
     import resource  # noqa: F401
     import tempfile  # noqa: F401
+    import traceback  # noqa: F401
 
 
 def warm_matplotlib() -> None:
     """numpy + matplotlib (Agg, deterministic defaults, capture hooks) and one throw-away chart."""
-    import numpy  # noqa: F401
-    import numpy.random  # noqa: F401  (lazy in numpy 2: seeding would import it in every render)
     import matplotlib
+    import numpy
+    import numpy.random  # noqa: F401  (lazy in numpy 2: seeding would import it in every render)
 
     matplotlib.use("Agg", force=True)
+    import matplotlib.font_manager
     import matplotlib.pyplot as plt
-    import matplotlib.font_manager  # noqa: F401  (loads the font list once, before any fork)
 
     plt.style.use("default")
     matplotlib.rcParams.update(DETERMINISTIC_RC)
@@ -327,8 +327,8 @@ def warm_matplotlib() -> None:
 
 
 def warm_svg() -> None:
-    import cairosvg  # noqa: F401
-    import cairosvg.parser  # noqa: F401
+    import cairosvg
+    import cairosvg.parser
     import cairosvg.surface  # noqa: F401
 
     run_svg('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="4" height="4" '
@@ -521,8 +521,8 @@ def install_matplotlib_hooks() -> None:
 def run_matplotlib(code: str, job: dict) -> tuple[bytes, str]:
     import random
 
-    import numpy as np
     import matplotlib.pyplot as plt
+    import numpy as np
     from matplotlib.figure import Figure
 
     install_matplotlib_hooks()
@@ -741,8 +741,8 @@ def worker_main(job: dict, code: str, out_fd: int, isolation: list[str]) -> None
     except BaseException as exc:  # noqa: BLE001 - the worker must never fall back into the zygote loop
         status = 70
         try:
-            import traceback; write_frame(out_fd, {"status": "setup-error", "error": f"sandbox setup failed: {exc!r} " + traceback.format_exc().replace(chr(10), " / ")[-1500:]})
-        except BaseException:  # noqa: BLE001
+            write_frame(out_fd, {"status": "setup-error", "error": f"sandbox setup failed: {exc!r}"[:300]})
+        except BaseException:  # noqa: BLE001, S110 - nothing left to report through
             pass
     finally:
         os._exit(status)
@@ -859,8 +859,20 @@ def _freeze_heap() -> None:
 
 
 class Job:
-    __slots__ = ("id", "header", "pid", "pidfd", "pipe", "buf", "pipe_open", "status", "deadline", "t0",
-                 "overflow", "workdir")
+    __slots__ = (
+        "buf",
+        "deadline",
+        "header",
+        "id",
+        "overflow",
+        "pid",
+        "pidfd",
+        "pipe",
+        "pipe_open",
+        "status",
+        "t0",
+        "workdir",
+    )
 
     def __init__(self, header: dict, pid: int, pipe: int, pidfd: int | None, workdir: str):
         self.id = header.get("id")
@@ -1000,7 +1012,7 @@ class Zygote:
                 header["error"] = str(header.get("error") or "render failed")[:500]
                 payload = b""
         elif parsed is not None and parsed[0].get("status") == "setup-error":
-            header, payload = {"status": "error", "error": str(parsed[0].get("error"))[:2000]}, b""
+            header, payload = {"status": "error", "error": str(parsed[0].get("error"))[:300]}, b""
         else:
             header, payload = {"status": "error", "error": describe_exit(job.status or 0, job.header)}, b""
             if parsed is not None:

@@ -138,6 +138,34 @@ def check_lora_targets(model: Any, settings: TrainSettings) -> None:
         raise InputError(f"lora_target_modules {targets!r} matches no module of this model")
 
 
+def training_processor(processor: Any, settings: TrainSettings, padding_side: str) -> Any:
+    """A private copy of the shared (cached) processor, with the run's padding side and pixel cap.
+
+    ``max_image_pixels`` caps the pixels per image the processor feeds the vision tower (Qwen-VL's
+    ``max_pixels``); it is saved with the processor, so the trained model sees the same cap at inference.
+    """
+    import copy
+
+    proc = copy.deepcopy(processor)
+    tok = getattr(proc, "tokenizer", None)
+    if tok is not None:
+        tok.padding_side = padding_side
+    if settings.max_image_pixels:
+        ip = getattr(proc, "image_processor", None)
+        size = getattr(ip, "size", None)
+        if ip is None or size is None:
+            raise InputError("max_image_pixels: this model's processor has no pixel limit to set")
+        cap = int(settings.max_image_pixels)
+        try:
+            low = size["shortest_edge"]
+            size["longest_edge"] = cap
+            if low and low > cap:
+                size["shortest_edge"] = cap
+        except (KeyError, TypeError):
+            raise InputError("max_image_pixels: this model's processor has no pixel limit to set") from None
+    return proc
+
+
 def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 

@@ -80,6 +80,7 @@ class RewardSettings(TrainSettings):
     eval_steps: int | None = None
     eval_max_new_tokens: int = 2048
     max_length: int | None = None
+    prompt_file: str | None = None
 
 
 @dataclass
@@ -247,6 +248,7 @@ def validate(settings: TrainSettings, kind: str) -> None:
     for name in ("learning_rate", "epochs", "batch_size", "per_device_batch_size", "logging_steps", "save_steps",
                  "lora_r", "lora_alpha"):
         positive(name)
+    positive("max_image_pixels")
     for name in ("max_image_side", "weight_decay", "warmup_ratio", "dataloader_workers", "max_grad_norm"):
         positive(name, allow_zero=True)
     if settings.max_steps == 0 or settings.max_steps < -1:
@@ -268,6 +270,8 @@ def validate(settings: TrainSettings, kind: str) -> None:
         positive("eval_max_new_tokens")
         positive("eval_steps")
         positive("max_length")
+        if settings.prompt_file is not None and not Path(settings.prompt_file).exists():
+            raise InputError(f"prompt_file not found: {settings.prompt_file}")
     if isinstance(settings, PolicySettings):
         if settings.num_generations < 2:
             raise InputError(f"'num_generations' must be >= 2 (GRPO compares a group), got {settings.num_generations}")
@@ -311,7 +315,7 @@ def resolve_settings(kind: str, *, preset: str | None = None, config_file: str |
         raw = read_config_file(config_file)
         file_layer = flatten_for_kind(raw, kind, config_name)
         base = Path(config_file).resolve().parent
-        for key in ("data", "out", "eval_data"):  # paths in a config file are relative to that file
+        for key in ("data", "out", "eval_data", "prompt_file"):  # paths in a config file are relative to that file
             if isinstance(file_layer.get(key), str) and not os.path.isabs(file_layer[key]):
                 file_layer[key] = str(base / file_layer[key])
         if preset is None and isinstance(raw.get("preset"), str):

@@ -122,7 +122,7 @@ class JudgeData:
     source: Path
     train: list[JudgeRecord]
     heldout: list[JudgeRecord]
-    max_image_side: int | None
+    judge: Any  # the VLMJudge whose requests the examples reproduce
     formats: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -134,11 +134,11 @@ class JudgeData:
         for r in self.train:
             tasks[r.task] = tasks.get(r.task, 0) + 1
         return {"source": str(self.source), "train": len(self.train), "heldout": len(self.heldout),
-                "tasks": tasks, "formats": self.formats,
-                "max_image_side": self.max_image_side if self.max_image_side is not None else "judge default"}
+                "tasks": tasks, "formats": self.formats, "image_side": dict(self.judge.image_side),
+                "prompts": self.judge.prompt_source}
 
     def train_dataset(self) -> Any:
-        return judge_sft_dataset(self.train, self.max_image_side)
+        return judge_sft_dataset(self.train, self.judge)
 
 
 def read_vcbench_records(path: Path) -> list[JudgeRecord]:
@@ -276,28 +276,36 @@ def load_judge_data(settings: Any) -> JudgeData:
             heldout = _filter(read_vcbench_records(eval_path), settings.task, None)
         else:
             records, heldout = split_heldout(records, settings.eval_fraction, settings.seed)
-    return JudgeData(source=path, train=records, heldout=heldout, max_image_side=settings.max_image_side,
-                     formats=formats)
+    judge = request_builder(settings.model or "tiny:qwen3-vl", settings.prompt_file, settings.max_image_side)
+    return JudgeData(source=path, train=records, heldout=heldout, judge=judge, formats=formats)
 
 
-def judge_example(record: JudgeRecord, max_image_side: int | None) -> dict[str, Any]:
-    """The TRL prompt/completion example of one record (images loaded and capped now)."""
+def request_builder(model_spec: str, prompt_file: str | None, max_image_side: int | None) -> Any:
+    """The judge whose requests training imitates: a :class:`VLMJudge` with the run's prompt file and
+    image caps (its model is never called here; only ``request_for`` is used)."""
+    from ..judges.vlm import VLMJudge
+
+    return VLMJudge(model=model_spec, prompt_file=prompt_file, max_image_side=max_image_side)
+
+
+def judge_example(record: JudgeRecord, judge: Any) -> dict[str, Any]:
+    """The TRL prompt/completion example of one record (images loaded now): the request ``judge`` would
+    send for the pair, and the gold verdict's JSON as the answer."""
     from ..imageio import load_image
 
     if record.messages is not None:
         from ..judges.vlm import prepare_image
 
-        images = [prepare_image(load_image(p, what=f"record {record.id} image"), max_image_side or None)
-                  for p in record.images]
+        side = judge.image_side.get(record.task)
+        images = [prepare_image(load_image(p, what=f"record {record.id} image"), side) for p in record.images]
         return {"prompt": record.messages, "images": images,
                 "completion": [{"role": "assistant", "content": record.target}]}
     from ..judges.verdict import Verdict
-    from ..judges.vlm import build_judge_request, verdict_to_target_json
+    from ..judges.vlm import verdict_to_target_json
 
     ref = load_image(record.images[0], what=f"record {record.id} reference")
     cand = load_image(record.images[1], what=f"record {record.id} candidate")
-    request = build_judge_request(ref, cand, record.task, max_image_side=max_image_side)
-    prompt, images = request_to_trl(request)
+    prompt, images = request_to_trl(judge.request_for(ref, cand, record.task))
     target = verdict_to_target_json(Verdict(task=record.task, errors=list(record.errors or [])))
     return {"prompt": prompt, "images": images, "completion": [{"role": "assistant", "content": target}]}
 
@@ -323,14 +331,14 @@ def request_to_trl(request: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
     return messages, images
 
 
-def judge_sft_dataset(records: list[JudgeRecord], max_image_side: int | None) -> Any:
+def judge_sft_dataset(records: list[JudgeRecord], judge: Any) -> Any:
     """A ``datasets.Dataset`` of indices whose rows turn into TRL examples on access."""
     from datasets import Dataset
 
     def transform(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"prompt": [], "images": [], "completion": []}
         for i in batch["index"]:
-            ex = judge_example(records[i], max_image_side)
+            ex = judge_example(records[i], judge)
             for k in out:
                 out[k].append(ex[k])
         return out

@@ -55,7 +55,13 @@ def eval_judge_options(settings: Any) -> dict[str, Any]:
     """Greedy, length-capped judging for evaluation (deterministic figures; no retry of junk answers)."""
     from ..models.base import Sampling
 
-    return {"sampling": Sampling(max_tokens=int(settings.eval_max_new_tokens), temperature=0.0), "retries": 0}
+    options: dict[str, Any] = {"sampling": Sampling(max_tokens=int(settings.eval_max_new_tokens), temperature=0.0),
+                               "retries": 0}
+    if settings.prompt_file:
+        options["prompt_file"] = settings.prompt_file
+    if settings.max_image_side is not None:
+        options["max_image_side"] = settings.max_image_side
+    return options
 
 
 def summarise_bench(metrics: dict[str, Any], out_dir: Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from ..errors import InputError
 from .common import (TrainResult, accumulation_steps, check_lora_targets, common_training_args, cuda_available,
                      is_main_process, last_checkpoint, load_dtype, lora_config, loss_history, make_metrics_callback,
                      model_error, prepare_out_dir, resolve_model_path, save_trained_model, stdout_to_stderr,
-                     write_run_record)
+                     training_processor, write_run_record)
 from .config import PolicySettings, ResolvedSettings, require, world_size
 
 
@@ -151,11 +151,9 @@ def build_grpo_trainer(settings: PolicySettings, base_dir: Path, train_dataset: 
         remove_unused_columns=False,
         **vllm_args,
     )
-    model, processor = load_hf(base_dir, dtype=load_dtype(args), device="cpu", fresh=True)
+    model, shared_processor = load_hf(base_dir, dtype=load_dtype(args), device="cpu", fresh=True)
     model.train()
-    tok = getattr(processor, "tokenizer", None)
-    if tok is not None:
-        tok.padding_side = "left"
+    processor = training_processor(shared_processor, settings, padding_side="left")
     check_lora_targets(model, settings)
     return GRPOTrainer(model=model, reward_funcs=list(reward_funcs), args=args, train_dataset=train_dataset,
                        processing_class=processor, peft_config=lora_config(settings),
@@ -208,7 +206,7 @@ def train_policy(resolved: ResolvedSettings,
     result = TrainResult(kind="policy", out=str(out), model=settings.model or "", steps=int(trainer.state.global_step),
                          seconds=time.perf_counter() - t0, first_loss=losses[0] if losses else None,
                          last_loss=losses[-1] if losses else None, metrics=metrics,
-                         load_with=f"erm refine IMAGE --policy model:hf:{out}")
+                         load_with=f"erm refine IMAGE --policy hf:{out}")
     if rewards:
         result.metrics["mean_reward"] = sum(rewards) / len(rewards)
     if is_main_process():

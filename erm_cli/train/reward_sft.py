@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import InputError
 from .common import (TrainResult, accumulation_steps, check_lora_targets, common_training_args, is_main_process, load_dtype,
-                     last_checkpoint, lora_config, loss_history, make_metrics_callback, model_error,
+                     last_checkpoint, lora_config, loss_history, training_processor, make_metrics_callback, model_error,
                      prepare_out_dir, resolve_model_path, save_trained_model, stdout_to_stderr, write_run_record)
 from .config import ResolvedSettings, RewardSettings, require, world_size
 
@@ -63,6 +63,9 @@ def train_reward_model(resolved: ResolvedSettings) -> TrainResult:
 
             evaluation = evaluate_checkpoint(out, heldout_path, settings)
 
+    judge_flags = f"--judge vlm --model hf:{out}"
+    if settings.prompt_file and is_main_process():
+        judge_flags += f" --prompt-file {keep_prompt_file(Path(settings.prompt_file), out)}"
     losses = loss_history(trainer.state.log_history)
     result = TrainResult(
         kind="reward", out=str(out), model=settings.model or "", steps=int(trainer.state.global_step),
@@ -70,11 +73,23 @@ def train_reward_model(resolved: ResolvedSettings) -> TrainResult:
         last_loss=losses[-1] if losses else None,
         metrics={"train_loss": float(train_output.training_loss), "train_examples": data.n_train,
                  "heldout_examples": len(data.heldout), "grad_accum": grad_accum},
-        evaluation=evaluation, load_with=f"erm judge REF PRED --judge vlm --model hf:{out}")
+        evaluation=evaluation, load_with=f"erm judge REF PRED {judge_flags}")
     if is_main_process():
         result.files = sorted(p.name for p in out.iterdir())
         write_run_record(out, "reward", resolved, result, {"data": data.summary()})
     return result
+
+
+def keep_prompt_file(src: Path, out: Path) -> Path:
+    """Copy the training prompt file (or folder) into OUT: the judge must be asked the same way later."""
+    import shutil
+
+    target = out / ("judge_prompts" + ("" if src.is_dir() else src.suffix))
+    if src.is_dir():
+        shutil.copytree(src, target, dirs_exist_ok=True)
+    else:
+        shutil.copy2(src, target)
+    return target
 
 
 def build_sft_trainer(settings: RewardSettings, base_dir: Path, train_dataset: Any, out: Path, grad_accum: int,
@@ -92,11 +107,9 @@ def build_sft_trainer(settings: RewardSettings, base_dir: Path, train_dataset: A
         dataset_kwargs={"skip_prepare_dataset": True},
     )
     # the config exists before the weights load, so DeepSpeed ZeRO-3 can shard them while loading
-    model, processor = load_hf(base_dir, dtype=load_dtype(args), device="cpu", fresh=True)
+    model, shared_processor = load_hf(base_dir, dtype=load_dtype(args), device="cpu", fresh=True)
     model.train()
-    tok = getattr(processor, "tokenizer", None)
-    if tok is not None:
-        tok.padding_side = "right"  # training pads on the right; generation (evaluation) sets left itself
+    processor = training_processor(shared_processor, settings, padding_side="right")
     check_lora_targets(model, settings)
     callbacks = [make_metrics_callback(out / "metrics.jsonl")]
     if heldout_path is not None and settings.eval_steps:

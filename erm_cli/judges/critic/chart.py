@@ -127,9 +127,20 @@ def _grid(ax: AxesInfo, arr: np.ndarray, background: tuple[int, int, int]) -> No
     crop = arr[y0 + 4:y1 - 3, x0 + 4:x1 - 3]
     from .colour import channel_distance, chroma_of
 
-    m = (channel_distance(crop, background) >= 25) & (chroma_of(crop) < 30)
-    ax.h_grid = len(find_rules(m, horizontal=True, min_len=int(0.85 * crop.shape[1]), max_thickness=4))
-    ax.v_grid = len(find_rules(m, horizontal=False, min_len=int(0.85 * crop.shape[0]), max_thickness=4))
+    m = (channel_distance(crop, background) >= 14) & (chroma_of(crop) < 30)
+    ax.h_grid = _projection_lines(m.mean(axis=1))
+    ax.v_grid = _projection_lines(m.mean(axis=0))
+
+
+def _projection_lines(profile: np.ndarray, min_frac: float = 0.3, max_width: int = 4) -> int:
+    """Thin runs of rows (or columns) mostly covered by grey pixels: grid lines, even when bars interrupt them."""
+    hot = profile >= min_frac
+    if not hot.any():
+        return 0
+    padded = np.concatenate([[False], hot, [False]]).astype(np.int8)
+    d = np.diff(padded)
+    starts, ends = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
+    return int(sum(1 for a, b in zip(starts, ends) if b - a <= max_width))
 
 
 def _legend(arr: np.ndarray, background: tuple[int, int, int], words: Sequence[Word], axes: Sequence[AxesInfo],
@@ -201,8 +212,9 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
         n = counts[k]
         if n < max(20, 1e-3 * area, 0.05 * biggest):
             continue
-        if any(counts[j] > 2 * n and _blend_with_grey(p.rgb, q.rgb) for j, q in enumerate(cols) if j != k):
-            continue  # a translucent grid / edge over another series' colour
+        if any(counts[j] > 0.2 * n and _blend_with_grey(p.rgb, q.rgb) and _hugs(m, labels == j)
+               for j, q in enumerate(cols) if j != k):
+            continue  # anti-aliased edges or a translucent grid over another series' colour
         s = _classify_series(m, p.rgb, (x0, y0))
         s.pixels = n
         for e in legend:
@@ -211,6 +223,14 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
                 break
         out.append(s)
     return out
+
+
+def _hugs(m: np.ndarray, other: np.ndarray, share: float = 0.8) -> bool:
+    """True when most of ``m`` lies within 2 px of ``other`` (an edge / overlay of it, not an element)."""
+    if not other.any():
+        return False
+    near = ndi.binary_dilation(other, iterations=2)
+    return float((m & near).sum()) >= share * float(m.sum())
 
 
 def _blend_with_grey(c: Sequence[int], base: Sequence[int], tol: float = 18.0) -> bool:
@@ -235,8 +255,10 @@ def _classify_series(m: np.ndarray, colour: tuple[int, int, int], offset: tuple[
 def _close(m: np.ndarray, vertical: bool, k: int = 15) -> np.ndarray:
     """Bridge short cuts across bars (a line or markers drawn over them) without merging neighbours."""
     st = np.ones((k, 1), bool) if vertical else np.ones((1, k), bool)
-    closed = ndi.binary_closing(m, structure=st)
-    return closed | m
+    closed = ndi.binary_closing(m, structure=st) | m
+    # thin grid lines drawn across a bar split it in two: bridge gaps of a few pixels the other way
+    thin = np.ones((1, 5), bool) if vertical else np.ones((5, 1), bool)
+    return ndi.binary_closing(closed, structure=thin) | closed
 
 
 def _on_baseline(bars: list[BBox], H: int, W: int, offset: tuple[int, int]) -> list[BBox]:
@@ -266,9 +288,9 @@ def _marker_count(m: np.ndarray) -> int:
     """Blobs wider than the line through them (markers), by an opening with a square ~2x the line width."""
     if not m.any():
         return 0
-    cols = m.sum(axis=0)
-    t = float(np.median(cols[cols > 0])) if (cols > 0).any() else 1.0
-    k = int(max(3, round(1.8 * t) + 1))
+    boundary = m & ~ndi.binary_erosion(m)
+    t = 2.0 * float(m.sum()) / max(1.0, float(boundary.sum()))  # ~ stroke width
+    k = int(min(15, max(3, round(2.0 * t) + 1)))
     opened = ndi.binary_opening(m, structure=np.ones((k, k), bool))
     _, n = ndi.label(opened)
     return int(n)
@@ -497,7 +519,7 @@ def _consume_big(ctx: Context, min_share: float) -> None:
 def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[Finding]:
     out = []
     for axis, rn, cn in (("horizontal", ra.h_grid, ca.h_grid), ("vertical", ra.v_grid, ca.v_grid)):
-        if (rn >= 2) != (cn >= 2):
+        if (rn >= 3 and cn <= 1) or (cn >= 3 and rn <= 1):
             state = "missing" if rn >= 2 else "unexpected"
             out.append(Finding("style_error", 1, f"{name}plot area grid",
                                f"{axis} grid lines {state} ({rn} expected, {cn} found)", ra.bbox,
@@ -693,7 +715,7 @@ def _compare_line(ctx: Context, ax: AxesInfo, rs: Series, cs: Series, name: str,
             out.append(Finding("data_error", 2, label, "marks of the series differ in shape or position", box, ev))
     # markers on a line
     rbl, cbl = len(rs.blobs), len(cs.blobs)
-    if rs.kind == "line" and abs(rbl - cbl) >= 2 and max(rbl, cbl) >= 3:
+    if rs.kind == "line" and cs.kind == "line" and min(rbl, cbl) == 0 and max(rbl, cbl) >= 3:
         out.append(Finding("style_error", 1, f"{name}markers of {rs.label}",
                            f"{rbl} markers expected, {cbl} found (marker style differs)", box,
                            {"ref_markers": rbl, "cand_markers": cbl}))

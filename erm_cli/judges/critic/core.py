@@ -92,7 +92,7 @@ class Critic:
         sx, sy = al.cand_scale
         resampled = abs(sx - 1) > 0.02 or abs(sy - 1) > 0.02 or al.work_scale != 1.0
         diff, regions = diff_regions(al.ref, al.cand, al.ref_background, al.cand_background,
-                                     blur=1.2 if resampled else 0.6)
+                                     blur=1.2 if resampled else 0.5)
         ctx = Context(task=task, al=al, diff=diff, regions=regions, ref_words=ref_words, cand_words=cand_words,
                       ref_palette=ref_pal, cand_palette=cand_pal, ocr_ok=ocr_ok)
         findings = _analyse(ctx)

@@ -99,10 +99,11 @@ def envelope_difference(a: np.ndarray, b: np.ndarray, radius: int = 1) -> np.nda
         bc = np.ascontiguousarray(b[..., c])
         lo = ndi.minimum_filter(bc, size=size)
         hi = ndi.maximum_filter(bc, size=size)
-        ac = a[..., c]
-        below = np.where(ac < lo, lo - ac, 0).astype(np.uint8)
-        above = np.where(ac > hi, ac - hi, 0).astype(np.uint8)
-        np.maximum(out, np.maximum(below, above), out=out)
+        ac = np.ascontiguousarray(a[..., c])
+        below = np.maximum(lo, ac) - ac  # lo - ac where ac < lo, else 0 (no uint8 overflow)
+        above = ac - np.minimum(ac, hi)
+        np.maximum(out, below, out=out)
+        np.maximum(out, above, out=out)
     return out
 
 
