@@ -186,3 +186,15 @@ def test_strict_mode_renders_and_hides_the_file_system(strict_available: None, b
     default = render(PLT + f"open({str(project_file)!r}).read()\nplt.plot([1])\n", kind="matplotlib",
                      options=RenderOptions(timeout=10), cache=False)
     assert default.ok, default.error
+
+
+def test_warm_pool_survives_the_threads_that_used_it() -> None:
+    # PR_SET_PDEATHSIG follows the spawning *thread*: the zygote must not die with render_many's pool threads
+    from erm_cli.renderers import render_many
+    from erm_cli.renderers.sandbox import get_pool
+
+    render_many([BASELINE + f"# {i}\n" for i in range(3)], workers=3, cache=False)
+    pid = get_pool()._proc.pid
+    render_many([BASELINE + f"# again {i}\n" for i in range(3)], workers=3, cache=False)
+    assert mpl(BASELINE).ok
+    assert get_pool()._proc is not None and get_pool()._proc.pid == pid

@@ -26,7 +26,8 @@ ax.set_title("Sales by region")
 ax.set_ylabel("units")
 """
 SVG_CODE = ('<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
-            '<circle cx="48" cy="48" r="30" fill="#d62728"/></svg>')
+            '<circle cx="48" cy="40" r="26" fill="#d62728"/>'
+            '<text x="48" y="88" font-size="14" text-anchor="middle" font-family="DejaVu Sans">Stop</text></svg>')
 
 
 @pytest.fixture(scope="module")

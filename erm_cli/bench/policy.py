@@ -345,6 +345,9 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         t: dict[str, Any] = {"items": len(rows), "failed_items": sum(1 for r in rows if r.get("error"))}
         t["exec_rate"] = _r(100.0 * sum(1 for r in rows if r.get("render_ok")) / len(rows))
         rewards = [r["reward"] for r in rows if "reward" in r]
+        judge_failed = sum(1 for r in rows if r.get("judge_error"))
+        if judge_failed:
+            t["judge_failed"] = judge_failed
         if rewards:
             t["reward"] = _r(_mean(rewards))
             t["rl_reward"] = _r(_mean([r["rl_reward"] for r in rows if "rl_reward" in r]))
@@ -458,5 +461,5 @@ def run_policy_bench(predictions: str | Path, references: str | Path, out_dir: s
         "provenance": provenance(renderers=renderer_versions),
     }
     (out / "metrics.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
-    summary["report"] = str(write_policy_report(out, summary))
+    summary["report"] = str(write_policy_report(out, summary, results))
     return summary

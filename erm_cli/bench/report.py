@@ -321,18 +321,81 @@ def write_judge_report(out_dir: Path, metrics: dict[str, Any], points: dict[str,
 # policy report
 # ----------------------------------------------------------------------------------------------
 
-def write_policy_report(out_dir: Path, summary: dict[str, Any]) -> Path:
-    """``report.md`` for ``erm bench policy``: per-task metric tables and the provenance block."""
+POLICY_METRICS = {
+    "items": "items of this task",
+    "failed_items": "items that could not be evaluated at all (reason in results.jsonl)",
+    "exec_rate": "% of predictions that rendered (not blank)",
+    "reward": "mean judge reward in [0, 1] (a failed render scores 0)",
+    "rl_reward": "mean render_ok + reward in [0, 2] (the RL reward)",
+    "reward_items": "items with a reward (a reference image was available)",
+    "judge_failed": "items whose judge call failed (no reward recorded)",
+    "chartmimic_items": "items with traced ChartMimic-style metrics (matplotlib reference code)",
+    "text": "ChartMimic text F1 x100 (drawn strings, tick labels excluded)",
+    "layout": "ChartMimic layout F1 x100 (subplot grid positions)",
+    "type": "ChartMimic chart-type F1 x100 (plotting calls)",
+    "color": "ChartMimic colour F1 x100 (Hungarian on dE2000 per plotting function)",
+    "low_level": "mean of the four ChartMimic F1s x100",
+    "teds_items": "items with a reference table source",
+    "teds": "TEDS x100 (PubTabNet, OmniDocBench normalisation)",
+    "teds_s": "TEDS-S x100 (structure only)",
+    "svg_items": "items with a reference image",
+    "mse": "mean squared pixel error in [0, 1] (lower is better; failed renders vs blank white)",
+    "ssim": "SSIM x100",
+    "dino": "DINO cosine x100 (local weights)",
+    "clip": "CLIP cosine x100 (local weights)",
+    "code_chars": "mean length of the generated code in characters",
+    "length_ratio": "mean generated / reference code length",
+}
+
+#: The metric by which the lowest-scoring items of each task are listed.
+_HEADLINE = {"chart": ("low_level", lambda r: (r.get("chart") or {}).get("average")),
+             "table": ("teds", lambda r: (r.get("table") or {}).get("teds")),
+             "svg": ("ssim", lambda r: (r.get("svg") or {}).get("ssim"))}
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1 else f"{v:.2f}"
+    return str(v)
+
+
+def write_policy_report(out_dir: Path, summary: dict[str, Any], results: list[dict[str, Any]] | None = None) -> Path:
+    """``report.md`` for ``erm bench policy``: per-task metric tables, the weakest items, failures, provenance."""
     out_dir = Path(out_dir)
+    judge = summary.get("judge") or {}
     lines = ["# erm bench policy", "", f"- predictions: `{summary.get('predictions', '')}`",
              f"- references: `{summary.get('references', '')}`",
-             f"- items: {summary.get('items', 0)}", ""]
+             f"- items: {summary.get('items', 0)}; reward judge: "
+             + (f"{judge.get('name')} {judge.get('version')}" if judge else "none"), ""]
+    results = results or []
     for task, t in (summary.get("tasks") or {}).items():
-        lines += [f"## {task} ({t.get('items', 0)} items)", "", "| metric | value |", "|---|---|"]
+        lines += [f"## {task} ({t.get('items', 0)} items)", "", "| metric | value | meaning |", "|---|---|---|"]
         for k, v in t.items():
             if k == "items" or isinstance(v, (dict, list)):
                 continue
-            lines.append(f"| {k} | {_fmt(v, 2)} |")
+            lines.append(f"| {k} | {_num(v)} | {POLICY_METRICS.get(k, '')} |")
+        lines.append("")
+        head = _HEADLINE.get(task)
+        rows = [r for r in results if r.get("task") == task]
+        scored = [(head[1](r), r) for r in rows] if head else []
+        scored = sorted([(v, r) for v, r in scored if v is not None], key=lambda x: x[0])[:5]
+        if scored and scored[0][0] < 1.0:
+            lines += [f"Lowest {head[0]}:", "", "| id | score | render | reward |", "|---|---|---|---|"]
+            for v, r in scored:
+                lines.append(f"| {r['id']} | {v:.3f} | {'ok' if r.get('render_ok') else 'failed'} | "
+                             f"{_num(r.get('reward'))} |")
+            lines.append("")
+    failures = [r for r in results if r.get("error") or r.get("render_error") or r.get("judge_error")
+                or r.get("ref_error")]
+    if failures:
+        lines += ["## Failures", "", "| id | task | reason |", "|---|---|---|"]
+        for r in failures[:30]:
+            reason = r.get("error") or r.get("ref_error") or r.get("render_error") or r.get("judge_error")
+            lines.append(f"| {r['id']} | {r.get('task')} | {str(reason).replace('|', '/')[:160]} |")
+        if len(failures) > 30:
+            lines.append(f"| … | | {len(failures) - 30} more in results.jsonl |")
         lines.append("")
     prov = summary.get("provenance") or {}
     lines += ["## Reproducibility", "", "```json", json.dumps({k: prov.get(k) for k in

@@ -81,10 +81,24 @@ class EmbeddingScorer:
         try:
             config = AutoConfig.from_pretrained(self.path, local_files_only=True)
             self._is_clip = "clip" in (config.model_type or "") or "siglip" in (config.model_type or "")
-            self._processor = AutoImageProcessor.from_pretrained(self.path, local_files_only=True, use_fast=False)
+            self._processor = self._image_processor_class(AutoImageProcessor).from_pretrained(
+                self.path, local_files_only=True)
             self._model = AutoModel.from_pretrained(self.path, local_files_only=True).eval()
         except (OSError, ValueError) as exc:
             raise InputError(f"--{self.name}: cannot load {self.path}: {str(exc).splitlines()[0]}") from None
+
+    def _image_processor_class(self, fallback: Any) -> Any:
+        """The processor class named in ``preprocessor_config.json``: imported by name, transformers falls
+        back to its PIL backend when torchvision is missing (``AutoImageProcessor`` refuses instead)."""
+        import json
+
+        import transformers
+
+        try:
+            name = json.loads((self.path / "preprocessor_config.json").read_text()).get("image_processor_type")
+        except (OSError, ValueError):
+            return fallback
+        return getattr(transformers, str(name), None) or fallback
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
         import torch
@@ -95,7 +109,8 @@ class EmbeddingScorer:
             if self._is_clip:
                 feats = self._model.get_image_features(pixel_values=inputs["pixel_values"])
                 if not isinstance(feats, torch.Tensor):  # newer transformers return an output object
-                    feats = getattr(feats, "pooler_output", None) or feats[0]
+                    pooled = getattr(feats, "pooler_output", None)
+                    feats = pooled if pooled is not None else feats[0]
             else:
                 out = self._model(pixel_values=inputs["pixel_values"])
                 feats = out.last_hidden_state.mean(dim=1)

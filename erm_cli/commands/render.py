@@ -99,9 +99,12 @@ def _render_one(code: str, output: str | None, kind: str | None, options, cache_
             out_path.write_bytes(result.png)
     info = result.to_dict()
     info["output"] = None if (output == "-" or not result.ok) else output
-    if result.ok:
-        w, h = result.image().size
-        info["width"], info["height"] = w, h
+    if result.ok and result.png is not None:
+        import io
+
+        from PIL import Image
+
+        info["width"], info["height"] = Image.open(io.BytesIO(result.png)).size
     if as_json:
         print_json(info)
     elif output != "-" and result.ok:

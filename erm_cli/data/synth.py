@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 import os
 import random
 import time
@@ -64,7 +65,7 @@ class SynthConfig:
     markdown_share: float = 0.35
     equivalent_rate: float = 0.15  # chance per group of each equivalent candidate (code / size)
     workers: int | None = None
-    batch_groups: int = 8
+    batch_groups: int = 12
     timeout: float = 60.0
 
     @property
@@ -471,8 +472,8 @@ def process_group(group: Group, results: dict[str, Any], images: Path, stats: Sy
                     pending.append((cand, res.png, [], "noop"))
                 continue
             mask = changed_mask(prev, px)
-            hidden = [j for j, m in masks.items() if m is not None and mask is not None and m.any()
-                      and (m & mask).sum() / m.sum() > MAX_MASKED_SHARE]
+            hidden = [j for j, m in masks.items() if m is not None and mask is not None and m.shape == mask.shape
+                      and m.any() and (m & mask).sum() / m.sum() > MAX_MASKED_SHARE]
             if hidden:  # this edit repaints what an earlier one changed: the labels could lie from here on
                 failures.append({"group": group.gid, "task": group.task, "stage": "masked", "candidate": cand.suffix,
                                  "error": f"{cand.edits[step].name} may hide "
@@ -528,10 +529,16 @@ def _render_batch(groups: list[Group], workers: int | None) -> dict[str, dict[st
         for c in g.candidates:
             jobs.setdefault(c.options, []).append((g.gid, c.suffix, c.code, c.kind))
     out: dict[str, dict[str, Any]] = {g.gid: {} for g in groups}
-    for options, items in jobs.items():
+
+    def run(options: RenderOptions, items: list[tuple[str, str, str, str]]) -> None:
         results = render_many([(code, kind) for _, _, code, kind in items], options, workers=workers)
         for (gid, suffix, _, _), res in zip(items, results):
             out[gid][suffix] = res
+
+    # one render_many per set of options (dpi/size variants), all at once so the sandbox pool stays busy
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="erm-synth") as pool:
+        for fut in [pool.submit(run, options, items) for options, items in jobs.items()]:
+            fut.result()
     return out
 
 
@@ -606,7 +613,11 @@ def run_synth(cfg: SynthConfig, *, overwrite: bool = False, formats: Iterable[st
                 res = rendered[g.gid]
                 stats.renders += len(res)
                 stats.cache_hits += sum(1 for r in res.values() if r.cache_hit)
-                recs, fails = process_group(g, res, images, stats)
+                try:
+                    recs, fails = process_group(g, res, images, stats)
+                except Exception as exc:  # noqa: BLE001 - a bug in one group must not lose the batch
+                    recs, fails = [], [{"group": g.gid, "task": g.task, "stage": "reference",
+                                        "error": f"internal error: {exc.__class__.__name__}: {exc}"[:500]}]
                 for f in fails:
                     failures_fh.write(json.dumps(f, ensure_ascii=False) + "\n")
                     if f["stage"] == "reference":

@@ -232,6 +232,8 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
                               "for severity total S; rl_reward = render_ok + reward.")
     app.state.judge = the_judge
     app.state.runner = runner
+    # on shutdown, drop queued work (running items finish; threads cannot be killed)
+    app.router.on_shutdown.append(lambda: runner.pool.shutdown(wait=False, cancel_futures=True))
 
     def check_token(request: Request) -> None:
         if not token:

@@ -46,6 +46,13 @@ def run(url: str, reference: Path, code: str, requests: int, concurrency: int, b
 
     def one(i: int) -> tuple[float, bool, list[float]]:
         t0 = time.perf_counter()
+        try:
+            return send(i, t0)
+        except httpx.HTTPError as exc:
+            sys.stderr.write(f"request {i}: {exc.__class__.__name__}: {exc}\n")
+            return time.perf_counter() - t0, False, []
+
+    def send(i: int, t0: float) -> tuple[float, bool, list[float]]:
         if batch > 1:
             r = client.post(f"{url}/reward", json={"items": [item(i * batch + k) for k in range(batch)]},
                             headers=headers)

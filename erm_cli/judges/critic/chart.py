@@ -196,7 +196,7 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
     crop = arr[y0:y1, x0:x1]
     if crop.size == 0:
         return []
-    cols = [p for p in palette if p.chromatic or p.fraction > 0.05]
+    cols = [p for p in palette if not is_greyish(p.rgb, 15.0) or p.fraction > 0.05]
     if not cols:
         return []
     labels = label_map(crop, [p.rgb for p in cols], tolerance=14.0)
@@ -208,7 +208,7 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
     counts = [int((labels == k).sum()) for k in range(len(cols))]
     biggest = max(counts) if counts else 0
     for k, p in enumerate(cols):
-        m = labels == k
+        m = ndi.binary_closing(labels == k) | (labels == k)  # heal anti-aliasing breaks in thin marks
         n = counts[k]
         if n < max(20, 1e-3 * area, 0.05 * biggest):
             continue
@@ -724,7 +724,7 @@ def _compare_line(ctx: Context, ax: AxesInfo, rs: Series, cs: Series, name: str,
     return out
 
 
-def _pieces(m: np.ndarray, min_px: int = 4) -> int:
+def _pieces(m: np.ndarray, min_px: int = 6) -> int:
     lab, n = ndi.label(m)
     if n == 0:
         return 0

@@ -271,6 +271,19 @@ def palette(img: Image.Image | np.ndarray, *, background: Sequence[int] | None =
         c = cnts[members]
         rgbs.append((means[members] * c[:, None]).sum(axis=0) / c.sum())
         totals.append(int(c.sum()))
+    # second pass: clusters whose means ended up close are one colour
+    k = 0
+    while k < len(rgbs):
+        j = k + 1
+        while j < len(rgbs):
+            if float(delta_e2000(rgb_to_lab(rgbs[k]), rgb_to_lab(rgbs[j]))) < merge_de * 0.8:
+                tot = totals[k] + totals[j]
+                rgbs[k] = (rgbs[k] * totals[k] + rgbs[j] * totals[j]) / tot
+                totals[k] = tot
+                del rgbs[j], totals[j]
+            else:
+                j += 1
+        k += 1
     rgbs_a = np.asarray(rgbs)
     totals_a = np.asarray(totals)
     labs_c = rgb_to_lab(rgbs_a)

@@ -118,6 +118,17 @@ def find_axes_boxes(arr: np.ndarray, background: tuple[int, int, int], *, min_fr
                 box = (int(round(v.pos)), int(v.start), int(b.end), int(round(b.pos)))
                 if box[3] - box[1] >= 0.5 * min_frac * h:
                     boxes.append(box)
+    # a frame: top and bottom rules of the same extent joined by a fully drawn side (bars may hide the other)
+    for i, top in enumerate(hr):
+        for bot in hr[i + 1:]:
+            a, b = (top, bot) if top.pos < bot.pos else (bot, top)
+            if abs(a.start - b.start) > 4 or abs(a.end - b.end) > 4 or b.pos - a.pos < 0.5 * min_frac * h:
+                continue
+            y0, y1 = int(round(a.pos)), int(round(b.pos))
+            x0, x1 = int(max(a.start, b.start)), int(min(a.end, b.end)) - 1
+            cover = max(dm[y0:y1 + 1, max(0, x - 1):x + 2].any(axis=1).mean() for x in (x0, x1))
+            if cover >= 0.9:
+                boxes.append((x0, y0, x1 + 1, y1))
     # remove duplicates / nested near-duplicates
     boxes.sort(key=lambda bx: -(bx[2] - bx[0]) * (bx[3] - bx[1]))
     out: list[BBox] = []
