@@ -39,12 +39,21 @@ def main() -> None:
 
     rows = []
     print(f"erm synth throughput, {os.cpu_count()} CPU(s), n={args.n} pairs per run, cold render cache")
-    print(f"{'task':<6} {'pairs':>5} {'renders':>7} {'cold s':>7} {'pairs/min':>9} {'warm s':>7} "
-          f"{'warm pairs/min':>14} {'no-op steps':>11}")
+    print(
+        f"{'task':<6} {'pairs':>5} {'renders':>7} {'cold s':>7} {'pairs/min':>9} {'warm s':>7} "
+        f"{'warm pairs/min':>14} {'no-op steps':>11}"
+    )
     for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
         out = tmp / f"out-{task}"
-        cfg = SynthConfig(out=out, task=task, n=args.n, seed=args.seed, max_errors=args.max_errors, dpi=args.dpi,
-                          workers=args.workers)
+        cfg = SynthConfig(
+            out=out,
+            task=task,
+            n=args.n,
+            seed=args.seed,
+            max_errors=args.max_errors,
+            dpi=args.dpi,
+            workers=args.workers,
+        )
         os.environ["ERM_CACHE_DIR"] = str(tmp / f"cache-{task}")  # each task starts cold
         t0 = time.perf_counter()
         cold = run_synth(cfg)
@@ -52,13 +61,23 @@ def main() -> None:
         t0 = time.perf_counter()
         warm = run_synth(SynthConfig(**{**cfg.__dict__, "out": tmp / f"warm-{task}"}))
         warm_s = time.perf_counter() - t0
-        row = {"task": task, "pairs": cold.records, "renders": cold.renders, "cold_seconds": round(cold_s, 2),
-               "pairs_per_minute": round(60 * cold.records / cold_s, 1), "warm_seconds": round(warm_s, 2),
-               "warm_pairs_per_minute": round(60 * warm.records / warm_s, 1), "noop_steps": cold.noop_steps,
-               "failed_candidates": cold.failed_candidates, "by_pair_type": cold.by_pair_type}
+        row = {
+            "task": task,
+            "pairs": cold.records,
+            "renders": cold.renders,
+            "cold_seconds": round(cold_s, 2),
+            "pairs_per_minute": round(60 * cold.records / cold_s, 1),
+            "warm_seconds": round(warm_s, 2),
+            "warm_pairs_per_minute": round(60 * warm.records / warm_s, 1),
+            "noop_steps": cold.noop_steps,
+            "failed_candidates": cold.failed_candidates,
+            "by_pair_type": cold.by_pair_type,
+        }
         rows.append(row)
-        print(f"{task:<6} {row['pairs']:>5} {row['renders']:>7} {cold_s:>7.1f} {row['pairs_per_minute']:>9.1f} "
-              f"{warm_s:>7.1f} {row['warm_pairs_per_minute']:>14.1f} {row['noop_steps']:>11}")
+        print(
+            f"{task:<6} {row['pairs']:>5} {row['renders']:>7} {cold_s:>7.1f} {row['pairs_per_minute']:>9.1f} "
+            f"{warm_s:>7.1f} {row['warm_pairs_per_minute']:>14.1f} {row['noop_steps']:>11}"
+        )
     if args.json:
         args.json.write_text(json.dumps({"n": args.n, "cpus": os.cpu_count(), "runs": rows}, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -194,7 +194,7 @@ def test_grpo_step_with_the_trl_adapter(reference: Path, tmp_path) -> None:
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from erm_cli.models.hf import load_hf
+    from erm_cli.models.hf import load_hf, torch_threads
     from erm_cli.models.tiny import ensure_tiny_model
 
     model, processor = load_hf(ensure_tiny_model("qwen3-vl"), fresh=True)
@@ -206,6 +206,7 @@ def test_grpo_step_with_the_trl_adapter(reference: Path, tmp_path) -> None:
                       per_device_train_batch_size=2, num_generations=2, max_completion_length=8, logging_steps=1,
                       report_to="none", save_strategy="no", learning_rate=1e-4)
     trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=ds, processing_class=processor)
-    trainer.train()
+    with torch_threads(1):  # a tiny model on a shared machine: one thread beats two spinning ones
+        trainer.train()
     logged = {k for entry in trainer.state.log_history for k in entry}
     assert "rewards/erm_visual_reward/mean" in logged and "erm/render_ok" in logged

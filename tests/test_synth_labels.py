@@ -123,8 +123,9 @@ def test_table_readers_round_trip():
         fmt = "markdown" if seed % 2 else "html"
         t = random_table(random.Random(seed), fmt)
         back = parse_markdown_table(t.code()) if fmt == "markdown" else parse_html_table(t.code())
-        assert [[back.cells[c].text for c in row] for row in back.grid] == \
-               [[t.cells[c].text for c in row] for row in t.grid]
+        assert [[back.cells[c].text for c in row] for row in back.grid] == [
+            [t.cells[c].text for c in row] for row in t.grid
+        ]
         assert back.n_header_rows == t.n_header_rows
         assert back.is_valid()
 
@@ -134,13 +135,15 @@ def test_user_html_document_is_kept_around_the_table(examples_dir):
     t = parse_html_table(source)
     assert t.is_valid() and t.n_rows >= 2
     out = t.code()
-    assert out.startswith(source[:source.lower().index("<table")])
+    assert out.startswith(source[: source.lower().index("<table")])
     assert parse_html_table(out).grid == t.grid
 
 
 def test_path_sampling_boxes():
     assert box_of(path_points("M0 0 L10 0 L10 5 Z")) == (0, 0, 10, 5)
-    x0, y0, x1, y1 = box_of(path_points("M2 5 a3 3 0 1 0 6 0 a3 3 0 1 0 -6 0"))  # a circle of radius 3 at (5, 5)
+    x0, y0, x1, y1 = box_of(
+        path_points("M2 5 a3 3 0 1 0 6 0 a3 3 0 1 0 -6 0")
+    )  # a circle of radius 3 at (5, 5)
     assert (x0, y0, x1, y1) == pytest.approx((2, 2, 8, 8), abs=0.1)
     x0, y0, x1, y1 = box_of(path_points("M0 0 Q5 10 10 0"))  # the curve peaks at half the control height
     assert y1 == pytest.approx(5, abs=0.1)

@@ -66,7 +66,7 @@ def _outside(mask: np.ndarray, region) -> int:  # type: ignore[no-untyped-def]
     h, w = mask.shape
     x0, y0, x1, y1 = region
     inside = np.zeros_like(mask)
-    inside[int(y0 * h):int(np.ceil(y1 * h)), int(x0 * w):int(np.ceil(x1 * w))] = True
+    inside[int(y0 * h) : int(np.ceil(y1 * h)), int(x0 * w) : int(np.ceil(x1 * w))] = True
     return int((mask & ~inside).sum())
 
 
@@ -82,8 +82,9 @@ def _check(rendered, task: str) -> None:  # type: ignore[no-untyped-def]
             assert edit.location and edit.description
             if edit.region is not None and mask is not None:
                 outside = _outside(mask, edit.region)
-                assert outside <= max(3, 0.02 * mask.sum()), \
+                assert outside <= max(3, 0.02 * mask.sum()), (
                     f"{name}: {outside} of {mask.sum()} changed pixels outside the labelled region {edit.region}"
+                )
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +101,10 @@ def test_every_chart_perturbation_changes_the_render_in_its_region(chart_results
 
 
 def test_plotly_charts_are_perturbed_too():
-    cases = _cases({k: CHART[k] for k in ("chart.data_values", "chart.title", "chart.series_color",
-                                          "chart.chart_type")},
-                   lambda s: random_chart(random.Random(s), "plotly"))
+    cases = _cases(
+        {k: CHART[k] for k in ("chart.data_values", "chart.title", "chart.series_color", "chart.chart_type")},
+        lambda s: random_chart(random.Random(s), "plotly"),
+    )
     _check(_render_cases(cases, lambda d: d.library), "chart")
 
 

@@ -148,7 +148,9 @@ def test_a_perturbation_that_changes_no_pixel_is_labelled_no_error(tmp_path):
     results = render_many([doc.code(), same_look.code()], RenderOptions())
     (tmp_path / "images").mkdir()
     stats = SynthStats()
-    records, failures = process_group(group, {"ref": results[0], "p1": results[1]}, tmp_path / "images", stats)
+    records, failures = process_group(
+        group, {"ref": results[0], "p1": results[1]}, tmp_path / "images", stats
+    )
     assert not failures and stats.noop_steps == 1
     assert len(records) == 1 and records[0]["pair_type"] == "noop" and records[0]["human_errors"] == []
 
@@ -169,20 +171,42 @@ def test_user_sources_are_perturbed(examples_dir, tmp_path):
 
 def test_cli_bad_input_is_one_line_with_exit_2(tmp_path):
     erm = str(Path(sys.executable).with_name("erm"))
-    proc = subprocess.run([erm, "synth", "--task", "pies", "--out", str(tmp_path / "x")], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [erm, "synth", "--task", "pies", "--out", str(tmp_path / "x")], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "unknown --task" in proc.stderr
-    proc = subprocess.run([erm, "synth", "--task", "svg", "--out", str(tmp_path / "y"), "--source",
-                           str(tmp_path / "missing")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [erm, "synth", "--task", "svg", "--out", str(tmp_path / "y"), "--source", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "no such file" in proc.stderr
 
 
 def test_cli_json_run(tmp_path):
     erm = str(Path(sys.executable).with_name("erm"))
     out = tmp_path / "cli"
-    proc = subprocess.run([erm, "synth", "--task", "svg", "--n", "3", "--seed", "1", "--svg-size", "96",
-                           "--out", str(out), "--json"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            erm,
+            "synth",
+            "--task",
+            "svg",
+            "--n",
+            "3",
+            "--seed",
+            "1",
+            "--svg-size",
+            "96",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     stats = json.loads(proc.stdout)
     assert stats["records"] == 3 and stats["by_task"] == {"svg": 3}

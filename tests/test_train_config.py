@@ -47,14 +47,17 @@ def test_yaml_and_json_configs(tmp_path: Path) -> None:
     assert s.lora is True and s.lora_r == 8
 
 
-@pytest.mark.parametrize("layer, message", [
-    ({"learnig_rate": 1}, "did you mean 'learning_rate'"),
-    ({"batch_size": "many"}, "'batch_size' must be an int"),
-    ({"batch_size": 1.5}, "'batch_size' must be an int"),
-    ({"precision": "fp8"}, "'precision' must be one of"),
-    ({"max_steps": 0}, "'max_steps' must be a positive"),
-    ({"warmup_ratio": 1.5}, "'warmup_ratio' must be in [0, 1)"),
-])
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        ({"learnig_rate": 1}, "did you mean 'learning_rate'"),
+        ({"batch_size": "many"}, "'batch_size' must be an int"),
+        ({"batch_size": 1.5}, "'batch_size' must be an int"),
+        ({"precision": "fp8"}, "'precision' must be one of"),
+        ({"max_steps": 0}, "'max_steps' must be a positive"),
+        ({"warmup_ratio": 1.5}, "'warmup_ratio' must be in [0, 1)"),
+    ],
+)
 def test_bad_settings_are_input_errors(layer: dict, message: str) -> None:
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         resolve_settings("reward", overrides=layer)
@@ -87,11 +90,19 @@ def test_bad_config_files(tmp_path: Path) -> None:
 def test_presets_carry_the_paper_settings() -> None:
     sft = load_preset("paper-sft")
     assert sft.kind == "reward"
-    assert (sft.settings["learning_rate"], sft.settings["batch_size"], sft.settings["epochs"]) == (1e-5, 32, 3)
+    assert (sft.settings["learning_rate"], sft.settings["batch_size"], sft.settings["epochs"]) == (
+        1e-5,
+        32,
+        3,
+    )
     grpo = load_preset("paper-grpo")
     assert grpo.kind == "policy"
-    assert (grpo.settings["learning_rate"], grpo.settings["batch_size"], grpo.settings["num_generations"],
-            grpo.settings["beta"]) == (1e-6, 256, 8, 0.01)
+    assert (
+        grpo.settings["learning_rate"],
+        grpo.settings["batch_size"],
+        grpo.settings["num_generations"],
+        grpo.settings["beta"],
+    ) == (1e-6, 256, 8, 0.01)
     names = {p.name for p in list_presets()}
     assert {"paper-sft", "paper-grpo", "cpu-tiny-sft", "cpu-tiny-grpo"} <= names
     for p in list_presets():  # every shipped preset resolves and validates
@@ -108,16 +119,25 @@ def test_batch_arithmetic() -> None:
     paper = resolve_settings("policy", preset="paper-grpo").settings
     # the paper's 4 nodes x 8 GPUs: 256 prompts x 8 rollouts per round, 128 prompts per update
     plan = batch_plan(paper, processes=32)
-    assert plan == {"generation_batch_size": 2048, "gradient_accumulation_steps": 32, "steps_per_generation": 64}
+    assert plan == {
+        "generation_batch_size": 2048,
+        "gradient_accumulation_steps": 32,
+        "steps_per_generation": 64,
+    }
     tiny = resolve_settings("policy", preset="cpu-tiny-grpo").settings
-    assert batch_plan(tiny, processes=1) == {"generation_batch_size": 4, "gradient_accumulation_steps": 1,
-                                             "steps_per_generation": 1}
+    assert batch_plan(tiny, processes=1) == {
+        "generation_batch_size": 4,
+        "gradient_accumulation_steps": 1,
+        "steps_per_generation": 1,
+    }
 
 
 def test_reward_specs() -> None:
     assert parse_reward_spec("critic") == {"judge": "critic"}
     assert parse_reward_spec("vlm:tiny:qwen3-vl") == {"judge": "vlm", "model": "tiny:qwen3-vl"}
-    assert parse_reward_spec("remote:http://a:8000/,http://b:8000") == {"judge": "http://a:8000,http://b:8000"}
+    assert parse_reward_spec("remote:http://a:8000/,http://b:8000") == {
+        "judge": "http://a:8000,http://b:8000"
+    }
     for bad in ("vlm:", "judge", "remote:ftp://x"):
         with pytest.raises(InputError):
             parse_reward_spec(bad)
@@ -155,13 +175,34 @@ def test_accelerate_configs_load() -> None:
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
-    r = subprocess.run(ERM + ["train", "reward", "--model", "tiny:qwen3-vl", "--out", str(tmp_path / "o")],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and r.stderr.strip() == "erm: error: missing --data (give it on the command line " \
-                                                     "or in --config FILE)"
-    r = subprocess.run(ERM + ["train", "policy", "--data", str(tmp_path), "--model", "openai:http://x/v1#m",
-                              "--out", str(tmp_path / "o"), "--set", "bogus=1"], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        ERM + ["train", "reward", "--model", "tiny:qwen3-vl", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        r.returncode == 2
+        and r.stderr.strip() == "erm: error: missing --data (give it on the command line or in --config FILE)"
+    )
+    r = subprocess.run(
+        ERM
+        + [
+            "train",
+            "policy",
+            "--data",
+            str(tmp_path),
+            "--model",
+            "openai:http://x/v1#m",
+            "--out",
+            str(tmp_path / "o"),
+            "--set",
+            "bogus=1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "unknown setting 'bogus'" in r.stderr and "Traceback" not in r.stderr
     r = subprocess.run(ERM + ["train", "presets", "--json"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0

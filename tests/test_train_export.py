@@ -25,9 +25,11 @@ ax.bar(["north", "south", "east"], [12, 30, 21], color=["#1f77b4", "#ff7f0e", "#
 ax.set_title("Sales by region")
 ax.set_ylabel("units")
 """
-SVG_CODE = ('<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
-            '<circle cx="48" cy="40" r="26" fill="#d62728"/>'
-            '<text x="48" y="88" font-size="14" text-anchor="middle" font-family="DejaVu Sans">Stop</text></svg>')
+SVG_CODE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
+    '<circle cx="48" cy="40" r="26" fill="#d62728"/>'
+    '<text x="48" y="88" font-size="14" text-anchor="middle" font-family="DejaVu Sans">Stop</text></svg>'
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,10 @@ def references(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from erm_cli.renderers import render
 
     root = tmp_path_factory.mktemp("verl-refs")
-    for task, name, code, kind in (("chart", "sales", CHART_CODE, "matplotlib"), ("svg", "dot", SVG_CODE, "svg")):
+    for task, name, code, kind in (
+        ("chart", "sales", CHART_CODE, "matplotlib"),
+        ("svg", "dot", SVG_CODE, "svg"),
+    ):
         result = render(code, kind=kind)
         assert result.ok, result.error
         (root / task).mkdir()
@@ -54,8 +59,9 @@ def load_module(path: Path) -> ModuleType:
 
 def test_export_loads_and_reward_module_scores(references: Path, tmp_path: Path) -> None:
     out = tmp_path / "verl"
-    result = export_verl(references, out, val_fraction=0.5, format_weight=0.25, max_image_side=64,
-                         show_progress=False)
+    result = export_verl(
+        references, out, val_fraction=0.5, format_weight=0.25, max_image_side=64, show_progress=False
+    )
     assert result.rows == {"train": 1, "val": 1} and result.tasks == {"chart": 1, "svg": 1}
     assert {"train.parquet", "val.parquet", "erm_reward.py", "run_grpo.sh", "images"} <= set(result.files)
 
@@ -87,16 +93,23 @@ def test_export_loads_and_reward_module_scores(references: Path, tmp_path: Path)
     assert wrong["render_ok"] == 0.0 and wrong["format"] == 0.0 and wrong["score"] == 0.0
 
     svg = by_task["svg"]
-    batch = module.compute_score(data_sources=[svg.data_source, svg.data_source],
-                                 solution_strs=[f"```svg\n{SVG_CODE}\n```", "```svg\n<svg"],
-                                 ground_truths=[svg.reward_model["ground_truth"]] * 2,
-                                 extra_infos=[dict(svg.extra_info)] * 2)
+    batch = module.compute_score(
+        data_sources=[svg.data_source, svg.data_source],
+        solution_strs=[f"```svg\n{SVG_CODE}\n```", "```svg\n<svg"],
+        ground_truths=[svg.reward_model["ground_truth"]] * 2,
+        extra_infos=[dict(svg.extra_info)] * 2,
+    )
     assert batch[0]["render_ok"] == 1.0 and batch[0]["score"] > batch[1]["score"]
 
     script = (out / "run_grpo.sh").read_text()
-    for setting in ("actor_rollout_ref.actor.optim.lr=1e-6", "data.train_batch_size=256",
-                    "actor_rollout_ref.rollout.n=8", "actor_rollout_ref.actor.kl_loss_coef=0.01",
-                    "custom_reward_function.name=compute_score", "val.parquet"):
+    for setting in (
+        "actor_rollout_ref.actor.optim.lr=1e-6",
+        "data.train_batch_size=256",
+        "actor_rollout_ref.rollout.n=8",
+        "actor_rollout_ref.actor.kl_loss_coef=0.01",
+        "custom_reward_function.name=compute_score",
+        "val.parquet",
+    ):
         assert setting in script
     r = subprocess.run(["bash", "-n", str(out / "run_grpo.sh")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -104,9 +117,27 @@ def test_export_loads_and_reward_module_scores(references: Path, tmp_path: Path)
 
 def test_export_cli_and_errors(references: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli"
-    r = subprocess.run([sys.executable, "-m", "erm_cli.app", "train", "export-verl", "--data", str(references),
-                        "--out", str(out), "--task", "svg", "--reward", "remote:http://127.0.0.1:9/", "--json"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "erm_cli.app",
+            "train",
+            "export-verl",
+            "--data",
+            str(references),
+            "--out",
+            str(out),
+            "--task",
+            "svg",
+            "--reward",
+            "remote:http://127.0.0.1:9/",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["rows"] == {"train": 1} and not (out / "val.parquet").exists()

@@ -56,21 +56,40 @@ class RecordingReward:
         self.__name__ = fn.__name__
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, prompts: Any = None, completions: Any = None, completion_ids: Any = None,
-                 **kwargs: Any) -> list[float]:
+    def __call__(
+        self, prompts: Any = None, completions: Any = None, completion_ids: Any = None, **kwargs: Any
+    ) -> list[float]:
         rewards = self.fn(prompts=prompts, completions=completions, completion_ids=completion_ids, **kwargs)
-        self.calls.append({"n": len(completions), "reference": list(kwargs["reference"]),
-                           "task": list(kwargs["task"]), "image": list(kwargs["image"]), "rewards": rewards})
+        self.calls.append(
+            {
+                "n": len(completions),
+                "reference": list(kwargs["reference"]),
+                "task": list(kwargs["task"]),
+                "image": list(kwargs["image"]),
+                "rewards": rewards,
+            }
+        )
         return rewards
 
 
 def test_prompt_sources(prompts_dir: Path, tmp_path: Path) -> None:
     prompts = load_policy_prompts(prompts_dir)
     assert sorted((p.id, p.task, p.kind) for p in prompts) == [
-        ("chart/a", "chart", "matplotlib"), ("chart/b", "chart", "matplotlib"), ("svg/dot", "svg", "svg")]
+        ("chart/a", "chart", "matplotlib"),
+        ("chart/b", "chart", "matplotlib"),
+        ("svg/dot", "svg", "svg"),
+    ]
     # a VC-RewardBench / synth JSONL: distinct gt images become prompts
-    rows = [{"id": f"r{i}", "category": "chart", "gt_img_path": "chart/a.png" if i < 2 else "chart/b.png",
-             "pred_img_path": "chart/b.png", "human_errors": []} for i in range(3)]
+    rows = [
+        {
+            "id": f"r{i}",
+            "category": "chart",
+            "gt_img_path": "chart/a.png" if i < 2 else "chart/b.png",
+            "pred_img_path": "chart/b.png",
+            "human_errors": [],
+        }
+        for i in range(3)
+    ]
     jsonl = prompts_dir / "data.jsonl"
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
     try:
@@ -84,9 +103,18 @@ def test_prompt_sources(prompts_dir: Path, tmp_path: Path) -> None:
 
 def test_grpo_rewards_see_references_and_checkpoint_reloads(prompts_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "policy"
-    resolved = resolve_settings("policy", preset="cpu-tiny-grpo", overrides={
-        "data": str(prompts_dir), "model": "tiny:qwen3-vl", "out": str(out), "max_steps": 2,
-        "format_weight": 0.5, "reward_workers": 2})
+    resolved = resolve_settings(
+        "policy",
+        preset="cpu-tiny-grpo",
+        overrides={
+            "data": str(prompts_dir),
+            "model": "tiny:qwen3-vl",
+            "out": str(out),
+            "max_steps": 2,
+            "format_weight": 0.5,
+            "reward_workers": 2,
+        },
+    )
     funcs, weights = build_reward_funcs(resolved.settings)  # the real visual + format rewards
     assert [f.__name__ for f in funcs] == ["erm_visual_reward", "erm_format_reward"] and weights == [1.0, 0.5]
     spies = [RecordingReward(f) for f in funcs]
@@ -120,17 +148,47 @@ def test_grpo_rewards_see_references_and_checkpoint_reloads(prompts_dir: Path, t
     from erm_cli.models.base import Sampling
 
     backend = load_model(f"hf:{out}")
-    [completion] = backend.generate([[{"role": "user", "content": [
-        {"type": "image", "image": Image.open(prompts_dir / "chart" / "a.png")},
-        {"type": "text", "text": "Write matplotlib code."}]}]], Sampling(max_tokens=8))
+    [completion] = backend.generate(
+        [
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image", "image": Image.open(prompts_dir / "chart" / "a.png")},
+                        {"type": "text", "text": "Write matplotlib code."},
+                    ],
+                }
+            ]
+        ],
+        Sampling(max_tokens=8),
+    )
     assert completion.error is None and completion.completion_tokens > 0
 
 
 def test_cli_policy_run(prompts_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli-policy"
-    cmd = [sys.executable, "-m", "erm_cli.app", "train", "policy", "--data", str(prompts_dir), "--task", "chart",
-           "--model", "tiny:qwen3-vl", "--reward", "critic", "--out", str(out), "--preset", "cpu-tiny-grpo",
-           "--max-steps", "1", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "erm_cli.app",
+        "train",
+        "policy",
+        "--data",
+        str(prompts_dir),
+        "--task",
+        "chart",
+        "--model",
+        "tiny:qwen3-vl",
+        "--reward",
+        "critic",
+        "--out",
+        str(out),
+        "--preset",
+        "cpu-tiny-grpo",
+        "--max-steps",
+        "1",
+        "--json",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     data = json.loads(r.stdout)  # stdout is only the JSON result; trainer logs went to stderr

@@ -83,7 +83,9 @@ def test_judge_many_through_hf_with_one_bad_item() -> None:
     verdicts = judge.judge_many(items)
     assert [v.task for v in verdicts] == ["chart", "table", "svg"]
     for v in verdicts[:2]:
-        assert v.judge == {"name": "vlm", "version": judge.version, "model": "tiny:qwen3-vl"}
+        assert v.judge == {"name": "vlm", "version": judge.version, "model": "tiny:qwen3-vl",
+                           "prompts": judge.prompt_id}
+        assert judge.prompt_id.startswith("builtin-")
         assert v.info["attempts"] == (1 if v.parsed else 2)  # one retry for an unreadable answer
         assert v.info["tokens"]["prompt"] > 0 and 0 < v.info["tokens"]["completion"] <= 12
         if not v.parsed:

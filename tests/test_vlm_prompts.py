@@ -85,6 +85,7 @@ def test_per_task_system_prompts(tmp_path) -> None:
     judge = VLMJudge("tiny:qwen3-vl", prompt_file=f)
     assert judge.systems == {"chart": "Common.", "svg": "Common.", "table": "Table only."}
     assert judge.prompts["svg"] == "Judge."
+    assert judge.prompt_id.startswith("file-") and judge.prompt_id != VLMJudge("tiny:qwen3-vl").prompt_id
 
 
 def test_extract_released_prompts_from_a_checkout(tmp_path) -> None:

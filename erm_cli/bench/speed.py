@@ -186,8 +186,14 @@ def flatten(doc: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
         key = f"{prefix}.{k}" if prefix else str(k)
         if isinstance(v, dict):
             rows.extend(flatten(v, key))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            for i, x in enumerate(v):
+                name = next((str(x[n]) for n in ("kind", "name", "language", "stage") if n in x), str(i))
+                rows.extend(flatten({n: y for n, y in x.items() if str(y) != name}, f"{key}.{name}"))
         elif isinstance(v, list):
             rows.append((key, ", ".join(str(x) for x in v[:8]) + (" ..." if len(v) > 8 else "")))
+        elif isinstance(v, float):
+            rows.append((key, f"{v:.4g}"))
         else:
             rows.append((key, str(v)))
     return rows

@@ -13,11 +13,24 @@ import re
 from .charts import LEGEND_KINDS, ChartSpec, Panel, Series
 
 PLOTLY_DASH = {"-": "solid", "--": "dash", "-.": "dashdot", ":": "dot"}
-PLOTLY_SYMBOL = {"o": "circle", "s": "square", "^": "triangle-up", "D": "diamond", "v": "triangle-down",
-                 "x": "x", "*": "star", "": "circle"}
-PLOTLY_LEGEND = {"upper left": (0.01, 0.99, "left", "top"), "upper right": (0.99, 0.99, "right", "top"),
-                 "lower left": (0.01, 0.01, "left", "bottom"), "lower right": (0.99, 0.01, "right", "bottom"),
-                 "upper center": (0.5, 0.99, "center", "top"), "center right": (0.99, 0.5, "right", "middle")}
+PLOTLY_SYMBOL = {
+    "o": "circle",
+    "s": "square",
+    "^": "triangle-up",
+    "D": "diamond",
+    "v": "triangle-down",
+    "x": "x",
+    "*": "star",
+    "": "circle",
+}
+PLOTLY_LEGEND = {
+    "upper left": (0.01, 0.99, "left", "top"),
+    "upper right": (0.99, 0.99, "right", "top"),
+    "lower left": (0.01, 0.01, "left", "bottom"),
+    "lower right": (0.99, 0.01, "right", "bottom"),
+    "upper center": (0.5, 0.99, "center", "top"),
+    "center right": (0.99, 0.5, "right", "middle"),
+}
 
 
 def chart_code(spec: ChartSpec) -> str:
@@ -97,9 +110,14 @@ class MatplotlibWriter(_Writer):
         if sp.nrows * sp.ncols == 1:
             self.add(f"fig, ax = plt.subplots(figsize=({sp.width:g}, {sp.height:g}))")
         else:
-            self.add(f"fig, axes = plt.subplots({sp.nrows}, {sp.ncols}, figsize=({sp.width:g}, {sp.height:g}))")
-        l, r, b, t, ws, hs = sp.margins
-        self.add(f"fig.subplots_adjust(left={l:g}, right={r:g}, bottom={b:g}, top={t:g}, wspace={ws:g}, hspace={hs:g})")
+            self.add(
+                f"fig, axes = plt.subplots({sp.nrows}, {sp.ncols}, figsize=({sp.width:g}, {sp.height:g}))"
+            )
+        left, right, bottom, top, ws, hs = sp.margins
+        self.add(
+            f"fig.subplots_adjust(left={left:g}, right={right:g}, bottom={bottom:g}, top={top:g}, "
+            f"wspace={ws:g}, hspace={hs:g})"
+        )
         for i, panel in enumerate(sp.panels):
             self.add()
             if sp.nrows * sp.ncols > 1:
@@ -108,7 +126,7 @@ class MatplotlibWriter(_Writer):
             self.panel(panel)
         if sp.suptitle:
             self.add()
-            self.add(f"fig.suptitle({s(sp.suptitle)}, fontsize={sp.title_size + 2:g}, fontweight=\"bold\")")
+            self.add(f'fig.suptitle({s(sp.suptitle)}, fontsize={sp.title_size + 2:g}, fontweight="bold")')
         self.add()
         self.add("plt.show()")
         return self.text()
@@ -143,8 +161,10 @@ class MatplotlibWriter(_Writer):
             self.comment("Secondary axis")
             self.add("ax2 = ax.twinx()")
             xs = "x" if p.kind != "line" else "categories"
-            self.add(f"ax2.plot({xs}, {nums(tw.values, p.decimals)}, color={self.c(tw.color)}, marker=\"o\", "
-                     f"linewidth={tw.linewidth:g})")
+            self.add(
+                f'ax2.plot({xs}, {nums(tw.values, p.decimals)}, color={self.c(tw.color)}, marker="o", '
+                f"linewidth={tw.linewidth:g})"
+            )
             self.add(f"ax2.set_ylabel({s(p.twin_label)}, color={self.c(tw.color)})")
 
     def data_lists(self, p: Panel) -> list[str]:
@@ -189,7 +209,9 @@ class MatplotlibWriter(_Writer):
             self.add("y = np.arange(len(categories))")
             for i, (name, ser) in enumerate(zip(names, p.series)):
                 off = round((i - (n - 1) / 2) * h, 4)
-                self.add(f"ax.barh(y + {off:g}, {name}, {h:g}, {self.style_kwargs(ser, 'bar')}, label={s(ser.name)})")
+                self.add(
+                    f"ax.barh(y + {off:g}, {name}, {h:g}, {self.style_kwargs(ser, 'bar')}, label={s(ser.name)})"
+                )
         self.add("ax.set_yticks(y, categories)")
         self.add("ax.invert_yaxis()")
 
@@ -211,7 +233,9 @@ class MatplotlibWriter(_Writer):
             self.add(f"    ax.bar(x + offset, values, width, color=color{alpha}, label=label)")
         else:
             for name, ser, off in zip(names, p.series, offsets):
-                self.add(f"ax.bar(x + {off:g}, {name}, width, {self.style_kwargs(ser, 'bar')}, label={s(ser.name)})")
+                self.add(
+                    f"ax.bar(x + {off:g}, {name}, width, {self.style_kwargs(ser, 'bar')}, label={s(ser.name)})"
+                )
         self.add("ax.set_xticks(x, categories)")
 
     def k_stacked_bar(self, p: Panel) -> None:
@@ -219,7 +243,9 @@ class MatplotlibWriter(_Writer):
         names = self.data_lists(p)
         self.add("bottom = np.zeros(len(categories))")
         for name, ser in zip(names, p.series):
-            self.add(f"ax.bar(categories, {name}, bottom=bottom, {self.style_kwargs(ser, 'bar')}, label={s(ser.name)})")
+            self.add(
+                f"ax.bar(categories, {name}, bottom=bottom, {self.style_kwargs(ser, 'bar')}, label={s(ser.name)})"
+            )
             self.add(f"bottom += np.array({name})")
 
     def k_line(self, p: Panel) -> None:
@@ -244,8 +270,10 @@ class MatplotlibWriter(_Writer):
         names = self.data_lists(p)
         for name, ser in zip(names, p.series):
             err = nums(ser.errors or [0.0] * len(ser.values), p.decimals)
-            self.add(f"ax.errorbar(categories, {name}, yerr={err}, capsize=4, {self.style_kwargs(ser, 'errorbar')}, "
-                     f"label={s(ser.name)})")
+            self.add(
+                f"ax.errorbar(categories, {name}, yerr={err}, capsize=4, {self.style_kwargs(ser, 'errorbar')}, "
+                f"label={s(ser.name)})"
+            )
 
     def k_area(self, p: Panel) -> None:
         self.comment(p.title or "Stacked area chart")
@@ -254,7 +282,9 @@ class MatplotlibWriter(_Writer):
         colors = ", ".join(self.c(ser.color) for ser in p.series)
         labels = ", ".join(s(ser.name) for ser in p.series)
         alpha = p.series[0].alpha
-        self.add(f"ax.stackplot(x, {', '.join(names)}, labels=[{labels}], colors=[{colors}], alpha={alpha:g})")
+        self.add(
+            f"ax.stackplot(x, {', '.join(names)}, labels=[{labels}], colors=[{colors}], alpha={alpha:g})"
+        )
         self.add("ax.set_xticks(x, categories)")
         self.add("ax.set_xlim(0, len(categories) - 1)")
 
@@ -265,8 +295,10 @@ class MatplotlibWriter(_Writer):
             self.add(f"{name}_x = {nums(ser.x or [], 1)}")
             self.add(f"{name}_y = {nums(ser.values, 1)}")
             extra = f", alpha={ser.alpha:g}" if ser.alpha != 1.0 else ""
-            self.add(f"ax.scatter({name}_x, {name}_y, s={ser.size:g}, color={self.c(ser.color)}, "
-                     f"marker={s(ser.marker or 'o')}{extra}, label={s(ser.name)})")
+            self.add(
+                f"ax.scatter({name}_x, {name}_y, s={ser.size:g}, color={self.c(ser.color)}, "
+                f"marker={s(ser.marker or 'o')}{extra}, label={s(ser.name)})"
+            )
 
     def k_pie(self, p: Panel) -> None:
         self.comment(p.title or "Pie chart")
@@ -274,8 +306,10 @@ class MatplotlibWriter(_Writer):
         self.add(f"labels = {json.dumps(p.categories, ensure_ascii=False)}")
         self.add(f"shares = {nums(ser.values, p.decimals)}")
         self.add(f"colors = [{', '.join(self.c(c) for c in p.slice_colors)}]")
-        self.add('ax.pie(shares, labels=labels, colors=colors, autopct="%1.0f%%", startangle=90, '
-                 'wedgeprops={"edgecolor": "white"})')
+        self.add(
+            'ax.pie(shares, labels=labels, colors=colors, autopct="%1.0f%%", startangle=90, '
+            'wedgeprops={"edgecolor": "white"})'
+        )
         self.add('ax.axis("equal")')
 
     def samples(self, p: Panel) -> list[str]:
@@ -292,16 +326,20 @@ class MatplotlibWriter(_Writer):
         self.comment(p.title or "Histogram")
         names = self.samples(p)
         for name, ser in zip(names, p.series):
-            self.add(f"ax.hist({name}, bins={p.bins}, {self.style_kwargs(ser, 'hist')}, edgecolor=\"white\", "
-                     f"label={s(ser.name)})")
+            self.add(
+                f'ax.hist({name}, bins={p.bins}, {self.style_kwargs(ser, "hist")}, edgecolor="white", '
+                f"label={s(ser.name)})"
+            )
 
     def k_box(self, p: Panel) -> None:
         self.comment(p.title or "Box plot")
         names = self.samples(p)
-        self.add(f"bp = ax.boxplot([{', '.join(names)}], tick_labels={json.dumps(p.categories, ensure_ascii=False)}, "
-                 "patch_artist=True)")
+        self.add(
+            f"bp = ax.boxplot([{', '.join(names)}], tick_labels={json.dumps(p.categories, ensure_ascii=False)}, "
+            "patch_artist=True)"
+        )
         colors = ", ".join(self.c(ser.color) for ser in p.series)
-        self.add(f"for patch, color in zip(bp[\"boxes\"], [{colors}]):")
+        self.add(f'for patch, color in zip(bp["boxes"], [{colors}]):')
         self.add("    patch.set_facecolor(color)")
 
     def k_heatmap(self, p: Panel) -> None:
@@ -321,7 +359,9 @@ class MatplotlibWriter(_Writer):
             fmt = f".{max(0, p.decimals)}f"
             self.add("for i in range(len(rows)):")
             self.add("    for j in range(len(cols)):")
-            self.add(f'        ax.text(j, i, f"{{matrix[i, j]:{fmt}}}", ha="center", va="center", color="white", fontsize=8)')
+            self.add(
+                f'        ax.text(j, i, f"{{matrix[i, j]:{fmt}}}", ha="center", va="center", color="white", fontsize=8)'
+            )
         label = f", label={s(p.colorbar_label)}" if p.colorbar_label else ""
         self.add(f"fig.colorbar(im, ax=ax{label})")
 
@@ -371,37 +411,58 @@ class PlotlyWriter(_Writer):
         if p.kind in ("bar", "grouped_bar", "stacked_bar"):
             for ser in p.series:
                 op = f", opacity={ser.alpha:g}" if ser.alpha != 1.0 else ""
-                self.add_trace(f"go.Bar(x={cats}, y={nums(ser.values, d)}, name={s(ser.name)}, "
-                               f"marker_color={self.c(ser.color)}{op})", rc)
+                self.add_trace(
+                    f"go.Bar(x={cats}, y={nums(ser.values, d)}, name={s(ser.name)}, "
+                    f"marker_color={self.c(ser.color)}{op})",
+                    rc,
+                )
         elif p.kind == "barh":
             for ser in p.series:
-                self.add_trace(f"go.Bar(x={nums(ser.values, d)}, y={cats}, orientation=\"h\", name={s(ser.name)}, "
-                               f"marker_color={self.c(ser.color)})", rc)
+                self.add_trace(
+                    f'go.Bar(x={nums(ser.values, d)}, y={cats}, orientation="h", name={s(ser.name)}, '
+                    f"marker_color={self.c(ser.color)})",
+                    rc,
+                )
         elif p.kind in ("line", "errorbar"):
             for ser in p.series:
                 mode = "lines+markers" if ser.marker else "lines"
                 marker = f", marker=dict(symbol={s(PLOTLY_SYMBOL[ser.marker])}, size=8)" if ser.marker else ""
-                err = (f", error_y=dict(type=\"data\", array={nums(ser.errors or [], d)}, visible=True)"
-                       if p.kind == "errorbar" else "")
+                err = (
+                    f', error_y=dict(type="data", array={nums(ser.errors or [], d)}, visible=True)'
+                    if p.kind == "errorbar"
+                    else ""
+                )
                 xs = nums(ser.x, 1) if ser.x is not None else cats
-                self.add_trace(f"go.Scatter(x={xs}, y={nums(ser.values, d)}, mode={s(mode)}, name={s(ser.name)}, "
-                               f"{self.line_kwargs(ser)}{marker}{err})", rc)
+                self.add_trace(
+                    f"go.Scatter(x={xs}, y={nums(ser.values, d)}, mode={s(mode)}, name={s(ser.name)}, "
+                    f"{self.line_kwargs(ser)}{marker}{err})",
+                    rc,
+                )
         elif p.kind == "area":
             for ser in p.series:
-                self.add_trace(f"go.Scatter(x={cats}, y={nums(ser.values, d)}, mode=\"lines\", stackgroup=\"one\", "
-                               f"name={s(ser.name)}, line=dict(color={self.c(ser.color)}, width=0.5), "
-                               f"fillcolor={self.c(ser.color)}, opacity={ser.alpha:g})", rc)
+                self.add_trace(
+                    f'go.Scatter(x={cats}, y={nums(ser.values, d)}, mode="lines", stackgroup="one", '
+                    f"name={s(ser.name)}, line=dict(color={self.c(ser.color)}, width=0.5), "
+                    f"fillcolor={self.c(ser.color)}, opacity={ser.alpha:g})",
+                    rc,
+                )
         elif p.kind == "scatter":
             for ser in p.series:
-                size = max(4, int(round(ser.size ** 0.5 * 1.3)))
-                self.add_trace(f"go.Scatter(x={nums(ser.x or [], 1)}, y={nums(ser.values, 1)}, mode=\"markers\", "
-                               f"name={s(ser.name)}, marker=dict(color={self.c(ser.color)}, size={size}, "
-                               f"symbol={s(PLOTLY_SYMBOL[ser.marker or 'o'])}, opacity={ser.alpha:g}))", rc)
+                size = max(4, int(round(ser.size**0.5 * 1.3)))
+                self.add_trace(
+                    f'go.Scatter(x={nums(ser.x or [], 1)}, y={nums(ser.values, 1)}, mode="markers", '
+                    f"name={s(ser.name)}, marker=dict(color={self.c(ser.color)}, size={size}, "
+                    f"symbol={s(PLOTLY_SYMBOL[ser.marker or 'o'])}, opacity={ser.alpha:g}))",
+                    rc,
+                )
         elif p.kind == "pie":
             ser = p.series[0]
             colors = ", ".join(self.c(c) for c in p.slice_colors)
-            self.add_trace(f"go.Pie(labels={cats}, values={nums(ser.values, d)}, marker=dict(colors=[{colors}]), "
-                           "textinfo=\"percent+label\", sort=False, direction=\"clockwise\", rotation=0)", rc)
+            self.add_trace(
+                f"go.Pie(labels={cats}, values={nums(ser.values, d)}, marker=dict(colors=[{colors}]), "
+                'textinfo="percent+label", sort=False, direction="clockwise", rotation=0)',
+                rc,
+            )
         elif p.kind in ("hist", "box"):
             self.add(f"rng = np.random.default_rng({p.seed})")
             for ser in p.series:
@@ -409,23 +470,34 @@ class PlotlyWriter(_Writer):
                 name = ident(ser.name, self.names)
                 self.add(f"{name} = rng.normal({m:g}, {sd:g}, {n})")
                 if p.kind == "hist":
-                    self.add_trace(f"go.Histogram(x={name}, nbinsx={p.bins}, name={s(ser.name)}, "
-                                   f"marker_color={self.c(ser.color)}, opacity={ser.alpha:g})", rc)
+                    self.add_trace(
+                        f"go.Histogram(x={name}, nbinsx={p.bins}, name={s(ser.name)}, "
+                        f"marker_color={self.c(ser.color)}, opacity={ser.alpha:g})",
+                        rc,
+                    )
                 else:
-                    self.add_trace(f"go.Box(y={name}, name={s(ser.name)}, marker_color={self.c(ser.color)})", rc)
+                    self.add_trace(
+                        f"go.Box(y={name}, name={s(ser.name)}, marker_color={self.c(ser.color)})", rc
+                    )
         elif p.kind == "heatmap":
             z = "[" + ", ".join(nums(r, d) for r in p.matrix) + "]"
-            text = f", texttemplate=\"%{{z:.{max(0, d)}f}}\"" if p.annotate else ""
+            text = f', texttemplate="%{{z:.{max(0, d)}f}}"' if p.annotate else ""
             cb = f", colorbar=dict(title={s(p.colorbar_label)})" if p.colorbar_label else ""
-            self.add_trace(f"go.Heatmap(z={z}, x={cats}, y={json.dumps(p.rows, ensure_ascii=False)}, "
-                           f"colorscale={s(_plotly_scale(p.cmap))}{text}{cb})", rc)
+            self.add_trace(
+                f"go.Heatmap(z={z}, x={cats}, y={json.dumps(p.rows, ensure_ascii=False)}, "
+                f"colorscale={s(_plotly_scale(p.cmap))}{text}{cb})",
+                rc,
+            )
         else:
             raise ValueError(f"plotly writer: unknown kind {p.kind!r}")
         if p.twin is not None:
             tw = p.twin
-            self.add_trace(f"go.Scatter(x={cats}, y={nums(tw.values, d)}, mode=\"lines+markers\", name={s(tw.name)}, "
-                           f"line=dict(color={self.c(tw.color)}, width={tw.linewidth:g}))", rc, secondary=True)
-        grid = self.spec.nrows * self.spec.ncols > 1
+            self.add_trace(
+                f'go.Scatter(x={cats}, y={nums(tw.values, d)}, mode="lines+markers", name={s(tw.name)}, '
+                f"line=dict(color={self.c(tw.color)}, width={tw.linewidth:g}))",
+                rc,
+                secondary=True,
+            )
         if p.kind not in ("pie",):
             xl = f"title_text={s(p.xlabel)}, " if p.xlabel else ""
             yl = f"title_text={s(p.ylabel)}, " if p.ylabel else ""
@@ -442,7 +514,7 @@ class PlotlyWriter(_Writer):
                     lo, hi = math.log10(max(lo, 1e-9)), math.log10(max(hi, 1e-9))
                 scale += f", range=[{lo:g}, {hi:g}]"
             if p.kind == "barh":
-                self.add(f"fig.update_yaxes(showgrid=False, autorange=\"reversed\"{rc})")
+                self.add(f'fig.update_yaxes(showgrid=False, autorange="reversed"{rc})')
                 if scale:
                     self.add(f"fig.update_xaxes({scale.lstrip(', ')}{rc})")
             else:
@@ -458,8 +530,14 @@ class PlotlyWriter(_Writer):
         barmode = "stack" if "stacked_bar" in kinds else ("overlay" if kinds == {"hist"} else "group")
         legend_panels = [p for p in sp.panels if p.legend_loc and p.kind in LEGEND_KINDS]
         show_legend = bool(legend_panels) or "pie" in kinds
-        parts = [f"width={int(sp.width * 100)}", f"height={int(sp.height * 100)}", f"template={s(sp.style)}",
-                 f"font=dict(size={int(sp.font_size + 2)})", f"barmode={s(barmode)}", f"showlegend={show_legend}"]
+        parts = [
+            f"width={int(sp.width * 100)}",
+            f"height={int(sp.height * 100)}",
+            f"template={s(sp.style)}",
+            f"font=dict(size={int(sp.font_size + 2)})",
+            f"barmode={s(barmode)}",
+            f"showlegend={show_legend}",
+        ]
         if title:
             parts.insert(0, f"title=dict(text={s(title)}, x=0.5, font=dict(size={int(sp.title_size + 4)}))")
         if legend_panels:
@@ -472,5 +550,11 @@ class PlotlyWriter(_Writer):
 
 
 def _plotly_scale(cmap: str) -> str:
-    return {"viridis": "Viridis", "Blues": "Blues", "magma": "Magma", "coolwarm": "RdBu_r", "YlGnBu": "YlGnBu",
-            "Oranges": "Oranges"}.get(cmap, "Viridis")
+    return {
+        "viridis": "Viridis",
+        "Blues": "Blues",
+        "magma": "Magma",
+        "coolwarm": "RdBu_r",
+        "YlGnBu": "YlGnBu",
+        "Oranges": "Oranges",
+    }.get(cmap, "Viridis")

@@ -17,8 +17,20 @@ from .colors import PALETTES
 from .perturbation import Region, clip_region
 
 #: Chart kinds the generator writes (each a distinct plotting call).
-CHART_KINDS: tuple[str, ...] = ("bar", "grouped_bar", "stacked_bar", "barh", "line", "scatter", "pie", "hist",
-                                "box", "area", "heatmap", "errorbar")
+CHART_KINDS: tuple[str, ...] = (
+    "bar",
+    "grouped_bar",
+    "stacked_bar",
+    "barh",
+    "line",
+    "scatter",
+    "pie",
+    "hist",
+    "box",
+    "area",
+    "heatmap",
+    "errorbar",
+)
 #: Kinds drawn on a categorical x axis with one value per category and series.
 CATEGORICAL_KINDS = ("bar", "grouped_bar", "stacked_bar", "barh", "line", "area", "errorbar")
 #: Kinds whose series show in a legend.
@@ -54,35 +66,122 @@ class Topic:
 
 
 TOPICS: tuple[Topic, ...] = (
-    Topic("revenue", ("Quarterly revenue by product line", "Revenue per quarter", "Sales performance"),
-          "Quarter", "Revenue (USD millions)", ("Q1", "Q2", "Q3", "Q4"),
-          ("Cloud", "Hardware", "Services", "Software", "Licensing"), 5, 60, 1, True),
-    Topic("temperature", ("Average monthly temperature", "Monthly mean temperature", "Climate overview"),
-          "Month", "Temperature (°C)", tuple(MONTHS), ("Oslo", "Madrid", "Tokyo", "Cairo", "Lima"), 2, 32, 1,
-          True),
-    Topic("units", ("Units sold per year", "Annual unit sales by region", "Shipments by region"),
-          "Year", "Units sold (thousands)", ("2018", "2019", "2020", "2021", "2022", "2023", "2024"),
-          ("North", "South", "East", "West", "Central"), 20, 400, 0, True),
-    Topic("languages", ("Language usage among developers", "Developer survey results", "Most used languages"),
-          "Language", "Share of respondents (%)", ("Python", "JavaScript", "Java", "C++", "Go", "Rust", "SQL"),
-          ("2022", "2023", "2024"), 5, 70, 1),
-    Topic("traffic", ("Website visits per weekday", "Daily traffic by device", "Visits by day of week"),
-          "Day", "Visits", ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), ("Desktop", "Mobile", "Tablet"),
-          200, 5000, 0, True),
-    Topic("benchmark", ("Accuracy on reasoning benchmarks", "Model comparison", "Benchmark results"),
-          "Benchmark", "Accuracy (%)", ("MMLU", "GSM8K", "HumanEval", "ARC", "HellaSwag", "MATH"),
-          ("Baseline", "Ours", "Model A", "Model B"), 30, 95, 1),
-    Topic("energy", ("Electricity generation mix", "Power generation by source", "Energy sources"),
-          "Source", "Share of generation (%)", ("Coal", "Gas", "Nuclear", "Hydro", "Wind", "Solar"),
-          ("2015", "2020", "2025"), 2, 40, 1),
-    Topic("population", ("Population by country", "Population growth", "Inhabitants per country"),
-          "Country", "Population (millions)", ("Brazil", "Japan", "Mexico", "Germany", "Egypt", "France", "Kenya"),
-          ("2000", "2010", "2020"), 30, 220, 1),
-    Topic("latency", ("Inference latency by batch size", "Latency scaling", "Serving latency"),
-          "Batch size", "Latency (ms)", ("1", "2", "4", "8", "16", "32", "64"), ("CPU", "GPU", "TPU"),
-          2, 300, 1, True),
-    Topic("rainfall", ("Monthly rainfall", "Precipitation by month", "Rainfall comparison"),
-          "Month", "Rainfall (mm)", tuple(MONTHS), ("London", "Mumbai", "Seattle", "Sydney"), 5, 250, 0, True),
+    Topic(
+        "revenue",
+        ("Quarterly revenue by product line", "Revenue per quarter", "Sales performance"),
+        "Quarter",
+        "Revenue (USD millions)",
+        ("Q1", "Q2", "Q3", "Q4"),
+        ("Cloud", "Hardware", "Services", "Software", "Licensing"),
+        5,
+        60,
+        1,
+        True,
+    ),
+    Topic(
+        "temperature",
+        ("Average monthly temperature", "Monthly mean temperature", "Climate overview"),
+        "Month",
+        "Temperature (°C)",
+        tuple(MONTHS),
+        ("Oslo", "Madrid", "Tokyo", "Cairo", "Lima"),
+        2,
+        32,
+        1,
+        True,
+    ),
+    Topic(
+        "units",
+        ("Units sold per year", "Annual unit sales by region", "Shipments by region"),
+        "Year",
+        "Units sold (thousands)",
+        ("2018", "2019", "2020", "2021", "2022", "2023", "2024"),
+        ("North", "South", "East", "West", "Central"),
+        20,
+        400,
+        0,
+        True,
+    ),
+    Topic(
+        "languages",
+        ("Language usage among developers", "Developer survey results", "Most used languages"),
+        "Language",
+        "Share of respondents (%)",
+        ("Python", "JavaScript", "Java", "C++", "Go", "Rust", "SQL"),
+        ("2022", "2023", "2024"),
+        5,
+        70,
+        1,
+    ),
+    Topic(
+        "traffic",
+        ("Website visits per weekday", "Daily traffic by device", "Visits by day of week"),
+        "Day",
+        "Visits",
+        ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+        ("Desktop", "Mobile", "Tablet"),
+        200,
+        5000,
+        0,
+        True,
+    ),
+    Topic(
+        "benchmark",
+        ("Accuracy on reasoning benchmarks", "Model comparison", "Benchmark results"),
+        "Benchmark",
+        "Accuracy (%)",
+        ("MMLU", "GSM8K", "HumanEval", "ARC", "HellaSwag", "MATH"),
+        ("Baseline", "Ours", "Model A", "Model B"),
+        30,
+        95,
+        1,
+    ),
+    Topic(
+        "energy",
+        ("Electricity generation mix", "Power generation by source", "Energy sources"),
+        "Source",
+        "Share of generation (%)",
+        ("Coal", "Gas", "Nuclear", "Hydro", "Wind", "Solar"),
+        ("2015", "2020", "2025"),
+        2,
+        40,
+        1,
+    ),
+    Topic(
+        "population",
+        ("Population by country", "Population growth", "Inhabitants per country"),
+        "Country",
+        "Population (millions)",
+        ("Brazil", "Japan", "Mexico", "Germany", "Egypt", "France", "Kenya"),
+        ("2000", "2010", "2020"),
+        30,
+        220,
+        1,
+    ),
+    Topic(
+        "latency",
+        ("Inference latency by batch size", "Latency scaling", "Serving latency"),
+        "Batch size",
+        "Latency (ms)",
+        ("1", "2", "4", "8", "16", "32", "64"),
+        ("CPU", "GPU", "TPU"),
+        2,
+        300,
+        1,
+        True,
+    ),
+    Topic(
+        "rainfall",
+        ("Monthly rainfall", "Precipitation by month", "Rainfall comparison"),
+        "Month",
+        "Rainfall (mm)",
+        tuple(MONTHS),
+        ("London", "Mumbai", "Seattle", "Sydney"),
+        5,
+        250,
+        0,
+        True,
+    ),
 )
 
 
@@ -99,14 +198,46 @@ class ScatterTopic:
 
 
 SCATTER_TOPICS: tuple[ScatterTopic, ...] = (
-    ScatterTopic("Advertising spend vs. sales", "Ad spend (k$)", "Sales (k$)", ("Online", "TV", "Print"),
-                 (5, 100), 2.1, 40, 25),
-    ScatterTopic("Study time and exam scores", "Hours studied", "Exam score", ("Class A", "Class B"),
-                 (1, 20), 2.6, 42, 8),
-    ScatterTopic("Engine size vs. fuel consumption", "Engine size (L)", "Consumption (L/100 km)",
-                 ("Petrol", "Diesel", "Hybrid"), (1.0, 4.5), 2.2, 3.5, 1.2),
-    ScatterTopic("Height and weight of athletes", "Height (cm)", "Weight (kg)", ("Rowers", "Runners"),
-                 (160, 200), 0.9, -85, 6),
+    ScatterTopic(
+        "Advertising spend vs. sales",
+        "Ad spend (k$)",
+        "Sales (k$)",
+        ("Online", "TV", "Print"),
+        (5, 100),
+        2.1,
+        40,
+        25,
+    ),
+    ScatterTopic(
+        "Study time and exam scores",
+        "Hours studied",
+        "Exam score",
+        ("Class A", "Class B"),
+        (1, 20),
+        2.6,
+        42,
+        8,
+    ),
+    ScatterTopic(
+        "Engine size vs. fuel consumption",
+        "Engine size (L)",
+        "Consumption (L/100 km)",
+        ("Petrol", "Diesel", "Hybrid"),
+        (1.0, 4.5),
+        2.2,
+        3.5,
+        1.2,
+    ),
+    ScatterTopic(
+        "Height and weight of athletes",
+        "Height (cm)",
+        "Weight (kg)",
+        ("Rowers", "Runners"),
+        (160, 200),
+        0.9,
+        -85,
+        6,
+    ),
 )
 
 
@@ -121,12 +252,26 @@ class DistTopic:
 
 
 DIST_TOPICS: tuple[DistTopic, ...] = (
-    DistTopic("Response time distribution", "Response time (ms)", ("API v1", "API v2", "Cache", "Edge"),
-              (120, 300), (20, 60)),
-    DistTopic("Exam score distribution", "Score", ("Class A", "Class B", "Class C", "Class D"), (55, 80), (6, 14)),
-    DistTopic("Delivery times by carrier", "Delivery time (days)", ("Carrier X", "Carrier Y", "Carrier Z"),
-              (2, 7), (0.6, 1.8)),
-    DistTopic("Sensor readings", "Reading (V)", ("Sensor 1", "Sensor 2", "Sensor 3", "Sensor 4"), (3, 8), (0.4, 1.2)),
+    DistTopic(
+        "Response time distribution",
+        "Response time (ms)",
+        ("API v1", "API v2", "Cache", "Edge"),
+        (120, 300),
+        (20, 60),
+    ),
+    DistTopic(
+        "Exam score distribution", "Score", ("Class A", "Class B", "Class C", "Class D"), (55, 80), (6, 14)
+    ),
+    DistTopic(
+        "Delivery times by carrier",
+        "Delivery time (days)",
+        ("Carrier X", "Carrier Y", "Carrier Z"),
+        (2, 7),
+        (0.6, 1.8),
+    ),
+    DistTopic(
+        "Sensor readings", "Reading (V)", ("Sensor 1", "Sensor 2", "Sensor 3", "Sensor 4"), (3, 8), (0.4, 1.2)
+    ),
 )
 
 
@@ -142,14 +287,42 @@ class HeatTopic:
 
 
 HEAT_TOPICS: tuple[HeatTopic, ...] = (
-    HeatTopic("Monthly sales by region", ("North", "South", "East", "West", "Central"), tuple(MONTHS[:6]),
-              10, 90, 0, "Sales (k$)"),
-    HeatTopic("Correlation between features", ("Age", "Income", "Spend", "Visits", "Score"),
-              ("Age", "Income", "Spend", "Visits", "Score"), -1, 1, 2, "Pearson r"),
-    HeatTopic("Server utilisation by hour", ("Web", "DB", "Cache", "Queue"), ("00h", "04h", "08h", "12h", "16h", "20h"),
-              5, 95, 0, "CPU (%)"),
-    HeatTopic("Test accuracy per model and task", ("Model A", "Model B", "Model C", "Model D"),
-              ("Parse", "Count", "Read", "Compare", "Trend"), 40, 95, 1, "Accuracy (%)"),
+    HeatTopic(
+        "Monthly sales by region",
+        ("North", "South", "East", "West", "Central"),
+        tuple(MONTHS[:6]),
+        10,
+        90,
+        0,
+        "Sales (k$)",
+    ),
+    HeatTopic(
+        "Correlation between features",
+        ("Age", "Income", "Spend", "Visits", "Score"),
+        ("Age", "Income", "Spend", "Visits", "Score"),
+        -1,
+        1,
+        2,
+        "Pearson r",
+    ),
+    HeatTopic(
+        "Server utilisation by hour",
+        ("Web", "DB", "Cache", "Queue"),
+        ("00h", "04h", "08h", "12h", "16h", "20h"),
+        5,
+        95,
+        0,
+        "CPU (%)",
+    ),
+    HeatTopic(
+        "Test accuracy per model and task",
+        ("Model A", "Model B", "Model C", "Model D"),
+        ("Parse", "Count", "Read", "Compare", "Trend"),
+        40,
+        95,
+        1,
+        "Accuracy (%)",
+    ),
 )
 
 
@@ -260,7 +433,7 @@ def region(spec: ChartSpec, index: int | None, part: str) -> Region | None:
     fy = 1.0 / spec.height
     panel = spec.panels[index]
     left_pad = 1.15 * fx + (0.5 * fx if panel.kind == "barh" else 0.0)
-    right_pad = (0.95 * fx if (panel.twin is not None or panel.kind == "heatmap") else 0.12 * fx)
+    right_pad = 0.95 * fx if (panel.twin is not None or panel.kind == "heatmap") else 0.12 * fx
     bottom_pad = (1.0 if panel.rotate_ticks else 0.7) * fy
     if part == "plot" or part == "panel":
         top_pad = 0.62 * fy if part == "panel" else 0.12 * fy
@@ -319,7 +492,7 @@ def _pick_categories(rng: random.Random, topic: Topic, lo: int, hi: int) -> list
     n = min(len(topic.categories), rng.randint(lo, hi))
     if topic.ordered:
         start = rng.randint(0, len(topic.categories) - n)
-        return list(topic.categories[start:start + n])
+        return list(topic.categories[start : start + n])
     return rng.sample(list(topic.categories), n)
 
 
@@ -340,22 +513,63 @@ def random_panel(rng: random.Random, kind: str, compact: bool = False) -> Panel:
             xs = sorted(round(rng.uniform(*t.x_range), 1) for _ in range(n))
             shift = rng.uniform(-0.15, 0.15) * t.slope * (t.x_range[1] - t.x_range[0])
             ys = [round(t.slope * x + t.intercept + shift + rng.gauss(0, t.noise), 1) for x in xs]
-            series.append(Series(g, ys, pal[i], marker=rng.choice(("o", "s", "^", "D")), x=xs,
-                                 size=float(rng.choice((25, 40, 60))), alpha=rng.choice((0.7, 0.85, 1.0))))
-        return Panel("scatter", [], series, t.title, t.xlabel, t.ylabel, grid=rng.random() < 0.5,
-                     legend_loc=rng.choice(LEGEND_LOCS) if len(series) > 1 else None, decimals=1, seed=seed)
+            series.append(
+                Series(
+                    g,
+                    ys,
+                    pal[i],
+                    marker=rng.choice(("o", "s", "^", "D")),
+                    x=xs,
+                    size=float(rng.choice((25, 40, 60))),
+                    alpha=rng.choice((0.7, 0.85, 1.0)),
+                )
+            )
+        return Panel(
+            "scatter",
+            [],
+            series,
+            t.title,
+            t.xlabel,
+            t.ylabel,
+            grid=rng.random() < 0.5,
+            legend_loc=rng.choice(LEGEND_LOCS) if len(series) > 1 else None,
+            decimals=1,
+            seed=seed,
+        )
     if kind in ("hist", "box"):
         t = rng.choice(DIST_TOPICS)
         k = rng.randint(1, 2) if kind == "hist" else rng.randint(3, len(t.groups))
         groups = rng.sample(list(t.groups), k) if kind == "hist" else list(t.groups[:k])
-        series = [Series(g, [], pal[i], alpha=0.65 if kind == "hist" and k > 1 else 0.9,
-                         dist=(round(rng.uniform(*t.mean), 1), round(rng.uniform(*t.sd), 2), rng.choice((150, 200, 300))))
-                  for i, g in enumerate(groups)]
+        series = [
+            Series(
+                g,
+                [],
+                pal[i],
+                alpha=0.65 if kind == "hist" and k > 1 else 0.9,
+                dist=(
+                    round(rng.uniform(*t.mean), 1),
+                    round(rng.uniform(*t.sd), 2),
+                    rng.choice((150, 200, 300)),
+                ),
+            )
+            for i, g in enumerate(groups)
+        ]
         if kind == "hist":
-            return Panel("hist", [], series, t.title, t.value_label, "Count", grid=rng.random() < 0.5,
-                         legend_loc=rng.choice(LEGEND_LOCS) if k > 1 else None, bins=rng.choice((15, 20, 25, 30)),
-                         seed=seed)
-        return Panel("box", list(groups), series, t.title, "", t.value_label, grid=rng.random() < 0.6, seed=seed)
+            return Panel(
+                "hist",
+                [],
+                series,
+                t.title,
+                t.value_label,
+                "Count",
+                grid=rng.random() < 0.5,
+                legend_loc=rng.choice(LEGEND_LOCS) if k > 1 else None,
+                bins=rng.choice((15, 20, 25, 30)),
+                seed=seed,
+            )
+        return Panel(
+            "box", list(groups), series, t.title, "", t.value_label, grid=rng.random() < 0.6, seed=seed
+        )
     if kind == "heatmap":
         t = rng.choice(HEAT_TOPICS)
         rows, cols = list(t.rows), list(t.cols)
@@ -367,16 +581,36 @@ def random_panel(rng: random.Random, kind: str, compact: bool = False) -> Panel:
                     m[i][j] = m[j][i] = round(rng.uniform(-0.8, 0.9), 2)
         else:
             m = [[_round(rng.uniform(t.lo, t.hi), t.decimals) for _ in cols] for _ in rows]
-        return Panel("heatmap", cols, [], t.title, "", "", rows=rows, matrix=m, rotate_ticks=max(map(len, cols)) > 4,
-                     cmap="coolwarm" if t.lo < 0 else rng.choice(CMAPS), annotate=len(cols) <= 6 and rng.random() < 0.7,
-                     colorbar_label=t.colorbar, decimals=t.decimals)
+        return Panel(
+            "heatmap",
+            cols,
+            [],
+            t.title,
+            "",
+            "",
+            rows=rows,
+            matrix=m,
+            rotate_ticks=max(map(len, cols)) > 4,
+            cmap="coolwarm" if t.lo < 0 else rng.choice(CMAPS),
+            annotate=len(cols) <= 6 and rng.random() < 0.7,
+            colorbar_label=t.colorbar,
+            decimals=t.decimals,
+        )
     topic = rng.choice(TOPICS)
     if kind == "pie":
         cats = _pick_categories(rng, topic, 3, 6)
         vals = [_round(rng.uniform(5, 40), 0) for _ in cats]
-        return Panel("pie", cats, [Series(rng.choice(topic.series), vals)], rng.choice(topic.titles),
-                     slice_colors=pal[:len(cats)], decimals=0)
-    multi = kind in ("grouped_bar", "stacked_bar", "area") or (kind in ("line", "errorbar") and rng.random() < 0.75)
+        return Panel(
+            "pie",
+            cats,
+            [Series(rng.choice(topic.series), vals)],
+            rng.choice(topic.titles),
+            slice_colors=pal[: len(cats)],
+            decimals=0,
+        )
+    multi = kind in ("grouped_bar", "stacked_bar", "area") or (
+        kind in ("line", "errorbar") and rng.random() < 0.75
+    )
     n_series = rng.randint(2, 3 if compact else min(4, len(topic.series))) if multi else 1
     if kind in ("line", "area"):
         cats = _pick_categories(rng, topic, 5, 9 if compact else 12)
@@ -387,27 +621,48 @@ def random_panel(rng: random.Random, kind: str, compact: bool = False) -> Panel:
     ls_pool = list(LINESTYLES) if kind in ("line", "errorbar") else ["-"]
     series = []
     for i, name in enumerate(names):
-        s = Series(name, _series_values(rng, len(cats), topic, trend), pal[i % len(pal)],
-                   linestyle=rng.choice(ls_pool) if rng.random() < 0.35 else "-",
-                   marker=rng.choice(MARKERS) if kind in ("line",) and rng.random() < 0.6 else "",
-                   linewidth=rng.choice((1.5, 2.0, 2.5)), alpha=0.85 if kind == "area" else 1.0)
+        s = Series(
+            name,
+            _series_values(rng, len(cats), topic, trend),
+            pal[i % len(pal)],
+            linestyle=rng.choice(ls_pool) if rng.random() < 0.35 else "-",
+            marker=rng.choice(MARKERS) if kind in ("line",) and rng.random() < 0.6 else "",
+            linewidth=rng.choice((1.5, 2.0, 2.5)),
+            alpha=0.85 if kind == "area" else 1.0,
+        )
         if kind == "errorbar":
             s.marker = rng.choice(("o", "s", "^"))
-            s.errors = [_round(abs(v) * rng.uniform(0.04, 0.15) + (topic.hi - topic.lo) * 0.01, topic.decimals)
-                        for v in s.values]
+            s.errors = [
+                _round(abs(v) * rng.uniform(0.04, 0.15) + (topic.hi - topic.lo) * 0.01, topic.decimals)
+                for v in s.values
+            ]
         series.append(s)
     rotate = any(len(c) > 5 for c in cats) and kind != "barh" and len(cats) > 4
-    panel = Panel(kind, cats, series, rng.choice(topic.titles), topic.xlabel, topic.ylabel,
-                  grid=rng.random() < 0.5, legend_loc=rng.choice(LEGEND_LOCS) if n_series > 1 or rng.random() < 0.3 else None,
-                  decimals=topic.decimals, rotate_ticks=rotate)
+    panel = Panel(
+        kind,
+        cats,
+        series,
+        rng.choice(topic.titles),
+        topic.xlabel,
+        topic.ylabel,
+        grid=rng.random() < 0.5,
+        legend_loc=rng.choice(LEGEND_LOCS) if n_series > 1 or rng.random() < 0.3 else None,
+        decimals=topic.decimals,
+        rotate_ticks=rotate,
+    )
     if kind == "barh":
         panel.xlabel, panel.ylabel = topic.ylabel, ""
     if topic.key == "latency" and kind in ("line", "bar", "grouped_bar", "errorbar") and rng.random() < 0.4:
         panel.yscale = "log"
     if kind in ("bar", "line") and n_series == 1 and not compact and rng.random() < 0.3:
         twin_topic = rng.choice([t for t in TOPICS if t.key != topic.key])
-        panel.twin = Series(twin_topic.ylabel.split(" (")[0], _series_values(rng, len(cats), twin_topic, True),
-                            pal[(n_series + 1) % len(pal)], marker="o", linewidth=2.0)
+        panel.twin = Series(
+            twin_topic.ylabel.split(" (")[0],
+            _series_values(rng, len(cats), twin_topic, True),
+            pal[(n_series + 1) % len(pal)],
+            marker="o",
+            linewidth=2.0,
+        )
         panel.twin_label = twin_topic.ylabel
         panel.legend_loc = None
     return panel
@@ -422,7 +677,9 @@ def random_chart(rng: random.Random, library: str = "matplotlib") -> ChartSpec:
         if library == "plotly":
             pool = [k for k in pool if k not in ("pie", "stacked_bar")]
         panels = [random_panel(rng, rng.choice(pool), compact=True) for _ in range(nrows * ncols)]
-        size = {(1, 2): (10.0, 4.2), (2, 1): (6.4, 7.0), (2, 2): (9.0, 7.0), (1, 3): (12.0, 4.0)}[(nrows, ncols)]
+        size = {(1, 2): (10.0, 4.2), (2, 1): (6.4, 7.0), (2, 2): (9.0, 7.0), (1, 3): (12.0, 4.0)}[
+            (nrows, ncols)
+        ]
     else:
         nrows = ncols = 1
         panels = [random_panel(rng, rng.choice(CHART_KINDS))]
@@ -440,7 +697,17 @@ def random_chart(rng: random.Random, library: str = "matplotlib") -> ChartSpec:
     if nrows > 1:
         bottom = max(0.08, bottom - 0.04)
     style = rng.choice(MPL_STYLES) if library == "matplotlib" else rng.choice(PLOTLY_TEMPLATES)
-    return ChartSpec(library, panels, nrows, ncols, size[0], size[1], suptitle,
-                     font_size=rng.choice((9.0, 10.0, 11.0)), title_size=rng.choice((12.0, 13.0, 14.0)),
-                     style=style, margins=(round(left, 3), right, round(bottom, 3), top, wspace, hspace),
-                     code_style=rng.randint(0, 7))
+    return ChartSpec(
+        library,
+        panels,
+        nrows,
+        ncols,
+        size[0],
+        size[1],
+        suptitle,
+        font_size=rng.choice((9.0, 10.0, 11.0)),
+        title_size=rng.choice((12.0, 13.0, 14.0)),
+        style=style,
+        margins=(round(left, 3), right, round(bottom, 3), top, wspace, hspace),
+        code_style=rng.randint(0, 7),
+    )

@@ -17,8 +17,20 @@ PALETTES: dict[str, list[str]] = {
 }
 
 #: Colours a careless model typically substitutes (distinct from most palette entries).
-SUBSTITUTES = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#000000",
-               "#17becf", "#bcbd22", "#808000", "#008080"]
+SUBSTITUTES = [
+    "#e41a1c",
+    "#377eb8",
+    "#4daf4a",
+    "#984ea3",
+    "#ff7f00",
+    "#a65628",
+    "#f781bf",
+    "#000000",
+    "#17becf",
+    "#bcbd22",
+    "#808000",
+    "#008080",
+]
 
 
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
@@ -57,8 +69,9 @@ def shade(color: str, factor: float) -> str:
     return rgb_to_hex((r * (1 + factor), g * (1 + factor), b * (1 + factor)))
 
 
-def pick_different(color: str, rng: random.Random, min_delta: float = 20.0,
-                   pool: list[str] | None = None) -> str:
+def pick_different(
+    color: str, rng: random.Random, min_delta: float = 20.0, pool: list[str] | None = None
+) -> str:
     """A colour clearly different from ``color`` (ΔE2000 >= ``min_delta``)."""
     candidates = [c for c in (pool or SUBSTITUTES) if delta_e(c, color) >= min_delta]
     if not candidates:

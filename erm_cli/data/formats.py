@@ -44,9 +44,14 @@ def _suffix_rank(record_id: str) -> int:
 
 def sort_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Task order, then group index, then chain position; ``idx`` is renumbered."""
+
     def key(r: dict[str, Any]) -> tuple[int, str, int]:
         cat = r.get("category", "")
-        return (_TASK_ORDER.index(cat) if cat in _TASK_ORDER else 9, str(r.get("group", "")), _suffix_rank(r["id"]))
+        return (
+            _TASK_ORDER.index(cat) if cat in _TASK_ORDER else 9,
+            str(r.get("group", "")),
+            _suffix_rank(r["id"]),
+        )
 
     out = sorted(records, key=key)
     for i, r in enumerate(out):
@@ -75,21 +80,34 @@ def pairwise_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 ea, eb = set(a.get("edit_ids") or []), set(b.get("edit_ids") or [])
                 if not (ea < eb) or a["severity_total"] >= b["severity_total"]:
                     continue  # an equivalent or no-op candidate (no errors) is a perfect "chosen"
-                pairs.append({
-                    "id": f"{gid}-{a['id'][len(gid) + 1:]}-vs-{b['id'][len(gid) + 1:]}",
-                    "category": a["category"], "gt_img_path": a["gt_img_path"],
-                    "chosen_img_path": a["pred_img_path"], "rejected_img_path": b["pred_img_path"],
-                    "chosen_id": a["id"], "rejected_id": b["id"],
-                    "chosen_severity": a["severity_total"], "rejected_severity": b["severity_total"],
-                    "chosen_errors": len(a["human_errors"]), "rejected_errors": len(b["human_errors"]),
-                    "margin": b["severity_total"] - a["severity_total"], "group": gid,
-                    "gt_code": a.get("gt_code"), "chosen_code": a.get("pred_code"), "rejected_code": b.get("pred_code"),
-                })
-    pairs.sort(key=lambda p: (_TASK_ORDER.index(p["category"]) if p["category"] in _TASK_ORDER else 9, p["id"]))
+                pairs.append(
+                    {
+                        "id": f"{gid}-{a['id'][len(gid) + 1 :]}-vs-{b['id'][len(gid) + 1 :]}",
+                        "category": a["category"],
+                        "gt_img_path": a["gt_img_path"],
+                        "chosen_img_path": a["pred_img_path"],
+                        "rejected_img_path": b["pred_img_path"],
+                        "chosen_id": a["id"],
+                        "rejected_id": b["id"],
+                        "chosen_severity": a["severity_total"],
+                        "rejected_severity": b["severity_total"],
+                        "chosen_errors": len(a["human_errors"]),
+                        "rejected_errors": len(b["human_errors"]),
+                        "margin": b["severity_total"] - a["severity_total"],
+                        "group": gid,
+                        "gt_code": a.get("gt_code"),
+                        "chosen_code": a.get("pred_code"),
+                        "rejected_code": b.get("pred_code"),
+                    }
+                )
+    pairs.sort(
+        key=lambda p: (_TASK_ORDER.index(p["category"]) if p["category"] in _TASK_ORDER else 9, p["id"])
+    )
     return pairs
 
 
 # ------------------------------------------------------------------------------- SFT chat records
+
 
 def sft_record(record: dict[str, Any]) -> dict[str, Any]:
     """A TRL prompt/completion record: [image 1 reference, image 2 candidate, judge prompt] -> gold JSON."""
@@ -98,12 +116,23 @@ def sft_record(record: dict[str, Any]) -> dict[str, Any]:
     from ..judges.vlm_output import verdict_to_target_json
 
     task = record["category"]
-    verdict = Verdict(task=task, errors=[ErrorItem.from_dict(e, task) for e in record.get("human_errors", [])])
+    verdict = Verdict(
+        task=task, errors=[ErrorItem.from_dict(e, task) for e in record.get("human_errors", [])]
+    )
     return {
-        "id": record["id"], "category": task,
+        "id": record["id"],
+        "category": task,
         "images": [record["gt_img_path"], record["pred_img_path"]],
-        "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "image"},
-                                                {"type": "text", "text": judge_prompt(task)}]}],
+        "prompt": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image"},
+                    {"type": "image"},
+                    {"type": "text", "text": judge_prompt(task)},
+                ],
+            }
+        ],
         "completion": [{"role": "assistant", "content": verdict_to_target_json(verdict)}],
     }
 
@@ -160,38 +189,98 @@ def write_hf(out: Path, records: list[dict[str, Any]], pairs: list[dict[str, Any
             datasets.enable_progress_bars()
 
 
-def _write_hf(out: Path, records: list[dict[str, Any]], pairs: list[dict[str, Any]], Dataset: Any, Features: Any,
-              Image: Any, Value: Any) -> Path:
+def _write_hf(
+    out: Path,
+    records: list[dict[str, Any]],
+    pairs: list[dict[str, Any]],
+    Dataset: Any,
+    Features: Any,
+    Image: Any,
+    Value: Any,
+) -> Path:
     hf = out / "hf"
     (hf / "data").mkdir(parents=True, exist_ok=True)
     (hf / "pairwise").mkdir(parents=True, exist_ok=True)
-    error = {"category": Value("string"), "severity": Value("int32"), "location": Value("string"),
-             "description": Value("string")}
-    features = Features({"id": Value("string"), "category": Value("string"), "gt_image": Image(),
-                         "pred_image": Image(), "human_errors": [error], "gt_code": Value("string"),
-                         "pred_code": Value("string"), "kind": Value("string"), "pair_type": Value("string"),
-                         "severity_total": Value("int32"), "source": Value("string"), "group": Value("string")})
-    rows = [{"id": r["id"], "category": r["category"], "gt_image": _image(out, r["gt_img_path"]),
-             "pred_image": _image(out, r["pred_img_path"]),
-             "human_errors": [{k: e[k] for k in error} for e in r["human_errors"]],
-             "gt_code": r["gt_code"], "pred_code": r["pred_code"], "kind": r["kind"], "pair_type": r["pair_type"],
-             "severity_total": r["severity_total"], "source": r["source"], "group": r["group"]} for r in records]
+    error = {
+        "category": Value("string"),
+        "severity": Value("int32"),
+        "location": Value("string"),
+        "description": Value("string"),
+    }
+    features = Features(
+        {
+            "id": Value("string"),
+            "category": Value("string"),
+            "gt_image": Image(),
+            "pred_image": Image(),
+            "human_errors": [error],
+            "gt_code": Value("string"),
+            "pred_code": Value("string"),
+            "kind": Value("string"),
+            "pair_type": Value("string"),
+            "severity_total": Value("int32"),
+            "source": Value("string"),
+            "group": Value("string"),
+        }
+    )
+    rows = [
+        {
+            "id": r["id"],
+            "category": r["category"],
+            "gt_image": _image(out, r["gt_img_path"]),
+            "pred_image": _image(out, r["pred_img_path"]),
+            "human_errors": [{k: e[k] for k in error} for e in r["human_errors"]],
+            "gt_code": r["gt_code"],
+            "pred_code": r["pred_code"],
+            "kind": r["kind"],
+            "pair_type": r["pair_type"],
+            "severity_total": r["severity_total"],
+            "source": r["source"],
+            "group": r["group"],
+        }
+        for r in records
+    ]
     Dataset.from_list(rows, features=features).to_parquet(str(hf / "data" / "train-00000-of-00001.parquet"))
-    pfeatures = Features({"id": Value("string"), "category": Value("string"), "gt_image": Image(),
-                          "chosen_image": Image(), "rejected_image": Image(), "chosen_severity": Value("int32"),
-                          "rejected_severity": Value("int32"), "chosen_code": Value("string"),
-                          "rejected_code": Value("string"), "group": Value("string")})
-    prow = [{"id": p["id"], "category": p["category"], "gt_image": _image(out, p["gt_img_path"]),
-             "chosen_image": _image(out, p["chosen_img_path"]), "rejected_image": _image(out, p["rejected_img_path"]),
-             "chosen_severity": p["chosen_severity"], "rejected_severity": p["rejected_severity"],
-             "chosen_code": p["chosen_code"], "rejected_code": p["rejected_code"], "group": p["group"]} for p in pairs]
+    pfeatures = Features(
+        {
+            "id": Value("string"),
+            "category": Value("string"),
+            "gt_image": Image(),
+            "chosen_image": Image(),
+            "rejected_image": Image(),
+            "chosen_severity": Value("int32"),
+            "rejected_severity": Value("int32"),
+            "chosen_code": Value("string"),
+            "rejected_code": Value("string"),
+            "group": Value("string"),
+        }
+    )
+    prow = [
+        {
+            "id": p["id"],
+            "category": p["category"],
+            "gt_image": _image(out, p["gt_img_path"]),
+            "chosen_image": _image(out, p["chosen_img_path"]),
+            "rejected_image": _image(out, p["rejected_img_path"]),
+            "chosen_severity": p["chosen_severity"],
+            "rejected_severity": p["rejected_severity"],
+            "chosen_code": p["chosen_code"],
+            "rejected_code": p["rejected_code"],
+            "group": p["group"],
+        }
+        for p in pairs
+    ]
     if prow:
-        Dataset.from_list(prow, features=pfeatures).to_parquet(str(hf / "pairwise" / "train-00000-of-00001.parquet"))
+        Dataset.from_list(prow, features=pfeatures).to_parquet(
+            str(hf / "pairwise" / "train-00000-of-00001.parquet")
+        )
     (hf / "README.md").write_text(HF_CARD.replace("{path}", str(hf)), encoding="utf-8")
     return hf
 
 
-def write_format(name: str, out: Path, records: list[dict[str, Any]], pairs: list[dict[str, Any]]) -> Path | None:
+def write_format(
+    name: str, out: Path, records: list[dict[str, Any]], pairs: list[dict[str, Any]]
+) -> Path | None:
     if name == "vcbench":
         return None  # data.jsonl and pairwise.jsonl are always written
     if name == "sft":
@@ -203,16 +292,33 @@ def write_format(name: str, out: Path, records: list[dict[str, Any]], pairs: lis
     raise InputError(f"unknown format {name!r}; choose from: {', '.join(FORMATS)}")
 
 
-def write_manifest(cfg: Any, stats: Any, targets: dict[str, int], *, running: bool, n_pairs: int = 0,
-                   formats: Iterable[str] = ()) -> None:
+def write_manifest(
+    cfg: Any,
+    stats: Any,
+    targets: dict[str, int],
+    *,
+    running: bool,
+    n_pairs: int = 0,
+    formats: Iterable[str] = (),
+) -> None:
     from .. import __version__
 
     manifest = {
-        "tool": "erm synth", "erm_version": __version__, "status": "running" if running else "complete",
-        "config": cfg.identity(), "n": cfg.n, "targets": targets, "pairwise": n_pairs,
+        "tool": "erm synth",
+        "erm_version": __version__,
+        "status": "running" if running else "complete",
+        "config": cfg.identity(),
+        "n": cfg.n,
+        "targets": targets,
+        "pairwise": n_pairs,
         "formats": ["vcbench", *[f for f in formats if f != "vcbench"]],
-        "files": {"data": "data.jsonl", "pairwise": "pairwise.jsonl", "failures": "failures.jsonl",
-                  **({"sft": "sft.jsonl"} if "sft" in formats else {}), **({"hf": "hf/"} if "hf" in formats else {})},
+        "files": {
+            "data": "data.jsonl",
+            "pairwise": "pairwise.jsonl",
+            "failures": "failures.jsonl",
+            **({"sft": "sft.jsonl"} if "sft" in formats else {}),
+            **({"hf": "hf/"} if "hf" in formats else {}),
+        },
         "stats": stats.to_dict(),
     }
     path = cfg.out / "manifest.json"

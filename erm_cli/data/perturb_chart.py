@@ -11,25 +11,80 @@ from __future__ import annotations
 import math
 import random
 
-from .charts import CATEGORICAL_KINDS, LEGEND_KINDS, LEGEND_LOCS, LINESTYLES, MARKERS, PALETTES, TOPICS, ChartSpec, Panel, \
-    Series, panel_name, region, where
+from .charts import (
+    CATEGORICAL_KINDS,
+    LEGEND_KINDS,
+    LEGEND_LOCS,
+    LINESTYLES,
+    MARKERS,
+    PALETTES,
+    TOPICS,
+    ChartSpec,
+    Panel,
+    Series,
+    panel_name,
+    region,
+    where,
+)
 from .colors import colour_severity, pick_different
-from .perturbation import Edit, PerturbationInfo, bump, make_typo, quote, registry, severity_from_ratio, union_region
+from .perturbation import (
+    Edit,
+    PerturbationInfo,
+    bump,
+    make_typo,
+    quote,
+    registry,
+    severity_from_ratio,
+    union_region,
+)
 
-KIND_WORD = {"bar": "bar", "grouped_bar": "bar", "stacked_bar": "bar segment", "barh": "bar", "line": "line point",
-             "area": "area", "errorbar": "point", "scatter": "points", "pie": "slice", "heatmap": "cell",
-             "hist": "histogram", "box": "box"}
-KIND_NAME = {"bar": "bar chart", "grouped_bar": "grouped bar chart", "stacked_bar": "stacked bar chart",
-             "barh": "horizontal bar chart", "line": "line chart", "area": "stacked area chart",
-             "errorbar": "error-bar plot", "scatter": "scatter plot", "pie": "pie chart", "heatmap": "heatmap",
-             "hist": "histogram", "box": "box plot"}
-UNIT_SWAPS = {"(USD millions)": "(EUR millions)", "(°C)": "(°F)", "(thousands)": "(millions)", "(%)": "(‰)",
-              "(ms)": "(s)", "(mm)": "(cm)", "(millions)": "(billions)", "(k$)": "($)", "(days)": "(hours)",
-              "(V)": "(mV)", "(kg)": "(lb)", "(cm)": "(in)"}
+KIND_WORD = {
+    "bar": "bar",
+    "grouped_bar": "bar",
+    "stacked_bar": "bar segment",
+    "barh": "bar",
+    "line": "line point",
+    "area": "area",
+    "errorbar": "point",
+    "scatter": "points",
+    "pie": "slice",
+    "heatmap": "cell",
+    "hist": "histogram",
+    "box": "box",
+}
+KIND_NAME = {
+    "bar": "bar chart",
+    "grouped_bar": "grouped bar chart",
+    "stacked_bar": "stacked bar chart",
+    "barh": "horizontal bar chart",
+    "line": "line chart",
+    "area": "stacked area chart",
+    "errorbar": "error-bar plot",
+    "scatter": "scatter plot",
+    "pie": "pie chart",
+    "heatmap": "heatmap",
+    "hist": "histogram",
+    "box": "box plot",
+}
+UNIT_SWAPS = {
+    "(USD millions)": "(EUR millions)",
+    "(°C)": "(°F)",
+    "(thousands)": "(millions)",
+    "(%)": "(‰)",
+    "(ms)": "(s)",
+    "(mm)": "(cm)",
+    "(millions)": "(billions)",
+    "(k$)": "($)",
+    "(days)": "(hours)",
+    "(V)": "(mV)",
+    "(kg)": "(lb)",
+    "(cm)": "(in)",
+}
 EXTRA_SERIES_NAMES = ("Other", "Forecast", "Target", "Average", "Previous year", "Estimate")
 
 
 # ------------------------------------------------------------------------------- helpers
+
 
 def _panels(spec: ChartSpec, pred) -> list[int]:  # type: ignore[no-untyped-def]
     return [i for i, p in enumerate(spec.panels) if pred(p)]
@@ -68,10 +123,14 @@ def _where_series(spec: ChartSpec, i: int, ser: Series, suffix: str = "") -> str
 
 # ------------------------------------------------------------------------------- data
 
+
 def data_values(spec: ChartSpec, rng: random.Random) -> Edit | None:
     """Change one or a few data values; severity by the change relative to the axis span."""
-    i = _pick(spec, rng, lambda p: p.kind in CATEGORICAL_KINDS + ("pie", "heatmap", "scatter") and
-              (p.series or p.matrix))
+    i = _pick(
+        spec,
+        rng,
+        lambda p: p.kind in CATEGORICAL_KINDS + ("pie", "heatmap", "scatter") and (p.series or p.matrix),
+    )
     if i is None:
         return None
     p = spec.panels[i]
@@ -90,10 +149,17 @@ def data_values(spec: ChartSpec, rng: random.Random) -> Edit | None:
             return None
         p.matrix[r][c] = new
         sev = severity_from_ratio((new - old) / span, 0.12, 0.35)
-        return Edit("chart.data_values", "data_error", sev, where(spec, i, f"cell ({p.rows[r]}, {p.categories[c]})"),
-                    f"The cell ({p.rows[r]}, {p.categories[c]}) has value {_fmt(new, p.decimals)} instead of "
-                    f"{_fmt(old, p.decimals)} (its colour is wrong).", f"p{i}.c[{p.rows[r]}/{p.categories[c]}].value",
-                    region(spec, i, "plot"), {"old": old, "new": new})
+        return Edit(
+            "chart.data_values",
+            "data_error",
+            sev,
+            where(spec, i, f"cell ({p.rows[r]}, {p.categories[c]})"),
+            f"The cell ({p.rows[r]}, {p.categories[c]}) has value {_fmt(new, p.decimals)} instead of "
+            f"{_fmt(old, p.decimals)} (its colour is wrong).",
+            f"p{i}.c[{p.rows[r]}/{p.categories[c]}].value",
+            region(spec, i, "plot"),
+            {"old": old, "new": new},
+        )
     ser = rng.choice(p.series)
     if p.kind == "scatter":
         k = {1: 1, 2: rng.randint(2, 3), 3: rng.randint(4, 6)}[target_sev]
@@ -104,10 +170,17 @@ def data_values(spec: ChartSpec, rng: random.Random) -> Edit | None:
         for j in idx:
             ys[j] = _rnd(ys[j] + rng.choice((-1, 1)) * rng.uniform(0.2, 0.45) * span, 1)
         sev = 1 if k == 1 else (2 if k <= 3 else 3)
-        return Edit("chart.data_values", "data_error", sev, _where_series(spec, i, ser),
-                    f"{k} point{'s' if k > 1 else ''} of {quote(ser.name)} {'are' if k > 1 else 'is'} displaced "
-                    "vertically (wrong y values).", f"p{i}.s[{ser.name}].values", region(spec, i, "plot"),
-                    {"points": idx})
+        return Edit(
+            "chart.data_values",
+            "data_error",
+            sev,
+            _where_series(spec, i, ser),
+            f"{k} point{'s' if k > 1 else ''} of {quote(ser.name)} {'are' if k > 1 else 'is'} displaced "
+            "vertically (wrong y values).",
+            f"p{i}.s[{ser.name}].values",
+            region(spec, i, "plot"),
+            {"points": idx},
+        )
     if p.kind == "pie":
         j = rng.randrange(len(p.categories))
         old = ser.values[j]
@@ -121,9 +194,16 @@ def data_values(spec: ChartSpec, rng: random.Random) -> Edit | None:
         ser.values[j] = new
         share_old, share_new = old / total, new / (total - old + new)
         sev = severity_from_ratio(share_new - share_old, 0.06, 0.15)
-        return Edit("chart.data_values", "data_error", sev, where(spec, i, f"slice {quote(p.categories[j])}"),
-                    f"The {quote(p.categories[j])} slice is {share_new:.0%} of the pie instead of {share_old:.0%}.",
-                    f"p{i}.c[{p.categories[j]}].value", region(spec, i, "panel"), {"old": old, "new": new})
+        return Edit(
+            "chart.data_values",
+            "data_error",
+            sev,
+            where(spec, i, f"slice {quote(p.categories[j])}"),
+            f"The {quote(p.categories[j])} slice is {share_new:.0%} of the pie instead of {share_old:.0%}.",
+            f"p{i}.c[{p.categories[j]}].value",
+            region(spec, i, "panel"),
+            {"old": old, "new": new},
+        )
     n = len(p.categories)
     k = 1 if rng.random() < 0.65 else min(n, rng.randint(2, 3))
     idx = sorted(rng.sample(range(n), k))
@@ -151,12 +231,20 @@ def data_values(spec: ChartSpec, rng: random.Random) -> Edit | None:
     if len(changes) >= 3:
         sev = bump(sev)
     cats = ", ".join(quote(c) for c, _, _ in changes)
-    detail = "; ".join(f"{quote(c)}: {_fmt(n_, p.decimals)} instead of {_fmt(o, p.decimals)}" for c, o, n_ in changes)
+    detail = "; ".join(
+        f"{quote(c)}: {_fmt(n_, p.decimals)} instead of {_fmt(o, p.decimals)}" for c, o, n_ in changes
+    )
     keys = "|".join(f"p{i}.c[{c}].value" for c, _, _ in changes)
-    return Edit("chart.data_values", "data_error", sev, _where_series(spec, i, ser, f" at {cats}"),
-                f"Wrong value{'s' if len(changes) > 1 else ''} for {quote(ser.name)} ({detail}).",
-                f"p{i}.s[{ser.name}].values|{keys}", region(spec, i, "plot"),
-                {"changes": [[c, o, n_] for c, o, n_ in changes]})
+    return Edit(
+        "chart.data_values",
+        "data_error",
+        sev,
+        _where_series(spec, i, ser, f" at {cats}"),
+        f"Wrong value{'s' if len(changes) > 1 else ''} for {quote(ser.name)} ({detail}).",
+        f"p{i}.s[{ser.name}].values|{keys}",
+        region(spec, i, "plot"),
+        {"changes": [[c, o, n_] for c, o, n_ in changes]},
+    )
 
 
 def distribution_shift(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -171,14 +259,23 @@ def distribution_shift(spec: ChartSpec, rng: random.Random) -> Edit | None:
         shift = rng.choice((0.4, 0.8, 1.5, 2.5)) * sd * rng.choice((-1, 1))
         ser.dist = (round(m + shift, 1), sd, n)
         sev = severity_from_ratio(shift / sd, 0.5, 1.2)
-        desc = f"The distribution of {quote(ser.name)} is shifted (centre near {m + shift:g} instead of {m:g})."
+        desc = (
+            f"The distribution of {quote(ser.name)} is shifted (centre near {m + shift:g} instead of {m:g})."
+        )
     else:
         factor = rng.choice((0.5, 1.6, 2.2))
         ser.dist = (m, round(sd * factor, 2), n)
         sev = 2 if factor < 2 else 3
         desc = f"The spread of {quote(ser.name)} is {'narrower' if factor < 1 else 'wider'} than in the reference."
-    return Edit("chart.distribution", "data_error", sev, _where_series(spec, i, ser).replace(" bars", ""), desc,
-                f"p{i}.s[{ser.name}].values", region(spec, i, "plot"))
+    return Edit(
+        "chart.distribution",
+        "data_error",
+        sev,
+        _where_series(spec, i, ser).replace(" bars", ""),
+        desc,
+        f"p{i}.s[{ser.name}].values",
+        region(spec, i, "plot"),
+    )
 
 
 def remove_series(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -190,17 +287,37 @@ def remove_series(spec: ChartSpec, rng: random.Random) -> Edit | None:
     ser = p.series.pop(j)
     if p.kind == "box":
         cat = p.categories.pop(j)
-        return Edit("chart.remove_series", "data_error", 3 if len(p.series) <= 2 else 2,
-                    where(spec, i, f"box {quote(cat)}"), f"The box for {quote(cat)} is missing.",
-                    f"p{i}.s[{ser.name}]|p{i}.c[{cat}]", region(spec, i, "plot"))
+        return Edit(
+            "chart.remove_series",
+            "data_error",
+            3 if len(p.series) <= 2 else 2,
+            where(spec, i, f"box {quote(cat)}"),
+            f"The box for {quote(cat)} is missing.",
+            f"p{i}.s[{ser.name}]|p{i}.c[{cat}]",
+            region(spec, i, "plot"),
+        )
     sev = 3 if len(p.series) <= 1 else 2
-    return Edit("chart.remove_series", "data_error", sev, _where_series(spec, i, ser),
-                f"The {quote(ser.name)} series is missing.", f"p{i}.s[{ser.name}]", region(spec, i, "plot"))
+    return Edit(
+        "chart.remove_series",
+        "data_error",
+        sev,
+        _where_series(spec, i, ser),
+        f"The {quote(ser.name)} series is missing.",
+        f"p{i}.s[{ser.name}]",
+        region(spec, i, "plot"),
+    )
 
 
 def add_series(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: p.kind in ("grouped_bar", "stacked_bar", "line", "area", "errorbar") and p.series
-              and len(p.series) < 5)
+    i = _pick(
+        spec,
+        rng,
+        lambda p: (
+            p.kind in ("grouped_bar", "stacked_bar", "line", "area", "errorbar")
+            and p.series
+            and len(p.series) < 5
+        ),
+    )
     if i is None:
         return None
     p = spec.panels[i]
@@ -210,17 +327,35 @@ def add_series(spec: ChartSpec, rng: random.Random) -> Edit | None:
     scale = _value_scale(p) / (len(p.series) if p.kind in ("stacked_bar", "area") else 1)
     values = [_rnd(abs(v) * rng.uniform(0.5, 1.3) + scale * 0.05, p.decimals) for v in base.values]
     used = {s.color for s in p.series}
-    color = pick_different(base.color, rng, pool=[c for pal in PALETTES.values() for c in pal if c not in used])
-    new = Series(name, values, color, linestyle=base.linestyle, marker=base.marker, linewidth=base.linewidth,
-                 alpha=base.alpha, errors=list(base.errors) if base.errors else None)
+    color = pick_different(
+        base.color, rng, pool=[c for pal in PALETTES.values() for c in pal if c not in used]
+    )
+    new = Series(
+        name,
+        values,
+        color,
+        linestyle=base.linestyle,
+        marker=base.marker,
+        linewidth=base.linewidth,
+        alpha=base.alpha,
+        errors=list(base.errors) if base.errors else None,
+    )
     p.series.append(new)
-    return Edit("chart.add_series", "data_error", 2, _where_series(spec, i, new),
-                f"An extra series {quote(name)} that is not in the reference is plotted.", f"p{i}.added",
-                region(spec, i, "plot"))
+    return Edit(
+        "chart.add_series",
+        "data_error",
+        2,
+        _where_series(spec, i, new),
+        f"An extra series {quote(name)} that is not in the reference is plotted.",
+        f"p{i}.added",
+        region(spec, i, "plot"),
+    )
 
 
 def remove_category(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: p.kind in CATEGORICAL_KINDS + ("pie",) and len(p.categories) >= 3 and p.series)
+    i = _pick(
+        spec, rng, lambda p: p.kind in CATEGORICAL_KINDS + ("pie",) and len(p.categories) >= 3 and p.series
+    )
     if i is None:
         return None
     p = spec.panels[i]
@@ -236,28 +371,57 @@ def remove_category(spec: ChartSpec, rng: random.Random) -> Edit | None:
         p.slice_colors.pop(j)
     sev = 3 if len(p.categories) < 3 else 2
     what = "slice" if p.kind == "pie" else "category"
-    return Edit("chart.remove_category", "data_error", sev, where(spec, i, f"{what} {quote(cat)}"),
-                f"The {what} {quote(cat)} is missing.", f"p{i}.c[{cat}]|p{i}.order",
-                region(spec, i, "panel" if p.kind == "pie" else "plot"))
+    return Edit(
+        "chart.remove_category",
+        "data_error",
+        sev,
+        where(spec, i, f"{what} {quote(cat)}"),
+        f"The {what} {quote(cat)} is missing.",
+        f"p{i}.c[{cat}]|p{i}.order",
+        region(spec, i, "panel" if p.kind == "pie" else "plot"),
+    )
 
 
 def axis_scale(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: p.kind in ("bar", "grouped_bar", "line", "errorbar", "barh", "scatter") and p.series
-              and min(v for s in p.series for v in s.values) > 0 and p.ylim is None)
+    i = _pick(
+        spec,
+        rng,
+        lambda p: (
+            p.kind in ("bar", "grouped_bar", "line", "errorbar", "barh", "scatter")
+            and p.series
+            and min(v for s in p.series for v in s.values) > 0
+            and p.ylim is None
+        ),
+    )
     if i is None:
         return None
     p = spec.panels[i]
     old = p.yscale
     p.yscale = "linear" if old == "log" else "log"
     axis = "X-axis" if p.kind == "barh" else "Y-axis"
-    return Edit("chart.axis_scale", "data_error", 2, where(spec, i, axis),
-                f"The {axis.lower()} uses a {'logarithmic' if p.yscale == 'log' else 'linear'} scale instead of "
-                f"{'a logarithmic' if old == 'log' else 'a linear'} one.", f"p{i}.yaxis", region(spec, i, "plot"))
+    return Edit(
+        "chart.axis_scale",
+        "data_error",
+        2,
+        where(spec, i, axis),
+        f"The {axis.lower()} uses a {'logarithmic' if p.yscale == 'log' else 'linear'} scale instead of "
+        f"{'a logarithmic' if old == 'log' else 'a linear'} one.",
+        f"p{i}.yaxis",
+        region(spec, i, "plot"),
+    )
 
 
 def axis_limits(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: p.kind in ("bar", "grouped_bar", "stacked_bar", "line", "errorbar", "area", "barh",
-                                              "scatter") and p.series and p.ylim is None and p.yscale == "linear")
+    i = _pick(
+        spec,
+        rng,
+        lambda p: (
+            p.kind in ("bar", "grouped_bar", "stacked_bar", "line", "errorbar", "area", "barh", "scatter")
+            and p.series
+            and p.ylim is None
+            and p.yscale == "linear"
+        ),
+    )
     if i is None:
         return None
     p = spec.panels[i]
@@ -270,7 +434,10 @@ def axis_limits(spec: ChartSpec, rng: random.Random) -> Edit | None:
     if mode == "cut":
         hi = round(low + span * rng.choice((0.6, 0.75)), 6)
         p.ylim = (_nice(low), _nice(hi))
-        sev, desc = 3, f"The axis upper limit is cut at about {_nice(hi):g}, so the largest values are clipped."
+        sev, desc = (
+            3,
+            f"The axis upper limit is cut at about {_nice(hi):g}, so the largest values are clipped.",
+        )
     elif mode == "extend":
         hi = top + span * rng.choice((0.6, 1.2))
         p.ylim = (_nice(low), _nice(hi))
@@ -285,8 +452,15 @@ def axis_limits(spec: ChartSpec, rng: random.Random) -> Edit | None:
         sev = 2
         desc = f"The axis starts at {_nice(lo):g} instead of 0, exaggerating differences."
     axis = "X-axis" if p.kind == "barh" else "Y-axis"
-    return Edit("chart.axis_limits", "data_error", sev, where(spec, i, f"{axis} range"), desc, f"p{i}.yaxis",
-                region(spec, i, "plot"))
+    return Edit(
+        "chart.axis_limits",
+        "data_error",
+        sev,
+        where(spec, i, f"{axis} range"),
+        desc,
+        f"p{i}.yaxis",
+        region(spec, i, "plot"),
+    )
 
 
 def _nice(v: float) -> float:
@@ -298,7 +472,11 @@ def _nice(v: float) -> float:
 
 
 def sort_categories(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: p.kind in ("bar", "barh", "grouped_bar", "stacked_bar", "pie") and len(p.categories) >= 3)
+    i = _pick(
+        spec,
+        rng,
+        lambda p: p.kind in ("bar", "barh", "grouped_bar", "stacked_bar", "pie") and len(p.categories) >= 3,
+    )
     if i is None:
         return None
     p = spec.panels[i]
@@ -319,16 +497,32 @@ def sort_categories(spec: ChartSpec, rng: random.Random) -> Edit | None:
         p.twin.values = [p.twin.values[k] for k in new]
     if p.slice_colors:
         p.slice_colors = [p.slice_colors[k] for k in new]
-    return Edit("chart.category_order", "data_error", 2, where(spec, i, "category order"),
-                "The categories appear in a different order than in the reference: "
-                + ", ".join(p.categories) + ".", f"p{i}.order", region(spec, i, "panel" if p.kind == "pie" else "plot"))
+    return Edit(
+        "chart.category_order",
+        "data_error",
+        2,
+        where(spec, i, "category order"),
+        "The categories appear in a different order than in the reference: " + ", ".join(p.categories) + ".",
+        f"p{i}.order",
+        region(spec, i, "panel" if p.kind == "pie" else "plot"),
+    )
 
 
 # ------------------------------------------------------------------------------- structure
 
-TYPE_SWAPS = {"bar": ("line", "barh"), "grouped_bar": ("stacked_bar", "line"), "stacked_bar": ("grouped_bar", "area"),
-              "line": ("bar", "grouped_bar", "area"), "area": ("line", "stacked_bar"), "errorbar": ("line", "bar"),
-              "barh": ("bar",), "scatter": ("line",), "pie": ("bar",), "hist": ("box",), "box": ("hist",)}
+TYPE_SWAPS = {
+    "bar": ("line", "barh"),
+    "grouped_bar": ("stacked_bar", "line"),
+    "stacked_bar": ("grouped_bar", "area"),
+    "line": ("bar", "grouped_bar", "area"),
+    "area": ("line", "stacked_bar"),
+    "errorbar": ("line", "bar"),
+    "barh": ("bar",),
+    "scatter": ("line",),
+    "pie": ("bar",),
+    "hist": ("box",),
+    "box": ("hist",),
+}
 
 
 def chart_type(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -336,9 +530,13 @@ def chart_type(spec: ChartSpec, rng: random.Random) -> Edit | None:
     if i is None:
         return None
     p = spec.panels[i]
-    options = [k for k in TYPE_SWAPS[p.kind] if not (k == "bar" and len(p.series) > 1)
-               and not (k in ("grouped_bar", "stacked_bar") and len(p.series) < 2)
-               and not (k in ("barh", "stacked_bar", "area") and p.twin is not None)]
+    options = [
+        k
+        for k in TYPE_SWAPS[p.kind]
+        if not (k == "bar" and len(p.series) > 1)
+        and not (k in ("grouped_bar", "stacked_bar") and len(p.series) < 2)
+        and not (k in ("barh", "stacked_bar", "area") and p.twin is not None)
+    ]
     if not options:
         return None
     old, new = p.kind, rng.choice(options)
@@ -373,10 +571,16 @@ def chart_type(spec: ChartSpec, rng: random.Random) -> Edit | None:
     elif new == "line":
         for s in p.series:
             s.marker = s.marker or "o"
-    return Edit("chart.chart_type", "structure_error", 3, where(spec, i, "chart type"),
-                f"The {KIND_NAME[old]} is drawn as a {KIND_NAME[new]}.", f"p{i}",
-                union_region(before, region(spec, i, "panel")),
-                {"old": old, "new": new})
+    return Edit(
+        "chart.chart_type",
+        "structure_error",
+        3,
+        where(spec, i, "chart type"),
+        f"The {KIND_NAME[old]} is drawn as a {KIND_NAME[new]}.",
+        f"p{i}",
+        union_region(before, region(spec, i, "panel")),
+        {"old": old, "new": new},
+    )
 
 
 def subplot_layout(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -386,14 +590,26 @@ def subplot_layout(spec: ChartSpec, rng: random.Random) -> Edit | None:
         old = (spec.nrows, spec.ncols)
         spec.nrows, spec.ncols = spec.ncols, spec.nrows
         spec.width, spec.height = (10.0, 4.2) if spec.ncols == 2 else (6.4, 7.0)
-        return Edit("chart.subplot_layout", "structure_error", 2, "Subplot layout",
-                    f"The subplots are arranged {spec.nrows}x{spec.ncols} instead of {old[0]}x{old[1]}.", "*",
-                    region(spec, None, "figure"))
+        return Edit(
+            "chart.subplot_layout",
+            "structure_error",
+            2,
+            "Subplot layout",
+            f"The subplots are arranged {spec.nrows}x{spec.ncols} instead of {old[0]}x{old[1]}.",
+            "*",
+            region(spec, None, "figure"),
+        )
     a, b = rng.sample(range(len(spec.panels)), 2)
     spec.panels[a], spec.panels[b] = spec.panels[b], spec.panels[a]
-    return Edit("chart.subplot_order", "structure_error", 2, "Subplot arrangement",
-                f"The {panel_name(spec, a).lower()} and the {panel_name(spec, b).lower()} are swapped.", "*",
-                region(spec, None, "figure"))
+    return Edit(
+        "chart.subplot_order",
+        "structure_error",
+        2,
+        "Subplot arrangement",
+        f"The {panel_name(spec, a).lower()} and the {panel_name(spec, b).lower()} are swapped.",
+        "*",
+        region(spec, None, "figure"),
+    )
 
 
 def remove_subplot(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -406,9 +622,16 @@ def remove_subplot(spec: ChartSpec, rng: random.Random) -> Edit | None:
         spec.ncols -= 1
     else:
         spec.nrows -= 1
-    return Edit("chart.remove_subplot", "structure_error", 3, name,
-                f"The {name.lower()} ({quote(gone.title or KIND_NAME.get(gone.kind, gone.kind))}) is missing; "
-                f"the figure has {len(spec.panels)} panel(s).", "*", region(spec, None, "figure"))
+    return Edit(
+        "chart.remove_subplot",
+        "structure_error",
+        3,
+        name,
+        f"The {name.lower()} ({quote(gone.title or KIND_NAME.get(gone.kind, gone.kind))}) is missing; "
+        f"the figure has {len(spec.panels)} panel(s).",
+        "*",
+        region(spec, None, "figure"),
+    )
 
 
 def remove_twin_axis(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -420,11 +643,19 @@ def remove_twin_axis(spec: ChartSpec, rng: random.Random) -> Edit | None:
     before = region(spec, i, "panel")
     p.twin = None
     p.twin_label = ""
-    return Edit("chart.remove_twin_axis", "structure_error", 2, where(spec, i, "secondary y-axis"),
-                f"The secondary y-axis with the {quote(name)} line is missing.", f"p{i}.twin", before)
+    return Edit(
+        "chart.remove_twin_axis",
+        "structure_error",
+        2,
+        where(spec, i, "secondary y-axis"),
+        f"The secondary y-axis with the {quote(name)} line is missing.",
+        f"p{i}.twin",
+        before,
+    )
 
 
 # ------------------------------------------------------------------------------- text
+
 
 def _alt_titles(exclude: str) -> list[str]:
     return sorted({t for topic in TOPICS for t in topic.titles if t != exclude})
@@ -452,18 +683,36 @@ def title_text(spec: ChartSpec, rng: random.Random) -> Edit | None:
         sev, desc = 2, f"The title {quote(old)} is missing."
     if i < 0:
         spec.suptitle = new
-        return Edit(f"chart.title_{mode}", "text_error", sev, "Figure title", desc, "fig.suptitle",
-                    region(spec, None, "suptitle") if spec.library == "matplotlib" else region(spec, None, "figure"))
+        return Edit(
+            f"chart.title_{mode}",
+            "text_error",
+            sev,
+            "Figure title",
+            desc,
+            "fig.suptitle",
+            region(spec, None, "suptitle") if spec.library == "matplotlib" else region(spec, None, "figure"),
+        )
     spec.panels[i].title = new
     grid = spec.nrows * spec.ncols > 1
     reg = region(spec, i, "title") if spec.library == "matplotlib" else (None if grid else None)
-    return Edit(f"chart.title_{mode}", "text_error", sev, where(spec, i, "title") if grid else "Title", desc,
-                f"p{i}.title", reg)
+    return Edit(
+        f"chart.title_{mode}",
+        "text_error",
+        sev,
+        where(spec, i, "title") if grid else "Title",
+        desc,
+        f"p{i}.title",
+        reg,
+    )
 
 
 def axis_label(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    choices = [(i, a) for i, p in enumerate(spec.panels) for a in ("xlabel", "ylabel") if getattr(p, a)
-               and p.kind != "pie"]
+    choices = [
+        (i, a)
+        for i, p in enumerate(spec.panels)
+        for a in ("xlabel", "ylabel")
+        if getattr(p, a) and p.kind != "pie"
+    ]
     if not choices:
         return None
     i, attr = rng.choice(choices)
@@ -488,12 +737,23 @@ def axis_label(spec: ChartSpec, rng: random.Random) -> Edit | None:
         new = ""
         sev, desc = 2, f"The {axis.lower()} {quote(old)} is missing."
     setattr(p, attr, new)
-    return Edit(f"chart.axis_label_{mode}", "text_error", sev, where(spec, i, axis), desc, f"p{i}.{attr}",
-                region(spec, i, "xlabel" if attr == "xlabel" else "ylabel"))
+    return Edit(
+        f"chart.axis_label_{mode}",
+        "text_error",
+        sev,
+        where(spec, i, axis),
+        desc,
+        f"p{i}.{attr}",
+        region(spec, i, "xlabel" if attr == "xlabel" else "ylabel"),
+    )
 
 
 def tick_label(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: (p.kind in CATEGORICAL_KINDS + ("pie", "box", "heatmap")) and len(p.categories) >= 2)
+    i = _pick(
+        spec,
+        rng,
+        lambda p: (p.kind in CATEGORICAL_KINDS + ("pie", "box", "heatmap")) and len(p.categories) >= 2,
+    )
     if i is None:
         return None
     p = spec.panels[i]
@@ -511,10 +771,18 @@ def tick_label(spec: ChartSpec, rng: random.Random) -> Edit | None:
     p.categories[j] = new
     what = {"pie": "slice label", "heatmap": "column label", "box": "tick label"}.get(p.kind, "tick label")
     axis = "Y-axis" if p.kind == "barh" else "X-axis"
-    loc = where(spec, i, f"{what} {quote(old)}" if p.kind in ("pie", "heatmap") else f"{axis} {what} {quote(old)}")
-    return Edit(f"chart.tick_label_{kind}", "text_error", sev, loc,
-                f"The {what} {quote(old)} reads {quote(new)}.", f"p{i}.c[{old}].label",
-                region(spec, i, "panel" if p.kind == "pie" else "plot"))
+    loc = where(
+        spec, i, f"{what} {quote(old)}" if p.kind in ("pie", "heatmap") else f"{axis} {what} {quote(old)}"
+    )
+    return Edit(
+        f"chart.tick_label_{kind}",
+        "text_error",
+        sev,
+        loc,
+        f"The {what} {quote(old)} reads {quote(new)}.",
+        f"p{i}.c[{old}].label",
+        region(spec, i, "panel" if p.kind == "pie" else "plot"),
+    )
 
 
 def legend_label(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -535,9 +803,15 @@ def legend_label(spec: ChartSpec, rng: random.Random) -> Edit | None:
     if not new or new in {s.name for s in p.series}:
         return None
     ser.name = new
-    return Edit(f"chart.legend_label_{kind}", "text_error", sev, where(spec, i, "legend"),
-                f"The legend entry {quote(old)} reads {quote(new)}.", f"p{i}.s[{old}].label|p{i}.legend.labels",
-                region(spec, i, "legend") if spec.library == "matplotlib" else None)
+    return Edit(
+        f"chart.legend_label_{kind}",
+        "text_error",
+        sev,
+        where(spec, i, "legend"),
+        f"The legend entry {quote(old)} reads {quote(new)}.",
+        f"p{i}.s[{old}].label|p{i}.legend.labels",
+        region(spec, i, "legend") if spec.library == "matplotlib" else None,
+    )
 
 
 def legend_position(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -550,9 +824,15 @@ def legend_position(spec: ChartSpec, rng: random.Random) -> Edit | None:
     old = p.legend_loc or "upper right"
     new = rng.choice([loc for loc in LEGEND_LOCS if loc != old])
     p.legend_loc = new
-    return Edit("chart.legend_position", "text_error", 1, where(spec, i, "legend"),
-                f"The legend is placed at the {new} instead of the {old}.", f"p{i}.legend",
-                region(spec, i, "legend") if spec.library == "matplotlib" else None)
+    return Edit(
+        "chart.legend_position",
+        "text_error",
+        1,
+        where(spec, i, "legend"),
+        f"The legend is placed at the {new} instead of the {old}.",
+        f"p{i}.legend",
+        region(spec, i, "legend") if spec.library == "matplotlib" else None,
+    )
 
 
 def remove_legend(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -562,9 +842,15 @@ def remove_legend(spec: ChartSpec, rng: random.Random) -> Edit | None:
     p = spec.panels[i]
     p.legend_loc = None
     sev = 2 if len(p.series) > 1 else 1
-    return Edit("chart.remove_legend", "text_error", sev, where(spec, i, "legend"),
-                "The legend is missing" + (", so the series cannot be told apart." if sev == 2 else "."),
-                f"p{i}.legend", region(spec, i, "legend"))
+    return Edit(
+        "chart.remove_legend",
+        "text_error",
+        sev,
+        where(spec, i, "legend"),
+        "The legend is missing" + (", so the series cannot be told apart." if sev == 2 else "."),
+        f"p{i}.legend",
+        region(spec, i, "legend"),
+    )
 
 
 def font_size(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -575,9 +861,16 @@ def font_size(spec: ChartSpec, rng: random.Random) -> Edit | None:
         return None
     spec.font_size = new
     sev = 2 if new <= 6.5 or abs(new - old) >= 5 else 1
-    return Edit("chart.font_size", "text_error", sev, "All text",
-                f"The text is {'smaller' if new < old else 'larger'} than in the reference ({new:g} pt instead of "
-                f"{old:g} pt).", "fig.font", region(spec, None, "figure"))
+    return Edit(
+        "chart.font_size",
+        "text_error",
+        sev,
+        "All text",
+        f"The text is {'smaller' if new < old else 'larger'} than in the reference ({new:g} pt instead of "
+        f"{old:g} pt).",
+        "fig.font",
+        region(spec, None, "figure"),
+    )
 
 
 def heatmap_annotations(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -586,13 +879,24 @@ def heatmap_annotations(spec: ChartSpec, rng: random.Random) -> Edit | None:
         return None
     p = spec.panels[i]
     p.annotate = not p.annotate
-    desc = ("The value annotations in the cells are missing." if not p.annotate
-            else "The cells carry value annotations that the reference does not have.")
-    return Edit("chart.heatmap_annotations", "text_error", 2 if not p.annotate else 1, where(spec, i, "heatmap cells"),
-                desc, f"p{i}.annotate", region(spec, i, "plot"))
+    desc = (
+        "The value annotations in the cells are missing."
+        if not p.annotate
+        else "The cells carry value annotations that the reference does not have."
+    )
+    return Edit(
+        "chart.heatmap_annotations",
+        "text_error",
+        2 if not p.annotate else 1,
+        where(spec, i, "heatmap cells"),
+        desc,
+        f"p{i}.annotate",
+        region(spec, i, "plot"),
+    )
 
 
 # ------------------------------------------------------------------------------- style
+
 
 def series_color(spec: ChartSpec, rng: random.Random) -> Edit | None:
     i = _pick(spec, rng, lambda p: bool(p.series) and p.kind != "heatmap")
@@ -602,13 +906,20 @@ def series_color(spec: ChartSpec, rng: random.Random) -> Edit | None:
     if p.kind == "pie":
         j = rng.randrange(len(p.slice_colors))
         old = p.slice_colors[j]
-        new = pick_different(old, rng, pool=[c for pal in PALETTES.values() for c in pal
-                                             if c not in p.slice_colors])
+        new = pick_different(
+            old, rng, pool=[c for pal in PALETTES.values() for c in pal if c not in p.slice_colors]
+        )
         p.slice_colors[j] = new
-        return Edit("chart.series_color", "style_error", colour_severity(old, new),
-                    where(spec, i, f"slice {quote(p.categories[j])}"),
-                    f"The {quote(p.categories[j])} slice is coloured {new} instead of {old}.",
-                    f"p{i}.c[{p.categories[j]}].color", region(spec, i, "panel"), {"old": old, "new": new})
+        return Edit(
+            "chart.series_color",
+            "style_error",
+            colour_severity(old, new),
+            where(spec, i, f"slice {quote(p.categories[j])}"),
+            f"The {quote(p.categories[j])} slice is coloured {new} instead of {old}.",
+            f"p{i}.c[{p.categories[j]}].color",
+            region(spec, i, "panel"),
+            {"old": old, "new": new},
+        )
     ser = rng.choice(p.series)
     old = ser.color
     others = {s.color for s in p.series}
@@ -616,9 +927,16 @@ def series_color(spec: ChartSpec, rng: random.Random) -> Edit | None:
     if new in others:
         return None
     ser.color = new
-    return Edit("chart.series_color", "style_error", colour_severity(old, new), _where_series(spec, i, ser),
-                f"{quote(ser.name)} is drawn in {new} instead of {old}.", f"p{i}.s[{ser.name}].color",
-                region(spec, i, "plot"), {"old": old, "new": new})
+    return Edit(
+        "chart.series_color",
+        "style_error",
+        colour_severity(old, new),
+        _where_series(spec, i, ser),
+        f"{quote(ser.name)} is drawn in {new} instead of {old}.",
+        f"p{i}.s[{ser.name}].color",
+        region(spec, i, "plot"),
+        {"old": old, "new": new},
+    )
 
 
 def palette_swap(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -628,15 +946,21 @@ def palette_swap(spec: ChartSpec, rng: random.Random) -> Edit | None:
     p = spec.panels[i]
     current = [s.color for s in p.series]
     name = rng.choice(sorted(PALETTES))
-    new = PALETTES[name][:len(p.series)]
+    new = PALETTES[name][: len(p.series)]
     if [c.lower() for c in new] == [c.lower() for c in current]:
         return None
     for s, c in zip(p.series, new):
         s.color = c
     keys = "|".join(f"p{i}.s[{s.name}].color" for s in p.series)
-    return Edit("chart.palette", "style_error", 2, where(spec, i, "colour palette"),
-                f"All series use a different colour palette ({', '.join(new)} instead of {', '.join(current)}).",
-                keys, region(spec, i, "plot"))
+    return Edit(
+        "chart.palette",
+        "style_error",
+        2,
+        where(spec, i, "colour palette"),
+        f"All series use a different colour palette ({', '.join(new)} instead of {', '.join(current)}).",
+        keys,
+        region(spec, i, "plot"),
+    )
 
 
 def colormap(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -645,9 +969,18 @@ def colormap(spec: ChartSpec, rng: random.Random) -> Edit | None:
         return None
     p = spec.panels[i]
     old = p.cmap
-    p.cmap = rng.choice([c for c in ("viridis", "Blues", "magma", "coolwarm", "YlGnBu", "Oranges") if c != old])
-    return Edit("chart.colormap", "style_error", 2, where(spec, i, "heatmap colour map"),
-                f"The heatmap uses the {p.cmap} colour map instead of {old}.", f"p{i}.cmap", region(spec, i, "plot"))
+    p.cmap = rng.choice(
+        [c for c in ("viridis", "Blues", "magma", "coolwarm", "YlGnBu", "Oranges") if c != old]
+    )
+    return Edit(
+        "chart.colormap",
+        "style_error",
+        2,
+        where(spec, i, "heatmap colour map"),
+        f"The heatmap uses the {p.cmap} colour map instead of {old}.",
+        f"p{i}.cmap",
+        region(spec, i, "plot"),
+    )
 
 
 def line_style(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -659,9 +992,15 @@ def line_style(spec: ChartSpec, rng: random.Random) -> Edit | None:
     old = ser.linestyle
     ser.linestyle = rng.choice([ls for ls in LINESTYLES if ls != old])
     names = {"-": "solid", "--": "dashed", "-.": "dash-dot", ":": "dotted"}
-    return Edit("chart.line_style", "style_error", 1, _where_series(spec, i, ser),
-                f"{quote(ser.name)} is {names[ser.linestyle]} instead of {names[old]}.", f"p{i}.s[{ser.name}].linestyle",
-                region(spec, i, "plot"))
+    return Edit(
+        "chart.line_style",
+        "style_error",
+        1,
+        _where_series(spec, i, ser),
+        f"{quote(ser.name)} is {names[ser.linestyle]} instead of {names[old]}.",
+        f"p{i}.s[{ser.name}].linestyle",
+        region(spec, i, "plot"),
+    )
 
 
 def marker_style(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -673,11 +1012,25 @@ def marker_style(spec: ChartSpec, rng: random.Random) -> Edit | None:
     old = ser.marker
     options = [m for m in MARKERS if m != old] + ([""] if old and p.kind == "line" else [])
     ser.marker = rng.choice(options)
-    names = {"o": "circle", "s": "square", "^": "triangle", "D": "diamond", "v": "down triangle", "x": "cross",
-             "*": "star", "": "no"}
-    return Edit("chart.marker", "style_error", 1, _where_series(spec, i, ser, " markers"),
-                f"{quote(ser.name)} uses {names[ser.marker]} markers instead of {names[old]} markers.",
-                f"p{i}.s[{ser.name}].marker", region(spec, i, "plot"))
+    names = {
+        "o": "circle",
+        "s": "square",
+        "^": "triangle",
+        "D": "diamond",
+        "v": "down triangle",
+        "x": "cross",
+        "*": "star",
+        "": "no",
+    }
+    return Edit(
+        "chart.marker",
+        "style_error",
+        1,
+        _where_series(spec, i, ser, " markers"),
+        f"{quote(ser.name)} uses {names[ser.marker]} markers instead of {names[old]} markers.",
+        f"p{i}.s[{ser.name}].marker",
+        region(spec, i, "plot"),
+    )
 
 
 def line_width(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -688,9 +1041,16 @@ def line_width(spec: ChartSpec, rng: random.Random) -> Edit | None:
     ser = rng.choice(p.series)
     old = ser.linewidth
     ser.linewidth = rng.choice((0.75, 4.0, 5.0)) if old <= 2.5 else 1.0
-    return Edit("chart.line_width", "style_error", 1, _where_series(spec, i, ser),
-                f"{quote(ser.name)} is drawn {'thicker' if ser.linewidth > old else 'thinner'} than in the reference "
-                f"({ser.linewidth:g} instead of {old:g}).", f"p{i}.s[{ser.name}].linewidth", region(spec, i, "plot"))
+    return Edit(
+        "chart.line_width",
+        "style_error",
+        1,
+        _where_series(spec, i, ser),
+        f"{quote(ser.name)} is drawn {'thicker' if ser.linewidth > old else 'thinner'} than in the reference "
+        f"({ser.linewidth:g} instead of {old:g}).",
+        f"p{i}.s[{ser.name}].linewidth",
+        region(spec, i, "plot"),
+    )
 
 
 def grid_toggle(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -699,22 +1059,39 @@ def grid_toggle(spec: ChartSpec, rng: random.Random) -> Edit | None:
         return None
     p = spec.panels[i]
     p.grid = not p.grid
-    return Edit("chart.grid", "style_error", 1, where(spec, i, "grid lines"),
-                "Grid lines are drawn although the reference has none." if p.grid else "The grid lines are missing.",
-                f"p{i}.grid", region(spec, i, "plot"))
+    return Edit(
+        "chart.grid",
+        "style_error",
+        1,
+        where(spec, i, "grid lines"),
+        "Grid lines are drawn although the reference has none." if p.grid else "The grid lines are missing.",
+        f"p{i}.grid",
+        region(spec, i, "plot"),
+    )
 
 
 def opacity(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: p.kind in ("bar", "grouped_bar", "stacked_bar", "barh", "scatter", "hist") and p.series)
+    i = _pick(
+        spec,
+        rng,
+        lambda p: p.kind in ("bar", "grouped_bar", "stacked_bar", "barh", "scatter", "hist") and p.series,
+    )
     if i is None:
         return None
     p = spec.panels[i]
     ser = rng.choice(p.series)
     old = ser.alpha
     ser.alpha = 0.45 if old > 0.6 else 1.0
-    return Edit("chart.opacity", "style_error", 1, _where_series(spec, i, ser),
-                f"{quote(ser.name)} is drawn {'more transparent' if ser.alpha < old else 'opaque'} (alpha {ser.alpha:g} "
-                f"instead of {old:g}).", f"p{i}.s[{ser.name}].alpha", region(spec, i, "plot"))
+    return Edit(
+        "chart.opacity",
+        "style_error",
+        1,
+        _where_series(spec, i, ser),
+        f"{quote(ser.name)} is drawn {'more transparent' if ser.alpha < old else 'opaque'} (alpha {ser.alpha:g} "
+        f"instead of {old:g}).",
+        f"p{i}.s[{ser.name}].alpha",
+        region(spec, i, "plot"),
+    )
 
 
 def hist_bins(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -725,38 +1102,47 @@ def hist_bins(spec: ChartSpec, rng: random.Random) -> Edit | None:
     old = p.bins
     p.bins = rng.choice([b for b in (8, 10, 40, 50) if b != old])
     ratio = max(old, p.bins) / min(old, p.bins)
-    return Edit("chart.hist_bins", "data_error", 1 if ratio < 2 else 2, where(spec, i, "histogram bins"),
-                f"The histogram uses {p.bins} bins instead of {old}.", f"p{i}.bins", region(spec, i, "plot"))
+    return Edit(
+        "chart.hist_bins",
+        "data_error",
+        1 if ratio < 2 else 2,
+        where(spec, i, "histogram bins"),
+        f"The histogram uses {p.bins} bins instead of {old}.",
+        f"p{i}.bins",
+        region(spec, i, "plot"),
+    )
 
 
-PERTURBATIONS = registry([
-    PerturbationInfo("chart.data_values", "data_error", data_values, 3.0),
-    PerturbationInfo("chart.distribution", "data_error", distribution_shift, 1.0),
-    PerturbationInfo("chart.remove_series", "data_error", remove_series, 1.0),
-    PerturbationInfo("chart.add_series", "data_error", add_series, 0.7),
-    PerturbationInfo("chart.remove_category", "data_error", remove_category, 1.0),
-    PerturbationInfo("chart.axis_scale", "data_error", axis_scale, 0.6),
-    PerturbationInfo("chart.axis_limits", "data_error", axis_limits, 0.8),
-    PerturbationInfo("chart.category_order", "data_error", sort_categories, 0.5),
-    PerturbationInfo("chart.hist_bins", "data_error", hist_bins, 0.5),
-    PerturbationInfo("chart.chart_type", "structure_error", chart_type, 2.0),
-    PerturbationInfo("chart.subplot_layout", "structure_error", subplot_layout, 1.0, exclusive=True),
-    PerturbationInfo("chart.remove_subplot", "structure_error", remove_subplot, 0.7, exclusive=True),
-    PerturbationInfo("chart.remove_twin_axis", "structure_error", remove_twin_axis, 1.0),
-    PerturbationInfo("chart.title", "text_error", title_text, 2.0),
-    PerturbationInfo("chart.axis_label", "text_error", axis_label, 2.0),
-    PerturbationInfo("chart.tick_label", "text_error", tick_label, 1.5),
-    PerturbationInfo("chart.legend_label", "text_error", legend_label, 1.0),
-    PerturbationInfo("chart.legend_position", "text_error", legend_position, 0.8),
-    PerturbationInfo("chart.remove_legend", "text_error", remove_legend, 0.6),
-    PerturbationInfo("chart.font_size", "text_error", font_size, 0.6),
-    PerturbationInfo("chart.heatmap_annotations", "text_error", heatmap_annotations, 0.5),
-    PerturbationInfo("chart.series_color", "style_error", series_color, 2.5),
-    PerturbationInfo("chart.palette", "style_error", palette_swap, 1.0),
-    PerturbationInfo("chart.colormap", "style_error", colormap, 0.7),
-    PerturbationInfo("chart.line_style", "style_error", line_style, 1.0),
-    PerturbationInfo("chart.marker", "style_error", marker_style, 1.0),
-    PerturbationInfo("chart.line_width", "style_error", line_width, 0.7),
-    PerturbationInfo("chart.grid", "style_error", grid_toggle, 1.0),
-    PerturbationInfo("chart.opacity", "style_error", opacity, 0.6),
-])
+PERTURBATIONS = registry(
+    [
+        PerturbationInfo("chart.data_values", "data_error", data_values, 3.0),
+        PerturbationInfo("chart.distribution", "data_error", distribution_shift, 1.0),
+        PerturbationInfo("chart.remove_series", "data_error", remove_series, 1.0),
+        PerturbationInfo("chart.add_series", "data_error", add_series, 0.7),
+        PerturbationInfo("chart.remove_category", "data_error", remove_category, 1.0),
+        PerturbationInfo("chart.axis_scale", "data_error", axis_scale, 0.6),
+        PerturbationInfo("chart.axis_limits", "data_error", axis_limits, 0.8),
+        PerturbationInfo("chart.category_order", "data_error", sort_categories, 0.5),
+        PerturbationInfo("chart.hist_bins", "data_error", hist_bins, 0.5),
+        PerturbationInfo("chart.chart_type", "structure_error", chart_type, 2.0),
+        PerturbationInfo("chart.subplot_layout", "structure_error", subplot_layout, 1.0, exclusive=True),
+        PerturbationInfo("chart.remove_subplot", "structure_error", remove_subplot, 0.7, exclusive=True),
+        PerturbationInfo("chart.remove_twin_axis", "structure_error", remove_twin_axis, 1.0),
+        PerturbationInfo("chart.title", "text_error", title_text, 2.0),
+        PerturbationInfo("chart.axis_label", "text_error", axis_label, 2.0),
+        PerturbationInfo("chart.tick_label", "text_error", tick_label, 1.5),
+        PerturbationInfo("chart.legend_label", "text_error", legend_label, 1.0),
+        PerturbationInfo("chart.legend_position", "text_error", legend_position, 0.8),
+        PerturbationInfo("chart.remove_legend", "text_error", remove_legend, 0.6),
+        PerturbationInfo("chart.font_size", "text_error", font_size, 0.6),
+        PerturbationInfo("chart.heatmap_annotations", "text_error", heatmap_annotations, 0.5),
+        PerturbationInfo("chart.series_color", "style_error", series_color, 2.5),
+        PerturbationInfo("chart.palette", "style_error", palette_swap, 1.0),
+        PerturbationInfo("chart.colormap", "style_error", colormap, 0.7),
+        PerturbationInfo("chart.line_style", "style_error", line_style, 1.0),
+        PerturbationInfo("chart.marker", "style_error", marker_style, 1.0),
+        PerturbationInfo("chart.line_width", "style_error", line_width, 0.7),
+        PerturbationInfo("chart.grid", "style_error", grid_toggle, 1.0),
+        PerturbationInfo("chart.opacity", "style_error", opacity, 0.6),
+    ]
+)

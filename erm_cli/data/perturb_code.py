@@ -17,17 +17,62 @@ from dataclasses import dataclass, field
 from .colors import colour_severity, pick_different, to_hex
 from .perturbation import Edit, PerturbationInfo, make_typo, quote, registry, severity_from_ratio
 
-TITLE_CALLS = {"set_title": "Title", "title": "Title", "suptitle": "Figure title", "set_xlabel": "X-axis label",
-               "xlabel": "X-axis label", "set_ylabel": "Y-axis label", "ylabel": "Y-axis label",
-               "text": "Annotation", "annotate": "Annotation", "set_text": "Text"}
-TEXT_KEYWORDS = {"label": "Legend entry", "title": "Title", "title_text": "Axis title", "name": "Legend entry",
-                 "xlabel": "X-axis label", "ylabel": "Y-axis label", "text": "Text"}
-COLOUR_KEYWORDS = ("color", "c", "facecolor", "edgecolor", "marker_color", "fillcolor", "colors", "line_color")
-LINESTYLE_NAMES = {"-": "solid", "--": "dashed", "-.": "dash-dot", ":": "dotted", "solid": "solid",
-                   "dashed": "dashed", "dashdot": "dash-dot", "dotted": "dotted", "dash": "dashed", "dot": "dotted"}
+TITLE_CALLS = {
+    "set_title": "Title",
+    "title": "Title",
+    "suptitle": "Figure title",
+    "set_xlabel": "X-axis label",
+    "xlabel": "X-axis label",
+    "set_ylabel": "Y-axis label",
+    "ylabel": "Y-axis label",
+    "text": "Annotation",
+    "annotate": "Annotation",
+    "set_text": "Text",
+}
+TEXT_KEYWORDS = {
+    "label": "Legend entry",
+    "title": "Title",
+    "title_text": "Axis title",
+    "name": "Legend entry",
+    "xlabel": "X-axis label",
+    "ylabel": "Y-axis label",
+    "text": "Text",
+}
+COLOUR_KEYWORDS = (
+    "color",
+    "c",
+    "facecolor",
+    "edgecolor",
+    "marker_color",
+    "fillcolor",
+    "colors",
+    "line_color",
+)
+LINESTYLE_NAMES = {
+    "-": "solid",
+    "--": "dashed",
+    "-.": "dash-dot",
+    ":": "dotted",
+    "solid": "solid",
+    "dashed": "dashed",
+    "dashdot": "dash-dot",
+    "dotted": "dotted",
+    "dash": "dashed",
+    "dot": "dotted",
+}
 MARKERS = ("o", "s", "^", "D", "v", "x", "*", "+")
-LEGEND_LOCS = ("upper left", "upper right", "lower left", "lower right", "center", "upper center", "lower center",
-               "center left", "center right", "best")
+LEGEND_LOCS = (
+    "upper left",
+    "upper right",
+    "lower left",
+    "lower right",
+    "center",
+    "upper center",
+    "lower center",
+    "center left",
+    "center right",
+    "best",
+)
 
 
 @dataclass
@@ -110,22 +155,43 @@ def find_sites(source: str) -> list[Site]:
                 sites.append(Site(kind, lit.start, lit.end, lit.value, TEXT_KEYWORDS[lit.key], ""))
         elif lit.role == "colour" and to_hex(str(lit.value)):
             label = labels.get(lit.call_pos)
-            where = f"Colour of {quote(label)}" if label else (
-                f"Colours of the {lit.call} elements" if lit.group is not None else f"Colour ({lit.call or lit.key})")
+            where = (
+                f"Colour of {quote(label)}"
+                if label
+                else (
+                    f"Colours of the {lit.call} elements"
+                    if lit.group is not None
+                    else f"Colour ({lit.call or lit.key})"
+                )
+            )
             sites.append(Site("colour", lit.start, lit.end, lit.value, where, ""))
         elif lit.role == "number" and lit.key in ("fontsize", "size") and lit.call in TITLE_CALLS:
-            sites.append(Site("size", lit.start, lit.end, float(lit.value), f"{TITLE_CALLS[lit.call]} font size", ""))
+            sites.append(
+                Site("size", lit.start, lit.end, float(lit.value), f"{TITLE_CALLS[lit.call]} font size", "")
+            )
     for group in texts_by_group.values():
         if len(group) >= 2:
             var = group[0].key if group[0].call == "=" else ""
-            site = Site("categories", group[0].start, group[-1].end, [str(x.value) for x in group],
-                        f"Category labels {quote(var)}" if var else "Category labels", "")
+            site = Site(
+                "categories",
+                group[0].start,
+                group[-1].end,
+                [str(x.value) for x in group],
+                f"Category labels {quote(var)}" if var else "Category labels",
+                "",
+            )
             site.nodes = [(x.start, x.end, str(x.value)) for x in group]
             sites.append(site)
     for nl in lits.number_lists:
         if len(nl.items) >= 3:
-            site = Site("numbers", nl.items[0].start, nl.items[-1].end, nl.values,
-                        f"Data series {quote(nl.var)}" if nl.var else "Data values", "")
+            site = Site(
+                "numbers",
+                nl.items[0].start,
+                nl.items[-1].end,
+                nl.values,
+                f"Data series {quote(nl.var)}" if nl.var else "Data values",
+                "",
+            )
             site.nodes = [(x.start, x.end, float(x.value)) for x in nl.items]
             sites.append(site)
     sites += _style_sites(source, {x.start for x in sites})
@@ -145,7 +211,10 @@ def _style_sites(source: str, taken: set[int]) -> list[Site]:
 
     def span(n: ast.AST) -> tuple[int, int]:
         def at(lineno: int, col: int) -> int:
-            return offs[lineno - 1] + len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8", errors="ignore"))
+            return offs[lineno - 1] + len(
+                lines[lineno - 1].encode("utf-8")[:col].decode("utf-8", errors="ignore")
+            )
+
         return at(n.lineno, n.col_offset), at(n.end_lineno, n.end_col_offset)  # type: ignore[attr-defined]
 
     out: list[Site] = []
@@ -160,12 +229,18 @@ def _style_sites(source: str, taken: set[int]) -> list[Site]:
             continue
         name = _call_name(node)
         first = node.args[0] if node.args else None
-        if (name == "grid" and isinstance(first, ast.Constant) and isinstance(first.value, bool)
-                and not (first.value and node.keywords)):
+        if (
+            name == "grid"
+            and isinstance(first, ast.Constant)
+            and isinstance(first.value, bool)
+            and not (first.value and node.keywords)
+        ):
             add("grid", first, first.value, "Grid lines")
         if name in ("set_yscale", "yscale", "set_xscale", "xscale") and first is not None and _str(first):
             add("scale", first, _str(first), f"{'X' if 'x' in name else 'Y'}-axis scale")
-        label = next((_str(k.value) for k in node.keywords if k.arg in ("label", "name") and _str(k.value)), None)
+        label = next(
+            (_str(k.value) for k in node.keywords if k.arg in ("label", "name") and _str(k.value)), None
+        )
         for kw in node.keywords:
             v = kw.value
             if kw.arg in ("linestyle", "ls", "dash") and _str(v) in LINESTYLE_NAMES:
@@ -188,24 +263,36 @@ def _quote_like(original: str, value: str) -> str:
 
 
 def _literal_text(doc: CodeDoc, site: Site) -> str:
-    return doc.source[site.start:site.end]
+    return doc.source[site.start : site.end]
 
 
 def text_typo(doc: CodeDoc, rng: random.Random) -> Edit | None:
-    site = _pick(doc, rng, "title", lambda s: sum(ch.isalpha() for ch in str(s.value)) >= 4) or \
-        _pick(doc, rng, "text", lambda s: sum(ch.isalpha() for ch in str(s.value)) >= 4)
+    site = _pick(doc, rng, "title", lambda s: sum(ch.isalpha() for ch in str(s.value)) >= 4) or _pick(
+        doc, rng, "text", lambda s: sum(ch.isalpha() for ch in str(s.value)) >= 4
+    )
     if site is None:
         return None
     new = make_typo(str(site.value), rng)
     if new is None:
         return None
     doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit("code.text_typo", "text_error", 1, site.location, f"Typo: {quote(new)} instead of {quote(site.value)}.",
-                site.key)
+    return Edit(
+        "code.text_typo",
+        "text_error",
+        1,
+        site.location,
+        f"Typo: {quote(new)} instead of {quote(site.value)}.",
+        site.key,
+    )
 
 
 def text_replace(doc: CodeDoc, rng: random.Random) -> Edit | None:
-    site = _pick(doc, rng, rng.choice(("title", "text")), lambda s: len(str(s.value).split()) >= 1 and len(str(s.value)) >= 3)
+    site = _pick(
+        doc,
+        rng,
+        rng.choice(("title", "text")),
+        lambda s: len(str(s.value).split()) >= 1 and len(str(s.value)) >= 3,
+    )
     if site is None:
         return None
     old = str(site.value)
@@ -233,8 +320,14 @@ def category_label(doc: CodeDoc, rng: random.Random) -> Edit | None:
     if new is None or new in site.value:  # type: ignore[operator]
         return None
     doc.replace(s, e, _quote_like(doc.source[s:e], new))
-    return Edit("code.category_label", "text_error", 1, f"{site.location} item {quote(old)}",
-                f"The label {quote(old)} reads {quote(new)}.", f"{site.key}.{i}")
+    return Edit(
+        "code.category_label",
+        "text_error",
+        1,
+        f"{site.location} item {quote(old)}",
+        f"The label {quote(old)} reads {quote(new)}.",
+        f"{site.key}.{i}",
+    )
 
 
 def data_value(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -256,9 +349,15 @@ def data_value(doc: CodeDoc, rng: random.Random) -> Edit | None:
         return None
     doc.replace(s, e, new_text)
     sev = severity_from_ratio((float(new_text) - float(old)) / scale, 0.12, 0.35)  # type: ignore[arg-type]
-    return Edit("code.data_value", "data_error", sev, f"{site.location}, item {i + 1}",
-                f"Value {i + 1} of {site.location[0].lower() + site.location[1:]} is {new_text} instead of {text}.",
-                f"{site.key}.{i}", evidence={"old": old, "new": float(new_text)})
+    return Edit(
+        "code.data_value",
+        "data_error",
+        sev,
+        f"{site.location}, item {i + 1}",
+        f"Value {i + 1} of {site.location[0].lower() + site.location[1:]} is {new_text} instead of {text}.",
+        f"{site.key}.{i}",
+        evidence={"old": old, "new": float(new_text)},
+    )
 
 
 def colour(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -270,8 +369,14 @@ def colour(doc: CodeDoc, rng: random.Random) -> Edit | None:
         return None
     new = pick_different(old_hex, rng, min_delta=rng.choice((8.0, 30.0)))
     doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit("code.colour", "style_error", colour_severity(old_hex, new), site.location,
-                f"{site.location} is {new} instead of {site.value}.", site.key)
+    return Edit(
+        "code.colour",
+        "style_error",
+        colour_severity(old_hex, new),
+        site.location,
+        f"{site.location} is {new} instead of {site.value}.",
+        site.key,
+    )
 
 
 def linestyle(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -282,8 +387,14 @@ def linestyle(doc: CodeDoc, rng: random.Random) -> Edit | None:
     pool = ("solid", "dash", "dot", "dashdot") if plotly else ("-", "--", "-.", ":")
     new = rng.choice([p for p in pool if LINESTYLE_NAMES[p] != LINESTYLE_NAMES[str(site.value)]])
     doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit("code.linestyle", "style_error", 1, site.location,
-                f"{site.location} is {LINESTYLE_NAMES[new]} instead of {LINESTYLE_NAMES[str(site.value)]}.", site.key)
+    return Edit(
+        "code.linestyle",
+        "style_error",
+        1,
+        site.location,
+        f"{site.location} is {LINESTYLE_NAMES[new]} instead of {LINESTYLE_NAMES[str(site.value)]}.",
+        site.key,
+    )
 
 
 def marker(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -292,8 +403,14 @@ def marker(doc: CodeDoc, rng: random.Random) -> Edit | None:
         return None
     new = rng.choice([m for m in MARKERS if m != site.value])
     doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit("code.marker", "style_error", 1, site.location, f"{site.location} use {quote(new)} instead of "
-                f"{quote(site.value)}.", site.key)
+    return Edit(
+        "code.marker",
+        "style_error",
+        1,
+        site.location,
+        f"{site.location} use {quote(new)} instead of {quote(site.value)}.",
+        site.key,
+    )
 
 
 def grid(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -301,9 +418,16 @@ def grid(doc: CodeDoc, rng: random.Random) -> Edit | None:
     if site is None:
         return None
     doc.replace(site.start, site.end, str(not site.value))
-    return Edit("code.grid", "style_error", 1, "Grid lines",
-                "The grid lines are missing." if site.value else "Grid lines are drawn although the reference has none.",
-                site.key)
+    return Edit(
+        "code.grid",
+        "style_error",
+        1,
+        "Grid lines",
+        "The grid lines are missing."
+        if site.value
+        else "Grid lines are drawn although the reference has none.",
+        site.key,
+    )
 
 
 def axis_scale(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -312,8 +436,14 @@ def axis_scale(doc: CodeDoc, rng: random.Random) -> Edit | None:
         return None
     new = "linear" if site.value == "log" else "log"
     doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit("code.axis_scale", "data_error", 2, site.location,
-                f"The axis uses a {new} scale instead of a {site.value} one.", site.key)
+    return Edit(
+        "code.axis_scale",
+        "data_error",
+        2,
+        site.location,
+        f"The axis uses a {new} scale instead of a {site.value} one.",
+        site.key,
+    )
 
 
 def legend_loc(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -322,8 +452,14 @@ def legend_loc(doc: CodeDoc, rng: random.Random) -> Edit | None:
         return None
     new = rng.choice([loc for loc in LEGEND_LOCS if loc not in (site.value, "best")])
     doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit("code.legend_loc", "text_error", 1, "Legend", f"The legend is at the {new} instead of the {site.value}.",
-                site.key)
+    return Edit(
+        "code.legend_loc",
+        "text_error",
+        1,
+        "Legend",
+        f"The legend is at the {new} instead of the {site.value}.",
+        site.key,
+    )
 
 
 def font_size(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -333,20 +469,28 @@ def font_size(doc: CodeDoc, rng: random.Random) -> Edit | None:
     old = float(site.value)  # type: ignore[arg-type]
     new = max(4.0, old + rng.choice((-4, -3, 3, 5)))
     doc.replace(site.start, site.end, f"{new:g}")
-    return Edit("code.font_size", "text_error", 1 if abs(new - old) < 5 else 2, site.location,
-                f"{site.location} is {new:g} instead of {old:g}.", site.key)
+    return Edit(
+        "code.font_size",
+        "text_error",
+        1 if abs(new - old) < 5 else 2,
+        site.location,
+        f"{site.location} is {new:g} instead of {old:g}.",
+        site.key,
+    )
 
 
-PERTURBATIONS = registry([
-    PerturbationInfo("code.data_value", "data_error", data_value, 3.0),
-    PerturbationInfo("code.axis_scale", "data_error", axis_scale, 0.6),
-    PerturbationInfo("code.text_typo", "text_error", text_typo, 1.5),
-    PerturbationInfo("code.text_replace", "text_error", text_replace, 1.0),
-    PerturbationInfo("code.category_label", "text_error", category_label, 1.0),
-    PerturbationInfo("code.legend_loc", "text_error", legend_loc, 0.5),
-    PerturbationInfo("code.font_size", "text_error", font_size, 0.5),
-    PerturbationInfo("code.colour", "style_error", colour, 2.0),
-    PerturbationInfo("code.linestyle", "style_error", linestyle, 0.8),
-    PerturbationInfo("code.marker", "style_error", marker, 0.8),
-    PerturbationInfo("code.grid", "style_error", grid, 0.8),
-])
+PERTURBATIONS = registry(
+    [
+        PerturbationInfo("code.data_value", "data_error", data_value, 3.0),
+        PerturbationInfo("code.axis_scale", "data_error", axis_scale, 0.6),
+        PerturbationInfo("code.text_typo", "text_error", text_typo, 1.5),
+        PerturbationInfo("code.text_replace", "text_error", text_replace, 1.0),
+        PerturbationInfo("code.category_label", "text_error", category_label, 1.0),
+        PerturbationInfo("code.legend_loc", "text_error", legend_loc, 0.5),
+        PerturbationInfo("code.font_size", "text_error", font_size, 0.5),
+        PerturbationInfo("code.colour", "style_error", colour, 2.0),
+        PerturbationInfo("code.linestyle", "style_error", linestyle, 0.8),
+        PerturbationInfo("code.marker", "style_error", marker, 0.8),
+        PerturbationInfo("code.grid", "style_error", grid, 0.8),
+    ]
+)

@@ -13,13 +13,26 @@ from .perturbation import Edit, PerturbationInfo, make_typo, quote, registry, se
 from .tables import NUMBER_RE, THEMES, Cell, Table
 
 CELL_UNIT_SWAPS = {"kg": "g", "mAh": "Ah", "GB": "MB", "%": "‰", "$": "€", "€": "$", "£": "$"}
-HEADER_UNIT_SWAPS = {"(M)": "(K)", "(%)": "(‰)", "(US$ bn)": "(US$ m)", "(°C)": "(°F)", "(kPa)": "(Pa)",
-                     "(min)": "(s)", "(years)": "(months)", "(km²)": "(mi²)", "(USD m)": "(EUR m)"}
-TEXT_POOL = sorted({r for th in THEMES for r in th.rows} | {v for th in THEMES for _, pool in th.text_columns for v in pool}
-                   | {"Total", "Other", "Average", "Median", "Reference", "Pending", "N/A"})
+HEADER_UNIT_SWAPS = {
+    "(M)": "(K)",
+    "(%)": "(‰)",
+    "(US$ bn)": "(US$ m)",
+    "(°C)": "(°F)",
+    "(kPa)": "(Pa)",
+    "(min)": "(s)",
+    "(years)": "(months)",
+    "(km²)": "(mi²)",
+    "(USD m)": "(EUR m)",
+}
+TEXT_POOL = sorted(
+    {r for th in THEMES for r in th.rows}
+    | {v for th in THEMES for _, pool in th.text_columns for v in pool}
+    | {"Total", "Other", "Average", "Median", "Reference", "Pending", "N/A"}
+)
 
 
 # ------------------------------------------------------------------------------- keys and helpers
+
 
 def _unique_to_row(t: Table, r: int) -> list[int]:
     return [cid for cid in t.grid[r] if all(cid not in t.grid[k] for k in range(t.n_rows) if k != r)]
@@ -35,7 +48,7 @@ def col_key(t: Table, c: int) -> str:
     if h:
         cid = t.grid[h - 1][c]
         if sum(row.count(cid) for row in t.grid) == 1 or all(row[c] == cid for row in t.grid[:h]):
-            if all(cid not in row[:c] + row[c + 1:] for row in t.grid):
+            if all(cid not in row[:c] + row[c + 1 :] for row in t.grid):
                 return f"col[{cid}]"
     return f"col#{c}"
 
@@ -109,6 +122,7 @@ def _clone_row(t: Table, r: int) -> list[int]:
 
 # ------------------------------------------------------------------------------- layout
 
+
 def drop_row(t: Table, rng: random.Random) -> Edit | None:
     rows = body_rows(t)
     if len(rows) < 2:
@@ -141,8 +155,17 @@ def swap_rows(t: Table, rng: random.Random) -> Edit | None:
     a, b = t.row_name(r1), t.row_name(r2)
     key = f"{row_key(t, r1)}|{row_key(t, r2)}"
     t.grid[r1], t.grid[r2] = t.grid[r2], t.grid[r1]
-    return _ok(t, Edit("table.swap_rows", "layout_error", 2, f"Rows '{a}' and '{b}'",
-                       f"Rows '{a}' and '{b}' are in swapped order.", key))
+    return _ok(
+        t,
+        Edit(
+            "table.swap_rows",
+            "layout_error",
+            2,
+            f"Rows '{a}' and '{b}'",
+            f"Rows '{a}' and '{b}' are in swapped order.",
+            key,
+        ),
+    )
 
 
 def drop_column(t: Table, rng: random.Random) -> Edit | None:
@@ -153,7 +176,12 @@ def drop_column(t: Table, rng: random.Random) -> Edit | None:
     for row in t.grid:
         row.pop(c)
     sev = 3 if c == 0 else 2
-    return _ok(t, Edit("table.drop_column", "layout_error", sev, f"Column '{name}'", f"Column '{name}' is missing.", key))
+    return _ok(
+        t,
+        Edit(
+            "table.drop_column", "layout_error", sev, f"Column '{name}'", f"Column '{name}' is missing.", key
+        ),
+    )
 
 
 def duplicate_column(t: Table, rng: random.Random) -> Edit | None:
@@ -171,8 +199,17 @@ def duplicate_column(t: Table, rng: random.Random) -> Edit | None:
             t.cells[nid] = Cell(src.text, src.header, src.align, src.attrs)
             made[cid] = nid
         row.insert(c + 1, made[cid])
-    return _ok(t, Edit("table.duplicate_column", "layout_error", 2, f"Column '{name}'",
-                       f"Column '{name}' appears twice.", key))
+    return _ok(
+        t,
+        Edit(
+            "table.duplicate_column",
+            "layout_error",
+            2,
+            f"Column '{name}'",
+            f"Column '{name}' appears twice.",
+            key,
+        ),
+    )
 
 
 def swap_columns(t: Table, rng: random.Random) -> Edit | None:
@@ -183,8 +220,17 @@ def swap_columns(t: Table, rng: random.Random) -> Edit | None:
     key = f"{col_key(t, c)}|{col_key(t, c + 1)}"
     for row in t.grid:
         row[c], row[c + 1] = row[c + 1], row[c]
-    return _ok(t, Edit("table.swap_columns", "layout_error", 2, f"Columns '{a}' and '{b}'",
-                       f"Columns '{a}' and '{b}' are swapped.", key))
+    return _ok(
+        t,
+        Edit(
+            "table.swap_columns",
+            "layout_error",
+            2,
+            f"Columns '{a}' and '{b}'",
+            f"Columns '{a}' and '{b}' are swapped.",
+            key,
+        ),
+    )
 
 
 def merge_cells(t: Table, rng: random.Random) -> Edit | None:
@@ -204,7 +250,9 @@ def merge_cells(t: Table, rng: random.Random) -> Edit | None:
     key = f"{cell_key(t, r1, c1)}|{cell_key(t, r2, c2)}"
     direction = "the cell to its right" if r1 == r2 else "the cell below"
     t.grid[r2][c2] = t.grid[r1][c1]
-    desc = f"The cell at {loc} is merged with {direction}" + (f"; the value {quote(lost)} is lost." if lost else ".")
+    desc = f"The cell at {loc} is merged with {direction}" + (
+        f"; the value {quote(lost)} is lost." if lost else "."
+    )
     return _ok(t, Edit("table.merge_cells", "layout_error", 2, loc, desc, key))
 
 
@@ -224,9 +272,17 @@ def split_cell(t: Table, rng: random.Random) -> Edit | None:
             t.grid[r][c] = nid
     what = "header cell" if t.cells[cid].header else "merged cell"
     how = f"spanning {nc} columns" if nc > 1 else f"spanning {nr} rows"
-    return _ok(t, Edit("table.split_cell", "layout_error", 2, f"{what.capitalize()} {quote(text)}",
-                       f"The {what} {quote(text)} ({how}) is split into separate cells.",
-                       f"header.span[{cid}]" if t.cells[cid].header else f"span[{cid}]|{row_key(t, r0)}"))
+    return _ok(
+        t,
+        Edit(
+            "table.split_cell",
+            "layout_error",
+            2,
+            f"{what.capitalize()} {quote(text)}",
+            f"The {what} {quote(text)} ({how}) is split into separate cells.",
+            f"header.span[{cid}]" if t.cells[cid].header else f"span[{cid}]|{row_key(t, r0)}",
+        ),
+    )
 
 
 def flatten_header(t: Table, rng: random.Random) -> Edit | None:
@@ -234,11 +290,13 @@ def flatten_header(t: Table, rng: random.Random) -> Edit | None:
     if h < 2:
         return None
     top = t.grid[0]
-    groups = sorted({t.cells[c].text for c in top if sum(row.count(c) for row in t.grid) > 1
-                     and t.extent(c)[3] > 1})
+    groups = sorted(
+        {t.cells[c].text for c in top if sum(row.count(c) for row in t.grid) > 1 and t.extent(c)[3] > 1}
+    )
     t.grid.pop(0)
     desc = "The multi-level header is flattened to one row" + (
-        f"; the group headers {', '.join(quote(g) for g in groups)} are missing." if groups else ".")
+        f"; the group headers {', '.join(quote(g) for g in groups)} are missing." if groups else "."
+    )
     return _ok(t, Edit("table.flatten_header", "layout_error", 3, "Header rows", desc, "header"))
 
 
@@ -248,11 +306,21 @@ def header_as_body(t: Table, rng: random.Random) -> Edit | None:
         return None
     for cid in set(t.grid[0]):
         t.cells[cid].header = False
-    return _ok(t, Edit("table.header_as_body", "layout_error", 1, "Header row",
-                       "The header row is written as an ordinary data row (no header formatting).", "header"))
+    return _ok(
+        t,
+        Edit(
+            "table.header_as_body",
+            "layout_error",
+            1,
+            "Header row",
+            "The header row is written as an ordinary data row (no header formatting).",
+            "header",
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------- numbers
+
 
 def _numeric_edit(t: Table, rng: random.Random, name: str, change) -> Edit | None:  # type: ignore[no-untyped-def]
     cells = _single_cells(t, body_rows(t), _numeric)
@@ -271,19 +339,32 @@ def _numeric_edit(t: Table, rng: random.Random, name: str, change) -> Edit | Non
         loc = t.where(row=r, col=c)
         old = cell.text
         cell.text = new_text
-        return _ok(t, Edit(name, "numeric_error", sev, loc,
-                           f"{what}: {quote(new_text)} instead of {quote(old)} at {loc}.", cell_key(t, r, c),
-                           evidence={"old": old, "new": new_text}))
+        return _ok(
+            t,
+            Edit(
+                name,
+                "numeric_error",
+                sev,
+                loc,
+                f"{what}: {quote(new_text)} instead of {quote(old)} at {loc}.",
+                cell_key(t, r, c),
+                evidence={"old": old, "new": new_text},
+            ),
+        )
     return None
 
 
 def _digit_change(text: str, m, rng: random.Random):  # type: ignore[no-untyped-def]
-    digits = [i for i in range(m.start("int"), m.end("frac") if m.group("frac") else m.end("int")) if text[i].isdigit()]
+    digits = [
+        i
+        for i in range(m.start("int"), m.end("frac") if m.group("frac") else m.end("int"))
+        if text[i].isdigit()
+    ]
     if not digits:
         return None
     i = rng.choice(digits)
     new_digit = rng.choice([d for d in "0123456789" if d != text[i] and not (d == "0" and i == digits[0])])
-    new = text[:i] + new_digit + text[i + 1:]
+    new = text[:i] + new_digit + text[i + 1 :]
     m2 = NUMBER_RE.search(new)
     old_v, new_v = _value(m), _value(m2) if m2 else 0.0
     rel = abs(new_v - old_v) / max(abs(old_v), 1e-9)
@@ -313,11 +394,11 @@ def _sign_flip(text: str, m, rng: random.Random):  # type: ignore[no-untyped-def
         return None
     sign = m.group("sign")
     if sign in ("-", "−"):
-        new = text[:m.start("sign")] + text[m.end("sign"):]
+        new = text[: m.start("sign")] + text[m.end("sign") :]
     elif sign == "+":
-        new = text[:m.start("sign")] + "-" + text[m.end("sign"):]
+        new = text[: m.start("sign")] + "-" + text[m.end("sign") :]
     else:
-        new = text[:m.start()] + "-" + text[m.start():]
+        new = text[: m.start()] + "-" + text[m.start() :]
     return new, 3, "Wrong sign"
 
 
@@ -326,9 +407,9 @@ def _rounding(text: str, m, rng: random.Random):  # type: ignore[no-untyped-def]
     if not frac:
         return None
     if len(frac) == 1:
-        new = text[:m.end("int")] + text[m.end("frac"):]
+        new = text[: m.end("int")] + text[m.end("frac") :]
     else:
-        new = text[:m.end("frac") - 1] + text[m.end("frac"):]
+        new = text[: m.end("frac") - 1] + text[m.end("frac") :]
     return new, 1, "Value rounded (a decimal digit is missing)"
 
 
@@ -357,8 +438,12 @@ def number_rounding(t: Table, rng: random.Random) -> Edit | None:
 
 def unit(t: Table, rng: random.Random) -> Edit | None:
     """Change a unit in a cell ("1.2 kg" -> "1.2 g") or in a column header ("(°C)" -> "(°F)")."""
-    header_cells = [(r, c) for r in range(t.n_header_rows) for c in range(t.n_cols)
-                    if any(u in t.cells[t.grid[r][c]].text for u in HEADER_UNIT_SWAPS)]
+    header_cells = [
+        (r, c)
+        for r in range(t.n_header_rows)
+        for c in range(t.n_cols)
+        if any(u in t.cells[t.grid[r][c]].text for u in HEADER_UNIT_SWAPS)
+    ]
     if header_cells and rng.random() < 0.5:
         r, c = rng.choice(header_cells)
         cell = t.cells[t.grid[r][c]]
@@ -366,13 +451,23 @@ def unit(t: Table, rng: random.Random) -> Edit | None:
         old = cell.text
         loc = f"Header of column '{t.column_name(c)}'"
         cell.text = cell.text.replace(old_unit, HEADER_UNIT_SWAPS[old_unit])
-        return _ok(t, Edit("table.unit", "numeric_error", 2, loc,
-                           f"The column header gives the unit {HEADER_UNIT_SWAPS[old_unit]} instead of {old_unit} "
-                           f"({quote(cell.text)} instead of {quote(old)}).", cell_key(t, r, c)))
+        return _ok(
+            t,
+            Edit(
+                "table.unit",
+                "numeric_error",
+                2,
+                loc,
+                f"The column header gives the unit {HEADER_UNIT_SWAPS[old_unit]} instead of {old_unit} "
+                f"({quote(cell.text)} instead of {quote(old)}).",
+                cell_key(t, r, c),
+            ),
+        )
     return _numeric_edit(t, rng, "table.unit", _unit_change)
 
 
 # ------------------------------------------------------------------------------- text
+
 
 def text_replace(t: Table, rng: random.Random) -> Edit | None:
     cells = _single_cells(t, list(range(t.n_rows)), _texty)
@@ -385,8 +480,17 @@ def text_replace(t: Table, rng: random.Random) -> Edit | None:
     loc = t.where(row=r, col=c)
     old = cell.text
     cell.text = new
-    return _ok(t, Edit("table.text_replace", "text_error", 2, loc,
-                       f"The cell reads {quote(new)} instead of {quote(old)}.", cell_key(t, r, c)))
+    return _ok(
+        t,
+        Edit(
+            "table.text_replace",
+            "text_error",
+            2,
+            loc,
+            f"The cell reads {quote(new)} instead of {quote(old)}.",
+            cell_key(t, r, c),
+        ),
+    )
 
 
 def typo(t: Table, rng: random.Random) -> Edit | None:
@@ -400,8 +504,17 @@ def typo(t: Table, rng: random.Random) -> Edit | None:
         loc = t.where(row=r, col=c)
         old = cell.text
         cell.text = new
-        return _ok(t, Edit("table.typo", "text_error", 1, loc, f"Typo: {quote(new)} instead of {quote(old)}.",
-                           cell_key(t, r, c)))
+        return _ok(
+            t,
+            Edit(
+                "table.typo",
+                "text_error",
+                1,
+                loc,
+                f"Typo: {quote(new)} instead of {quote(old)}.",
+                cell_key(t, r, c),
+            ),
+        )
     return None
 
 
@@ -415,9 +528,17 @@ def empty_cell(t: Table, rng: random.Random) -> Edit | None:
     loc = t.where(row=r, col=c)
     old = cell.text
     cell.text = ""
-    return _ok(t, Edit("table.empty_cell", "numeric_error" if numeric else "text_error", 2, loc,
-                       f"The {'value' if numeric else 'text'} {quote(old)} at {loc} is missing (empty cell).",
-                       cell_key(t, r, c)))
+    return _ok(
+        t,
+        Edit(
+            "table.empty_cell",
+            "numeric_error" if numeric else "text_error",
+            2,
+            loc,
+            f"The {'value' if numeric else 'text'} {quote(old)} at {loc} is missing (empty cell).",
+            cell_key(t, r, c),
+        ),
+    )
 
 
 def caption_text(t: Table, rng: random.Random) -> Edit | None:
@@ -430,31 +551,51 @@ def caption_text(t: Table, rng: random.Random) -> Edit | None:
         if new is None:
             return None
         t.caption = new
-        return _ok(t, Edit("table.caption_typo", "text_error", 1, "Caption",
-                           f"Typo in the caption: {quote(new, 60)} instead of {quote(old, 60)}.", "caption"))
+        return _ok(
+            t,
+            Edit(
+                "table.caption_typo",
+                "text_error",
+                1,
+                "Caption",
+                f"Typo in the caption: {quote(new, 60)} instead of {quote(old, 60)}.",
+                "caption",
+            ),
+        )
     t.caption = ""
-    return _ok(t, Edit("table.caption_missing", "text_error", 2, "Caption", f"The caption {quote(old, 60)} is missing.",
-                       "caption"))
+    return _ok(
+        t,
+        Edit(
+            "table.caption_missing",
+            "text_error",
+            2,
+            "Caption",
+            f"The caption {quote(old, 60)} is missing.",
+            "caption",
+        ),
+    )
 
 
-PERTURBATIONS = registry([
-    PerturbationInfo("table.drop_row", "layout_error", drop_row, 1.2),
-    PerturbationInfo("table.duplicate_row", "layout_error", duplicate_row, 0.8),
-    PerturbationInfo("table.swap_rows", "layout_error", swap_rows, 0.8),
-    PerturbationInfo("table.drop_column", "layout_error", drop_column, 0.8),
-    PerturbationInfo("table.duplicate_column", "layout_error", duplicate_column, 0.5),
-    PerturbationInfo("table.swap_columns", "layout_error", swap_columns, 0.8),
-    PerturbationInfo("table.merge_cells", "layout_error", merge_cells, 1.0),
-    PerturbationInfo("table.split_cell", "layout_error", split_cell, 1.0),
-    PerturbationInfo("table.flatten_header", "layout_error", flatten_header, 0.8),
-    PerturbationInfo("table.header_as_body", "layout_error", header_as_body, 0.4),
-    PerturbationInfo("table.number_digit", "numeric_error", number_digit, 2.5),
-    PerturbationInfo("table.decimal_point", "numeric_error", decimal_point, 1.0),
-    PerturbationInfo("table.number_sign", "numeric_error", number_sign, 0.8),
-    PerturbationInfo("table.number_rounding", "numeric_error", number_rounding, 0.8),
-    PerturbationInfo("table.unit", "numeric_error", unit, 1.0),
-    PerturbationInfo("table.text_replace", "text_error", text_replace, 2.0),
-    PerturbationInfo("table.typo", "text_error", typo, 2.5),
-    PerturbationInfo("table.empty_cell", "text_error", empty_cell, 1.0),
-    PerturbationInfo("table.caption", "text_error", caption_text, 0.8),
-])
+PERTURBATIONS = registry(
+    [
+        PerturbationInfo("table.drop_row", "layout_error", drop_row, 1.2),
+        PerturbationInfo("table.duplicate_row", "layout_error", duplicate_row, 0.8),
+        PerturbationInfo("table.swap_rows", "layout_error", swap_rows, 0.8),
+        PerturbationInfo("table.drop_column", "layout_error", drop_column, 0.8),
+        PerturbationInfo("table.duplicate_column", "layout_error", duplicate_column, 0.5),
+        PerturbationInfo("table.swap_columns", "layout_error", swap_columns, 0.8),
+        PerturbationInfo("table.merge_cells", "layout_error", merge_cells, 1.0),
+        PerturbationInfo("table.split_cell", "layout_error", split_cell, 1.0),
+        PerturbationInfo("table.flatten_header", "layout_error", flatten_header, 0.8),
+        PerturbationInfo("table.header_as_body", "layout_error", header_as_body, 0.4),
+        PerturbationInfo("table.number_digit", "numeric_error", number_digit, 2.5),
+        PerturbationInfo("table.decimal_point", "numeric_error", decimal_point, 1.0),
+        PerturbationInfo("table.number_sign", "numeric_error", number_sign, 0.8),
+        PerturbationInfo("table.number_rounding", "numeric_error", number_rounding, 0.8),
+        PerturbationInfo("table.unit", "numeric_error", unit, 1.0),
+        PerturbationInfo("table.text_replace", "text_error", text_replace, 2.0),
+        PerturbationInfo("table.typo", "text_error", typo, 2.5),
+        PerturbationInfo("table.empty_cell", "text_error", empty_cell, 1.0),
+        PerturbationInfo("table.caption", "text_error", caption_text, 0.8),
+    ]
+)

@@ -39,14 +39,26 @@ class Edit:
             w, h = size
             x0, y0, x1, y1 = clip_region(self.region)
             bbox = [x0 * w, y0 * h, x1 * w, y1 * h]
-        return ErrorItem(category=self.category, severity=int(self.severity), location=self.location,
-                         description=self.description, bbox=bbox,
-                         evidence={"perturbation": self.name, **self.evidence})
+        return ErrorItem(
+            category=self.category,
+            severity=int(self.severity),
+            location=self.location,
+            description=self.description,
+            bbox=bbox,
+            evidence={"perturbation": self.name, **self.evidence},
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "category": self.category, "severity": self.severity,
-                "location": self.location, "description": self.description, "target": self.target,
-                "region": list(self.region) if self.region else None, "evidence": self.evidence}
+        return {
+            "name": self.name,
+            "category": self.category,
+            "severity": self.severity,
+            "location": self.location,
+            "description": self.description,
+            "target": self.target,
+            "region": list(self.region) if self.region else None,
+            "evidence": self.evidence,
+        }
 
 
 Perturbation = Callable[[Any, random.Random], "Edit | None"]
@@ -137,10 +149,32 @@ def bump(severity: int, by: int = 1) -> int:
 # ---------------------------------------------------------------- text helpers shared by all tasks
 
 _KEYBOARD_NEIGHBOURS = {
-    "a": "qsz", "b": "vgn", "c": "xdv", "d": "sfe", "e": "wrd", "f": "dgr", "g": "fht", "h": "gjy",
-    "i": "uok", "j": "hku", "k": "jli", "l": "kop", "m": "nj", "n": "bmh", "o": "ipl", "p": "ol",
-    "q": "wa", "r": "etf", "s": "adw", "t": "ryg", "u": "yij", "v": "cbf", "w": "qes", "x": "zsc",
-    "y": "tuh", "z": "xa",
+    "a": "qsz",
+    "b": "vgn",
+    "c": "xdv",
+    "d": "sfe",
+    "e": "wrd",
+    "f": "dgr",
+    "g": "fht",
+    "h": "gjy",
+    "i": "uok",
+    "j": "hku",
+    "k": "jli",
+    "l": "kop",
+    "m": "nj",
+    "n": "bmh",
+    "o": "ipl",
+    "p": "ol",
+    "q": "wa",
+    "r": "etf",
+    "s": "adw",
+    "t": "ryg",
+    "u": "yij",
+    "v": "cbf",
+    "w": "qes",
+    "x": "zsc",
+    "y": "tuh",
+    "z": "xa",
 }
 
 
@@ -156,9 +190,9 @@ def make_typo(text: str, rng: random.Random) -> str | None:
         i = rng.choice(letters)
         op = rng.choice(("swap", "drop", "double", "replace"))
         if op == "swap" and i + 1 < len(text) and text[i + 1].isalpha() and text[i + 1] != text[i]:
-            out = text[:i] + text[i + 1] + text[i] + text[i + 2:]
+            out = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
         elif op == "drop" and len(letters) > 3:
-            out = text[:i] + text[i + 1:]
+            out = text[:i] + text[i + 1 :]
         elif op == "double":
             out = text[:i] + text[i] + text[i:]
         elif op == "replace":
@@ -166,7 +200,7 @@ def make_typo(text: str, rng: random.Random) -> str | None:
             choices = _KEYBOARD_NEIGHBOURS.get(low, "eaoin")
             repl = rng.choice(choices)
             repl = repl.upper() if text[i].isupper() else repl
-            out = text[:i] + repl + text[i + 1:]
+            out = text[:i] + repl + text[i + 1 :]
         else:
             continue
         if out != text:

@@ -15,8 +15,14 @@ from typing import Any
 from ..errors import InputError
 from .perturbation import PerturbationInfo
 
-SOURCE_SUFFIXES = {".py": "python", ".svg": "svg", ".html": "html", ".htm": "html", ".md": "markdown",
-                   ".markdown": "markdown"}
+SOURCE_SUFFIXES = {
+    ".py": "python",
+    ".svg": "svg",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+}
 #: Largest user source file read (bytes).
 MAX_SOURCE_BYTES = 2_000_000
 
@@ -38,7 +44,11 @@ def find_sources(path: Path, task: str) -> list[SourceFile]:
     p = Path(path).expanduser()
     if not p.exists():
         raise InputError(f"--source: no such file or folder: {p}")
-    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SOURCE_SUFFIXES)
+    files = (
+        [p]
+        if p.is_file()
+        else sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SOURCE_SUFFIXES)
+    )
     out = []
     for f in files:
         if f.stat().st_size > MAX_SOURCE_BYTES or f.stat().st_size == 0:
@@ -65,7 +75,9 @@ def parse_source(src: SourceFile) -> Any:
         from .perturb_code import CodeDoc
 
         if not CodeDoc(src.text, src.kind).sites():
-            raise InputError(f"{src.path.name}: no editable literals (titles, labels, data lists, colours) found")
+            raise InputError(
+                f"{src.path.name}: no editable literals (titles, labels, data lists, colours) found"
+            )
         return CodeDoc(src.text, src.kind)
     if src.kind == "svg":
         from .svgs import parse_svg
@@ -82,8 +94,15 @@ def parse_source(src: SourceFile) -> Any:
     raise InputError(f"{src.path.name}: unsupported kind {src.kind}")
 
 
-def generate(task: str, rng: random.Random, *, plotly_share: float = 0.3, markdown_share: float = 0.35,
-             icons: tuple[Any, ...] | None = None, svg_px: int = 256) -> Any:
+def generate(
+    task: str,
+    rng: random.Random,
+    *,
+    plotly_share: float = 0.3,
+    markdown_share: float = 0.35,
+    icons: tuple[Any, ...] | None = None,
+    svg_px: int = 256,
+) -> Any:
     """A random ground-truth document for ``task``."""
     if task == "chart":
         from .charts import random_chart

@@ -11,7 +11,9 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
-Matrix = tuple[float, float, float, float, float, float]  # a b c d e f: x' = a x + c y + e, y' = b x + d y + f
+Matrix = tuple[
+    float, float, float, float, float, float
+]  # a b c d e f: x' = a x + c y + e, y' = b x + d y + f
 Box = tuple[float, float, float, float]
 IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
@@ -24,7 +26,14 @@ def multiply(m: Matrix, n: Matrix) -> Matrix:
     """m · n (apply n first, then m)."""
     a, b, c, d, e, f = m
     a2, b2, c2, d2, e2, f2 = n
-    return (a * a2 + c * b2, b * a2 + d * b2, a * c2 + c * d2, b * c2 + d * d2, a * e2 + c * f2 + e, b * e2 + d * f2 + f)
+    return (
+        a * a2 + c * b2,
+        b * a2 + d * b2,
+        a * c2 + c * d2,
+        b * c2 + d * d2,
+        a * e2 + c * f2 + e,
+        b * e2 + d * f2 + f,
+    )
 
 
 def apply(m: Matrix, x: float, y: float) -> tuple[float, float]:
@@ -100,7 +109,7 @@ def path_tokens(d: str) -> list[tuple[str, int, int, str, int]]:
         else:
             m = _NUM_RE.match(d, i)
             if not m:
-                raise ValueError(f"bad path data near {d[i:i + 10]!r}")
+                raise ValueError(f"bad path data near {d[i : i + 10]!r}")
             out.append((m.group(0), m.start(), m.end(), cmd, idx))
             i = m.end()
         k += 1
@@ -122,8 +131,18 @@ def path_commands(d: str) -> list[tuple[str, list[float]]]:
     return [(c, v) for c, v in out if c in "Zz" or len(v) == _PARAMS[c.upper()]]
 
 
-def _arc_points(x0: float, y0: float, rx: float, ry: float, phi_deg: float, large: bool, sweep: bool,
-                x1: float, y1: float, steps: int = 12) -> list[tuple[float, float]]:
+def _arc_points(
+    x0: float,
+    y0: float,
+    rx: float,
+    ry: float,
+    phi_deg: float,
+    large: bool,
+    sweep: bool,
+    x1: float,
+    y1: float,
+    steps: int = 12,
+) -> list[tuple[float, float]]:
     if rx == 0 or ry == 0 or (x0 == x1 and y0 == y1):
         return [(x1, y1)]
     rx, ry = abs(rx), abs(ry)
@@ -131,12 +150,12 @@ def _arc_points(x0: float, y0: float, rx: float, ry: float, phi_deg: float, larg
     cos, sin = math.cos(phi), math.sin(phi)
     dx, dy = (x0 - x1) / 2, (y0 - y1) / 2
     x1p, y1p = cos * dx + sin * dy, -sin * dx + cos * dy
-    lam = (x1p ** 2) / (rx ** 2) + (y1p ** 2) / (ry ** 2)
+    lam = (x1p**2) / (rx**2) + (y1p**2) / (ry**2)
     if lam > 1:
         s = math.sqrt(lam)
         rx, ry = rx * s, ry * s
-    num = rx ** 2 * ry ** 2 - rx ** 2 * y1p ** 2 - ry ** 2 * x1p ** 2
-    den = rx ** 2 * y1p ** 2 + ry ** 2 * x1p ** 2
+    num = rx**2 * ry**2 - rx**2 * y1p**2 - ry**2 * x1p**2
+    den = rx**2 * y1p**2 + ry**2 * x1p**2
     coef = math.sqrt(max(0.0, num / den)) if den else 0.0
     if large == sweep:
         coef = -coef
@@ -195,14 +214,20 @@ def path_points(d: str, steps: int = 8) -> list[tuple[float, float]]:
                 c1, c2, end = (ox + v[0], oy + v[1]), (ox + v[2], oy + v[3]), (ox + v[4], oy + v[5])
                 ctrl = c2
             elif c == "S":
-                c1 = (2 * x - last_ctrl[0], 2 * y - last_ctrl[1]) if last_ctrl and last_cmd in "CS" else (x, y)
+                c1 = (
+                    (2 * x - last_ctrl[0], 2 * y - last_ctrl[1]) if last_ctrl and last_cmd in "CS" else (x, y)
+                )
                 c2, end = (ox + v[0], oy + v[1]), (ox + v[2], oy + v[3])
                 ctrl = c2
             else:
                 if c == "Q":
                     q, end = (ox + v[0], oy + v[1]), (ox + v[2], oy + v[3])
                 else:
-                    q = (2 * x - last_ctrl[0], 2 * y - last_ctrl[1]) if last_ctrl and last_cmd in "QT" else (x, y)
+                    q = (
+                        (2 * x - last_ctrl[0], 2 * y - last_ctrl[1])
+                        if last_ctrl and last_cmd in "QT"
+                        else (x, y)
+                    )
                     end = (ox + v[0], oy + v[1])
                 c1 = (x + 2 / 3 * (q[0] - x), y + 2 / 3 * (q[1] - y))
                 c2 = (end[0] + 2 / 3 * (q[0] - end[0]), end[1] + 2 / 3 * (q[1] - end[1]))
@@ -210,8 +235,8 @@ def path_points(d: str, steps: int = 8) -> list[tuple[float, float]]:
             for j in range(1, steps + 1):
                 t = j / steps
                 mt = 1 - t
-                px = mt ** 3 * x + 3 * mt ** 2 * t * c1[0] + 3 * mt * t ** 2 * c2[0] + t ** 3 * end[0]
-                py = mt ** 3 * y + 3 * mt ** 2 * t * c1[1] + 3 * mt * t ** 2 * c2[1] + t ** 3 * end[1]
+                px = mt**3 * x + 3 * mt**2 * t * c1[0] + 3 * mt * t**2 * c2[0] + t**3 * end[0]
+                py = mt**3 * y + 3 * mt**2 * t * c1[1] + 3 * mt * t**2 * c2[1] + t**3 * end[1]
                 pts.append((px, py))
             last_ctrl = ctrl
             x, y = end
@@ -295,5 +320,8 @@ def area(b: Box | None) -> float:
 def intersection(a: Box | None, b: Box | None) -> float:
     if a is None or b is None:
         return 0.0
-    return area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))) if (
-        min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])) else 0.0
+    return (
+        area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+        if (min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]))
+        else 0.0
+    )

@@ -19,8 +19,19 @@ from pathlib import Path
 
 from ..errors import InputError
 from .colors import PALETTES, delta_e, shade
-from .svg_geometry import IDENTITY, SHAPE_TAGS, Box, Matrix, apply, box_of, local_name, local_points, multiply, \
-    parse_transform, union
+from .svg_geometry import (
+    IDENTITY,
+    SHAPE_TAGS,
+    Box,
+    Matrix,
+    apply,
+    box_of,
+    local_name,
+    local_points,
+    multiply,
+    parse_transform,
+    union,
+)
 
 SVG_NS = "http://www.w3.org/2000/svg"
 ET.register_namespace("", SVG_NS)
@@ -45,7 +56,9 @@ class Icon:
 
 
 def _family_style(root: ET.Element) -> str:
-    return "stroke" if root.get("stroke", "") not in ("", "none") and root.get("fill", "") == "none" else "fill"
+    return (
+        "stroke" if root.get("stroke", "") not in ("", "none") and root.get("fill", "") == "none" else "fill"
+    )
 
 
 @lru_cache(maxsize=8)
@@ -148,7 +161,9 @@ class SvgDoc:
         x, y, w, h = self.viewbox
         return ((box[0] - x) / w, (box[1] - y) / h, (box[2] - x) / w, (box[3] - y) / h)
 
-    def effective(self, el: ET.Element, attr: str, parents: dict[ET.Element, ET.Element] | None = None) -> str | None:
+    def effective(
+        self, el: ET.Element, attr: str, parents: dict[ET.Element, ET.Element] | None = None
+    ) -> str | None:
         """The inherited presentation value of ``attr`` (attribute or inline style), None when unset."""
         parents = parents or self.parents()
         node: ET.Element | None = el
@@ -178,8 +193,17 @@ class SvgDoc:
             return el.get(LABEL, "")
         name = local_name(el)
         ident = el.get("id")
-        what = {"path": "path", "rect": "rectangle", "circle": "circle", "ellipse": "ellipse", "line": "line",
-                "polyline": "polyline", "polygon": "polygon", "text": "text", "g": "group"}.get(name, name)
+        what = {
+            "path": "path",
+            "rect": "rectangle",
+            "circle": "circle",
+            "ellipse": "ellipse",
+            "line": "line",
+            "polyline": "polyline",
+            "polygon": "polygon",
+            "text": "text",
+            "g": "group",
+        }.get(name, name)
         if ident:
             return f"{what.capitalize()} '{ident}'"
         pos = self.position_word(el, parents)
@@ -196,8 +220,20 @@ class SvgDoc:
 
     def drawables(self) -> list[ET.Element]:
         """Every drawn element below the root, in document order."""
-        skip = {"defs", "clipPath", "mask", "pattern", "linearGradient", "radialGradient", "symbol", "marker",
-                "style", "title", "desc", "metadata"}
+        skip = {
+            "defs",
+            "clipPath",
+            "mask",
+            "pattern",
+            "linearGradient",
+            "radialGradient",
+            "symbol",
+            "marker",
+            "style",
+            "title",
+            "desc",
+            "metadata",
+        }
         out = []
 
         def walk(node: ET.Element) -> None:
@@ -255,8 +291,24 @@ def parse_svg(source: str) -> SvgDoc:
 # ------------------------------------------------------------------------------- scene generator
 
 BADGE_TEXTS = ("1", "2", "3", "5", "9", "12", "!", "NEW", "99+")
-LABELS = ("Home", "Photos", "Settings", "Alerts", "Travel", "Music", "Cloud", "Shop", "Mail", "Weather", "Sports",
-          "Energy", "Garden", "Maps", "Coffee", "Awards")
+LABELS = (
+    "Home",
+    "Photos",
+    "Settings",
+    "Alerts",
+    "Travel",
+    "Music",
+    "Cloud",
+    "Shop",
+    "Mail",
+    "Weather",
+    "Sports",
+    "Energy",
+    "Garden",
+    "Maps",
+    "Coffee",
+    "Awards",
+)
 FONT = "DejaVu Sans, Arial, sans-serif"
 
 
@@ -280,7 +332,6 @@ def random_svg(rng: random.Random, icons: tuple[Icon, ...] | None = None, px: in
     """An icon scene: one real icon, usually on a background shape, with optional badge, ring or label."""
     icons = icons or load_icons()
     icon = rng.choice(icons)
-    W = 100.0
     root = _el("svg", width=str(px), height=str(px), viewBox="0 0 100 100")
     palette = list(PALETTES[rng.choice(("tab10", "deep", "plotly", "corporate", "set2", "earth"))])
     layout = rng.choice(("badge", "badge", "tile", "plain", "emblem"))
@@ -293,20 +344,52 @@ def random_svg(rng: random.Random, icons: tuple[Icon, ...] | None = None, px: in
         if rng.random() < 0.5:
             root.append(_el("circle", "Background circle", cx="50", cy="50", r="46", fill=bg))
         else:
-            root.append(_el("rect", "Background square", x="4", y="4", width="92", height="92",
-                            rx=str(rng.choice((8, 14, 20))), fill=bg))
+            root.append(
+                _el(
+                    "rect",
+                    "Background square",
+                    x="4",
+                    y="4",
+                    width="92",
+                    height="92",
+                    rx=str(rng.choice((8, 14, 20))),
+                    fill=bg,
+                )
+            )
         fg = _contrasting(rng, bg, ["#ffffff", "#ffffff", "#1f2937", "#fef3c7"])
     elif layout == "tile":
         bg = shade(rng.choice(palette), 0.8)
-        root.append(_el("rect", "Background tile", x="3", y="3", width="94", height="94", rx="10", fill=bg,
-                        stroke=shade(bg, -0.35), stroke_width="2"))
+        root.append(
+            _el(
+                "rect",
+                "Background tile",
+                x="3",
+                y="3",
+                width="94",
+                height="94",
+                rx="10",
+                fill=bg,
+                stroke=shade(bg, -0.35),
+                stroke_width="2",
+            )
+        )
         fg = _contrasting(rng, bg, palette + ["#1f2937"])
     elif layout == "emblem":
         bg = shade(rng.choice(palette), 0.85)
         ring = rng.choice(palette)
         root.append(_el("circle", "Background disc", cx="50", cy="50", r="46", fill=bg))
-        root.append(_el("circle", "Outer ring", cx="50", cy="50", r="42", fill="none", stroke=ring,
-                        stroke_width=str(rng.choice((3, 4, 5)))))
+        root.append(
+            _el(
+                "circle",
+                "Outer ring",
+                cx="50",
+                cy="50",
+                r="42",
+                fill="none",
+                stroke=ring,
+                stroke_width=str(rng.choice((3, 4, 5))),
+            )
+        )
         fg = _contrasting(rng, bg, [ring] + palette)
         icon_box = 50.0
     else:
@@ -314,8 +397,11 @@ def random_svg(rng: random.Random, icons: tuple[Icon, ...] | None = None, px: in
         fg = rng.choice(palette)
 
     scale = icon_box / icon.size
-    g = _el("g", f"{icon.title} icon", transform=f"translate({_fmt(cx - icon_box / 2)} {_fmt(cy - icon_box / 2)}) "
-                                                 f"scale({_fmt(scale)})")
+    g = _el(
+        "g",
+        f"{icon.title} icon",
+        transform=f"translate({_fmt(cx - icon_box / 2)} {_fmt(cy - icon_box / 2)}) scale({_fmt(scale)})",
+    )
     if icon.style == "stroke":
         g.set("fill", "none")
         g.set("stroke", fg)
@@ -332,30 +418,72 @@ def random_svg(rng: random.Random, icons: tuple[Icon, ...] | None = None, px: in
     parents = doc.parents()
     for k, part in enumerate(parts):
         pos = doc.position_word(part, parents)
-        shape = {"path": "stroke" if icon.style == "stroke" else "shape", "circle": "circle", "rect": "rectangle",
-                 "line": "line", "polyline": "polyline", "polygon": "polygon", "ellipse": "ellipse"}.get(
-            local_name(part), "shape")
-        part.set(LABEL, f"{icon.title} icon, {pos} {shape}" if len(parts) > 1 else f"{icon.title} icon outline")
+        shape = {
+            "path": "stroke" if icon.style == "stroke" else "shape",
+            "circle": "circle",
+            "rect": "rectangle",
+            "line": "line",
+            "polyline": "polyline",
+            "polygon": "polygon",
+            "ellipse": "ellipse",
+        }.get(local_name(part), "shape")
+        part.set(
+            LABEL, f"{icon.title} icon, {pos} {shape}" if len(parts) > 1 else f"{icon.title} icon outline"
+        )
 
     if layout in ("badge", "emblem") and rng.random() < 0.45:
         dot = _contrasting(rng, fg, ["#e11d48", "#f59e0b", "#16a34a", "#2563eb"])
         text = rng.choice(BADGE_TEXTS)
         r = 11.0 if len(text) <= 2 else 14.0
         bx, by = 100 - r - 2, r + 2
-        root.append(_el("circle", "Notification badge", cx=_fmt(bx), cy=_fmt(by), r=_fmt(r), fill=dot,
-                        stroke="#ffffff", stroke_width="2"))
-        t = _el("text", "Badge text", x=_fmt(bx), y=_fmt(by + 4.2), font_family=FONT, font_size="12",
-                font_weight="bold", fill="#ffffff", text_anchor="middle")
+        root.append(
+            _el(
+                "circle",
+                "Notification badge",
+                cx=_fmt(bx),
+                cy=_fmt(by),
+                r=_fmt(r),
+                fill=dot,
+                stroke="#ffffff",
+                stroke_width="2",
+            )
+        )
+        t = _el(
+            "text",
+            "Badge text",
+            x=_fmt(bx),
+            y=_fmt(by + 4.2),
+            font_family=FONT,
+            font_size="12",
+            font_weight="bold",
+            fill="#ffffff",
+            text_anchor="middle",
+        )
         t.text = text
         root.append(t)
     if label_text:
-        t = _el("text", "Label text", x="50", y="91", font_family=FONT, font_size=str(rng.choice((11, 12, 13))),
-                fill=fg if layout == "plain" else shade(fg, -0.2) if delta_e(fg, "#ffffff") > 8 else "#1f2937",
-                text_anchor="middle")
+        t = _el(
+            "text",
+            "Label text",
+            x="50",
+            y="91",
+            font_family=FONT,
+            font_size=str(rng.choice((11, 12, 13))),
+            fill=fg if layout == "plain" else shade(fg, -0.2) if delta_e(fg, "#ffffff") > 8 else "#1f2937",
+            text_anchor="middle",
+        )
         t.text = label_text
         root.append(t)
     if layout == "plain" and rng.random() < 0.5:
-        sh = _el("ellipse", "Shadow", cx="50", cy=_fmt(cy + icon_box / 2 + 2), rx="26", ry="3", fill="#000000",
-                 opacity="0.15")
+        sh = _el(
+            "ellipse",
+            "Shadow",
+            cx="50",
+            cy=_fmt(cy + icon_box / 2 + 2),
+            rx="26",
+            ry="3",
+            fill="#000000",
+            opacity="0.15",
+        )
         root.insert(0, sh)
     return doc

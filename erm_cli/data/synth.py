@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import io
 import json
-from concurrent.futures import ThreadPoolExecutor
 import os
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -74,10 +74,19 @@ class SynthConfig:
 
     def identity(self) -> dict[str, Any]:
         """The settings that change the generated stream (a resumed run must match them)."""
-        return {"synth_version": SYNTH_VERSION, "task": self.task, "seed": self.seed, "max_errors": self.max_errors,
-                "source": str(self.source) if self.source else None, "icons": str(self.icons) if self.icons else None,
-                "dpi": self.dpi, "svg_px": self.svg_px, "plotly_share": self.plotly_share,
-                "markdown_share": self.markdown_share, "equivalent_rate": self.equivalent_rate}
+        return {
+            "synth_version": SYNTH_VERSION,
+            "task": self.task,
+            "seed": self.seed,
+            "max_errors": self.max_errors,
+            "source": str(self.source) if self.source else None,
+            "icons": str(self.icons) if self.icons else None,
+            "dpi": self.dpi,
+            "svg_px": self.svg_px,
+            "plotly_share": self.plotly_share,
+            "markdown_share": self.markdown_share,
+            "equivalent_rate": self.equivalent_rate,
+        }
 
     def targets(self) -> dict[str, int]:
         """How many records each task gets (``n`` split evenly, the remainder to the first tasks)."""
@@ -143,6 +152,7 @@ class SynthStats:
 
 # ------------------------------------------------------------------------------- building groups
 
+
 def group_rng(seed: int, task: str, index: int) -> random.Random:
     return random.Random(f"{seed}:{task}:{index}")
 
@@ -151,8 +161,14 @@ def _weighted(rng: random.Random, items: list[Any], weights: list[float]) -> Any
     return rng.choices(items, weights=weights, k=1)[0]
 
 
-def build_chain(doc: Any, registry: dict[str, PerturbationInfo], k: int, rng: random.Random, task: str,
-                errors: list[str] | None = None) -> list[tuple[Any, Edit]]:
+def build_chain(
+    doc: Any,
+    registry: dict[str, PerturbationInfo],
+    k: int,
+    rng: random.Random,
+    task: str,
+    errors: list[str] | None = None,
+) -> list[tuple[Any, Edit]]:
     """Up to ``k`` successive edits of ``doc``; returns (document after the edit, edit) per step.
 
     Each step draws an error category (weighted), then a perturbation of that category; edits whose
@@ -183,8 +199,9 @@ def build_chain(doc: Any, registry: dict[str, PerturbationInfo], k: int, rng: ra
                 continue
             if edit is None or conflicts(edit.target, [e.target for _, e in steps]):
                 continue
-            if task in OCCLUDING_TASKS and any(overlap_share(edit.region, e.region) > MAX_REGION_OVERLAP
-                                               for _, e in steps):
+            if task in OCCLUDING_TASKS and any(
+                overlap_share(edit.region, e.region) > MAX_REGION_OVERLAP for _, e in steps
+            ):
                 continue
             try:
                 code = trial.code()
@@ -218,7 +235,9 @@ def invisible_variant(doc: Any, rng: random.Random) -> str | None:
     return None
 
 
-def resized_variant(doc: Any, kind: str, options: RenderOptions, rng: random.Random) -> tuple[str, RenderOptions, str] | None:
+def resized_variant(
+    doc: Any, kind: str, options: RenderOptions, rng: random.Random
+) -> tuple[str, RenderOptions, str] | None:
     """The same content at another dpi or size."""
     factor = rng.choice((0.75, 1.25, 1.5))
     name = type(doc).__name__
@@ -233,12 +252,20 @@ def resized_variant(doc: Any, kind: str, options: RenderOptions, rng: random.Ran
         w = _length(doc.root.get("width"), vw)
         h = _length(doc.root.get("height"), vh)
         W, H = max(16, int(round(w * factor))), max(16, int(round(h * factor)))
-        return code, replace(options, width=W, height=H), f"rendered at {W}x{H} px instead of {int(w)}x{int(h)}"
+        return (
+            code,
+            replace(options, width=W, height=H),
+            f"rendered at {W}x{H} px instead of {int(w)}x{int(h)}",
+        )
     if kind == "plotly" and name == "ChartSpec":
         d = doc.copy()
         d.width, d.height = round(d.width * factor, 2), round(d.height * factor, 2)
-        return d.code(), options, f"figure size {int(d.width * 100)}x{int(d.height * 100)} px instead of " \
-                                  f"{int(doc.width * 100)}x{int(doc.height * 100)}"
+        return (
+            d.code(),
+            options,
+            f"figure size {int(d.width * 100)}x{int(d.height * 100)} px instead of "
+            f"{int(doc.width * 100)}x{int(doc.height * 100)}",
+        )
     if kind == "html":
         return f'<div style="zoom: {factor:g}">\n{code}</div>\n', options, f"zoomed {factor:g}x"
     if kind == "markdown":
@@ -280,8 +307,14 @@ class GroupFactory:
             doc = parse_source(src)
             label = f"source:{src.path.name}"
         else:
-            doc = generate(task, rng, plotly_share=cfg.plotly_share, markdown_share=cfg.markdown_share,
-                           icons=self.icons, svg_px=cfg.svg_px)
+            doc = generate(
+                task,
+                rng,
+                plotly_share=cfg.plotly_share,
+                markdown_share=cfg.markdown_share,
+                icons=self.icons,
+                svg_px=cfg.svg_px,
+            )
             label = f"generated:{doc.kind}"
         kind = doc.kind
         base = cfg.render_options()
@@ -295,8 +328,17 @@ class GroupFactory:
         if rng.random() < cfg.equivalent_rate:
             code = invisible_variant(doc, rng)
             if code is not None:
-                group.candidates.append(Candidate("eq-code", code, kind, base, [], "equivalent_code",
-                                                  "same content, code written differently"))
+                group.candidates.append(
+                    Candidate(
+                        "eq-code",
+                        code,
+                        kind,
+                        base,
+                        [],
+                        "equivalent_code",
+                        "same content, code written differently",
+                    )
+                )
         if rng.random() < cfg.equivalent_rate:
             resized = resized_variant(doc, kind, base, rng)
             if resized is not None:
@@ -306,6 +348,7 @@ class GroupFactory:
 
 
 # ------------------------------------------------------------------------------- output folder state
+
 
 @dataclass
 class OutputState:
@@ -344,8 +387,10 @@ def load_state(cfg: SynthConfig, targets: dict[str, int], overwrite: bool) -> Ou
             (out / name).unlink(missing_ok=True)
         return OutputState([], set(), [])
     if data.exists() and not manifest.exists():
-        raise InputError(f"{out} holds a data.jsonl that erm synth did not write (no manifest.json); "
-                         "choose another --out or pass --overwrite")
+        raise InputError(
+            f"{out} holds a data.jsonl that erm synth did not write (no manifest.json); "
+            "choose another --out or pass --overwrite"
+        )
     if not manifest.exists():
         return OutputState([], set(), [])
     try:
@@ -354,8 +399,10 @@ def load_state(cfg: SynthConfig, targets: dict[str, int], overwrite: bool) -> Ou
         raise InputError(f"{manifest} is not valid JSON; pass --overwrite to start again") from None
     if old.get("config") != cfg.identity():
         diff = sorted(k for k in cfg.identity() if (old.get("config") or {}).get(k) != cfg.identity()[k])
-        raise InputError(f"{out} was generated with other settings ({', '.join(diff)}); use another --out, the same "
-                         "settings to resume, or --overwrite")
+        raise InputError(
+            f"{out} was generated with other settings ({', '.join(diff)}); use another --out, the same "
+            "settings to resume, or --overwrite"
+        )
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in _read_jsonl(data):
         groups.setdefault(str(r.get("group")), []).append(r)
@@ -388,6 +435,7 @@ def load_state(cfg: SynthConfig, targets: dict[str, int], overwrite: bool) -> Ou
 
 
 # ------------------------------------------------------------------------------- processing renders
+
 
 def _pixels(png: bytes):  # type: ignore[no-untyped-def]
     import numpy as np
@@ -431,19 +479,29 @@ def _image_size(png: bytes) -> tuple[int, int]:
         return im.size
 
 
-def process_group(group: Group, results: dict[str, Any], images: Path, stats: SynthStats) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def process_group(
+    group: Group, results: dict[str, Any], images: Path, stats: SynthStats
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Records and failures of one rendered group (images written to ``images``)."""
     failures: list[dict[str, Any]] = []
     for msg in group.perturbation_errors:
         failures.append({"group": group.gid, "task": group.task, "stage": "perturbation", "error": msg})
     ref = results["ref"]
     if not ref.ok or not ref.png:
-        failures.append({"group": group.gid, "task": group.task, "stage": "reference",
-                         "error": ref.error or "reference did not render"})
+        failures.append(
+            {
+                "group": group.gid,
+                "task": group.task,
+                "stage": "reference",
+                "error": ref.error or "reference did not render",
+            }
+        )
         return [], failures
     ref_px = _pixels(ref.png)
     if ref_px.min() == ref_px.max():
-        failures.append({"group": group.gid, "task": group.task, "stage": "reference", "error": "blank reference render"})
+        failures.append(
+            {"group": group.gid, "task": group.task, "stage": "reference", "error": "blank reference render"}
+        )
         return [], failures
     size = _image_size(ref.png)
     ref_name = f"images/{group.gid}-ref.png"
@@ -457,8 +515,15 @@ def process_group(group: Group, results: dict[str, Any], images: Path, stats: Sy
         if cand.pair_type == "perturbed" and not chain_ok:
             continue
         if not res.ok or not res.png:
-            failures.append({"group": group.gid, "task": group.task, "stage": "candidate", "candidate": cand.suffix,
-                             "error": res.error or "did not render"})
+            failures.append(
+                {
+                    "group": group.gid,
+                    "task": group.task,
+                    "stage": "candidate",
+                    "candidate": cand.suffix,
+                    "error": res.error or "did not render",
+                }
+            )
             stats.failed_candidates += 1
             if cand.pair_type == "perturbed":
                 chain_ok = False
@@ -472,12 +537,26 @@ def process_group(group: Group, results: dict[str, Any], images: Path, stats: Sy
                     pending.append((cand, res.png, [], "noop"))
                 continue
             mask = changed_mask(prev, px)
-            hidden = [j for j, m in masks.items() if m is not None and mask is not None and m.shape == mask.shape
-                      and m.any() and (m & mask).sum() / m.sum() > MAX_MASKED_SHARE]
+            hidden = [
+                j
+                for j, m in masks.items()
+                if m is not None
+                and mask is not None
+                and m.shape == mask.shape
+                and m.any()
+                and (m & mask).sum() / m.sum() > MAX_MASKED_SHARE
+            ]
             if hidden:  # this edit repaints what an earlier one changed: the labels could lie from here on
-                failures.append({"group": group.gid, "task": group.task, "stage": "masked", "candidate": cand.suffix,
-                                 "error": f"{cand.edits[step].name} may hide "
-                                          f"{', '.join(cand.edits[j].name for j in hidden)}; chain stopped"})
+                failures.append(
+                    {
+                        "group": group.gid,
+                        "task": group.task,
+                        "stage": "masked",
+                        "candidate": cand.suffix,
+                        "error": f"{cand.edits[step].name} may hide "
+                        f"{', '.join(cand.edits[j].name for j in hidden)}; chain stopped",
+                    }
+                )
                 chain_ok = False
                 continue
             masks[step] = mask
@@ -486,8 +565,15 @@ def process_group(group: Group, results: dict[str, Any], images: Path, stats: Sy
             pending.append((cand, res.png, list(visible), "perturbed"))
         elif cand.pair_type == "equivalent_code":
             if not same_pixels(px, ref_px):
-                failures.append({"group": group.gid, "task": group.task, "stage": "equivalent", "candidate": cand.suffix,
-                                 "error": "the invisible code change changed pixels; pair dropped"})
+                failures.append(
+                    {
+                        "group": group.gid,
+                        "task": group.task,
+                        "stage": "equivalent",
+                        "candidate": cand.suffix,
+                        "error": "the invisible code change changed pixels; pair dropped",
+                    }
+                )
                 continue
             pending.append((cand, res.png, [], cand.pair_type))
         else:
@@ -506,18 +592,37 @@ def process_group(group: Group, results: dict[str, Any], images: Path, stats: Sy
             errors.append(err)
         names = [cand.edits[i].name for i in edit_ids]
         note = cand.note or ("the perturbation did not change the render" if pair_type == "noop" else "")
-        records.append({
-            "id": f"{group.gid}-{cand.suffix}", "category": group.task, "gt_img_path": ref_name, "pred_img_path": name,
-            "human_errors": errors, "gt_code": group.ref_code, "pred_code": cand.code, "kind": group.kind,
-            "pair_type": pair_type, "severity_total": sum(e["severity"] for e in errors), "perturbations": names,
-            "edit_ids": edit_ids, "group": group.gid, "source": group.source, "note": note,
-            "render": {"gt_size": list(size), "pred_size": list(_image_size(png)), "dpi": cand.options.dpi,
-                       "width": cand.options.width, "height": cand.options.height},
-        })
+        records.append(
+            {
+                "id": f"{group.gid}-{cand.suffix}",
+                "category": group.task,
+                "gt_img_path": ref_name,
+                "pred_img_path": name,
+                "human_errors": errors,
+                "gt_code": group.ref_code,
+                "pred_code": cand.code,
+                "kind": group.kind,
+                "pair_type": pair_type,
+                "severity_total": sum(e["severity"] for e in errors),
+                "perturbations": names,
+                "edit_ids": edit_ids,
+                "group": group.gid,
+                "source": group.source,
+                "note": note,
+                "render": {
+                    "gt_size": list(size),
+                    "pred_size": list(_image_size(png)),
+                    "dpi": cand.options.dpi,
+                    "width": cand.options.width,
+                    "height": cand.options.height,
+                },
+            }
+        )
     return records, failures
 
 
 # ------------------------------------------------------------------------------- the run
+
 
 def _render_batch(groups: list[Group], workers: int | None) -> dict[str, dict[str, Any]]:
     """Render every code of the batch (grouped by render options); results by group id and suffix."""
@@ -542,10 +647,9 @@ def _render_batch(groups: list[Group], workers: int | None) -> dict[str, dict[st
     return out
 
 
-def run_synth(cfg: SynthConfig, *, overwrite: bool = False, formats: Iterable[str] = (),
-              on_record: Callable[[int, int], Any] | None = None) -> SynthStats:
-    """Generate ``cfg.n`` labelled pairs into ``cfg.out``; returns statistics (also in manifest.json)."""
-    from . import formats as fmt
+def validate(cfg: SynthConfig, formats: Iterable[str] = ()) -> GroupFactory:
+    """Check the settings and the inputs (sources, icons); returns the group factory. Raises InputError."""
+    from .formats import FORMATS
 
     if cfg.task not in TASK_ORDER + ("all",):
         raise InputError(f"unknown task {cfg.task!r}; choose chart, table, svg or all")
@@ -553,15 +657,30 @@ def run_synth(cfg: SynthConfig, *, overwrite: bool = False, formats: Iterable[st
         raise InputError("--n must be at least 1")
     if not 1 <= cfg.max_errors <= 8:
         raise InputError("--max-errors must be between 1 and 8")
-    formats = tuple(formats)
     for f in formats:
-        if f not in fmt.FORMATS:
-            raise InputError(f"unknown format {f!r}; choose from: {', '.join(fmt.FORMATS)}")
+        if f not in FORMATS:
+            raise InputError(f"unknown format {f!r}; choose from: {', '.join(FORMATS)}")
+    if cfg.out.exists() and not cfg.out.is_dir():
+        raise InputError(f"--out is not a folder: {cfg.out}")
+    return GroupFactory(cfg)
+
+
+def run_synth(
+    cfg: SynthConfig,
+    *,
+    overwrite: bool = False,
+    formats: Iterable[str] = (),
+    on_record: Callable[[int, int], Any] | None = None,
+) -> SynthStats:
+    """Generate ``cfg.n`` labelled pairs into ``cfg.out``; returns statistics (also in manifest.json)."""
+    from . import formats as fmt
+
+    formats = tuple(formats)
+    factory = validate(cfg, formats)
     t0 = time.perf_counter()
     cfg.out.mkdir(parents=True, exist_ok=True)
     images = cfg.out / "images"
     images.mkdir(exist_ok=True)
-    factory = GroupFactory(cfg)
     targets = cfg.targets()
     active = factory.active_tasks()
     if len(active) < len(cfg.tasks):  # sources cover only some tasks: they share all of --n
@@ -597,12 +716,16 @@ def run_synth(cfg: SynthConfig, *, overwrite: bool = False, formats: Iterable[st
                     try:
                         g = factory.build(t, idx)
                     except InputError as exc:
-                        failures_fh.write(json.dumps({"group": gid, "task": t, "stage": "reference",
-                                                      "error": str(exc)}) + "\n")
+                        failures_fh.write(
+                            json.dumps({"group": gid, "task": t, "stage": "reference", "error": str(exc)})
+                            + "\n"
+                        )
                         stats.failed_groups += 1
                         done_groups.add(gid)
                         if idx > 10 * targets[t] + 50:
-                            raise InputError(f"gave up on task {t}: too many groups failed (last: {exc})") from None
+                            raise InputError(
+                                f"gave up on task {t}: too many groups failed (last: {exc})"
+                            ) from None
                         continue
                     batch.append(g)
                     budget[t] -= 1 + len(g.candidates)
@@ -616,8 +739,17 @@ def run_synth(cfg: SynthConfig, *, overwrite: bool = False, formats: Iterable[st
                 try:
                     recs, fails = process_group(g, res, images, stats)
                 except Exception as exc:  # noqa: BLE001 - a bug in one group must not lose the batch
-                    recs, fails = [], [{"group": g.gid, "task": g.task, "stage": "reference",
-                                        "error": f"internal error: {exc.__class__.__name__}: {exc}"[:500]}]
+                    recs, fails = (
+                        [],
+                        [
+                            {
+                                "group": g.gid,
+                                "task": g.task,
+                                "stage": "reference",
+                                "error": f"internal error: {exc.__class__.__name__}: {exc}"[:500],
+                            }
+                        ],
+                    )
                 for f in fails:
                     failures_fh.write(json.dumps(f, ensure_ascii=False) + "\n")
                     if f["stage"] == "reference":

@@ -13,7 +13,7 @@ import copy
 import html
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from ..errors import InputError
@@ -94,7 +94,9 @@ class Table:
         return set(self.cells) >= seen
 
     def has_spans(self) -> bool:
-        return any(sum(row.count(cid) for row in self.grid) > 1 for cid in {c for row in self.grid for c in row})
+        return any(
+            sum(row.count(cid) for row in self.grid) > 1 for cid in {c for row in self.grid for c in row}
+        )
 
     def new_id(self) -> int:
         return max(self.cells, default=-1) + 1
@@ -116,8 +118,11 @@ class Table:
 
     def row_name(self, row: int) -> str:
         """The row's label: its first non-numeric text, preferring cells not merged with other rows."""
-        own = [cid for cid in self.grid[row]
-               if all(cid not in self.grid[k] for k in range(self.n_rows) if k != row)]
+        own = [
+            cid
+            for cid in self.grid[row]
+            if all(cid not in self.grid[k] for k in range(self.n_rows) if k != row)
+        ]
         for ids in (own, self.grid[row]):
             for cid in ids:
                 t = self.cells[cid].text.strip()
@@ -198,7 +203,9 @@ def table_element(t: Table) -> str:
             _, _, nr, nc = t.extent(cid)
             cell = t.cells[cid]
             tag = "th" if cell.header else "td"
-            cells_html.append(f"<{tag}{_attrs(cell, nr, nc, bool(t.css))}>{html.escape(cell.text, quote=False)}</{tag}>")
+            cells_html.append(
+                f"<{tag}{_attrs(cell, nr, nc, bool(t.css))}>{html.escape(cell.text, quote=False)}</{tag}>"
+            )
         if compact:
             lines.append(f"<tr>{''.join(cells_html)}</tr>")
         else:
@@ -266,6 +273,7 @@ def table_markdown(t: Table) -> str:
 
 # ------------------------------------------------------------------------------- generator
 
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -283,55 +291,161 @@ class Theme:
     row_header: str
     rows: tuple[str, ...]
     columns: tuple[Column, ...]
-    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # row groups: (label, members) -> merged first column
+    groups: tuple[
+        tuple[str, tuple[str, ...]], ...
+    ] = ()  # row groups: (label, members) -> merged first column
     col_groups: tuple[tuple[str, int], ...] = ()  # header groups over the value columns: (label, width)
     text_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()  # extra text columns with value pools
 
 
 THEMES: tuple[Theme, ...] = (
-    Theme("countries", ("Table 1: Country indicators (2023)", "Key economic indicators", "Country statistics"),
-          "Country", ("Brazil", "Canada", "Egypt", "France", "India", "Japan", "Kenya", "Mexico", "Norway", "Peru",
-                      "Spain", "Vietnam"),
-          (Column("Population (M)", 5, 400, 1), Column("GDP (US$ bn)", 80, 4000, 0, "sep"),
-           Column("Growth (%)", -3, 8, 1, "signed"), Column("Area (km²)", 30000, 3000000, 0, "sep"),
-           Column("Life exp. (years)", 60, 85, 1)),
-          text_columns=(("Capital", ()),)),
-    Theme("benchmark", ("Table 2: Results on reasoning and knowledge benchmarks", "Main results", "Benchmark accuracy (%)"),
-          "Model", ("GPT-small", "Llama-7B", "Mistral-7B", "Qwen-7B", "Ours (base)", "Ours (RL)", "Baseline"),
-          (Column("GSM8K", 20, 90, 1), Column("MATH", 5, 60, 1), Column("MMLU", 40, 80, 1), Column("ARC", 40, 90, 1),
-           Column("Avg.", 30, 80, 1), Column("HellaSwag", 50, 90, 1)),
-          col_groups=(("Reasoning", 2), ("Knowledge", 2))),
-    Theme("finance", ("Quarterly revenue by segment (USD m)", "Segment results", "Table 3: Revenue by quarter"),
-          "Segment", ("Cloud", "Devices", "Services", "Advertising", "Licensing", "Gaming"),
-          (Column("H1 2023", 50, 900, 1), Column("H2 2023", 50, 900, 1), Column("H1 2024", 50, 900, 1),
-           Column("H2 2024", 50, 900, 1), Column("Total", 200, 3600, 1, "sep")),
-          col_groups=(("2023", 2), ("2024", 2))),
-    Theme("products", ("Laptop comparison", "Product specifications", "Table 4: Device specifications"),
-          "Model", ("Aero 14", "Zen Pro", "Nova X", "Swift 3", "Book Air", "Flex 5", "Titan 17"),
-          (Column("Weight", 0.9, 3.2, 2, "unit", "kg"), Column("Battery", 3000, 9000, 0, "unit", "mAh"),
-           Column("Price", 399, 2999, 0, "usd"), Column("Rating", 2.5, 5.0, 1), Column("Storage", 128, 2048, 0, "unit", "GB"))),
-    Theme("experiment", ("Table 5: Reaction yield under different conditions", "Measured yield by condition",
-                         "Experimental results"),
-          "Trial", ("Trial 1", "Trial 2", "Trial 3"),
-          (Column("Temperature (°C)", 20, 95, 1), Column("Pressure (kPa)", 95, 310, 0), Column("Yield (%)", 40, 98, 1),
-           Column("Time (min)", 5, 120, 0), Column("Error", 0.1, 2.5, 2, "pm"))),
-    Theme("league", ("League table", "Standings after 20 rounds", "Table 6: Final standings"),
-          "Team", ("Rovers", "United", "City", "Athletic", "Wanderers", "Albion", "Rangers", "Town"),
-          (Column("P", 20, 20, 0), Column("W", 3, 15, 0), Column("D", 1, 8, 0), Column("L", 1, 12, 0),
-           Column("GD", -20, 25, 0, "signed"), Column("Pts", 10, 50, 0))),
-    Theme("courses", ("Course schedule (autumn term)", "Timetable", "Table 7: Course overview"),
-          "Course", ("Linear Algebra", "Data Structures", "Organic Chemistry", "Microeconomics", "Statistics",
-                     "Operating Systems", "World History"),
-          (Column("Credits", 3, 6, 0), Column("Enrolled", 25, 240, 0), Column("Pass rate", 60, 99, 1, "pct")),
-          text_columns=(("Instructor", ("Dr. Alvarez", "Prof. Chen", "Dr. Okafor", "Prof. Novak", "Dr. Silva",
-                                        "Prof. Tanaka", "Dr. Weber")),
-                        ("Room", ("A-101", "B-204", "C-310", "Hall 2", "Lab 5", "D-015")))),
+    Theme(
+        "countries",
+        ("Table 1: Country indicators (2023)", "Key economic indicators", "Country statistics"),
+        "Country",
+        (
+            "Brazil",
+            "Canada",
+            "Egypt",
+            "France",
+            "India",
+            "Japan",
+            "Kenya",
+            "Mexico",
+            "Norway",
+            "Peru",
+            "Spain",
+            "Vietnam",
+        ),
+        (
+            Column("Population (M)", 5, 400, 1),
+            Column("GDP (US$ bn)", 80, 4000, 0, "sep"),
+            Column("Growth (%)", -3, 8, 1, "signed"),
+            Column("Area (km²)", 30000, 3000000, 0, "sep"),
+            Column("Life exp. (years)", 60, 85, 1),
+        ),
+        text_columns=(("Capital", ()),),
+    ),
+    Theme(
+        "benchmark",
+        ("Table 2: Results on reasoning and knowledge benchmarks", "Main results", "Benchmark accuracy (%)"),
+        "Model",
+        ("GPT-small", "Llama-7B", "Mistral-7B", "Qwen-7B", "Ours (base)", "Ours (RL)", "Baseline"),
+        (
+            Column("GSM8K", 20, 90, 1),
+            Column("MATH", 5, 60, 1),
+            Column("MMLU", 40, 80, 1),
+            Column("ARC", 40, 90, 1),
+            Column("Avg.", 30, 80, 1),
+            Column("HellaSwag", 50, 90, 1),
+        ),
+        col_groups=(("Reasoning", 2), ("Knowledge", 2)),
+    ),
+    Theme(
+        "finance",
+        ("Quarterly revenue by segment (USD m)", "Segment results", "Table 3: Revenue by quarter"),
+        "Segment",
+        ("Cloud", "Devices", "Services", "Advertising", "Licensing", "Gaming"),
+        (
+            Column("H1 2023", 50, 900, 1),
+            Column("H2 2023", 50, 900, 1),
+            Column("H1 2024", 50, 900, 1),
+            Column("H2 2024", 50, 900, 1),
+            Column("Total", 200, 3600, 1, "sep"),
+        ),
+        col_groups=(("2023", 2), ("2024", 2)),
+    ),
+    Theme(
+        "products",
+        ("Laptop comparison", "Product specifications", "Table 4: Device specifications"),
+        "Model",
+        ("Aero 14", "Zen Pro", "Nova X", "Swift 3", "Book Air", "Flex 5", "Titan 17"),
+        (
+            Column("Weight", 0.9, 3.2, 2, "unit", "kg"),
+            Column("Battery", 3000, 9000, 0, "unit", "mAh"),
+            Column("Price", 399, 2999, 0, "usd"),
+            Column("Rating", 2.5, 5.0, 1),
+            Column("Storage", 128, 2048, 0, "unit", "GB"),
+        ),
+    ),
+    Theme(
+        "experiment",
+        (
+            "Table 5: Reaction yield under different conditions",
+            "Measured yield by condition",
+            "Experimental results",
+        ),
+        "Trial",
+        ("Trial 1", "Trial 2", "Trial 3"),
+        (
+            Column("Temperature (°C)", 20, 95, 1),
+            Column("Pressure (kPa)", 95, 310, 0),
+            Column("Yield (%)", 40, 98, 1),
+            Column("Time (min)", 5, 120, 0),
+            Column("Error", 0.1, 2.5, 2, "pm"),
+        ),
+    ),
+    Theme(
+        "league",
+        ("League table", "Standings after 20 rounds", "Table 6: Final standings"),
+        "Team",
+        ("Rovers", "United", "City", "Athletic", "Wanderers", "Albion", "Rangers", "Town"),
+        (
+            Column("P", 20, 20, 0),
+            Column("W", 3, 15, 0),
+            Column("D", 1, 8, 0),
+            Column("L", 1, 12, 0),
+            Column("GD", -20, 25, 0, "signed"),
+            Column("Pts", 10, 50, 0),
+        ),
+    ),
+    Theme(
+        "courses",
+        ("Course schedule (autumn term)", "Timetable", "Table 7: Course overview"),
+        "Course",
+        (
+            "Linear Algebra",
+            "Data Structures",
+            "Organic Chemistry",
+            "Microeconomics",
+            "Statistics",
+            "Operating Systems",
+            "World History",
+        ),
+        (Column("Credits", 3, 6, 0), Column("Enrolled", 25, 240, 0), Column("Pass rate", 60, 99, 1, "pct")),
+        text_columns=(
+            (
+                "Instructor",
+                (
+                    "Dr. Alvarez",
+                    "Prof. Chen",
+                    "Dr. Okafor",
+                    "Prof. Novak",
+                    "Dr. Silva",
+                    "Prof. Tanaka",
+                    "Dr. Weber",
+                ),
+            ),
+            ("Room", ("A-101", "B-204", "C-310", "Hall 2", "Lab 5", "D-015")),
+        ),
+    ),
 )
 
 GROUPED_THEMES = {"experiment": (("Control", 3), ("Catalyst A", 3), ("Catalyst B", 3))}
-CAPITALS = {"Brazil": "Brasília", "Canada": "Ottawa", "Egypt": "Cairo", "France": "Paris", "India": "New Delhi",
-            "Japan": "Tokyo", "Kenya": "Nairobi", "Mexico": "Mexico City", "Norway": "Oslo", "Peru": "Lima",
-            "Spain": "Madrid", "Vietnam": "Hanoi"}
+CAPITALS = {
+    "Brazil": "Brasília",
+    "Canada": "Ottawa",
+    "Egypt": "Cairo",
+    "France": "Paris",
+    "India": "New Delhi",
+    "Japan": "Tokyo",
+    "Kenya": "Nairobi",
+    "Mexico": "Mexico City",
+    "Norway": "Oslo",
+    "Peru": "Lima",
+    "Spain": "Madrid",
+    "Vietnam": "Hanoi",
+}
 FONTS = ("Arial, sans-serif", "Georgia, serif", "'DejaVu Sans', sans-serif", "Verdana, sans-serif")
 HEAD_COLOURS = ("#e8eef7", "#f2f2f2", "#dff0d8", "#fdebd0", "#e6e0f8", "#ffffff")
 BORDERS = ("#999999", "#333333", "#cccccc", "#7a869a")
@@ -375,8 +489,11 @@ def random_table(rng: random.Random, fmt: str = "html") -> Table:
     elif theme.key == "finance":
         value_cols = value_cols[:4] + (value_cols[4:5] if rng.random() < 0.5 else [])
     else:
-        value_cols = value_cols[:n_val] if theme.key in ("league", "benchmark") else sorted(
-            rng.sample(value_cols, n_val), key=value_cols.index)
+        value_cols = (
+            value_cols[:n_val]
+            if theme.key in ("league", "benchmark")
+            else sorted(rng.sample(value_cols, n_val), key=value_cols.index)
+        )
     text_cols = list(theme.text_columns) if rng.random() < 0.7 else []
     grouped = theme.key in GROUPED_THEMES and not md
     use_groups = bool(theme.col_groups) and not md
@@ -408,7 +525,7 @@ def random_table(rng: random.Random, fmt: str = "html") -> Table:
 
     # body rows
     if grouped:
-        groups = GROUPED_THEMES[theme.key][:rng.randint(2, 3)]
+        groups = GROUPED_THEMES[theme.key][: rng.randint(2, 3)]
         row_labels = [(g, r) for g, n in groups for r in theme.rows[:n]]
     else:
         k = rng.randint(min(4, len(theme.rows)), min(8, len(theme.rows)))
@@ -435,9 +552,17 @@ def random_table(rng: random.Random, fmt: str = "html") -> Table:
         pts = [float(cells[r[-1]].text) for r in body]
         body = [r for _, r in sorted(zip(pts, body), key=lambda x: -x[0])]
     grid += body
-    css = "" if rng.random() < 0.5 else DEFAULT_CSS.format(font=rng.choice(FONTS), size=rng.choice((13, 14, 15)), border=rng.choice(BORDERS),
-                             head=rng.choice(HEAD_COLOURS),
-                             extra="tbody tr:nth-child(even) td { background: #f7f9fc; }" if rng.random() < 0.4 else "")
+    css = (
+        ""
+        if rng.random() < 0.5
+        else DEFAULT_CSS.format(
+            font=rng.choice(FONTS),
+            size=rng.choice((13, 14, 15)),
+            border=rng.choice(BORDERS),
+            head=rng.choice(HEAD_COLOURS),
+            extra="tbody tr:nth-child(even) td { background: #f7f9fc; }" if rng.random() < 0.4 else "",
+        )
+    )
     caption = rng.choice(theme.captions) if rng.random() < 0.75 else ""
     table = Table(grid, cells, caption, fmt, css, code_style=rng.randint(0, 7))
     assert table.is_valid()
@@ -445,6 +570,7 @@ def random_table(rng: random.Random, fmt: str = "html") -> Table:
 
 
 # ------------------------------------------------------------------------------- readers (user sources)
+
 
 class _TableParser(HTMLParser):
     def __init__(self) -> None:
@@ -515,8 +641,8 @@ def parse_html_table(source: str) -> Table:
     m = re.search(r"<table\b([^>]*)>", source, flags=re.I)
     end = None
     if m:
-        depth, pos = 0, m.start()
-        for tm in re.finditer(r"<(/?)table\b[^>]*>", source[m.start():], flags=re.I):
+        depth = 0
+        for tm in re.finditer(r"<(/?)table\b[^>]*>", source[m.start() :], flags=re.I):
             depth += -1 if tm.group(1) else 1
             if depth == 0:
                 end = m.start() + tm.end()
@@ -524,7 +650,7 @@ def parse_html_table(source: str) -> Table:
     if not m or end is None:
         raise InputError("no complete <table> element found")
     p = _TableParser()
-    p.feed(source[m.start():end])
+    p.feed(source[m.start() : end])
     if not p.rows or not any(p.rows):
         raise InputError("the table has no cells")
     cells: dict[int, Cell] = {}
@@ -549,7 +675,7 @@ def parse_html_table(source: str) -> Table:
             c += colspan
     width = max(len(r) for r in grid)
     full: list[list[int]] = []
-    for row in grid[:len(p.rows)]:
+    for row in grid[: len(p.rows)]:
         out = []
         for c in range(width):
             v = row[c] if c < len(row) else None
@@ -558,8 +684,16 @@ def parse_html_table(source: str) -> Table:
                 cells[v] = Cell("")
             out.append(v)
         full.append(out)
-    table = Table(full, cells, " ".join(p.caption.split()), "html", table_attrs=m.group(1),
-                  prefix=source[:m.start()], suffix=source[end:], code_style=0)
+    table = Table(
+        full,
+        cells,
+        " ".join(p.caption.split()),
+        "html",
+        table_attrs=m.group(1),
+        prefix=source[: m.start()],
+        suffix=source[end:],
+        code_style=0,
+    )
     if not table.is_valid():
         raise InputError("the table's merged cells overlap or are not rectangular")
     return table
@@ -589,10 +723,15 @@ def parse_markdown_table(source: str) -> Table:
     header = split(lines[start])
     aligns = []
     for c in split(lines[start + 1]):
-        a = "right" if c.endswith(":") and not c.startswith(":") else (
-            "center" if c.startswith(":") and c.endswith(":") else ("left" if c.startswith(":") else ""))
+        a = (
+            "right"
+            if c.endswith(":") and not c.startswith(":")
+            else (
+                "center" if c.startswith(":") and c.endswith(":") else ("left" if c.startswith(":") else "")
+            )
+        )
         aligns.append(a)
-    body = [split(line) for line in lines[start + 2:end]]
+    body = [split(line) for line in lines[start + 2 : end]]
     width = len(header)
     cells: dict[int, Cell] = {}
     grid: list[list[int]] = []
@@ -604,8 +743,15 @@ def parse_markdown_table(source: str) -> Table:
             cells[cid] = Cell(text, r == 0, aligns[c] if c < len(aligns) else "")
             out.append(cid)
         grid.append(out)
-    table = Table(grid, cells, "", "markdown", prefix="".join(lines[:start]), suffix="".join(lines[end:]),
-                  code_style=2 if any("  |" in line for line in lines[start:end]) else 0)
+    table = Table(
+        grid,
+        cells,
+        "",
+        "markdown",
+        prefix="".join(lines[:start]),
+        suffix="".join(lines[end:]),
+        code_style=2 if any("  |" in line for line in lines[start:end]) else 0,
+    )
     if lines[start].strip().startswith("|"):
         table.code_style &= ~4
     else:

@@ -16,7 +16,9 @@ also judged with the images swapped and the two rewards are averaged (position-b
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -151,6 +153,9 @@ class VLMJudge:
                 self.systems[t] = custom.pop(f"system.{t}", None) or common
             self.prompts.update(custom)
             self.prompt_source = str(prompt_file)
+        blob = json.dumps({"prompts": self.prompts, "systems": self.systems}, sort_keys=True).encode()
+        self.prompt_id = ("builtin-" if self.prompt_source == "builtin" else "file-") + \
+            hashlib.sha256(blob).hexdigest()[:12]
         self.swap = bool(swap)
         self.sampling = _resolve_sampling(sampling)
         if isinstance(max_image_side, dict):
@@ -171,7 +176,8 @@ class VLMJudge:
         return self._backend
 
     def judge_id(self) -> dict[str, str]:
-        return {"name": self.name, "version": self.version, "model": self.model_spec}
+        """Name, version, model spec and a fingerprint of the prompts (verdicts record it)."""
+        return {"name": self.name, "version": self.version, "model": self.model_spec, "prompts": self.prompt_id}
 
     # -- public API -----------------------------------------------------------------------------------------
     def request_for(self, reference: Any, candidate: Any, task: str) -> Request:

@@ -355,10 +355,26 @@ def parse_severity(value: Any) -> int:
     m = re.search(r"-?\d+(?:\.\d+)?", text)
     if m:
         return clamp_severity(m.group(0))
+    return _severity_word(text) or clamp_severity(text)
+
+
+def _severity_word(text: str) -> int | None:
     for word, sev in _SEVERITY_WORDS.items():
-        if word in text:
+        if re.search(rf"\b{word}\b", text):
             return sev
-    return clamp_severity(text)
+    return None
+
+
+def _severity_in_prose(text: str) -> int:
+    """A severity stated in free text ("severity 2", "(severe)"); numbers that are data don't count."""
+    low = text.lower()
+    m = re.search(r"severity\W{0,3}(-?\d+(?:\.\d+)?)", low)
+    if m:
+        return clamp_severity(m.group(1))
+    m = re.search(r"severity\W{0,3}([a-z]+)", low)
+    if m and m.group(1) in _SEVERITY_WORDS:
+        return _SEVERITY_WORDS[m.group(1)]
+    return _severity_word(low) or 1
 
 
 def _error_from_string(item: str, task: str) -> ErrorItem:
@@ -372,7 +388,7 @@ def _error_from_string(item: str, task: str) -> ErrorItem:
             if known in text.lower() or known.replace("_error", "") in text.lower().split():
                 cat = known
                 break
-    return ErrorItem(category=normalise_category(cat or "unknown", task), severity=parse_severity(text),
+    return ErrorItem(category=normalise_category(cat or "unknown", task), severity=_severity_in_prose(text),
                      description=text)
 
 

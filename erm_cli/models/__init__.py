@@ -27,8 +27,8 @@ _LOCK = threading.RLock()
 
 #: Options each kind accepts, with the type a ``?key=value`` string is converted to.
 OPTION_TYPES: dict[str, dict[str, type]] = {
-    "hf": {"dtype": str, "device": str, "batch_size": int, "max_tokens_cap": int},
-    "tiny": {"dtype": str, "device": str, "batch_size": int, "max_tokens_cap": int},
+    "hf": {"dtype": str, "device": str, "batch_size": int, "max_tokens_cap": int, "threads": int},
+    "tiny": {"dtype": str, "device": str, "batch_size": int, "max_tokens_cap": int, "threads": int},
     "vllm": {"dtype": str, "tensor_parallel_size": int, "gpu_memory_utilization": float, "max_model_len": int,
              "seed": int, "max_images": int, "enforce_eager": bool, "trust_remote_code": bool},
     "openai": {"concurrency": int, "timeout": float, "max_retries": int, "api_key_env": str, "api_key": str,
@@ -77,6 +77,7 @@ def _build(spec: ModelSpec, opts: dict[str, Any]) -> Backend:
         from .tiny import ensure_tiny_model
 
         opts.setdefault("max_tokens_cap", TINY_MAX_TOKENS)
+        opts.setdefault("threads", 1)
         return HFBackend(ensure_tiny_model(spec.target), spec=name, **opts)
     if spec.kind == "hf":
         from .hf import HFBackend

@@ -173,6 +173,22 @@ def _load_model_uncached(path: str, torch_dtype: Any, device: str) -> Any:
     return model.eval()
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch CPU threads (None: leave as is); restores the previous count."""
+    import torch
+
+    if not n:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _generate_kwargs(sampling: Sampling) -> dict[str, Any]:
     kw: dict[str, Any] = {"max_new_tokens": int(sampling.max_tokens)}
     if sampling.greedy():
@@ -189,15 +205,20 @@ class HFBackend:
     """Batched chat generation with a transformers model; thread-safe (one generate at a time).
 
     ``max_tokens_cap`` bounds every request's new tokens (``tiny:`` models default to 256: they write junk).
+    ``threads`` sets torch's CPU threads while this backend generates (``tiny:`` models default to 1: on a
+    busy machine two spinning OpenMP threads make a tiny model 5-10x slower than one).
     """
 
     kind = "hf"
     max_tokens_cap: int | None = None
+    threads: int | None = None
 
     def __init__(self, path: str | Path, dtype: str | None = None, device: str | None = None,
-                 batch_size: int = 8, spec: str | None = None, max_tokens_cap: int | None = None) -> None:
+                 batch_size: int = 8, spec: str | None = None, max_tokens_cap: int | None = None,
+                 threads: int | None = None) -> None:
         self.path = str(path)
         self.max_tokens_cap = max_tokens_cap
+        self.threads = threads
         self.spec = spec or f"hf:{path}"
         self.batch_size = max(1, int(batch_size))
         self.model, self.processor = load_hf(path, dtype=dtype, device=device)
@@ -206,7 +227,7 @@ class HFBackend:
 
     @classmethod
     def from_loaded(cls, model: Any, processor: Any, spec: str = "hf:in-memory", batch_size: int = 8,
-                    max_tokens_cap: int | None = None) -> "HFBackend":
+                    max_tokens_cap: int | None = None) -> HFBackend:
         """A backend over a model already in memory (e.g. the one being trained), without loading."""
         backend = cls.__new__(cls)
         backend.path = spec
@@ -254,7 +275,7 @@ class HFBackend:
         prompt_len = int(inputs["input_ids"].shape[1])
         kwargs = _generate_kwargs(sampling)
         tok = getattr(self.processor, "tokenizer", self.processor)
-        with self._lock, torch.inference_mode():
+        with self._lock, torch.inference_mode(), torch_threads(self.threads if self.device == "cpu" else None):
             if sampling.seed is not None:
                 torch.manual_seed(int(sampling.seed))
             out = self.model.generate(**inputs, **kwargs, pad_token_id=tok.pad_token_id)

@@ -191,24 +191,22 @@ class BrowserSession:
 
         context.route("**/*", route)
 
+    def _new_context(self, javascript: bool) -> Any:
+        ctx = self.browser.new_context(viewport={"width": 800, "height": 600}, device_scale_factor=1, offline=True,
+                                       java_script_enabled=javascript, locale="en-US", timezone_id="UTC",
+                                       color_scheme="light", reduced_motion="reduce", accept_downloads=False,
+                                       service_workers="block")
+        self._guard_network(ctx)
+        return ctx
+
     def table_page(self) -> Any:
         if self._table_page is None or self._table_page.is_closed():
-            ctx = self.browser.new_context(viewport={"width": 800, "height": 600}, device_scale_factor=1,
-                                           offline=True, java_script_enabled=False, locale="en-US",
-                                           timezone_id="UTC", color_scheme="light", reduced_motion="reduce",
-                                           accept_downloads=False, service_workers="block")
-            self._guard_network(ctx)
-            self._table_page = ctx.new_page()
+            self._table_page = self._new_context(javascript=False).new_page()
         return self._table_page
 
     def plotly_page(self) -> Any:
         if self._plotly_page is None or self._plotly_page.is_closed():
-            ctx = self.browser.new_context(viewport={"width": 800, "height": 600}, device_scale_factor=1,
-                                           offline=True, java_script_enabled=True, locale="en-US",
-                                           timezone_id="UTC", color_scheme="light", reduced_motion="reduce",
-                                           accept_downloads=False, service_workers="block")
-            self._guard_network(ctx)
-            page = ctx.new_page()
+            page = self._new_context(javascript=True).new_page()
             page.set_content('<!doctype html><html><head><meta charset="utf-8"><style>html,body{margin:0;'
                              'padding:0;background:#fff}</style></head><body><div id="g"></div></body></html>')
             page.add_script_tag(path=_plotly_js_path())

@@ -53,7 +53,12 @@ class SandboxResult:
 
 
 def bwrap_path() -> str | None:
-    return os.environ.get("ERM_BWRAP") or shutil.which("bwrap")
+    """bubblewrap for the strict mode: ``ERM_BWRAP`` if it names an executable, else ``bwrap`` on PATH."""
+    env = os.environ.get("ERM_BWRAP")
+    if env:
+        path = env if os.path.sep in env else shutil.which(env)
+        return path if path and os.access(path, os.X_OK) else None
+    return shutil.which("bwrap")
 
 
 def _mpl_config_dir() -> Path:
@@ -83,8 +88,8 @@ def _ensure_font_cache(mpl_dir: Path) -> None:
 def _strict_command(mpl_dir: Path) -> tuple[list[str], dict[str, str]]:
     bwrap = bwrap_path()
     if not bwrap:
-        raise SandboxUnavailable("strict sandbox unavailable: bubblewrap (bwrap) is not installed "
-                                 "(apt-get install bubblewrap, or set ERM_BWRAP)")
+        raise SandboxUnavailable("strict sandbox unavailable: bubblewrap (bwrap) was not found "
+                                 "(apt-get install bubblewrap, or set ERM_BWRAP to its path)")
     _ensure_font_cache(mpl_dir)
     args = [bwrap, "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-pid",
             "--unshare-cgroup-try", "--cap-add", "CAP_SYS_ADMIN"]

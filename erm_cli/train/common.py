@@ -21,8 +21,12 @@ from ..errors import InputError, ModelError
 from .config import TrainSettings, settings_dict, world_size
 
 #: Files a processor / checkpoint folder may carry that ``save_pretrained`` does not rewrite.
-_AUX_FILES = ("video_preprocessor_config.json", "preprocessor_config.json", "chat_template.jinja",
-              "chat_template.json")
+_AUX_FILES = (
+    "video_preprocessor_config.json",
+    "preprocessor_config.json",
+    "chat_template.jinja",
+    "chat_template.json",
+)
 
 
 @dataclass
@@ -42,10 +46,19 @@ class TrainResult:
     load_with: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "out": self.out, "model": self.model, "steps": self.steps,
-                "seconds": round(self.seconds, 3), "first_loss": self.first_loss, "last_loss": self.last_loss,
-                "metrics": self.metrics, "evaluation": self.evaluation, "files": self.files,
-                "load_with": self.load_with}
+        return {
+            "kind": self.kind,
+            "out": self.out,
+            "model": self.model,
+            "steps": self.steps,
+            "seconds": round(self.seconds, 3),
+            "first_loss": self.first_loss,
+            "last_loss": self.last_loss,
+            "metrics": self.metrics,
+            "evaluation": self.evaluation,
+            "files": self.files,
+            "load_with": self.load_with,
+        }
 
 
 def resolve_model_path(spec: str) -> Path:
@@ -60,13 +73,16 @@ def resolve_model_path(spec: str) -> Path:
     if parsed.kind == "hf":
         path = Path(parsed.target).expanduser()
         if not path.is_dir():
-            raise InputError(f"training needs local weights: no such model folder {path} "
-                             "(download the checkpoint first, then pass hf:FOLDER)")
+            raise InputError(
+                f"training needs local weights: no such model folder {path} "
+                "(download the checkpoint first, then pass hf:FOLDER)"
+            )
         if not (path / "config.json").is_file():
             raise InputError(f"no config.json in {path}: not a transformers checkpoint folder")
         return path.resolve()
-    raise InputError(f"cannot train {parsed.kind}: models ({spec}); training needs local weights: "
-                     "hf:PATH or tiny:qwen3-vl")
+    raise InputError(
+        f"cannot train {parsed.kind}: models ({spec}); training needs local weights: hf:PATH or tiny:qwen3-vl"
+    )
 
 
 def cuda_available() -> bool:
@@ -76,7 +92,10 @@ def cuda_available() -> bool:
 
 
 def precision_args(precision: str) -> dict[str, Any]:
-    """TrainingArguments flags for ``precision``; ``auto`` = bf16 on GPUs that support it, fp16 on others, fp32 on CPU."""
+    """TrainingArguments flags for ``precision``.
+
+    ``auto`` = bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU.
+    """
     import torch
 
     cuda = torch.cuda.is_available()
@@ -101,8 +120,10 @@ def accumulation_steps(global_batch: int, per_device: int, processes: int, what:
     """Gradient-accumulation steps so that ``per_device x processes x steps == global_batch``."""
     per_step = per_device * processes
     if global_batch % per_step:
-        raise InputError(f"{what} {global_batch} is not a multiple of per_device_batch_size x processes "
-                         f"({per_device} x {processes} = {per_step}); change one of them")
+        raise InputError(
+            f"{what} {global_batch} is not a multiple of per_device_batch_size x processes "
+            f"({per_device} x {processes} = {per_step}); change one of them"
+        )
     return global_batch // per_step
 
 
@@ -115,8 +136,13 @@ def lora_config(settings: TrainSettings, task_type: str = "CAUSAL_LM") -> Any:
     targets: Any = settings.lora_target_modules
     if targets and "," in targets and not any(ch in targets for ch in "().*|\\"):
         targets = [t.strip() for t in targets.split(",") if t.strip()]
-    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                      target_modules=targets, task_type=task_type)
+    return LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=targets,
+        task_type=task_type,
+    )
 
 
 def check_lora_targets(model: Any, settings: TrainSettings) -> None:
@@ -175,11 +201,19 @@ def prepare_out_dir(out: str | Path, resume: bool) -> Path:
     path = Path(out).expanduser()
     if path.exists() and not path.is_dir():
         raise InputError(f"--out is a file, not a folder: {path}")
-    if path.is_dir() and not resume and any((path / f).exists() for f in ("model.safetensors", "erm_train.json",
-                                                                          "model.safetensors.index.json")):
+    if (
+        path.is_dir()
+        and not resume
+        and any(
+            (path / f).exists()
+            for f in ("model.safetensors", "erm_train.json", "model.safetensors.index.json")
+        )
+    ):
         if is_main_process() and os.environ.get("ERM_TRAIN_OVERWRITE") != "1":
-            raise InputError(f"{path} already holds a trained model; choose another --out, pass --resume to "
-                             "continue from its checkpoints, or set ERM_TRAIN_OVERWRITE=1 to overwrite")
+            raise InputError(
+                f"{path} already holds a trained model; choose another --out, pass --resume to "
+                "continue from its checkpoints, or set ERM_TRAIN_OVERWRITE=1 to overwrite"
+            )
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
 
@@ -221,7 +255,7 @@ def common_training_args(settings: TrainSettings, out: Path, grad_accum: int) ->
 
 
 def load_dtype(args: Any) -> str:
-    """Weights dtype for a run: bf16 weights under bf16 mixed precision, fp32 masters otherwise (fp16 AMP, CPU)."""
+    """Weights dtype: bf16 under bf16 mixed precision, fp32 master weights otherwise (fp16 AMP, CPU)."""
     return "bfloat16" if getattr(args, "bf16", False) else "float32"
 
 
@@ -233,7 +267,9 @@ def stdout_to_stderr() -> Iterator[None]:
 
 
 def loss_history(log_history: list[dict[str, Any]], key: str = "loss") -> list[float]:
-    return [float(h[key]) for h in log_history if key in h and h[key] is not None and math.isfinite(float(h[key]))]
+    return [
+        float(h[key]) for h in log_history if key in h and h[key] is not None and math.isfinite(float(h[key]))
+    ]
 
 
 def make_metrics_callback(path: Path) -> Any:
@@ -244,8 +280,9 @@ def make_metrics_callback(path: Path) -> Any:
         def __init__(self) -> None:
             self.t0 = time.perf_counter()
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
-                   **kwargs: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+        ) -> None:
             if not logs or not state.is_world_process_zero:
                 return
             row = {"step": state.global_step, "seconds": round(time.perf_counter() - self.t0, 3)}
@@ -353,8 +390,20 @@ def write_run_record(out: Path, kind: str, resolved: Any, result: TrainResult, e
         "config_file": resolved.config_file,
         "result": result.to_dict(),
         "world_size": world_size(),
-        "versions": {p: version(p) for p in ("erm-cli", "torch", "transformers", "trl", "peft", "accelerate",
-                                              "datasets", "deepspeed", "vllm")},
+        "versions": {
+            p: version(p)
+            for p in (
+                "erm-cli",
+                "torch",
+                "transformers",
+                "trl",
+                "peft",
+                "accelerate",
+                "datasets",
+                "deepspeed",
+                "vllm",
+            )
+        },
         "python": platform.python_version(),
         **extra,
     }

@@ -71,7 +71,7 @@ class TrainSettings:
 
 @dataclass
 class RewardSettings(TrainSettings):
-    """``erm train reward``: SFT of a judge. Evaluation runs ``erm bench judge`` metrics on a held-out split."""
+    """``erm train reward``: SFT of a judge; evaluated with ``erm bench judge`` metrics."""
 
     eval: bool = True
     eval_data: str | None = None
@@ -146,7 +146,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             try:
                 import yaml
             except ImportError:
-                raise InputError(f"{p}: reading YAML needs PyYAML (pip install pyyaml), or use TOML") from None
+                raise InputError(
+                    f"{p}: reading YAML needs PyYAML (pip install pyyaml), or use TOML"
+                ) from None
             data = yaml.safe_load(text) or {}
         elif suffix == ".json":
             data = json.loads(text)
@@ -188,7 +190,9 @@ def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
 def coerce_value(name: str, value: Any, hint: Any, origin: str) -> Any:
     """Convert a config/CLI value to the field's type, with a one-line error naming the key and source."""
     base, optional = _unwrap_optional(hint)
-    if value is None or (optional and isinstance(value, str) and value.strip().lower() in ("none", "null", "auto")):
+    if value is None or (
+        optional and isinstance(value, str) and value.strip().lower() in ("none", "null", "auto")
+    ):
         if optional:
             return None
         raise InputError(f"{origin}: '{name}' cannot be empty")
@@ -218,13 +222,15 @@ def coerce_value(name: str, value: Any, hint: Any, origin: str) -> Any:
             return str(value)
     except (TypeError, ValueError):
         kind = getattr(base, "__name__", str(base))
-        raise InputError(f"{origin}: '{name}' must be {'an' if kind == 'int' else 'a'} {kind}, "
-                         f"got {value!r}") from None
+        raise InputError(
+            f"{origin}: '{name}' must be {'an' if kind == 'int' else 'a'} {kind}, got {value!r}"
+        ) from None
     return value
 
 
-def _apply(values: dict[str, Any], layer: dict[str, Any], hints: dict[str, Any], origin: str,
-           sources: dict[str, str]) -> None:
+def _apply(
+    values: dict[str, Any], layer: dict[str, Any], hints: dict[str, Any], origin: str, sources: dict[str, str]
+) -> None:
     known = set(hints)
     for key, raw in layer.items():
         name = str(key).replace("-", "_")
@@ -240,19 +246,30 @@ def _apply(values: dict[str, Any], layer: dict[str, Any], hints: dict[str, Any],
 
 def validate(settings: TrainSettings, kind: str) -> None:
     """Range checks that would otherwise surface as a deep trainer traceback."""
+
     def positive(name: str, allow_zero: bool = False) -> None:
         v = getattr(settings, name)
         if v is not None and (v < 0 or (v == 0 and not allow_zero)):
             raise InputError(f"'{name}' must be {'>= 0' if allow_zero else '> 0'}, got {v}")
 
-    for name in ("learning_rate", "epochs", "batch_size", "per_device_batch_size", "logging_steps", "save_steps",
-                 "lora_r", "lora_alpha"):
+    for name in (
+        "learning_rate",
+        "epochs",
+        "batch_size",
+        "per_device_batch_size",
+        "logging_steps",
+        "save_steps",
+        "lora_r",
+        "lora_alpha",
+    ):
         positive(name)
     positive("max_image_pixels")
     for name in ("max_image_side", "weight_decay", "warmup_ratio", "dataloader_workers", "max_grad_norm"):
         positive(name, allow_zero=True)
     if settings.max_steps == 0 or settings.max_steps < -1:
-        raise InputError(f"'max_steps' must be a positive number of steps (or -1 for epochs), got {settings.max_steps}")
+        raise InputError(
+            f"'max_steps' must be a positive number of steps (or -1 for epochs), got {settings.max_steps}"
+        )
     if settings.precision not in PRECISIONS:
         raise InputError(f"'precision' must be one of {', '.join(PRECISIONS)}, got {settings.precision!r}")
     if settings.task is not None and settings.task not in ("chart", "table", "svg"):
@@ -274,7 +291,9 @@ def validate(settings: TrainSettings, kind: str) -> None:
             raise InputError(f"prompt_file not found: {settings.prompt_file}")
     if isinstance(settings, PolicySettings):
         if settings.num_generations < 2:
-            raise InputError(f"'num_generations' must be >= 2 (GRPO compares a group), got {settings.num_generations}")
+            raise InputError(
+                f"'num_generations' must be >= 2 (GRPO compares a group), got {settings.num_generations}"
+            )
         positive("mini_batch_size")
         positive("max_completion_length")
         positive("temperature")
@@ -290,12 +309,19 @@ def validate(settings: TrainSettings, kind: str) -> None:
         if settings.vllm_mode not in VLLM_MODES:
             raise InputError(f"'vllm_mode' must be colocate or server, got {settings.vllm_mode!r}")
         if settings.mini_batch_size is not None and settings.mini_batch_size > settings.batch_size:
-            raise InputError(f"'mini_batch_size' ({settings.mini_batch_size}) cannot exceed 'batch_size' "
-                             f"({settings.batch_size})")
+            raise InputError(
+                f"'mini_batch_size' ({settings.mini_batch_size}) cannot exceed 'batch_size' "
+                f"({settings.batch_size})"
+            )
 
 
-def resolve_settings(kind: str, *, preset: str | None = None, config_file: str | Path | None = None,
-                     overrides: dict[str, Any] | None = None) -> ResolvedSettings:
+def resolve_settings(
+    kind: str,
+    *,
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> ResolvedSettings:
     """Build the settings for ``kind`` from defaults, a preset, a config file and explicit overrides.
 
     ``overrides`` holds command-line values; ``None`` means "not given" and is skipped.
@@ -315,7 +341,12 @@ def resolve_settings(kind: str, *, preset: str | None = None, config_file: str |
         raw = read_config_file(config_file)
         file_layer = flatten_for_kind(raw, kind, config_name)
         base = Path(config_file).resolve().parent
-        for key in ("data", "out", "eval_data", "prompt_file"):  # paths in a config file are relative to that file
+        for key in (
+            "data",
+            "out",
+            "eval_data",
+            "prompt_file",
+        ):  # paths in a config file are relative to that file
             if isinstance(file_layer.get(key), str) and not os.path.isabs(file_layer[key]):
                 file_layer[key] = str(base / file_layer[key])
         if preset is None and isinstance(raw.get("preset"), str):

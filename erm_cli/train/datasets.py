@@ -52,8 +52,9 @@ def find_jsonl(data: str | Path, what: str = "--data") -> Path:
         return found[0].resolve()
     if not found:
         raise InputError(f"{what}: no data.jsonl (or other .jsonl file) in {p}")
-    raise InputError(f"{what}: several .jsonl files in {p} ({', '.join(f.name for f in found[:5])}); "
-                     "pass the one to use")
+    raise InputError(
+        f"{what}: several .jsonl files in {p} ({', '.join(f.name for f in found[:5])}); pass the one to use"
+    )
 
 
 def read_jsonl_rows(path: Path) -> list[dict[str, Any]]:
@@ -92,7 +93,7 @@ def _resolve(base: Path, value: Any, where: str) -> str:
 def stable_fraction(key: str, seed: int) -> float:
     """A deterministic number in [0, 1) per key (held-out splits that do not move between runs)."""
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2 ** 64
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -113,8 +114,13 @@ class JudgeRecord:
         """The record as a VC-RewardBench line (absolute paths), for evaluation; None for chat records."""
         if self.errors is None:
             return None
-        return {"id": self.id, "category": self.task, "gt_img_path": self.images[0],
-                "pred_img_path": self.images[1], "human_errors": [e.to_dict() for e in self.errors]}
+        return {
+            "id": self.id,
+            "category": self.task,
+            "gt_img_path": self.images[0],
+            "pred_img_path": self.images[1],
+            "human_errors": [e.to_dict() for e in self.errors],
+        }
 
 
 @dataclass
@@ -133,9 +139,15 @@ class JudgeData:
         tasks: dict[str, int] = {}
         for r in self.train:
             tasks[r.task] = tasks.get(r.task, 0) + 1
-        return {"source": str(self.source), "train": len(self.train), "heldout": len(self.heldout),
-                "tasks": tasks, "formats": self.formats, "image_side": dict(self.judge.image_side),
-                "prompts": self.judge.prompt_source}
+        return {
+            "source": str(self.source),
+            "train": len(self.train),
+            "heldout": len(self.heldout),
+            "tasks": tasks,
+            "formats": self.formats,
+            "image_side": dict(self.judge.image_side),
+            "prompts": self.judge.prompt_source,
+        }
 
     def train_dataset(self) -> Any:
         return judge_sft_dataset(self.train, self.judge)
@@ -155,8 +167,14 @@ def read_vcbench_records(path: Path) -> list[JudgeRecord]:
         candidate = str(item.pred_path)
         if getattr(item, "pred_is_code", False):
             candidate = render_candidate_image(Path(item.pred_path), str(item.id))
-        out.append(JudgeRecord(id=str(item.id), task=item.task, images=[str(item.gt_img_path), candidate],
-                               errors=list(item.errors)))
+        out.append(
+            JudgeRecord(
+                id=str(item.id),
+                task=item.task,
+                images=[str(item.gt_img_path), candidate],
+                errors=list(item.errors),
+            )
+        )
     return out
 
 
@@ -186,27 +204,42 @@ def read_chat_record(row: dict[str, Any], base: Path, where: str) -> JudgeRecord
             raise InputError(f"{where}: the last message must be the assistant's answer (the target)")
         prompt, answer = msgs[:-1], msgs[-1]
     else:
-        prompt = row["prompt"] if isinstance(row["prompt"], list) else [{"role": "user", "content": row["prompt"]}]
+        prompt = (
+            row["prompt"] if isinstance(row["prompt"], list) else [{"role": "user", "content": row["prompt"]}]
+        )
         comp = row["completion"]
         answer = comp[-1] if isinstance(comp, list) and comp else {"role": "assistant", "content": comp}
     target = _message_text(answer)
     if not target.strip():
         raise InputError(f"{where}: empty target answer")
     images = [_resolve(base, p, where) for p in (row.get("images") or [])]
-    n_slots = sum(1 for m in prompt for part in (m.get("content") if isinstance(m.get("content"), list) else [])
-                  if isinstance(part, dict) and part.get("type") in ("image", "image_url"))
+    n_slots = sum(
+        1
+        for m in prompt
+        for part in (m.get("content") if isinstance(m.get("content"), list) else [])
+        if isinstance(part, dict) and part.get("type") in ("image", "image_url")
+    )
     if n_slots and n_slots != len(images):
         raise InputError(f"{where}: {n_slots} image parts in the messages but {len(images)} images")
     task = str(row.get("category") or row.get("task") or "chart")
-    clean = [{"role": m.get("role", "user"), "content": _placeholder_content(m.get("content"))} for m in prompt]
-    return JudgeRecord(id=str(row.get("id", where)), task=task if task in TASKS else "chart", images=images,
-                       messages=clean, target=target)
+    clean = [
+        {"role": m.get("role", "user"), "content": _placeholder_content(m.get("content"))} for m in prompt
+    ]
+    return JudgeRecord(
+        id=str(row.get("id", where)),
+        task=task if task in TASKS else "chart",
+        images=images,
+        messages=clean,
+        target=target,
+    )
 
 
 def _message_text(msg: Any) -> str:
     content = msg.get("content") if isinstance(msg, dict) else msg
     if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+        return "".join(
+            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
     return "" if content is None else str(content)
 
 
@@ -237,8 +270,10 @@ def read_judge_records(path: Path) -> tuple[list[JudgeRecord], dict[str, int]]:
     records = read_vcbench_records(path)
     missing = [r.id for r, row in zip(records, rows) if "human_errors" not in row and "errors" not in row]
     if missing:
-        raise InputError(f"{path}: {len(missing)} record(s) without gold errors (human_errors), e.g. {missing[0]}; "
-                         "judge SFT needs labelled pairs")
+        raise InputError(
+            f"{path}: {len(missing)} record(s) without gold errors (human_errors), e.g. {missing[0]}; "
+            "judge SFT needs labelled pairs"
+        )
     return records, {"vcbench": len(records)}
 
 
@@ -250,8 +285,9 @@ def _filter(records: list[JudgeRecord], task: str | None, limit: int | None) -> 
     return records
 
 
-def split_heldout(records: list[JudgeRecord], fraction: float, seed: int) -> tuple[list[JudgeRecord],
-                                                                                   list[JudgeRecord]]:
+def split_heldout(
+    records: list[JudgeRecord], fraction: float, seed: int
+) -> tuple[list[JudgeRecord], list[JudgeRecord]]:
     """Deterministic held-out slice by id hash; only VC-RewardBench records (gold errors) are held out,
     and at least one record always stays in training."""
     if fraction <= 0 or len(records) < 2:
@@ -263,7 +299,7 @@ def split_heldout(records: list[JudgeRecord], fraction: float, seed: int) -> tup
 
 
 def load_judge_data(settings: Any) -> JudgeData:
-    """Train and held-out records for ``erm train reward`` from the settings (data, eval_data, task, limit ...)."""
+    """Train and held-out records for ``erm train reward`` (data, eval_data, task, limit ... settings)."""
     path = find_jsonl(settings.data)
     records, formats = read_judge_records(path)
     records = _filter(records, settings.task, settings.limit)
@@ -298,8 +334,11 @@ def judge_example(record: JudgeRecord, judge: Any) -> dict[str, Any]:
 
         side = judge.image_side.get(record.task)
         images = [prepare_image(load_image(p, what=f"record {record.id} image"), side) for p in record.images]
-        return {"prompt": record.messages, "images": images,
-                "completion": [{"role": "assistant", "content": record.target}]}
+        return {
+            "prompt": record.messages,
+            "images": images,
+            "completion": [{"role": "assistant", "content": record.target}],
+        }
     from ..judges.verdict import Verdict
     from ..judges.vlm import verdict_to_target_json
 
@@ -327,7 +366,9 @@ def request_to_trl(request: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
                     parts.append({"type": "text", "text": part.get("text", "")})
             messages.append({"role": msg.get("role", "user"), "content": parts})
         else:
-            messages.append({"role": msg.get("role", "user"), "content": [{"type": "text", "text": str(content)}]})
+            messages.append(
+                {"role": msg.get("role", "user"), "content": [{"type": "text", "text": str(content)}]}
+            )
     return messages, images
 
 
@@ -343,8 +384,9 @@ def judge_sft_dataset(records: list[JudgeRecord], judge: Any) -> Any:
                 out[k].append(ex[k])
         return out
 
-    ds = Dataset.from_dict({"index": list(range(len(records))), "id": [r.id for r in records],
-                            "task": [r.task for r in records]})
+    ds = Dataset.from_dict(
+        {"index": list(range(len(records))), "id": [r.id for r in records], "task": [r.task for r in records]}
+    )
     return ds.with_transform(transform)
 
 
@@ -405,7 +447,9 @@ def read_policy_jsonl(path: Path, task: str | None) -> list[PolicyPrompt]:
     seen: set[str] = set()
     for n, row in enumerate(rows, 1):
         where = f"{path}:{n}"
-        ref_value = next((row[k] for k in ("gt_img_path", "reference", "image", "image_path") if row.get(k)), None)
+        ref_value = next(
+            (row[k] for k in ("gt_img_path", "reference", "image", "image_path") if row.get(k)), None
+        )
         if ref_value is None:
             raise InputError(f"{where}: no reference image (gt_img_path / reference / image)")
         ref = _resolve(path.parent, ref_value, where)
@@ -422,12 +466,16 @@ def read_policy_jsonl(path: Path, task: str | None) -> list[PolicyPrompt]:
     return prompts
 
 
-def load_policy_prompts(data: str | Path, task: str | None = None, limit: int | None = None) -> list[PolicyPrompt]:
+def load_policy_prompts(
+    data: str | Path, task: str | None = None, limit: int | None = None
+) -> list[PolicyPrompt]:
     """The GRPO / verl prompts of ``data`` (a folder of images or a JSONL); see the module docstring."""
     p = Path(data).expanduser()
     if not p.exists():
         raise InputError(f"--data: no such file or folder: {p}")
-    if p.is_dir() and (any(p.glob("*.jsonl")) and not _images_in(p) and not any((p / t).is_dir() for t in TASKS)):
+    if p.is_dir() and (
+        any(p.glob("*.jsonl")) and not _images_in(p) and not any((p / t).is_dir() for t in TASKS)
+    ):
         prompts = read_policy_jsonl(find_jsonl(p), task)
     elif p.is_dir():
         prompts = read_image_folder(p, task)
@@ -461,7 +509,14 @@ def policy_dataset(prompts: Iterable[PolicyPrompt], max_image_side: int | None) 
     items = list(prompts)
 
     def transform(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {"prompt": [], "image": [], "reference": [], "task": [], "kind": [], "id": []}
+        out: dict[str, list[Any]] = {
+            "prompt": [],
+            "image": [],
+            "reference": [],
+            "task": [],
+            "kind": [],
+            "id": [],
+        }
         for i in batch["index"]:
             p = items[i]
             ex = policy_example(p, max_image_side)

@@ -29,7 +29,9 @@ class LiveModelBackend(HFBackend):
 
     kind = "hf"
 
-    def __init__(self, model: Any, processor: Any, spec: str = "live:training-model", batch_size: int = 4) -> None:
+    def __init__(
+        self, model: Any, processor: Any, spec: str = "live:training-model", batch_size: int = 4
+    ) -> None:
         # deliberately not calling HFBackend.__init__ (it loads weights from a folder)
         self.path = spec
         self.spec = spec
@@ -55,8 +57,10 @@ def eval_judge_options(settings: Any) -> dict[str, Any]:
     """Greedy, length-capped judging for evaluation (deterministic figures; no retry of junk answers)."""
     from ..models.base import Sampling
 
-    options: dict[str, Any] = {"sampling": Sampling(max_tokens=int(settings.eval_max_new_tokens), temperature=0.0),
-                               "retries": 0}
+    options: dict[str, Any] = {
+        "sampling": Sampling(max_tokens=int(settings.eval_max_new_tokens), temperature=0.0),
+        "retries": 0,
+    }
     if settings.prompt_file:
         options["prompt_file"] = settings.prompt_file
     if settings.max_image_side is not None:
@@ -69,13 +73,21 @@ def summarise_bench(metrics: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     from ..bench.matching import OfflineMatcher
 
     doc = next(iter((metrics.get("judges") or {}).values()), {})
-    block = ((doc.get("vcbench") or {}).get(OfflineMatcher().label) or {}).get("metrics", {}).get("overall", {})
+    block = (
+        ((doc.get("vcbench") or {}).get(OfflineMatcher().label) or {}).get("metrics", {}).get("overall", {})
+    )
     items = int(doc.get("items") or 0)
     unparsed = int(doc.get("unparsed") or 0)
-    return {"f1_hard": block.get("f1_hard"), "f1_soft": block.get("f1_soft"), "sc": block.get("sc"),
-            "items": items, "failed": int(doc.get("failed") or 0),
-            "parsed_pct": round(100.0 * (items - unparsed) / items, 2) if items else None,
-            "mean_reward": (doc.get("reward") or {}).get("mean_reward"), "bench_dir": str(out_dir)}
+    return {
+        "f1_hard": block.get("f1_hard"),
+        "f1_soft": block.get("f1_soft"),
+        "sc": block.get("sc"),
+        "items": items,
+        "failed": int(doc.get("failed") or 0),
+        "parsed_pct": round(100.0 * (items - unparsed) / items, 2) if items else None,
+        "mean_reward": (doc.get("reward") or {}).get("mean_reward"),
+        "bench_dir": str(out_dir),
+    }
 
 
 def run_eval(heldout: Path, out_dir: Path, settings: Any, model: Any) -> dict[str, Any]:
@@ -86,8 +98,17 @@ def run_eval(heldout: Path, out_dir: Path, settings: Any, model: Any) -> dict[st
     spec = model if isinstance(model, str) else None
     if spec is None:
         options["model"] = model
-    cfg = JudgeBenchConfig(data=heldout, out_dir=out_dir, judge="vlm", model=spec, judge_options=options,
-                           baselines=(), workers=1, resume=False, limit=settings.eval_max_items)
+    cfg = JudgeBenchConfig(
+        data=heldout,
+        out_dir=out_dir,
+        judge="vlm",
+        model=spec,
+        judge_options=options,
+        baselines=(),
+        workers=1,
+        resume=False,
+        limit=settings.eval_max_items,
+    )
     return summarise_bench(run_judge_bench(cfg), out_dir)
 
 
@@ -123,8 +144,11 @@ def make_eval_callback(heldout: Path, settings: Any, processor: Any) -> Any:
             figures = self.evaluate(model, Path(args.output_dir).parent / "eval" / f"step-{step}")
             figures["step"] = step
             self.results.append(figures)
-            logs = {f"eval/{k}": v for k, v in figures.items() if k in ("f1_hard", "f1_soft", "sc", "parsed_pct",
-                                                                       "mean_reward") and v is not None}
+            logs = {
+                f"eval/{k}": v
+                for k, v in figures.items()
+                if k in ("f1_hard", "f1_soft", "sc", "parsed_pct", "mean_reward") and v is not None
+            }
             if self.trainer is not None and logs:
                 self.trainer.log(logs)
 

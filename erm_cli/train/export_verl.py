@@ -41,11 +41,19 @@ class ExportResult:
     tasks: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"out": self.out, "rows": self.rows, "reward_module": self.reward_module, "script": self.script,
-                "files": self.files, "tasks": self.tasks}
+        return {
+            "out": self.out,
+            "rows": self.rows,
+            "reward_module": self.reward_module,
+            "script": self.script,
+            "files": self.files,
+            "tasks": self.tasks,
+        }
 
 
-def verl_row(prompt: Any, index: int, split: str, image_png: bytes, reference_rel: str, text: str) -> dict[str, Any]:
+def verl_row(
+    prompt: Any, index: int, split: str, image_png: bytes, reference_rel: str, text: str
+) -> dict[str, Any]:
     """One verl record (see the module docstring)."""
     return {
         "data_source": f"erm/{prompt.task}",
@@ -53,23 +61,42 @@ def verl_row(prompt: Any, index: int, split: str, image_png: bytes, reference_re
         "images": [{"bytes": image_png, "path": Path(reference_rel).name}],
         "ability": "vision-to-code",
         "reward_model": {"style": "rule", "ground_truth": reference_rel},
-        "extra_info": {"index": index, "split": split, "id": prompt.id, "task": prompt.task, "kind": prompt.kind,
-                       "reference": reference_rel},
+        "extra_info": {
+            "index": index,
+            "split": split,
+            "id": prompt.id,
+            "task": prompt.task,
+            "kind": prompt.kind,
+            "reference": reference_rel,
+        },
     }
 
 
 def _schema() -> Any:
     import pyarrow as pa
 
-    return pa.schema([
-        ("data_source", pa.string()),
-        ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-        ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
-        ("ability", pa.string()),
-        ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
-        ("extra_info", pa.struct([("index", pa.int64()), ("split", pa.string()), ("id", pa.string()),
-                                  ("task", pa.string()), ("kind", pa.string()), ("reference", pa.string())])),
-    ])
+    return pa.schema(
+        [
+            ("data_source", pa.string()),
+            ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+            ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
+            ("ability", pa.string()),
+            ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
+            (
+                "extra_info",
+                pa.struct(
+                    [
+                        ("index", pa.int64()),
+                        ("split", pa.string()),
+                        ("id", pa.string()),
+                        ("task", pa.string()),
+                        ("kind", pa.string()),
+                        ("reference", pa.string()),
+                    ]
+                ),
+            ),
+        ]
+    )
 
 
 class _ParquetSink:
@@ -119,11 +146,19 @@ def _reference_copy(src: str, images_dir: Path, prompt_id: str) -> str:
     return f"images/{name}"
 
 
-def write_reward_module(path: Path, judge: dict[str, Any], visual_weight: float, format_weight: float) -> None:
+def write_reward_module(
+    path: Path, judge: dict[str, Any], visual_weight: float, format_weight: float
+) -> None:
     """``erm_reward.py``: verl's custom reward function with this export's judge and weights."""
-    path.write_text(REWARD_MODULE.format(judge=repr(judge.get("judge", "critic")), model=repr(judge.get("model")),
-                                         visual_weight=float(visual_weight), format_weight=float(format_weight)),
-                    encoding="utf-8")
+    path.write_text(
+        REWARD_MODULE.format(
+            judge=repr(judge.get("judge", "critic")),
+            model=repr(judge.get("model")),
+            visual_weight=float(visual_weight),
+            format_weight=float(format_weight),
+        ),
+        encoding="utf-8",
+    )
 
 
 def write_launch_script(path: Path, has_val: bool) -> None:
@@ -132,10 +167,20 @@ def write_launch_script(path: Path, has_val: bool) -> None:
     path.chmod(0o755)
 
 
-def export_verl(data: str | Path, out: str | Path, *, reward: str = "critic", task: str | None = None,
-                limit: int | None = None, val_fraction: float = 0.0, max_image_side: int | None = 1024,
-                visual_weight: float = 1.0, format_weight: float = 0.0, seed: int = 0,
-                show_progress: bool = True) -> ExportResult:
+def export_verl(
+    data: str | Path,
+    out: str | Path,
+    *,
+    reward: str = "critic",
+    task: str | None = None,
+    limit: int | None = None,
+    val_fraction: float = 0.0,
+    max_image_side: int | None = 1024,
+    visual_weight: float = 1.0,
+    format_weight: float = 0.0,
+    seed: int = 0,
+    show_progress: bool = True,
+) -> ExportResult:
     """Write the verl export of ``data`` (reference images or a VC-RewardBench / synth JSONL) into ``out``."""
     from ..console import progress
     from .datasets import load_policy_prompts, policy_example, stable_fraction
@@ -183,20 +228,37 @@ def export_verl(data: str | Path, out: str | Path, *, reward: str = "critic", ta
     write_reward_module(module, judge, visual_weight, format_weight)
     script = out_dir / "run_grpo.sh"
     write_launch_script(script, has_val=bool(val_ids))
-    (out_dir / "erm_export.json").write_text(json.dumps({
-        "source": str(data), "reward": reward, "visual_weight": visual_weight, "format_weight": format_weight,
-        "max_image_side": max_image_side, "val_fraction": val_fraction, "seed": seed,
-        "rows": {k: s.count for k, s in sinks.items()}, "tasks": tasks}, indent=2))
-    return ExportResult(out=str(out_dir.resolve()), rows={k: s.count for k, s in sinks.items()},
-                        reward_module=str(module.resolve()), script=str(script.resolve()),
-                        files=sorted(p.name for p in out_dir.iterdir()), tasks=tasks)
+    (out_dir / "erm_export.json").write_text(
+        json.dumps(
+            {
+                "source": str(data),
+                "reward": reward,
+                "visual_weight": visual_weight,
+                "format_weight": format_weight,
+                "max_image_side": max_image_side,
+                "val_fraction": val_fraction,
+                "seed": seed,
+                "rows": {k: s.count for k, s in sinks.items()},
+                "tasks": tasks,
+            },
+            indent=2,
+        )
+    )
+    return ExportResult(
+        out=str(out_dir.resolve()),
+        rows={k: s.count for k, s in sinks.items()},
+        reward_module=str(module.resolve()),
+        script=str(script.resolve()),
+        files=sorted(p.name for p in out_dir.iterdir()),
+        tasks=tasks,
+    )
 
 
 REWARD_MODULE = '''"""erm's visual reward for verl, written by `erm train export-verl`.
 
 verl: custom_reward_function.path=<this file> custom_reward_function.name=compute_score; with
-reward_model.reward_manager=batch the same function scores whole batches in parallel. Needs erm-cli installed in verl's
-environment. The reference image of a sample is reward_model.ground_truth / extra_info.reference, a
+reward_model.reward_manager=batch the same function scores whole batches in parallel. Needs erm-cli
+installed in verl's environment. The reference image of a sample is reward_model.ground_truth / extra_info.reference, a
 path relative to this folder. Reward = VISUAL_WEIGHT * (render_ok + visual reward) + FORMAT_WEIGHT *
 format reward; the returned dict also carries render_ok, visual_reward, severity_total and failed.
 Environment overrides: ERM_REWARD_JUDGE (critic | vlm | http://erm-serve), ERM_REWARD_MODEL,
@@ -234,7 +296,8 @@ def compute_score(data_source=None, solution_str=None, ground_truth=None, extra_
     if "solution_strs" in kwargs:
         return compute_score_batch(kwargs.pop("data_sources"), kwargs.pop("solution_strs"),
                                    kwargs.pop("ground_truths"), kwargs.pop("extra_infos", None), **kwargs)
-    result = verl_compute_score(data_source, solution_str, ground_truth, extra_info, **{{**_options(), **kwargs}})
+    options = {{**_options(), **kwargs}}
+    result = verl_compute_score(data_source, solution_str, ground_truth, extra_info, **options)
     return _add_format(result, solution_str, extra_info)
 
 
@@ -246,7 +309,7 @@ def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=
     return [_add_format(r, s, i) for r, s, i in zip(results, solution_strs, infos)]
 '''
 
-LAUNCH_SCRIPT = r'''#!/usr/bin/env bash
+LAUNCH_SCRIPT = r"""#!/usr/bin/env bash
 # verl GRPO with erm's reward, using the Visual-ERM paper's settings (VISUAL-ERM.md section 4):
 # lr 1e-6, 256 prompts x 8 rollouts, mini-batch 128, KL loss 0.01 (low_var_kl), no KL in reward,
 # entropy 0, 1 epoch, vLLM rollouts. Written by `erm train export-verl`; not run by erm's tests (no verl
@@ -290,4 +353,4 @@ python3 -m verl.trainer.main_ppo \
   trainer.nnodes="$NNODES" \
   trainer.logger='["console"]' \
   "$@"
-'''
+"""

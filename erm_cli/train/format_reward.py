@@ -20,10 +20,14 @@ from typing import Any
 
 MAX_PROSE_CHARS = 200
 
-_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\n`]*)\n(.*?)^[ \t]{0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
+_FENCE = re.compile(
+    r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\n`]*)\n(.*?)^[ \t]{0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL
+)
 _ANY_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})", re.MULTILINE)
-_CODE_SIGNS = re.compile(r"<svg\b|<table\b|\\begin\s*\{\s*tabular|^\s*\|.*\|\s*$|^\s*(?:import|from)\s+\w+",
-                         re.IGNORECASE | re.MULTILINE)
+_CODE_SIGNS = re.compile(
+    r"<svg\b|<table\b|\\begin\s*\{\s*tabular|^\s*\|.*\|\s*$|^\s*(?:import|from)\s+\w+",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 #: Fence tags accepted for each kind.
 TAGS_OF_KIND: dict[str, frozenset[str]] = {
@@ -58,11 +62,12 @@ def format_score(text: str, kind: str | None) -> float:
 
 
 def make_format_reward(kind_column: str = "kind", name: str = "erm_format_reward") -> Any:
-    """A TRL ``reward_funcs`` callable scoring :func:`format_score` per completion (kind from ``kind_column``)."""
+    """A TRL ``reward_funcs`` callable: :func:`format_score` per completion, kind from ``kind_column``."""
     from .rewards import completion_text
 
-    def reward(prompts: Any = None, completions: Any = None, completion_ids: Any = None,
-               **kwargs: Any) -> list[float]:
+    def reward(
+        prompts: Any = None, completions: Any = None, completion_ids: Any = None, **kwargs: Any
+    ) -> list[float]:
         comps = list(completions or [])
         kinds = kwargs.get(kind_column) or [None] * len(comps)
         return [format_score(completion_text(c), k) for c, k in zip(comps, kinds)]

@@ -26,15 +26,31 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import InputError
-from .common import (TrainResult, accumulation_steps, check_lora_targets, common_training_args, cuda_available,
-                     is_main_process, last_checkpoint, load_dtype, lora_config, loss_history, make_metrics_callback,
-                     model_error, prepare_out_dir, resolve_model_path, save_trained_model, stdout_to_stderr,
-                     training_processor, write_run_record)
+from .common import (
+    TrainResult,
+    accumulation_steps,
+    check_lora_targets,
+    common_training_args,
+    cuda_available,
+    is_main_process,
+    last_checkpoint,
+    load_dtype,
+    lora_config,
+    loss_history,
+    make_metrics_callback,
+    model_error,
+    prepare_out_dir,
+    resolve_model_path,
+    save_trained_model,
+    stdout_to_stderr,
+    training_processor,
+    write_run_record,
+)
 from .config import PolicySettings, ResolvedSettings, require, world_size
 
 
 def parse_reward_spec(spec: str) -> dict[str, Any]:
-    """``critic`` | ``vlm:SPEC`` | ``remote:URL[,URL...]`` (or a bare http(s) URL) -> make_trl_reward options."""
+    """``critic`` | ``vlm:SPEC`` | ``remote:URL[,URL...]`` (or a bare URL) -> make_trl_reward options."""
     text = (spec or "").strip()
     if text in ("critic", ""):
         return {"judge": "critic"}
@@ -49,7 +65,7 @@ def parse_reward_spec(spec: str) -> dict[str, Any]:
         parse_spec(model)  # a bad spec fails now, not at the first reward call
         return {"judge": "vlm", "model": model}
     if text.startswith("remote:"):
-        text = text[len("remote:"):].strip()
+        text = text[len("remote:") :].strip()
     if text.startswith(("http://", "https://")):
         urls = [u.strip().rstrip("/") for u in text.split(",") if u.strip()]
         if not all(u.startswith(("http://", "https://")) for u in urls):
@@ -70,9 +86,15 @@ def build_reward_funcs(settings: PolicySettings) -> tuple[list[Callable[..., lis
     funcs: list[Callable[..., list[float]]] = []
     weights: list[float] = []
     if settings.visual_weight > 0:
-        funcs.append(make_trl_reward(image_column="reference", task_column="task",
-                                     timeout=settings.reward_timeout, max_workers=reward_workers(settings),
-                                     **parse_reward_spec(settings.reward)))
+        funcs.append(
+            make_trl_reward(
+                image_column="reference",
+                task_column="task",
+                timeout=settings.reward_timeout,
+                max_workers=reward_workers(settings),
+                **parse_reward_spec(settings.reward),
+            )
+        )
         weights.append(settings.visual_weight)
     if settings.format_weight > 0:
         funcs.append(make_format_reward(kind_column="kind"))
@@ -89,7 +111,9 @@ def use_vllm(settings: PolicySettings) -> bool:
             try:
                 import vllm  # noqa: F401
             except ImportError:
-                raise InputError("vLLM is not installed (pip install 'erm-cli[vllm]'), or pass --no-vllm") from None
+                raise InputError(
+                    "vLLM is not installed (pip install 'erm-cli[vllm]'), or pass --no-vllm"
+                ) from None
         return bool(settings.use_vllm)
     if not cuda_available():
         return False
@@ -111,17 +135,29 @@ def batch_plan(settings: PolicySettings, processes: int) -> dict[str, int]:
     gen_batch = settings.batch_size * n
     mini = (settings.mini_batch_size or settings.batch_size) * n
     if gen_batch % mini:
-        raise InputError(f"batch_size ({settings.batch_size}) must be a multiple of mini_batch_size "
-                         f"({settings.mini_batch_size})")
-    grad_accum = accumulation_steps(mini, settings.per_device_batch_size, processes,
-                                    what="mini_batch_size x num_generations")
+        raise InputError(
+            f"batch_size ({settings.batch_size}) must be a multiple of mini_batch_size "
+            f"({settings.mini_batch_size})"
+        )
+    grad_accum = accumulation_steps(
+        mini, settings.per_device_batch_size, processes, what="mini_batch_size x num_generations"
+    )
     steps_per_generation = gen_batch // (settings.per_device_batch_size * processes)
-    return {"generation_batch_size": gen_batch, "gradient_accumulation_steps": grad_accum,
-            "steps_per_generation": steps_per_generation}
+    return {
+        "generation_batch_size": gen_batch,
+        "gradient_accumulation_steps": grad_accum,
+        "steps_per_generation": steps_per_generation,
+    }
 
 
-def build_grpo_trainer(settings: PolicySettings, base_dir: Path, train_dataset: Any, out: Path,
-                       reward_funcs: Sequence[Callable[..., list[float]]], reward_weights: Sequence[float]) -> Any:
+def build_grpo_trainer(
+    settings: PolicySettings,
+    base_dir: Path,
+    train_dataset: Any,
+    out: Path,
+    reward_funcs: Sequence[Callable[..., list[float]]],
+    reward_weights: Sequence[float],
+) -> Any:
     """A GRPOTrainer wired for a VLM policy on CPU or GPU (see the module docstring)."""
     from trl import GRPOConfig, GRPOTrainer
 
@@ -132,9 +168,12 @@ def build_grpo_trainer(settings: PolicySettings, base_dir: Path, train_dataset: 
     common = common_training_args(settings, out, plan["gradient_accumulation_steps"])
     vllm_args: dict[str, Any] = {}
     if vllm_on:
-        vllm_args = dict(use_vllm=True, vllm_mode=settings.vllm_mode,
-                         vllm_gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
-                         vllm_tensor_parallel_size=settings.vllm_tensor_parallel_size)
+        vllm_args = dict(
+            use_vllm=True,
+            vllm_mode=settings.vllm_mode,
+            vllm_gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
+            vllm_tensor_parallel_size=settings.vllm_tensor_parallel_size,
+        )
         if settings.vllm_mode == "server" and settings.vllm_server_url:
             vllm_args["vllm_server_base_url"] = settings.vllm_server_url
     args = GRPOConfig(
@@ -155,14 +194,22 @@ def build_grpo_trainer(settings: PolicySettings, base_dir: Path, train_dataset: 
     model.train()
     processor = training_processor(shared_processor, settings, padding_side="left")
     check_lora_targets(model, settings)
-    return GRPOTrainer(model=model, reward_funcs=list(reward_funcs), args=args, train_dataset=train_dataset,
-                       processing_class=processor, peft_config=lora_config(settings),
-                       callbacks=[make_metrics_callback(out / "metrics.jsonl")])
+    return GRPOTrainer(
+        model=model,
+        reward_funcs=list(reward_funcs),
+        args=args,
+        train_dataset=train_dataset,
+        processing_class=processor,
+        peft_config=lora_config(settings),
+        callbacks=[make_metrics_callback(out / "metrics.jsonl")],
+    )
 
 
-def train_policy(resolved: ResolvedSettings,
-                 reward_funcs: Sequence[Callable[..., list[float]]] | None = None,
-                 reward_weights: Sequence[float] | None = None) -> TrainResult:
+def train_policy(
+    resolved: ResolvedSettings,
+    reward_funcs: Sequence[Callable[..., list[float]]] | None = None,
+    reward_weights: Sequence[float] | None = None,
+) -> TrainResult:
     """Run the GRPO described by ``resolved``. ``reward_funcs``/``reward_weights`` replace the built-in
     rewards (library use: wrap or extend them; the CLI always uses the built-in ones)."""
     settings = resolved.settings
@@ -182,8 +229,14 @@ def train_policy(resolved: ResolvedSettings,
     base_dir = resolve_model_path(settings.model)  # type: ignore[arg-type]
 
     with stdout_to_stderr(), reward_failure_log(out / "reward_failures.log"):
-        trainer = build_grpo_trainer(settings, base_dir, policy_dataset(prompts, settings.max_image_side), out,
-                                     reward_funcs, reward_weights or [])
+        trainer = build_grpo_trainer(
+            settings,
+            base_dir,
+            policy_dataset(prompts, settings.max_image_side),
+            out,
+            reward_funcs,
+            reward_weights or [],
+        )
         resume_from = last_checkpoint(out / "checkpoints") if settings.resume else None
         try:
             train_output = trainer.train(resume_from_checkpoint=resume_from)
@@ -196,25 +249,45 @@ def train_policy(resolved: ResolvedSettings,
     history = trainer.state.log_history
     rewards = loss_history(history, "reward")
     losses = loss_history(history)
-    metrics: dict[str, Any] = {"prompts": len(prompts), "train_loss": float(train_output.training_loss),
-                               "vllm": bool(trainer.args.use_vllm)}
+    metrics: dict[str, Any] = {
+        "prompts": len(prompts),
+        "train_loss": float(train_output.training_loss),
+        "vllm": bool(trainer.args.use_vllm),
+    }
     for key in ("reward", "erm/render_ok", "erm/visual_reward", "erm/failed", "completions/mean_length"):
         vals = loss_history(history, key)
         if vals:
             metrics[f"first_{key}"] = vals[0]
             metrics[f"last_{key}"] = vals[-1]
-    result = TrainResult(kind="policy", out=str(out), model=settings.model or "", steps=int(trainer.state.global_step),
-                         seconds=time.perf_counter() - t0, first_loss=losses[0] if losses else None,
-                         last_loss=losses[-1] if losses else None, metrics=metrics,
-                         load_with=f"erm refine IMAGE --policy hf:{out}")
+    result = TrainResult(
+        kind="policy",
+        out=str(out),
+        model=settings.model or "",
+        steps=int(trainer.state.global_step),
+        seconds=time.perf_counter() - t0,
+        first_loss=losses[0] if losses else None,
+        last_loss=losses[-1] if losses else None,
+        metrics=metrics,
+        load_with=f"erm refine IMAGE --policy hf:{out}",
+    )
     if rewards:
         result.metrics["mean_reward"] = sum(rewards) / len(rewards)
     if is_main_process():
         result.files = sorted(p.name for p in out.iterdir())
-        write_run_record(out, "policy", resolved, result,
-                         {"data": {"source": str(settings.data), "prompts": len(prompts),
-                                   "tasks": _count(p.task for p in prompts)},
-                          "batch_plan": batch_plan(settings, world_size())})
+        write_run_record(
+            out,
+            "policy",
+            resolved,
+            result,
+            {
+                "data": {
+                    "source": str(settings.data),
+                    "prompts": len(prompts),
+                    "tasks": _count(p.task for p in prompts),
+                },
+                "batch_plan": batch_plan(settings, world_size()),
+            },
+        )
     return result
 
 

@@ -38,8 +38,14 @@ def _read(path: Path) -> Preset:
     settings = data.get("settings") or {}
     if not isinstance(settings, dict):
         raise InputError(f"preset {path.name}: [settings] must be a table")
-    return Preset(name=path.stem, kind=kind, description=str(data.get("description", "")),
-                  source=str(data.get("source", "")), path=path, settings=dict(settings))
+    return Preset(
+        name=path.stem,
+        kind=kind,
+        description=str(data.get("description", "")),
+        source=str(data.get("source", "")),
+        path=path,
+        settings=dict(settings),
+    )
 
 
 def list_presets(kind: str | None = None) -> list[Preset]:

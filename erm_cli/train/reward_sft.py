@@ -19,9 +19,25 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .common import (TrainResult, accumulation_steps, check_lora_targets, common_training_args, is_main_process, load_dtype,
-                     last_checkpoint, lora_config, loss_history, training_processor, make_metrics_callback, model_error,
-                     prepare_out_dir, resolve_model_path, save_trained_model, stdout_to_stderr, write_run_record)
+from .common import (
+    TrainResult,
+    accumulation_steps,
+    check_lora_targets,
+    common_training_args,
+    is_main_process,
+    last_checkpoint,
+    load_dtype,
+    lora_config,
+    loss_history,
+    make_metrics_callback,
+    model_error,
+    prepare_out_dir,
+    resolve_model_path,
+    save_trained_model,
+    stdout_to_stderr,
+    training_processor,
+    write_run_record,
+)
 from .config import ResolvedSettings, RewardSettings, require, world_size
 
 
@@ -68,12 +84,22 @@ def train_reward_model(resolved: ResolvedSettings) -> TrainResult:
         judge_flags += f" --prompt-file {keep_prompt_file(Path(settings.prompt_file), out)}"
     losses = loss_history(trainer.state.log_history)
     result = TrainResult(
-        kind="reward", out=str(out), model=settings.model or "", steps=int(trainer.state.global_step),
-        seconds=time.perf_counter() - t0, first_loss=losses[0] if losses else None,
+        kind="reward",
+        out=str(out),
+        model=settings.model or "",
+        steps=int(trainer.state.global_step),
+        seconds=time.perf_counter() - t0,
+        first_loss=losses[0] if losses else None,
         last_loss=losses[-1] if losses else None,
-        metrics={"train_loss": float(train_output.training_loss), "train_examples": data.n_train,
-                 "heldout_examples": len(data.heldout), "grad_accum": grad_accum},
-        evaluation=evaluation, load_with=f"erm judge REF PRED {judge_flags}")
+        metrics={
+            "train_loss": float(train_output.training_loss),
+            "train_examples": data.n_train,
+            "heldout_examples": len(data.heldout),
+            "grad_accum": grad_accum,
+        },
+        evaluation=evaluation,
+        load_with=f"erm judge REF PRED {judge_flags}",
+    )
     if is_main_process():
         result.files = sorted(p.name for p in out.iterdir())
         write_run_record(out, "reward", resolved, result, {"data": data.summary()})
@@ -92,8 +118,14 @@ def keep_prompt_file(src: Path, out: Path) -> Path:
     return target
 
 
-def build_sft_trainer(settings: RewardSettings, base_dir: Path, train_dataset: Any, out: Path, grad_accum: int,
-                      heldout_path: Path | None) -> Any:
+def build_sft_trainer(
+    settings: RewardSettings,
+    base_dir: Path,
+    train_dataset: Any,
+    out: Path,
+    grad_accum: int,
+    heldout_path: Path | None,
+) -> Any:
     """An SFTTrainer for a judge: prompt/completion vision data, completion-only loss, explicit processor."""
     from trl import SFTConfig, SFTTrainer
 
@@ -101,9 +133,9 @@ def build_sft_trainer(settings: RewardSettings, base_dir: Path, train_dataset: A
 
     args = SFTConfig(
         **common_training_args(settings, out, grad_accum),
-        max_length=settings.max_length,       # None: never cut image tokens
+        max_length=settings.max_length,  # None: never cut image tokens
         completion_only_loss=True,
-        remove_unused_columns=False,          # the dataset is built on the fly (with_transform)
+        remove_unused_columns=False,  # the dataset is built on the fly (with_transform)
         dataset_kwargs={"skip_prepare_dataset": True},
     )
     # the config exists before the weights load, so DeepSpeed ZeRO-3 can shard them while loading
@@ -116,8 +148,14 @@ def build_sft_trainer(settings: RewardSettings, base_dir: Path, train_dataset: A
         from .evaluation import make_eval_callback
 
         callbacks.append(make_eval_callback(heldout_path, settings, processor))
-    trainer = SFTTrainer(model=model, args=args, train_dataset=train_dataset, processing_class=processor,
-                         peft_config=lora_config(settings), callbacks=callbacks)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        processing_class=processor,
+        peft_config=lora_config(settings),
+        callbacks=callbacks,
+    )
     for cb in callbacks:
         if hasattr(cb, "trainer"):
             cb.trainer = trainer  # the eval hook logs through trainer.log

@@ -81,7 +81,8 @@ def _resize(img: Image.Image, w: int, h: int) -> Image.Image:
     w, h = max(1, int(round(w))), max(1, int(round(h))),
     if (w, h) == img.size:
         return img
-    return img.resize((w, h), Image.LANCZOS if w < img.width else Image.BICUBIC)
+    # area averaging down, bilinear up: no ringing (overshoot would invent darker / lighter colours)
+    return img.resize((w, h), Image.BOX if w < img.width else Image.BILINEAR)
 
 
 def _place(cand: Image.Image, sx: float, sy: float, ox: int, oy: int, size: tuple[int, int],

@@ -189,7 +189,7 @@ def _legend(arr: np.ndarray, background: tuple[int, int, int], words: Sequence[W
 
 def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, palette: Sequence[PaletteColour],
             legend_box: BBox | None, legend: Sequence[LegendEntry]) -> list[Series]:
-    from .colour import label_map
+    from .colour import blend_label_map
 
     x0, y0, x1, y1 = (int(round(v)) for v in ax.bbox)
     x0, y0 = max(0, x0 + 1), max(0, y0 + 1)
@@ -199,7 +199,7 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
     cols = [p for p in palette if not is_greyish(p.rgb, 15.0) or p.fraction > 0.05]
     if not cols:
         return []
-    labels = label_map(crop, [p.rgb for p in cols], tolerance=14.0)
+    labels = blend_label_map(crop, [p.rgb for p in cols], background)
     if legend_box is not None:
         lx0, ly0, lx1, ly1 = (int(round(v)) for v in legend_box)
         labels[max(0, ly0 - y0):max(0, ly1 - y0), max(0, lx0 - x0):max(0, lx1 - x0)] = -1

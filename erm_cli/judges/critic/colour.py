@@ -362,6 +362,32 @@ def label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[float]],
     return lut[keys]
 
 
+def blend_label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[float]], background: Sequence[float],
+                    *, min_alpha: float = 0.45, tolerance: float = 22.0) -> np.ndarray:
+    """Like :func:`label_map`, but a pixel also belongs to colour C when it is C blended with the background
+    at opacity >= ``min_alpha`` (anti-aliased or resampled thin marks keep their colour). -1 = none."""
+    arr = as_array(img)
+    if not colours:
+        return np.full(arr.shape[:2], -1, np.int16)
+    keys = _quantised_keys(arr)
+    q = np.arange(1 << 15)
+    rgb = (np.stack([(q >> 10) & 31, (q >> 5) & 31, q & 31], axis=1) * 8 + 4).astype(float)
+    bg = np.asarray(background, float)
+    best_res = np.full(len(q), np.inf)
+    best = np.full(len(q), -1, np.int16)
+    for k, c in enumerate(colours):
+        d = np.asarray(c, float) - bg
+        dd = float(d @ d)
+        if dd < 400:
+            continue
+        alpha = np.clip(((rgb - bg) @ d) / dd, 0.0, 1.0)
+        res = np.abs(rgb - (bg + alpha[:, None] * d)).max(axis=1)
+        ok = (alpha >= min_alpha) & (res <= tolerance) & (res < best_res)
+        best[ok] = k
+        best_res[ok] = res[ok]
+    return best[keys]
+
+
 _BIN_LAB_CACHE: list[np.ndarray] = []
 
 
