@@ -37,6 +37,10 @@ def _parse_sets(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def _print_result(result: Any, as_json: bool, headline: str) -> None:
+    from ..train.common import is_main_process
+
+    if not is_main_process():  # under accelerate / torchrun only rank 0 reports
+        return
     data = result.to_dict()
     if as_json:
         print_json(data)
@@ -58,6 +62,8 @@ def _print_result(result: Any, as_json: bool, headline: str) -> None:
             if k in ("f1_hard", "f1_soft", "sc", "items", "parsed_pct")
         )
         console.print(f"  held-out evaluation: {figures}")
+    for note in data.get("notes") or []:
+        console.print(f"  [yellow]note:[/] {note}")
     if data.get("load_with"):
         console.print(f"  use it with: [bold]{data['load_with']}[/]")
 

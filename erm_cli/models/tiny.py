@@ -74,9 +74,9 @@ def ensure_tiny_model(family: str = "qwen3-vl") -> Path:
             return target
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
-            from .hf import quiet_transformers
+            from .hf import quiet_transformers, torch_threads
 
-            with quiet_transformers():
+            with quiet_transformers(), torch_threads(1):  # tiny tensors: one thread is fastest on a busy box
                 _build(normalise_family(family), tmp)
             if target.exists():
                 shutil.rmtree(target)

@@ -44,6 +44,7 @@ class TrainResult:
     evaluation: dict[str, Any] | None = None
     files: list[str] = field(default_factory=list)
     load_with: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class TrainResult:
             "evaluation": self.evaluation,
             "files": self.files,
             "load_with": self.load_with,
+            "notes": self.notes,
         }
 
 

@@ -109,17 +109,20 @@ class JudgeRecord:
     errors: list[ErrorItem] | None = None
     messages: list[dict[str, Any]] | None = None  # chat records: prompt messages (no assistant turn)
     target: str | None = None  # chat records: the assistant answer
+    #: chat records of a (reference, candidate) pair whose answer parses as a verdict: its errors (evaluation)
+    answer_errors: list[ErrorItem] | None = None
 
     def to_vcbench(self) -> dict[str, Any] | None:
-        """The record as a VC-RewardBench line (absolute paths), for evaluation; None for chat records."""
-        if self.errors is None:
+        """The record as a VC-RewardBench line (absolute paths), for evaluation; None when it has no gold."""
+        gold = self.errors if self.errors is not None else self.answer_errors
+        if gold is None or len(self.images) != 2:
             return None
         return {
             "id": self.id,
             "category": self.task,
             "gt_img_path": self.images[0],
             "pred_img_path": self.images[1],
-            "human_errors": [e.to_dict() for e in self.errors],
+            "human_errors": [e.to_dict() for e in gold],
         }
 
 
@@ -222,15 +225,23 @@ def read_chat_record(row: dict[str, Any], base: Path, where: str) -> JudgeRecord
     if n_slots and n_slots != len(images):
         raise InputError(f"{where}: {n_slots} image parts in the messages but {len(images)} images")
     task = str(row.get("category") or row.get("task") or "chart")
+    task = task if task in TASKS else "chart"
+    answer_errors = None
+    if len(images) == 2:
+        from ..judges.vlm_output import parse_judge_output
+
+        verdict = parse_judge_output(target, task)
+        answer_errors = list(verdict.errors) if verdict.parsed else None
     clean = [
         {"role": m.get("role", "user"), "content": _placeholder_content(m.get("content"))} for m in prompt
     ]
     return JudgeRecord(
         id=str(row.get("id", where)),
-        task=task if task in TASKS else "chart",
+        task=task,
         images=images,
         messages=clean,
         target=target,
+        answer_errors=answer_errors,
     )
 
 
@@ -288,11 +299,12 @@ def _filter(records: list[JudgeRecord], task: str | None, limit: int | None) -> 
 def split_heldout(
     records: list[JudgeRecord], fraction: float, seed: int
 ) -> tuple[list[JudgeRecord], list[JudgeRecord]]:
-    """Deterministic held-out slice by id hash; only VC-RewardBench records (gold errors) are held out,
+    """Deterministic held-out slice by id hash; only records with gold errors are held out,
     and at least one record always stays in training."""
     if fraction <= 0 or len(records) < 2:
         return records, []
-    ranked = sorted((r for r in records if r.errors is not None), key=lambda r: stable_fraction(r.id, seed))
+    gold = [r for r in records if r.to_vcbench() is not None]
+    ranked = sorted(gold, key=lambda r: stable_fraction(r.id, seed))
     n = min(len(ranked), max(1, round(fraction * len(records))), len(records) - 1)
     held = {id(r) for r in ranked[:n]}
     return [r for r in records if id(r) not in held], [r for r in records if id(r) in held]

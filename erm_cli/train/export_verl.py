@@ -258,9 +258,10 @@ REWARD_MODULE = '''"""erm's visual reward for verl, written by `erm train export
 
 verl: custom_reward_function.path=<this file> custom_reward_function.name=compute_score; with
 reward_model.reward_manager=batch the same function scores whole batches in parallel. Needs erm-cli
-installed in verl's environment. The reference image of a sample is reward_model.ground_truth / extra_info.reference, a
-path relative to this folder. Reward = VISUAL_WEIGHT * (render_ok + visual reward) + FORMAT_WEIGHT *
-format reward; the returned dict also carries render_ok, visual_reward, severity_total and failed.
+installed in verl's environment. The reference image of a sample is reward_model.ground_truth /
+extra_info.reference, a path relative to this folder.
+Reward = VISUAL_WEIGHT * (render_ok + visual reward) + FORMAT_WEIGHT * format reward; the returned
+dict also carries render_ok, visual_reward, severity_total and failed.
 Environment overrides: ERM_REWARD_JUDGE (critic | vlm | http://erm-serve), ERM_REWARD_MODEL,
 ERM_REWARD_TIMEOUT, ERM_REWARD_WORKERS (see erm_cli/train/rewards.py).
 """

@@ -57,10 +57,14 @@ def train_reward_model(resolved: ResolvedSettings) -> TrainResult:
     grad_accum = accumulation_steps(settings.batch_size, settings.per_device_batch_size, world_size())
 
     heldout_path = None
+    notes: list[str] = []
     if settings.eval and data.heldout:
         from .evaluation import write_heldout
 
         heldout_path = write_heldout(data.heldout, out / "eval" / "heldout.jsonl")
+    elif settings.eval:
+        notes.append("evaluation skipped: no held-out records with gold errors "
+                     "(pass --eval-data FILE, or more labelled records)")
 
     with stdout_to_stderr():
         trainer = build_sft_trainer(settings, base_dir, data.train_dataset(), out, grad_accum, heldout_path)
@@ -98,6 +102,7 @@ def train_reward_model(resolved: ResolvedSettings) -> TrainResult:
             "grad_accum": grad_accum,
         },
         evaluation=evaluation,
+        notes=notes,
         load_with=f"erm judge REF PRED {judge_flags}",
     )
     if is_main_process():
