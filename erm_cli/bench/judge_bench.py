@@ -232,10 +232,30 @@ def judge_items(judge: Any, label: str, items: Sequence[JudgeItem], out_path: Pa
     return done
 
 
+def known_rewards(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]]) -> dict[tuple[str, str, str], float]:
+    """(reference, candidate, task) -> reward of the pairs already judged (pairwise data reuses them)."""
+    out: dict[tuple[str, str, str], float] = {}
+    for it in items:
+        v = verdict_of(rows.get(it.id) or {})
+        if v is not None and not it.candidate_is_code:
+            out[(str(it.reference.resolve()), str(it.candidate.resolve()), it.task)] = v.reward
+    return out
+
+
 def judge_pairs(judge: Any, label: str, pairs: Sequence[PairItem], out_path: Path, *, workers: int = 2,
-                resume: bool = True, progress: Progress | None = None) -> dict[str, dict[str, Any]]:
-    """Reward of the chosen and of the rejected candidate of every pair (resumable)."""
+                resume: bool = True, progress: Progress | None = None,
+                known: dict[tuple[str, str, str], float] | None = None) -> dict[str, dict[str, Any]]:
+    """Reward of the chosen and of the rejected candidate of every pair (resumable). An image pair found in
+    ``known`` (already judged as a benchmark item in this run) reuses that verdict instead of a second call."""
     from ..judges.pipeline import score_candidate
+
+    known = known or {}
+
+    def reward(p: PairItem, cand: Path) -> float:
+        hit = known.get((str(p.reference.resolve()), str(cand.resolve()), p.task))
+        if hit is not None:
+            return hit
+        return score_candidate(p.reference, cand, task=p.task, judge=judge, candidate_is_code=False).reward
 
     done = read_jsonl_by_id(out_path, repair=True) if resume else {}
     if not resume and out_path.exists():
@@ -251,10 +271,8 @@ def judge_pairs(judge: Any, label: str, pairs: Sequence[PairItem], out_path: Pat
     def one(p: PairItem) -> None:
         row: dict[str, Any] = {"id": p.id, "task": p.task, "judge": label}
         try:
-            row["chosen"] = score_candidate(p.reference, p.chosen, task=p.task, judge=judge,
-                                            candidate_is_code=False).reward
-            row["rejected"] = score_candidate(p.reference, p.rejected, task=p.task, judge=judge,
-                                              candidate_is_code=False).reward
+            row["chosen"] = reward(p, p.chosen)
+            row["rejected"] = reward(p, p.rejected)
         except Exception as exc:  # noqa: BLE001
             row["error"] = _one_line(exc)
         sink.write(row)
@@ -475,8 +493,8 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> 
         prow = None
         if pair_items:
             prow = judge_pairs(judge, lab, pair_items, out / "pairwise" / f"{_safe(lab)}.jsonl", workers=cfg.workers,
-                               resume=cfg.resume, progress=progress)
-            margins[lab] = [r["chosen"] - r["rejected"] for r in prow.values() if "chosen" in r]
+                               resume=cfg.resume, progress=progress, known=known_rewards(items, rows))
+            margins[lab] = [r["chosen"] - r["rejected"] for r in prow.values() if "chosen" in r and "rejected" in r]
         failed = [{"id": i, "error": r["error"]} for i, r in rows.items() if r.get("error")]
         doc: dict[str, Any] = {"judge": lab, "name": getattr(judge, "name", lab),
                                "version": getattr(judge, "version", "?"), "kind": "itemised" if itemised else "scalar",

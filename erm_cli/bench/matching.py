@@ -4,7 +4,8 @@ Two matchers, each labelled in every result:
 
 * :class:`OfflineMatcher` (label ``offline-v1``): deterministic and free. Only errors of the same
   category can match; a pair's similarity is the token Dice overlap of their locations and
-  descriptions (lower-cased, light stemming, stop words removed, colour/color unified); a
+  descriptions (lower-cased, light stemming, stop words, hex codes and ΔE figures removed,
+  colour/color unified; see :func:`error_similarity`); a
   Hungarian assignment maximises total similarity; a pair is ``yes`` at >= 0.5, ``partial`` at
   >= 0.2, unmatched below.
 * :class:`LLMMatcher` (label ``llm:<spec>``): asks any model reachable through the shared loader
@@ -98,18 +99,18 @@ def dice(a: set[str], b: set[str]) -> float:
 def error_similarity(gold: ErrorItem, pred: ErrorItem) -> float:
     """Similarity in [0, 1] of two errors of the same category (0 across categories).
 
-    With a location on both sides: ``0.3 x Dice(locations) + 0.7 x Dice(descriptions)`` where a
-    description's tokens include its location's (a description often names the place itself).
-    Otherwise (table errors have no location): Dice of all tokens.
+    ``all`` = Dice of all tokens (location and description together: a description often names the
+    place itself, and judges name places differently - "Title" vs "upper centre of the figure").
+    With a location on both sides, agreeing locations can lift it:
+    ``max(all, 0.3 x Dice(locations) + 0.7 x all)``; otherwise (table errors have no location) ``all``.
     """
     if gold.category != pred.category:
         return 0.0
     g_loc, p_loc = tokens(gold.location), tokens(pred.location)
-    g_all = g_loc | tokens(gold.description)
-    p_all = p_loc | tokens(pred.description)
+    both = dice(g_loc | tokens(gold.description), p_loc | tokens(pred.description))
     if g_loc and p_loc:
-        return 0.3 * dice(g_loc, p_loc) + 0.7 * dice(g_all, p_all)
-    return dice(g_all, p_all)
+        return max(both, 0.3 * dice(g_loc, p_loc) + 0.7 * both)
+    return both
 
 
 class OfflineMatcher:

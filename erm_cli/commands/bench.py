@@ -25,13 +25,6 @@ def _progress_callback(bar):  # type: ignore[no-untyped-def]
     return update
 
 
-def _cell(t: dict | None) -> str:
-    if not t:
-        return "–"
-    f = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
-    return f"{f(t.get('f1_hard'))}/{f(t.get('f1_soft'))}/{f(t.get('sc'))}"
-
-
 def _safe_name(text: str) -> str:
     import re
 
@@ -80,13 +73,20 @@ def judge(
 
     from ..bench.report import leaderboard_rows
 
-    table = Table(title=f"erm bench judge — {metrics['data']['name']} ({metrics['data']['items']} items)")
-    for col in ("judge", "matcher", "chart F1h/F1s/Sc", "table", "svg", "overall", "AUROC", "pairwise", "failed"):
-        table.add_column(col, justify="left" if col in ("judge", "matcher") else "right")
+    table = Table(title=f"erm bench judge — {metrics['data']['name']} ({metrics['data']['items']} items)",
+                  caption="F1h / F1s / Sc / AUROC / pairwise accuracy in %")
+    for col in ("judge", "matcher", "task", "F1h", "F1s", "Sc", "AUROC", "pairs", "failed"):
+        table.add_column(col, justify="left" if col in ("judge", "matcher", "task") else "right", no_wrap=True)
+    fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
     for r in leaderboard_rows([metrics]):
-        fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
-        table.add_row(r["judge"], r["matcher"], _cell(r.get("chart")), _cell(r.get("table")), _cell(r.get("svg")),
-                      _cell(r.get("overall")), fmt(r.get("auroc")), fmt(r.get("pairwise")), str(r.get("failed", 0)))
+        tasks = [t for t in ("chart", "table", "svg", "overall") if r.get(t)] or ["overall"]
+        for k, t in enumerate(tasks):
+            c = r.get(t) or {}
+            last = k == len(tasks) - 1
+            table.add_row(r["judge"] if k == 0 else "", r["matcher"] if k == 0 else "", t, fmt(c.get("f1_hard")),
+                          fmt(c.get("f1_soft")), fmt(c.get("sc")), fmt(r.get("auroc")) if last else "",
+                          fmt(r.get("pairwise")) if last else "", str(r.get("failed", 0)) if last else "")
+        table.add_section()
     console.print(table)
     console.print(f"report: {metrics['report']}")
     err_console.print(f"[dim]predictions, metrics.json and plots in {run_dir}[/dim]")

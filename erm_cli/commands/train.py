@@ -26,13 +26,43 @@ _REWARD = "Reward-model options"
 _POLICY = "Policy / GRPO options"
 
 
-def _parse_sets(pairs: list[str] | None) -> dict[str, Any]:
+def _opt(*flags: str, help: str | None = None, panel: str | None = _COMMON) -> Any:  # noqa: A002
+    """An optional flag whose ``None`` default means "not given" (the preset / config value stays)."""
+    return typer.Option(None, *flags, help=help, rich_help_panel=panel)
+
+
+# Options shared by `reward` and `policy` (Typer accepts one OptionInfo as the default of several commands).
+MODEL = _opt("--model", help="VLM to train: hf:PATH or tiny:qwen3-vl.", panel=None)
+CONFIG = _opt("--config", help="TOML / YAML / JSON file of settings (overrides the preset).", panel=None)
+MAX_STEPS = _opt("--max-steps", help="Stop after N optimizer steps (overrides epochs).", panel=None)
+EPOCHS = _opt("--epochs")
+LR = _opt("--lr", "--learning-rate")
+PER_DEVICE = _opt("--per-device-batch-size")
+PRECISION = _opt("--precision", help="auto | bf16 | fp16 | fp32 (auto: bf16 on capable GPUs, fp32 on CPU).")
+LORA = _opt("--lora/--full", help="LoRA adapters (merged into OUT at the end) or full fine-tuning.")
+MAX_IMAGE_SIDE = _opt("--max-image-side", help="Shrink images to this longest side (0 = no cap).")
+LIMIT = _opt("--limit", help="Use the first N records / prompts.")
+SEED = _opt("--seed")
+RESUME = _opt("--resume/--no-resume", help="Continue from the last checkpoint in OUT/checkpoints.")
+SETS = _opt("--set", help="Any other setting as KEY=VALUE (repeatable), e.g. --set warmup_ratio=0.03.")
+AS_JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+
+#: Parameter names that differ from the setting they set.
+_RENAMED = {"lr": "learning_rate", "evaluate": "eval", "reward_spec": "reward"}
+_NOT_SETTINGS = {"preset", "config", "sets", "as_json"}
+
+
+def _overrides(params: dict[str, Any]) -> dict[str, Any]:
+    """Command-line values as setting overrides: ``--set KEY=VALUE`` pairs first, explicit flags win."""
     out: dict[str, Any] = {}
-    for pair in pairs or []:
+    for pair in params.get("sets") or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise InputError(f"--set expects KEY=VALUE, got {pair!r}")
         out[key.strip().replace("-", "_")] = value.strip()
+    for name, value in params.items():
+        if name not in _NOT_SETTINGS and value is not None:
+            out[_RENAMED.get(name, name)] = value
     return out
 
 
@@ -51,17 +81,12 @@ def _print_result(result: Any, as_json: bool, headline: str) -> None:
         loss = f", loss {data['first_loss']:.4g} -> {data['last_loss']:.4g}"
     console.print(f"  {data['steps']} steps in {data['seconds']:.1f} s{loss}")
     for key, value in (data.get("metrics") or {}).items():
-        if isinstance(value, float):
-            value = f"{value:.4g}"
-        console.print(f"  {key}: {value}")
+        console.print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
     ev = data.get("evaluation")
     if ev:
-        figures = ", ".join(
-            f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
-            for k, v in ev.items()
-            if k in ("f1_hard", "f1_soft", "sc", "items", "parsed_pct")
-        )
-        console.print(f"  held-out evaluation: {figures}")
+        shown = [(k, ev.get(k)) for k in ("items", "f1_hard", "f1_soft", "sc", "parsed_pct")]
+        figures = ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown)
+        console.print(f"  held-out evaluation: {figures} ({ev.get('bench_dir')})")
     for note in data.get("notes") or []:
         console.print(f"  [yellow]note:[/] {note}")
     if data.get("load_with"):
@@ -70,248 +95,123 @@ def _print_result(result: Any, as_json: bool, headline: str) -> None:
 
 @app.command("reward")
 def reward(
-    data: Optional[str] = typer.Option(
-        None,
+    data: Optional[str] = _opt(
         "--data",
-        help="VC-RewardBench / `erm synth` JSONL, a folder holding data.jsonl, "
-        "or `erm synth --format sft` chat records.",
+        panel=None,
+        help="VC-RewardBench / `erm synth` JSONL, a folder holding "
+        "data.jsonl, or `erm synth --format sft` chat records.",
     ),
-    model: Optional[str] = typer.Option(
-        None, "--model", help="Base VLM to fine-tune: hf:PATH or tiny:qwen3-vl."
+    model: Optional[str] = MODEL,
+    out: Optional[str] = _opt(
+        "--out", panel=None, help="Output folder; loads afterwards with --judge vlm --model hf:OUT."
     ),
-    out: Optional[str] = typer.Option(
-        None, "--out", help="Output folder; loads afterwards with --judge vlm --model hf:OUT."
+    preset: Optional[str] = _opt(
+        "--preset", panel=None, help="Named settings: paper-sft, cpu-tiny-sft (see `erm train presets`)."
     ),
-    preset: Optional[str] = typer.Option(
-        None, "--preset", help="Named settings: paper-sft, cpu-tiny-sft (see `erm train presets`)."
+    config: Optional[Path] = CONFIG,
+    max_steps: Optional[int] = MAX_STEPS,
+    epochs: Optional[float] = EPOCHS,
+    lr: Optional[float] = LR,
+    batch_size: Optional[int] = _opt("--batch-size", help="Global batch (all devices, after accumulation)."),
+    per_device_batch_size: Optional[int] = PER_DEVICE,
+    precision: Optional[str] = PRECISION,
+    lora: Optional[bool] = LORA,
+    max_image_side: Optional[int] = MAX_IMAGE_SIDE,
+    task: Optional[str] = _opt("--task", help="Only chart, table or svg records."),
+    limit: Optional[int] = LIMIT,
+    seed: Optional[int] = SEED,
+    resume: Optional[bool] = RESUME,
+    evaluate: Optional[bool] = _opt(
+        "--eval/--no-eval", panel=_REWARD, help="Run `erm bench judge` metrics (F1, Sc) on a held-out split."
     ),
-    config: Optional[Path] = typer.Option(
-        None, "--config", help="TOML / YAML / JSON file of settings (overrides the preset)."
+    eval_data: Optional[str] = _opt(
+        "--eval-data", panel=_REWARD, help="Held-out VC-RewardBench JSONL (default: a slice of --data)."
     ),
-    max_steps: Optional[int] = typer.Option(
-        None, "--max-steps", help="Stop after N optimizer steps (overrides epochs)."
+    eval_steps: Optional[int] = _opt(
+        "--eval-steps", panel=_REWARD, help="Also evaluate every N steps (default: at the end only)."
     ),
-    epochs: Optional[float] = typer.Option(None, "--epochs", rich_help_panel=_COMMON),
-    lr: Optional[float] = typer.Option(None, "--lr", "--learning-rate", rich_help_panel=_COMMON),
-    batch_size: Optional[int] = typer.Option(
-        None, "--batch-size", help="Global batch (all devices, after accumulation).", rich_help_panel=_COMMON
-    ),
-    per_device_batch_size: Optional[int] = typer.Option(
-        None, "--per-device-batch-size", rich_help_panel=_COMMON
-    ),
-    precision: Optional[str] = typer.Option(
-        None,
-        "--precision",
-        help="auto | bf16 | fp16 | fp32 (auto: bf16 on capable GPUs, fp32 on CPU).",
-        rich_help_panel=_COMMON,
-    ),
-    lora: Optional[bool] = typer.Option(
-        None,
-        "--lora/--full",
-        help="LoRA adapters (merged into OUT at the end) or full fine-tuning.",
-        rich_help_panel=_COMMON,
-    ),
-    max_image_side: Optional[int] = typer.Option(
-        None,
-        "--max-image-side",
-        help="Shrink images to this longest side (0 = no cap).",
-        rich_help_panel=_COMMON,
-    ),
-    task: Optional[str] = typer.Option(
-        None, "--task", help="Only chart, table or svg records.", rich_help_panel=_COMMON
-    ),
-    limit: Optional[int] = typer.Option(
-        None, "--limit", help="Use the first N records.", rich_help_panel=_COMMON
-    ),
-    seed: Optional[int] = typer.Option(None, "--seed", rich_help_panel=_COMMON),
-    resume: Optional[bool] = typer.Option(
-        None,
-        "--resume",
-        help="Continue from the last checkpoint in OUT/checkpoints.",
-        rich_help_panel=_COMMON,
-    ),
-    evaluate: Optional[bool] = typer.Option(
-        None,
-        "--eval/--no-eval",
-        help="Run `erm bench judge` metrics (F1, Sc) on a held-out split.",
-        rich_help_panel=_REWARD,
-    ),
-    eval_data: Optional[str] = typer.Option(
-        None,
-        "--eval-data",
-        help="Held-out VC-RewardBench JSONL (default: a slice of --data).",
-        rich_help_panel=_REWARD,
-    ),
-    eval_steps: Optional[int] = typer.Option(
-        None,
-        "--eval-steps",
-        help="Also evaluate every N steps (default: at the end only).",
-        rich_help_panel=_REWARD,
-    ),
-    eval_max_items: Optional[int] = typer.Option(None, "--eval-max-items", rich_help_panel=_REWARD),
-    prompt_file: Optional[str] = typer.Option(
-        None,
+    eval_max_items: Optional[int] = _opt("--eval-max-items", panel=_REWARD),
+    prompt_file: Optional[str] = _opt(
         "--prompt-file",
+        panel=_REWARD,
         help="Train with these judge prompts (same forms as `erm judge --prompt-file`); copied into OUT.",
-        rich_help_panel=_REWARD,
     ),
-    sets: Optional[list[str]] = typer.Option(
-        None,
-        "--set",
-        help="Any other setting as KEY=VALUE (repeatable), e.g. --set warmup_ratio=0.03.",
-        rich_help_panel=_COMMON,
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+    sets: Optional[list[str]] = SETS,
+    as_json: bool = AS_JSON,
 ) -> None:
     """Supervised fine-tuning of a VLM into a Visual-ERM-style judge (TRL SFTTrainer, answer-only loss)."""
+    params = dict(locals())
     from ..train.config import resolve_settings
     from ..train.reward_sft import train_reward_model
 
-    overrides = _parse_sets(sets)
-    overrides.update(
-        data=data,
-        model=model,
-        out=out,
-        max_steps=max_steps,
-        epochs=epochs,
-        learning_rate=lr,
-        batch_size=batch_size,
-        per_device_batch_size=per_device_batch_size,
-        precision=precision,
-        lora=lora,
-        max_image_side=max_image_side,
-        task=task,
-        limit=limit,
-        seed=seed,
-        resume=resume,
-        eval=evaluate,
-        eval_data=eval_data,
-        eval_steps=eval_steps,
-        eval_max_items=eval_max_items,
-        prompt_file=prompt_file,
-    )
-    resolved = resolve_settings("reward", preset=preset, config_file=config, overrides=overrides)
-    result = train_reward_model(resolved)
-    _print_result(result, as_json, "Trained judge written")
+    resolved = resolve_settings("reward", preset=preset, config_file=config, overrides=_overrides(params))
+    _print_result(train_reward_model(resolved), as_json, "Trained judge written")
 
 
 @app.command("policy")
 def policy(
-    data: Optional[str] = typer.Option(
-        None,
+    data: Optional[str] = _opt(
         "--data",
-        help="A folder of reference images (chart/ table/ svg/ subfolders name the task) "
-        "or a VC-RewardBench / synth JSONL (its gt images).",
+        panel=None,
+        help="A folder of reference images (chart/ table/ svg/ "
+        "subfolders name the task) or a VC-RewardBench / synth JSONL (its gt images).",
     ),
-    model: Optional[str] = typer.Option(None, "--model", help="Policy VLM: hf:PATH or tiny:qwen3-vl."),
-    reward_spec: Optional[str] = typer.Option(
-        None, "--reward", help="critic | vlm:SPEC | remote:URL (an `erm serve` endpoint)."
+    model: Optional[str] = MODEL,
+    reward_spec: Optional[str] = _opt(
+        "--reward", panel=None, help="critic | vlm:SPEC | remote:URL (an `erm serve` endpoint)."
     ),
-    out: Optional[str] = typer.Option(
-        None, "--out", help="Output folder for the trained policy (loads as hf:OUT)."
+    out: Optional[str] = _opt("--out", panel=None, help="Output folder for the trained policy (hf:OUT)."),
+    preset: Optional[str] = _opt(
+        "--preset", panel=None, help="Named settings: paper-grpo, cpu-tiny-grpo (see `erm train presets`)."
     ),
-    preset: Optional[str] = typer.Option(
-        None, "--preset", help="Named settings: paper-grpo, cpu-tiny-grpo (see `erm train presets`)."
+    config: Optional[Path] = CONFIG,
+    max_steps: Optional[int] = MAX_STEPS,
+    epochs: Optional[float] = EPOCHS,
+    lr: Optional[float] = LR,
+    batch_size: Optional[int] = _opt(
+        "--batch-size", help="Prompts per rollout round (verl's train_batch_size)."
     ),
-    config: Optional[Path] = typer.Option(
-        None, "--config", help="TOML / YAML / JSON file of settings (overrides the preset)."
+    per_device_batch_size: Optional[int] = PER_DEVICE,
+    precision: Optional[str] = PRECISION,
+    lora: Optional[bool] = LORA,
+    max_image_side: Optional[int] = MAX_IMAGE_SIDE,
+    task: Optional[str] = _opt(
+        "--task", help="chart, table or svg: only these items (or a flat folder's task)."
     ),
-    max_steps: Optional[int] = typer.Option(
-        None, "--max-steps", help="Stop after N optimizer steps (overrides epochs)."
+    limit: Optional[int] = LIMIT,
+    seed: Optional[int] = SEED,
+    resume: Optional[bool] = RESUME,
+    num_generations: Optional[int] = _opt("--num-generations", help="Rollouts per prompt.", panel=_POLICY),
+    max_completion_length: Optional[int] = _opt("--max-completion-length", panel=_POLICY),
+    beta: Optional[float] = _opt("--beta", help="KL-loss coefficient.", panel=_POLICY),
+    visual_weight: Optional[float] = _opt(
+        "--visual-weight", help="Weight of render_ok + visual reward.", panel=_POLICY
     ),
-    epochs: Optional[float] = typer.Option(None, "--epochs", rich_help_panel=_COMMON),
-    lr: Optional[float] = typer.Option(None, "--lr", "--learning-rate", rich_help_panel=_COMMON),
-    batch_size: Optional[int] = typer.Option(
-        None,
-        "--batch-size",
-        help="Prompts per rollout round (verl's train_batch_size).",
-        rich_help_panel=_COMMON,
+    format_weight: Optional[float] = _opt(
+        "--format-weight", help="Weight of the format reward.", panel=_POLICY
     ),
-    per_device_batch_size: Optional[int] = typer.Option(
-        None, "--per-device-batch-size", help="Completions per device micro-batch.", rich_help_panel=_COMMON
-    ),
-    precision: Optional[str] = typer.Option(
-        None, "--precision", help="auto | bf16 | fp16 | fp32.", rich_help_panel=_COMMON
-    ),
-    lora: Optional[bool] = typer.Option(None, "--lora/--full", rich_help_panel=_COMMON),
-    max_image_side: Optional[int] = typer.Option(None, "--max-image-side", rich_help_panel=_COMMON),
-    task: Optional[str] = typer.Option(
-        None,
-        "--task",
-        help="chart, table or svg: only these items (or the task of a flat image folder).",
-        rich_help_panel=_COMMON,
-    ),
-    limit: Optional[int] = typer.Option(None, "--limit", rich_help_panel=_COMMON),
-    seed: Optional[int] = typer.Option(None, "--seed", rich_help_panel=_COMMON),
-    resume: Optional[bool] = typer.Option(None, "--resume", rich_help_panel=_COMMON),
-    num_generations: Optional[int] = typer.Option(
-        None, "--num-generations", help="Rollouts per prompt.", rich_help_panel=_POLICY
-    ),
-    max_completion_length: Optional[int] = typer.Option(
-        None, "--max-completion-length", rich_help_panel=_POLICY
-    ),
-    beta: Optional[float] = typer.Option(
-        None, "--beta", help="KL-loss coefficient.", rich_help_panel=_POLICY
-    ),
-    visual_weight: Optional[float] = typer.Option(
-        None, "--visual-weight", help="Weight of render_ok + visual reward.", rich_help_panel=_POLICY
-    ),
-    format_weight: Optional[float] = typer.Option(
-        None, "--format-weight", help="Weight of the format reward.", rich_help_panel=_POLICY
-    ),
-    use_vllm: Optional[bool] = typer.Option(
-        None,
+    use_vllm: Optional[bool] = _opt(
         "--vllm/--no-vllm",
-        help="Rollouts through vLLM (GPU; default: on when vLLM and a GPU are there).",
-        rich_help_panel=_POLICY,
+        panel=_POLICY,
+        help="Rollouts through vLLM (default: on when vLLM and a GPU are there).",
     ),
-    vllm_mode: Optional[str] = typer.Option(
-        None, "--vllm-mode", help="colocate | server (`trl vllm-serve`).", rich_help_panel=_POLICY
+    vllm_mode: Optional[str] = _opt(
+        "--vllm-mode", help="colocate | server (`trl vllm-serve`).", panel=_POLICY
     ),
-    vllm_server_url: Optional[str] = typer.Option(None, "--vllm-server-url", rich_help_panel=_POLICY),
-    reward_workers: Optional[int] = typer.Option(
-        None, "--reward-workers", help="Parallel reward computations (0 = auto).", rich_help_panel=_POLICY
+    vllm_server_url: Optional[str] = _opt("--vllm-server-url", panel=_POLICY),
+    reward_workers: Optional[int] = _opt(
+        "--reward-workers", help="Parallel reward computations (0 = auto).", panel=_POLICY
     ),
-    sets: Optional[list[str]] = typer.Option(
-        None, "--set", help="Any other setting as KEY=VALUE (repeatable).", rich_help_panel=_COMMON
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+    sets: Optional[list[str]] = SETS,
+    as_json: bool = AS_JSON,
 ) -> None:
     """GRPO of an image-to-code policy with erm's reward (TRL GRPOTrainer): render_ok + visual + format."""
+    params = dict(locals())
     from ..train.config import resolve_settings
     from ..train.policy_grpo import train_policy
 
-    overrides = _parse_sets(sets)
-    overrides.update(
-        data=data,
-        model=model,
-        reward=reward_spec,
-        out=out,
-        max_steps=max_steps,
-        epochs=epochs,
-        learning_rate=lr,
-        batch_size=batch_size,
-        per_device_batch_size=per_device_batch_size,
-        precision=precision,
-        lora=lora,
-        max_image_side=max_image_side,
-        task=task,
-        limit=limit,
-        seed=seed,
-        resume=resume,
-        num_generations=num_generations,
-        max_completion_length=max_completion_length,
-        beta=beta,
-        visual_weight=visual_weight,
-        format_weight=format_weight,
-        use_vllm=use_vllm,
-        vllm_mode=vllm_mode,
-        vllm_server_url=vllm_server_url,
-        reward_workers=reward_workers,
-    )
-    resolved = resolve_settings("policy", preset=preset, config_file=config, overrides=overrides)
-    result = train_policy(resolved)
-    _print_result(result, as_json, "Trained policy written")
+    resolved = resolve_settings("policy", preset=preset, config_file=config, overrides=_overrides(params))
+    _print_result(train_policy(resolved), as_json, "Trained policy written")
 
 
 @app.command("export-verl")
@@ -320,25 +220,27 @@ def export_verl(
         ..., "--data", help="A folder of reference images or a VC-RewardBench / synth JSONL."
     ),
     out: str = typer.Option(
-        ..., "--out", help="Output folder: train.parquet (+ val.parquet), erm_reward.py, run_grpo.sh."
+        ...,
+        "--out",
+        help="Output folder: train.parquet (+ val.parquet), erm_reward.py, run_grpo.sh, images/.",
     ),
     reward_spec: str = typer.Option(
         "critic", "--reward", help="critic | vlm:SPEC | remote:URL, baked into the reward module."
     ),
     task: Optional[str] = typer.Option(
-        None, "--task", help="Only chart, table or svg (or the task of a flat image folder)."
+        None, "--task", help="Only chart, table or svg (or a flat folder's task)."
     ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Export the first N prompts."),
     val_fraction: float = typer.Option(
         0.0, "--val-fraction", help="Share of prompts written to val.parquet."
     ),
     max_image_side: int = typer.Option(
-        1024, "--max-image-side", help="Shrink images to this longest side (0 = no cap)."
+        1024, "--max-image-side", help="Shrink the prompt image to this longest side (0 = no cap)."
     ),
     visual_weight: float = typer.Option(1.0, "--visual-weight"),
     format_weight: float = typer.Option(0.0, "--format-weight"),
     seed: int = typer.Option(0, "--seed"),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+    as_json: bool = AS_JSON,
 ) -> None:
     """Write a verl-ready parquet and a reward module (verl ``compute_score``) that scores with erm."""
     from ..train.export_verl import export_verl as run_export
@@ -368,7 +270,7 @@ def export_verl(
 @app.command("presets")
 def presets(
     kind: Optional[str] = typer.Argument(None, help="reward or policy (default: both)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the presets as JSON on stdout."),
+    as_json: bool = AS_JSON,
 ) -> None:
     """List the shipped presets and their settings."""
     from ..train.presets import list_presets

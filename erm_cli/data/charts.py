@@ -64,6 +64,16 @@ class Topic:
     decimals: int = 1
     ordered: bool = False  # categories are a sequence (months, years): take a contiguous run
 
+    @property
+    def additive(self) -> bool:
+        """Series that can be stacked (parts of one total); accuracy or temperature cannot."""
+        return self.key in ADDITIVE_TOPICS
+
+
+ADDITIVE_TOPICS = ("revenue", "units", "traffic")
+#: Topics whose categories split a whole (a pie makes sense).
+PIE_TOPICS = ("energy", "languages", "population", "revenue", "traffic")
+
 
 TOPICS: tuple[Topic, ...] = (
     Topic(
@@ -596,7 +606,12 @@ def random_panel(rng: random.Random, kind: str, compact: bool = False) -> Panel:
             colorbar_label=t.colorbar,
             decimals=t.decimals,
         )
-    topic = rng.choice(TOPICS)
+    if kind in ("stacked_bar", "area"):
+        topic = rng.choice([t for t in TOPICS if t.additive])
+    elif kind == "pie":
+        topic = rng.choice([t for t in TOPICS if t.key in PIE_TOPICS])
+    else:
+        topic = rng.choice(TOPICS)
     if kind == "pie":
         cats = _pick_categories(rng, topic, 3, 6)
         vals = [_round(rng.uniform(5, 40), 0) for _ in cats]

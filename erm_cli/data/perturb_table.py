@@ -390,7 +390,7 @@ def _decimal_shift(text: str, m, rng: random.Random):  # type: ignore[no-untyped
 
 
 def _sign_flip(text: str, m, rng: random.Random):  # type: ignore[no-untyped-def]
-    if _value(m) == 0:
+    if _value(m) == 0 or "±" in text:  # an uncertainty has no sign to flip
         return None
     sign = m.group("sign")
     if sign in ("-", "−"):

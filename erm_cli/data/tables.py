@@ -711,14 +711,7 @@ def parse_markdown_table(source: str) -> Table:
             break
     else:
         raise InputError("no Markdown pipe table found")
-
-    def split(line: str) -> list[str]:
-        s = line.strip()
-        if s.startswith("|"):
-            s = s[1:]
-        if s.endswith("|") and not s.endswith("\\|"):
-            s = s[:-1]
-        return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", s)]
+    from ..bench.teds import _md_cells as split  # the one pipe-row splitter (TEDS reads tables the same way)
 
     header = split(lines[start])
     aligns = []

@@ -54,18 +54,27 @@ def unsupported(part: Part) -> InputError:
     return InputError(f"unsupported message part type {part.get('type')!r}")
 
 
+def decode_base64(data: str, what: str = "data") -> bytes:
+    """Raw base64 or a ``data:...;base64,`` URI -> bytes (missing padding tolerated); InputError on junk."""
+    text = data.strip()
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError(f"{what}: not valid base64 ({exc})") from None
+    if not raw:
+        raise InputError(f"{what}: empty after base64 decoding")
+    return raw
+
+
 def image_from_data_uri(url: str) -> Any:
     """A ``data:`` URI as an RGB PIL image; anything else (http, file) is refused."""
     from ..imageio import load_image
 
     if not isinstance(url, str) or not url.startswith("data:"):
         raise InputError("only data: image URIs are accepted (no remote or file URLs)")
-    try:
-        _, b64 = url.split(",", 1)
-        data = base64.b64decode(b64, validate=False)
-    except (ValueError, binascii.Error) as exc:
-        raise InputError(f"malformed data: URI ({exc})") from None
-    return load_image(data, what="image_url")
+    return load_image(decode_base64(url, "image_url"), what="image_url")
 
 
 def image_to_data_uri(img: Any, image_format: str = "png") -> str:

@@ -30,7 +30,8 @@ from .. import __version__
 from ..errors import ErmError, InputError, ModelError, RenderFailure
 from ..judges.base import Judge
 from ..models.base import Backend
-from .inputs import PathNotAllowed, decode_b64, resolve_under
+from ..models.messages import decode_base64
+from .inputs import PathNotAllowed, resolve_under
 from .schemas import Health, JudgeRequest, JudgeResponse, RewardRequest, RewardResponse
 
 log = logging.getLogger("erm.serve")
@@ -222,9 +223,12 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
     if root is not None and not root.is_dir():
         raise InputError(f"--allowed-root is not a folder: {allowed_root}")
     runner = _Runner(max_concurrency, max_queue, timeout)
-    judge_id = {"name": the_judge.name, "version": the_judge.version} if the_judge is not None else {"name": "none"}
-    if getattr(the_judge, "model_spec", None):
-        judge_id["model"] = str(the_judge.model_spec)
+    if the_judge is None:
+        judge_id = {"name": "none"}
+    elif hasattr(the_judge, "judge_id"):
+        judge_id = dict(the_judge.judge_id())
+    else:
+        judge_id = {"name": the_judge.name, "version": the_judge.version}
 
     app = FastAPI(title="erm reward service", version=__version__,
                   description="Visual-equivalence judge as an HTTP reward service: POST /judge for one pair, "
@@ -257,11 +261,11 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
             raise InputError("give exactly one of reference_b64, reference_path")
         if len(cands) != 1:
             raise InputError("give exactly one of candidate_b64, candidate_path, candidate_code")
-        reference: Any = (decode_b64(req.reference_b64, "reference_b64") if req.reference_b64 is not None
+        reference: Any = (decode_base64(req.reference_b64, "reference_b64") if req.reference_b64 is not None
                           else resolve_under(root, req.reference_path or "", "reference_path"))
         as_code: bool | None
         if req.candidate_b64 is not None:
-            candidate: Any = decode_b64(req.candidate_b64, "candidate_b64")
+            candidate: Any = decode_base64(req.candidate_b64, "candidate_b64")
             as_code = False
         elif req.candidate_path is not None:
             candidate, as_code = resolve_under(root, req.candidate_path, "candidate_path"), None

@@ -304,6 +304,36 @@ def _plain(v: Any) -> Any:
         return str(v)
 
 
+def load_for_training(
+    base_dir: Path, args: Any, settings: TrainSettings, padding_side: str
+) -> tuple[Any, Any]:
+    """A fresh trainable copy of the base weights (dtype from ``args``) and a private processor copy.
+
+    Call after building the TRL config, so DeepSpeed ZeRO-3 can shard the weights while they load.
+    """
+    from ..models.hf import load_hf
+
+    model, shared_processor = load_hf(base_dir, dtype=load_dtype(args), device="cpu", fresh=True)
+    model.train()
+    check_lora_targets(model, settings)
+    return model, training_processor(shared_processor, settings, padding_side)
+
+
+def run_training(trainer: Any, settings: TrainSettings, base_dir: Path, out: Path) -> Any:
+    """Train (resuming from OUT/checkpoints with ``resume``), then save the final model into ``out``."""
+    from ..errors import ErmError
+
+    resume_from = last_checkpoint(out / "checkpoints") if settings.resume else None
+    try:
+        output = trainer.train(resume_from_checkpoint=resume_from)
+    except (ErmError, KeyboardInterrupt):
+        raise
+    except RuntimeError as exc:  # out of memory, shape or device errors: one line, exit code 4
+        raise model_error(exc, "training failed") from None
+    save_trained_model(trainer, settings, base_dir, out)
+    return output
+
+
 def save_trained_model(trainer: Any, settings: TrainSettings, base_dir: Path, out: Path) -> None:
     """Write the final weights and processor to ``out`` so that ``hf:OUT`` loads them like any checkpoint.
 

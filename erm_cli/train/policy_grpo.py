@@ -29,21 +29,17 @@ from ..errors import InputError
 from .common import (
     TrainResult,
     accumulation_steps,
-    check_lora_targets,
     common_training_args,
     cuda_available,
     is_main_process,
-    last_checkpoint,
-    load_dtype,
+    load_for_training,
     lora_config,
     loss_history,
     make_metrics_callback,
-    model_error,
     prepare_out_dir,
     resolve_model_path,
-    save_trained_model,
+    run_training,
     stdout_to_stderr,
-    training_processor,
     write_run_record,
 )
 from .config import PolicySettings, ResolvedSettings, require, world_size
@@ -161,8 +157,6 @@ def build_grpo_trainer(
     """A GRPOTrainer wired for a VLM policy on CPU or GPU (see the module docstring)."""
     from trl import GRPOConfig, GRPOTrainer
 
-    from ..models.hf import load_hf
-
     plan = batch_plan(settings, world_size())
     vllm_on = use_vllm(settings)
     common = common_training_args(settings, out, plan["gradient_accumulation_steps"])
@@ -190,10 +184,7 @@ def build_grpo_trainer(
         remove_unused_columns=False,
         **vllm_args,
     )
-    model, shared_processor = load_hf(base_dir, dtype=load_dtype(args), device="cpu", fresh=True)
-    model.train()
-    processor = training_processor(shared_processor, settings, padding_side="left")
-    check_lora_targets(model, settings)
+    model, processor = load_for_training(base_dir, args, settings, padding_side="left")
     return GRPOTrainer(
         model=model,
         reward_funcs=list(reward_funcs),
@@ -237,14 +228,7 @@ def train_policy(
             reward_funcs,
             reward_weights or [],
         )
-        resume_from = last_checkpoint(out / "checkpoints") if settings.resume else None
-        try:
-            train_output = trainer.train(resume_from_checkpoint=resume_from)
-        except (InputError, KeyboardInterrupt):
-            raise
-        except RuntimeError as exc:
-            raise model_error(exc, "training failed") from None
-        save_trained_model(trainer, settings, base_dir, out)
+        train_output = run_training(trainer, settings, base_dir, out)
 
     history = trainer.state.log_history
     rewards = loss_history(history, "reward")

@@ -22,20 +22,16 @@ from ..errors import InputError
 from .common import (
     TrainResult,
     accumulation_steps,
-    check_lora_targets,
     common_training_args,
     is_main_process,
-    last_checkpoint,
-    load_dtype,
+    load_for_training,
     lora_config,
     loss_history,
     make_metrics_callback,
-    model_error,
     prepare_out_dir,
     resolve_model_path,
-    save_trained_model,
+    run_training,
     stdout_to_stderr,
-    training_processor,
     write_run_record,
 )
 from .config import ResolvedSettings, RewardSettings, require, world_size
@@ -63,19 +59,14 @@ def train_reward_model(resolved: ResolvedSettings) -> TrainResult:
 
         heldout_path = write_heldout(data.heldout, out / "eval" / "heldout.jsonl")
     elif settings.eval:
-        notes.append("evaluation skipped: no held-out records with gold errors "
-                     "(pass --eval-data FILE, or more labelled records)")
+        notes.append(
+            "evaluation skipped: no held-out records with gold errors "
+            "(pass --eval-data FILE, or more labelled records)"
+        )
 
     with stdout_to_stderr():
         trainer = build_sft_trainer(settings, base_dir, data.train_dataset(), out, grad_accum, heldout_path)
-        resume_from = last_checkpoint(out / "checkpoints") if settings.resume else None
-        try:
-            train_output = trainer.train(resume_from_checkpoint=resume_from)
-        except (InputError, KeyboardInterrupt):
-            raise
-        except RuntimeError as exc:
-            raise model_error(exc, "training failed") from None
-        save_trained_model(trainer, settings, base_dir, out)
+        train_output = run_training(trainer, settings, base_dir, out)
 
         evaluation = None
         if heldout_path is not None and is_main_process():
@@ -134,8 +125,6 @@ def build_sft_trainer(
     """An SFTTrainer for a judge: prompt/completion vision data, completion-only loss, explicit processor."""
     from trl import SFTConfig, SFTTrainer
 
-    from ..models.hf import load_hf
-
     args = SFTConfig(
         **common_training_args(settings, out, grad_accum),
         max_length=settings.max_length,  # None: never cut image tokens
@@ -144,10 +133,7 @@ def build_sft_trainer(
         dataset_kwargs={"skip_prepare_dataset": True},
     )
     # the config exists before the weights load, so DeepSpeed ZeRO-3 can shard them while loading
-    model, shared_processor = load_hf(base_dir, dtype=load_dtype(args), device="cpu", fresh=True)
-    model.train()
-    processor = training_processor(shared_processor, settings, padding_side="right")
-    check_lora_targets(model, settings)
+    model, processor = load_for_training(base_dir, args, settings, padding_side="right")
     callbacks = [make_metrics_callback(out / "metrics.jsonl")]
     if heldout_path is not None and settings.eval_steps:
         from .evaluation import make_eval_callback

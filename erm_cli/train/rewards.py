@@ -111,13 +111,12 @@ def coerce_reference(ref: Any, root: str | Path | None = None) -> Any:
                 return coerce_reference(json.loads(text), root)
             except ValueError:
                 pass
+        from erm_cli.models.messages import decode_base64
+
         if text.startswith("data:"):
-            return base64.b64decode(text.partition(",")[2])
+            return decode_base64(text, "reference")
         if len(text) > 256 and _BASE64.fullmatch(text) and not (len(text) < 4096 and Path(text).is_file()):
-            try:
-                return base64.b64decode(text, validate=True)
-            except ValueError:
-                pass
+            return decode_base64(text, "reference")
         return _resolve_path(text, root)
     raise InputError(f"cannot use a {type(ref).__name__} as a reference image")
 
