@@ -18,6 +18,8 @@ os.environ["ERM_CACHE_DIR"] = _CACHE
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tiny models are faster on one thread, and the suite runs on 2-core machines.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001

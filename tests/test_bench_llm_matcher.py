@@ -96,6 +96,6 @@ def test_llm_matcher_over_an_openai_compatible_server(server):
     # t1: only 'B2' is shared of {'B2', '4.1', '4.7'}: partial
     assert got["t1"] == [Pair(0, 0, "partial")]
     metrics = vcbench_metrics([o.match for o in outcomes])
-    # overall: TP hard 2, soft 2.5; FP 1 ('TPU'); FN 1 (the svg circle) -> F1_soft = 2*(2.5/3.5)*(2.5/3.5)/... = 2.5/3.5
+    # overall: TP hard 2, soft 2.5; FP 1 ('TPU'); FN 1 (the svg circle) -> P = R = 2.5/3.5 = F1_soft
     assert metrics["overall"]["tp_hard"] == 2 and metrics["overall"]["tp_soft"] == 2.5
     assert metrics["overall"]["f1_soft"] == pytest.approx(100 * 2.5 / 3.5, abs=1e-3)

@@ -305,11 +305,18 @@ def write_judge_report(out_dir: Path, metrics: dict[str, Any], points: dict[str,
     for key, p in made.items():
         if p is not None:
             lines += [f"### {titles[key]}", "", f"![{titles[key]}](plots/{p.name})", ""]
-    failures = {label: j.get("failed", 0) for label, j in (metrics.get("judges") or {}).items() if j.get("failed")}
-    if failures:
+    failed = {label: j for label, j in (metrics.get("judges") or {}).items() if j.get("failed")}
+    if failed:
+        from collections import Counter
+
         lines += ["## Failed items", "", "Items a judge could not score are recorded with their reason in its "
-                  "predictions file and left out of its metrics: "
-                  + ", ".join(f"{k}: {v}" for k, v in failures.items()), ""]
+                  "predictions file and left out of its metrics.", "", "| judge | items | reasons (first 50 items) |",
+                  "|---|---|---|"]
+        for label, j in failed.items():
+            reasons = Counter(str(f.get("error", ""))[:120] for f in j.get("failures") or [])
+            text = "; ".join(f"{r} ×{n}" for r, n in reasons.most_common(4)).replace("|", "/")
+            lines.append(f"| {label} | {j['failed']} | {text} |")
+        lines.append("")
     lines += ["## Reproducibility", "", "```json", json.dumps({k: prov.get(k) for k in
               ("metrics_version", "libraries", "platform")}, indent=1), "```", ""]
     report = out_dir / "report.md"

@@ -475,7 +475,9 @@ def panel_name(spec: ChartSpec, index: int) -> str:
 def where(spec: ChartSpec, index: int, part: str) -> str:
     """A location string in Visual-ERM style: "Left subplot title", "Legend", "Y-axis"."""
     name = panel_name(spec, index)
-    return f"{name} {part[0].lower()}{part[1:]}" if name else part
+    if name:
+        return f"{name} {part[0].lower()}{part[1:]}" if not part.startswith("'") else f"{name}, {part}"
+    return part[0].upper() + part[1:] if part else part
 
 
 # ---------------------------------------------------------------------------- random generation

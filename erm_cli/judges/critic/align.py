@@ -155,6 +155,11 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
             aspect_factor = max(ra, ca) / min(ra, ca)
             sx, sy = rw / cwid, rh / chei
             if aspect_factor < EXTREME_ASPECT:
+                native = work_scale  # the candidate drawn at the reference's own scale (other margins)
+                if abs(sx / native - 1) < 0.012 and abs(sy / native - 1) < 0.012:
+                    sx = sy = native
+                elif abs(sx / sy - 1) < 0.012:
+                    sx = sy = float(np.sqrt(sx * sy))
                 hypotheses.append(("content", sx, sy, rb[0] - cb[0] * sx, rb[1] - cb[1] * sy))
                 s = float(np.sqrt(sx * sy))
                 cx_r, cy_r = (rb[0] + rb[2]) / 2, (rb[1] + rb[3]) / 2

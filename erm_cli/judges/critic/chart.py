@@ -290,8 +290,10 @@ def _marker_count(m: np.ndarray) -> int:
         return 0
     boundary = m & ~ndi.binary_erosion(m)
     t = 2.0 * float(m.sum()) / max(1.0, float(boundary.sum()))  # ~ stroke width
-    k = int(min(15, max(3, round(2.0 * t) + 1)))
-    opened = ndi.binary_opening(m, structure=np.ones((k, k), bool))
+    r = int(min(7, max(1, round(1.05 * t))))
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    disk = (xx * xx + yy * yy) <= r * r + 0.5
+    opened = ndi.binary_opening(m, structure=disk)
     _, n = ndi.label(opened)
     return int(n)
 
@@ -536,6 +538,8 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
     pairs, missing, extra = _pair_series(ctx, ra, ca)
     ph = max(1.0, ra.bbox[3] - ra.bbox[1])
     pw = max(1.0, ra.bbox[2] - ra.bbox[0])
+    missing = [s for s in missing if not _present_in(ctx.al.cand, ctx.al.cand_background, s, ra.bbox)]
+    extra = [s for s in extra if not _present_in(ctx.al.ref, ctx.al.ref_background, s, ca.bbox)]
     for s in missing:
         box = _mask_box(s.mask, ra.bbox)
         out.append(Finding("data_error", 3, f"{name}plot area, {s.label}",
@@ -563,6 +567,25 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
         elif rs.kind in ("line", "markers"):
             out.extend(_compare_line(ctx, ra, rs, cs, name, ph, pw))
     return out
+
+
+def _present_in(arr: np.ndarray, background: tuple[int, int, int], s: Series, ax_box: BBox) -> bool:
+    """Is series ``s``'s colour painted at (roughly) the same places in the other image? Guards against a
+    palette that merely clustered the colours differently."""
+    from .colour import blend_label_map
+
+    x0, y0, x1, y1 = (int(round(v)) for v in ax_box)
+    x0, y0 = max(0, x0 + 1), max(0, y0 + 1)
+    crop = arr[y0:y1, x0:x1]
+    if crop.size == 0:
+        return False
+    other = blend_label_map(crop, [s.colour], background) == 0
+    h, w = min(other.shape[0], s.mask.shape[0]), min(other.shape[1], s.mask.shape[1])
+    mine, other = s.mask[:h, :w], other[:h, :w]
+    if not mine.any() or not other.any():
+        return False
+    near = ndi.binary_dilation(other, iterations=3)
+    return float((mine & near).sum()) >= 0.5 * float(mine.sum())
 
 
 def _type_changed(rs: Series, cs: Series) -> bool:

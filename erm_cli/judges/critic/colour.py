@@ -363,7 +363,7 @@ def label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[float]],
 
 
 def blend_label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[float]], background: Sequence[float],
-                    *, min_alpha: float = 0.45, tolerance: float = 22.0) -> np.ndarray:
+                    *, min_alpha: float = 0.5, tolerance: float = 14.0) -> np.ndarray:
     """Like :func:`label_map`, but a pixel also belongs to colour C when it is C blended with the background
     at opacity >= ``min_alpha`` (anti-aliased or resampled thin marks keep their colour). -1 = none."""
     arr = as_array(img)

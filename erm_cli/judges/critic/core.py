@@ -295,6 +295,8 @@ def _analyse_chart(ctx: Context) -> list[Finding]:
     al = ctx.al
     ref_l = analyse_chart(al.ref, al.ref_background, ctx.ref_words, ctx.ref_palette)
     cand_l = analyse_chart(al.cand, al.cand_background, ctx.cand_words, ctx.cand_palette)
+    if ctx.ocr_ok:
+        _add_vertical_labels(ctx, ref_l)
     out: list[Finding] = []
     out.extend(compare_charts(ctx, ref_l, cand_l))
     # ---- text
@@ -345,6 +347,51 @@ def _analyse_chart(ctx: Context) -> list[Finding]:
             out.append(Finding(cat, sev, loc, _region_text(rs, "figure elements outside the plot area differ"), box,
                                {"regions": len(rs), "kinds": kinds}))
     return out
+
+
+def _add_vertical_labels(ctx: Context, layout: Any) -> None:
+    """OCR the strips left of each y axis (rotated labels) in both images with the same boxes."""
+    from .ocr import ocr_rotated
+
+    from .colour import channel_distance
+
+    H = ctx.size[1]
+    th = layout.text_height
+    for ax in layout.axes:
+        left_limit = 0.0
+        prev = [a.bbox[2] for a in layout.axes if a.bbox[2] <= ax.bbox[0]]
+        if prev:
+            left_limit = max(prev) + 2
+        y0, y1 = int(max(0, ax.bbox[1] - th)), int(min(H, ax.bbox[3] + th))
+        x_end = int(ax.bbox[0]) - 6
+        if x_end - left_limit < 8:
+            continue
+        # ink columns left of the axis: the label is the leftmost run when tick labels form another run
+        band = ctx.al.ref[y0:y1, int(left_limit):x_end]
+        cols = (channel_distance(band, ctx.al.ref_background) > 60).any(axis=0)
+        runs = _runs_of(cols, gap=3)
+        if len(runs) < 2:
+            continue
+        a, b = runs[0]
+        box = (int(left_limit + max(0, a - 3)), y0, int(left_limit + b + 3), y1)
+        for words, arr, bg in ((ctx.ref_words, ctx.al.ref, ctx.al.ref_background),
+                               (ctx.cand_words, ctx.al.cand, ctx.al.cand_background)):
+            got = [w for w in ocr_rotated(arr, box) if w.conf >= MIN_WORD_CONF]
+            words.extend(plausible_words(arr, bg, got))
+
+
+def _runs_of(flags: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """(start, end) of True runs, runs closer than ``gap`` merged."""
+    idx = np.nonzero(flags)[0]
+    if idx.size == 0:
+        return []
+    runs = [[int(idx[0]), int(idx[0]) + 1]]
+    for i in idx[1:]:
+        if i - runs[-1][1] <= gap:
+            runs[-1][1] = int(i) + 1
+        else:
+            runs.append([int(i), int(i) + 1])
+    return [(a, b) for a, b in runs]
 
 
 def _region_text(rs: Sequence[Region], what: str) -> str:

@@ -47,6 +47,7 @@ class Word:
     text: str
     bbox: BBox
     conf: float
+    vertical: bool = False  # read from text rotated 90 degrees (bottom to top)
 
     @property
     def cx(self) -> float:
@@ -67,7 +68,7 @@ class Word:
     def scaled(self, sx: float, sy: float | None = None, dx: float = 0.0, dy: float = 0.0) -> "Word":
         sy = sx if sy is None else sy
         x0, y0, x1, y1 = self.bbox
-        return Word(self.text, (x0 * sx + dx, y0 * sy + dy, x1 * sx + dx, y1 * sy + dy), self.conf)
+        return Word(self.text, (x0 * sx + dx, y0 * sy + dy, x1 * sx + dx, y1 * sy + dy), self.conf, self.vertical)
 
 
 @dataclass
@@ -149,8 +150,11 @@ class TesserocrEngine:
         if it is None:
             return out
         for r in tesserocr.iterate_level(it, level):
-            text = (r.GetUTF8Text(level) or "").strip()
-            box = r.BoundingBox(level)
+            try:
+                text = (r.GetUTF8Text(level) or "").strip()
+                box = r.BoundingBox(level)
+            except RuntimeError:  # "No text returned" for an empty element
+                continue
             if not text or box is None:
                 continue
             out.append(Word(text, tuple(float(v) for v in box), float(r.Confidence(level))))  # type: ignore[arg-type]
@@ -264,6 +268,23 @@ def ocr_words(img: Image.Image | np.ndarray, *, min_conf: float = 0.0, engine: s
     return [w for w in words if w.conf >= min_conf and _is_textlike(w.text)]
 
 
+def ocr_rotated(img: Image.Image | np.ndarray, box: tuple[int, int, int, int], *, min_conf: float = 0.0,
+                engine: str | None = None) -> list[Word]:
+    """Words of text written bottom-to-top (a y-axis label) inside ``box``; boxes in ``img`` pixels."""
+    pil = img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img, dtype=np.uint8))
+    x0, y0, x1, y1 = box
+    if x1 - x0 < 6 or y1 - y0 < 12:
+        return []
+    strip = pil.crop((x0, y0, x1, y1))
+    sh = strip.height
+    rotated = strip.rotate(-90, expand=True)  # clockwise: bottom-to-top text reads left to right
+    out = []
+    for w in ocr_words(rotated, min_conf=min_conf, engine=engine):
+        a0, b0, a1, b1 = w.bbox
+        out.append(Word(w.text, (x0 + b0, y0 + sh - a1, x0 + b1, y0 + sh - a0), w.conf, vertical=True))
+    return out
+
+
 def _is_textlike(text: str) -> bool:
     """Drop OCR noise made of rules and tick marks ("|", "—", "__")."""
     return bool(re.search(r"[A-Za-z0-9%$€£¥]", text))
@@ -271,7 +292,21 @@ def _is_textlike(text: str) -> bool:
 
 def group_lines(words: Sequence[Word], gap: float = 1.2) -> list[Line]:
     """Group words into lines, left to right: a word joins the line whose last word overlaps it vertically by
-    over half the smaller height and ends less than ``gap`` x the text height before it."""
+    over half the smaller height and ends less than ``gap`` x the text height before it. Vertical
+    (rotated) words form their own lines, bottom to top."""
+    horizontal = [w for w in words if not w.vertical]
+    vertical = [w for w in words if w.vertical]
+    lines = _group(horizontal, gap)
+    if vertical:
+        # rotate into reading orientation, group, and keep the original words
+        rot = {id(w): Word(w.text, (-w.bbox[3], w.bbox[0], -w.bbox[1], w.bbox[2]), w.conf) for w in vertical}
+        back = {id(rot[id(w)]): w for w in vertical}
+        for ln in _group(list(rot.values()), gap):
+            lines.append(Line([back[id(r)] for r in ln.words]))
+    return sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0]))
+
+
+def _group(words: Sequence[Word], gap: float) -> list[Line]:
     lines: list[Line] = []
     for w in sorted(words, key=lambda w: (w.bbox[0], w.cy)):
         best, best_ov = None, 0.0
@@ -286,7 +321,7 @@ def group_lines(words: Sequence[Word], gap: float = 1.2) -> list[Line]:
             lines.append(Line([w]))
         else:
             best.words.append(w)
-    return sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0]))
+    return lines
 
 
 def ocr_lines(img: Image.Image | np.ndarray, **kwargs: Any) -> list[Line]:
