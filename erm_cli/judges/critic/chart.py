@@ -54,6 +54,7 @@ class AxesInfo:
     y_calibration: tuple[float, float] | None = None  # value = a * y + b
     h_grid: int = 0
     v_grid: int = 0
+    ylabel_box: BBox | None = None  # the rotated y-axis label's strip (left of the tick labels)
     series: list[Series] = field(default_factory=list)
 
 
@@ -90,6 +91,7 @@ def analyse_chart(arr: np.ndarray, background: tuple[int, int, int], words: Sequ
     for ax in axes:
         _ticks(ax, words, th)
         _grid(ax, arr, background)
+        ax.ylabel_box = _ylabel_strip(arr, background, ax, axes, th)
     legend = _legend(arr, background, words, axes, th)
     legend_box = None
     if legend:
@@ -118,6 +120,34 @@ def _ticks(ax: AxesInfo, words: Sequence[Word], th: float) -> None:
         resid = np.abs(a * ys + b - vs).max()
         if a < 0 and resid <= 0.05 * (vs.max() - vs.min()):
             ax.y_calibration = (float(a), float(b))
+
+
+def _ylabel_strip(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, axes: Sequence[AxesInfo],
+                  th: float) -> BBox | None:
+    """Left of the axis, ink columns form runs: tick labels next to the axis, the rotated label further left."""
+    from .colour import channel_distance
+
+    H = arr.shape[0]
+    prev = [a.bbox[2] for a in axes if a.bbox[2] <= ax.bbox[0]]
+    left_limit = int(max(prev) + 2) if prev else 0
+    y0, y1 = int(max(0, ax.bbox[1] - th)), int(min(H, ax.bbox[3] + th))
+    x_end = int(ax.bbox[0]) - 6
+    if x_end - left_limit < 8:
+        return None
+    cols = (channel_distance(arr[y0:y1, left_limit:x_end], background) > 60).any(axis=0)
+    idx = np.nonzero(cols)[0]
+    if idx.size == 0:
+        return None
+    runs = [[int(idx[0]), int(idx[0]) + 1]]
+    for i in idx[1:]:
+        if i - runs[-1][1] <= 3:
+            runs[-1][1] = int(i) + 1
+        else:
+            runs.append([int(i), int(i) + 1])
+    if len(runs) < 2:
+        return None
+    a, b = runs[0]
+    return (float(left_limit + max(0, a - 3)), float(y0), float(left_limit + b + 3), float(y1))
 
 
 def _grid(ax: AxesInfo, arr: np.ndarray, background: tuple[int, int, int]) -> None:
@@ -366,6 +396,8 @@ def chart_location(layout: ChartLayout, box: Sequence[float]) -> str:
     if cy > y1 and x0 - th <= cx <= x1 + th:
         return f"{prefix}x-axis tick labels" if cy <= y1 + 2.2 * th else f"{prefix}x-axis label"
     if cx < x0 and y0 - th <= cy <= y1 + th:
+        if ax.ylabel_box is not None and cx <= ax.ylabel_box[2]:
+            return f"{prefix}y-axis label"
         right_of_ticks = min((t.bbox[0] for t in ax.y_ticks), default=x0 - 4 * th)
         return f"{prefix}y-axis tick labels" if cx >= right_of_ticks - 0.5 * th else f"{prefix}y-axis label"
     if cy < y0:

@@ -89,10 +89,8 @@ class Critic:
         timings["colour"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        sx, sy = al.cand_scale
-        resampled = abs(sx - 1) > 0.02 or abs(sy - 1) > 0.02 or al.work_scale != 1.0
         diff, regions = diff_regions(al.ref, al.cand, al.ref_background, al.cand_background,
-                                     blur=1.2 if resampled else 0.5)
+                                     blur=1.2 if _resampled(al) else 0.5)
         ctx = Context(task=task, al=al, diff=diff, regions=regions, ref_words=ref_words, cand_words=cand_words,
                       ref_palette=ref_pal, cand_palette=cand_pal, ocr_ok=ocr_ok)
         findings = _analyse(ctx)
@@ -172,11 +170,14 @@ def _frame_findings(ctx: Context) -> list[Finding]:
 
 # ----------------------------------------------------------------------------------------- evidence
 
+def _resampled(al: Alignment) -> bool:
+    sx, sy = al.cand_scale
+    return abs(sx - 1) > 0.002 or abs(sy - 1) > 0.002 or al.work_scale != 1.0
+
+
 def _evidence_fn(ctx: Context) -> Callable[[Sequence[float]], float]:
     """Share of a box whose (unblurred, 1-px tolerant) pixels differ strongly."""
-    sx, sy = ctx.al.cand_scale
-    resampled = abs(sx - 1) > 0.02 or abs(sy - 1) > 0.02
-    if resampled:  # resampled glyphs differ everywhere a little: only the noise-tolerant map is evidence
+    if _resampled(ctx.al):  # resampled glyphs differ everywhere a little: only the noise-tolerant map is evidence
         strong = ctx.diff > 60
     else:
         strong = difference_map(ctx.al.ref, ctx.al.cand, blur=0.0, radius=1) > 90
@@ -353,30 +354,13 @@ def _add_vertical_labels(ctx: Context, layout: Any) -> None:
     """OCR the strips left of each y axis (rotated labels) in both images with the same boxes."""
     from .ocr import ocr_rotated
 
-    from .colour import channel_distance
-
-    H = ctx.size[1]
-    th = layout.text_height
     for ax in layout.axes:
-        left_limit = 0.0
-        prev = [a.bbox[2] for a in layout.axes if a.bbox[2] <= ax.bbox[0]]
-        if prev:
-            left_limit = max(prev) + 2
-        y0, y1 = int(max(0, ax.bbox[1] - th)), int(min(H, ax.bbox[3] + th))
-        x_end = int(ax.bbox[0]) - 6
-        if x_end - left_limit < 8:
+        if ax.ylabel_box is None:
             continue
-        # ink columns left of the axis: the label is the leftmost run when tick labels form another run
-        band = ctx.al.ref[y0:y1, int(left_limit):x_end]
-        cols = (channel_distance(band, ctx.al.ref_background) > 60).any(axis=0)
-        runs = _runs_of(cols, gap=3)
-        if len(runs) < 2:
-            continue
-        a, b = runs[0]
-        box = (int(left_limit + max(0, a - 3)), y0, int(left_limit + b + 3), y1)
+        box = tuple(int(round(v)) for v in ax.ylabel_box)
         for words, arr, bg in ((ctx.ref_words, ctx.al.ref, ctx.al.ref_background),
                                (ctx.cand_words, ctx.al.cand, ctx.al.cand_background)):
-            got = [w for w in ocr_rotated(arr, box) if w.conf >= MIN_WORD_CONF]
+            got = [w for w in ocr_rotated(arr, box) if w.conf >= MIN_WORD_CONF]  # type: ignore[arg-type]
             words.extend(plausible_words(arr, bg, got))
 
 
@@ -453,6 +437,8 @@ def _text_diffs(ctx: Context, grouping=None, **kw: Any) -> list[TextDifference]:
         return []
     evidence = _evidence_fn(ctx)
     extra: dict[str, Any] = {"grouping": grouping} if grouping is not None else {}
+    if not _resampled(ctx.al):
+        extra["confident"] = None  # same scale: the pixels are exact evidence, OCR alone is not
     return compare_text(ctx.ref_words, ctx.cand_words, evidence=evidence, **extra, **kw)
 
 

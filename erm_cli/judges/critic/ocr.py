@@ -62,6 +62,11 @@ class Word:
         return self.bbox[3] - self.bbox[1]
 
     @property
+    def text_size(self) -> float:
+        """Height of the letters (the box's width for rotated text)."""
+        return self.width if self.vertical else self.height
+
+    @property
     def width(self) -> float:
         return self.bbox[2] - self.bbox[0]
 

@@ -65,15 +65,17 @@ def match_words(ref: Sequence[Word], cand: Sequence[Word], *, unmatched_cost: fl
     n, m = len(ref), len(cand)
     rc = np.array([[w.cx, w.cy] for w in ref])
     cc = np.array([[w.cx, w.cy] for w in cand])
-    rh = np.array([max(6.0, w.height) for w in ref])
-    ch = np.array([max(6.0, w.height) for w in cand])
+    rh = np.array([max(6.0, w.text_size) for w in ref])
+    ch = np.array([max(6.0, w.text_size) for w in cand])
     scale = np.maximum(rh[:, None], ch[None, :])
     dist = np.hypot(rc[:, None, 0] - cc[None, :, 0], rc[:, None, 1] - cc[None, :, 1]) / scale
     sim = np.array([[similarity(a.text, b.text) for b in cand] for a in ref])
     pos_cost = np.minimum(dist / 4.0, 1.0)
     cost = (1 - sim) + 0.5 * pos_cost
-    # far apart and different: never a pair
+    # far apart and different: never a pair; rotated and horizontal text never pair
     cost = np.where((dist > 4.0) & (sim < 0.999), 10.0, cost)
+    orient = np.array([w.vertical for w in ref])[:, None] != np.array([w.vertical for w in cand])[None, :]
+    cost = np.where(orient, 10.0, cost)
     big = np.full((n, n), 10.0)
     np.fill_diagonal(big, unmatched_cost)
     big2 = np.full((m, m), 10.0)
@@ -174,12 +176,12 @@ EvidenceFn = Callable[[BBox], float]
 
 
 def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evidence: EvidenceFn,
-                 min_evidence: float = 0.02, confident: float = 88.0, move_tolerance: float = 1.5,
+                 min_evidence: float = 0.02, confident: float | None = 88.0, move_tolerance: float = 1.5,
                  grouping: Callable[[Sequence[Word]], list[Line]] = group_lines) -> list[TextDifference]:
     """Line-level text differences between two aligned word lists.
 
     ``evidence(bbox)`` returns the share (0-1) of the box whose pixels really differ; a difference is kept
-    when evidence >= ``min_evidence`` or both OCR readings are at least ``confident``.
+    when evidence >= ``min_evidence`` or (``confident`` not None) both OCR readings are at least ``confident``.
     """
     pairs = match_words(ref_words, cand_words)
     ref_lines = grouping(ref_words)
@@ -212,7 +214,7 @@ def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evide
         if d is not None:
             diffs.append(d)
     for cl, ps in standalone.items():
-        words = sorted((p.cand for p in ps if p.cand is not None), key=lambda w: w.bbox[0])
+        words = sorted((p.cand for p in ps if p.cand is not None), key=reading_key)
         text = " ".join(w.text for w in words)
         box = _union([w.bbox for w in words])
         diffs.append(TextDifference("extra", "", text, box, cand_bbox=box, words=ps,
@@ -227,15 +229,20 @@ def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evide
         if d.kind in ("moved", "resized"):
             if d.evidence >= min_evidence:
                 kept.append(d)
-        elif d.evidence >= min_evidence or (d.kind == "changed" and d.confidence >= confident
+        elif d.evidence >= min_evidence or (confident is not None and d.kind == "changed" and d.confidence >= confident
                                             and normalise_text(d.ref_text).lower() != normalise_text(d.cand_text).lower()):
             kept.append(d)
     return kept
 
 
+def reading_key(w: Word) -> float:
+    """Left to right; rotated (bottom-to-top) text from the bottom up."""
+    return -w.bbox[3] if w.vertical else w.bbox[0]
+
+
 def _line_difference(ps: list[WordPair], ref_line: Line | None, move_tolerance: float) -> TextDifference | None:
-    ref_ws = sorted((p.ref for p in ps if p.ref is not None), key=lambda w: w.bbox[0])
-    cand_ws = sorted((p.cand for p in ps if p.cand is not None), key=lambda w: w.bbox[0])
+    ref_ws = sorted((p.ref for p in ps if p.ref is not None), key=reading_key)
+    cand_ws = sorted((p.cand for p in ps if p.cand is not None), key=reading_key)
     ref_text = " ".join(w.text for w in ref_ws)
     cand_text = " ".join(w.text for w in cand_ws)
     statuses = {p.status for p in ps}
@@ -252,10 +259,10 @@ def _line_difference(ps: list[WordPair], ref_line: Line | None, move_tolerance: 
     if statuses <= {"same"}:
         # same words: moved or resized?
         if ref_box and cand_box:
-            h = max(4.0, ref_box[3] - ref_box[1])
+            h = max(4.0, min(ref_box[3] - ref_box[1], ref_box[2] - ref_box[0]))
             dx = ((cand_box[0] + cand_box[2]) - (ref_box[0] + ref_box[2])) / 2
             dy = ((cand_box[1] + cand_box[3]) - (ref_box[1] + ref_box[3])) / 2
-            hr = (cand_box[3] - cand_box[1]) / h
+            hr = min(cand_box[3] - cand_box[1], cand_box[2] - cand_box[0]) / h
             if np.hypot(dx, dy) > move_tolerance * h:
                 return TextDifference("moved", ref_text, cand_text, box, ref_box, cand_box, numeric, rv, cv, conf,
                                       words=ps)
