@@ -230,7 +230,7 @@ def test_bad_judge_data(data_dir: Path, tmp_path: Path) -> None:
     row = vc_row("x", str(data_dir / "ref.png"), str(data_dir / "same.png"), [])
     del row["human_errors"]
     unlabelled.write_text(json.dumps(row) + "\n")
-    with pytest.raises(InputError, match="without gold errors"):
+    with pytest.raises(InputError, match="no gold errors"):
         load_judge_data(settings(unlabelled))
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")

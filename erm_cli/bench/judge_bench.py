@@ -73,68 +73,22 @@ def fingerprint(path: Path) -> str:
 
 
 def load_judge_items(path: str | Path) -> list[JudgeItem]:
-    """VC-RewardBench JSONL -> items (the shared reader :mod:`erm_cli.data.vcbench` when present).
+    """VC-RewardBench JSONL -> items, through the shared reader :func:`erm_cli.data.vcbench.read_vcbench`
+    (``category`` or ``type`` keys in ``human_errors``, paths relative to the file, the real
+    VC-RewardBench.jsonl as it is)."""
+    from ..data.vcbench import read_vcbench
 
-    Fields: ``id`` (else ``idx``, else the line number), ``category`` (or ``task``), ``gt_img_path``,
-    ``pred_img_path`` or ``pred_code_path``, ``human_errors`` (entries keyed ``type`` or ``category``).
-    Paths are relative to the file. A malformed line is an input error naming the line.
-    """
-    p = Path(path)
-    try:
-        from ..data import vcbench  # type: ignore[attr-defined]
-    except ImportError:
-        vcbench = None
-    if vcbench is not None and hasattr(vcbench, "read_vcbench"):
-        return [JudgeItem(id=str(r.id), task=r.task, reference=Path(r.gt_img_path), candidate=Path(r.pred_path),
-                          gold=list(r.errors), candidate_is_code=bool(getattr(r, "pred_is_code", False)))
-                for r in vcbench.read_vcbench(p)]
-    items: list[JudgeItem] = []
-    seen: set[str] = set()
-    for n, row in _jsonl_rows(p):
-        task = str(row.get("category") or row.get("task") or "").strip().lower()
-        if task not in TASKS:
-            raise InputError(f"{p}:{n}: category must be one of {', '.join(TASKS)}, got {task or 'nothing'!r}")
-        rid = str(row.get("id") if row.get("id") not in (None, "") else row.get("idx", n))
-        if rid in seen:
-            raise InputError(f"{p}:{n}: duplicate id {rid!r}")
-        seen.add(rid)
-        ref = row.get("gt_img_path")
-        cand = row.get("pred_img_path") or row.get("pred_code_path")
-        if not ref or not cand:
-            raise InputError(f"{p}:{n}: needs gt_img_path and pred_img_path (or pred_code_path)")
-        raw = row.get("human_errors") or []
-        if not isinstance(raw, list):
-            raise InputError(f"{p}:{n}: human_errors must be a list")
-        try:
-            gold = [ErrorItem.from_dict(e, task) for e in raw]
-        except ValueError as exc:
-            raise InputError(f"{p}:{n}: bad human_errors entry ({exc})") from None
-        items.append(JudgeItem(id=rid, task=task, reference=p.parent / str(ref), candidate=p.parent / str(cand),
-                               gold=gold, candidate_is_code=not row.get("pred_img_path")))
-    return items
-
-
-def _jsonl_rows(p: Path) -> Iterable[tuple[int, dict[str, Any]]]:
-    if not p.is_file():
-        raise InputError(f"no such data file: {p}")
-    with p.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{p}:{n}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{p}:{n}: each line must be a JSON object")
-            yield n, row
+    return [JudgeItem(id=r.id, task=r.task, reference=Path(r.gt_img_path), candidate=Path(r.pred_path),
+                      gold=list(r.errors), candidate_is_code=r.pred_is_code) for r in read_vcbench(Path(path))]
 
 
 def load_pair_items(path: str | Path) -> list[PairItem]:
     """Pairwise JSONL (``id``, ``category``, ``gt_img_path``, ``chosen_img_path``, ``rejected_img_path``)."""
+    from ..data.vcbench import iter_jsonl
+
     p = Path(path)
     out: list[PairItem] = []
-    for n, row in _jsonl_rows(p):
+    for n, row in iter_jsonl(p):
         try:
             task = str(row.get("category") or row.get("task")).lower()
             if task not in TASKS:

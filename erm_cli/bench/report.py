@@ -146,10 +146,12 @@ def plot_reward_distributions(points: dict[str, list[dict[str, Any]]], path: Pat
 
     n = len(usable)
     fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.2), dpi=100, squeeze=False)
-    bins = np.linspace(0, 1, 21)
     for ax, (label, pts) in zip(axes[0], usable.items()):
         eq = [p["reward"] for p in pts if p.get("gold_n") == 0 and p.get("reward") is not None]
         neq = [p["reward"] for p in pts if (p.get("gold_n") or 0) > 0 and p.get("reward") is not None]
+        lo = min(eq + neq + [1.0])
+        lo = 0.0 if lo > 0.999 else max(0.0, lo - 0.02 * (1.0 - lo))  # zoom in on judges that saturate near 1
+        bins = np.linspace(lo, 1.0 + 1e-9, 21)
         if eq:
             ax.hist(eq, bins=bins, alpha=0.6, label=f"equivalent ({len(eq)})", color="#2a9d8f")
         if neq:

@@ -74,8 +74,9 @@ def judge(
     from ..bench.report import leaderboard_rows
 
     table = Table(title=f"erm bench judge — {metrics['data']['name']} ({metrics['data']['items']} items)",
-                  caption="F1h / F1s / Sc / AUROC / pairwise accuracy in %")
-    for col in ("judge", "matcher", "task", "F1h", "F1s", "Sc", "AUROC", "pairs", "failed"):
+                  caption="in %: F1h / F1s / Sc (severity Pearson), Sc(r) (1 - reward vs gold "
+                          "severity), AUROC (error-free vs not), pairs (pairwise accuracy)")
+    for col in ("judge", "matcher", "task", "F1h", "F1s", "Sc", "Sc(r)", "AUROC", "pairs", "failed"):
         table.add_column(col, justify="left" if col in ("judge", "matcher", "task") else "right", no_wrap=True)
     fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
     for r in leaderboard_rows([metrics]):
@@ -84,7 +85,8 @@ def judge(
             c = r.get(t) or {}
             last = k == len(tasks) - 1
             table.add_row(r["judge"] if k == 0 else "", r["matcher"] if k == 0 else "", t, fmt(c.get("f1_hard")),
-                          fmt(c.get("f1_soft")), fmt(c.get("sc")), fmt(r.get("auroc")) if last else "",
+                          fmt(c.get("f1_soft")), fmt(c.get("sc")), fmt(r.get("sc_reward")) if last else "",
+                          fmt(r.get("auroc")) if last else "",
                           fmt(r.get("pairwise")) if last else "", str(r.get("failed", 0)) if last else "")
         table.add_section()
     console.print(table)

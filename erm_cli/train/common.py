@@ -304,6 +304,15 @@ def _plain(v: Any) -> Any:
         return str(v)
 
 
+def make_config(config_class: Any, **kwargs: Any) -> Any:
+    """Build a TRL config; its own validation errors (a bad scheduler name, loss type ...) exit 2 in one line."""
+    try:
+        return config_class(**kwargs)
+    except (ValueError, TypeError) as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        raise InputError(f"invalid training settings: {first}") from None
+
+
 def load_for_training(
     base_dir: Path, args: Any, settings: TrainSettings, padding_side: str
 ) -> tuple[Any, Any]:

@@ -23,7 +23,6 @@ capped and encoded on access (``with_transform``), so large sets cost no preproc
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -57,20 +56,11 @@ def find_jsonl(data: str | Path, what: str = "--data") -> Path:
     )
 
 
-def read_jsonl_rows(path: Path) -> list[dict[str, Any]]:
-    """Raw JSON objects of a JSONL file (blank lines skipped); a bad line is an input error naming it."""
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise InputError(f"{path}:{n}: not valid JSON ({exc})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{n}: each line must be a JSON object")
-            rows.append(row)
+def read_jsonl_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) of a JSONL file through the shared reader; an empty file is an input error."""
+    from ..data.vcbench import iter_jsonl
+
+    rows = list(iter_jsonl(path))
     if not rows:
         raise InputError(f"{path}: no records")
     return rows
@@ -167,17 +157,17 @@ def read_vcbench_records(path: Path) -> list[JudgeRecord]:
 
     out: list[JudgeRecord] = []
     for item in read_vcbench(path):
-        candidate = str(item.pred_path)
-        if getattr(item, "pred_is_code", False):
+        where = f"{path}:{item.line} (id {item.id})"
+        if "human_errors" not in item.raw:
+            raise InputError(f"{where}: no gold errors (human_errors); judge SFT needs labelled pairs")
+        for p in (item.gt_img_path, item.pred_path):
+            if not Path(p).is_file():
+                raise InputError(f"{where}: file not found: {p}")
+        candidate = str(Path(item.pred_path).resolve())
+        if item.pred_is_code:
             candidate = render_candidate_image(Path(item.pred_path), str(item.id))
-        out.append(
-            JudgeRecord(
-                id=str(item.id),
-                task=item.task,
-                images=[str(item.gt_img_path), candidate],
-                errors=list(item.errors),
-            )
-        )
+        images = [str(Path(item.gt_img_path).resolve()), candidate]
+        out.append(JudgeRecord(id=str(item.id), task=item.task, images=images, errors=list(item.errors)))
     return out
 
 
@@ -272,19 +262,12 @@ def _placeholder_content(content: Any) -> Any:
 def read_judge_records(path: Path) -> tuple[list[JudgeRecord], dict[str, int]]:
     """All SFT records of a JSONL file (VC-RewardBench records and chat records may not be mixed)."""
     rows = read_jsonl_rows(path)
-    chat = [is_chat_record(r) for r in rows]
+    chat = [is_chat_record(r) for _, r in rows]
     if all(chat):
-        base = path.parent
-        return [read_chat_record(r, base, f"{path}:{i}") for i, r in enumerate(rows, 1)], {"chat": len(rows)}
+        return [read_chat_record(r, path.parent, f"{path}:{n}") for n, r in rows], {"chat": len(rows)}
     if any(chat):
         raise InputError(f"{path}: mixes chat records and VC-RewardBench records; use one format per file")
     records = read_vcbench_records(path)
-    missing = [r.id for r, row in zip(records, rows) if "human_errors" not in row and "errors" not in row]
-    if missing:
-        raise InputError(
-            f"{path}: {len(missing)} record(s) without gold errors (human_errors), e.g. {missing[0]}; "
-            "judge SFT needs labelled pairs"
-        )
     return records, {"vcbench": len(records)}
 
 
@@ -454,10 +437,9 @@ def _guess_task(path: Path) -> str:
 
 def read_policy_jsonl(path: Path, task: str | None) -> list[PolicyPrompt]:
     """Distinct reference images of a VC-RewardBench / synth JSONL (or rows with ``image``/``reference``)."""
-    rows = read_jsonl_rows(path)
     prompts: list[PolicyPrompt] = []
     seen: set[str] = set()
-    for n, row in enumerate(rows, 1):
+    for n, row in read_jsonl_rows(path):
         where = f"{path}:{n}"
         ref_value = next(
             (row[k] for k in ("gt_img_path", "reference", "image", "image_path") if row.get(k)), None

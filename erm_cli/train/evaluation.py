@@ -124,8 +124,8 @@ def evaluate_checkpoint(out: Path, heldout: Path, settings: Any) -> dict[str, An
 def make_eval_callback(heldout: Path, settings: Any, processor: Any) -> Any:
     """A TrainerCallback that evaluates the live model every ``settings.eval_steps`` steps.
 
-    Set ``callback.trainer`` after building the trainer so the figures go through ``trainer.log``
-    (progress bar, metrics.jsonl, report_to integrations)."""
+    Set ``callback.trainer`` after building the trainer so the figures reach every log callback
+    (progress bar, metrics.jsonl, report_to integrations) and the trainer state's log history."""
     from transformers import TrainerCallback
 
     from .config import world_size
@@ -150,7 +150,12 @@ def make_eval_callback(heldout: Path, settings: Any, processor: Any) -> Any:
                 if k in ("f1_hard", "f1_soft", "sc", "parsed_pct", "mean_reward") and v is not None
             }
             if self.trainer is not None and logs:
-                self.trainer.log(logs)
+                # like Trainer.log, but without consuming this step's pending loss log (on_log resets
+                # control.should_log) or the trainer's buffered token metrics
+                state.log_history.append({**logs, "step": step})
+                pending = control.should_log
+                self.trainer.callback_handler.on_log(args, state, control, logs)
+                control.should_log = pending
 
         def evaluate(self, model: Any, out_dir: Path) -> dict[str, Any]:
             tok = getattr(processor, "tokenizer", None)

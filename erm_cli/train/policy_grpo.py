@@ -33,6 +33,7 @@ from .common import (
     cuda_available,
     is_main_process,
     load_for_training,
+    make_config,
     lora_config,
     loss_history,
     make_metrics_callback,
@@ -170,7 +171,8 @@ def build_grpo_trainer(
         )
         if settings.vllm_mode == "server" and settings.vllm_server_url:
             vllm_args["vllm_server_base_url"] = settings.vllm_server_url
-    args = GRPOConfig(
+    args = make_config(
+        GRPOConfig,
         **common,
         steps_per_generation=plan["steps_per_generation"],
         num_generations=settings.num_generations,

@@ -25,6 +25,7 @@ from .common import (
     common_training_args,
     is_main_process,
     load_for_training,
+    make_config,
     lora_config,
     loss_history,
     make_metrics_callback,
@@ -125,7 +126,8 @@ def build_sft_trainer(
     """An SFTTrainer for a judge: prompt/completion vision data, completion-only loss, explicit processor."""
     from trl import SFTConfig, SFTTrainer
 
-    args = SFTConfig(
+    args = make_config(
+        SFTConfig,
         **common_training_args(settings, out, grad_accum),
         max_length=settings.max_length,  # None: never cut image tokens
         completion_only_loss=True,

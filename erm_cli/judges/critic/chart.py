@@ -242,7 +242,8 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
         n = counts[k]
         if n < max(20, 1e-3 * area, 0.05 * biggest):
             continue
-        if any(counts[j] > 0.2 * n and _blend_with_grey(p.rgb, q.rgb) and _hugs(m, labels == j)
+        if any(_blend_with_grey(p.rgb, q.rgb) and (p.count < 0.1 * q.count or
+                                                    (counts[j] > 0.2 * n and _hugs(m, labels == j)))
                for j, q in enumerate(cols) if j != k):
             continue  # anti-aliased edges or a translucent grid over another series' colour
         s = _classify_series(m, p.rgb, (x0, y0))

@@ -30,6 +30,15 @@ def normalise_text(text: str) -> str:
     return re.sub(r"\s+", " ", t)
 
 
+_CONFUSABLE = str.maketrans({"$": "s", "5": "s", "0": "o", "1": "l", "i": "l", "|": "l", "!": "l", "8": "b",
+                             "6": "b", "2": "z", "9": "g", "q": "g", "7": "t", "4": "a", "u": "v", "n": "h"})
+
+
+def ocr_fold(text: str) -> str:
+    """Text with characters OCR commonly confuses mapped together ("15" and "1s", "M$" and "Ms")."""
+    return "".join(c for c in normalise_text(text).lower().translate(_CONFUSABLE) if c.isalnum())
+
+
 def similarity(a: str, b: str) -> float:
     """Character similarity 0-1 (SequenceMatcher ratio, case-insensitive)."""
     a, b = normalise_text(a).lower(), normalise_text(b).lower()
@@ -230,7 +239,7 @@ def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evide
             if d.evidence >= min_evidence:
                 kept.append(d)
         elif d.evidence >= min_evidence or (confident is not None and d.kind == "changed" and d.confidence >= confident
-                                            and normalise_text(d.ref_text).lower() != normalise_text(d.cand_text).lower()):
+                                            and ocr_fold(d.ref_text) != ocr_fold(d.cand_text)):
             kept.append(d)
     return kept
 
