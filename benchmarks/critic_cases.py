@@ -379,7 +379,8 @@ class TableRenderer:
         box = page.locator("table").bounding_box()
         if box:
             s = scale
-            img = img.crop((0, 0, int((box["x"] + box["width"] + margin) * s), img.height))
+            img = img.crop((0, 0, int((box["x"] + box["width"] + margin) * s),
+                            min(img.height, int((box["y"] + box["height"] + margin) * s))))
         return img
 
     def close(self) -> None:

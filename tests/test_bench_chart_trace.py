@@ -44,8 +44,8 @@ def test_trace_records_texts_types_layout_colours():
 
 
 def test_scores_of_a_near_miss_are_hand_computable():
-    from skimage.color import deltaE_ciede2000, rgb2lab
     import numpy as np
+    from skimage.color import deltaE_ciede2000, rgb2lab
 
     gold, pred = trace_many([GOLD, PRED], workers=2)
     assert gold.ok and pred.ok
@@ -57,7 +57,7 @@ def test_scores_of_a_near_miss_are_hand_computable():
     assert s["layout"]["f1"] == 1.0
     # colour: only the bar group can match: S = 1 - dE2000(#FF7F0E, #1F77B4)/100 (floored at 0);
     # P = S / 2 (two generated colours), R = S / 1 -> F1 = 2 (S/2) S / (3S/2) = 2S/3
-    lab = lambda h: rgb2lab(np.array([[[int(h[i:i + 2], 16) / 255 for i in (1, 3, 5)]]]))  # noqa: E731
+    lab = lambda h: rgb2lab(np.array([[[int(h[i : i + 2], 16) / 255 for i in (1, 3, 5)]]]))
     S = max(0.0, 1 - float(deltaE_ciede2000(lab("#FF7F0E"), lab("#1F77B4"))[0, 0]) / 100)
     assert s["color"]["f1"] == pytest.approx(2 * S / 3, abs=2e-3)
 
@@ -81,8 +81,12 @@ a.set_title("two\\nlines")
     t = res.trace
     assert {"nrows": 2, "ncols": 2, "row_start": 0, "row_end": 0, "col_start": 0, "col_end": 1} in t.layout
     assert len(t.layout) == 3
-    assert set(t.colors) == {"Axes.imshow--cmap:viridis", "Axes.scatter--cmap:plasma", "Axes.pie--#FF0000",
-                             "Axes.pie--#0000FF"}
+    assert set(t.colors) == {
+        "Axes.imshow--cmap:viridis",
+        "Axes.scatter--cmap:plasma",
+        "Axes.pie--#FF0000",
+        "Axes.pie--#0000FF",
+    }
     assert t.texts == ["two", "lines"]
 
 

@@ -14,12 +14,22 @@ transformers = pytest.importorskip("transformers")
 
 
 def _tiny_models(root: Path) -> dict[str, Path]:
-    from transformers import BitImageProcessor, CLIPConfig, CLIPImageProcessor, CLIPModel, Dinov2Config, Dinov2Model
+    from transformers import (
+        BitImageProcessor,
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        Dinov2Config,
+        Dinov2Model,
+    )
 
     small = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
     crop = dict(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    clip = CLIPConfig(text_config=dict(small, vocab_size=64, bos_token_id=0, eos_token_id=1, pad_token_id=1),
-                      vision_config=dict(small, image_size=32, patch_size=8), projection_dim=8)
+    clip = CLIPConfig(
+        text_config=dict(small, vocab_size=64, bos_token_id=0, eos_token_id=1, pad_token_id=1),
+        vision_config=dict(small, image_size=32, patch_size=8),
+        projection_dim=8,
+    )
     CLIPModel(clip).save_pretrained(root / "clip")
     CLIPImageProcessor(**crop).save_pretrained(root / "clip")
     Dinov2Model(Dinov2Config(**small, image_size=32, patch_size=8)).save_pretrained(root / "dino")

@@ -57,28 +57,91 @@ def make_dataset(root: Path) -> Path:
     _icon(img / "s_same.png")
     _icon(img / "s_square.png", shape="square")
     rows = [
-        {"id": "c1", "category": "chart", "gt_img_path": "images/c_ref.png", "pred_img_path": "images/c_same.png",
-         "human_errors": []},
-        {"id": "c2", "category": "chart", "gt_img_path": "images/c_ref.png", "pred_img_path": "images/c_colour.png",
-         "human_errors": [{"category": "style_error", "severity": 2, "location": "bars",
-                           "description": "bar colour is orange instead of blue"}]},
-        {"id": "c3", "category": "chart", "gt_img_path": "images/c_ref.png", "pred_img_path": "images/c_title.png",
-         "human_errors": [{"type": "text_error", "severity": 2, "location": "title",
-                           "description": "title reads 'Costs' instead of 'Sales'"}]},
-        {"id": "c4", "category": "chart", "gt_img_path": "images/c_ref.png", "pred_img_path": "images/c_data.png",
-         "human_errors": [{"category": "data_error", "severity": 3, "location": "Feb bar",
-                           "description": "Feb bar value is 1 instead of 5"}]},
-        {"id": "s1", "category": "svg", "gt_img_path": "images/s_ref.png", "pred_img_path": "images/s_same.png",
-         "human_errors": []},
-        {"id": "s2", "category": "svg", "gt_img_path": "images/s_ref.png", "pred_img_path": "images/s_square.png",
-         "human_errors": [{"type": "shape_error", "severity": 3, "location": "main shape",
-                           "description": "the circle is drawn as a square"}]},
+        {
+            "id": "c1",
+            "category": "chart",
+            "gt_img_path": "images/c_ref.png",
+            "pred_img_path": "images/c_same.png",
+            "human_errors": [],
+        },
+        {
+            "id": "c2",
+            "category": "chart",
+            "gt_img_path": "images/c_ref.png",
+            "pred_img_path": "images/c_colour.png",
+            "human_errors": [
+                {
+                    "category": "style_error",
+                    "severity": 2,
+                    "location": "bars",
+                    "description": "bar colour is orange instead of blue",
+                }
+            ],
+        },
+        {
+            "id": "c3",
+            "category": "chart",
+            "gt_img_path": "images/c_ref.png",
+            "pred_img_path": "images/c_title.png",
+            "human_errors": [
+                {
+                    "type": "text_error",
+                    "severity": 2,
+                    "location": "title",
+                    "description": "title reads 'Costs' instead of 'Sales'",
+                }
+            ],
+        },
+        {
+            "id": "c4",
+            "category": "chart",
+            "gt_img_path": "images/c_ref.png",
+            "pred_img_path": "images/c_data.png",
+            "human_errors": [
+                {
+                    "category": "data_error",
+                    "severity": 3,
+                    "location": "Feb bar",
+                    "description": "Feb bar value is 1 instead of 5",
+                }
+            ],
+        },
+        {
+            "id": "s1",
+            "category": "svg",
+            "gt_img_path": "images/s_ref.png",
+            "pred_img_path": "images/s_same.png",
+            "human_errors": [],
+        },
+        {
+            "id": "s2",
+            "category": "svg",
+            "gt_img_path": "images/s_ref.png",
+            "pred_img_path": "images/s_square.png",
+            "human_errors": [
+                {
+                    "type": "shape_error",
+                    "severity": 3,
+                    "location": "main shape",
+                    "description": "the circle is drawn as a square",
+                }
+            ],
+        },
     ]
     data = root / "vcbench.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (root / "pairwise.jsonl").write_text(json.dumps(
-        {"id": "p1", "category": "chart", "gt_img_path": "images/c_ref.png", "chosen_img_path": "images/c_same.png",
-         "rejected_img_path": "images/c_colour.png"}) + "\n")
+    (root / "pairwise.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "p1",
+                "category": "chart",
+                "gt_img_path": "images/c_ref.png",
+                "chosen_img_path": "images/c_same.png",
+                "rejected_img_path": "images/c_colour.png",
+            }
+        )
+        + "\n"
+    )
     return data
 
 
@@ -118,7 +181,9 @@ def test_round_trip_predictions_to_metrics(full_run, dataset):
     matches, failures = run_matcher(OfflineMatcher(), match_requests(items, preds), None)
     assert not failures
     again = vcbench_metrics(matches)
-    stored = json.loads((out / "metrics.json").read_text())["judges"]["critic"]["vcbench"]["offline-v1"]["metrics"]
+    stored = json.loads((out / "metrics.json").read_text())["judges"]["critic"]["vcbench"]["offline-v1"][
+        "metrics"
+    ]
     assert json.loads(json.dumps(again)) == stored
     # gold errors of the judged items: 4 in all (2 + 2 + 3 + 3 severity points) when nothing failed
     judged = [i for i, r in preds.items() if "verdict" in r]
@@ -137,7 +202,12 @@ def test_report_has_tables_and_plots(full_run):
     out, _ = full_run
     text = (out / "report.md").read_text()
     assert "## Leaderboard" in text and "| critic | offline-v1 |" in text and "| ssim | – |" in text
-    for png in ("category_f1.png", "reward_distributions.png", "severity_scatter.png", "pairwise_margins.png"):
+    for png in (
+        "category_f1.png",
+        "reward_distributions.png",
+        "severity_scatter.png",
+        "pairwise_margins.png",
+    ):
         assert (out / "plots" / png).stat().st_size > 1000
         assert f"plots/{png}" in text
 
@@ -158,8 +228,17 @@ def test_bad_item_fails_alone(dataset, tmp_path):
     data = tmp_path / "with-bad.jsonl"
     shutil.copytree(dataset.parent / "images", tmp_path / "images")
     lines = dataset.read_text().splitlines()
-    lines.append(json.dumps({"id": "bad", "category": "chart", "gt_img_path": "images/c_ref.png",
-                             "pred_img_path": "images/missing.png", "human_errors": []}))
+    lines.append(
+        json.dumps(
+            {
+                "id": "bad",
+                "category": "chart",
+                "gt_img_path": "images/c_ref.png",
+                "pred_img_path": "images/missing.png",
+                "human_errors": [],
+            }
+        )
+    )
     data.write_text("\n".join(lines) + "\n")
     m = run_judge_bench(JudgeBenchConfig(data=data, out_dir=tmp_path / "run", baselines=("mse",), workers=1))
     preds = read_jsonl_by_id(tmp_path / "run" / "predictions.jsonl")
@@ -174,8 +253,21 @@ def test_resume_after_interruption(full_run, dataset, tmp_path):
     """Kill a CLI run after its first item, rerun: every item exactly once, same metrics as an uninterrupted run."""
     _, reference = full_run
     out = tmp_path / "interrupted"
-    cmd = [sys.executable, "-m", "erm_cli.app", "bench", "judge", str(dataset), "--out", str(out), "--baselines", "",
-           "--workers", "1", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "erm_cli.app",
+        "bench",
+        "judge",
+        str(dataset),
+        "--out",
+        str(out),
+        "--baselines",
+        "",
+        "--workers",
+        "1",
+        "--json",
+    ]
     env = dict(os.environ)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO)
     preds = out / "predictions.jsonl"
@@ -202,13 +294,21 @@ def test_resume_after_interruption(full_run, dataset, tmp_path):
 
 def test_report_from_examples_bench_mini(examples_dir, tmp_path):
     mini = examples_dir / "bench-mini"
-    data = next(iter(sorted(p for p in mini.glob("*.jsonl") if p.name != "pairwise.jsonl")), None) \
-        if mini.is_dir() else None
+    data = (
+        next(iter(sorted(p for p in mini.glob("*.jsonl") if p.name != "pairwise.jsonl")), None)
+        if mini.is_dir()
+        else None
+    )
     if data is None:
         pytest.skip("examples/bench-mini is not in this checkout")
     out = tmp_path / "mini" / "critic"
-    res = subprocess.run([sys.executable, "-m", "erm_cli.app", "bench", "judge", str(data), "--out", str(out),
-                          "--json"], capture_output=True, text=True, cwd=REPO, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-m", "erm_cli.app", "bench", "judge", str(data), "--out", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
     metrics = json.loads(res.stdout)
     report = (out / "report.md").read_text()
@@ -217,3 +317,19 @@ def test_report_from_examples_bench_mini(examples_dir, tmp_path):
     crit = metrics["judges"]["critic"]
     assert crit["items"] + crit["failed"] == metrics["data"]["items"]
     assert crit["vcbench"]["offline-v1"]["metrics"]["overall"]["gold_errors"] > 0
+
+
+def test_vc_rewardbench_gets_the_published_reference_rows(dataset, tmp_path):
+    shutil.copytree(dataset.parent / "images", tmp_path / "images")
+    vcb = tmp_path / "VC-RewardBench.jsonl"  # the released file's name
+    vcb.write_text(dataset.read_text())
+    m = run_judge_bench(JudgeBenchConfig(data=vcb, out_dir=tmp_path / "run", judge="phash", baselines=()))
+    assert m["data"]["is_vc_rewardbench"] is True
+    text = (tmp_path / "run" / "report.md").read_text()
+    # Tab. 5 of the paper: Visual-ERM (8B) AVG 42.1 / 44.7 / 58.4
+    assert "| *Visual-ERM (8B) (published)* | llm:gpt-5-mini (published) |" in text
+    assert "42.1 / 44.7 / 58.4" in text
+    other = run_judge_bench(
+        JudgeBenchConfig(data=dataset, out_dir=tmp_path / "plain", judge="phash", baselines=())
+    )
+    assert other["data"]["is_vc_rewardbench"] is False and "reference" not in other

@@ -40,15 +40,24 @@ def _answer(prompt: str) -> str:
 class _Handler(BaseHTTPRequestHandler):
     calls = 0
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         user = body["messages"][-1]["content"]
         text = user if isinstance(user, str) else "".join(p.get("text", "") for p in user)
         type(self).calls += 1
-        out = {"id": "x", "object": "chat.completion", "model": body.get("model"),
-               "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant",
-                                                                             "content": _answer(text)}}],
-               "usage": {"prompt_tokens": 10, "completion_tokens": 5}}
+        out = {
+            "id": "x",
+            "object": "chat.completion",
+            "model": body.get("model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": _answer(text)},
+                }
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+        }
         data = json.dumps(out).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -76,14 +85,25 @@ def E(cat, desc, sev=2, loc=""):
 
 def test_llm_matcher_over_an_openai_compatible_server(server):
     reqs = [
-        MatchRequest("c1", "chart",
-                     gold=[E("text_error", "title reads 'Costs' instead of 'Sales'"),
-                           E("style_error", "'GPU' line drawn in pink")],
-                     pred=[E("style_error", "colour of the 'GPU' series is wrong"),
-                           E("text_error", "title says 'Costs' not 'Sales'"),
-                           E("data_error", "'TPU' values off")]),
-        MatchRequest("t1", "table", gold=[E("numeric_error", "cell 'B2' shows '4.1' not '4.7'")],
-                     pred=[E("numeric_error", "wrong number in 'B2'")]),
+        MatchRequest(
+            "c1",
+            "chart",
+            gold=[
+                E("text_error", "title reads 'Costs' instead of 'Sales'"),
+                E("style_error", "'GPU' line drawn in pink"),
+            ],
+            pred=[
+                E("style_error", "colour of the 'GPU' series is wrong"),
+                E("text_error", "title says 'Costs' not 'Sales'"),
+                E("data_error", "'TPU' values off"),
+            ],
+        ),
+        MatchRequest(
+            "t1",
+            "table",
+            gold=[E("numeric_error", "cell 'B2' shows '4.1' not '4.7'")],
+            pred=[E("numeric_error", "wrong number in 'B2'")],
+        ),
         MatchRequest("s1", "svg", gold=[E("shape_error", "circle drawn as a square")], pred=[]),
     ]
     _Handler.calls = 0
@@ -99,3 +119,26 @@ def test_llm_matcher_over_an_openai_compatible_server(server):
     # overall: TP hard 2, soft 2.5; FP 1 ('TPU'); FN 1 (the svg circle) -> P = R = 2.5/3.5 = F1_soft
     assert metrics["overall"]["tp_hard"] == 2 and metrics["overall"]["tp_soft"] == 2.5
     assert metrics["overall"]["f1_soft"] == pytest.approx(100 * 2.5 / 3.5, abs=1e-3)
+
+
+def test_bench_run_labels_both_matchers_and_resumes_llm_matching(server, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_bench_judge import make_dataset
+
+    from erm_cli.bench.judge_bench import JudgeBenchConfig, run_judge_bench
+
+    data = make_dataset(tmp_path / "d")
+    cfg = JudgeBenchConfig(
+        data=data, out_dir=tmp_path / "run", baselines=(), matcher_model=f"openai:{server}#gpt-5-mini"
+    )
+    _Handler.calls = 0
+    first = run_judge_bench(cfg)
+    labels = set(first["judges"]["critic"]["vcbench"])
+    assert labels == {"offline-v1", f"llm:openai:{server}#gpt-5-mini"}
+    asked = _Handler.calls
+    again = run_judge_bench(cfg)
+    assert _Handler.calls == asked  # matches of the first run are reused, not asked again
+    assert again["judges"]["critic"]["vcbench"] == first["judges"]["critic"]["vcbench"]

@@ -7,11 +7,28 @@ import math
 import pytest
 
 from erm_cli.bench.judge_metrics import (
-    Counts, ItemMatch, Pair, allowed_errors, auroc, f1_hard, f1_soft, item_counts, pairwise_accuracy, pearson,
-    reward_separation, reward_severity_correlation, vcbench_metrics,
+    Counts,
+    ItemMatch,
+    Pair,
+    allowed_errors,
+    auroc,
+    f1_hard,
+    f1_soft,
+    item_counts,
+    pairwise_accuracy,
+    pearson,
+    reward_separation,
+    reward_severity_correlation,
+    vcbench_metrics,
 )
 from erm_cli.bench.matching import (
-    LLMMatcher, MatchRequest, OfflineMatcher, build_match_prompt, clean_pairs, error_similarity, parse_match_answer,
+    LLMMatcher,
+    MatchRequest,
+    OfflineMatcher,
+    build_match_prompt,
+    clean_pairs,
+    error_similarity,
+    parse_match_answer,
     tokens,
 )
 from erm_cli.judges.verdict import ErrorItem
@@ -33,9 +50,13 @@ def test_f1_definitions_follow_the_released_code():
 
 def test_item_counts_partial_pairs_leave_hard_tp_fp_and_fn():
     # gold: text, data, style; pred: text (yes), data (partial), structure (unmatched)
-    m = ItemMatch("a", "chart", gold=[E("text_error"), E("data_error"), E("style_error")],
-                  pred=[E("text_error"), E("data_error"), E("structure_error")],
-                  pairs=[Pair(0, 0, "yes"), Pair(1, 1, "partial")])
+    m = ItemMatch(
+        "a",
+        "chart",
+        gold=[E("text_error"), E("data_error"), E("style_error")],
+        pred=[E("text_error"), E("data_error"), E("structure_error")],
+        pairs=[Pair(0, 0, "yes"), Pair(1, 1, "partial")],
+    )
     overall, by_type = item_counts(m)
     assert (overall.tp_hard, overall.tp_soft, overall.fp, overall.fn) == (1, 1.5, 1, 1)
     # hard: P = 1/2, R = 1/2 -> 0.5 ; soft: P = 1.5/2.5 = 0.6, R = 0.6 -> 0.6
@@ -47,8 +68,13 @@ def test_item_counts_partial_pairs_leave_hard_tp_fp_and_fn():
 
 def test_item_match_rejects_non_one_to_one_pairs():
     with pytest.raises(ValueError):
-        ItemMatch("a", "chart", gold=[E("text_error")], pred=[E("text_error"), E("text_error")],
-                  pairs=[Pair(0, 0, "yes"), Pair(1, 0, "yes")])
+        ItemMatch(
+            "a",
+            "chart",
+            gold=[E("text_error")],
+            pred=[E("text_error"), E("text_error")],
+            pairs=[Pair(0, 0, "yes"), Pair(1, 0, "yes")],
+        )
     with pytest.raises(ValueError):
         ItemMatch("a", "chart", gold=[E("text_error")], pred=[E("text_error")], pairs=[Pair(0, 0, "no")])
 
@@ -61,11 +87,21 @@ def test_allowed_errors_drop_other_tasks_types():
 def test_vcbench_metrics_micro_sums_and_pooled_sc():
     items = [
         # chart item 1: gold sev 3+2=5, pred sev 3 ; one yes pair
-        ItemMatch("c1", "chart", gold=[E("text_error", 3), E("data_error", 2)], pred=[E("text_error", 3)],
-                  pairs=[Pair(0, 0, "yes")]),
+        ItemMatch(
+            "c1",
+            "chart",
+            gold=[E("text_error", 3), E("data_error", 2)],
+            pred=[E("text_error", 3)],
+            pairs=[Pair(0, 0, "yes")],
+        ),
         # chart item 2: gold 1, pred 1+1=2 ; one partial pair, one unmatched pred
-        ItemMatch("c2", "chart", gold=[E("style_error", 1)], pred=[E("style_error", 1), E("data_error", 1)],
-                  pairs=[Pair(0, 0, "partial")]),
+        ItemMatch(
+            "c2",
+            "chart",
+            gold=[E("style_error", 1)],
+            pred=[E("style_error", 1), E("data_error", 1)],
+            pairs=[Pair(0, 0, "partial")],
+        ),
         # table item: gold 2, pred 0 -> FN 1
         ItemMatch("t1", "table", gold=[E("numeric_error", 2)], pred=[]),
     ]
@@ -122,6 +158,7 @@ def test_counts_add():
 # matchers
 # ----------------------------------------------------------------------------------------------
 
+
 def test_tokens_normalise_spelling_and_stopwords():
     assert tokens("The colour of the bars") == {"color", "bar"}
     assert "2021" in tokens("title says 2021") and "3.5" in tokens("value 3.5 instead")
@@ -140,11 +177,15 @@ def test_error_similarity_hand_computed():
 
 
 def test_offline_matcher_one_to_one_with_levels():
-    gold = [E("text_error", 2, "Chart title", "Title reads 'Sales 2020' instead of 'Sales 2021'"),
-            E("style_error", 1, "Red line", "line colour is blue instead of red")]
-    pred = [E("style_error", 1, "line", "the red line is drawn in blue"),
-            E("text_error", 1, "x axis label", "axis label missing"),
-            E("text_error", 2, "title", "title text differs: Sales 2020 vs Sales 2021")]
+    gold = [
+        E("text_error", 2, "Chart title", "Title reads 'Sales 2020' instead of 'Sales 2021'"),
+        E("style_error", 1, "Red line", "line colour is blue instead of red"),
+    ]
+    pred = [
+        E("style_error", 1, "line", "the red line is drawn in blue"),
+        E("text_error", 1, "x axis label", "axis label missing"),
+        E("text_error", 2, "title", "title text differs: Sales 2020 vs Sales 2021"),
+    ]
     m = OfflineMatcher().match_one(MatchRequest("i", "chart", gold, pred))
     pairs = {(p.pred, p.gold): p.level for p in m.pairs}
     assert pairs[(2, 0)] == "yes"
@@ -153,10 +194,12 @@ def test_offline_matcher_one_to_one_with_levels():
 
 
 def test_llm_answer_cleaning_mirrors_evaluation_py():
-    obj = parse_match_answer('<think>hmm</think>```json\n{"matches": [{"pred_id": 0, "gt_id": 1, "match_level": '
-                             '"yes"}, {"pred_id": 1, "gt_id": 1, "match_level": "partial"}, {"pred_id": 5, '
-                             '"gt_id": 0, "match_level": "yes"}, {"pred_id": 1, "gt_id": 0, "match_level": '
-                             '"no"}, {"pred_id": true, "gt_id": 0, "match_level": "yes"}]}\n```')
+    obj = parse_match_answer(
+        '<think>hmm</think>```json\n{"matches": [{"pred_id": 0, "gt_id": 1, "match_level": '
+        '"yes"}, {"pred_id": 1, "gt_id": 1, "match_level": "partial"}, {"pred_id": 5, '
+        '"gt_id": 0, "match_level": "yes"}, {"pred_id": 1, "gt_id": 0, "match_level": '
+        '"no"}, {"pred_id": true, "gt_id": 0, "match_level": "yes"}]}\n```'
+    )
     pairs = clean_pairs(obj, n_pred=2, n_gold=2)
     # the 2nd reuses gold 1 (dropped), the 3rd is out of range, the 4th is "no", the 5th is a bool
     assert pairs == [Pair(0, 1, "yes")]
@@ -165,10 +208,16 @@ def test_llm_answer_cleaning_mirrors_evaluation_py():
 
 
 def test_match_prompt_lists_both_sides_with_ids():
-    req = MatchRequest("i", "table", [E("numeric_error", 2, "", "cell B2 shows 4.1 not 4.7")],
-                       [E("numeric_error", 1, "", "wrong number in B2")])
+    req = MatchRequest(
+        "i",
+        "table",
+        [E("numeric_error", 2, "", "cell B2 shows 4.1 not 4.7")],
+        [E("numeric_error", 1, "", "wrong number in B2")],
+    )
     text = build_match_prompt(req)
-    assert '"gt_id": 0' in text and '"pred_id": 0' in text and "layout_error, text_error, numeric_error" in text
+    assert (
+        '"gt_id": 0' in text and '"pred_id": 0' in text and "layout_error, text_error, numeric_error" in text
+    )
 
 
 class _ScriptedBackend:
@@ -191,12 +240,15 @@ class _ScriptedBackend:
 
 
 def test_llm_matcher_skips_empty_items_and_reports_unparseable_answers():
-    backend = _ScriptedBackend(['{"matches": [{"pred_id": 0, "gt_id": 0, "match_level": "partial"}]}',
-                                "I cannot answer that."])
+    backend = _ScriptedBackend(
+        ['{"matches": [{"pred_id": 0, "gt_id": 0, "match_level": "partial"}]}', "I cannot answer that."]
+    )
     m = LLMMatcher("openai:http://127.0.0.1:9#x", backend=backend)
-    reqs = [MatchRequest("a", "chart", [E("text_error")], [E("text_error")]),
-            MatchRequest("b", "chart", [E("text_error")], []),
-            MatchRequest("c", "svg", [E("shape_error")], [E("shape_error")])]
+    reqs = [
+        MatchRequest("a", "chart", [E("text_error")], [E("text_error")]),
+        MatchRequest("b", "chart", [E("text_error")], []),
+        MatchRequest("c", "svg", [E("shape_error")], [E("shape_error")]),
+    ]
     out = m.match(reqs)
     assert backend.calls == 2  # item b has nothing to match
     assert out[0].match is not None and out[0].match.pairs == [Pair(0, 0, "partial")]

@@ -38,10 +38,12 @@ def bench_inputs(tmp_path_factory) -> tuple[Path, Path]:
     (refs / "table1.html").write_text(GOLD_TABLE)
     (refs / "icon1.svg").write_text(GOLD_SVG)
     preds = root / "preds.jsonl"
-    rows = [{"id": "chart1", "response": f"Here is the code:\n```python\n{GOOD_CHART}```"},
-            {"id": "chart2", "code": BAD_CHART, "task": "chart"},
-            {"id": "table1", "response": PRED_TABLE, "task": "table"},
-            {"id": "icon1", "code": PRED_SVG}]
+    rows = [
+        {"id": "chart1", "response": f"Here is the code:\n```python\n{GOOD_CHART}```"},
+        {"id": "chart2", "code": BAD_CHART, "task": "chart"},
+        {"id": "table1", "response": PRED_TABLE, "task": "table"},
+        {"id": "icon1", "code": PRED_SVG},
+    ]
     preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return preds, refs
 
@@ -80,9 +82,25 @@ def test_policy_resumes_without_redoing_items(bench_inputs, tmp_path):
 
 def test_policy_cli_with_critic_reward(bench_inputs, tmp_path):
     preds, refs = bench_inputs
-    res = subprocess.run([sys.executable, "-m", "erm_cli.app", "bench", "policy", str(preds), "--refs", str(refs),
-                          "--out", str(tmp_path / "cli"), "--json"], capture_output=True, text=True, cwd=REPO,
-                         timeout=600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "erm_cli.app",
+            "bench",
+            "policy",
+            str(preds),
+            "--refs",
+            str(refs),
+            "--out",
+            str(tmp_path / "cli"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     chart = doc["tasks"]["chart"]
@@ -94,6 +112,20 @@ def test_policy_cli_with_critic_reward(bench_inputs, tmp_path):
 def test_policy_input_errors_are_one_line(tmp_path):
     preds = tmp_path / "p.jsonl"
     preds.write_text(json.dumps({"id": "x", "code": "<svg/>"}) + "\n")
-    res = subprocess.run([sys.executable, "-m", "erm_cli.app", "bench", "policy", str(preds), "--refs",
-                          str(tmp_path / "nope")], capture_output=True, text=True, cwd=REPO, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "erm_cli.app",
+            "bench",
+            "policy",
+            str(preds),
+            "--refs",
+            str(tmp_path / "nope"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and "--refs" in res.stderr

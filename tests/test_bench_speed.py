@@ -28,9 +28,28 @@ def test_judge_throughput_of_a_baseline():
 
 def test_cli_writes_json_and_prints_a_table(tmp_path):
     out = tmp_path / "speed.json"
-    res = subprocess.run([sys.executable, "-m", "erm_cli.app", "bench", "speed", "--sections", "startup,judge",
-                          "--judge", "phash", "--items", "3", "--quick", "--out", str(out)],
-                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "erm_cli.app",
+            "bench",
+            "speed",
+            "--sections",
+            "startup,judge",
+            "--judge",
+            "phash",
+            "--items",
+            "3",
+            "--quick",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(out.read_text())
     assert doc["judge"]["judge"] == "phash" and "metrics_version" in doc["provenance"]
@@ -40,6 +59,11 @@ def test_cli_writes_json_and_prints_a_table(tmp_path):
 
 
 def test_cli_rejects_unknown_sections():
-    res = subprocess.run([sys.executable, "-m", "erm_cli.app", "bench", "speed", "--sections", "warp"],
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "erm_cli.app", "bench", "speed", "--sections", "warp"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert res.returncode == 2 and "--sections" in res.stderr

@@ -12,13 +12,25 @@ import pytest
 from PIL import Image
 
 from erm_cli.bench.chart_metrics import (
-    best_assignment_similarity, chart_scores, colour_prf, colour_similarity, multiset_prf, type_prf,
+    best_assignment_similarity,
+    chart_scores,
+    colour_prf,
+    colour_similarity,
+    multiset_prf,
+    type_prf,
 )
 from erm_cli.bench.chart_trace import ChartTrace
 from erm_cli.bench.svg_metrics import code_length, mse, ssim, svg_scores
 from erm_cli.bench.teds import (
-    detect_table_format, latex_table_to_html, markdown_table_to_html, normalize_table, teds, teds_html,
-    tree_edit_distance, table_tree, parse_html,
+    detect_table_format,
+    latex_table_to_html,
+    markdown_table_to_html,
+    normalize_table,
+    parse_html,
+    table_tree,
+    teds,
+    teds_html,
+    tree_edit_distance,
 )
 
 GOLD = "<table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>"
@@ -27,6 +39,7 @@ GOLD = "<table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table
 # ----------------------------------------------------------------------------------------------
 # TEDS
 # ----------------------------------------------------------------------------------------------
+
 
 def test_teds_identical_and_empty():
     assert teds(GOLD, GOLD) == 1.0
@@ -81,25 +94,39 @@ def test_tree_edit_distance_general_trees():
 
 
 def test_normalisation_of_html_markdown_latex():
-    fancy = ('<table class="x"><thead><tr><th style="color:red">a</th><th>b</th></tr></thead>'
-             '<tbody><tr><td>c</td><td><span>d</span></td></tr></tbody></table>')
+    fancy = (
+        '<table class="x"><thead><tr><th style="color:red">a</th><th>b</th></tr></thead>'
+        "<tbody><tr><td>c</td><td><span>d</span></td></tr></tbody></table>"
+    )
     md = "| a | b |\n|---|:---:|\n| c | d |"
     tex = r"\begin{tabular}{|l|c|}\hline a & b \\ \hline c & \textbf{d} \\ \hline\end{tabular}"
     want = '<html><body><table border="1" ><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table></body></html>'
     for src in (fancy, md, tex, f"```html\n{GOLD}\n```"):
         assert normalize_table(src) == want, src
         assert teds(src, GOLD) == 1.0
-    assert [detect_table_format(s) for s in (fancy, md, tex, "plain")] == ["html", "markdown", "latex", "unknown"]
+    assert [detect_table_format(s) for s in (fancy, md, tex, "plain")] == [
+        "html",
+        "markdown",
+        "latex",
+        "unknown",
+    ]
 
 
 def test_latex_multirow_multicolumn_and_entities():
-    tex = (r"\begin{table}\caption{T}\begin{tabular}{ccc}\toprule \multirow{2}{*}{A} & \multicolumn{2}{c}{B \& C}"
-           r" \\ \cmidrule(lr){2-3} & x & \textbf{y} \\ \bottomrule\end{tabular}\end{table}")
+    tex = (
+        r"\begin{table}\caption{T}\begin{tabular}{ccc}\toprule \multirow{2}{*}{A} & \multicolumn{2}{c}{B \& C}"
+        r" \\ \cmidrule(lr){2-3} & x & \textbf{y} \\ \bottomrule\end{tabular}\end{table}"
+    )
     # the caption and the bold markup are dropped (LaTeXML + OmniDocBench keep neither inside the table)
-    assert normalize_table(tex) == ('<html><body><table border="1" ><tr><td rowspan="2">A</td>'
-                                    '<td colspan="2">B & C</td></tr><tr><td>x</td><td>y</td></tr></table></body></html>')
+    assert normalize_table(tex) == (
+        '<html><body><table border="1" ><tr><td rowspan="2">A</td>'
+        '<td colspan="2">B & C</td></tr><tr><td>x</td><td>y</td></tr></table></body></html>'
+    )
     assert latex_table_to_html("no table") == ""
-    assert markdown_table_to_html("a | b\nc | d") == "<table><tbody><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></tbody></table>"
+    assert (
+        markdown_table_to_html("a | b\nc | d")
+        == "<table><tbody><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></tbody></table>"
+    )
 
 
 def test_implied_end_tags_parse_like_a_browser():
@@ -110,6 +137,7 @@ def test_implied_end_tags_parse_like_a_browser():
 # ----------------------------------------------------------------------------------------------
 # ChartMimic-style chart metrics
 # ----------------------------------------------------------------------------------------------
+
 
 def test_multiset_and_type_f1():
     # texts: gold A B C, gen A B B -> matched A + one B = 2 -> P = R = 2/3 -> F1 = 2/3
@@ -126,8 +154,8 @@ def test_multiset_and_type_f1():
 
 
 def test_colour_similarity_uses_delta_e2000():
-    from skimage.color import deltaE_ciede2000, rgb2lab
     import numpy as np
+    from skimage.color import deltaE_ciede2000, rgb2lab
 
     # an independent ΔE2000 (scikit-image) for two reds
     a, b = np.array([[[1.0, 0.0, 0.0]]]), np.array([[[0.8, 0.1, 0.1]]])
@@ -145,20 +173,25 @@ def test_colour_f1_groups_by_function_and_assigns_optimally():
     # same colour but a different plotting function never matches
     assert colour_prf(["Axes.plot--#FF0000"], ["Axes.bar--#FF0000"]).f1 == 0.0
     # 1 matched of 2 generated and 1 gold: S = 1 -> P = 1/2, R = 1 -> F1 = 2/3
-    assert colour_prf(["Axes.plot--#FF0000", "Axes.plot--cmap:jet"], ["Axes.plot--#FF0000"]).f1 == pytest.approx(2 / 3)
+    assert colour_prf(
+        ["Axes.plot--#FF0000", "Axes.plot--cmap:jet"], ["Axes.plot--#FF0000"]
+    ).f1 == pytest.approx(2 / 3)
 
 
 def test_hungarian_equals_chartmimic_permutation_search():
     rng = random.Random(7)
     gen = ["#%06X" % rng.randrange(1 << 24) for _ in range(4)]
     gold = ["#%06X" % rng.randrange(1 << 24) for _ in range(6)]
-    brute = max(sum(colour_similarity(g, r) for g, r in zip(gen, perm)) for perm in itertools.permutations(gold, 4))
+    brute = max(
+        sum(colour_similarity(g, r) for g, r in zip(gen, perm)) for perm in itertools.permutations(gold, 4)
+    )
     assert best_assignment_similarity(gen, gold) == pytest.approx(brute, abs=1e-9)
 
 
 def test_chart_scores_failed_generation_is_zero():
-    gold = ChartTrace(ok=True, types={"Axes.bar": 1}, colors=["Axes.bar--#FF0000"], texts=["T"],
-                      layout=[{"nrows": 1}])
+    gold = ChartTrace(
+        ok=True, types={"Axes.bar": 1}, colors=["Axes.bar--#FF0000"], texts=["T"], layout=[{"nrows": 1}]
+    )
     assert chart_scores(None, gold)["average"] == 0.0
     same = chart_scores(gold, gold)
     assert same["average"] == 1.0 and same["color"]["f1"] == 1.0
@@ -167,6 +200,7 @@ def test_chart_scores_failed_generation_is_zero():
 # ----------------------------------------------------------------------------------------------
 # SVG metrics
 # ----------------------------------------------------------------------------------------------
+
 
 def test_svg_pixel_metrics():
     white = Image.new("RGB", (32, 32), "white")

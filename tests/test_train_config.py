@@ -207,3 +207,19 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     r = subprocess.run(ERM + ["train", "presets", "--json"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0
     assert {p["name"] for p in json.loads(r.stdout)} >= {"paper-sft", "paper-grpo"}
+
+
+def test_cli_dry_run_shows_layers(tmp_path: Path) -> None:
+    cfg = tmp_path / "grpo.yaml"
+    cfg.write_text("preset: paper-grpo\nbeta: 0.02\n")
+    r = subprocess.run(ERM + ["train", "policy", "--config", str(cfg), "--num-generations", "4", "--dry-run",
+                              "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["preset"] == "paper-grpo" and doc["config_file"] == str(cfg)
+    assert doc["settings"]["beta"] == 0.02 and doc["sources"]["beta"] == f"config:{cfg}"
+    assert doc["settings"]["num_generations"] == 4 and doc["sources"]["num_generations"] == "command line"
+    assert doc["settings"]["learning_rate"] == 1e-6 and doc["sources"]["learning_rate"] == "preset:paper-grpo"
+    # 256 prompts x 4 rollouts per round, 128-prompt updates, one process: 512 accumulation micro-steps
+    assert doc["batch_plan"] == {"generation_batch_size": 1024, "gradient_accumulation_steps": 512,
+                                 "steps_per_generation": 1024}

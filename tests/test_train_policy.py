@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,17 @@ from erm_cli.errors import InputError  # noqa: E402
 from erm_cli.train.config import resolve_settings  # noqa: E402
 from erm_cli.train.datasets import load_policy_prompts  # noqa: E402
 from erm_cli.train.policy_grpo import build_reward_funcs, train_policy  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run faster single-threaded, and much faster on a shared, busy CPU."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def bar_chart(path: Path, heights: list[int], size: tuple[int, int] = (360, 270)) -> None:
@@ -189,7 +201,8 @@ def test_cli_policy_run(prompts_dir: Path, tmp_path: Path) -> None:
         "1",
         "--json",
     ]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     data = json.loads(r.stdout)  # stdout is only the JSON result; trainer logs went to stderr
     assert data["out"] == str(out.resolve()) and data["steps"] == 1

@@ -189,12 +189,16 @@ def test_chat_records_with_lora(data_dir: Path, tmp_path: Path) -> None:
             "lora_r": 4,
             "lora_alpha": 8,
             "eval": False,
+            "max_image_pixels": 96 * 96,
         },
     )
     result = train_reward_model(resolved)
     assert result.steps == 3 and result.evaluation is None
     assert math.isfinite(result.first_loss) and math.isfinite(result.last_loss)
     assert (out / "adapter" / "adapter_config.json").is_file()
+    # the pixel cap travels with the saved processor, so inference sees what training saw
+    saved = json.loads((out / "processor_config.json").read_text())["image_processor"]["size"]
+    assert saved["longest_edge"] == 96 * 96
 
     from safetensors import safe_open
 

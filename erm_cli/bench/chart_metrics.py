@@ -16,8 +16,9 @@ Each score is an F1 in [0, 1]; ``average`` is the mean of the four (ChartMimic's
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .chart_trace import ChartTrace
 
@@ -35,7 +36,11 @@ class PRF:
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def to_dict(self) -> dict[str, float]:
-        return {"precision": round(self.precision, 6), "recall": round(self.recall, 6), "f1": round(self.f1, 6)}
+        return {
+            "precision": round(self.precision, 6),
+            "recall": round(self.recall, 6),
+            "f1": round(self.f1, 6),
+        }
 
 
 ZERO = PRF(0.0, 0.0)

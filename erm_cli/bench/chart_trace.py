@@ -29,17 +29,75 @@ MARKER = "@@ERM-CHART-TRACE@@"
 
 #: Plotting entry points counted as chart types (ChartMimic's list plus the rest of the Axes API).
 AXES_FUNCTIONS = (
-    "plot", "loglog", "semilogx", "semilogy", "scatter", "bar", "barh", "broken_barh", "axhline", "axvline",
-    "hlines", "vlines", "axhspan", "axvspan", "errorbar", "matshow", "hist", "hist2d", "pie", "boxplot",
-    "arrow", "fill", "fill_between", "fill_betweenx", "imshow", "contour", "contourf", "violinplot", "violin",
-    "hexbin", "stem", "step", "stackplot", "quiver", "barbs", "streamplot", "pcolor", "pcolormesh",
-    "pcolorfast", "tricontour", "tricontourf", "tripcolor", "triplot", "eventplot", "stairs", "ecdf",
-    "specgram", "psd", "spy", "table",
+    "plot",
+    "loglog",
+    "semilogx",
+    "semilogy",
+    "scatter",
+    "bar",
+    "barh",
+    "broken_barh",
+    "axhline",
+    "axvline",
+    "hlines",
+    "vlines",
+    "axhspan",
+    "axvspan",
+    "errorbar",
+    "matshow",
+    "hist",
+    "hist2d",
+    "pie",
+    "boxplot",
+    "arrow",
+    "fill",
+    "fill_between",
+    "fill_betweenx",
+    "imshow",
+    "contour",
+    "contourf",
+    "violinplot",
+    "violin",
+    "hexbin",
+    "stem",
+    "step",
+    "stackplot",
+    "quiver",
+    "barbs",
+    "streamplot",
+    "pcolor",
+    "pcolormesh",
+    "pcolorfast",
+    "tricontour",
+    "tricontourf",
+    "tripcolor",
+    "triplot",
+    "eventplot",
+    "stairs",
+    "ecdf",
+    "specgram",
+    "psd",
+    "spy",
+    "table",
 )
-AXES3D_FUNCTIONS = ("plot", "scatter", "bar", "bar3d", "plot_surface", "plot_wireframe", "plot_trisurf",
-                    "contour", "contourf", "add_collection3d", "voxels", "quiver", "stem", "fill_between")
+AXES3D_FUNCTIONS = (
+    "plot",
+    "scatter",
+    "bar",
+    "bar3d",
+    "plot_surface",
+    "plot_wireframe",
+    "plot_trisurf",
+    "contour",
+    "contourf",
+    "add_collection3d",
+    "voxels",
+    "quiver",
+    "stem",
+    "fill_between",
+)
 
-_PROGRAM = r'''
+_PROGRAM = r"""
 import json as _erm_json
 import sys as _erm_sys
 import matplotlib as _erm_mpl
@@ -259,15 +317,17 @@ else:
         axes = []
 
     _ERM_RUNNER_SAVEFIG(_ErmCarrier())
-'''
+"""
 
 
 def build_trace_program(code: str) -> str:
     """A standalone Python script that runs ``code`` and prints its trace after :data:`MARKER`."""
-    return (_PROGRAM.replace("__AXES_FUNCTIONS__", repr(AXES_FUNCTIONS))
-            .replace("__AXES3D_FUNCTIONS__", repr(AXES3D_FUNCTIONS))
-            .replace("__MARKER__", MARKER)
-            .replace("__CODE__", repr(code)))
+    return (
+        _PROGRAM.replace("__AXES_FUNCTIONS__", repr(AXES_FUNCTIONS))
+        .replace("__AXES3D_FUNCTIONS__", repr(AXES3D_FUNCTIONS))
+        .replace("__MARKER__", MARKER)
+        .replace("__CODE__", repr(code))
+    )
 
 
 @dataclass
@@ -282,14 +342,25 @@ class ChartTrace:
     texts: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "error": self.error, "types": self.types, "colors": self.colors,
-                "layout": self.layout, "texts": self.texts}
+        return {
+            "ok": self.ok,
+            "error": self.error,
+            "types": self.types,
+            "colors": self.colors,
+            "layout": self.layout,
+            "texts": self.texts,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ChartTrace":
-        return cls(ok=bool(d.get("ok")), error=d.get("error"), types=dict(d.get("types") or {}),
-                   colors=list(d.get("colors") or []), layout=list(d.get("layout") or []),
-                   texts=[str(t) for t in d.get("texts") or []])
+    def from_dict(cls, d: dict[str, Any]) -> ChartTrace:
+        return cls(
+            ok=bool(d.get("ok")),
+            error=d.get("error"),
+            types=dict(d.get("types") or {}),
+            colors=list(d.get("colors") or []),
+            layout=list(d.get("layout") or []),
+            texts=[str(t) for t in d.get("texts") or []],
+        )
 
 
 def parse_trace_output(stdout: str) -> ChartTrace | None:
@@ -297,7 +368,7 @@ def parse_trace_output(stdout: str) -> ChartTrace | None:
     pos = (stdout or "").rfind(MARKER)
     if pos < 0:
         return None
-    line = stdout[pos + len(MARKER):].splitlines()[0] if stdout[pos + len(MARKER):] else ""
+    line = stdout[pos + len(MARKER) :].splitlines()[0] if stdout[pos + len(MARKER) :] else ""
     try:
         return ChartTrace.from_dict(json.loads(line))
     except (json.JSONDecodeError, TypeError, ValueError):

@@ -20,15 +20,21 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from ..errors import InputError
 from ..judges.verdict import TASKS, ErrorItem, Verdict
 from .judge_metrics import (
-    ItemMatch, allowed_errors, pairwise_accuracy, reward_separation, reward_severity_correlation, severity_total,
+    ItemMatch,
+    allowed_errors,
+    pairwise_accuracy,
+    reward_separation,
+    reward_severity_correlation,
+    severity_total,
     vcbench_metrics,
 )
 from .matching import LLMMatcher, MatchRequest, OfflineMatcher
@@ -64,6 +70,7 @@ class PairItem:
 # data
 # ----------------------------------------------------------------------------------------------
 
+
 def fingerprint(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -78,8 +85,17 @@ def load_judge_items(path: str | Path) -> list[JudgeItem]:
     VC-RewardBench.jsonl as it is)."""
     from ..data.vcbench import read_vcbench
 
-    return [JudgeItem(id=r.id, task=r.task, reference=Path(r.gt_img_path), candidate=Path(r.pred_path),
-                      gold=list(r.errors), candidate_is_code=r.pred_is_code) for r in read_vcbench(Path(path))]
+    return [
+        JudgeItem(
+            id=r.id,
+            task=r.task,
+            reference=Path(r.gt_img_path),
+            candidate=Path(r.pred_path),
+            gold=list(r.errors),
+            candidate_is_code=r.pred_is_code,
+        )
+        for r in read_vcbench(Path(path))
+    ]
 
 
 def load_pair_items(path: str | Path) -> list[PairItem]:
@@ -93,17 +109,27 @@ def load_pair_items(path: str | Path) -> list[PairItem]:
             task = str(row.get("category") or row.get("task")).lower()
             if task not in TASKS:
                 raise KeyError("category")
-            out.append(PairItem(id=str(row.get("id", n)), task=task, reference=p.parent / row["gt_img_path"],
-                                chosen=p.parent / row["chosen_img_path"], rejected=p.parent / row["rejected_img_path"]))
+            out.append(
+                PairItem(
+                    id=str(row.get("id", n)),
+                    task=task,
+                    reference=p.parent / row["gt_img_path"],
+                    chosen=p.parent / row["chosen_img_path"],
+                    rejected=p.parent / row["rejected_img_path"],
+                )
+            )
         except (KeyError, TypeError) as exc:
-            raise InputError(f"{p}:{n}: a pairwise line needs category, gt_img_path, chosen_img_path and "
-                             f"rejected_img_path (missing {exc})") from None
+            raise InputError(
+                f"{p}:{n}: a pairwise line needs category, gt_img_path, chosen_img_path and "
+                f"rejected_img_path (missing {exc})"
+            ) from None
     return out
 
 
 # ----------------------------------------------------------------------------------------------
 # judging (resumable JSONL)
 # ----------------------------------------------------------------------------------------------
+
 
 def read_jsonl_by_id(path: Path, repair: bool = False) -> dict[str, dict[str, Any]]:
     """id -> last row of a JSONL file. Lines cut by an interruption are skipped (their items are redone);
@@ -125,8 +151,10 @@ def read_jsonl_by_id(path: Path, repair: bool = False) -> dict[str, dict[str, An
                 rows[str(row["id"])] = row
     if repair and (broken or not path.read_bytes().endswith(b"\n")):
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows.values()),
-                       encoding="utf-8")
+        tmp.write_text(
+            "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows.values()),
+            encoding="utf-8",
+        )
         tmp.replace(path)
     return rows
 
@@ -141,10 +169,9 @@ class JsonlSink:
 
     def write(self, row: dict[str, Any]) -> None:
         line = json.dumps(row, ensure_ascii=False, default=str) + "\n"
-        with self._lock:
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
+        with self._lock, self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -152,8 +179,23 @@ def _one_line(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {msg}" if not isinstance(exc, InputError) else msg
 
 
-def judge_items(judge: Any, label: str, items: Sequence[JudgeItem], out_path: Path, *, workers: int = 2,
-                resume: bool = True, progress: Progress | None = None) -> dict[str, dict[str, Any]]:
+def ensure_loaded(judge: Any) -> None:
+    """Load a model-backed judge's model now, so a model that cannot load stops the run with its own
+    error (exit 2 or 4) instead of failing every item one by one."""
+    if hasattr(judge, "backend"):
+        judge.backend  # noqa: B018 - the property loads the shared backend
+
+
+def judge_items(
+    judge: Any,
+    label: str,
+    items: Sequence[JudgeItem],
+    out_path: Path,
+    *,
+    workers: int = 2,
+    resume: bool = True,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, Any]]:
     """Judge every item not yet in ``out_path``; returns id -> row (``verdict`` or ``error``)."""
     from ..judges.pipeline import score_candidate
 
@@ -164,29 +206,81 @@ def judge_items(judge: Any, label: str, items: Sequence[JudgeItem], out_path: Pa
     todo = [it for it in items if it.id not in done or "error" in done[it.id]]  # failures are retried
     total, count = len(items), [len(items) - len(todo)]
     lock = threading.Lock()
+    if todo:
+        ensure_loaded(judge)
     if progress:
         progress(label, count[0], total)
 
-    def one(it: JudgeItem) -> None:
-        row: dict[str, Any] = {"id": it.id, "task": it.task, "judge": label}
-        try:
-            v = score_candidate(it.reference, it.candidate, task=it.task, judge=judge,
-                                candidate_is_code=it.candidate_is_code)
-            row["verdict"] = v.to_dict()
-        except Exception as exc:  # noqa: BLE001 - a bad item fails alone, with its reason
-            row["error"] = _one_line(exc)
+    def record(row: dict[str, Any]) -> None:
         sink.write(row)
         with lock:
-            done[it.id] = row
+            done[row["id"]] = row
             count[0] += 1
             if progress:
                 progress(label, count[0], total)
 
+    def one(it: JudgeItem) -> None:
+        row: dict[str, Any] = {"id": it.id, "task": it.task, "judge": label}
+        try:
+            v = score_candidate(
+                it.reference, it.candidate, task=it.task, judge=judge, candidate_is_code=it.candidate_is_code
+            )
+            row["verdict"] = v.to_dict()
+        except Exception as exc:  # noqa: BLE001 - a bad item fails alone, with its reason
+            row["error"] = _one_line(exc)
+        record(row)
+
+    batched = hasattr(judge, "judge_many")
+    if batched:  # model judges: one batched generate call per chunk of image pairs
+        images = [it for it in todo if not it.candidate_is_code]
+        for start in range(0, len(images), BATCH_SIZE):
+            for row in _judge_image_batch(judge, label, images[start : start + BATCH_SIZE]):
+                record(row)
+        todo = [it for it in todo if it.candidate_is_code]
     _run(one, todo, workers)
     return done
 
 
-def known_rewards(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]]) -> dict[tuple[str, str, str], float]:
+#: Pairs per batched call of a model judge (``judge_many``).
+BATCH_SIZE = 8
+
+
+def _judge_image_batch(judge: Any, label: str, batch: Sequence[JudgeItem]) -> list[dict[str, Any]]:
+    """Rows for image pairs judged with one ``judge_many`` call; unreadable images fail alone, blank
+    candidates score as render failures (as :func:`erm_cli.judges.pipeline.score_candidate` does)."""
+    from ..imageio import load_image
+    from ..judges.pipeline import is_blank
+
+    rows: dict[str, dict[str, Any]] = {}
+    ready: list[tuple[JudgeItem, Any, Any]] = []
+    judge_id = {"name": getattr(judge, "name", label), "version": getattr(judge, "version", "?")}
+    for it in batch:
+        row: dict[str, Any] = {"id": it.id, "task": it.task, "judge": label}
+        rows[it.id] = row
+        try:
+            ref = load_image(it.reference, what="reference")
+            cand = load_image(it.candidate, what="candidate")
+        except Exception as exc:  # noqa: BLE001
+            row["error"] = _one_line(exc)
+            continue
+        if is_blank(cand) and not is_blank(ref):
+            row["verdict"] = Verdict.render_failure(it.task, "blank render (a single colour)", judge_id).to_dict()
+            continue
+        ready.append((it, ref, cand))
+    if ready:
+        try:
+            verdicts = judge.judge_many([(ref, cand, it.task) for it, ref, cand in ready])
+            for (it, _, _), v in zip(ready, verdicts):
+                rows[it.id]["verdict"] = v.to_dict()
+        except Exception as exc:  # noqa: BLE001 - this batch fails, with its reason, and the run goes on
+            for it, _, _ in ready:
+                rows[it.id]["error"] = _one_line(exc)
+    return [rows[it.id] for it in batch]
+
+
+def known_rewards(
+    items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]]
+) -> dict[tuple[str, str, str], float]:
     """(reference, candidate, task) -> reward of the pairs already judged (pairwise data reuses them)."""
     out: dict[tuple[str, str, str], float] = {}
     for it in items:
@@ -196,9 +290,17 @@ def known_rewards(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]]) -
     return out
 
 
-def judge_pairs(judge: Any, label: str, pairs: Sequence[PairItem], out_path: Path, *, workers: int = 2,
-                resume: bool = True, progress: Progress | None = None,
-                known: dict[tuple[str, str, str], float] | None = None) -> dict[str, dict[str, Any]]:
+def judge_pairs(
+    judge: Any,
+    label: str,
+    pairs: Sequence[PairItem],
+    out_path: Path,
+    *,
+    workers: int = 2,
+    resume: bool = True,
+    progress: Progress | None = None,
+    known: dict[tuple[str, str, str], float] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Reward of the chosen and of the rejected candidate of every pair (resumable). An image pair found in
     ``known`` (already judged as a benchmark item in this run) reuses that verdict instead of a second call."""
     from ..judges.pipeline import score_candidate
@@ -218,6 +320,12 @@ def judge_pairs(judge: Any, label: str, pairs: Sequence[PairItem], out_path: Pat
     todo = [p for p in pairs if p.id not in done or "error" in done[p.id]]
     total, count = len(pairs), [len(pairs) - len(todo)]
     lock = threading.Lock()
+    if any(
+        (str(p.reference.resolve()), str(c.resolve()), p.task) not in known
+        for p in todo
+        for c in (p.chosen, p.rejected)
+    ):
+        ensure_loaded(judge)
     name = f"{label} (pairwise)"
     if progress:
         progress(name, count[0], total)
@@ -254,6 +362,7 @@ def _run(fn: Callable[[Any], None], todo: Sequence[Any], workers: int) -> None:
 # matching and metrics
 # ----------------------------------------------------------------------------------------------
 
+
 def verdict_of(row: dict[str, Any]) -> Verdict | None:
     v = row.get("verdict")
     if not isinstance(v, dict):
@@ -268,13 +377,25 @@ def match_requests(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]]) 
         v = verdict_of(row) if row else None
         if v is None:
             continue
-        reqs.append(MatchRequest(id=it.id, task=it.task, gold=allowed_errors(it.gold, it.task),
-                                 pred=allowed_errors(v.errors, it.task)))
+        reqs.append(
+            MatchRequest(
+                id=it.id,
+                task=it.task,
+                gold=allowed_errors(it.gold, it.task),
+                pred=allowed_errors(v.errors, it.task),
+            )
+        )
     return reqs
 
 
-def run_matcher(matcher: OfflineMatcher | LLMMatcher, requests: Sequence[MatchRequest], out_path: Path | None,
-                resume: bool = True, progress: Progress | None = None, label: str = "") -> tuple[list[ItemMatch], list[dict[str, Any]]]:
+def run_matcher(
+    matcher: OfflineMatcher | LLMMatcher,
+    requests: Sequence[MatchRequest],
+    out_path: Path | None,
+    resume: bool = True,
+    progress: Progress | None = None,
+    label: str = "",
+) -> tuple[list[ItemMatch], list[dict[str, Any]]]:
     """Match every request; LLM results are stored in ``out_path`` and reused on a rerun."""
     from .judge_metrics import Pair
 
@@ -286,8 +407,15 @@ def run_matcher(matcher: OfflineMatcher | LLMMatcher, requests: Sequence[MatchRe
     todo: list[MatchRequest] = []
     for r in requests:
         row = cached.get(r.id)
-        if row and not row.get("error") and row.get("n_pred") == len(r.pred) and row.get("n_gold") == len(r.gold):
-            pairs = [Pair(pred=int(p["pred"]), gold=int(p["gold"]), level=str(p["level"])) for p in row["pairs"]]
+        if (
+            row
+            and not row.get("error")
+            and row.get("n_pred") == len(r.pred)
+            and row.get("n_gold") == len(r.gold)
+        ):
+            pairs = [
+                Pair(pred=int(p["pred"]), gold=int(p["gold"]), level=str(p["level"])) for p in row["pairs"]
+            ]
             matches.append(ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred, pairs=pairs))
         else:
             todo.append(r)
@@ -317,8 +445,9 @@ def run_matcher(matcher: OfflineMatcher | LLMMatcher, requests: Sequence[MatchRe
     return matches, failures
 
 
-def reward_block(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]],
-                 pairs: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+def reward_block(
+    items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]], pairs: dict[str, dict[str, Any]] | None
+) -> dict[str, Any]:
     rewards, gold_n, gold_tot = [], [], []
     for it in items:
         v = verdict_of(rows.get(it.id) or {})
@@ -328,9 +457,11 @@ def reward_block(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]],
         rewards.append(v.reward)
         gold_n.append(len(gold))
         gold_tot.append(severity_total(gold))
-    out: dict[str, Any] = {"mean_reward": round(sum(rewards) / len(rewards), 6) if rewards else None,
-                           "separation": reward_separation(rewards, gold_n),
-                           "sc_reward": reward_severity_correlation(rewards, gold_tot)}
+    out: dict[str, Any] = {
+        "mean_reward": round(sum(rewards) / len(rewards), 6) if rewards else None,
+        "separation": reward_separation(rewards, gold_n),
+        "sc_reward": reward_severity_correlation(rewards, gold_tot),
+    }
     if pairs is not None:
         ok = [(r["chosen"], r["rejected"]) for r in pairs.values() if "chosen" in r and "rejected" in r]
         out["pairwise"] = pairwise_accuracy(ok)
@@ -338,7 +469,9 @@ def reward_block(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]],
     return out
 
 
-def points_of(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]], itemised: bool) -> list[dict[str, Any]]:
+def points_of(
+    items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]], itemised: bool
+) -> list[dict[str, Any]]:
     """Per-item figures the report plots: reward, gold error count and severity totals."""
     pts = []
     for it in items:
@@ -346,15 +479,23 @@ def points_of(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]], itemi
         if v is None:
             continue
         gold = allowed_errors(it.gold, it.task)
-        pts.append({"id": it.id, "task": it.task, "reward": round(v.reward, 6), "gold_n": len(gold),
-                    "gold_sev": severity_total(gold),
-                    "pred_sev": severity_total(allowed_errors(v.errors, it.task)) if itemised else None})
+        pts.append(
+            {
+                "id": it.id,
+                "task": it.task,
+                "reward": round(v.reward, 6),
+                "gold_n": len(gold),
+                "gold_sev": severity_total(gold),
+                "pred_sev": severity_total(allowed_errors(v.errors, it.task)) if itemised else None,
+            }
+        )
     return pts
 
 
 # ----------------------------------------------------------------------------------------------
 # the run
 # ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class JudgeBenchConfig:
@@ -364,7 +505,7 @@ class JudgeBenchConfig:
     model: str | None = None
     judge_options: dict[str, Any] = field(default_factory=dict)
     baselines: tuple[str, ...] = BASELINES
-    matcher_model: str | None = None           # LLM matcher spec; the offline matcher always runs
+    matcher_model: str | None = None  # LLM matcher spec; the offline matcher always runs
     pairwise: Path | None = None
     workers: int = 2
     resume: bool = True
@@ -391,8 +532,10 @@ def _check_run_dir(out: Path, label: str, fp: str, resume: bool) -> None:
         except (OSError, json.JSONDecodeError):
             prev = {}
         if prev.get("judge") and prev.get("judge") != label:
-            raise InputError(f"{out} holds predictions of judge {prev.get('judge')!r}; use another --out "
-                             f"(runs in sibling directories share one leaderboard) or --no-resume")
+            raise InputError(
+                f"{out} holds predictions of judge {prev.get('judge')!r}; use another --out "
+                f"(runs in sibling directories share one leaderboard) or --no-resume"
+            )
         if prev.get("fingerprint") and prev.get("fingerprint") != fp:
             raise InputError(f"{out} holds predictions for different data; use another --out or --no-resume")
     out.mkdir(parents=True, exist_ok=True)
@@ -416,8 +559,12 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> 
     label = judge_label(cfg.judge, cfg.model)
     out = Path(cfg.out_dir)
     if not cfg.resume:
-        for stale in [out / "predictions.jsonl", *out.glob("baselines/*.jsonl"), *out.glob("pairwise/*.jsonl"),
-                      *out.glob("matches/*.jsonl")]:
+        for stale in [
+            out / "predictions.jsonl",
+            *out.glob("baselines/*.jsonl"),
+            *out.glob("pairwise/*.jsonl"),
+            *out.glob("matches/*.jsonl"),
+        ]:
             stale.unlink(missing_ok=True)
     _check_run_dir(out, label, fp, cfg.resume)
 
@@ -429,8 +576,9 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> 
     judge_opts = dict(cfg.judge_options)
     if cfg.model:
         judge_opts["model"] = cfg.model
-    runs: list[tuple[str, Any, Path, bool]] = [(label, get_judge(cfg.judge, **judge_opts), out / "predictions.jsonl",
-                                                cfg.judge in ("critic", "vlm"))]
+    runs: list[tuple[str, Any, Path, bool]] = [
+        (label, get_judge(cfg.judge, **judge_opts), out / "predictions.jsonl", cfg.judge in ("critic", "vlm"))
+    ]
     for b in cfg.baselines:
         if b != cfg.judge:
             runs.append((b, get_judge(b), out / "baselines" / f"{b}.jsonl", False))
@@ -446,16 +594,33 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> 
         rows = judge_items(judge, lab, items, path, workers=cfg.workers, resume=cfg.resume, progress=progress)
         prow = None
         if pair_items:
-            prow = judge_pairs(judge, lab, pair_items, out / "pairwise" / f"{_safe(lab)}.jsonl", workers=cfg.workers,
-                               resume=cfg.resume, progress=progress, known=known_rewards(items, rows))
-            margins[lab] = [r["chosen"] - r["rejected"] for r in prow.values() if "chosen" in r and "rejected" in r]
+            prow = judge_pairs(
+                judge,
+                lab,
+                pair_items,
+                out / "pairwise" / f"{_safe(lab)}.jsonl",
+                workers=cfg.workers,
+                resume=cfg.resume,
+                progress=progress,
+                known=known_rewards(items, rows),
+            )
+            margins[lab] = [
+                r["chosen"] - r["rejected"] for r in prow.values() if "chosen" in r and "rejected" in r
+            ]
         failed = [{"id": i, "error": r["error"]} for i, r in rows.items() if r.get("error")]
-        doc: dict[str, Any] = {"judge": lab, "name": getattr(judge, "name", lab),
-                               "version": getattr(judge, "version", "?"), "kind": "itemised" if itemised else "scalar",
-                               "items": sum(1 for it in items if verdict_of(rows.get(it.id) or {}) is not None),
-                               "failed": len(failed), "failures": failed[:50],
-                               "unparsed": sum(1 for it in items if (rows.get(it.id) or {}).get("verdict", {}).get("parsed") is False),
-                               "reward": reward_block(items, rows, prow)}
+        doc: dict[str, Any] = {
+            "judge": lab,
+            "name": getattr(judge, "name", lab),
+            "version": getattr(judge, "version", "?"),
+            "kind": "itemised" if itemised else "scalar",
+            "items": sum(1 for it in items if verdict_of(rows.get(it.id) or {}) is not None),
+            "failed": len(failed),
+            "failures": failed[:50],
+            "unparsed": sum(
+                1 for it in items if (rows.get(it.id) or {}).get("verdict", {}).get("parsed") is False
+            ),
+            "reward": reward_block(items, rows, prow),
+        }
         if itemised:
             reqs = match_requests(items, rows)
             doc["vcbench"] = {}
@@ -463,23 +628,38 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> 
                 mpath = None
                 if isinstance(m, LLMMatcher):
                     mpath = out / "matches" / f"{_safe(lab)}.{_safe(m.label)}.jsonl"
-                matches, mfail = run_matcher(m, reqs, mpath, resume=cfg.resume, progress=progress, label=m.label)
+                matches, mfail = run_matcher(
+                    m, reqs, mpath, resume=cfg.resume, progress=progress, label=m.label
+                )
                 if isinstance(m, OfflineMatcher):  # cheap to recompute; written for inspection only
                     (out / "matches").mkdir(parents=True, exist_ok=True)
                     (out / "matches" / f"{_safe(lab)}.{m.label}.jsonl").write_text(
-                        "".join(json.dumps(mt.to_dict()) + "\n" for mt in matches))
-                doc["vcbench"][m.label] = {"metrics": vcbench_metrics(matches), "failed": len(mfail),
-                                           "failures": mfail[:50]}
+                        "".join(json.dumps(mt.to_dict()) + "\n" for mt in matches)
+                    )
+                doc["vcbench"][m.label] = {
+                    "metrics": vcbench_metrics(matches),
+                    "failed": len(mfail),
+                    "failures": mfail[:50],
+                }
         judges_doc[lab] = doc
         points[lab] = points_of(items, rows, itemised)
 
-    task_counts = {t: sum(1 for it in items if it.task == t) for t in TASKS if any(it.task == t for it in items)}
+    task_counts = {
+        t: sum(1 for it in items if it.task == t) for t in TASKS if any(it.task == t for it in items)
+    }
     vcb = is_vc_rewardbench(data, task_counts) and not cfg.limit
     metrics: dict[str, Any] = {
         "kind": "judge",
-        "data": {"path": str(data), "name": data.name, "fingerprint": fp, "items": len(items), "tasks": task_counts,
-                 "pairs": len(pair_items), "pairwise_path": str(pair_path) if pair_path else None,
-                 "is_vc_rewardbench": vcb},
+        "data": {
+            "path": str(data),
+            "name": data.name,
+            "fingerprint": fp,
+            "items": len(items),
+            "tasks": task_counts,
+            "pairs": len(pair_items),
+            "pairwise_path": str(pair_path) if pair_path else None,
+            "is_vc_rewardbench": vcb,
+        },
         "judges": judges_doc,
         "provenance": provenance(),
     }

@@ -24,8 +24,9 @@ AUROC / accuracy figures are returned in percent.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ..judges.verdict import TASKS, TAXONOMY, ErrorItem
 
@@ -65,8 +66,11 @@ class ItemMatch:
             used_g.add(p.gold)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "task": self.task,
-                "pairs": [{"pred": p.pred, "gold": p.gold, "level": p.level} for p in self.pairs]}
+        return {
+            "id": self.id,
+            "task": self.task,
+            "pairs": [{"pred": p.pred, "gold": p.gold, "level": p.level} for p in self.pairs],
+        }
 
 
 def allowed_errors(errors: Iterable[ErrorItem], task: str) -> list[ErrorItem]:
@@ -84,7 +88,7 @@ class Counts:
     fp: float = 0.0
     fn: float = 0.0
 
-    def add(self, other: "Counts") -> None:
+    def add(self, other: Counts) -> None:
         self.tp_hard += other.tp_hard
         self.tp_soft += other.tp_soft
         self.fp += other.fp
@@ -104,9 +108,14 @@ class Counts:
 
     def to_dict(self) -> dict[str, Any]:
         undefined = self.empty
-        return {"tp_hard": self.tp_hard, "tp_soft": self.tp_soft, "fp": self.fp, "fn": self.fn,
-                "f1_hard": None if undefined else round(100 * self.f1_hard, 4),
-                "f1_soft": None if undefined else round(100 * self.f1_soft, 4)}
+        return {
+            "tp_hard": self.tp_hard,
+            "tp_soft": self.tp_soft,
+            "fp": self.fp,
+            "fn": self.fn,
+            "f1_hard": None if undefined else round(100 * self.f1_hard, 4),
+            "f1_soft": None if undefined else round(100 * self.f1_soft, 4),
+        }
 
 
 def _div(a: float, b: float) -> float:
@@ -193,14 +202,22 @@ def _block(items: list[ItemMatch], task: str | None) -> dict[str, Any]:
         "pred_errors": sum(len(m.pred) for m in items),
         **overall.to_dict(),
         "sc": _pct(pearson(pred_tot, gold_tot)),
-        "per_type": {t: {**per_type[t].to_dict(), "support": support.get(t, {"gold": 0, "pred": 0})}
-                     for t in types if t in per_type},
+        "per_type": {
+            t: {**per_type[t].to_dict(), "support": support.get(t, {"gold": 0, "pred": 0})}
+            for t in types
+            if t in per_type
+        },
     }
     if task:
         out["sc_per_type"] = {
-            t: _pct(pearson([severity_total(e for e in m.pred if e.category == t) for m in items],
-                            [severity_total(e for e in m.gold if e.category == t) for m in items]))
-            for t in TAXONOMY[task]}
+            t: _pct(
+                pearson(
+                    [severity_total(e for e in m.pred if e.category == t) for m in items],
+                    [severity_total(e for e in m.gold if e.category == t) for m in items],
+                )
+            )
+            for t in TAXONOMY[task]
+        }
     return out
 
 
@@ -242,9 +259,13 @@ def reward_separation(rewards: Sequence[float], gold_error_counts: Sequence[int]
     """AUROC of the reward for items with no gold error (positives) vs items with errors, in percent."""
     pos = [r for r, n in zip(rewards, gold_error_counts) if n == 0]
     neg = [r for r, n in zip(rewards, gold_error_counts) if n > 0]
-    return {"auroc": _pct(auroc(pos, neg)), "n_no_error": len(pos), "n_error": len(neg),
-            "mean_reward_no_error": round(sum(pos) / len(pos), 6) if pos else None,
-            "mean_reward_error": round(sum(neg) / len(neg), 6) if neg else None}
+    return {
+        "auroc": _pct(auroc(pos, neg)),
+        "n_no_error": len(pos),
+        "n_error": len(neg),
+        "mean_reward_no_error": round(sum(pos) / len(pos), 6) if pos else None,
+        "mean_reward_error": round(sum(neg) / len(neg), 6) if neg else None,
+    }
 
 
 def pairwise_accuracy(pairs: Sequence[tuple[float, float]]) -> dict[str, Any]:
@@ -257,8 +278,12 @@ def pairwise_accuracy(pairs: Sequence[tuple[float, float]]) -> dict[str, Any]:
     wins = sum(1 for c, r in pairs if c > r)
     ties = sum(1 for c, r in pairs if c == r)
     n = len(pairs)
-    return {"accuracy": round(100.0 * (wins + 0.5 * ties) / n, 4), "strict": round(100.0 * wins / n, 4),
-            "ties": round(100.0 * ties / n, 4), "pairs": n}
+    return {
+        "accuracy": round(100.0 * (wins + 0.5 * ties) / n, 4),
+        "strict": round(100.0 * wins / n, 4),
+        "ties": round(100.0 * ties / n, 4),
+        "pairs": n,
+    }
 
 
 def reward_severity_correlation(rewards: Sequence[float], gold_totals: Sequence[float]) -> float | None:

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from ..judges.verdict import TAXONOMY, ErrorItem
 from .judge_metrics import ItemMatch, Pair
@@ -51,23 +52,129 @@ class MatchOutcome:
 class Matcher(Protocol):
     label: str
 
-    def match(self, requests: Sequence[MatchRequest],
-              on_done: Callable[[int], None] | None = None) -> list[MatchOutcome]: ...
+    def match(
+        self, requests: Sequence[MatchRequest], on_done: Callable[[int], None] | None = None
+    ) -> list[MatchOutcome]: ...
 
 
 # ----------------------------------------------------------------------------------------------
 # offline matcher
 # ----------------------------------------------------------------------------------------------
 
-_STOP = frozenset("""a an the of in on at to for from by with and or but is are was were be been being it its
-this that these those as than then there their which who whom what when where while should would could
-can will shall may might must not no do does did has have had instead vs versus into onto over under
-between within without also only just very more less most least some any each every all both one two
-image images reference candidate generated ground truth gt pred prediction predicted original expected found
-place places series""".split())
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "as",
+        "than",
+        "then",
+        "there",
+        "their",
+        "which",
+        "who",
+        "whom",
+        "what",
+        "when",
+        "where",
+        "while",
+        "should",
+        "would",
+        "could",
+        "can",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "not",
+        "no",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "instead",
+        "vs",
+        "versus",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "between",
+        "within",
+        "without",
+        "also",
+        "only",
+        "just",
+        "very",
+        "more",
+        "less",
+        "most",
+        "least",
+        "some",
+        "any",
+        "each",
+        "every",
+        "all",
+        "both",
+        "one",
+        "two",
+        "image",
+        "images",
+        "reference",
+        "candidate",
+        "generated",
+        "ground",
+        "truth",
+        "gt",
+        "pred",
+        "prediction",
+        "predicted",
+        "original",
+        "expected",
+        "found",
+        "place",
+        "places",
+        "series",
+    ]
+)
 
-_SPELLING = {"colour": "color", "colours": "colors", "grey": "gray", "centre": "center", "labelled": "labeled",
-             "colored": "color", "coloured": "color"}
+_SPELLING = {
+    "colour": "color",
+    "colours": "colors",
+    "grey": "gray",
+    "centre": "center",
+    "labelled": "labeled",
+    "colored": "color",
+    "coloured": "color",
+}
 
 
 def _stem(word: str) -> str:
@@ -139,8 +246,9 @@ class OfflineMatcher:
                     pairs.append(Pair(pred=int(r), gold=int(c), level="partial"))
         return ItemMatch(id=req.id, task=req.task, gold=req.gold, pred=req.pred, pairs=pairs)
 
-    def match(self, requests: Sequence[MatchRequest],
-              on_done: Callable[[int], None] | None = None) -> list[MatchOutcome]:
+    def match(
+        self, requests: Sequence[MatchRequest], on_done: Callable[[int], None] | None = None
+    ) -> list[MatchOutcome]:
         out = []
         for r in requests:
             out.append(MatchOutcome(self.match_one(r)))
@@ -187,8 +295,12 @@ def _listing(errors: Sequence[ErrorItem], key: str) -> str:
 
 
 def build_match_prompt(req: MatchRequest) -> str:
-    return MATCH_PROMPT.format(task=req.task, types=", ".join(TAXONOMY.get(req.task, ())),
-                               pred=_listing(req.pred, "pred_id"), gold=_listing(req.gold, "gt_id"))
+    return MATCH_PROMPT.format(
+        task=req.task,
+        types=", ".join(TAXONOMY.get(req.task, ())),
+        pred=_listing(req.pred, "pred_id"),
+        gold=_listing(req.gold, "gt_id"),
+    )
 
 
 def parse_match_answer(text: str) -> dict[str, Any]:
@@ -244,8 +356,9 @@ class LLMMatcher:
             self._backend = load_model(self.spec)
         return self._backend
 
-    def match(self, requests: Sequence[MatchRequest],
-              on_done: Callable[[int], None] | None = None) -> list[MatchOutcome]:
+    def match(
+        self, requests: Sequence[MatchRequest], on_done: Callable[[int], None] | None = None
+    ) -> list[MatchOutcome]:
         from ..models.base import Sampling
 
         out: list[MatchOutcome | None] = [None] * len(requests)
@@ -259,10 +372,14 @@ class LLMMatcher:
                     on_done(1)
         sampling = Sampling(max_tokens=self.max_tokens, temperature=0.0)
         for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start:start + self.batch_size]
-            msgs = [[{"role": "system", "content": "You are a strict, careful evaluator."},
-                     {"role": "user", "content": [{"type": "text", "text": build_match_prompt(requests[i])}]}]
-                    for i in chunk]
+            chunk = todo[start : start + self.batch_size]
+            msgs = [
+                [
+                    {"role": "system", "content": "You are a strict, careful evaluator."},
+                    {"role": "user", "content": [{"type": "text", "text": build_match_prompt(requests[i])}]},
+                ]
+                for i in chunk
+            ]
             completions = self._model().generate(msgs, sampling)
             for i, comp in zip(chunk, completions):
                 r = requests[i]
@@ -272,11 +389,14 @@ class LLMMatcher:
                     try:
                         obj = parse_match_answer(comp.text)
                         pairs = clean_pairs(obj, len(r.pred), len(r.gold))
-                        out[i] = MatchOutcome(ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred,
-                                                        pairs=pairs), raw=comp.text)
+                        out[i] = MatchOutcome(
+                            ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred, pairs=pairs),
+                            raw=comp.text,
+                        )
                     except ValueError as exc:
-                        out[i] = MatchOutcome(None, error=f"unparseable matcher answer: {exc}",
-                                              raw=(comp.text or "")[:2000])
+                        out[i] = MatchOutcome(
+                            None, error=f"unparseable matcher answer: {exc}", raw=(comp.text or "")[:2000]
+                        )
                 if on_done:
                     on_done(1)
         return [o for o in out if o is not None]

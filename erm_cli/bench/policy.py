@@ -33,10 +33,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..errors import InputError
 from ..judges.verdict import TASKS
@@ -44,7 +45,16 @@ from .versions import provenance
 
 CODE_KEYS = ("code", "response", "output", "prediction", "completion", "pred_code", "text")
 CODE_PATH_KEYS = ("code_path", "pred_code_path", "path", "file")
-REF_CODE_KEYS = ("gt_code", "code", "reference_code", "gt_table", "gt_html", "html", "gt_markdown", "gt_latex")
+REF_CODE_KEYS = (
+    "gt_code",
+    "code",
+    "reference_code",
+    "gt_table",
+    "gt_html",
+    "html",
+    "gt_markdown",
+    "gt_latex",
+)
 REF_CODE_PATH_KEYS = ("gt_code_path", "code_path", "gt_path")
 REF_IMAGE_KEYS = ("gt_img_path", "image", "img_path", "image_path", "gt_image", "reference")
 CODE_EXTENSIONS = (".py", ".svg", ".html", ".htm", ".md", ".tex", ".txt")
@@ -65,6 +75,7 @@ class PolicyItem:
 # ----------------------------------------------------------------------------------------------
 # loading
 # ----------------------------------------------------------------------------------------------
+
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
@@ -120,8 +131,12 @@ def load_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
     if p.is_dir():
         for f in sorted(p.iterdir()):
             if f.suffix.lower() in CODE_EXTENSIONS and f.is_file():
-                out[f.stem] = {"code": f.read_text(encoding="utf-8", errors="replace"), "task": None,
-                               "kind": None, "filename": f.name}
+                out[f.stem] = {
+                    "code": f.read_text(encoding="utf-8", errors="replace"),
+                    "task": None,
+                    "kind": None,
+                    "filename": f.name,
+                }
         if not out:
             raise InputError(f"predictions: no code files ({', '.join(CODE_EXTENSIONS)}) in {p}")
         return out
@@ -150,8 +165,9 @@ def load_references(path: str | Path) -> dict[str, dict[str, Any]]:
         for f in sorted(p.iterdir()):
             if not f.is_file():
                 continue
-            entry = out.setdefault(f.stem, {"code": None, "image": None, "task": None, "kind": None,
-                                            "filename": None})
+            entry = out.setdefault(
+                f.stem, {"code": None, "image": None, "task": None, "kind": None, "filename": None}
+            )
             if f.suffix.lower() in CODE_EXTENSIONS:
                 entry["code"] = f.read_text(encoding="utf-8", errors="replace")
                 entry["filename"] = f.name
@@ -169,14 +185,21 @@ def load_references(path: str | Path) -> dict[str, dict[str, Any]]:
             cp = _first_path(row, REF_CODE_PATH_KEYS, p.parent)
             if cp is not None and cp.is_file():
                 code, filename = cp.read_text(encoding="utf-8", errors="replace"), cp.name
-        out[rid] = {"code": code, "image": _first_path(row, REF_IMAGE_KEYS, p.parent), "task": _task_of(row),
-                    "kind": row.get("kind"), "filename": filename}
+        out[rid] = {
+            "code": code,
+            "image": _first_path(row, REF_IMAGE_KEYS, p.parent),
+            "task": _task_of(row),
+            "kind": row.get("kind"),
+            "filename": filename,
+        }
     if not out:
         raise InputError(f"--refs: {p} is empty")
     return out
 
 
-def build_items(predictions: dict[str, dict[str, Any]], references: dict[str, dict[str, Any]]) -> list[PolicyItem]:
+def build_items(
+    predictions: dict[str, dict[str, Any]], references: dict[str, dict[str, Any]]
+) -> list[PolicyItem]:
     """Pair predictions with references by id; ids without a reference are an input error."""
     from ..renderers import TASK_OF_KIND, detect_kind, extract_code
 
@@ -202,9 +225,23 @@ def build_items(predictions: dict[str, dict[str, Any]], references: dict[str, di
                 ref_kind = rk or detect_kind(ref_code, ref.get("filename"))
             except InputError:
                 ref_kind = None
-        task = pred.get("task") or ref.get("task") or TASK_OF_KIND.get(kind or "") or TASK_OF_KIND.get(ref_kind or "")
-        items.append(PolicyItem(id=rid, code=code, task=task, kind=kind, ref_code=ref_code,
-                                ref_image=ref.get("image"), ref_kind=ref_kind))
+        task = (
+            pred.get("task")
+            or ref.get("task")
+            or TASK_OF_KIND.get(kind or "")
+            or TASK_OF_KIND.get(ref_kind or "")
+        )
+        items.append(
+            PolicyItem(
+                id=rid,
+                code=code,
+                task=task,
+                kind=kind,
+                ref_code=ref_code,
+                ref_image=ref.get("image"),
+                ref_kind=ref_kind,
+            )
+        )
     return items
 
 
@@ -212,9 +249,10 @@ def build_items(predictions: dict[str, dict[str, Any]], references: dict[str, di
 # one item
 # ----------------------------------------------------------------------------------------------
 
+
 @dataclass
 class PolicyOptions:
-    judge: Any = None                    # a Judge instance, or None for no reward
+    judge: Any = None  # a Judge instance, or None for no reward
     timeout: float = 30.0
     strict: bool = False
     embedders: tuple = ()
@@ -223,8 +261,9 @@ class PolicyOptions:
 def _render(code: str, kind: str | None, timeout: float, strict: bool, size: tuple[int, int] | None = None):
     from ..renderers import RenderOptions, render
 
-    opts = RenderOptions(width=size[0] if size else None, height=size[1] if size else None, timeout=timeout,
-                         strict=strict)
+    opts = RenderOptions(
+        width=size[0] if size else None, height=size[1] if size else None, timeout=timeout, strict=strict
+    )
     return render(code, kind=kind, options=opts)
 
 
@@ -259,8 +298,14 @@ def evaluate_item(item: PolicyItem, opts: PolicyOptions) -> dict[str, Any]:
     else:
         size = ref_img.size if (item.task == "svg" and ref_img is not None) else None
         res = _render(item.code, item.kind, opts.timeout, opts.strict, size)
-        rec.update(render_ok=bool(res.ok), render_error=res.error, render_seconds=round(res.seconds, 4),
-                   cache_hit=res.cache_hit, versions=res.versions, kind=res.kind)
+        rec.update(
+            render_ok=bool(res.ok),
+            render_error=res.error,
+            render_seconds=round(res.seconds, 4),
+            cache_hit=res.cache_hit,
+            versions=res.versions,
+            kind=res.kind,
+        )
     pred_img = res.image() if (res is not None and res.ok) else None
     if pred_img is not None:
         from ..judges.pipeline import is_blank
@@ -275,10 +320,16 @@ def evaluate_item(item: PolicyItem, opts: PolicyOptions) -> dict[str, Any]:
         else:
             try:
                 v = opts.judge.judge(ref_img, pred_img, item.task)
-                rec.update(reward=round(v.reward, 6), rl_reward=round(v.rl_reward, 6),
-                           severity_total=v.severity_total, n_errors=len(v.errors))
+                rec.update(
+                    reward=round(v.reward, 6),
+                    rl_reward=round(v.rl_reward, 6),
+                    severity_total=v.severity_total,
+                    n_errors=len(v.errors),
+                )
             except Exception as exc:  # noqa: BLE001 - a judge failure fails this item's reward only
-                rec["judge_error"] = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                rec["judge_error"] = (
+                    f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                )
     # task metrics
     if item.task == "chart":
         rec["chart"] = _chart_metrics(item, rec, opts)
@@ -288,8 +339,9 @@ def evaluate_item(item: PolicyItem, opts: PolicyOptions) -> dict[str, Any]:
         from .svg_metrics import svg_scores
 
         cand = pred_img if pred_img is not None else Image.new("RGB", ref_img.size, "white")
-        rec["svg"] = svg_scores(ref_img, cand, item.code, item.ref_code if item.ref_kind == "svg" else None,
-                                opts.embedders)
+        rec["svg"] = svg_scores(
+            ref_img, cand, item.code, item.ref_code if item.ref_kind == "svg" else None, opts.embedders
+        )
     rec["seconds"] = round(time.perf_counter() - t0, 4)
     return rec
 
@@ -319,13 +371,16 @@ def _table_metrics(item: PolicyItem) -> dict[str, Any] | None:
         return {"skipped": "TEDS needs the reference table source (HTML, Markdown or LaTeX)"}
     from .teds import teds
 
-    return {"teds": round(teds(item.code, item.ref_code), 6),
-            "teds_s": round(teds(item.code, item.ref_code, structure_only=True), 6)}
+    return {
+        "teds": round(teds(item.code, item.ref_code), 6),
+        "teds_s": round(teds(item.code, item.ref_code, structure_only=True), 6),
+    }
 
 
 # ----------------------------------------------------------------------------------------------
 # aggregation
 # ----------------------------------------------------------------------------------------------
+
 
 def _mean(vals: list[float]) -> float | None:
     return sum(vals) / len(vals) if vals else None
@@ -353,7 +408,9 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
             t["rl_reward"] = _r(_mean([r["rl_reward"] for r in rows if "rl_reward" in r]))
             t["reward_items"] = len(rewards)
         if task == "chart":
-            scored = [r["chart"] for r in rows if isinstance(r.get("chart"), dict) and "average" in r["chart"]]
+            scored = [
+                r["chart"] for r in rows if isinstance(r.get("chart"), dict) and "average" in r["chart"]
+            ]
             t["chartmimic_items"] = len(scored)
             if scored:
                 for m in ("text", "layout", "type", "color"):
@@ -386,6 +443,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
 # the run
 # ----------------------------------------------------------------------------------------------
 
+
 def _done_ids(path: Path) -> dict[str, dict[str, Any]]:
     done: dict[str, dict[str, Any]] = {}
     if not path.exists():
@@ -401,10 +459,19 @@ def _done_ids(path: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
-def run_policy_bench(predictions: str | Path, references: str | Path, out_dir: str | Path, *,
-                     judge: Any = None, workers: int = 2, timeout: float = 30.0, strict: bool = False,
-                     embedders: tuple = (), resume: bool = True,
-                     on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def run_policy_bench(
+    predictions: str | Path,
+    references: str | Path,
+    out_dir: str | Path,
+    *,
+    judge: Any = None,
+    workers: int = 2,
+    timeout: float = 30.0,
+    strict: bool = False,
+    embedders: tuple = (),
+    resume: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Evaluate every prediction; write ``results.jsonl``, ``metrics.json`` and ``report.md`` to ``out_dir``."""
     from .report import write_policy_report
 
@@ -417,6 +484,10 @@ def run_policy_bench(predictions: str | Path, references: str | Path, out_dir: s
         results_path.unlink()
     todo = [it for it in items if it.id not in done]
     opts = PolicyOptions(judge=judge, timeout=timeout, strict=strict, embedders=embedders)
+    if todo and judge is not None:
+        from .judge_bench import ensure_loaded
+
+        ensure_loaded(judge)  # a model that cannot load stops here with its own error
     lock = threading.Lock()
     finished = [len(items) - len(todo)]
     if on_progress:
@@ -428,8 +499,11 @@ def run_policy_bench(predictions: str | Path, references: str | Path, out_dir: s
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - an unexpected failure fails this item alone
-            rec = {"id": item.id, "task": item.task,
-                   "error": f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+            rec = {
+                "id": item.id,
+                "task": item.task,
+                "error": f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            }
         with lock:
             with results_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
@@ -455,8 +529,11 @@ def run_policy_bench(predictions: str | Path, references: str | Path, out_dir: s
         "predictions": str(predictions),
         "references": str(references),
         "items": len(results),
-        "judge": ({"name": getattr(judge, "name", "?"), "version": getattr(judge, "version", "?")}
-                  if judge is not None else None),
+        "judge": (
+            {"name": getattr(judge, "name", "?"), "version": getattr(judge, "version", "?")}
+            if judge is not None
+            else None
+        ),
         "tasks": summarise(results),
         "provenance": provenance(renderers=renderer_versions),
     }

@@ -39,6 +39,7 @@ def _plt():
 # leaderboard
 # ----------------------------------------------------------------------------------------------
 
+
 def leaderboard_rows(metrics_docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (judge, matcher) over every metrics document (run directory) given."""
     rows: list[dict[str, Any]] = []
@@ -46,10 +47,16 @@ def leaderboard_rows(metrics_docs: list[dict[str, Any]]) -> list[dict[str, Any]]
     for doc in metrics_docs:
         for label, j in (doc.get("judges") or {}).items():
             reward = j.get("reward") or {}
-            base = {"judge": label, "auroc": (reward.get("separation") or {}).get("auroc"),
-                    "pairwise": (reward.get("pairwise") or {}).get("accuracy"),
-                    "sc_reward": reward.get("sc_reward"), "failed": j.get("failed", 0),
-                    "items": j.get("items", 0), "reference": False, "run": doc.get("run_dir", "")}
+            base = {
+                "judge": label,
+                "auroc": (reward.get("separation") or {}).get("auroc"),
+                "pairwise": (reward.get("pairwise") or {}).get("accuracy"),
+                "sc_reward": reward.get("sc_reward"),
+                "failed": j.get("failed", 0),
+                "items": j.get("items", 0),
+                "reference": False,
+                "run": doc.get("run_dir", ""),
+            }
             vc = j.get("vcbench") or {}
             if not vc:
                 key = (label, "")
@@ -66,14 +73,20 @@ def leaderboard_rows(metrics_docs: list[dict[str, Any]]) -> list[dict[str, Any]]
                 for task in TASK_ORDER:
                     if task in (m.get("metrics") or {}):
                         t = m["metrics"][task]
-                        row[task] = {"f1_hard": t.get("f1_hard"), "f1_soft": t.get("f1_soft"), "sc": t.get("sc")}
+                        row[task] = {
+                            "f1_hard": t.get("f1_hard"),
+                            "f1_soft": t.get("f1_soft"),
+                            "sc": t.get("sc"),
+                        }
                 rows.append(row)
     return rows
 
 
 def leaderboard_markdown(rows: list[dict[str, Any]], reference: list[dict[str, Any]] | None = None) -> str:
-    head = ("| judge | matcher | chart F1h/F1s/Sc | table F1h/F1s/Sc | svg F1h/F1s/Sc | AVG F1h/F1s/Sc "
-            "| AUROC | pairwise acc | Sc(reward) |")
+    head = (
+        "| judge | matcher | chart F1h/F1s/Sc | table F1h/F1s/Sc | svg F1h/F1s/Sc | AVG F1h/F1s/Sc "
+        "| AUROC | pairwise acc | Sc(reward) |"
+    )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
 
     def cell(r: dict[str, Any], task: str) -> str:
@@ -84,17 +97,24 @@ def leaderboard_markdown(rows: list[dict[str, Any]], reference: list[dict[str, A
 
     ordered = sorted(rows, key=lambda r: -((r.get("overall") or {}).get("f1_soft") or -1.0))
     for r in ordered:
-        lines.append(f"| {r['judge']} | {r['matcher']} | " + " | ".join(cell(r, t) for t in TASK_ORDER)
-                     + f" | {_fmt(r.get('auroc'))} | {_fmt(r.get('pairwise'))} | {_fmt(r.get('sc_reward'))} |")
+        lines.append(
+            f"| {r['judge']} | {r['matcher']} | "
+            + " | ".join(cell(r, t) for t in TASK_ORDER)
+            + f" | {_fmt(r.get('auroc'))} | {_fmt(r.get('pairwise'))} | {_fmt(r.get('sc_reward'))} |"
+        )
     for r in reference or []:
-        lines.append(f"| *{r['judge']} (published)* | {r['matcher']} | "
-                     + " | ".join(cell(r, t) for t in TASK_ORDER) + " | – | – | – |")
+        lines.append(
+            f"| *{r['judge']} (published)* | {r['matcher']} | "
+            + " | ".join(cell(r, t) for t in TASK_ORDER)
+            + " | – | – | – |"
+        )
     return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------------
 # plots
 # ----------------------------------------------------------------------------------------------
+
 
 def plot_category_f1(judges: dict[str, Any], path: Path, matcher: str | None = None) -> Path | None:
     """Grouped bars: F1_hard and F1_soft per (task, error type) for each itemising judge."""
@@ -105,12 +125,17 @@ def plot_category_f1(judges: dict[str, Any], path: Path, matcher: str | None = N
             continue
         m = vc.get(matcher) if matcher in vc else next(iter(vc.values()))
         series.append((label, m.get("metrics") or {}))
+
     def f1(mets: dict[str, Any], t: str, c: str, key: str) -> float | None:
         return ((mets.get(t) or {}).get("per_type", {}).get(c) or {}).get(key)
 
     # categories with an error on either side for some judge (others have no defined F1)
-    cats = [(t, c) for t in TASKS for c in TAXONOMY[t]
-            if any(f1(s, t, c, "f1_soft") is not None for _, s in series)]
+    cats = [
+        (t, c)
+        for t in TASKS
+        for c in TAXONOMY[t]
+        if any(f1(s, t, c, "f1_soft") is not None for _, s in series)
+    ]
     if not series or not cats:
         return None
     plt = _plt()
@@ -209,8 +234,14 @@ def plot_severity_scatter(points: dict[str, list[dict[str, Any]]], path: Path) -
             g = np.array([p["gold_sev"] for p in sel], float)
             pr = np.array([p["pred_sev"] for p in sel], float)
             top = max(top, float(g.max()), float(pr.max()))
-            ax.scatter(g + rng.uniform(-0.15, 0.15, len(g)), pr + rng.uniform(-0.15, 0.15, len(pr)), s=12,
-                       alpha=0.6, label=task, color=colours[task])
+            ax.scatter(
+                g + rng.uniform(-0.15, 0.15, len(g)),
+                pr + rng.uniform(-0.15, 0.15, len(pr)),
+                s=12,
+                alpha=0.6,
+                label=task,
+                color=colours[task],
+            )
         ax.plot([0, top], [0, top], color="grey", lw=0.8, ls="--")
         ax.set_xlabel("gold severity total")
         ax.set_ylabel("predicted severity total")
@@ -225,6 +256,7 @@ def plot_severity_scatter(points: dict[str, list[dict[str, Any]]], path: Path) -
 # ----------------------------------------------------------------------------------------------
 # judge report
 # ----------------------------------------------------------------------------------------------
+
 
 def sibling_metrics(out_dir: Path, fingerprint: str) -> list[dict[str, Any]]:
     """``metrics.json`` documents of other run directories beside ``out_dir`` on the same data."""
@@ -243,9 +275,13 @@ def sibling_metrics(out_dir: Path, fingerprint: str) -> list[dict[str, Any]]:
     return docs
 
 
-def write_judge_report(out_dir: Path, metrics: dict[str, Any], points: dict[str, list[dict[str, Any]]],
-                       margins: dict[str, list[float]] | None = None,
-                       reference: list[dict[str, Any]] | None = None) -> Path:
+def write_judge_report(
+    out_dir: Path,
+    metrics: dict[str, Any],
+    points: dict[str, list[dict[str, Any]]],
+    margins: dict[str, list[float]] | None = None,
+    reference: list[dict[str, Any]] | None = None,
+) -> Path:
     """Write ``report.md`` and ``plots/*.png`` into ``out_dir``; returns the report path."""
     out_dir = Path(out_dir)
     plots = out_dir / "plots"
@@ -262,48 +298,72 @@ def write_judge_report(out_dir: Path, metrics: dict[str, Any], points: dict[str,
         "pairwise": plot_pairwise_margins(margins or {}, plots / "pairwise_margins.png"),
     }
     prov = metrics.get("provenance") or {}
-    lines = [f"# erm bench judge — {data.get('name', '')}", "",
-             f"- data: `{data.get('path', '')}` ({data.get('items', 0)} items: "
-             + ", ".join(f"{k} {v}" for k, v in (data.get("tasks") or {}).items())
-             + (f"; {data.get('pairs', 0)} pairwise" if data.get("pairs") else "") + ")",
-             f"- fingerprint: `{data.get('fingerprint', '')[:16]}`",
-             f"- metrics version: `{prov.get('metrics_version', '')}`; erm {prov.get('libraries', {}).get('erm-cli', '')}",
-             "", "## Leaderboard", "",
-             "F1_hard / F1_soft / Sc in percent (VC-RewardBench definitions: micro F1 over matched errors, "
-             "partial = 0.5 TP in F1_soft, Sc = Pearson×100 of per-item severity totals, pooled for AVG). "
-             "AUROC: reward of error-free vs erroneous items. Sc(reward): Pearson×100 of 1−reward vs gold "
-             "severity, defined for every judge including the pixel baselines.", "",
-             leaderboard_markdown(rows, reference), ""]
+    lines = [
+        f"# erm bench judge — {data.get('name', '')}",
+        "",
+        f"- data: `{data.get('path', '')}` ({data.get('items', 0)} items: "
+        + ", ".join(f"{k} {v}" for k, v in (data.get("tasks") or {}).items())
+        + (f"; {data.get('pairs', 0)} pairwise" if data.get("pairs") else "")
+        + ")",
+        f"- fingerprint: `{data.get('fingerprint', '')[:16]}`",
+        f"- metrics version: `{prov.get('metrics_version', '')}`; erm {prov.get('libraries', {}).get('erm-cli', '')}",
+        "",
+        "## Leaderboard",
+        "",
+        "F1_hard / F1_soft / Sc in percent (VC-RewardBench definitions: micro F1 over matched errors, "
+        "partial = 0.5 TP in F1_soft, Sc = Pearson×100 of per-item severity totals, pooled for AVG). "
+        "AUROC: reward of error-free vs erroneous items. Sc(reward): Pearson×100 of 1−reward vs gold "
+        "severity, defined for every judge including the pixel baselines.",
+        "",
+        leaderboard_markdown(rows, reference),
+        "",
+    ]
     if reference:
-        lines += ["Published rows: " + reference[0]["source"] + ". They used an LLM matcher; compare them with "
-                  "erm rows of an `llm:` matcher, not the offline one.", ""]
+        lines += [
+            "Published rows: " + reference[0]["source"] + ". They used an LLM matcher; compare them with "
+            "erm rows of an `llm:` matcher, not the offline one.",
+            "",
+        ]
     lines += ["## Per-task details", ""]
     for label, j in (metrics.get("judges") or {}).items():
         for matcher, m in (j.get("vcbench") or {}).items():
-            lines += [f"### {label} — matcher `{matcher}`", "",
-                      "| task | type | gold | pred | TP hard | TP soft | FP | FN | F1_hard | F1_soft | Sc |",
-                      "|---|---|---|---|---|---|---|---|---|---|---|"]
+            lines += [
+                f"### {label} — matcher `{matcher}`",
+                "",
+                "| task | type | gold | pred | TP hard | TP soft | FP | FN | F1_hard | F1_soft | Sc |",
+                "|---|---|---|---|---|---|---|---|---|---|---|",
+            ]
             for task in TASKS:
                 t = (m.get("metrics") or {}).get(task)
                 if not t:
                     continue
-                lines.append(f"| **{task}** | all | {t['gold_errors']} | {t['pred_errors']} | {_fmt(t['tp_hard'], 0)} "
-                             f"| {_fmt(t['tp_soft'])} | {_fmt(t['fp'], 0)} | {_fmt(t['fn'], 0)} | "
-                             f"{_fmt(t['f1_hard'])} | {_fmt(t['f1_soft'])} | {_fmt(t['sc'])} |")
+                lines.append(
+                    f"| **{task}** | all | {t['gold_errors']} | {t['pred_errors']} | {_fmt(t['tp_hard'], 0)} "
+                    f"| {_fmt(t['tp_soft'])} | {_fmt(t['fp'], 0)} | {_fmt(t['fn'], 0)} | "
+                    f"{_fmt(t['f1_hard'])} | {_fmt(t['f1_soft'])} | {_fmt(t['sc'])} |"
+                )
                 for cat, c in t.get("per_type", {}).items():
                     sup = c.get("support", {})
                     empty = not sup.get("gold") and not sup.get("pred")
-                    lines.append(f"| {task} | {cat} | {sup.get('gold', 0)} | {sup.get('pred', 0)} | "
-                                 f"{_fmt(c['tp_hard'], 0)} | {_fmt(c['tp_soft'])} | {_fmt(c['fp'], 0)} | "
-                                 f"{_fmt(c['fn'], 0)} | {'–' if empty else _fmt(c['f1_hard'])} | "
-                                 f"{'–' if empty else _fmt(c['f1_soft'])} | "
-                                 f"{_fmt((t.get('sc_per_type') or {}).get(cat))} |")
+                    lines.append(
+                        f"| {task} | {cat} | {sup.get('gold', 0)} | {sup.get('pred', 0)} | "
+                        f"{_fmt(c['tp_hard'], 0)} | {_fmt(c['tp_soft'])} | {_fmt(c['fp'], 0)} | "
+                        f"{_fmt(c['fn'], 0)} | {'–' if empty else _fmt(c['f1_hard'])} | "
+                        f"{'–' if empty else _fmt(c['f1_soft'])} | "
+                        f"{_fmt((t.get('sc_per_type') or {}).get(cat))} |"
+                    )
             if m.get("failed"):
-                lines.append(f"\n{m['failed']} item(s) could not be matched and are left out (see matches file).")
+                lines.append(
+                    f"\n{m['failed']} item(s) could not be matched and are left out (see matches file)."
+                )
             lines.append("")
     lines += ["## Plots", ""]
-    titles = {"category": "Per-category F1", "rewards": "Reward distributions: equivalent vs not",
-              "severity": "Predicted vs gold severity", "pairwise": "Pairwise reward margins"}
+    titles = {
+        "category": "Per-category F1",
+        "rewards": "Reward distributions: equivalent vs not",
+        "severity": "Predicted vs gold severity",
+        "pairwise": "Pairwise reward margins",
+    }
     for key, p in made.items():
         if p is not None:
             lines += [f"### {titles[key]}", "", f"![{titles[key]}](plots/{p.name})", ""]
@@ -311,16 +371,28 @@ def write_judge_report(out_dir: Path, metrics: dict[str, Any], points: dict[str,
     if failed:
         from collections import Counter
 
-        lines += ["## Failed items", "", "Items a judge could not score are recorded with their reason in its "
-                  "predictions file and left out of its metrics.", "", "| judge | items | reasons (first 50 items) |",
-                  "|---|---|---|"]
+        lines += [
+            "## Failed items",
+            "",
+            "Items a judge could not score are recorded with their reason in its "
+            "predictions file and left out of its metrics.",
+            "",
+            "| judge | items | reasons (first 50 items) |",
+            "|---|---|---|",
+        ]
         for label, j in failed.items():
             reasons = Counter(str(f.get("error", ""))[:120] for f in j.get("failures") or [])
             text = "; ".join(f"{r} ×{n}" for r, n in reasons.most_common(4)).replace("|", "/")
             lines.append(f"| {label} | {j['failed']} | {text} |")
         lines.append("")
-    lines += ["## Reproducibility", "", "```json", json.dumps({k: prov.get(k) for k in
-              ("metrics_version", "libraries", "platform")}, indent=1), "```", ""]
+    lines += [
+        "## Reproducibility",
+        "",
+        "```json",
+        json.dumps({k: prov.get(k) for k in ("metrics_version", "libraries", "platform")}, indent=1),
+        "```",
+        "",
+    ]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines))
     return report
@@ -357,9 +429,11 @@ POLICY_METRICS = {
 }
 
 #: The metric by which the lowest-scoring items of each task are listed.
-_HEADLINE = {"chart": ("low_level", lambda r: (r.get("chart") or {}).get("average")),
-             "table": ("teds", lambda r: (r.get("table") or {}).get("teds")),
-             "svg": ("ssim", lambda r: (r.get("svg") or {}).get("ssim"))}
+_HEADLINE = {
+    "chart": ("low_level", lambda r: (r.get("chart") or {}).get("average")),
+    "table": ("teds", lambda r: (r.get("table") or {}).get("teds")),
+    "svg": ("ssim", lambda r: (r.get("svg") or {}).get("ssim")),
+}
 
 
 def _num(v: Any) -> str:
@@ -370,17 +444,29 @@ def _num(v: Any) -> str:
     return str(v)
 
 
-def write_policy_report(out_dir: Path, summary: dict[str, Any], results: list[dict[str, Any]] | None = None) -> Path:
+def write_policy_report(
+    out_dir: Path, summary: dict[str, Any], results: list[dict[str, Any]] | None = None
+) -> Path:
     """``report.md`` for ``erm bench policy``: per-task metric tables, the weakest items, failures, provenance."""
     out_dir = Path(out_dir)
     judge = summary.get("judge") or {}
-    lines = ["# erm bench policy", "", f"- predictions: `{summary.get('predictions', '')}`",
-             f"- references: `{summary.get('references', '')}`",
-             f"- items: {summary.get('items', 0)}; reward judge: "
-             + (f"{judge.get('name')} {judge.get('version')}" if judge else "none"), ""]
+    lines = [
+        "# erm bench policy",
+        "",
+        f"- predictions: `{summary.get('predictions', '')}`",
+        f"- references: `{summary.get('references', '')}`",
+        f"- items: {summary.get('items', 0)}; reward judge: "
+        + (f"{judge.get('name')} {judge.get('version')}" if judge else "none"),
+        "",
+    ]
     results = results or []
     for task, t in (summary.get("tasks") or {}).items():
-        lines += [f"## {task} ({t.get('items', 0)} items)", "", "| metric | value | meaning |", "|---|---|---|"]
+        lines += [
+            f"## {task} ({t.get('items', 0)} items)",
+            "",
+            "| metric | value | meaning |",
+            "|---|---|---|",
+        ]
         for k, v in t.items():
             if k == "items" or isinstance(v, (dict, list)):
                 continue
@@ -393,11 +479,16 @@ def write_policy_report(out_dir: Path, summary: dict[str, Any], results: list[di
         if scored and scored[0][0] < 1.0:
             lines += [f"Lowest {head[0]}:", "", "| id | score | render | reward |", "|---|---|---|---|"]
             for v, r in scored:
-                lines.append(f"| {r['id']} | {v:.3f} | {'ok' if r.get('render_ok') else 'failed'} | "
-                             f"{_num(r.get('reward'))} |")
+                lines.append(
+                    f"| {r['id']} | {v:.3f} | {'ok' if r.get('render_ok') else 'failed'} | "
+                    f"{_num(r.get('reward'))} |"
+                )
             lines.append("")
-    failures = [r for r in results if r.get("error") or r.get("render_error") or r.get("judge_error")
-                or r.get("ref_error")]
+    failures = [
+        r
+        for r in results
+        if r.get("error") or r.get("render_error") or r.get("judge_error") or r.get("ref_error")
+    ]
     if failures:
         lines += ["## Failures", "", "| id | task | reason |", "|---|---|---|"]
         for r in failures[:30]:
@@ -407,8 +498,16 @@ def write_policy_report(out_dir: Path, summary: dict[str, Any], results: list[di
             lines.append(f"| … | | {len(failures) - 30} more in results.jsonl |")
         lines.append("")
     prov = summary.get("provenance") or {}
-    lines += ["## Reproducibility", "", "```json", json.dumps({k: prov.get(k) for k in
-              ("metrics_version", "definitions", "libraries", "renderers")}, indent=1), "```", ""]
+    lines += [
+        "## Reproducibility",
+        "",
+        "```json",
+        json.dumps(
+            {k: prov.get(k) for k in ("metrics_version", "definitions", "libraries", "renderers")}, indent=1
+        ),
+        "```",
+        "",
+    ]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines))
     return report

@@ -18,8 +18,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .versions import provenance
 
@@ -35,8 +36,13 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
         k = min(len(s) - 1, max(0, int(round(p * (len(s) - 1)))))
         return s[k]
 
-    return {"mean": round(statistics.fmean(s), 4), "p50": round(q(0.5), 4), "p90": round(q(0.9), 4),
-            "min": round(s[0], 4), "max": round(s[-1], 4)}
+    return {
+        "mean": round(statistics.fmean(s), 4),
+        "p50": round(q(0.5), 4),
+        "p90": round(q(0.9), 4),
+        "min": round(s[0], 4),
+        "max": round(s[-1], 4),
+    }
 
 
 def startup_time(runs: int = 5) -> dict[str, Any]:
@@ -51,18 +57,29 @@ def startup_time(runs: int = 5) -> dict[str, Any]:
     bare = []
     for _ in range(max(1, runs)):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=False)
+        subprocess.run(
+            [sys.executable, "-c", "pass"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+        )
         bare.append(time.perf_counter() - t0)
     heavy = []
     proc = subprocess.run(import_cmd, capture_output=True, text=True, check=False)
     for line in proc.stderr.splitlines():
         parts = line.split("|")
-        if len(parts) == 3 and parts[2].strip().split(".")[0] in ("torch", "transformers", "trl", "vllm",
-                                                                    "playwright", "matplotlib"):
+        if len(parts) == 3 and parts[2].strip().split(".")[0] in (
+            "torch",
+            "transformers",
+            "trl",
+            "vllm",
+            "playwright",
+            "matplotlib",
+        ):
             heavy.append(parts[2].strip())
-    return {"erm_help_seconds": _percentiles(times), "python_startup_seconds": _percentiles(bare),
-            "heavy_imports_at_startup": sorted(set(h.split(".")[0] for h in heavy)), "runs": len(times)}
+    return {
+        "erm_help_seconds": _percentiles(times),
+        "python_startup_seconds": _percentiles(bare),
+        "heavy_imports_at_startup": sorted(set(h.split(".")[0] for h in heavy)),
+        "runs": len(times),
+    }
 
 
 def _demo_pairs(n: int) -> list[tuple[Any, Any, str]]:
@@ -126,8 +143,13 @@ def judge_throughput(judge_name: str = "critic", model: str | None = None, n: in
         judge.judge(ref, cand, task)
         lat.append(time.perf_counter() - t)
     total = time.perf_counter() - t0
-    return {"judge": judge_name, "model": model, "items": len(pairs), "items_per_second": round(len(pairs) / total, 3),
-            "latency_seconds": _percentiles(lat)}
+    return {
+        "judge": judge_name,
+        "model": model,
+        "items": len(pairs),
+        "items_per_second": round(len(pairs) / total, 3),
+        "latency_seconds": _percentiles(lat),
+    }
 
 
 def _section(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -155,8 +177,13 @@ def _critic_section(quick: bool) -> dict[str, Any]:
     return runner(quick=quick)
 
 
-def run_speed(sections: tuple[str, ...] = SECTIONS, judge: str = "critic", model: str | None = None,
-              quick: bool = False, items: int = 12) -> dict[str, Any]:
+def run_speed(
+    sections: tuple[str, ...] = SECTIONS,
+    judge: str = "critic",
+    model: str | None = None,
+    quick: bool = False,
+    items: int = 12,
+) -> dict[str, Any]:
     """Run the chosen sections; returns the JSON document ``erm bench speed`` writes."""
     out: dict[str, Any] = {"kind": "speed", "quick": quick}
     for name in sections:
@@ -168,7 +195,9 @@ def run_speed(sections: tuple[str, ...] = SECTIONS, judge: str = "critic", model
         elif name == "critic":
             out[name] = _section(name, lambda: _critic_section(quick))
         elif name == "judge":
-            out[name] = _section(name, lambda: judge_throughput(judge, model, max(3, items // 3 if quick else items)))
+            out[name] = _section(
+                name, lambda: judge_throughput(judge, model, max(3, items // 3 if quick else items))
+            )
         else:
             raise ValueError(f"unknown section {name!r}")
         if isinstance(out[name], dict):

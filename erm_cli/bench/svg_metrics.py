@@ -14,8 +14,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -45,8 +46,18 @@ def ssim(reference: Image.Image, candidate: Image.Image) -> float:
         win -= 1
     if win < 3:
         return float(1.0 - np.mean(np.abs(a - b)))
-    return float(structural_similarity(a, b, win_size=win, gaussian_weights=win == 11, sigma=1.5,
-                                       use_sample_covariance=False, data_range=1.0, channel_axis=-1))
+    return float(
+        structural_similarity(
+            a,
+            b,
+            win_size=win,
+            gaussian_weights=win == 11,
+            sigma=1.5,
+            use_sample_covariance=False,
+            data_range=1.0,
+            channel_axis=-1,
+        )
+    )
 
 
 def code_length(code: str, reference_code: str | None = None) -> dict[str, Any]:
@@ -62,8 +73,10 @@ class EmbeddingScorer:
     def __init__(self, model_dir: str | Path, name: str) -> None:
         path = Path(model_dir)
         if not path.is_dir() or not (path / "config.json").exists():
-            raise InputError(f"--{name}: {path} is not a local model directory (config.json missing); "
-                             "embedding metrics never download weights")
+            raise InputError(
+                f"--{name}: {path} is not a local model directory (config.json missing); "
+                "embedding metrics never download weights"
+            )
         self.path = path
         self.name = name
         self._model: Any = None
@@ -82,7 +95,8 @@ class EmbeddingScorer:
             config = AutoConfig.from_pretrained(self.path, local_files_only=True)
             self._is_clip = "clip" in (config.model_type or "") or "siglip" in (config.model_type or "")
             self._processor = self._image_processor_class(AutoImageProcessor).from_pretrained(
-                self.path, local_files_only=True)
+                self.path, local_files_only=True
+            )
             self._model = AutoModel.from_pretrained(self.path, local_files_only=True).eval()
         except (OSError, ValueError) as exc:
             raise InputError(f"--{self.name}: cannot load {self.path}: {str(exc).splitlines()[0]}") from None
@@ -95,7 +109,9 @@ class EmbeddingScorer:
         import transformers
 
         try:
-            name = json.loads((self.path / "preprocessor_config.json").read_text()).get("image_processor_type")
+            name = json.loads((self.path / "preprocessor_config.json").read_text()).get(
+                "image_processor_type"
+            )
         except (OSError, ValueError):
             return fallback
         return getattr(transformers, str(name), None) or fallback
@@ -122,9 +138,13 @@ class EmbeddingScorer:
         return float(np.dot(e[0], e[1]))
 
 
-def svg_scores(reference: Image.Image, candidate: Image.Image | None, code: str,
-               reference_code: str | None = None,
-               embedders: Sequence[EmbeddingScorer] = ()) -> dict[str, Any]:
+def svg_scores(
+    reference: Image.Image,
+    candidate: Image.Image | None,
+    code: str,
+    reference_code: str | None = None,
+    embedders: Sequence[EmbeddingScorer] = (),
+) -> dict[str, Any]:
     """All SVG metrics for one item; a candidate that did not render gets only its code length."""
     out: dict[str, Any] = code_length(code, reference_code)
     if candidate is None:

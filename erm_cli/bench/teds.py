@@ -29,11 +29,13 @@ from __future__ import annotations
 import html as html_lib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Callable
 
-VOID_TAGS = frozenset({"br", "img", "hr", "input", "meta", "link", "col", "area", "base", "wbr", "source", "embed"})
+VOID_TAGS = frozenset(
+    {"br", "img", "hr", "input", "meta", "link", "col", "area", "base", "wbr", "source", "embed"}
+)
 _CELL = ("td", "th")
 
 
@@ -41,13 +43,14 @@ _CELL = ("td", "th")
 # a small DOM
 # ----------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Element:
     tag: str
     attrs: dict[str, str] = field(default_factory=dict)
     text: str = ""
     tail: str = ""
-    children: list["Element"] = field(default_factory=list)
+    children: list[Element] = field(default_factory=list)
 
     def iter(self):
         """All elements below this one (not itself), in document order."""
@@ -57,7 +60,7 @@ class Element:
             yield node
             stack.extend(reversed(node.children))
 
-    def find(self, tag: str) -> "Element | None":
+    def find(self, tag: str) -> Element | None:
         for node in self.iter():
             if node.tag == tag:
                 return node
@@ -68,13 +71,26 @@ class _TreeBuilder(HTMLParser):
     """html.parser -> :class:`Element` tree with the implied end tags of table markup."""
 
     # starting KEY closes open elements in VALUE, without crossing the boundary tags
-    _IMPLIED = {"td": {"td", "th"}, "th": {"td", "th"}, "tr": {"td", "th", "tr"},
-                "thead": {"td", "th", "tr", "thead", "tbody", "tfoot"},
-                "tbody": {"td", "th", "tr", "thead", "tbody", "tfoot"},
-                "tfoot": {"td", "th", "tr", "thead", "tbody", "tfoot"}, "p": {"p"}, "li": {"li"}}
-    _BOUNDARY = {"td": {"tr", "table"}, "th": {"tr", "table"}, "tr": {"table", "thead", "tbody", "tfoot"},
-                 "thead": {"table"}, "tbody": {"table"}, "tfoot": {"table"}, "p": {"td", "th", "div", "body"},
-                 "li": {"ul", "ol"}}
+    _IMPLIED = {
+        "td": {"td", "th"},
+        "th": {"td", "th"},
+        "tr": {"td", "th", "tr"},
+        "thead": {"td", "th", "tr", "thead", "tbody", "tfoot"},
+        "tbody": {"td", "th", "tr", "thead", "tbody", "tfoot"},
+        "tfoot": {"td", "th", "tr", "thead", "tbody", "tfoot"},
+        "p": {"p"},
+        "li": {"li"},
+    }
+    _BOUNDARY = {
+        "td": {"tr", "table"},
+        "th": {"tr", "table"},
+        "tr": {"table", "thead", "tbody", "tfoot"},
+        "thead": {"table"},
+        "tbody": {"table"},
+        "tfoot": {"table"},
+        "p": {"td", "th", "div", "body"},
+        "li": {"ul", "ol"},
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -130,12 +146,14 @@ def parse_html(text: str) -> Element:
 
 def serialize(node: Element) -> str:
     """HTML text of a node's children (a document) or of the node itself."""
+
     def one(n: Element) -> str:
         attrs = "".join(f' {k}="{html_lib.escape(v, quote=True)}"' for k, v in n.attrs.items())
         if n.tag in VOID_TAGS:
             return f"<{n.tag}{attrs}/>" + html_lib.escape(n.tail, quote=False)
         inner = html_lib.escape(n.text, quote=False) + "".join(one(c) for c in n.children)
         return f"<{n.tag}{attrs}>{inner}</{n.tag}>" + html_lib.escape(n.tail, quote=False)
+
     if node.tag == "#document":
         return html_lib.escape(node.text, quote=False) + "".join(one(c) for c in node.children)
     return one(node)
@@ -156,7 +174,7 @@ def _unwrap(parent: Element, index: int) -> None:
         parent.text += child.tail
     else:
         parent.children[index - 1].tail += child.tail
-    parent.children[index:index + 1] = kids
+    parent.children[index : index + 1] = kids
 
 
 def _dom_normalise(node: Element) -> None:
@@ -191,6 +209,7 @@ def _unwrap_text_node(parent: Element, index: int) -> None:
 # normalisation
 # ----------------------------------------------------------------------------------------------
 
+
 def normalize_html_table(text: str) -> str:
     """OmniDocBench's normalised HTML for the table(s) in ``text``; "" when there is no table."""
     if "<table" not in (text or "").replace(" ", "").replace("'", '"').lower():
@@ -215,8 +234,7 @@ _MD_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 
 def _md_cells(line: str) -> list[str]:
     s = line.strip()
-    if s.startswith("|"):
-        s = s[1:]
+    s = s.removeprefix("|")
     if s.endswith("|") and not s.endswith("\\|"):
         s = s[:-1]
     return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", s)]
@@ -237,18 +255,28 @@ def markdown_table_to_html(text: str) -> str:
             target = body
             continue
         target.append(_md_cells(r))
-    esc = lambda c: html_lib.escape(c, quote=False)  # noqa: E731
+    def esc(c: str) -> str:
+        return html_lib.escape(c, quote=False)
+
     out = ["<table>"]
     if head:
-        out.append("<thead>" + "".join("<tr>" + "".join(f"<th>{esc(c)}</th>" for c in row) + "</tr>"
-                                       for row in head) + "</thead>")
-    out.append("<tbody>" + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
-                                   for row in body) + "</tbody>")
+        out.append(
+            "<thead>"
+            + "".join("<tr>" + "".join(f"<th>{esc(c)}</th>" for c in row) + "</tr>" for row in head)
+            + "</thead>"
+        )
+    out.append(
+        "<tbody>"
+        + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body)
+        + "</tbody>"
+    )
     out.append("</table>")
     return "".join(out)
 
 
-_FORMATTING_TAGS = re.compile(r"</?(?:b|i|u|em|strong|tt|code|small|big|s|strike|font)\b[^>]*>", re.IGNORECASE)
+_FORMATTING_TAGS = re.compile(
+    r"</?(?:b|i|u|em|strong|tt|code|small|big|s|strike|font)\b[^>]*>", re.IGNORECASE
+)
 
 
 def latex_table_to_html(text: str) -> str:
@@ -282,7 +310,7 @@ def detect_table_format(text: str) -> str:
 
 def strip_fences(text: str) -> str:
     """Drop Markdown code fences around a model's answer (```html ... ```)."""
-    m = re.findall(r"```[a-zA-Z]*\n(.*?)```", text or "", re.S)
+    m = re.findall(r"```[a-zA-Z]*\n(.*?)```", text or "", re.DOTALL)
     return max(m, key=len) if m else (text or "")
 
 
@@ -305,13 +333,14 @@ def normalize_table(text: str, fmt: str = "auto") -> str:
 # tree edit distance
 # ----------------------------------------------------------------------------------------------
 
+
 @dataclass
 class TableNode:
     tag: str
     colspan: int | None = None
     rowspan: int | None = None
     content: list[str] | None = None
-    children: list["TableNode"] = field(default_factory=list)
+    children: list[TableNode] = field(default_factory=list)
 
 
 def _int_attr(value: str | None) -> int:
@@ -340,11 +369,17 @@ def _cell_tokens(el: Element) -> list[str]:
 
 def table_tree(table: Element, structure_only: bool = False) -> TableNode:
     """PubTabNet's tree: every element below ``<table>`` is a node; ``td`` is a leaf with content."""
+
     def build(el: Element) -> TableNode:
         if el.tag == "td":
-            return TableNode("td", _int_attr(el.attrs.get("colspan")), _int_attr(el.attrs.get("rowspan")),
-                             [] if structure_only else _cell_tokens(el))
+            return TableNode(
+                "td",
+                _int_attr(el.attrs.get("colspan")),
+                _int_attr(el.attrs.get("rowspan")),
+                [] if structure_only else _cell_tokens(el),
+            )
         return TableNode(el.tag, children=[build(c) for c in el.children])
+
     return build(table)
 
 
@@ -392,14 +427,16 @@ def _postorder(root: TableNode) -> tuple[list[TableNode], list[int]]:
     return nodes, lld
 
 
-def tree_edit_distance(t1: TableNode, t2: TableNode,
-                       rename: Callable[[TableNode, TableNode], float] = _rename_cost) -> float:
+def tree_edit_distance(
+    t1: TableNode, t2: TableNode, rename: Callable[[TableNode, TableNode], float] = _rename_cost
+) -> float:
     """Exact ordered tree edit distance (Zhang & Shasha 1989); insert = delete = 1."""
     a, la = _postorder(t1)
     b, lb = _postorder(t2)
     na, nb = len(a), len(b)
-    kra = sorted({l: i for i, l in enumerate(la)}.values())
-    krb = sorted({l: j for j, l in enumerate(lb)}.values())
+    # keyroots: the highest node of each leftmost-leaf class
+    kra = sorted({leaf: i for i, leaf in enumerate(la)}.values())
+    krb = sorted({leaf: j for j, leaf in enumerate(lb)}.values())
     td = [[0.0] * nb for _ in range(na)]
     ren_cache: dict[tuple[int, int], float] = {}
     for i in kra:
@@ -425,13 +462,12 @@ def tree_edit_distance(t1: TableNode, t2: TableNode,
                         if r is None:
                             r = ren_cache[key] = rename(a[ix], b[jy])
                         v = prev[y - 1] + r
-                        if v < best:
-                            best = v
+                        best = min(best, v)
                         row[y] = best
                         td[ix][jy] = best
                     else:
                         v = fd[lix - li][lb[jy] - lj] + td[ix][jy]
-                        row[y] = v if v < best else best
+                        row[y] = min(best, v)
     return td[na - 1][nb - 1]
 
 
@@ -457,7 +493,8 @@ def teds_html(pred_html: str, gold_html: str, structure_only: bool = False) -> f
     return max(0.0, 1.0 - dist / n)
 
 
-def teds(pred: str, gold: str, structure_only: bool = False, pred_format: str = "auto",
-         gold_format: str = "auto") -> float:
+def teds(
+    pred: str, gold: str, structure_only: bool = False, pred_format: str = "auto", gold_format: str = "auto"
+) -> float:
     """TEDS (or TEDS-S with ``structure_only``) of two tables in any supported format, in [0, 1]."""
     return teds_html(normalize_table(pred, pred_format), normalize_table(gold, gold_format), structure_only)

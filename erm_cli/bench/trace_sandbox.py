@@ -10,9 +10,9 @@ as every render - nothing about the sandbox is duplicated here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from .chart_trace import ChartTrace, build_trace_program, parse_trace_output
 
@@ -28,7 +28,9 @@ class TraceResult:
         return self.trace is not None and self.trace.ok
 
 
-def trace_chart_code(code: str, *, timeout: float = 30.0, mem_mb: int = 1536, strict: bool = False) -> TraceResult:
+def trace_chart_code(
+    code: str, *, timeout: float = 30.0, mem_mb: int = 1536, strict: bool = False
+) -> TraceResult:
     """Trace one matplotlib program in the sandbox.
 
     ``trace`` is ``None`` when the sandbox refused or killed the program (time, memory, seccomp);
@@ -36,7 +38,9 @@ def trace_chart_code(code: str, *, timeout: float = 30.0, mem_mb: int = 1536, st
     """
     from ..renderers.sandbox import run_untrusted
 
-    res = run_untrusted("matplotlib", build_trace_program(code), timeout=timeout, mem_mb=mem_mb, strict=strict)
+    res = run_untrusted(
+        "matplotlib", build_trace_program(code), timeout=timeout, mem_mb=mem_mb, strict=strict
+    )
     if not res.ok:
         return TraceResult(None, res.error or "the sandbox refused the program", res.seconds)
     trace = parse_trace_output(res.payload.decode("utf-8", errors="replace"))
@@ -45,9 +49,17 @@ def trace_chart_code(code: str, *, timeout: float = 30.0, mem_mb: int = 1536, st
     return TraceResult(trace, None if trace.ok else trace.error, res.seconds)
 
 
-def trace_many(codes: Sequence[str], *, workers: int = 2, timeout: float = 30.0, mem_mb: int = 1536,
-               strict: bool = False, on_done: Callable[[int], None] | None = None) -> list[TraceResult]:
+def trace_many(
+    codes: Sequence[str],
+    *,
+    workers: int = 2,
+    timeout: float = 30.0,
+    mem_mb: int = 1536,
+    strict: bool = False,
+    on_done: Callable[[int], None] | None = None,
+) -> list[TraceResult]:
     """Trace several programs concurrently through the warm pool (results in input order)."""
+
     def one(code: str) -> TraceResult:
         try:
             return trace_chart_code(code, timeout=timeout, mem_mb=mem_mb, strict=strict)

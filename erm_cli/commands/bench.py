@@ -8,8 +8,11 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(help="Benchmarks: judge metrics (VC-RewardBench), policy metrics (ChartMimic-style, TEDS, "
-                       "SVG), speed.", no_args_is_help=True, rich_markup_mode="rich")
+app = typer.Typer(
+    help="Benchmarks: judge metrics (VC-RewardBench), policy metrics (ChartMimic-style, TEDS, SVG), speed.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
 
 DEFAULT_ROOT = Path("bench-runs")
 
@@ -35,19 +38,36 @@ def _safe_name(text: str) -> str:
 def judge(
     data: Path = typer.Argument(..., help="VC-RewardBench-format JSONL (paths relative to it)."),
     judge_name: str = typer.Option("critic", "--judge", help="critic (weight-free) or vlm (needs --model)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model spec for --judge vlm: hf:PATH, vllm:PATH, "
-                                        "openai:URL#MODEL, tiny:qwen3-vl."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default: bench-runs/DATA/JUDGE). "
-                                       "Sibling run directories on the same data share one leaderboard."),
-    matcher: Optional[str] = typer.Option(None, "--matcher", help="Also match errors with this LLM (model spec; "
-                                          "the benchmark used GPT-5-mini). The offline matcher always runs."),
-    baselines: str = typer.Option("ssim,mse,phash", "--baselines", help="Comma-separated baselines judged on the "
-                                  "same items ('' for none)."),
-    pairwise: Optional[Path] = typer.Option(None, "--pairwise", help="Pairwise JSONL (default: pairwise.jsonl "
-                                            "beside DATA, when present)."),
+    model: Optional[str] = typer.Option(
+        None,
+        "--model",
+        help="Model spec for --judge vlm: hf:PATH, vllm:PATH, openai:URL#MODEL, tiny:qwen3-vl.",
+    ),
+    out: Optional[Path] = typer.Option(
+        None,
+        "--out",
+        help="Run directory (default: bench-runs/FOLDER-DATA/JUDGE). "
+        "Sibling run directories on the same data share one leaderboard.",
+    ),
+    matcher: Optional[str] = typer.Option(
+        None,
+        "--matcher",
+        help="Also match errors with this LLM (model spec; "
+        "the benchmark used GPT-5-mini). The offline matcher always runs.",
+    ),
+    baselines: str = typer.Option(
+        "ssim,mse,phash",
+        "--baselines",
+        help="Comma-separated baselines judged on the same items ('' for none).",
+    ),
+    pairwise: Optional[Path] = typer.Option(
+        None, "--pairwise", help="Pairwise JSONL (default: pairwise.jsonl beside DATA, when present)."
+    ),
     workers: int = typer.Option(2, "--workers", min=1, help="Items judged in parallel."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N items."),
-    resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip items already in the run directory."),
+    resume: bool = typer.Option(
+        True, "--resume/--no-resume", help="Skip items already in the run directory."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
 ) -> None:
     """Score a judge on VC-RewardBench-format data: F1_hard / F1_soft / Sc, AUROC, pairwise accuracy, baselines on the same items, a Markdown report with plots."""
@@ -56,14 +76,28 @@ def judge(
     from ..errors import InputError
 
     if judge_name not in ("critic", "vlm", *BASELINES):
-        raise InputError(f"--judge must be critic, vlm or a baseline ({', '.join(BASELINES)}), not {judge_name!r}")
+        raise InputError(
+            f"--judge must be critic, vlm or a baseline ({', '.join(BASELINES)}), not {judge_name!r}"
+        )
     chosen = tuple(b.strip() for b in baselines.split(",") if b.strip())
     bad = [b for b in chosen if b not in BASELINES]
     if bad:
         raise InputError(f"unknown baseline {bad[0]!r}; choose from {', '.join(BASELINES)}")
-    run_dir = out or DEFAULT_ROOT / _safe_name(data.stem) / _safe_name(judge_label(judge_name, model))
-    cfg = JudgeBenchConfig(data=data, out_dir=run_dir, judge=judge_name, model=model, baselines=chosen,
-                           matcher_model=matcher, pairwise=pairwise, workers=workers, resume=resume, limit=limit)
+    run_dir = out or DEFAULT_ROOT / _safe_name(f"{data.parent.name}-{data.stem}") / _safe_name(
+        judge_label(judge_name, model)
+    )
+    cfg = JudgeBenchConfig(
+        data=data,
+        out_dir=run_dir,
+        judge=judge_name,
+        model=model,
+        baselines=chosen,
+        matcher_model=matcher,
+        pairwise=pairwise,
+        workers=workers,
+        resume=resume,
+        limit=limit,
+    )
     with progress() as bar:
         metrics = run_judge_bench(cfg, progress=_progress_callback(bar))
     if as_json:
@@ -73,21 +107,33 @@ def judge(
 
     from ..bench.report import leaderboard_rows
 
-    table = Table(title=f"erm bench judge — {metrics['data']['name']} ({metrics['data']['items']} items)",
-                  caption="in %: F1h / F1s / Sc (severity Pearson), Sc(r) (1 - reward vs gold "
-                          "severity), AUROC (error-free vs not), pairs (pairwise accuracy)")
+    table = Table(
+        title=f"erm bench judge — {metrics['data']['name']} ({metrics['data']['items']} items)",
+        caption="in %: F1h / F1s / Sc (severity Pearson), Sc(r) (1 - reward vs gold "
+        "severity), AUROC (error-free vs not), pairs (pairwise accuracy)",
+    )
     for col in ("judge", "matcher", "task", "F1h", "F1s", "Sc", "Sc(r)", "AUROC", "pairs", "failed"):
-        table.add_column(col, justify="left" if col in ("judge", "matcher", "task") else "right", no_wrap=True)
+        table.add_column(
+            col, justify="left" if col in ("judge", "matcher", "task") else "right", no_wrap=True
+        )
     fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
     for r in leaderboard_rows([metrics]):
         tasks = [t for t in ("chart", "table", "svg", "overall") if r.get(t)] or ["overall"]
         for k, t in enumerate(tasks):
             c = r.get(t) or {}
             last = k == len(tasks) - 1
-            table.add_row(r["judge"] if k == 0 else "", r["matcher"] if k == 0 else "", t, fmt(c.get("f1_hard")),
-                          fmt(c.get("f1_soft")), fmt(c.get("sc")), fmt(r.get("sc_reward")) if last else "",
-                          fmt(r.get("auroc")) if last else "",
-                          fmt(r.get("pairwise")) if last else "", str(r.get("failed", 0)) if last else "")
+            table.add_row(
+                r["judge"] if k == 0 else "",
+                r["matcher"] if k == 0 else "",
+                t,
+                fmt(c.get("f1_hard")),
+                fmt(c.get("f1_soft")),
+                fmt(c.get("sc")),
+                fmt(r.get("sc_reward")) if last else "",
+                fmt(r.get("auroc")) if last else "",
+                fmt(r.get("pairwise")) if last else "",
+                str(r.get("failed", 0)) if last else "",
+            )
         table.add_section()
     console.print(table)
     console.print(f"report: {metrics['report']}")
@@ -96,18 +142,33 @@ def judge(
 
 @app.command("policy")
 def policy(
-    predictions: Path = typer.Argument(..., help="Generated code: a JSONL (id + code/response/code_path) or a "
-                                       "directory of <id>.<ext> files."),
-    refs: Path = typer.Option(..., "--refs", help="References: a JSONL (id, gt_code / gt_img_path / task) or a "
-                              "directory of <id>.<ext> code files and <id>.png images."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: bench-runs/policy-NAME)."),
-    judge_name: str = typer.Option("critic", "--judge", help="Reward judge: critic, vlm (with --model) or none."),
+    predictions: Path = typer.Argument(
+        ..., help="Generated code: a JSONL (id + code/response/code_path) or a directory of <id>.<ext> files."
+    ),
+    refs: Path = typer.Option(
+        ...,
+        "--refs",
+        help="References: a JSONL (id, gt_code / gt_img_path / task) or a "
+        "directory of <id>.<ext> code files and <id>.png images.",
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Output directory (default: bench-runs/policy-NAME)."
+    ),
+    judge_name: str = typer.Option(
+        "critic", "--judge", help="Reward judge: critic, vlm (with --model) or none."
+    ),
     model: Optional[str] = typer.Option(None, "--model", help="Model spec for --judge vlm."),
     workers: int = typer.Option(2, "--workers", min=1, help="Items evaluated in parallel."),
-    timeout: float = typer.Option(30.0, "--timeout", min=1.0, help="Per-render and per-trace time limit (s)."),
+    timeout: float = typer.Option(
+        30.0, "--timeout", min=1.0, help="Per-render and per-trace time limit (s)."
+    ),
     strict: bool = typer.Option(False, "--strict", help="Run code in the stricter (bubblewrap) sandbox."),
-    dino: Optional[Path] = typer.Option(None, "--dino", help="Local DINO-style model directory for SVG DINO score."),
-    clip: Optional[Path] = typer.Option(None, "--clip", help="Local CLIP model directory for SVG CLIP score."),
+    dino: Optional[Path] = typer.Option(
+        None, "--dino", help="Local DINO-style model directory for SVG DINO score."
+    ),
+    clip: Optional[Path] = typer.Option(
+        None, "--clip", help="Local CLIP model directory for SVG CLIP score."
+    ),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip items already in results.jsonl."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
 ) -> None:
@@ -128,9 +189,18 @@ def policy(
     run_dir = out or DEFAULT_ROOT / f"policy-{_safe_name(predictions.stem)}"
     with progress() as bar:
         update = _progress_callback(bar)
-        summary = run_policy_bench(predictions, refs, run_dir, judge=judge_obj, workers=workers, timeout=timeout,
-                                   strict=strict, embedders=embedders, resume=resume,
-                                   on_progress=lambda d, t: update("policy items", d, t))
+        summary = run_policy_bench(
+            predictions,
+            refs,
+            run_dir,
+            judge=judge_obj,
+            workers=workers,
+            timeout=timeout,
+            strict=strict,
+            embedders=embedders,
+            resume=resume,
+            on_progress=lambda d, t: update("policy items", d, t),
+        )
     if as_json:
         print_json(summary)
         return
@@ -144,15 +214,18 @@ def policy(
         for k, v in t.items():
             if isinstance(v, (dict, list)):
                 continue
-            table.add_row(task_name, k, "–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)))
+            table.add_row(
+                task_name, k, "–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+            )
     console.print(table)
     console.print(f"report: {summary['report']}")
 
 
 @app.command("speed")
 def speed(
-    sections: str = typer.Option("startup,render,critic,judge", "--sections", help="Comma-separated: "
-                                 "startup, render, critic, judge."),
+    sections: str = typer.Option(
+        "startup,render,critic,judge", "--sections", help="Comma-separated: startup, render, critic, judge."
+    ),
     judge_name: str = typer.Option("critic", "--judge", help="Judge for the judge-throughput section."),
     model: Optional[str] = typer.Option(None, "--model", help="Model spec for --judge vlm."),
     items: int = typer.Option(12, "--items", min=1, help="Pairs judged in the judge section."),

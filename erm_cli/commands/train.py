@@ -46,10 +46,13 @@ SEED = _opt("--seed")
 RESUME = _opt("--resume/--no-resume", help="Continue from the last checkpoint in OUT/checkpoints.")
 SETS = _opt("--set", help="Any other setting as KEY=VALUE (repeatable), e.g. --set warmup_ratio=0.03.")
 AS_JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+DRY_RUN = typer.Option(
+    False, "--dry-run", help="Print the resolved settings (and where each came from); train nothing."
+)
 
 #: Parameter names that differ from the setting they set.
 _RENAMED = {"lr": "learning_rate", "evaluate": "eval", "reward_spec": "reward"}
-_NOT_SETTINGS = {"preset", "config", "sets", "as_json"}
+_NOT_SETTINGS = {"preset", "config", "sets", "as_json", "dry_run"}
 
 
 def _overrides(params: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +94,28 @@ def _print_result(result: Any, as_json: bool, headline: str) -> None:
         console.print(f"  [yellow]note:[/] {note}")
     if data.get("load_with"):
         console.print(f"  use it with: [bold]{data['load_with']}[/]")
+
+
+def _print_settings(resolved: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    from ..train.config import settings_dict
+
+    values = settings_dict(resolved.settings)
+    if as_json:
+        print_json(
+            {
+                "settings": values,
+                "sources": resolved.sources,
+                "preset": resolved.preset,
+                "config_file": resolved.config_file,
+                **(extra or {}),
+            }
+        )
+        return
+    for key, value in values.items():
+        source = resolved.sources.get(key, "default")
+        console.print(f"{key} = {value!r}  [dim]({source})[/]", soft_wrap=True)
+    for key, value in (extra or {}).items():
+        console.print(f"{key}: {value}")
 
 
 @app.command("reward")
@@ -137,6 +162,7 @@ def reward(
         help="Train with these judge prompts (same forms as `erm judge --prompt-file`); copied into OUT.",
     ),
     sets: Optional[list[str]] = SETS,
+    dry_run: bool = DRY_RUN,
     as_json: bool = AS_JSON,
 ) -> None:
     """Supervised fine-tuning of a VLM into a Visual-ERM-style judge (TRL SFTTrainer, answer-only loss)."""
@@ -145,6 +171,8 @@ def reward(
     from ..train.reward_sft import train_reward_model
 
     resolved = resolve_settings("reward", preset=preset, config_file=config, overrides=_overrides(params))
+    if dry_run:
+        return _print_settings(resolved, as_json)
     _print_result(train_reward_model(resolved), as_json, "Trained judge written")
 
 
@@ -203,6 +231,7 @@ def policy(
         "--reward-workers", help="Parallel reward computations (0 = auto).", panel=_POLICY
     ),
     sets: Optional[list[str]] = SETS,
+    dry_run: bool = DRY_RUN,
     as_json: bool = AS_JSON,
 ) -> None:
     """GRPO of an image-to-code policy with erm's reward (TRL GRPOTrainer): render_ok + visual + format."""
@@ -211,6 +240,11 @@ def policy(
     from ..train.policy_grpo import train_policy
 
     resolved = resolve_settings("policy", preset=preset, config_file=config, overrides=_overrides(params))
+    if dry_run:
+        from ..train.config import world_size
+        from ..train.policy_grpo import batch_plan
+
+        return _print_settings(resolved, as_json, {"batch_plan": batch_plan(resolved.settings, world_size())})
     _print_result(train_policy(resolved), as_json, "Trained policy written")
 
 

@@ -305,7 +305,7 @@ def _plain(v: Any) -> Any:
 
 
 def make_config(config_class: Any, **kwargs: Any) -> Any:
-    """Build a TRL config; its own validation errors (a bad scheduler name, loss type ...) exit 2 in one line."""
+    """Build a TRL config; its own validation errors (e.g. a bad scheduler name) exit 2 in one line."""
     try:
         return config_class(**kwargs)
     except (ValueError, TypeError) as exc:

@@ -28,6 +28,8 @@ Kind = Literal["reward", "policy"]
 KINDS: tuple[str, ...] = ("reward", "policy")
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp16", "fp32")
 VLLM_MODES: tuple[str, ...] = ("colocate", "server")
+#: TRL 1.16 GRPO loss formulations.
+LOSS_TYPES: tuple[str, ...] = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
 
 #: LoRA on the language model's attention and MLP projections (the vision tower stays frozen).
 DEFAULT_LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
@@ -306,6 +308,9 @@ def validate(settings: TrainSettings, kind: str) -> None:
             raise InputError(f"'top_p' must be in (0, 1], got {settings.top_p}")
         if settings.visual_weight == 0 and settings.format_weight == 0:
             raise InputError("'visual_weight' and 'format_weight' cannot both be 0")
+        if settings.loss_type not in LOSS_TYPES:
+            choices = ", ".join(LOSS_TYPES)
+            raise InputError(f"'loss_type' must be one of {choices}, got {settings.loss_type!r}")
         if settings.vllm_mode not in VLLM_MODES:
             raise InputError(f"'vllm_mode' must be colocate or server, got {settings.vllm_mode!r}")
         if settings.mini_batch_size is not None and settings.mini_batch_size > settings.batch_size:

@@ -45,10 +45,11 @@ class Critic:
     name = "critic"
     version = CRITIC_VERSION
 
-    def __init__(self, ocr: bool = True, max_side: int = 1024, max_severity: float | None = None,
-                 **_: Any) -> None:
+    def __init__(self, ocr: bool = True, max_side: int = 1024, min_side: int = 128,
+                 max_severity: float | None = None, **_: Any) -> None:
         self.use_ocr = ocr
         self.max_side = int(max_side)
+        self.min_side = int(min_side)
         self.max_severity = max_severity
 
     # ------------------------------------------------------------------------------------------ API
@@ -65,7 +66,7 @@ class Critic:
         timings: dict[str, float] = {}
         warnings: list[str] = []
         t = time.perf_counter()
-        al = align(reference, candidate, max_side=self.max_side)
+        al = align(reference, candidate, max_side=self.max_side, min_side=self.min_side)
         timings["alignment"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -74,10 +75,14 @@ class Critic:
         ocr_ok = False
         if self.use_ocr:
             try:
+                # OCR at each image's native resolution (the sharpest text), boxes mapped to the working frame
+                s = al.work_scale
                 ref_words = plausible_words(al.ref, al.ref_background,
-                                            [w for w in ocr_words(al.ref) if w.conf >= MIN_WORD_CONF])
+                                            [w.scaled(s) for w in ocr_words(reference) if w.conf >= MIN_WORD_CONF])
+                (sx, sy), (ox, oy) = al.cand_scale, al.offset
                 cand_words = plausible_words(al.cand, al.cand_background,
-                                             [w for w in ocr_words(al.cand) if w.conf >= MIN_WORD_CONF])
+                                             [w.scaled(sx, sy, ox, oy) for w in ocr_words(candidate)
+                                              if w.conf >= MIN_WORD_CONF])
                 ocr_ok = True
             except OcrUnavailable as exc:
                 warnings.append(f"text check skipped: {exc}")
@@ -176,7 +181,11 @@ def _resampled(al: Alignment) -> bool:
 
 
 def _evidence_fn(ctx: Context) -> Callable[[Sequence[float]], float]:
-    """Share of a box whose (unblurred, 1-px tolerant) pixels differ strongly."""
+    """Strongly differing pixels inside a box, per pixel of box height (~ letters' worth of changed ink).
+
+    Same-scale pairs use the unblurred envelope difference (exact, yet blind to sub-pixel shifts);
+    resampled pairs the noise-tolerant map the regions come from.
+    """
     if _resampled(ctx.al):  # resampled glyphs differ everywhere a little: only the noise-tolerant map is evidence
         strong = ctx.diff > 60
     else:
@@ -191,7 +200,7 @@ def _evidence_fn(ctx: Context) -> Callable[[Sequence[float]], float]:
         if x1 <= x0 or y1 <= y0:
             return 0.0
         n = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
-        return float(n) / float((x1 - x0) * (y1 - y0))
+        return float(n) / float(max(6, min(x1 - x0, y1 - y0)))
 
     return evidence
 

@@ -74,10 +74,13 @@ def analyse_table(arr: np.ndarray, background: tuple[int, int, int], words: Sequ
     cb = content_bbox(arr, background) or (0, 0, w, h)
     dm = dark_mask(arr, background, min_contrast=40)
     cw, chh = cb[2] - cb[0], cb[3] - cb[1]
-    hr = find_rules(dm, horizontal=True, min_len=max(12, int(0.04 * cw)), max_thickness=5)
-    vr = find_rules(dm, horizontal=False, min_len=max(8, int(0.03 * chh)), max_thickness=5)
     words = list(words)
     th = float(np.median([wd.height for wd in words])) if words else 12.0
+    # rules are longer than letters' strokes (a row is ~2 text heights tall) and have blank on both sides
+    hr = [r for r in find_rules(dm, horizontal=True, min_len=int(max(12, 2.5 * th)), max_thickness=5)
+          if _isolated(dm, r)]
+    vr = [r for r in find_rules(dm, horizontal=False, min_len=int(max(8, 1.5 * th)), max_thickness=5)
+          if _isolated(dm, r)]
     # rows: horizontal rules whose pieces cover a good part of the table width
     h_edges = _edges(hr, cw, 0.3, tol=3)
     v_edges = _edges(vr, chh, 0.3, tol=3)
@@ -98,6 +101,23 @@ def analyse_table(arr: np.ndarray, background: tuple[int, int, int], words: Sequ
         layout.merged = _merged(hr, vr, row_edges, col_edges)
     layout.header_colour = _row_fill(arr, layout, 0, background)
     return layout
+
+
+def _isolated(dm: np.ndarray, rule, gap: int = 2, share: float = 0.6) -> bool:  # type: ignore[no-untyped-def]
+    """A border has (mostly) blank pixels just beside it; a letter's stroke has the rest of the letter."""
+    h, w = dm.shape
+    half = rule.thickness / 2
+    a = int(round(rule.pos - half - gap))
+    b = int(round(rule.pos + half + gap))
+    if rule.horizontal:
+        if a < 0 or b >= h:
+            return True
+        side = ~dm[a, rule.start:rule.end] & ~dm[b, rule.start:rule.end]
+    else:
+        if a < 0 or b >= w:
+            return True
+        side = ~dm[rule.start:rule.end, a] & ~dm[rule.start:rule.end, b]
+    return bool(side.size) and float(side.mean()) >= share
 
 
 def _edges(rules: Sequence, extent: float, min_cover: float, tol: float) -> list[float]:

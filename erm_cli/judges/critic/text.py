@@ -185,11 +185,11 @@ EvidenceFn = Callable[[BBox], float]
 
 
 def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evidence: EvidenceFn,
-                 min_evidence: float = 0.02, confident: float | None = 88.0, move_tolerance: float = 1.5,
+                 min_evidence: float = 0.35, confident: float | None = 88.0, move_tolerance: float = 1.5,
                  grouping: Callable[[Sequence[Word]], list[Line]] = group_lines) -> list[TextDifference]:
     """Line-level text differences between two aligned word lists.
 
-    ``evidence(bbox)`` returns the share (0-1) of the box whose pixels really differ; a difference is kept
+    ``evidence(bbox)`` measures how much the box's pixels really differ; a difference is kept
     when evidence >= ``min_evidence`` or (``confident`` not None) both OCR readings are at least ``confident``.
     """
     pairs = match_words(ref_words, cand_words)
