@@ -333,3 +333,18 @@ def test_vc_rewardbench_gets_the_published_reference_rows(dataset, tmp_path):
         JudgeBenchConfig(data=dataset, out_dir=tmp_path / "plain", judge="phash", baselines=())
     )
     assert other["data"]["is_vc_rewardbench"] is False and "reference" not in other
+
+
+def test_vlm_judge_through_the_shared_loader(dataset, tmp_path):
+    """A real (tiny, random-weight) Qwen3-VL judge, batched through judge_many: every item gets a verdict;
+    what the untrained model writes is mostly unparseable and is counted as such, never a crash."""
+    m = run_judge_bench(
+        JudgeBenchConfig(
+            data=dataset, out_dir=tmp_path / "vlm", judge="vlm", model="tiny:qwen3-vl", baselines=()
+        )
+    )
+    j = m["judges"]["vlm:tiny:qwen3-vl"]
+    assert j["items"] == 6 and j["failed"] == 0 and 0 <= j["unparsed"] <= 6
+    preds = read_jsonl_by_id(tmp_path / "vlm" / "predictions.jsonl")
+    assert all(r["verdict"]["judge"]["name"] == "vlm" for r in preds.values())
+    assert "offline-v1" in j["vcbench"]

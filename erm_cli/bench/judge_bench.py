@@ -11,8 +11,11 @@ One run writes into its output directory:
   pairwise accuracy, Sc of the reward, failures, the data fingerprint and the provenance block;
 * ``report.md`` + ``plots/`` - see :mod:`erm_cli.bench.report`.
 
-A bad item (missing image, unreadable file, judge failure) fails alone: its reason is recorded in
-the predictions file and it is left out of that judge's metrics (the count is reported).
+Items are judged in parallel threads (``workers``); model judges (``vlm``) get batches of image pairs
+through one ``judge_many`` call each. A model that cannot load stops the run with its own error; a bad
+item (missing image, unreadable file, judge failure) fails alone: its reason is recorded in the
+predictions file, it is left out of that judge's metrics (the count is reported) and it is tried again
+on the next run. Image pairs of the pairwise file that were already judged as items are not judged twice.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,7 +267,9 @@ def _judge_image_batch(judge: Any, label: str, batch: Sequence[JudgeItem]) -> li
             row["error"] = _one_line(exc)
             continue
         if is_blank(cand) and not is_blank(ref):
-            row["verdict"] = Verdict.render_failure(it.task, "blank render (a single colour)", judge_id).to_dict()
+            row["verdict"] = Verdict.render_failure(
+                it.task, "blank render (a single colour)", judge_id
+            ).to_dict()
             continue
         ready.append((it, ref, cand))
     if ready:
@@ -670,14 +675,3 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> 
     report = write_judge_report(out, metrics, points, margins, metrics.get("reference"))
     metrics["report"] = str(report)
     return metrics
-
-
-def summary_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """Compact rows (judge, matcher, task figures) for the CLI table."""
-    from .report import leaderboard_rows
-
-    return leaderboard_rows([metrics])
-
-
-def iter_labels(metrics: dict[str, Any]) -> Iterable[str]:
-    return (metrics.get("judges") or {}).keys()

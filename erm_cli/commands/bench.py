@@ -107,15 +107,21 @@ def judge(
 
     from ..bench.report import leaderboard_rows
 
+    from rich import box
+
     table = Table(
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
         title=f"erm bench judge — {metrics['data']['name']} ({metrics['data']['items']} items)",
         caption="in %: F1h / F1s / Sc (severity Pearson), Sc(r) (1 - reward vs gold "
         "severity), AUROC (error-free vs not), pairs (pairwise accuracy)",
     )
-    for col in ("judge", "matcher", "task", "F1h", "F1s", "Sc", "Sc(r)", "AUROC", "pairs", "failed"):
-        table.add_column(
-            col, justify="left" if col in ("judge", "matcher", "task") else "right", no_wrap=True
-        )
+    for col in ("judge", "matcher", "task", "F1h", "F1s", "Sc", "Sc(r)", "AUROC", "pairs", "fail"):
+        text_col = col in ("judge", "matcher", "task")
+        table.add_column(col, justify="left" if text_col else "right", no_wrap=True,
+                         min_width=None if text_col else max(5, len(col)))
     fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
     for r in leaderboard_rows([metrics]):
         tasks = [t for t in ("chart", "table", "svg", "overall") if r.get(t)] or ["overall"]
@@ -125,7 +131,7 @@ def judge(
             table.add_row(
                 r["judge"] if k == 0 else "",
                 r["matcher"] if k == 0 else "",
-                t,
+                "all" if t == "overall" else t,
                 fmt(c.get("f1_hard")),
                 fmt(c.get("f1_soft")),
                 fmt(c.get("sc")),

@@ -1,10 +1,167 @@
-"""`erm judge` (not landed yet)."""
+"""`erm judge REF PRED`: a fine-grained verdict and a reward; or a resumable batch over VC-RewardBench JSONL."""
 
 from __future__ import annotations
 
-from ..errors import NotYetAvailable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ..errors import BelowThreshold, InputError
+
+TASK_CHOICES = ("auto", "chart", "table", "svg")
 
 
-def judge() -> None:
-    """Not available yet in this build."""
-    raise NotYetAvailable("'erm judge' has not landed yet in this build")
+def judge(
+    reference: str | None = typer.Argument(None, help="Reference image (PNG/JPEG...).", show_default=False),
+    prediction: str | None = typer.Argument(None, help="Candidate: code (matplotlib/plotly .py, .svg, .html, "
+                                            ".md, .tex, or a model answer with fenced blocks) or an image.",
+                                            show_default=False),
+    task: str = typer.Option("auto", "-t", "--task", help="chart | table | svg | auto (from the code, else "
+                             "guessed from the reference)."),
+    judge_name: str = typer.Option("critic", "-j", "--judge", help="critic (default, weight-free), vlm, or a "
+                                   "baseline: ssim, mse, phash."),
+    model: str | None = typer.Option(None, "-m", "--model", help="Model spec for --judge vlm: hf:PATH, "
+                                     "vllm:PATH, openai:URL#MODEL, tiny:qwen3-vl."),
+    prompt_file: Path | None = typer.Option(None, "--prompt-file", help="Judge prompts to use instead of "
+                                            "erm's (--judge vlm; see docs/MODELS.md)."),
+    swap: bool = typer.Option(False, "--swap", help="--judge vlm: judge twice with the images swapped."),
+    kind: str | None = typer.Option(None, "-k", "--kind", help="Language of code candidates (default: "
+                                    "detected)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+    fail_under: float | None = typer.Option(None, "--fail-under", min=0.0, max=1.0,
+                                            help="Exit with code 1 when the reward is below this."),
+    diff_image: Path | None = typer.Option(None, "--diff-image", help="Write reference | candidate | "
+                                           "difference overlay with numbered error boxes."),
+    batch: Path | None = typer.Option(None, "--batch", help="VC-RewardBench JSONL of pairs (paths relative "
+                                      "to the file).", dir_okay=False),
+    out: Path | None = typer.Option(None, "--out", help="Output folder for --batch (predictions.jsonl).",
+                                    file_okay=False),
+    workers: int = typer.Option(2, "-w", "--workers", min=1, max=64, help="Parallel items for --batch."),
+    no_resume: bool = typer.Option(False, "--no-resume", help="--batch: start over instead of resuming."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the render cache."),
+) -> None:
+    """Judge PRED against REF: itemised errors (most severe first) and a reward in [0, 1].
+
+    Examples:
+      erm judge ref.png pred.py
+      erm judge ref.png pred.png --json --fail-under 0.9
+      erm judge ref.png answer.txt --judge vlm --model openai:http://localhost:8000/v1#visual-erm
+      erm judge --batch pairs.jsonl --out runs/j
+    """
+    from ..judges import JUDGE_NAMES
+
+    if task not in TASK_CHOICES:
+        raise InputError(f"unknown --task {task!r}; choose one of: {', '.join(TASK_CHOICES)}")
+    if judge_name not in JUDGE_NAMES:
+        raise InputError(f"unknown --judge {judge_name!r}; choose one of: {', '.join(JUDGE_NAMES)}")
+    if judge_name != "vlm" and (model or prompt_file or swap):
+        raise InputError("--model, --prompt-file and --swap go with --judge vlm")
+    options: dict[str, Any] = {}
+    if judge_name == "vlm":
+        options = {"model": model, "prompt_file": prompt_file, "swap": swap}
+    if batch is not None:
+        if reference or prediction:
+            raise InputError("give either REF PRED or --batch, not both")
+        if out is None:
+            raise InputError("--batch needs --out DIR")
+        _judge_batch(batch, out, judge_name, model, options, workers, not no_resume, as_json)
+        return
+    if not reference or not prediction:
+        raise InputError("missing REF and PRED; see erm judge --help")
+    _judge_one(reference, prediction, task, judge_name, options, kind, as_json, fail_under, diff_image,
+               not no_cache)
+
+
+def _judge_one(reference: str, prediction: str, task: str, judge_name: str, options: dict[str, Any],
+               kind: str | None, as_json: bool, fail_under: float | None, diff_image: Path | None,
+               use_cache: bool) -> None:
+    from ..console import print_json
+    from ..judges import get_judge
+    from ..judges.pipeline import score_candidate
+
+    for what, path in (("reference", reference), ("candidate", prediction)):
+        if not Path(path).exists():
+            raise InputError(f"{what}: no such file: {path}")
+    verdict = score_candidate(reference, prediction, task=task, kind=kind, judge=get_judge(judge_name, **options),
+                              use_cache=use_cache)
+    if diff_image is not None:
+        _write_diff(diff_image, reference, prediction, verdict, kind)
+    if as_json:
+        print_json(verdict.to_dict())
+    else:
+        _print_verdict(verdict, diff_image)
+    if fail_under is not None and verdict.reward < fail_under:
+        raise BelowThreshold(f"reward {verdict.reward:.3f} is below --fail-under {fail_under}")
+
+
+def _write_diff(path: Path, reference: str, prediction: str, verdict: Any, kind: str | None) -> None:
+    from ..imageio import load_image
+    from ..judges.diff_image import write_diff_image
+    from ..judges.pipeline import is_image_path, read_code, render_candidate
+
+    ref = load_image(reference, what="reference")
+    if is_image_path(prediction):
+        cand = load_image(prediction, what="candidate")
+    else:
+        result, _ = render_candidate(read_code(prediction), kind=kind)
+        if not result.ok:
+            return  # nothing rendered: the verdict already says why
+        cand = result.image()
+    write_diff_image(path, ref, cand, verdict)
+
+
+def _print_verdict(verdict: Any, diff_image: Path | None) -> None:
+    from rich.table import Table
+
+    from ..console import console
+
+    if not verdict.render_ok:
+        reason = verdict.info.get("render_error", "render failed")
+        console.print(f"[bold red]render failed[/]: {reason}")
+        console.print("reward [bold]0.000[/] (RL reward 0.000)")
+        return
+    errors = verdict.sorted_errors()
+    if errors:
+        table = Table(title=f"{len(errors)} discrepancies ({verdict.task}, judge {verdict.judge.get('name')})")
+        for col in ("#", "category", "sev", "location", "description"):
+            table.add_column(col, overflow="fold")
+        for n, e in enumerate(errors, 1):
+            sev = {1: "1 minor", 2: "[yellow]2 medium[/]", 3: "[red]3 severe[/]"}.get(e.severity, str(e.severity))
+            table.add_row(str(n), e.category, sev, e.location, e.description)
+        console.print(table)
+    elif verdict.score is not None:
+        console.print(f"{verdict.judge.get('name')} similarity {verdict.score:.4f} (no itemised errors)")
+    else:
+        console.print("[green]no discrepancies[/]: the candidate is visually equivalent")
+    counts = ", ".join(f"{k} {v}" for k, v in verdict.counts.items())
+    console.print(f"reward [bold]{verdict.reward:.3f}[/] (severity total {verdict.severity_total:g}; {counts}; "
+                  f"RL reward {verdict.rl_reward:.3f})")
+    if diff_image is not None:
+        console.print(f"diff image: {diff_image}")
+
+
+def _judge_batch(data: Path, out: Path, judge_name: str, model: str | None, options: dict[str, Any],
+                 workers: int, resume: bool, as_json: bool) -> None:
+    from ..console import console, print_json, progress
+    from ..data.vcbench import read_vcbench
+    from ..judges import get_judge
+    from ..judges.batch import judge_records
+
+    records = read_vcbench(data)
+    the_judge = get_judge(judge_name, **options)
+    out.mkdir(parents=True, exist_ok=True)
+    with progress() as bar:
+        task_id = bar.add_task("judging", total=len(records))
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task_id, completed=done, total=total)
+
+        summary = judge_records(records, the_judge, out / "predictions.jsonl", workers=workers, resume=resume,
+                                on_progress=tick)
+    if as_json:
+        print_json(summary)
+    else:
+        console.print(f"judged {summary['judged']} of {summary['total']} pairs ({summary['resumed']} resumed, "
+                      f"{summary['failed']} failed); mean reward {summary['mean_reward']:.3f}")
+        console.print(f"predictions: {summary['predictions']}")

@@ -79,17 +79,16 @@ def score_candidate(
     judge_id = {"name": the_judge.name, "version": the_judge.version}
     render_info: dict[str, Any] = {}
 
+    names_a_file = isinstance(candidate, Path) or (isinstance(candidate, str) and "\n" not in candidate
+                                                   and len(candidate) < 4096 and Path(candidate).is_file())
     as_code = candidate_is_code
     if as_code is None:
         if isinstance(candidate, (bytes, Image.Image)):
             as_code = False
-        elif isinstance(candidate, Path) or (isinstance(candidate, str) and "\n" not in candidate
-                                             and len(candidate) < 4096 and Path(candidate).exists()):
-            as_code = not is_image_path(candidate)
-            if as_code:
-                candidate = read_code(candidate)
         else:
-            as_code = True
+            as_code = not (names_a_file and is_image_path(candidate))  # type: ignore[arg-type]
+    if as_code and names_a_file:
+        candidate = read_code(candidate)  # type: ignore[arg-type]
 
     if as_code:
         from ..renderers import TASK_OF_KIND
