@@ -159,22 +159,27 @@ def _section(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return {"unavailable": f"{name} benchmark is not in this build ({exc})"}
 
 
-def _render_section(quick: bool) -> dict[str, Any]:
-    from . import render_speed
+def _call_runner(module_name: str, quick: bool) -> dict[str, Any]:
+    """Call ``run`` (or the function named like the module) of a sibling speed module, passing ``quick``
+    when it takes it."""
+    import importlib
+    import inspect
 
-    runner = getattr(render_speed, "run", None) or getattr(render_speed, "render_speed", None)
+    module = importlib.import_module(f"{__package__}.{module_name}")
+    runner = getattr(module, "run", None) or getattr(module, module_name, None)
     if runner is None:
-        raise ImportError("erm_cli.bench.render_speed has no run()")
-    return runner(quick=quick)
+        raise ImportError(f"erm_cli.bench.{module_name} has no run()")
+    if "quick" in inspect.signature(runner).parameters:
+        return runner(quick=quick)
+    return runner()
+
+
+def _render_section(quick: bool) -> dict[str, Any]:
+    return _call_runner("render_speed", quick)
 
 
 def _critic_section(quick: bool) -> dict[str, Any]:
-    from . import critic_speed
-
-    runner = getattr(critic_speed, "run", None) or getattr(critic_speed, "critic_speed", None)
-    if runner is None:
-        raise ImportError("erm_cli.bench.critic_speed has no run()")
-    return runner(quick=quick)
+    return _call_runner("critic_speed", quick)
 
 
 def run_speed(

@@ -120,8 +120,12 @@ def judge(
     )
     for col in ("judge", "matcher", "task", "F1h", "F1s", "Sc", "Sc(r)", "AUROC", "pairs", "fail"):
         text_col = col in ("judge", "matcher", "task")
-        table.add_column(col, justify="left" if text_col else "right", no_wrap=True,
-                         min_width=None if text_col else max(5, len(col)))
+        table.add_column(
+            col,
+            justify="left" if text_col else "right",
+            no_wrap=True,
+            min_width=None if text_col else max(5, len(col)),
+        )
     fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
     for r in leaderboard_rows([metrics]):
         tasks = [t for t in ("chart", "table", "svg", "overall") if r.get(t)] or ["overall"]

@@ -26,7 +26,7 @@ from .align import EXTREME_ASPECT, Alignment, align, content_bbox
 from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, palette
 from .diffmap import Region, diff_regions, difference_map
 from .findings import BBox, Context, Finding, overlap_fraction, position_name, severity_by_share, union_box
-from .ocr import OcrUnavailable, Word, engine_info, ocr_words
+from .ocr import OcrUnavailable, Word, engine_info, ocr_words, text_layer
 from .text import TextDifference, compare_text, plausible_words
 
 CRITIC_VERSION = "0.1.0"
@@ -75,13 +75,15 @@ class Critic:
         ocr_ok = False
         if self.use_ocr:
             try:
-                # OCR at each image's native resolution (the sharpest text), boxes mapped to the working frame
+                # OCR at each image's native resolution (the sharpest text), boxes mapped to the working frame;
+                # icons: only the dark text layer (coloured shapes around short labels confuse Tesseract)
+                prep = text_layer if task == "svg" else (lambda im: im)
                 s = al.work_scale
                 ref_words = plausible_words(al.ref, al.ref_background,
-                                            [w.scaled(s) for w in ocr_words(reference) if w.conf >= MIN_WORD_CONF])
+                                            [w.scaled(s) for w in ocr_words(prep(reference)) if w.conf >= MIN_WORD_CONF])
                 (sx, sy), (ox, oy) = al.cand_scale, al.offset
                 cand_words = plausible_words(al.cand, al.cand_background,
-                                             [w.scaled(sx, sy, ox, oy) for w in ocr_words(candidate)
+                                             [w.scaled(sx, sy, ox, oy) for w in ocr_words(prep(candidate))
                                               if w.conf >= MIN_WORD_CONF])
                 ocr_ok = True
             except OcrUnavailable as exc:
@@ -159,6 +161,9 @@ def _frame_findings(ctx: Context) -> list[Finding]:
     al = ctx.al
     cat = {"chart": "structure_error", "table": "layout_error", "svg": "structure_error"}[ctx.task]
     out = []
+    rw, rh = al.ref_size
+    cw, ch = al.cand_size
+    frame_factor = max(rw / rh, cw / ch) / min(rw / rh, cw / ch)
     if al.aspect_ratio_factor >= EXTREME_ASPECT:
         rw, rh = al.ref_size
         cw, ch = al.cand_size
@@ -166,7 +171,7 @@ def _frame_findings(ctx: Context) -> list[Finding]:
                            f"content aspect ratio differs by a factor of {al.aspect_ratio_factor:.1f} "
                            f"(reference {rw}x{rh}, candidate {cw}x{ch})", None,
                            {"aspect_ratio_factor": round(al.aspect_ratio_factor, 3)}))
-    elif al.aspect_ratio_factor > 1.06:
+    elif al.aspect_ratio_factor > 1.06 and frame_factor > 1.06:
         out.append(Finding(cat, 1, "whole image",
                            f"content proportions differ ({(al.aspect_ratio_factor - 1) * 100:.0f} % in aspect ratio)",
                            None, {"aspect_ratio_factor": round(al.aspect_ratio_factor, 3)}))
@@ -189,7 +194,12 @@ def _evidence_fn(ctx: Context) -> Callable[[Sequence[float]], float]:
     if _resampled(ctx.al):  # resampled glyphs differ everywhere a little: only the noise-tolerant map is evidence
         strong = ctx.diff > 60
     else:
-        strong = difference_map(ctx.al.ref, ctx.al.cand, blur=0.0, radius=1) > 90
+        exact = difference_map(ctx.al.ref, ctx.al.cand, blur=0.0, radius=0, method="tolerant")
+        quiet = ctx.diff < 28
+        if quiet.any() and float((exact[quiet] == 0).mean()) >= 0.995:
+            strong = exact > 60  # pixel-identical rendering elsewhere: any changed glyph pixel counts
+        else:  # sub-pixel shifts: anti-aliasing differs everywhere, compare within a 1-px envelope
+            strong = difference_map(ctx.al.ref, ctx.al.cand, blur=0.0, radius=1) > 90
     H, W = strong.shape
     integral = np.zeros((H + 1, W + 1), np.int64)
     integral[1:, 1:] = strong.cumsum(axis=0).cumsum(axis=1)
@@ -446,29 +456,29 @@ def _text_diffs(ctx: Context, grouping=None, **kw: Any) -> list[TextDifference]:
         return []
     evidence = _evidence_fn(ctx)
     extra: dict[str, Any] = {"grouping": grouping} if grouping is not None else {}
-    if not _resampled(ctx.al):
-        extra["confident"] = None  # same scale: the pixels are exact evidence, OCR alone is not
+    extra["confident"] = None  # OCR alone is never evidence: the pixels must differ where the text does
     return compare_text(ctx.ref_words, ctx.cand_words, evidence=evidence, **extra, **kw)
 
 
 # ----------------------------------------------------------------------------------------- table
 
 def _analyse_table(ctx: Context) -> list[Finding]:
-    from .table import analyse_table, cell_name, compare_tables, group_by_cell
+    from .table import analyse_table, cell_name, compare_tables, group_by_cell, is_grid
 
     al = ctx.al
     ref_l = analyse_table(al.ref, al.ref_background, ctx.ref_words)
     cand_l = analyse_table(al.cand, al.cand_background, ctx.cand_words)
     out = compare_tables(ctx, ref_l, cand_l)
-    diffs = _text_diffs(ctx, grouping=group_by_cell(ref_l))
-    for d in diffs:
-        loc = cell_name(ref_l, d.ref_bbox or d.bbox)
-        if d.numeric or (d.ref_value is not None or d.cand_value is not None):
-            sev = _text_severity(d, loc)
-            out.append(Finding("numeric_error", sev, loc, d.describe(), d.bbox, _text_evidence(d)))
-        else:
-            out.append(Finding("text_error", _text_severity(d, loc), loc, d.describe(), d.bbox, _text_evidence(d)))
-    _consume_text_regions(ctx, diffs)
+    if ctx.ocr_ok and is_grid(ref_l) and is_grid(cand_l):
+        out.extend(_table_cell_findings(ctx, ref_l, cand_l))
+        _consume_text_regions(ctx, [])
+    else:
+        diffs = _text_diffs(ctx, grouping=group_by_cell(ref_l))
+        for d in diffs:
+            loc = cell_name(ref_l, d.ref_bbox or d.bbox)
+            cat = "numeric_error" if d.numeric or d.ref_value is not None or d.cand_value is not None else "text_error"
+            out.append(Finding(cat, _text_severity(d, loc), loc, d.describe(), d.bbox, _text_evidence(d)))
+        _consume_text_regions(ctx, diffs)
 
     def locate(box: BBox, a: tuple, b: tuple) -> str:
         return f"cell shading, {cell_name(ref_l, box)}"
@@ -488,14 +498,93 @@ def _analyse_table(ctx: Context) -> list[Finding]:
     return out
 
 
+def _table_cell_findings(ctx: Context, ref_l: Any, cand_l: Any) -> list[Finding]:
+    """Cell-by-cell text of rows and columns matched by content; numbers compared as numbers."""
+    from .ocr import parse_number
+    from .table import cell_box, cell_grid, cell_name, match_cells
+    from .text import TextDifference, normalise_text
+
+    pairs = match_cells(ref_l, cand_l)
+    rg, cg = cell_grid(ref_l), cell_grid(cand_l)
+    pixel_diff = _crop_differ(ctx)
+    out: list[Finding] = []
+    for ri, ci in pairs.rows:
+        if ri is None or ci is None:
+            continue
+        for rc, cc in pairs.cols:
+            if rc is None or cc is None:
+                continue
+            a, b = rg[ri][rc], cg[ci][cc]
+            if normalise_text(a) == normalise_text(b):
+                continue
+            rbox, cbox = cell_box(ref_l, ri, rc), cell_box(cand_l, ci, cc)
+            ev = pixel_diff(rbox, cbox)
+            if ev < 0.35:
+                continue  # OCR disagrees but the cell looks the same
+            va = parse_number(a.replace(" ", "")) if a else None
+            vb = parse_number(b.replace(" ", "")) if b else None
+            numeric = (va is not None or not a) and (vb is not None or not b) and (va is not None or vb is not None)
+            kind = "missing" if not b else ("extra" if not a else "changed")
+            d = TextDifference(kind, a, b, rbox, rbox, cbox, numeric, va, vb, 0.0, ev)
+            if numeric and va is not None and vb is not None and va == vb:
+                desc, sev = f"value {a} expected, written as {b}", 1
+            else:
+                desc, sev = d.describe(), _text_severity(d, "")
+            loc = cell_name(ref_l, rbox)
+            out.append(Finding("numeric_error" if numeric else "text_error", sev, loc, desc, rbox, _text_evidence(d)))
+            ctx.consume_overlapping(rbox, 0.5, pad=2)
+    return out
+
+
+def _crop_differ(ctx: Context) -> Callable[[Sequence[float], Sequence[float]], float]:
+    """Compare a box of the reference with a (possibly moved) box of the candidate: strongly differing pixels
+    per pixel of box height after the best small shift."""
+    al = ctx.al
+    exact_mode = not _resampled(al)
+
+    def differ(rbox: Sequence[float], cbox: Sequence[float]) -> float:
+        x0, y0, x1, y1 = (int(round(v)) for v in rbox)
+        u0, v0, u1, v1 = (int(round(v)) for v in cbox)
+        w, h = min(x1 - x0, u1 - u0), min(y1 - y0, v1 - v0)
+        if w < 4 or h < 4:
+            return 0.0
+        a = al.ref[y0 + 2:y0 + h - 1, x0 + 2:x0 + w - 1].astype(np.int16)
+        best = None
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                ys, xs = v0 + 2 + dy, u0 + 2 + dx
+                if ys < 0 or xs < 0:
+                    continue
+                b = al.cand[ys:ys + a.shape[0], xs:xs + a.shape[1]].astype(np.int16)
+                if b.shape != a.shape:
+                    continue
+                d = np.abs(a - b).max(axis=2)
+                score = float(d.mean())
+                if best is None or score < best[0]:
+                    best = (score, d, b)
+        if best is None:
+            return 0.0
+        _, d, b = best
+        if exact_mode:
+            n = int((d > 60).sum())
+        else:
+            from .diffmap import difference_map
+
+            n = int((difference_map(a.astype(np.uint8), b.astype(np.uint8), blur=1.0, radius=1) > 60).sum())
+        return n / float(max(6, h))
+
+    return differ
+
+
 # ----------------------------------------------------------------------------------------- svg
 
 def _analyse_svg(ctx: Context) -> list[Finding]:
     from .svg import compare_svg, svg_location
 
-    # icons are mostly shapes: only confident words count as text
-    ctx.ref_words = [w for w in ctx.ref_words if w.conf >= 70 and len(w.text) >= 2]
-    ctx.cand_words = [w for w in ctx.cand_words if w.conf >= 70 and len(w.text) >= 2]
+    # icons are mostly shapes: only confident, letter-like words count as text
+    all_words = list(ctx.ref_words) + list(ctx.cand_words)
+    ctx.ref_words = _letter_like(ctx.al.ref, ctx.al.ref_background, ctx.ref_words)
+    ctx.cand_words = _letter_like(ctx.al.cand, ctx.al.cand_background, ctx.cand_words)
     out: list[Finding] = []
     diffs = _text_diffs(ctx)
     W, H = ctx.size
@@ -509,7 +598,39 @@ def _analyse_svg(ctx: Context) -> list[Finding]:
         return f"fill/stroke of the {svg_location(box, tuple(float(v) for v in content))}"
 
     out.extend(_colour_findings(ctx, "style_error", locate, _style_severity))
+    # shape differences on text that OCR could not read: a changed glyph or symbol
+    for i, r in ctx.unexplained():
+        if r.colour_only:
+            continue
+        hits = [w for w in all_words if overlap_fraction(r.bbox, w.bbox) > 0.6]
+        if hits and _letter_like(ctx.al.ref, ctx.al.ref_background, hits, min_conf=60) + \
+                _letter_like(ctx.al.cand, ctx.al.cand_background, hits, min_conf=60):
+            out.append(Finding("text_symbol_error", 2, f"text at the {position_name(r.bbox, content)}",
+                               "text or symbol glyphs differ (read as "
+                               f"{', '.join(repr(w.text) for w in hits[:3])})", r.bbox, {"pixels": r.pixels}))
+            ctx.consumed.add(i)
     out.extend(compare_svg(ctx))
+    return out
+
+
+def _letter_like(arr: np.ndarray, background: Sequence[int], words: Sequence[Word], min_conf: float = 75.0) -> list[Word]:
+    """Words that look like text: confident, 2+ characters, and made of several separate glyphs."""
+    from scipy import ndimage as ndi
+
+    from .diffmap import ink_mask
+
+    out = []
+    H, W = arr.shape[:2]
+    for w in words:
+        if w.conf < min_conf or len(w.text.strip()) < 2:
+            continue
+        x0, y0 = max(0, int(w.bbox[0])), max(0, int(w.bbox[1]))
+        x1, y1 = min(W, int(np.ceil(w.bbox[2]))), min(H, int(np.ceil(w.bbox[3])))
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue
+        _, n = ndi.label(ink_mask(arr[y0:y1, x0:x1], tuple(background)))  # type: ignore[arg-type]
+        if n >= 2:
+            out.append(w)
     return out
 
 

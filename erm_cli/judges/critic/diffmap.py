@@ -89,16 +89,26 @@ def tolerant_difference(a: np.ndarray, b: np.ndarray, radius: int = 1) -> np.nda
     return best
 
 
+def _min_max3(p: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel min and max over a (2r+1)^2 window of a uint8 plane (separable, shifted slices)."""
+    lo = p.copy()
+    hi = p.copy()
+    for _ in range(radius):
+        for arr, op in ((lo, np.minimum), (hi, np.maximum)):
+            op(arr[1:], arr[:-1].copy(), out=arr[1:])
+            op(arr[:-1], arr[1:].copy(), out=arr[:-1])
+            op(arr[:, 1:], arr[:, :-1].copy(), out=arr[:, 1:])
+            op(arr[:, :-1], arr[:, 1:].copy(), out=arr[:, :-1])
+    return lo, hi
+
+
 def envelope_difference(a: np.ndarray, b: np.ndarray, radius: int = 1) -> np.ndarray:
     """Per pixel of ``a``: how far (max over channels) it lies outside the per-channel [min, max] of ``b``'s
     pixels within ``radius``. A pixel that is a blend of its neighbours (anti-aliasing, a sub-pixel shift)
     lies inside that envelope and counts as equal."""
-    size = 2 * radius + 1
     out = np.zeros(a.shape[:2], np.uint8)
     for c in range(3):
-        bc = np.ascontiguousarray(b[..., c])
-        lo = ndi.minimum_filter(bc, size=size)
-        hi = ndi.maximum_filter(bc, size=size)
+        lo, hi = _min_max3(np.ascontiguousarray(b[..., c]), radius)
         ac = np.ascontiguousarray(a[..., c])
         below = np.maximum(lo, ac) - ac  # lo - ac where ac < lo, else 0 (no uint8 overflow)
         above = ac - np.minimum(ac, hi)

@@ -273,6 +273,16 @@ def ocr_words(img: Image.Image | np.ndarray, *, min_conf: float = 0.0, engine: s
     return [w for w in words if w.conf >= min_conf and _is_textlike(w.text)]
 
 
+def text_layer(img: Image.Image | np.ndarray, max_value: int = 110, max_chroma: int = 40) -> Image.Image:
+    """Black where the image is dark and nearly grey (typical text), white elsewhere: coloured shapes around
+    short labels stop confusing Tesseract's page segmentation (icons, diagrams)."""
+    a = np.asarray(img.convert("RGB") if isinstance(img, Image.Image) else img)
+    hi = a.max(axis=2)
+    lo = a.min(axis=2)
+    dark = (hi < max_value) & ((hi - lo) < max_chroma)
+    return Image.fromarray(np.where(dark, 0, 255).astype(np.uint8), "L")
+
+
 def ocr_rotated(img: Image.Image | np.ndarray, box: tuple[int, int, int, int], *, min_conf: float = 0.0,
                 engine: str | None = None) -> list[Word]:
     """Words of text written bottom-to-top (a y-axis label) inside ``box``; boxes in ``img`` pixels."""

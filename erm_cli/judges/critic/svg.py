@@ -20,7 +20,7 @@ def shape_word(mask: np.ndarray) -> str:
     if mask.size == 0 or not mask.any():
         return "shape"
     ys, xs = np.nonzero(mask)
-    h, w = ys.ptp() + 1, xs.ptp() + 1
+    h, w = int(np.ptp(ys)) + 1, int(np.ptp(xs)) + 1
     fill = ys.size / float(h * w)
     aspect = max(h, w) / max(1, min(h, w))
     if aspect > 5:
@@ -91,11 +91,23 @@ def compare_svg(ctx: Context) -> list[Finding]:
         col = f" ({describe_colour(colour)})" if colour is not None else ""
         name = shape_word(r.mask)
         sev = severity_by_share(share, 0.01, 0.08)
-        if kind == "missing":
+        if kind in ("extra", "missing") and _stroke_change(ctx, r):
+            ratio = r.cand_ink / max(1.0, r.ref_ink)
+            f = Finding("style_error", 1 if sev == 1 else 2, loc,
+                        f"stroke width differs ({'thicker' if kind == 'extra' else 'thinner'} outline"
+                        f"{col})", r.bbox, {"ink_ratio": round(ratio, 3)})
+        elif kind == "missing":
             f = Finding("shape_error", max(2, sev), loc, f"{name}{col} missing from the candidate", r.bbox)
         elif kind == "extra":
             f = Finding("shape_error", max(1, sev), loc, f"unexpected extra {name}{col}", r.bbox)
-        elif _thin(r) and _nested(r):
+        elif kind == "changed" and (sm := _shift_match(ctx, r)) is not None and sm[2] >= 0.75 \
+                and np.hypot(sm[0], sm[1]) >= 4:
+            diag = max(1.0, np.hypot(content[2] - content[0], content[3] - content[1]))
+            share = float(np.hypot(sm[0], sm[1])) / diag
+            f = Finding("shape_error", severity_by_share(share, 0.05, 0.2), loc,
+                        f"{name}{col} moved by {share * 100:.0f} % of the canvas diagonal "
+                        f"({sm[0]:+.0f}, {sm[1]:+.0f} px)", r.bbox, {"shift_share": round(share, 4)})
+        elif kind == "changed" and _stroke_change(ctx, r):
             f = Finding("style_error", 1 if sev == 1 else 2, loc,
                         f"stroke width differs (ink {r.cand_ink / max(1.0, r.ref_ink):.2f}x the reference)", r.bbox,
                         {"ink_ratio": round(r.cand_ink / max(1.0, r.ref_ink), 3)})
@@ -106,11 +118,69 @@ def compare_svg(ctx: Context) -> list[Finding]:
         f.evidence.setdefault("pixels", r.pixels)
         out.append(f)
         ctx.consumed.add(i)
-    if total_geo / carea > 0.35 or len([f for f in out if f.category == "shape_error"]) >= 5:
+    strokes = [f for f in out if f.category == "style_error" and f.description.startswith("stroke width")]
+    if len(strokes) >= 2:
+        out = [f for f in out if f not in strokes]
+        out.append(Finding("style_error", max(f.severity for f in strokes), "outlines",
+                           f"stroke width differs in {len(strokes)} places "
+                           f"({', '.join(sorted({f.location for f in strokes}))})",
+                           union_box([f.bbox for f in strokes if f.bbox is not None]), {"places": len(strokes)}))
+    moved = sum(1 for f in out if f.category == "shape_error" and "moved" in f.description)
+    if total_geo / carea > 0.35 or len([f for f in out if f.category == "shape_error"]) >= 4 or moved >= 2:
         out.append(Finding("structure_error", 3, "whole composition",
                            f"the composition differs: {min(100.0, total_geo / carea * 100):.0f} % of the drawing "
                            "changed", content, {"changed_share": round(total_geo / carea, 3)}))
     return out
+
+
+def _stroke_change(ctx: Context, r: Region) -> bool:
+    """The difference is a band along a thin outline that both images share: a stroke-width change."""
+    x0, y0, x1, y1 = r.bbox
+    pad = 2
+    H, W = ctx.diff.shape
+    xa, ya, xb, yb = max(0, x0 - pad), max(0, y0 - pad), min(W, x1 + pad), min(H, y1 + pad)
+    from .diffmap import ink_mask
+
+    ri = ink_mask(ctx.al.ref[ya:yb, xa:xb], ctx.al.ref_background)
+    ci = ink_mask(ctx.al.cand[ya:yb, xa:xb], ctx.al.cand_background)
+    both = ri & ci
+    if both.sum() < 20:
+        return False
+    thin_side = ri if ri.sum() <= ci.sum() else ci
+    boundary = thin_side & ~ndi.binary_erosion(thin_side)
+    t = 2.0 * float(thin_side.sum()) / max(1.0, float(boundary.sum()))  # stroke width of the thinner one
+    size = max(xb - xa, yb - ya)
+    if t > 0.2 * size:
+        return False  # a filled shape, not an outline
+    xor = ri ^ ci
+    near = ndi.binary_dilation(both, iterations=int(max(3, round(2.5 * t))))
+    if float((xor & near).sum()) < 0.9 * float(xor.sum()) or float(both.sum()) < 0.3 * float(thin_side.sum()):
+        return False
+    # a width change borders the shared stroke along its length (both sides), a length change only at the ends
+    edge = both & ~ndi.binary_erosion(both)
+    touched = edge & ndi.binary_dilation(xor, iterations=2)
+    return float(touched.sum()) >= 0.5 * float(edge.sum())
+
+
+def _shift_match(ctx: Context, r: Region) -> tuple[float, float, float] | None:
+    """(dx, dy, overlap) when the candidate's ink in a region is the reference's ink translated."""
+    from .diffmap import ink_mask
+
+    x0, y0, x1, y1 = r.bbox
+    H, W = ctx.diff.shape
+    pad = 4
+    xa, ya, xb, yb = max(0, x0 - pad), max(0, y0 - pad), min(W, x1 + pad), min(H, y1 + pad)
+    a = ink_mask(ctx.al.ref[ya:yb, xa:xb], ctx.al.ref_background).astype(np.float32)
+    b = ink_mask(ctx.al.cand[ya:yb, xa:xb], ctx.al.cand_background).astype(np.float32)
+    if a.sum() < 30 or b.sum() < 30 or not 0.6 < b.sum() / a.sum() < 1.6:
+        return None
+    fa, fb = np.fft.rfft2(a), np.fft.rfft2(b)
+    corr = np.fft.irfft2(np.conj(fa) * fb, s=a.shape)
+    iy, ix = np.unravel_index(int(np.argmax(corr)), corr.shape)
+    dy = iy if iy <= a.shape[0] // 2 else iy - a.shape[0]
+    dx = ix if ix <= a.shape[1] // 2 else ix - a.shape[1]
+    overlap = float(corr[iy, ix]) / float(max(a.sum(), b.sum()))
+    return float(dx), float(dy), overlap
 
 
 def _thin(r: Region) -> bool:

@@ -240,12 +240,14 @@ def group_by_cell(layout: TableLayout):  # type: ignore[no-untyped-def]
 def compare_tables(ctx: Context, ref: TableLayout, cand: TableLayout) -> list[Finding]:
     out: list[Finding] = []
     box = ref.bbox
-    if ref.n_rows != cand.n_rows:
+    if is_grid(ref) and is_grid(cand):
+        out.extend(compare_structure(ctx, ref, cand, match_cells(ref, cand)))
+    elif ref.n_rows != cand.n_rows:
         d = cand.n_rows - ref.n_rows
         out.append(Finding("layout_error", 3, "table rows",
                            f"{ref.n_rows} rows expected, {cand.n_rows} found ({abs(d)} {'extra' if d > 0 else 'missing'})",
                            box, {"ref_rows": ref.n_rows, "cand_rows": cand.n_rows}))
-    if ref.n_cols != cand.n_cols:
+    if ref.n_cols != cand.n_cols and not (is_grid(ref) and is_grid(cand)):
         d = cand.n_cols - ref.n_cols
         out.append(Finding("layout_error", 3, "table columns",
                            f"{ref.n_cols} columns expected, {cand.n_cols} found ({abs(d)} {'extra' if d > 0 else 'missing'})",
@@ -293,6 +295,99 @@ def compare_tables(ctx: Context, ref: TableLayout, cand: TableLayout) -> list[Fi
         for i, r in enumerate(ctx.regions):
             if r.area >= 0.01 * ctx.size[0] * ctx.size[1]:
                 ctx.consumed.add(i)
+    return out
+
+
+def _align_sequences(a: Sequence[str], b: Sequence[str], gap: float = 0.55) -> list[tuple[int | None, int | None]]:
+    """Needleman-Wunsch alignment of two lists of strings (rows or columns) by text similarity."""
+    from .text import similarity
+
+    n, m = len(a), len(b)
+    cost = np.zeros((n + 1, m + 1))
+    cost[:, 0] = np.arange(n + 1) * gap
+    cost[0, :] = np.arange(m + 1) * gap
+    sim = np.array([[similarity(x, y) if (x or y) else 1.0 for y in b] for x in a]) if n and m else np.zeros((n, m))
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            cost[i, j] = min(cost[i - 1, j - 1] + (1 - sim[i - 1, j - 1]), cost[i - 1, j] + gap, cost[i, j - 1] + gap)
+    out: list[tuple[int | None, int | None]] = []
+    i, j = n, m
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and np.isclose(cost[i, j], cost[i - 1, j - 1] + (1 - sim[i - 1, j - 1])):
+            out.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif i > 0 and np.isclose(cost[i, j], cost[i - 1, j] + gap):
+            out.append((i - 1, None))
+            i -= 1
+        else:
+            out.append((None, j - 1))
+            j -= 1
+    return out[::-1]
+
+
+def cell_grid(layout: TableLayout) -> list[list[str]]:
+    texts = layout.cell_texts()
+    return [[texts.get((r, c), "") for c in range(layout.n_cols)] for r in range(layout.n_rows)]
+
+
+@dataclass
+class CellPairs:
+    """Rows and columns of two tables matched by content; unmatched ones were removed or added."""
+
+    rows: list[tuple[int | None, int | None]]
+    cols: list[tuple[int | None, int | None]]
+
+
+def match_cells(ref: TableLayout, cand: TableLayout) -> CellPairs:
+    rg, cg = cell_grid(ref), cell_grid(cand)
+    rows = _align_sequences([" ".join(r) for r in rg], [" ".join(r) for r in cg])
+    matched_rows = [(i, j) for i, j in rows if i is not None and j is not None]
+    rcols = [" ".join(rg[i][c] for i, _ in matched_rows) for c in range(ref.n_cols)]
+    ccols = [" ".join(cg[j][c] for _, j in matched_rows) for c in range(cand.n_cols)]
+    cols = _align_sequences(rcols, ccols)
+    return CellPairs(rows=rows, cols=cols)
+
+
+def _row_box(layout: TableLayout, r: int) -> BBox:
+    return (layout.col_edges[0], layout.row_edges[r], layout.col_edges[-1], layout.row_edges[r + 1])
+
+
+def _col_box(layout: TableLayout, c: int) -> BBox:
+    return (layout.col_edges[c], layout.row_edges[0], layout.col_edges[c + 1], layout.row_edges[-1])
+
+
+def is_grid(layout: TableLayout) -> bool:
+    return layout.n_rows > 1 and layout.n_cols > 1 and bool(layout.words)
+
+
+def cell_box(layout: TableLayout, r: int, c: int) -> BBox:
+    return (layout.col_edges[c], layout.row_edges[r], layout.col_edges[c + 1], layout.row_edges[r + 1])
+
+
+def compare_structure(ctx: Context, ref: TableLayout, cand: TableLayout, pairs: CellPairs) -> list[Finding]:
+    """Rows / columns missing or added, found by aligning the tables' content (not just counting)."""
+    out: list[Finding] = []
+    rg, cg = cell_grid(ref), cell_grid(cand)
+    for i, j in pairs.rows:
+        if i is not None and j is None:
+            content = " | ".join(t for t in rg[i] if t)[:60]
+            box = _row_box(ref, i)
+            out.append(Finding("layout_error", 3, f"row {i + 1}", f"row {i + 1} is missing ('{content}')", box,
+                               {"ref_rows": ref.n_rows, "cand_rows": cand.n_rows}))
+        elif j is not None and i is None:
+            content = " | ".join(t for t in cg[j] if t)[:60]
+            box = _row_box(cand, j)
+            out.append(Finding("layout_error", 3, f"after row {j}", f"unexpected extra row ('{content}')", box,
+                               {"ref_rows": ref.n_rows, "cand_rows": cand.n_rows}))
+    for i, j in pairs.cols:
+        if i is not None and j is None:
+            head = rg[0][i] if rg and rg[0][i] else f"column {i + 1}"
+            out.append(Finding("layout_error", 3, f"column {i + 1}", f"column '{head}' is missing", _col_box(ref, i),
+                               {"ref_cols": ref.n_cols, "cand_cols": cand.n_cols}))
+        elif j is not None and i is None:
+            head = cg[0][j] if cg and cg[0][j] else f"column {j + 1}"
+            out.append(Finding("layout_error", 3, f"after column {j}", f"unexpected extra column '{head}'",
+                               _col_box(cand, j), {"ref_cols": ref.n_cols, "cand_cols": cand.n_cols}))
     return out
 
 
