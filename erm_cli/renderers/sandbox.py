@@ -92,7 +92,8 @@ def _strict_command(mpl_dir: Path) -> tuple[list[str], dict[str, str]]:
                                  "(apt-get install bubblewrap, or set ERM_BWRAP to its path)")
     _ensure_font_cache(mpl_dir)
     args = [bwrap, "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-pid",
-            "--unshare-cgroup-try", "--cap-add", "CAP_SYS_ADMIN"]
+            "--unshare-cgroup-try", "--cap-add", "CAP_SYS_ADMIN",
+            "--tmpfs", "/tmp"]  # first, so that read-only binds below /tmp (a venv in a CI clone) stay visible
     if os.geteuid() != 0:
         args.append("--unshare-user")
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
@@ -118,7 +119,7 @@ def _strict_command(mpl_dir: Path) -> tuple[list[str], dict[str, str]]:
     args += ["--ro-bind", str(ZYGOTE_SCRIPT), "/erm/zygote.py", "--tmpfs", "/erm/mpl"]
     for fontlist in mpl_dir.glob("fontlist-*.json"):
         args += ["--ro-bind", str(fontlist), f"/erm/mpl/{fontlist.name}"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/home", "--chdir", "/tmp",
+    args += ["--proc", "/proc", "--dev", "/dev", "--dir", "/tmp/home", "--chdir", "/tmp",
              "--clearenv"]
     for k, v in _base_env("/erm/mpl", "/tmp/home").items():
         args += ["--setenv", k, v]

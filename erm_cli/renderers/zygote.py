@@ -657,6 +657,40 @@ def _patch_network() -> None:
     socket.getaddrinfo = deny
 
 
+def _open_dirs_under(top: str) -> list[tuple[str, int]]:
+    """O_PATH descriptors of the interpreter's own directories below ``top`` (outermost only).
+
+    A private tmpfs mounted on ``top`` would hide them; :func:`_rebind` bind-mounts them back (read-only,
+    as the whole tree already is) through ``/proc/self/fd``.
+    """
+    wanted = {os.path.realpath(p) for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, *sys.path)
+              if p and os.path.isdir(p)}
+    wanted = {p for p in wanted if p.startswith(top.rstrip("/") + "/")}
+    outer = sorted(p for p in wanted if not any(p != q and p.startswith(q + "/") for q in wanted))
+    out: list[tuple[str, int]] = []
+    for path in outer:
+        try:
+            out.append((path, os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)))
+        except OSError:
+            pass
+    return out
+
+
+def _rebind(dirs: list[tuple[str, int]]) -> None:
+    for path, fd in dirs:
+        try:
+            os.makedirs(path, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            try:
+                mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+            except OSError:
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 def worker_main(job: dict, code: str, out_fd: int, isolation: list[str]) -> None:
     """Runs in the forked worker: isolate, run the code, write one frame, exit. Never returns."""
     t0 = time.monotonic()
@@ -671,8 +705,10 @@ def worker_main(job: dict, code: str, out_fd: int, isolation: list[str]) -> None
             try:
                 make_readonly_recursive()
                 isolation.append("readonly-fs")
+                keep = _open_dirs_under("/tmp")  # the interpreter and libraries may live under /tmp (a CI clone)
                 mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={TMPFS_SIZE},mode=1777")
                 isolation.append("private-tmp")
+                _rebind(keep)
                 for extra, size in (("/dev/shm", "16m"), ("/var/tmp", "16m")):
                     try:
                         mount("tmpfs", extra, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={size},mode=1777")

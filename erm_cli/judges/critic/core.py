@@ -15,7 +15,10 @@ human-readable location, a description with evidence and a box in reference pixe
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -77,13 +80,13 @@ class Critic:
             try:
                 # OCR at each image's native resolution (the sharpest text), boxes mapped to the working frame;
                 # icons: only the dark text layer (coloured shapes around short labels confuse Tesseract)
-                prep = text_layer if task == "svg" else (lambda im: im)
+                layer = "text" if task == "svg" else "plain"
                 s = al.work_scale
                 ref_words = plausible_words(al.ref, al.ref_background,
-                                            [w.scaled(s) for w in ocr_words(prep(reference)) if w.conf >= MIN_WORD_CONF])
+                                            [w.scaled(s) for w in cached_ocr(reference, layer) if w.conf >= MIN_WORD_CONF])
                 (sx, sy), (ox, oy) = al.cand_scale, al.offset
                 cand_words = plausible_words(al.cand, al.cand_background,
-                                             [w.scaled(sx, sy, ox, oy) for w in ocr_words(prep(candidate))
+                                             [w.scaled(sx, sy, ox, oy) for w in cached_ocr(candidate, layer)
                                               if w.conf >= MIN_WORD_CONF])
                 ocr_ok = True
             except OcrUnavailable as exc:
@@ -117,6 +120,28 @@ class Critic:
         if warnings:
             v.info["warnings"] = warnings
         return v
+
+
+_OCR_CACHE: "OrderedDict[bytes, list[Word]]" = OrderedDict()
+_OCR_CACHE_SIZE = 64
+_OCR_LOCK = threading.Lock()
+
+
+def cached_ocr(img: Image.Image, layer: str = "plain") -> list[Word]:
+    """OCR words of an image at its native resolution, remembered for the last few images (a refine loop or an
+    RL batch judges many candidates against one reference). ``layer="text"`` reads only dark text pixels."""
+    key = hashlib.blake2b(img.tobytes(), digest_size=16).digest() + f"{img.size}{img.mode}{layer}".encode()
+    with _OCR_LOCK:
+        hit = _OCR_CACHE.get(key)
+        if hit is not None:
+            _OCR_CACHE.move_to_end(key)
+            return list(hit)
+    words = ocr_words(text_layer(img) if layer == "text" else img)
+    with _OCR_LOCK:
+        _OCR_CACHE[key] = words
+        while len(_OCR_CACHE) > _OCR_CACHE_SIZE:
+            _OCR_CACHE.popitem(last=False)
+    return list(words)
 
 
 def _to_error(f: Finding, al: Alignment) -> ErrorItem:
