@@ -182,8 +182,9 @@ def test_strict_mode_renders_and_hides_the_file_system(strict_available: None, b
         result = render(probe, kind="matplotlib", options=strict, cache=False)
         assert not result.ok, f"strict mode could read {path}"
         assert "FileNotFoundError" in result.error or "PermissionError" in result.error
-    # the same probe reads the project file in the default mode: strict mode is what hides it
-    default = render(PLT + f"open({str(project_file)!r}).read()\nplt.plot([1])\n", kind="matplotlib",
+    # the same probe reads /etc/passwd in the default mode: strict mode is what hides it (the project file
+    # is no control: a checkout under /tmp is hidden by the default mode's private /tmp too)
+    default = render(PLT + "open('/etc/passwd').read()\nplt.plot([1])\n", kind="matplotlib",
                      options=RenderOptions(timeout=10), cache=False)
     assert default.ok, default.error
 
