@@ -40,6 +40,7 @@ from .judge_metrics import (
     severity_total,
     vcbench_metrics,
 )
+from ..jsonl import JsonlSink, read_jsonl_by_id
 from .matching import LLMMatcher, MatchRequest, OfflineMatcher
 from .reference import is_vc_rewardbench, reference_rows
 from .versions import provenance
@@ -103,7 +104,7 @@ def load_judge_items(path: str | Path) -> list[JudgeItem]:
 
 def load_pair_items(path: str | Path) -> list[PairItem]:
     """Pairwise JSONL (``id``, ``category``, ``gt_img_path``, ``chosen_img_path``, ``rejected_img_path``)."""
-    from ..data.vcbench import iter_jsonl
+    from ..jsonl import iter_jsonl
 
     p = Path(path)
     out: list[PairItem] = []
@@ -132,49 +133,6 @@ def load_pair_items(path: str | Path) -> list[PairItem]:
 # ----------------------------------------------------------------------------------------------
 # judging (resumable JSONL)
 # ----------------------------------------------------------------------------------------------
-
-
-def read_jsonl_by_id(path: Path, repair: bool = False) -> dict[str, dict[str, Any]]:
-    """id -> last row of a JSONL file. Lines cut by an interruption are skipped (their items are redone);
-    with ``repair`` the file is rewritten without them so appends start on a clean line."""
-    rows: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return rows
-    broken = 0
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                broken += 1
-                continue
-            if isinstance(row, dict) and "id" in row:
-                rows[str(row["id"])] = row
-    if repair and (broken or not path.read_bytes().endswith(b"\n")):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(
-            "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows.values()),
-            encoding="utf-8",
-        )
-        tmp.replace(path)
-    return rows
-
-
-class JsonlSink:
-    """Thread-safe append-only JSONL writer (one flushed line per item: survives interruption)."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-
-    def write(self, row: dict[str, Any]) -> None:
-        line = json.dumps(row, ensure_ascii=False, default=str) + "\n"
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
 
 
 def _one_line(exc: BaseException) -> str:

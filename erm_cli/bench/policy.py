@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..jsonl import iter_jsonl, read_jsonl_by_id
 from ..judges.verdict import TASKS
 from .versions import provenance
 
@@ -78,19 +79,7 @@ class PolicyItem:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise InputError(f"{path}:{n}: each line must be a JSON object")
-            rows.append(obj)
-    return rows
+    return [row for _, row in iter_jsonl(path)]
 
 
 def _row_id(row: dict[str, Any], where: str) -> str:
@@ -445,18 +434,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _done_ids(path: Path) -> dict[str, dict[str, Any]]:
-    done: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return done
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by an interruption: that item is simply redone
-            if isinstance(row, dict) and "id" in row:
-                done[str(row["id"])] = row
-    return done
+    return read_jsonl_by_id(path)
 
 
 def run_policy_bench(

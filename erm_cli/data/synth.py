@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import InputError
+from ..jsonl import read_results
 from ..renderers.base import RenderOptions
 from .perturbation import Edit, PerturbationInfo, conflicts, overlap_share
 
@@ -360,21 +361,7 @@ class OutputState:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    if not path.exists():
-        return rows
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue  # a line cut by an interruption
-            if isinstance(row, dict):
-                rows.append(row)
-    return rows
+    return read_results(path)
 
 
 def load_state(cfg: SynthConfig, targets: dict[str, int], overwrite: bool) -> OutputState:

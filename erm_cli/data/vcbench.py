@@ -8,12 +8,12 @@ as it is.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import InputError
+from ..jsonl import iter_jsonl
 from ..judges.verdict import TASKS, ErrorItem
 
 
@@ -31,24 +31,6 @@ class VCBenchRecord:
     @property
     def severity_total(self) -> float:
         return float(sum(e.severity for e in self.errors))
-
-
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a malformed line is an InputError naming it."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"no such data file: {p}")
-    with p.open(encoding="utf-8", errors="replace") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{p}:{n}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{p}:{n}: each line must be a JSON object")
-            yield n, row
 
 
 def parse_record(row: dict[str, Any], base: Path, where: str, default_id: str) -> VCBenchRecord:

@@ -23,7 +23,7 @@ def judge_records(records: Sequence[VCBenchRecord], judge: Judge, out_path: Path
                        candidate_is_code=r.pred_is_code) for r in records]
     before = 0
     if resume and out_path.exists():
-        from ..bench.judge_bench import read_jsonl_by_id
+        from ..jsonl import read_jsonl_by_id
 
         before = sum(1 for row in read_jsonl_by_id(out_path).values() if "verdict" in row)
     progress = (lambda _label, done, total: on_progress(done, total)) if on_progress else None

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ErmError, InputError
+from ..jsonl import iter_jsonl, read_jsonl_by_id
 from ..judges.pipeline import IMAGE_SUFFIXES
 from .config import RefineConfig
 
@@ -65,23 +66,14 @@ def read_items(source: str | Path, init_from_stem: bool = False) -> list[BatchIt
             raise InputError(f"--batch: no images in {src}")
         return items
     base = src.parent
-    with src.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{src}:{n}: not JSON ({exc.msg})") from None
-            if not isinstance(rec, dict):
-                raise InputError(f"{src}:{n}: each line must be a JSON object")
-            img = rec.get("image") or rec.get("gt_img_path") or rec.get("reference") or rec.get("image_path")
-            if not img:
-                raise InputError(f"{src}:{n}: no image field (image, gt_img_path or reference)")
-            init = rec.get("init") or rec.get("init_code_path")
-            items.append(BatchItem(_safe_id(str(rec.get("id", f"line{n}"))), base / str(img),
-                                   str(rec.get("task") or rec.get("category") or "auto"),
-                                   base / str(init) if init else None))
+    for n, rec in iter_jsonl(src):
+        img = rec.get("image") or rec.get("gt_img_path") or rec.get("reference") or rec.get("image_path")
+        if not img:
+            raise InputError(f"{src}:{n}: no image field (image, gt_img_path or reference)")
+        init = rec.get("init") or rec.get("init_code_path")
+        items.append(BatchItem(_safe_id(str(rec.get("id", f"line{n}"))), base / str(img),
+                               str(rec.get("task") or rec.get("category") or "auto"),
+                               base / str(init) if init else None))
     ids = [it.id for it in items]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
@@ -90,18 +82,7 @@ def read_items(source: str | Path, init_from_stem: bool = False) -> list[BatchIt
 
 
 def _done_ids(pred_path: Path) -> dict[str, dict[str, Any]]:
-    done: dict[str, dict[str, Any]] = {}
-    if not pred_path.exists():
-        return done
-    with pred_path.open(encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash: that item runs again
-            if isinstance(rec, dict) and "id" in rec:
-                done[str(rec["id"])] = rec
-    return done
+    return read_jsonl_by_id(pred_path)
 
 
 def refine_batch(

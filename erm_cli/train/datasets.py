@@ -58,7 +58,7 @@ def find_jsonl(data: str | Path, what: str = "--data") -> Path:
 
 def read_jsonl_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) of a JSONL file through the shared reader; an empty file is an input error."""
-    from ..data.vcbench import iter_jsonl
+    from ..jsonl import iter_jsonl
 
     rows = list(iter_jsonl(path))
     if not rows:
