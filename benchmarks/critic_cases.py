@@ -277,20 +277,23 @@ def chart_cases(n: int, seed: int = 0) -> Iterator[Case]:
 
 def _single_and_triple(task: str, gid: str, spec: dict, ref: Image.Image, rng: random.Random,
                        table: dict[str, list], render: Callable[[dict], Image.Image]) -> Iterator[Case]:
-    singles = []
+    singles: list[tuple[str, str, dict]] = []
     for cat in table:
         got = _perturb(spec, rng, table, cat)
         if got is None:
             continue
         s, name = got
-        singles.append((cat, name))
+        singles.append((cat, name, s))
         yield Case(task, gid, "single", ref, render(s), categories=[cat], names=[name])
-    # three errors of three different categories, the first one identical in kind to a single above
-    cats = list(table)
-    rng.shuffle(cats)
-    s = copy.deepcopy(spec)
-    applied: list[tuple[str, str]] = []
-    for cat in cats:
+    if not singles:
+        return
+    # the three-error candidate: one of the single-error candidates plus two errors of other categories
+    cat0, name0, s = rng.choice(singles)
+    s = copy.deepcopy(s)
+    applied: list[tuple[str, str]] = [(cat0, name0)]
+    others = [c for c in table if c != cat0]
+    rng.shuffle(others)
+    for cat in others:
         fns = list(table[cat])
         rng.shuffle(fns)
         for fn in fns:
@@ -403,8 +406,11 @@ def _t_header(s: dict, rng: random.Random) -> str | None:
 
 
 def _t_number(s: dict, rng: random.Random) -> str | None:
-    r = rng.randrange(len(s["rows"]))
-    c = len(s["rows"][r]) - 1 - rng.randrange(2)
+    cells = [(r, c) for r, row in enumerate(s["rows"]) for c, v in enumerate(row)
+             if any(ch.isdigit() for ch in v) and s["merge"] != (r, c)]
+    if not cells:
+        return None
+    r, c = rng.choice(cells)
     v = s["rows"][r][c]
     digits = [i for i, ch in enumerate(v) if ch.isdigit()]
     i = rng.choice(digits)

@@ -1,7 +1,7 @@
 """The one VC-RewardBench JSONL reader (ARCHITECTURE.md §3.2), shared by judge, bench and train.
 
-A line: ``id`` (else ``idx``, else the line number), ``category`` (chart | table | svg; ``task`` also
-accepted), ``gt_img_path``, ``pred_img_path`` or ``pred_code_path``, ``human_errors`` (entries keyed
+A line: ``id`` (else ``idx``, else the line number), ``category`` (chart | table | svg; ``task`` and
+``type`` also accepted), ``gt_img_path``, ``pred_img_path`` or ``pred_code_path``, ``human_errors`` (entries keyed
 ``category`` or ``type``). Paths are relative to the JSONL file. The real VC-RewardBench.jsonl reads
 as it is.
 """
@@ -34,7 +34,7 @@ class VCBenchRecord:
 
 
 def parse_record(row: dict[str, Any], base: Path, where: str, default_id: str) -> VCBenchRecord:
-    task = str(row.get("category") or row.get("task") or "").strip().lower()
+    task = str(row.get("category") or row.get("task") or row.get("type") or "").strip().lower()
     if task not in TASKS:
         raise InputError(f"{where}: category must be one of {', '.join(TASKS)}, got {task or 'nothing'!r}")
     rid = row.get("id")

@@ -165,6 +165,10 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
                 cx_r, cy_r = (rb[0] + rb[2]) / 2, (rb[1] + rb[3]) / 2
                 cx_c, cy_c = (cb[0] + cb[2]) / 2, (cb[1] + cb[3]) / 2
                 hypotheses.append(("content-uniform", s, s, cx_r - cx_c * s, cy_r - cy_c * s))
+                # content added or removed at the bottom / right (a table row, a legend): width decides the
+                # scale, the top-left corners meet
+                sw = rw / cwid
+                hypotheses.append(("content-top-left", sw, sw, rb[0] - cb[0] * sw, rb[1] - cb[1] * sw))
     # evaluate hypotheses at low resolution (with a small shift search each)
     factor = max(1, int(max(W, H) // 256))
     ref_small = _grey_small(ref, factor)
@@ -175,6 +179,11 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
         scored.append((d, name, sx, sy, ox + dx * factor, oy + dy * factor))
     scored.sort(key=lambda t: t[0])
     _, name, sx, sy, ox, oy = scored[0]
+    if abs(sx / sy - 1) > 0.02:
+        # a distortion is only believed when it explains the images much better than a uniform scale does
+        uniform = [t for t in scored if abs(t[2] / t[3] - 1) <= 0.02]
+        if uniform and uniform[0][0] <= 1.35 * scored[0][0] + 0.5:
+            _, name, sx, sy, ox, oy = uniform[0]
     # refine the translation at full working resolution
     placed = _place(candidate, sx, sy, int(round(ox)), int(round(oy)), size, cand_bg)
     r2 = _grey_small(ref, 2)

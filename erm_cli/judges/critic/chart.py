@@ -240,7 +240,7 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
     for k, p in enumerate(cols):
         m = ndi.binary_closing(labels == k) | (labels == k)  # heal anti-aliasing breaks in thin marks
         n = counts[k]
-        if n < max(20, 1e-3 * area, 0.05 * biggest):
+        if n < max(20, 3e-4 * area):
             continue
         if any(_blend_with_grey(p.rgb, q.rgb) and (p.count < 0.1 * q.count or
                                                     (counts[j] > 0.2 * n and _hugs(m, labels == j)))
@@ -494,14 +494,15 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
     loc = lambda b: chart_location(ref, b)  # noqa: E731
 
     # ---- structure: number and arrangement of subplots
-    if len(ref.axes) != len(cand.axes) and (ref.axes or cand.axes):
+    changed_area = sum(r.area for r in ctx.regions) / float(W * H)
+    if len(ref.axes) != len(cand.axes) and (ref.axes or cand.axes) and changed_area >= 0.02:
         desc = f"{len(ref.axes)} plot area(s) expected, {len(cand.axes)} found"
         if ref.axes and not cand.axes:
             desc += " (the candidate has no axes: a different chart type?)"
         out.append(Finding("structure_error", 3, "figure layout", desc, ref.content,
                            {"ref_subplots": len(ref.axes), "cand_subplots": len(cand.axes)}))
         _consume_big(ctx, 0.02)
-    elif len(ref.axes) > 1:
+    elif len(ref.axes) > 1 and len(ref.axes) == len(cand.axes):
         rg = _grid_shape([a.bbox for a in ref.axes])
         cg = _grid_shape([a.bbox for a in cand.axes])
         if rg != cg:
@@ -517,25 +518,25 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
         rb, cb = ra.bbox, ca.bbox
         rw, rh = rb[2] - rb[0], rb[3] - rb[1]
         shift = max(abs(rb[0] - cb[0]) / rw, abs(rb[2] - cb[2]) / rw, abs(rb[1] - cb[1]) / rh, abs(rb[3] - cb[3]) / rh)
-        if shift > 0.04:
+        if shift > 0.04 and _supported(ctx, rb):
             out.append(Finding("structure_error", 2 if shift < 0.15 else 3, f"{name}plot area",
                                f"plot area position or size differs by {shift * 100:.0f} % of its size",
                                rb, {"ref_box": [round(v) for v in rb], "cand_box": [round(v) for v in cb]}))
         out.extend(_compare_series(ctx, ra, ca, name, loc))
         out.extend(_compare_grid(ctx, ra, ca, name))
     # ---- legend presence
-    if ref.legend and not cand.legend:
+    if ref.legend and not cand.legend and _supported(ctx, ref.legend_box or union_box([e.bbox for e in ref.legend])):
         box = ref.legend_box or union_box([e.bbox for e in ref.legend])
         out.append(Finding("text_error", 2, "legend", f"legend with {len(ref.legend)} entries is missing", box,
                            {"entries": [e.text for e in ref.legend]}))
         ctx.consume_overlapping(box, 0.5, pad=4)
-    elif cand.legend and not ref.legend:
+    elif cand.legend and not ref.legend and _supported(ctx, cand.legend_box or union_box([e.bbox for e in cand.legend])):
         box = cand.legend_box or union_box([e.bbox for e in cand.legend])
         out.append(Finding("text_error", 1, "legend", f"unexpected legend with {len(cand.legend)} entries", box,
                            {"entries": [e.text for e in cand.legend]}))
         ctx.consume_overlapping(box, 0.5, pad=4)
     elif ref.legend and cand.legend and ref.legend_box and cand.legend_box:
-        if box_iou(ref.legend_box, cand.legend_box) < 0.3:
+        if box_iou(ref.legend_box, cand.legend_box) < 0.3 and _supported(ctx, ref.legend_box):
             out.append(Finding("text_error", 1, "legend",
                                f"legend placed at the {position_name(cand.legend_box, (0, 0, W, H))} instead of the "
                                f"{position_name(ref.legend_box, (0, 0, W, H))}", ref.legend_box))
@@ -587,6 +588,8 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
                            {"colour": hex_of(s.colour)}))
         ctx.consume_overlapping(box, 0.6, pad=2)
     for rs, cs in pairs:
+        if not _supported(ctx, _mask_box(rs.mask | _fit(cs.mask, rs.mask.shape), ra.bbox)):
+            continue  # no real pixel difference where this series is drawn: nothing to report
         label = rs.label
         if _type_changed(rs, cs):
             box = _mask_box(rs.mask, ra.bbox)
@@ -619,6 +622,23 @@ def _present_in(arr: np.ndarray, background: tuple[int, int, int], s: Series, ax
         return False
     near = ndi.binary_dilation(other, iterations=3)
     return float((mine & near).sum()) >= 0.5 * float(mine.sum())
+
+
+def _fit(m: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(shape, bool)
+    h, w = min(shape[0], m.shape[0]), min(shape[1], m.shape[1])
+    out[:h, :w] = m[:h, :w]
+    return out
+
+
+def _supported(ctx: Context, box: BBox) -> bool:
+    """Is there any real difference region (consumed or not) touching ``box``?"""
+    for r in ctx.regions:
+        ix = min(r.bbox[2], box[2]) - max(r.bbox[0], box[0])
+        iy = min(r.bbox[3], box[3]) - max(r.bbox[1], box[1])
+        if ix > 0 and iy > 0:
+            return True
+    return False
 
 
 def _type_changed(rs: Series, cs: Series) -> bool:

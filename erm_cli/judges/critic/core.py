@@ -99,8 +99,11 @@ class Critic:
         timings["colour"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        diff, regions = diff_regions(al.ref, al.cand, al.ref_background, al.cand_background,
-                                     blur=1.2 if _resampled(al) else 0.5)
+        # an upscaled image is blurry over ~its scale factor: compare at that softness
+        up = max(max(al.cand_scale), al.work_scale)
+        blur = (1.2 * max(1.0, up / 1.5)) if _resampled(al) else 0.5
+        diff, regions = diff_regions(al.ref, al.cand, al.ref_background, al.cand_background, blur=blur,
+                                     radius=max(1, int(round(up / 2))))
         ctx = Context(task=task, al=al, diff=diff, regions=regions, ref_words=ref_words, cand_words=cand_words,
                       ref_palette=ref_pal, cand_palette=cand_pal, ocr_ok=ocr_ok)
         findings = _analyse(ctx)
@@ -186,9 +189,8 @@ def _frame_findings(ctx: Context) -> list[Finding]:
     al = ctx.al
     cat = {"chart": "structure_error", "table": "layout_error", "svg": "structure_error"}[ctx.task]
     out = []
-    rw, rh = al.ref_size
-    cw, ch = al.cand_size
-    frame_factor = max(rw / rh, cw / ch) / min(rw / rh, cw / ch)
+    sx, sy = al.cand_scale
+    stretch = max(sx, sy) / min(sx, sy)  # the candidate had to be distorted to fit: its proportions differ
     if al.aspect_ratio_factor >= EXTREME_ASPECT:
         rw, rh = al.ref_size
         cw, ch = al.cand_size
@@ -196,10 +198,10 @@ def _frame_findings(ctx: Context) -> list[Finding]:
                            f"content aspect ratio differs by a factor of {al.aspect_ratio_factor:.1f} "
                            f"(reference {rw}x{rh}, candidate {cw}x{ch})", None,
                            {"aspect_ratio_factor": round(al.aspect_ratio_factor, 3)}))
-    elif al.aspect_ratio_factor > 1.06 and frame_factor > 1.06:
+    elif stretch > 1.06:
         out.append(Finding(cat, 1, "whole image",
-                           f"content proportions differ ({(al.aspect_ratio_factor - 1) * 100:.0f} % in aspect ratio)",
-                           None, {"aspect_ratio_factor": round(al.aspect_ratio_factor, 3)}))
+                           f"content proportions differ ({(stretch - 1) * 100:.0f} % in aspect ratio)",
+                           None, {"aspect_ratio_factor": round(stretch, 3)}))
     return out
 
 
@@ -604,7 +606,7 @@ def _crop_differ(ctx: Context) -> Callable[[Sequence[float], Sequence[float]], f
 # ----------------------------------------------------------------------------------------- svg
 
 def _analyse_svg(ctx: Context) -> list[Finding]:
-    from .svg import compare_svg, svg_location
+    from .svg import _stroke_change, compare_svg, svg_location
 
     # icons are mostly shapes: only confident, letter-like words count as text
     all_words = list(ctx.ref_words) + list(ctx.cand_words)
@@ -628,14 +630,44 @@ def _analyse_svg(ctx: Context) -> list[Finding]:
         if r.colour_only:
             continue
         hits = [w for w in all_words if overlap_fraction(r.bbox, w.bbox) > 0.6]
-        if hits and _letter_like(ctx.al.ref, ctx.al.ref_background, hits, min_conf=60) + \
-                _letter_like(ctx.al.cand, ctx.al.cand_background, hits, min_conf=60):
+        readable = hits and (_letter_like(ctx.al.ref, ctx.al.ref_background, hits, min_conf=60)
+                             + _letter_like(ctx.al.cand, ctx.al.cand_background, hits, min_conf=60))
+        if readable or _glyph_row(ctx, r):
+            read = f" (read as {', '.join(repr(w.text) for w in hits[:3])})" if hits else ""
             out.append(Finding("text_symbol_error", 2, f"text at the {position_name(r.bbox, content)}",
-                               "text or symbol glyphs differ (read as "
-                               f"{', '.join(repr(w.text) for w in hits[:3])})", r.bbox, {"pixels": r.pixels}))
+                               f"text or symbol glyphs differ{read}", r.bbox, {"pixels": r.pixels}))
             ctx.consumed.add(i)
     out.extend(compare_svg(ctx))
     return out
+
+
+def _glyph_row(ctx: Context, r: Region) -> bool:
+    """Does a difference region hold a row of dark, letter-sized marks (text) in either image?"""
+    from scipy import ndimage as ndi
+
+    from .colour import channel_distance, chroma_of
+
+    x0, y0, x1, y1 = r.bbox
+    H, W = ctx.diff.shape
+    pad = 3
+    xa, ya, xb, yb = max(0, x0 - pad), max(0, y0 - pad), min(W, x1 + pad), min(H, y1 + pad)
+    for arr, bg in ((ctx.al.ref, ctx.al.ref_background), (ctx.al.cand, ctx.al.cand_background)):
+        crop = arr[ya:yb, xa:xb]
+        dark = (channel_distance(crop, bg) > 150) & (chroma_of(crop) < 25)
+        lab, n = ndi.label(dark)
+        if n < 2:
+            continue
+        boxes = [sl for sl in ndi.find_objects(lab) if sl is not None]
+        hs = np.array([sl[0].stop - sl[0].start for sl in boxes], float)
+        big = [sl for sl, hh in zip(boxes, hs) if hh >= 0.5 * hs.max()]
+        if len(big) < 2 or hs.max() < 6:
+            continue
+        cy = np.array([(sl[0].start + sl[0].stop) / 2 for sl in big])
+        widths = np.array([sl[1].stop - sl[1].start for sl in big], float)
+        line_like = (yb - ya) <= 2.2 * hs.max() and len(big) <= 12  # one line of text, not a drawing
+        if line_like and np.ptp(cy) <= 0.35 * hs.max() and widths.max() <= 1.5 * hs.max():
+            return True
+    return False
 
 
 def _letter_like(arr: np.ndarray, background: Sequence[int], words: Sequence[Word], min_conf: float = 75.0) -> list[Word]:
@@ -661,42 +693,101 @@ def _letter_like(arr: np.ndarray, background: Sequence[int], words: Sequence[Wor
 
 # ============================================================================================ guess
 
+def _has_ticks(dm: np.ndarray, box: Sequence[int]) -> bool:
+    """Short marks just outside the bottom or left spine, two or more of them (matplotlib-style ticks)."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    h, w = dm.shape
+    bottom = dm[min(h, y1 + 2):min(h, y1 + 5), x0:x1].any(axis=0) if y1 + 5 <= h else np.zeros(0, bool)
+    left = dm[y0:y1, max(0, x0 - 5):max(0, x0 - 2)].any(axis=1) if x0 >= 5 else np.zeros(0, bool)
+
+    def marks(flags: np.ndarray) -> int:
+        if flags.size == 0:
+            return 0
+        d = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+        starts, ends = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
+        return int(sum(1 for a, b in zip(starts, ends) if b - a <= 4))
+
+    return marks(bottom) >= 2 or marks(left) >= 2
+
+
+def _has_grid(arr: np.ndarray, bg: Sequence[int], box: Sequence[int]) -> bool:
+    from .chart import AxesInfo, _grid
+
+    ax = AxesInfo(bbox=tuple(float(v) for v in box))  # type: ignore[arg-type]
+    _grid(ax, arr, tuple(bg))  # type: ignore[arg-type]
+    return ax.h_grid >= 3 or ax.v_grid >= 3
+
+
+def _looks_like_text_grid(words: Sequence[Word]) -> bool:
+    """Three or more lines of words whose left edges line up in two or more columns."""
+    from .ocr import group_lines
+
+    lines = [ln for ln in group_lines(words, gap=0.9) if ln.words]
+    if len(lines) < 3 or len(words) < 6:
+        return False
+    th = float(np.median([w.height for w in words]))
+    starts = sorted(w.bbox[0] for w in words)
+    cols: list[list[float]] = []
+    for x in starts:
+        if cols and x - cols[-1][-1] <= th:
+            cols[-1].append(x)
+        else:
+            cols.append([x])
+    aligned = [c for c in cols if len(c) >= 3]
+    return len(aligned) >= 2
+
+
 def guess_task(img: Image.Image) -> str:
-    """"chart", "table" or "svg" for an image alone: axes spines mean a chart, a ruled grid a table,
-    rows of text with no graphics a table, anything else an icon / drawing (svg)."""
+    """"chart", "table" or "svg" for an image alone (used when neither code nor ``--task`` says).
+
+    A ruled grid whose cells hold words is a table; plot areas (spines or a filled background) with tick
+    marks or grid lines are a chart; rows of words in aligned columns are a borderless table; several
+    words with numbers next to large coloured areas (a pie, a labelled diagram) a chart; the rest an
+    icon / drawing (svg).
+    """
     from ...imageio import to_rgb
     from .align import working_size
-    from .colour import as_array, background_colour
+    from .colour import as_array, background_colour, chroma_of
     from .lines import dark_mask, find_axes_boxes, find_rules
 
     img = to_rgb(img)
     s, size = working_size(img.size, 800, 300)
-    if size != img.size:
-        img = img.resize(size, Image.BILINEAR)
-    arr = as_array(img)
+    work = img.resize(size, Image.BILINEAR) if size != img.size else img
+    arr = as_array(work)
     bg = background_colour(arr)
     h, w = arr.shape[:2]
     dm = dark_mask(arr, bg, min_contrast=40)
-    hr = find_rules(dm, horizontal=True, min_len=max(12, int(0.08 * w)))
-    vr = find_rules(dm, horizontal=False, min_len=max(8, int(0.04 * h)))
-    long_h = [r for r in hr if r.length >= 0.3 * w]
-    axes = find_axes_boxes(arr, bg)
-    if len(long_h) >= 3:
-        starts = np.array([r.start for r in long_h])
-        ends = np.array([r.end for r in long_h])
-        aligned = (np.abs(starts - np.median(starts)) < 0.03 * w) & (np.abs(ends - np.median(ends)) < 0.03 * w)
-        if aligned.sum() >= 3 and (not axes or len(vr) >= 3):
-            gaps = np.diff(sorted(r.pos for r, a in zip(long_h, aligned) if a))
-            # chart grid lines are evenly spaced and pass through plot marks; table rules frame rows of text
-            if not axes:
-                return "table"
-            if len(vr) >= 3 and gaps.size and np.std(gaps) > 0.15 * np.mean(gaps):
-                return "table"
+    hr = [r for r in find_rules(dm, horizontal=True, min_len=max(12, int(0.08 * w)))]
+    vr = [r for r in find_rules(dm, horizontal=False, min_len=max(8, int(0.03 * h)))]
+    words = _guess_words(img, s)
+    if len([r for r in hr if r.length >= 0.25 * w]) >= 3 and len(vr) >= 3:
+        inside = _words_in_grid(words, hr, vr)
+        if inside >= 6 and inside >= 0.6 * len(words):  # a chart's tick labels lie outside its grid
+            return "table"
+    axes = [b for b in find_axes_boxes(arr, bg)
+            if (b[2] - b[0]) >= 0.25 * w and (b[3] - b[1]) >= 0.2 * h and (b[2] - b[0]) * (b[3] - b[1]) >= 0.1 * w * h
+            and (_has_ticks(dm, b) or _has_grid(arr, bg, b))]
     if axes:
         return "chart"
-    # no rules: text rows spanning the image (a borderless table) or graphics
-    ink = dm.mean()
-    chroma = (arr.max(axis=2).astype(np.int16) - arr.min(axis=2)) > 40
-    if chroma.mean() < 0.02 and 0.01 < ink < 0.25 and len(hr) >= 2:
+    if _looks_like_text_grid(words):
         return "table"
+    chromatic = float((chroma_of(arr) > 40).mean())
+    if len(words) >= 4 and chromatic > 0.08 and sum(any(c.isdigit() for c in w.text) for w in words) >= 3:
+        return "chart"
     return "svg"
+
+
+def _guess_words(img: Image.Image, scale: float) -> list[Word]:
+    try:
+        return [w.scaled(scale) for w in cached_ocr(img) if w.conf >= 60 and len(w.text) >= 1]
+    except OcrUnavailable:
+        return []
+
+
+def _words_in_grid(words: Sequence[Word], hr: Sequence[Any], vr: Sequence[Any]) -> int:
+    """Words lying inside the extent of the ruled grid."""
+    x0 = min(r.start for r in hr)
+    x1 = max(r.end for r in hr)
+    y0 = min(r.pos for r in hr)
+    y1 = max(r.pos for r in hr)
+    return sum(1 for wd in words if x0 <= wd.cx <= x1 and y0 <= wd.cy <= y1)

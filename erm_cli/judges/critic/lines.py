@@ -106,7 +106,7 @@ def dark_mask(arr: np.ndarray, background: tuple[int, int, int], min_contrast: i
 def find_axes_boxes(arr: np.ndarray, background: tuple[int, int, int], *, min_frac: float = 0.12) -> list[BBox]:
     """Plot areas: a bottom rule meeting a left rule at its left end (an L of spines), largest first."""
     h, w = arr.shape[:2]
-    dm = dark_mask(arr, background)
+    dm = dark_mask(arr, background, min_contrast=30)  # light grey spines count too
     hr = find_rules(dm, horizontal=True, min_len=max(24, int(min_frac * w)))
     vr = find_rules(dm, horizontal=False, min_len=max(24, int(min_frac * h)))
     boxes: list[BBox] = []
@@ -129,12 +129,50 @@ def find_axes_boxes(arr: np.ndarray, background: tuple[int, int, int], *, min_fr
             cover = max(dm[y0:y1 + 1, max(0, x - 1):x + 2].any(axis=1).mean() for x in (x0, x1))
             if cover >= 0.9:
                 boxes.append((x0, y0, x1 + 1, y1))
+    boxes.extend(_filled_areas(arr, background, min_frac))
     # remove duplicates / nested near-duplicates
     boxes.sort(key=lambda bx: -(bx[2] - bx[0]) * (bx[3] - bx[1]))
     out: list[BBox] = []
     for bx in boxes:
         if all(_iou(bx, o) < 0.6 and not _contains(o, bx) for o in out):
             out.append(bx)
+    return out
+
+
+def _filled_areas(arr: np.ndarray, background: tuple[int, int, int], min_frac: float) -> list[BBox]:
+    """Plot areas painted in their own (greyish) colour, as in ggplot or seaborn styles, with no spines."""
+    from scipy import ndimage as ndi
+
+    from .colour import channel_distance, chroma_of
+
+    h, w = arr.shape[:2]
+    small = arr[::4, ::4]
+    q = (small.astype(np.int32) >> 3)
+    keys = (q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2]
+    vals, counts = np.unique(keys, return_counts=True)
+    out: list[BBox] = []
+    for idx in np.argsort(-counts)[:4]:
+        if counts[idx] < 0.08 * keys.size:
+            break
+        sel = small[keys == vals[idx]]
+        colour = tuple(int(v) for v in np.median(sel, axis=0))
+        if max(abs(a - b) for a, b in zip(colour, background)) < 6:
+            continue  # the figure background itself
+        if chroma_of(np.asarray([[colour]], np.uint8))[0, 0] > 30:
+            continue  # a big coloured shape, not a plot background
+        mask = channel_distance(arr, colour) <= 6
+        mask = ndi.binary_closing(mask, structure=np.ones((9, 9), bool))  # bridge marks drawn over the fill
+        lab, n = ndi.label(mask)
+        if n == 0:
+            continue
+        sizes = np.bincount(lab.ravel())[1:]
+        k = int(np.argmax(sizes))
+        sl = ndi.find_objects(lab)[k]
+        bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        comp = lab[sl] == k + 1
+        # a plot background is a rectangle: its top row and left column are (mostly) the fill colour
+        if bw >= 2 * min_frac * w and bh >= 2 * min_frac * h and comp[0].mean() >= 0.5 and comp[:, 0].mean() >= 0.5:
+            out.append((sl[1].start, sl[0].start, sl[1].stop, sl[0].stop))
     return out
 
 

@@ -150,8 +150,18 @@ def _stroke_change(ctx: Context, r: Region) -> bool:
     boundary = thin_side & ~ndi.binary_erosion(thin_side)
     t = 2.0 * float(thin_side.sum()) / max(1.0, float(boundary.sum()))  # stroke width of the thinner one
     size = max(xb - xa, yb - ya)
-    if t > 0.2 * size:
+    if t > 0.3 * size:
         return False  # a filled shape, not an outline
+    # a thicker / thinner stroke moves the outline's extent by about the stroke width, a resize by much more
+    thick_side = ci if thin_side is ri else ri
+    tb = thick_side & ~ndi.binary_erosion(thick_side)
+    t2 = 2.0 * float(thick_side.sum()) / max(1.0, float(tb.sum()))
+    ext = []
+    for m in (ri, ci):
+        ys, xs = np.nonzero(m)
+        ext.append((int(xs.max() - xs.min()), int(ys.max() - ys.min())) if ys.size else (0, 0))
+    if max(abs(ext[0][0] - ext[1][0]), abs(ext[0][1] - ext[1][1])) > 1.5 * t2 + 2:
+        return False
     xor = ri ^ ci
     near = ndi.binary_dilation(both, iterations=int(max(3, round(2.5 * t))))
     if float((xor & near).sum()) < 0.9 * float(xor.sum()) or float(both.sum()) < 0.3 * float(thin_side.sum()):
