@@ -12,9 +12,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 
-def erm(*args: str) -> subprocess.CompletedProcess[str]:
+def erm(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "erm_cli.app", *args], capture_output=True, text=True,
-                          timeout=300, env={**__import__("os").environ, "COLUMNS": "200"})
+                          timeout=300, env={**__import__("os").environ, "COLUMNS": "200", **env})
 
 
 def icon(fill: str = "#e63946", cx: int = 100) -> Image.Image:
@@ -95,3 +95,12 @@ def test_image_batch_records_a_corrupt_item_and_resumes(pair: dict[str, Path], t
     assert "corrupt" in by_id["corrupt"]["error"] or "readable" in by_id["corrupt"]["error"]
     again = json.loads(erm("judge", "--batch", str(data), "--out", str(out), "--json").stdout)
     assert again["resumed"] == 2 and again["judged"] == 2
+
+
+def test_without_an_ocr_engine_the_text_check_is_skipped_with_a_warning(pair: dict[str, Path]) -> None:
+    # force the pure-pip fallback, which this environment does not install: no OCR engine at all
+    p = erm("judge", str(pair["ref"]), str(pair["recoloured"]), "--json", ERM_OCR_ENGINE="rapidocr")
+    assert p.returncode == 0, p.stderr
+    v = json.loads(p.stdout)
+    assert v["errors"] and "text check skipped" in v["info"]["warnings"][0]
+    assert "warning" in p.stderr and "erm-cli[ocr]" in p.stderr

@@ -94,19 +94,19 @@ def build_pairs(quick: bool = False) -> list[tuple[str, str, Image.Image, Image.
     """(task, label, reference, candidate) pairs; charts and tables are 800x600."""
     vals = [23.0, 35.0, 30.0, 42.0, 38.0]
     ref = _chart(vals)
-    pairs = [("chart", "equivalent (dpi 150)", ref, _chart(vals, dpi=150)),
-             ("chart", "data change", ref, _chart([23.0, 35.0, 38.0, 42.0, 38.0])),
-             ("chart", "colour change", ref, _chart(vals, colour="#2ca02c")),
-             ("chart", "title change", ref, _chart(vals, title="Quarterly revenue by region (2023)"))]
+    pairs = [("chart", "same, dpi 150", ref, _chart(vals, dpi=150)),
+             ("chart", "bar value", ref, _chart([23.0, 35.0, 38.0, 42.0, 38.0])),
+             ("chart", "colour", ref, _chart(vals, colour="#2ca02c")),
+             ("chart", "title", ref, _chart(vals, title="Quarterly revenue by region (2023)"))]
     cells = [["Country", "Units", "Share (%)"], ["France", "1204", "12.5"], ["Japan", "980", "9.8"],
              ["Brazil", "755", "7.6"], ["Kenya", "320", "3.1"]]
     tref = _table(cells)
     changed = [row[:] for row in cells]
     changed[2][1] = "890"
-    pairs += [("table", "equivalent", tref, _table(cells)), ("table", "number change", tref, _table(changed))]
+    pairs += [("table", "same", tref, _table(cells)), ("table", "number", tref, _table(changed))]
     sref = _svg()
-    pairs += [("svg", "equivalent (512 px)", sref, _svg(size=512)), ("svg", "moved + recoloured", sref,
-                                                                      _svg(fill="#2a9d8f", cx=100))]
+    pairs += [("svg", "same, 512 px", sref, _svg(size=512)), ("svg", "moved+colour", sref,
+                                                             _svg(fill="#2a9d8f", cx=100))]
     if quick:
         pairs = [p for i, p in enumerate(pairs) if i in (0, 1, 4, 6)]
     return pairs
@@ -159,9 +159,9 @@ def _print(doc: dict[str, Any]) -> None:
 
     from ..console import console
 
-    t = Table(title="critic latency per pair (one core)")
-    for col in ("task", "pair", "size", "errors", "total s", *STAGES):
-        t.add_column(col, justify="right" if col not in ("task", "pair") else "left")
+    t = Table(title="critic latency per pair, seconds (median, one core)")
+    for col in ("task", "pair", "size", "err", "total", "align", "ocr", "colour", "regions"):
+        t.add_column(col, justify="right" if col not in ("task", "pair") else "left", no_wrap=True)
     for r in doc["pairs"]:
         t.add_row(r["task"], r["pair"], r["size"], str(r["errors"]), f"{r['median_s']:.3f}",
                   *(f"{r[f'{s}_s']:.3f}" for s in STAGES))

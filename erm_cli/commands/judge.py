@@ -87,6 +87,12 @@ def _judge_one(reference: str, prediction: str, task: str, judge_name: str, opti
                               use_cache=use_cache)
     if diff_image is not None:
         _write_diff(diff_image, reference, prediction, verdict, kind)
+    for warning in verdict.info.get("warnings", []):
+        from rich.markup import escape
+
+        from ..console import err_console
+
+        err_console.print(f"[yellow]warning[/]: {escape(str(warning))}")
     if as_json:
         print_json(verdict.to_dict())
     else:

@@ -591,11 +591,14 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
         if not _supported(ctx, _mask_box(rs.mask | _fit(cs.mask, rs.mask.shape), ra.bbox)):
             continue  # no real pixel difference where this series is drawn: nothing to report
         label = rs.label
-        if _type_changed(rs, cs):
+        flipped = (rs.kind == cs.kind == "bars" and len(rs.bars) >= 2 and len(cs.bars) >= 2
+                   and _bars_vertical(rs.bars) != _bars_vertical(cs.bars))
+        if _type_changed(rs, cs) or flipped:
             box = _mask_box(rs.mask, ra.bbox)
+            kinds = (_kind_name(rs), _kind_name(cs))
             out.append(Finding("structure_error", 3, f"{name}plot area, {label}",
-                               f"chart type differs: {rs.kind} expected, {cs.kind} found", box,
-                               {"ref_kind": rs.kind, "cand_kind": cs.kind}))
+                               f"chart type differs: {kinds[0]} expected, {kinds[1]} found", box,
+                               {"ref_kind": kinds[0], "cand_kind": kinds[1]}))
             ctx.consume_overlapping(ra.bbox, 0.3)
             continue
         if rs.kind == "bars":
@@ -639,6 +642,12 @@ def _supported(ctx: Context, box: BBox) -> bool:
         if ix > 0 and iy > 0:
             return True
     return False
+
+
+def _kind_name(s: Series) -> str:
+    if s.kind == "bars" and len(s.bars) >= 2:
+        return "vertical bars" if _bars_vertical(s.bars) else "horizontal bars"
+    return s.kind
 
 
 def _type_changed(rs: Series, cs: Series) -> bool:
