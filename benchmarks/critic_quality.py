@@ -14,8 +14,9 @@
 2. resvg-test-suite (../shared/data/resvg-test-suite): every test's reference PNG against our own cairosvg
    render of the SVG, "equivalent vs not" scored by AUROC for the critic and the SSIM / MSE / pHash
    baselines. Labels: ``librsvg`` column of results.csv (1 passed = equivalent, 2/3 = not; 0 skipped) —
-   upstream's manual verdicts for a related renderer, a rough guide; plus, where present,
-   benchmarks/resvg_labels.csv (labels we checked by eye on a sample).
+   upstream's manual verdicts for a related renderer, a rough guide; plus benchmarks/resvg_labels.csv:
+   79 tests (a seeded, stratified sample) whose reference and cairosvg render we compared by eye
+   (1 = looks the same, 0 = visibly different; see benchmarks/resvg_labels.md).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def run_synthetic(n_charts: int, n_tables: int, n_svgs: int, seed: int, log: boo
 
 # ============================================================================================= resvg
 
-def resvg_items(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
+def resvg_items(root: Path, limit: int | None = None, manual_only: bool = False) -> list[dict[str, Any]]:
     """(svg, reference png, label) for every test whose librsvg verdict is 1 (pass) or 2/3 (fail)."""
     verdicts: dict[str, int] = {}
     with (root / "results.csv").open(newline="") as fh:
@@ -144,6 +145,8 @@ def resvg_items(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
             continue
         items.append({"title": title, "svg": svg, "png": png, "librsvg_equivalent": int(code == 1),
                       "manual_equivalent": manual.get(title)})
+    if manual_only:
+        items = [it for it in items if it["manual_equivalent"] is not None]
     if limit:
         step = max(1, len(items) // limit)
         items = items[::step][:limit]
@@ -161,11 +164,11 @@ def render_cairosvg(svg: Path) -> tuple[Image.Image, str | None]:
         return Image.new("RGB", (200, 200), "white"), f"{type(exc).__name__}: {exc}"[:200]
 
 
-def run_resvg(root: Path, limit: int | None, log: bool = False) -> dict[str, Any]:
+def run_resvg(root: Path, limit: int | None, log: bool = False, manual_only: bool = False) -> dict[str, Any]:
     from erm_cli.imageio import load_image
 
     judges = {"critic": get_judge("critic"), **{b: get_judge(b) for b in BASELINES}}
-    items = resvg_items(root, limit)
+    items = resvg_items(root, limit, manual_only)
     scores: dict[str, list[float]] = {k: [] for k in judges}
     failures = 0
     t0 = time.perf_counter()
@@ -251,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--resvg-limit", type=int, default=None, help="judge an evenly spaced subset of the suite")
     p.add_argument("--only", choices=("synthetic", "resvg"), default=None)
+    p.add_argument("--resvg-manual-only", action="store_true",
+                   help="judge only the tests labelled by eye in benchmarks/resvg_labels.csv")
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     p.add_argument("--log", action="store_true", help="one line per judged pair on stderr")
     a = p.parse_args(argv)
@@ -269,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             print("resvg-test-suite not found beside the checkout (../shared/data); skipped", file=sys.stderr)
         else:
             limit = a.resvg_limit if a.resvg_limit is not None else (300 if a.quick else None)
-            doc["resvg"] = run_resvg(root, limit, a.log)
+            doc["resvg"] = run_resvg(root, limit, a.log, a.resvg_manual_only)
     print_report(doc)
     if a.json:
         slim = json.loads(json.dumps(doc, default=str))

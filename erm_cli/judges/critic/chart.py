@@ -157,7 +157,7 @@ def _grid(ax: AxesInfo, arr: np.ndarray, background: tuple[int, int, int]) -> No
     crop = arr[y0 + 4:y1 - 3, x0 + 4:x1 - 3]
     from .colour import channel_distance, chroma_of
 
-    m = (channel_distance(crop, background) >= 14) & (chroma_of(crop) < 30)
+    m = (channel_distance(crop, background) >= 14) & (chroma_of(crop) < 12)
     ax.h_grid = _projection_lines(m.mean(axis=1))
     ax.v_grid = _projection_lines(m.mean(axis=0))
 

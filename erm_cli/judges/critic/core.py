@@ -164,6 +164,7 @@ def _to_error(f: Finding, al: Alignment) -> ErrorItem:
 def _analyse(ctx: Context) -> list[Finding]:
     findings: list[Finding] = []
     findings.extend(_frame_findings(ctx))
+    findings.extend(_faint_findings(ctx))
     if ctx.task == "chart":
         findings.extend(_analyse_chart(ctx))
     elif ctx.task == "table":
@@ -182,6 +183,24 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
             continue
         seen.add(key)
         out.append(f)
+    return out
+
+
+def _faint_findings(ctx: Context) -> list[Finding]:
+    """Shading that changed over a large area without any sharp difference (gradients, filters, opacity)."""
+    from .diffmap import faint_areas
+
+    cat = {"chart": "style_error", "table": "layout_error", "svg": "style_error"}[ctx.task]
+    out = []
+    W, H = ctx.size
+    for box in faint_areas(ctx.diff, ctx.regions):
+        x0, y0, x1, y1 = box
+        a = ctx.al.ref[y0:y1, x0:x1].reshape(-1, 3).astype(float).mean(axis=0)
+        b = ctx.al.cand[y0:y1, x0:x1].reshape(-1, 3).astype(float).mean(axis=0)
+        de = delta_e_rgb(a, b)
+        out.append(Finding(cat, 1, f"{position_name(box, (0, 0, W, H))} area",
+                           f"colours or shading differ slightly over a large area (mean colour {hex_of(a)} expected, "
+                           f"{hex_of(b)} found, ΔE2000 = {de:.0f})", box, {"delta_e2000": round(de, 1)}))
     return out
 
 
@@ -618,6 +637,11 @@ def _analyse_svg(ctx: Context) -> list[Finding]:
     content = content_bbox(ctx.al.ref, ctx.al.ref_background) or (0, 0, W, H)
     for d in diffs:
         loc = f"text at the {position_name(d.bbox, content)}"
+        if d.kind in ("missing", "extra") and _similar_ink(ctx, d.bbox):
+            # the other image has text of about the same extent there, OCR just did not read it the same way
+            out.append(Finding("text_symbol_error", 1, loc, f"text '{d.ref_text or d.cand_text}' is drawn differently "
+                               "(glyph shapes or spacing)", d.bbox, _text_evidence(d)))
+            continue
         out.append(Finding("text_symbol_error", _text_severity(d, loc), loc, d.describe(), d.bbox, _text_evidence(d)))
     _consume_text_regions(ctx, diffs)
 
@@ -639,6 +663,16 @@ def _analyse_svg(ctx: Context) -> list[Finding]:
             ctx.consumed.add(i)
     out.extend(compare_svg(ctx))
     return out
+
+
+def _similar_ink(ctx: Context, box: Sequence[float]) -> bool:
+    """Both images hold a similar amount of ink inside ``box`` (within 35 %)."""
+    from .diffmap import ink_mask
+
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    a = ink_mask(ctx.al.ref[max(0, y0):y1, max(0, x0):x1], ctx.al.ref_background).sum()
+    b = ink_mask(ctx.al.cand[max(0, y0):y1, max(0, x0):x1], ctx.al.cand_background).sum()
+    return a > 20 and b > 20 and 0.65 <= b / a <= 1.55
 
 
 def _glyph_row(ctx: Context, r: Region) -> bool:

@@ -203,7 +203,7 @@ def characterise(ref: np.ndarray, cand: np.ndarray, ref_bg: tuple[int, int, int]
         c_d = ndi.binary_dilation(c_ink) if c_ink.any() else c_ink
         inter = float((r_ink & c_d).sum() + (c_ink & r_d).sum()) / 2
         union = float(r_ink.sum() + c_ink.sum()) - inter
-        iou = inter / union if union > 0 else 1.0
+        iou = inter / union if union > 0 else 0.0  # no ink on either side: a faint shading difference
         rc = _dominant_colour(ref[y0:y1, x0:x1], r_ink)
         cc = _dominant_colour(cand[y0:y1, x0:x1], c_ink)
         de = delta_e_rgb(rc, cc) if rc is not None and cc is not None else 0.0
@@ -211,6 +211,28 @@ def characterise(ref: np.ndarray, cand: np.ndarray, ref_bg: tuple[int, int, int]
                               cand_ink=float(c_ink.sum()), ink_iou=iou, ref_colour=rc, cand_colour=cc,
                               colour_delta_e=de))
     return regions
+
+
+def faint_areas(diff: np.ndarray, regions: list[Region], *, level: int = 22, min_share: float = 0.02) -> list[BBox]:
+    """Large areas of moderate difference that no region covers (a gradient or shading that changed)."""
+    h, w = diff.shape
+    mask = diff > level
+    for r in regions:
+        x0, y0, x1, y1 = r.bbox
+        mask[y0:y1, x0:x1] = False
+    if mask.sum() < min_share * h * w:
+        return []
+    small = mask[::4, ::4]
+    grown = ndi.binary_closing(small, iterations=2)
+    labels, n = ndi.label(grown)
+    out = []
+    for i, sl in enumerate(ndi.find_objects(labels)):
+        if sl is None:
+            continue
+        count = int((small[sl] & (labels[sl] == i + 1)).sum()) * 16
+        if count >= min_share * h * w:
+            out.append((sl[1].start * 4, sl[0].start * 4, min(w, sl[1].stop * 4), min(h, sl[0].stop * 4)))
+    return out
 
 
 def diff_regions(ref: np.ndarray, cand: np.ndarray, ref_bg: tuple[int, int, int], cand_bg: tuple[int, int, int],
