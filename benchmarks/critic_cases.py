@@ -17,9 +17,10 @@ import copy
 import io
 import random
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from PIL import Image
 

@@ -38,10 +38,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-import critic_cases as cc  # noqa: E402
+import critic_cases as cc
 
-from erm_cli.bench.judge_metrics import auroc  # noqa: E402
-from erm_cli.judges import get_judge  # noqa: E402
+from erm_cli.bench.judge_metrics import auroc
+from erm_cli.judges import get_judge
 
 BASELINES = ("ssim", "mse", "phash")
 
@@ -160,7 +160,7 @@ def render_cairosvg(svg: Path) -> tuple[Image.Image, str | None]:
     try:
         png = cairosvg.svg2png(url=str(svg), background_color="white")
         return Image.open(io.BytesIO(png)).convert("RGB"), None
-    except Exception as exc:  # noqa: BLE001 - a test cairosvg cannot render is a (non-equivalent) blank
+    except Exception as exc:
         return Image.new("RGB", (200, 200), "white"), f"{type(exc).__name__}: {exc}"[:200]
 
 

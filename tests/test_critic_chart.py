@@ -4,7 +4,7 @@ described with evidence, and more errors mean a lower reward."""
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from PIL import Image
@@ -15,7 +15,7 @@ BASE = {"values": (23.0, 35.0, 30.0, 42.0), "colour": "#1f77b4", "title": "Quart
         "ylabel": "Revenue (M$)", "dashed": False, "grid": False, "subplots": 1, "kind": "bar"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def chart(dpi: int = 100, tight: bool = False, **changes) -> Image.Image:  # type: ignore[no-untyped-def]
     import matplotlib
 
@@ -47,7 +47,7 @@ def chart(dpi: int = 100, tight: bool = False, **changes) -> Image.Image:  # typ
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
 
 
-@lru_cache(maxsize=None)
+@cache
 def verdict(**changes):  # type: ignore[no-untyped-def]
     dpi = changes.pop("dpi", 100)
     tight = changes.pop("tight", False)

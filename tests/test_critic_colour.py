@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from erm_cli.judges.critic.colour import (background_colour, colour_f1, delta_e2000, delta_e_rgb, label_map,
-                                          match_colours, palette, parse_colour, rgb_to_lab)
+from erm_cli.judges.critic.colour import (
+    background_colour,
+    colour_f1,
+    delta_e2000,
+    delta_e_rgb,
+    label_map,
+    match_colours,
+    palette,
+    parse_colour,
+    rgb_to_lab,
+)
 
 # Sharma, Wu & Dalal (2005), "The CIEDE2000 color-difference formula", Table 1: (Lab1, Lab2, ΔE00)
 SHARMA = [

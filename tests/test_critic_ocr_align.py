@@ -9,15 +9,23 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from erm_cli.judges.critic.align import align, content_bbox
-from erm_cli.judges.critic.ocr import (Word, engine_info, get_engine, group_lines, ocr_lines, ocr_rotated, ocr_words,
-                                       parse_number)
+from erm_cli.judges.critic.ocr import (
+    Word,
+    engine_info,
+    get_engine,
+    group_lines,
+    ocr_lines,
+    ocr_rotated,
+    ocr_words,
+    parse_number,
+)
 from erm_cli.judges.critic.text import compare_text, match_words
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    import matplotlib
-
     from pathlib import Path
+
+    import matplotlib
 
     return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
 

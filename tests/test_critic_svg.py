@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from PIL import Image
 
@@ -23,7 +23,7 @@ def svg(size: int = 200, **override: str) -> str:
     return f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 200 200">{body}</svg>'
 
 
-@lru_cache(maxsize=None)
+@cache
 def render(code: str) -> Image.Image:
     from erm_cli.renderers import render as erm_render
 

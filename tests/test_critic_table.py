@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from PIL import Image
@@ -25,7 +25,7 @@ def _markdown(rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@lru_cache(maxsize=None)
+@cache
 def render(code: str, kind: str) -> Image.Image:
     from erm_cli.renderers import render as erm_render
 

@@ -12,4 +12,4 @@ from __future__ import annotations
 
 from .core import CRITIC_VERSION, Critic, guess_task
 
-__all__ = ["Critic", "guess_task", "CRITIC_VERSION"]
+__all__ = ["CRITIC_VERSION", "Critic", "guess_task"]

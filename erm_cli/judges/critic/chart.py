@@ -8,16 +8,25 @@ model-free refine policy needs (OCR text, palette, bar geometry).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, is_greyish
-from .findings import (BBox, Context, Finding, centre, fmt_number, overlap_fraction, position_name, severity_by_share,
-                       union_box)
-from .lines import box_iou, dark_mask, find_axes_boxes, find_rules
+from .findings import (
+    BBox,
+    Context,
+    Finding,
+    centre,
+    fmt_number,
+    overlap_fraction,
+    position_name,
+    severity_by_share,
+    union_box,
+)
+from .lines import box_iou, find_axes_boxes
 from .ocr import Line, Word, group_lines, parse_number
 
 
@@ -54,6 +63,8 @@ class AxesInfo:
     y_calibration: tuple[float, float] | None = None  # value = a * y + b
     h_grid: int = 0
     v_grid: int = 0
+    h_grid_faint: int = 0  # the same with a low contrast threshold (grids fade when an image is downscaled)
+    v_grid_faint: int = 0
     ylabel_box: BBox | None = None  # the rotated y-axis label's strip (left of the tick labels)
     series: list[Series] = field(default_factory=list)
 
@@ -157,9 +168,13 @@ def _grid(ax: AxesInfo, arr: np.ndarray, background: tuple[int, int, int]) -> No
     crop = arr[y0 + 4:y1 - 3, x0 + 4:x1 - 3]
     from .colour import channel_distance, chroma_of
 
-    m = (channel_distance(crop, background) >= 14) & (chroma_of(crop) < 12)
+    dist, grey = channel_distance(crop, background), chroma_of(crop) < 12
+    m = (dist >= 14) & grey
     ax.h_grid = _projection_lines(m.mean(axis=1))
     ax.v_grid = _projection_lines(m.mean(axis=0))
+    faint = (dist >= 5) & grey
+    ax.h_grid_faint = _projection_lines(faint.mean(axis=1), min_frac=0.15)
+    ax.v_grid_faint = _projection_lines(faint.mean(axis=0), min_frac=0.15)
 
 
 def _projection_lines(profile: np.ndarray, min_frac: float = 0.3, max_width: int = 4) -> int:
@@ -236,7 +251,6 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
     out: list[Series] = []
     area = crop.shape[0] * crop.shape[1]
     counts = [int((labels == k).sum()) for k in range(len(cols))]
-    biggest = max(counts) if counts else 0
     for k, p in enumerate(cols):
         m = ndi.binary_closing(labels == k) | (labels == k)  # heal anti-aliasing breaks in thin marks
         n = counts[k]
@@ -491,7 +505,7 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
     """Structure, series, grid and legend findings; consumes the difference regions they explain."""
     out: list[Finding] = []
     W, H = ctx.size
-    loc = lambda b: chart_location(ref, b)  # noqa: E731
+    loc = lambda b: chart_location(ref, b)
 
     # ---- structure: number and arrangement of subplots
     changed_area = sum(r.area for r in ctx.regions) / float(W * H)
@@ -502,7 +516,7 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
         out.append(Finding("structure_error", 3, "figure layout", desc, ref.content,
                            {"ref_subplots": len(ref.axes), "cand_subplots": len(cand.axes)}))
         _consume_big(ctx, 0.02)
-    elif len(ref.axes) > 1 and len(ref.axes) == len(cand.axes):
+    elif len(ref.axes) > 1 and len(ref.axes) == len(cand.axes) and changed_area >= 0.02:
         rg = _grid_shape([a.bbox for a in ref.axes])
         cg = _grid_shape([a.bbox for a in cand.axes])
         if rg != cg:
@@ -554,8 +568,13 @@ def _consume_big(ctx: Context, min_share: float) -> None:
 
 def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[Finding]:
     out = []
-    for axis, rn, cn in (("horizontal", ra.h_grid, ca.h_grid), ("vertical", ra.v_grid, ca.v_grid)):
-        if (rn >= 3 and cn <= 1) or (cn >= 3 and rn <= 1):
+    sx, sy = ctx.al.cand_scale
+    resampled = abs(sx - 1) > 0.002 or abs(sy - 1) > 0.002 or ctx.al.work_scale != 1.0
+    for axis, rn, cn, rf, cf in (("horizontal", ra.h_grid, ca.h_grid, ra.h_grid_faint, ca.h_grid_faint),
+                                 ("vertical", ra.v_grid, ca.v_grid, ra.v_grid_faint, ca.v_grid_faint)):
+        if not resampled:  # faint lines only matter when resampling may have washed a grid out
+            rf, cf = rn, cn
+        if (rn >= 3 and cf <= 1) or (cn >= 3 and rf <= 1):
             state = "missing" if rn >= 2 else "unexpected"
             out.append(Finding("style_error", 1, f"{name}plot area grid",
                                f"{axis} grid lines {state} ({rn} expected, {cn} found)", ra.bbox,
@@ -815,15 +834,3 @@ def _pieces(m: np.ndarray, min_px: int = 6) -> int:
         return 0
     sizes = np.bincount(lab.ravel())[1:]
     return int((sizes >= min_px).sum())
-
-
-def _dash_style(m: np.ndarray) -> str:
-    """"solid" or "dashed/dotted" from the gaps along the mask's horizontal extent."""
-    cols = m.any(axis=0)
-    idx = np.nonzero(cols)[0]
-    if idx.size < 10:
-        return "solid"
-    span = cols[idx[0]:idx[-1] + 1]
-    gaps = 1 - span.mean()
-    lab, n = ndi.label(m)
-    return "dashed" if gaps > 0.12 or n > 8 else "solid"

@@ -11,8 +11,8 @@ Reusable outside the critic:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -104,9 +105,6 @@ def severity_by_share(share: float, minor: float, severe: float) -> int:
         return 3
     return 2
 
-
-def ordinal(n: int) -> str:
-    return f"{n}"
 
 
 def fmt_number(v: float | None) -> str:

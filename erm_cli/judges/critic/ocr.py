@@ -19,9 +19,10 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -70,7 +71,7 @@ class Word:
     def width(self) -> float:
         return self.bbox[2] - self.bbox[0]
 
-    def scaled(self, sx: float, sy: float | None = None, dx: float = 0.0, dy: float = 0.0) -> "Word":
+    def scaled(self, sx: float, sy: float | None = None, dx: float = 0.0, dy: float = 0.0) -> Word:
         sy = sx if sy is None else sy
         x0, y0, x1, y1 = self.bbox
         return Word(self.text, (x0 * sx + dx, y0 * sy + dy, x1 * sx + dx, y1 * sy + dy), self.conf, self.vertical)
@@ -122,7 +123,7 @@ class TesserocrEngine:
     name = "tesserocr"
 
     def __init__(self) -> None:
-        import tesserocr  # noqa: F401  (fail early if the wheel is missing)
+        import tesserocr
 
         self._tessdata = find_tessdata()
         if self._tessdata is None:

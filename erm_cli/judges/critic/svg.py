@@ -193,21 +193,3 @@ def _shift_match(ctx: Context, r: Region) -> tuple[float, float, float] | None:
     return float(dx), float(dy), overlap
 
 
-def _thin(r: Region) -> bool:
-    ink = max(r.ref_ink, r.cand_ink)
-    x0, y0, x1, y1 = r.bbox
-    perim = 2 * ((x1 - x0) + (y1 - y0))
-    return ink / max(1.0, perim) < 3.0
-
-
-def _nested(r: Region) -> bool:
-    """True when one ink mask lies within a small dilation of the other (thicker / thinner strokes)."""
-    return 0.2 <= r.ink_iou and (r.cand_ink > 1.25 * r.ref_ink or r.ref_ink > 1.25 * r.cand_ink)
-
-
-def component_count(arr: np.ndarray, background: tuple[int, int, int]) -> int:
-    """Connected painted components (a rough measure of an icon's complexity)."""
-    from .diffmap import ink_mask
-
-    lab, n = ndi.label(ink_mask(arr, background))
-    return int(n)

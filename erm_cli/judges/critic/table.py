@@ -7,12 +7,12 @@ is compared by the critic's text stage with :func:`cell_of` locations.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
-from .findings import BBox, Context, Finding, union_box
+from .findings import BBox, Context, Finding
 from .lines import dark_mask, find_rules
 from .ocr import Line, Word, group_lines
 
@@ -389,9 +389,3 @@ def compare_structure(ctx: Context, ref: TableLayout, cand: TableLayout, pairs: 
             out.append(Finding("layout_error", 3, f"after column {j}", f"unexpected extra column '{head}'",
                                _col_box(cand, j), {"ref_cols": ref.n_cols, "cand_cols": cand.n_cols}))
     return out
-
-
-def table_box_of_cells(layout: TableLayout, cells: Sequence[tuple[int, int]]) -> BBox:
-    boxes = [(layout.col_edges[c], layout.row_edges[r], layout.col_edges[c + 1], layout.row_edges[r + 1])
-             for r, c in cells]
-    return union_box(boxes)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -237,6 +237,10 @@ def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evide
         d.evidence = max((evidence(b) for b in focus), default=evidence(d.bbox))
         if d.kind in ("moved", "resized"):
             if d.evidence >= min_evidence:
+                kept.append(d)
+        elif d.kind == "changed" and ocr_fold(d.ref_text) == ocr_fold(d.cand_text):
+            # case, punctuation or a confusable letter only: OCR often does that; ask for a letter's worth of ink
+            if d.evidence >= 3 * min_evidence:
                 kept.append(d)
         elif d.evidence >= min_evidence or (confident is not None and d.kind == "changed" and d.confidence >= confident
                                             and ocr_fold(d.ref_text) != ocr_fold(d.cand_text)):
