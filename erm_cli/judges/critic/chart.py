@@ -524,6 +524,7 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
                                f"subplots arranged {rg[0]}x{rg[1]} expected, {cg[0]}x{cg[1]} found", ref.content,
                                {"ref_grid": list(rg), "cand_grid": list(cg)}))
             _consume_big(ctx, 0.02)
+    relayout = bool(out)
     pairs = _pair_axes(ref, cand)
     for ri, ci in pairs:
         ra, ca = ref.axes[ri], cand.axes[ci]
@@ -532,7 +533,7 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
         rb, cb = ra.bbox, ca.bbox
         rw, rh = rb[2] - rb[0], rb[3] - rb[1]
         shift = max(abs(rb[0] - cb[0]) / rw, abs(rb[2] - cb[2]) / rw, abs(rb[1] - cb[1]) / rh, abs(rb[3] - cb[3]) / rh)
-        if shift > 0.04 and _supported(ctx, rb):
+        if shift > 0.04 and _supported(ctx, rb) and not relayout:  # a new subplot grid moves every plot area
             out.append(Finding("structure_error", 2 if shift < 0.15 else 3, f"{name}plot area",
                                f"plot area position or size differs by {shift * 100:.0f} % of its size",
                                rb, {"ref_box": [round(v) for v in rb], "cand_box": [round(v) for v in cb]}))

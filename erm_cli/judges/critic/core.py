@@ -108,10 +108,12 @@ class Critic:
         # an upscaled image is blurry over ~its scale factor: compare at that softness
         up = max(max(al.cand_scale), al.work_scale)
         blur = (1.2 * max(1.0, up / 1.5)) if _resampled(al) else 0.5
+        radius = max(1, int(round(up / 2)))
         diff, regions = diff_regions(al.ref, al.cand, al.ref_background, al.cand_background, blur=blur,
-                                     radius=max(1, int(round(up / 2))))
+                                     radius=radius)
         ctx = Context(task=task, al=al, diff=diff, regions=regions, ref_words=ref_words, cand_words=cand_words,
-                      ref_palette=ref_pal, cand_palette=cand_pal, ocr_ok=ocr_ok)
+                      ref_palette=ref_pal, cand_palette=cand_pal, ocr_ok=ocr_ok, diff_blur=blur,
+                      diff_radius=radius)
         findings = _analyse(ctx)
         timings["regions"] = time.perf_counter() - t
         timings["total"] = sum(timings.values())
@@ -233,6 +235,15 @@ def _frame_findings(ctx: Context) -> list[Finding]:
         out.append(Finding(cat, 1, "whole image",
                            f"content proportions differ ({(stretch - 1) * 100:.0f} % in aspect ratio)",
                            None, {"aspect_ratio_factor": round(stretch, 3)}))
+    de = delta_e_rgb(al.ref_background, al.cand_background)
+    if de >= 6:  # the canvas itself is painted differently: every pixel of empty space differs
+        style = {"chart": "style_error", "table": "layout_error", "svg": "style_error"}[ctx.task]
+        sev = 1 if de < 12 else (2 if de < 35 else 3)
+        out.append(Finding(style, sev, "background",
+                           f"background {describe_colour(al.ref_background)} expected, "
+                           f"{describe_colour(al.cand_background)} found, ΔE2000 = {de:.0f}", None,
+                           {"expected": hex_of(al.ref_background), "found": hex_of(al.cand_background),
+                            "delta_e2000": round(de, 1)}))
     return out
 
 
@@ -377,19 +388,34 @@ def _analyse_chart(ctx: Context) -> list[Finding]:
         _add_vertical_labels(ctx, ref_l)
     out: list[Finding] = []
     out.extend(compare_charts(ctx, ref_l, cand_l))
+    # once the figure's structure changed (chart type, subplots), text that merely moved or changed size
+    # follows from it: only what was added, lost or rewritten still counts
+    relayout = any(f.category == "structure_error" and f.severity >= 3 for f in out)
     # ---- text
     diffs = _text_diffs(ctx)
     by_loc: dict[str, list[TextDifference]] = {}
     for d in diffs:
         by_loc.setdefault(chart_location(ref_l, d.bbox), []).append(d)
+    merged: dict[tuple[str, str, str], list[TextDifference]] = {}
     for loc, ds in by_loc.items():
         if "tick labels" in loc:
             out.append(_tick_finding(loc, ds))
             continue
         for d in ds:
-            numeric_in_plot = d.numeric and "plot area" in loc
-            cat = "data_error" if numeric_in_plot else "text_error"
-            out.append(Finding(cat, _text_severity(d, loc), loc, d.describe(), d.bbox, _text_evidence(d)))
+            if relayout and d.kind in ("moved", "resized"):
+                continue
+            cat = "data_error" if d.numeric and "plot area" in loc else "text_error"
+            if d.kind == "changed":
+                out.append(Finding(cat, _text_severity(d, loc), loc, d.describe(), d.bbox, _text_evidence(d)))
+            else:  # several labels moved / lost / added in one part of the figure: one error, not one per word
+                merged.setdefault((cat, d.kind, loc.split(" (")[0]), []).append(d)
+    for (cat, kind, loc), ds in merged.items():
+        if len(ds) == 1:
+            d = ds[0]
+            out.append(Finding(cat, _text_severity(d, loc), chart_location(ref_l, d.bbox), d.describe(), d.bbox,
+                               _text_evidence(d)))
+        else:
+            out.append(_merged_text_finding(cat, kind, loc, ds))
     _consume_text_regions(ctx, diffs)
 
     # ---- colour
@@ -468,6 +494,19 @@ def _tick_finding(loc: str, ds: Sequence[TextDifference]) -> Finding:
         return Finding("data_error", sev, loc, desc, box, {"expected": exp, "found": got})
     desc = f"tick labels differ: {', '.join(exp) or 'none'} expected, {', '.join(got) or 'none'} found"
     return Finding("text_error", 2, loc, desc, box, {"expected": exp, "found": got})
+
+
+_KIND_PHRASE = {"missing": "are missing", "extra": "are unexpected", "moved": "are misplaced",
+                "resized": "are drawn at a different size"}
+
+
+def _merged_text_finding(cat: str, kind: str, loc: str, ds: Sequence[TextDifference]) -> Finding:
+    """One finding for several texts of one part of the figure that differ the same way."""
+    texts = [d.ref_text or d.cand_text for d in ds]
+    shown = ", ".join(f"'{t}'" for t in texts[:6]) + (f" and {len(texts) - 6} more" if len(texts) > 6 else "")
+    sev = max(_text_severity(d, loc) for d in ds)
+    return Finding(cat, sev, loc, f"{len(ds)} texts {_KIND_PHRASE.get(kind, 'differ')}: {shown}",
+                   union_box([d.bbox for d in ds]), {"kind": kind, "texts": texts})
 
 
 def _text_evidence(d: TextDifference) -> dict:
@@ -629,7 +668,17 @@ def _crop_differ(ctx: Context) -> Callable[[Sequence[float], Sequence[float]], f
 # ----------------------------------------------------------------------------------------- svg
 
 def _analyse_svg(ctx: Context) -> list[Finding]:
-    from .svg import compare_svg, svg_location
+    from .svg import mirrored_context
+
+    mirror = mirrored_context(ctx)
+    if mirror is not None:  # compare what is left against the mirrored reference
+        finding, ctx = mirror
+        return [finding, *_analyse_svg_parts(ctx)]
+    return _analyse_svg_parts(ctx)
+
+
+def _analyse_svg_parts(ctx: Context) -> list[Finding]:
+    from .svg import compare_svg, component_findings, svg_location
 
     # icons are mostly shapes: only confident, letter-like words count as text
     all_words = list(ctx.ref_words) + list(ctx.cand_words)
@@ -652,7 +701,7 @@ def _analyse_svg(ctx: Context) -> list[Finding]:
     def locate(box: BBox, a: tuple, b: tuple) -> str:
         return f"fill/stroke of the {svg_location(box, tuple(float(v) for v in content))}"
 
-    out.extend(_colour_findings(ctx, "style_error", locate, _style_severity))
+    colour = _colour_findings(ctx, "style_error", locate, _style_severity)
     # shape differences on text that OCR could not read: a changed glyph or symbol
     for i, r in ctx.unexplained():
         if r.colour_only:
@@ -665,8 +714,13 @@ def _analyse_svg(ctx: Context) -> list[Finding]:
             out.append(Finding("text_symbol_error", 2, f"text at the {position_name(r.bbox, content)}",
                                f"text or symbol glyphs differ{read}", r.bbox, {"pixels": r.pixels}))
             ctx.consumed.add(i)
-    out.extend(compare_svg(ctx))
-    return out
+    shapes = compare_svg(ctx)
+    if any(f.category == "structure_error" for f in shapes):
+        # the drawing changed as a whole: one large difference area says little, its parts say which
+        parts = component_findings(ctx)
+        if parts is not None:
+            colour, shapes = [], parts
+    return out + colour + shapes
 
 
 def _similar_ink(ctx: Context, box: Sequence[float]) -> bool:
@@ -698,8 +752,8 @@ def _glyph_row(ctx: Context, r: Region) -> bool:
         boxes = [sl for sl in ndi.find_objects(lab) if sl is not None]
         hs = np.array([sl[0].stop - sl[0].start for sl in boxes], float)
         big = [sl for sl, hh in zip(boxes, hs) if hh >= 0.5 * hs.max()]
-        if len(big) < 2 or hs.max() < 6:
-            continue
+        if len(big) < 2 or hs.max() < 6 or hs.max() > 0.25 * min(H, W):
+            continue  # no letters, or marks far taller than text
         cy = np.array([(sl[0].start + sl[0].stop) / 2 for sl in big])
         widths = np.array([sl[1].stop - sl[1].start for sl in big], float)
         line_like = (yb - ya) <= 2.2 * hs.max() and len(big) <= 12  # one line of text, not a drawing

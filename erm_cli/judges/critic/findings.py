@@ -43,6 +43,8 @@ class Context:
     ocr_ok: bool = True
     consumed: set[int] = field(default_factory=set)  # indices of regions already explained by a finding
     notes: list[str] = field(default_factory=list)
+    diff_blur: float = 0.5  # how the difference map was made (an analyser that re-frames a pair redoes it)
+    diff_radius: int = 1
 
     @property
     def size(self) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from scipy import ndimage as ndi
 
 from .colour import delta_e_rgb, describe_colour
 from .diffmap import Region
+from .lines import box_iou
 from .findings import BBox, Context, Finding, centre, position_name, severity_by_share, union_box
 
 
@@ -193,3 +194,128 @@ def _shift_match(ctx: Context, r: Region) -> tuple[float, float, float] | None:
     return float(dx), float(dy), overlap
 
 
+
+
+def component_findings(ctx: Context) -> list[Finding] | None:
+    """Findings from matched painted components, for drawings that changed as a whole.
+
+    None when the drawing does not break into a manageable set of components (gradients, photos).
+    """
+    from .components import find_components, match_components
+
+    content = _content(ctx)
+    cw, ch = content[2] - content[0], content[3] - content[1]
+    carea, diag = max(1.0, cw * ch), max(1.0, float(np.hypot(cw, ch)))
+    min_area = max(12, int(0.0015 * carea))
+    rc = find_components(ctx.al.ref, ctx.al.ref_background, ctx.ref_palette, min_area)
+    cc = find_components(ctx.al.cand, ctx.al.cand_background, ctx.cand_palette, min_area)
+    if len(rc) > 40 or len(cc) > 40:
+        return None
+    m = match_components(rc, cc, diag)
+    out: list[Finding] = []
+    moved: list[tuple[int, int, float]] = []
+    for i, j in m.pairs:
+        r, c = rc[i], cc[j]
+        loc = svg_location(r.bbox, content)
+        name = shape_word(r.mask)
+        shift = float(np.hypot(r.centroid[0] - c.centroid[0], r.centroid[1] - c.centroid[1])) / diag
+        if shift > 0.04:
+            moved.append((i, j, shift))
+        de = delta_e_rgb(r.colour, c.colour)
+        if de >= 12:
+            out.append(Finding("style_error", 2, f"fill/stroke of the {loc}",
+                               f"{name} colour {describe_colour(r.colour)} expected, {describe_colour(c.colour)} "
+                               f"found, ΔE2000 = {de:.0f}", tuple(float(v) for v in r.bbox),
+                               {"delta_e2000": round(de, 1)}))
+        ratio = c.area / max(1, r.area)
+        limit = 2.0 if shift > 0.04 else 1.4  # a part that moved may be covered differently by its neighbours
+        if ratio > limit or ratio < 1 / limit:
+            width_ratio = _stroke_width(c.mask) / max(0.5, _stroke_width(r.mask))
+            same_extent = 0.8 <= c.extent / max(1.0, r.extent) <= 1.25 and box_iou(r.bbox, c.bbox) > 0.6  # type: ignore[arg-type]
+            if same_extent and not 0.75 <= width_ratio <= 1.33:
+                out.append(Finding("style_error", 2, loc, f"{name} drawn {'thicker' if ratio > 1 else 'thinner'} "
+                                   f"(stroke width {width_ratio:.2f}x the reference)", tuple(float(v) for v in r.bbox),
+                                   {"stroke_width_ratio": round(width_ratio, 3), "ink_ratio": round(ratio, 3)}))
+            else:
+                out.append(Finding("shape_error", 2, loc, f"{name} ({describe_colour(r.colour)}) resized or "
+                                   f"deformed (area {ratio:.2f}x the reference)", tuple(float(v) for v in r.bbox),
+                                   {"area_ratio": round(ratio, 3)}))
+    for i in m.missing:
+        r = rc[i]
+        sev = max(2, severity_by_share(r.area / carea, 0.01, 0.08))
+        out.append(Finding("shape_error", sev, svg_location(r.bbox, content),
+                           f"{shape_word(r.mask)} ({describe_colour(r.colour)}) missing from the candidate",
+                           tuple(float(v) for v in r.bbox), {"area_share": round(r.area / carea, 4)}))
+    for j in m.extra:
+        c = cc[j]
+        sev = max(1, severity_by_share(c.area / carea, 0.01, 0.08))
+        out.append(Finding("shape_error", sev, svg_location(c.bbox, content),
+                           f"unexpected extra {shape_word(c.mask)} ({describe_colour(c.colour)})",
+                           tuple(float(v) for v in c.bbox), {"area_share": round(c.area / carea, 4)}))
+    strokes = [f for f in out if "stroke_width_ratio" in f.evidence]
+    if len(strokes) >= 2:  # one finding for a stroke width applied to the whole drawing
+        out = [f for f in out if f not in strokes]
+        out.append(Finding("style_error", 2, "outlines", f"stroke width differs in {len(strokes)} places "
+                           f"({', '.join(sorted({f.location for f in strokes}))})",
+                           union_box([f.bbox for f in strokes if f.bbox is not None]), {"places": len(strokes)}))
+    lost = sum(rc[i].area for i in m.missing) / max(1, sum(r.area for r in rc))
+    if len(moved) >= 2 or lost > 0.5:
+        what = (f"{len(moved)} of {len(rc)} parts moved" if len(moved) >= 2
+                else f"{lost * 100:.0f} % of the drawn area is missing")
+        out.append(Finding("structure_error", 3, "whole composition", f"the composition differs: {what}",
+                           content, {"moved_parts": len(moved), "missing_share": round(lost, 3)}))
+    else:
+        for i, j, shift in moved:
+            r, c = rc[i], cc[j]
+            out.append(Finding("shape_error", severity_by_share(shift, 0.05, 0.2), svg_location(r.bbox, content),
+                               f"{shape_word(r.mask)} ({describe_colour(r.colour)}) moved by {shift * 100:.0f} % of "
+                               f"the canvas diagonal", tuple(float(v) for v in union_box([r.bbox, c.bbox])),
+                               {"shift_share": round(shift, 4)}))
+    return out
+
+
+def mirrored_context(ctx: Context) -> tuple[Finding, Context] | None:
+    """When the candidate is the reference mirrored (left-right or upside down), a structure finding and a
+    context that compares the candidate with the mirrored reference (so other differences still show)."""
+    import dataclasses
+
+    from .diffmap import diff_regions, ink_mask
+
+    content = _content(ctx)
+    carea = max(1.0, (content[2] - content[0]) * (content[3] - content[1]))
+    if sum(r.area for r in ctx.regions) < 0.15 * carea:
+        return None
+    al = ctx.al
+    ri, ci = ink_mask(al.ref, al.ref_background), ink_mask(al.cand, al.cand_background)
+
+    def iou(a: np.ndarray, b: np.ndarray) -> float:
+        a2, b2 = ndi.binary_dilation(a[::2, ::2]), ndi.binary_dilation(b[::2, ::2])
+        inter = float((a2 & b2).sum())
+        return inter / max(1.0, float((a2 | b2).sum()))
+
+    base = iou(ri, ci)
+    best: tuple[float, str, int] | None = None
+    for name, axis in (("left-right", 1), ("upside down", 0)):
+        score = iou(np.flip(ri, axis=axis), ci)
+        if score >= 0.7 and score >= base + 0.25 and (best is None or score > best[0]):
+            best = (score, name, axis)
+    if best is None:
+        return None
+    score, name, axis = best
+    flipped = np.ascontiguousarray(np.flip(al.ref, axis=axis))
+    al2 = dataclasses.replace(al, ref=flipped)
+    diff, regions = diff_regions(flipped, al.cand, al.ref_background, al.cand_background, blur=ctx.diff_blur,
+                                 radius=ctx.diff_radius)
+    # mirrored glyphs do not read as text: the mirrored pair is compared by its shapes alone
+    ctx2 = Context(task=ctx.task, al=al2, diff=diff, regions=regions, ref_words=[], cand_words=[],
+                   ref_palette=ctx.ref_palette, cand_palette=ctx.cand_palette, ocr_ok=ctx.ocr_ok,
+                   diff_blur=ctx.diff_blur, diff_radius=ctx.diff_radius)
+    finding = Finding("structure_error", 3, "whole composition", f"the drawing is mirrored {name}", content,
+                      {"mirrored_overlap": round(score, 3), "direct_overlap": round(base, 3)})
+    return finding, ctx2
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Mean thickness of a mask's strokes: twice its area over its boundary length."""
+    boundary = mask & ~ndi.binary_erosion(mask)
+    return 2.0 * float(mask.sum()) / max(1.0, float(boundary.sum()))

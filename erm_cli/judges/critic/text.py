@@ -185,7 +185,7 @@ EvidenceFn = Callable[[BBox], float]
 
 
 def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evidence: EvidenceFn,
-                 min_evidence: float = 0.35, confident: float | None = None, move_tolerance: float = 1.5,
+                 min_evidence: float = 0.35, confident: float | None = None, move_tolerance: float = 0.75,
                  grouping: Callable[[Sequence[Word]], list[Line]] = group_lines) -> list[TextDifference]:
     """Line-level text differences between two aligned word lists.
 
