@@ -137,3 +137,14 @@ def test_more_errors_rank_lower() -> None:
 
 def test_guess_task_recognises_a_chart() -> None:
     assert guess_task(chart()) == "chart"
+
+
+def test_extra_subplot_is_one_layout_error_not_one_per_moved_label() -> None:
+    v = verdict(subplots=2)
+    layout = [e for e in v.errors if e.location == "figure layout"]
+    assert len(layout) == 1, [e.to_dict() for e in v.errors]
+    # a new subplot grid moves every plot area and label: those consequences are not extra errors
+    assert not any("position or size differs" in e.description for e in v.errors)
+    assert not any("misplaced" in e.description or "different size" in e.description for e in v.errors)
+    per_word = [e for e in v.errors if e.description.startswith("unexpected text")]
+    assert len(per_word) <= 2, [e.to_dict() for e in v.errors]

@@ -109,3 +109,30 @@ def test_label_map_assigns_pixels_to_the_nearest_palette_colour() -> None:
     exact = (np.asarray(img) == (31, 119, 180)).all(axis=2)
     assert (labels[exact] == 0).all()  # every bar pixel
     assert labels[0, 0] == -1 and (labels == 0).sum() < 1.05 * exact.sum()  # background and little else
+
+
+def test_background_ignores_a_thin_frame_along_the_edge() -> None:
+    from PIL import ImageDraw
+
+    from erm_cli.judges.critic.colour import background_colour
+
+    img = Image.new("RGB", (200, 200), "white")
+    d = ImageDraw.Draw(img)
+    d.rectangle((0, 0, 199, 199), outline="#7f7f7f", width=2)
+    d.ellipse((60, 60, 140, 140), fill="#008000")
+    assert background_colour(img) == (255, 255, 255)
+
+
+def test_a_changed_canvas_colour_is_reported() -> None:
+    from erm_cli.judges.critic import Critic
+
+    def drawing(bg: str) -> Image.Image:
+        from PIL import ImageDraw
+
+        img = Image.new("RGB", (200, 200), bg)
+        ImageDraw.Draw(img).ellipse((60, 60, 140, 140), fill="#e63946")
+        return img
+
+    v = Critic().judge(drawing("white"), drawing("#202020"), "svg")
+    bg = [e for e in v.errors if e.location == "background"]
+    assert bg and bg[0].category == "style_error" and bg[0].severity == 3, [e.to_dict() for e in v.errors]

@@ -92,3 +92,76 @@ def test_mirrored_composition_is_a_structure_error() -> None:
 
 def test_guess_task_recognises_an_icon() -> None:
     assert guess_task(render(svg())) == "svg"
+
+
+def test_mirrored_drawing_is_named_once_and_other_changes_still_show() -> None:
+    body = "".join(v for k, v in SHAPES.items() if k != "label")
+    flip = '<g transform="translate(200,0) scale(-1,1)">{}</g>'
+    only_mirrored = judge(svg(sun="", house="", roof=flip.format(body)))
+    mirrored = [e for e in only_mirrored.errors if "mirrored" in e.description]
+    assert len(mirrored) == 1 and mirrored[0].category == "structure_error", \
+        [e.to_dict() for e in only_mirrored.errors]
+    recoloured = body.replace("#f4a261", "#2a9d8f")
+    also_recoloured = judge(svg(sun="", house="", roof=flip.format(recoloured)))
+    assert any("mirrored" in e.description for e in also_recoloured.errors)
+    assert also_recoloured.reward < only_mirrored.reward, [e.to_dict() for e in also_recoloured.errors]
+
+
+SCENE = {"a": '<circle cx="50" cy="50" r="28" fill="#e63946"/>',
+         "b": '<rect x="120" y="25" width="55" height="50" fill="#457b9d"/>',
+         "c": '<polygon points="50,120 80,175 20,175" fill="#2a9d8f"/>',
+         "d": '<ellipse cx="150" cy="150" rx="30" ry="18" fill="#f4a261"/>'}
+
+
+def scene(**moves: str) -> str:
+    parts = {**SCENE, **moves}
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200" viewBox="0 0 200 200">'
+            + "".join(v for v in parts.values() if v) + "</svg>")
+
+
+def test_rearranged_parts_are_one_composition_error_and_a_removed_part_counts_on_top() -> None:
+    ref = render(scene())
+    # every part to another part's place
+    shuffled = {"a": '<circle cx="150" cy="50" r="28" fill="#e63946"/>',
+                "b": '<rect x="120" y="125" width="55" height="50" fill="#457b9d"/>',
+                "c": '<polygon points="50,20 80,75 20,75" fill="#2a9d8f"/>',
+                "d": '<ellipse cx="50" cy="150" rx="30" ry="18" fill="#f4a261"/>'}
+    v1 = Critic().judge(ref, render(scene(**shuffled)), "svg")
+    assert [e.category for e in v1.errors] == ["structure_error"], [e.to_dict() for e in v1.errors]
+    assert "parts moved" in v1.errors[0].description
+    v2 = Critic().judge(ref, render(scene(**{**shuffled, "d": ""})), "svg")
+    missing = [e for e in v2.errors if e.category == "shape_error" and "missing" in e.description]
+    assert missing and "#f4a261" in missing[0].description, [e.to_dict() for e in v2.errors]
+    assert v2.reward < v1.reward
+
+
+def test_blank_candidate_loses_the_drawing() -> None:
+    v = Critic().judge(render(scene()), Image.new("RGB", (200, 200), "white"), "svg")
+    assert v.reward <= 0.8, [e.to_dict() for e in v.errors]
+    assert any(e.category == "structure_error" for e in v.errors)
+    assert sum(1 for e in v.errors if e.category == "shape_error" and "missing" in e.description) >= 1
+
+
+def test_components_are_found_and_matched_by_colour_then_place() -> None:
+    import numpy as np
+
+    from erm_cli.judges.critic.colour import background_colour, palette
+    from erm_cli.judges.critic.components import find_components, match_components
+
+    a = np.asarray(render(scene()))
+    moved = scene(a='<circle cx="100" cy="100" r="28" fill="#e63946"/>', d="")
+    b = np.asarray(render(moved))
+    ra = find_components(a, background_colour(a), palette(a), 40)
+    rb = find_components(b, background_colour(b), palette(b), 40)
+    assert len(ra) == 4 and len(rb) == 3
+    m = match_components(ra, rb, float(np.hypot(*a.shape[:2])))
+    assert len(m.pairs) == 3 and len(m.missing) == 1 and not m.extra
+    lost = ra[m.missing[0]]
+    assert lost.colour[0] > 200 and lost.centroid[0] > 120  # the orange ellipse, lower right
+
+
+def test_text_that_moved_by_most_of_its_height_is_reported() -> None:
+    moved = SHAPES["label"].replace('x="100"', 'x="75"')  # 1.25 text heights to the left
+    v = judge(svg(label=moved))
+    assert any(e.category == "text_symbol_error" and "misplaced" in e.description for e in v.errors), \
+        [e.to_dict() for e in v.errors]

@@ -251,16 +251,26 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
     out: list[Series] = []
     area = crop.shape[0] * crop.shape[1]
     counts = [int((labels == k).sum()) for k in range(len(cols))]
+    ch, cw = crop.shape[:2]
     for k, p in enumerate(cols):
-        m = ndi.binary_closing(labels == k) | (labels == k)  # heal anti-aliasing breaks in thin marks
         n = counts[k]
         if n < max(20, 3e-4 * area):
             continue
+        raw = labels == k
+        # morphology on the colour's own extent (plus room for the closings), not the whole plot area
+        rows, cols_ = np.nonzero(raw.any(axis=1))[0], np.nonzero(raw.any(axis=0))[0]
+        sy0, sy1 = max(0, int(rows[0]) - 16), min(ch, int(rows[-1]) + 17)
+        sx0, sx1 = max(0, int(cols_[0]) - 16), min(cw, int(cols_[-1]) + 17)
+        local = raw[sy0:sy1, sx0:sx1]
+        m = ndi.binary_closing(local) | local  # heal anti-aliasing breaks in thin marks
         if any(_blend_with_grey(p.rgb, q.rgb) and (p.count < 0.1 * q.count or
-                                                    (counts[j] > 0.2 * n and _hugs(m, labels == j)))
+                                                    (counts[j] > 0.2 * n and _hugs(m, labels[sy0:sy1, sx0:sx1] == j)))
                for j, q in enumerate(cols) if j != k):
             continue  # anti-aliased edges or a translucent grid over another series' colour
-        s = _classify_series(m, p.rgb, (x0, y0))
+        s = _classify_series(m, p.rgb, (x0 + sx0, y0 + sy0), frame=(ch, cw))
+        full = np.zeros((ch, cw), bool)
+        full[sy0:sy1, sx0:sx1] = s.mask
+        s.mask = full
         s.pixels = n
         for e in legend:
             if delta_e_rgb(e.colour, p.rgb) < 12:
@@ -290,10 +300,13 @@ def _blend_with_grey(c: Sequence[int], base: Sequence[int], tol: float = 18.0) -
     return False
 
 
-def _classify_series(m: np.ndarray, colour: tuple[int, int, int], offset: tuple[int, int]) -> Series:
-    s = _classify_pieces(m, _close(m, vertical=True), colour, offset)
+def _classify_series(m: np.ndarray, colour: tuple[int, int, int], offset: tuple[int, int],
+                     frame: tuple[int, int] | None = None) -> Series:
+    """Bars, line, markers or area from one colour's mask; ``frame`` = the plot area's (height, width) when
+    ``m`` is a crop of it (sizes are judged relative to the plot)."""
+    s = _classify_pieces(m, _close(m, vertical=True), colour, offset, frame)
     if s.kind == "bars" and not _bars_vertical(s.bars):
-        s = _classify_pieces(m, _close(m, vertical=False), colour, offset)
+        s = _classify_pieces(m, _close(m, vertical=False), colour, offset, frame)
     return s
 
 
@@ -343,11 +356,12 @@ def _marker_count(m: np.ndarray) -> int:
     return int(n)
 
 
-def _classify_pieces(m0: np.ndarray, m: np.ndarray, colour: tuple[int, int, int], offset: tuple[int, int]) -> Series:
+def _classify_pieces(m0: np.ndarray, m: np.ndarray, colour: tuple[int, int, int], offset: tuple[int, int],
+                     frame: tuple[int, int] | None = None) -> Series:
     lab, n = ndi.label(m)
     objs = ndi.find_objects(lab)
     sizes = ndi.sum(m, lab, index=np.arange(1, n + 1)) if n else np.array([])
-    H, W = m.shape
+    H, W = frame if frame is not None else m.shape
     bars: list[BBox] = []
     blobs: list[BBox] = []
     long_px = 0

@@ -718,8 +718,10 @@ def _analyse_svg_parts(ctx: Context) -> list[Finding]:
     if any(f.category == "structure_error" for f in shapes):
         # the drawing changed as a whole: one large difference area says little, its parts say which
         parts = component_findings(ctx)
-        if parts is not None:
+        if parts:
             colour, shapes = [], parts
+        elif parts is not None:  # no part changed as a whole: the region view stands, but not as a new composition
+            shapes = [f for f in shapes if f.location != "whole composition"]
     return out + colour + shapes
 
 

@@ -7,6 +7,8 @@ size and colour are one moved component; a large share of changed area is a comp
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import ndimage as ndi
 
@@ -212,10 +214,20 @@ def component_findings(ctx: Context) -> list[Finding] | None:
     if len(rc) > 40 or len(cc) > 40:
         return None
     m = match_components(rc, cc, diag)
+
+    def support(comp: Any) -> float:
+        """Share of the part's pixels where the images really differ (low: a resampled edge or frame)."""
+        x0, y0, x1, y1 = comp.bbox
+        return float((ctx.diff[y0:y1, x0:x1][comp.mask] > 40).mean())
+
+    m.missing = [i for i in m.missing if support(rc[i]) >= 0.3]
+    m.extra = [j for j in m.extra if support(cc[j]) >= 0.3]
     out: list[Finding] = []
     moved: list[tuple[int, int, float]] = []
     for i, j in m.pairs:
         r, c = rc[i], cc[j]
+        if max(support(r), support(c)) < 0.02:
+            continue
         loc = svg_location(r.bbox, content)
         name = shape_word(r.mask)
         shift = float(np.hypot(r.centroid[0] - c.centroid[0], r.centroid[1] - c.centroid[1])) / diag
@@ -229,7 +241,13 @@ def component_findings(ctx: Context) -> list[Finding] | None:
                                {"delta_e2000": round(de, 1)}))
         ratio = c.area / max(1, r.area)
         limit = 2.0 if shift > 0.04 else 1.4  # a part that moved may be covered differently by its neighbours
-        if ratio > limit or ratio < 1 / limit:
+        overlap, changed = _mask_change(r, c, ctx.diff)
+        if shift <= 0.04 and 1 / limit <= ratio <= limit and (overlap < 0.8 or changed >= 0.03):
+            sev = max(2, severity_by_share((1 - overlap) * max(r.area, c.area) / carea, 0.01, 0.08))
+            out.append(Finding("shape_error", sev, loc, f"{name} ({describe_colour(r.colour)}) changed shape "
+                               f"(outlines overlap {overlap * 100:.0f} %)", tuple(float(v) for v in r.bbox),
+                               {"mask_iou": round(overlap, 3)}))
+        elif ratio > limit or ratio < 1 / limit:
             width_ratio = _stroke_width(c.mask) / max(0.5, _stroke_width(r.mask))
             same_extent = 0.8 <= c.extent / max(1.0, r.extent) <= 1.25 and box_iou(r.bbox, c.bbox) > 0.6  # type: ignore[arg-type]
             if same_extent and not 0.75 <= width_ratio <= 1.33:
@@ -319,3 +337,17 @@ def _stroke_width(mask: np.ndarray) -> float:
     """Mean thickness of a mask's strokes: twice its area over its boundary length."""
     boundary = mask & ~ndi.binary_erosion(mask)
     return 2.0 * float(mask.sum()) / max(1.0, float(boundary.sum()))
+
+
+def _mask_change(a: Any, b: Any, diff: np.ndarray) -> tuple[float, float]:
+    """Overlap of two components' masks where they lie (intersection over union), and the share of their
+    union that is in one mask only where the images really differ (an outline that changed shape)."""
+    x0, y0 = min(a.bbox[0], b.bbox[0]), min(a.bbox[1], b.bbox[1])
+    x1, y1 = max(a.bbox[2], b.bbox[2]), max(a.bbox[3], b.bbox[3])
+    ma = np.zeros((y1 - y0, x1 - x0), bool)
+    mb = np.zeros_like(ma)
+    ma[a.bbox[1] - y0:a.bbox[3] - y0, a.bbox[0] - x0:a.bbox[2] - x0] = a.mask
+    mb[b.bbox[1] - y0:b.bbox[3] - y0, b.bbox[0] - x0:b.bbox[2] - x0] = b.mask
+    union = max(1.0, float((ma | mb).sum()))
+    real = (ma ^ mb) & (diff[y0:y1, x0:x1] > 40)
+    return float((ma & mb).sum()) / union, float(real.sum()) / union
