@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+#: The model and the CPU presets the `erm train` tests run.
+TINY_MODEL = "tiny:qwen3-vl"
+TINY_PRESETS = {"reward": "cpu-tiny-sft", "policy": "cpu-tiny-grpo"}
 
 # One throw-away cache for the whole run, set before any erm module reads it.
 _CACHE = tempfile.mkdtemp(prefix="erm-test-cache-")
@@ -49,3 +56,40 @@ def has_chromium() -> bool:
 @pytest.fixture(scope="session")
 def has_tesseract() -> bool:
     return shutil.which("tesseract") is not None
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread() -> Iterator[None]:
+    """Tiny models run faster single-threaded, and much faster on a shared, busy CPU."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_train_settings() -> Callable[..., Any]:
+    """``make(kind, data, out, **settings)``: resolved ``erm train KIND`` settings, tiny model, CPU preset."""
+    from erm_cli.train.config import resolve_settings
+
+    def make(kind: str, data: Path, out: Path, **settings: Any) -> Any:
+        overrides = {"data": str(data), "model": TINY_MODEL, "out": str(out), **settings}
+        return resolve_settings(kind, preset=TINY_PRESETS[kind], overrides=overrides)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_train_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run(kind, data, out, *flags, timeout=...)``: ``erm train KIND ... --json`` on the tiny model, CPU preset."""
+
+    def run(
+        kind: str, data: Path, out: Path, *flags: str, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "erm_cli.app", "train", kind, "--data", str(data), "--model", TINY_MODEL]
+        cmd += ["--out", str(out), "--preset", TINY_PRESETS[kind], *flags, "--json"]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+
+    return run

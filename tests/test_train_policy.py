@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +18,10 @@ from PIL import Image, ImageDraw
 pytest.importorskip("trl")
 
 from erm_cli.errors import InputError  # noqa: E402
-from erm_cli.train.config import resolve_settings  # noqa: E402
 from erm_cli.train.datasets import load_policy_prompts  # noqa: E402
 from erm_cli.train.policy_grpo import build_reward_funcs, train_policy  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster single-threaded, and much faster on a shared, busy CPU."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def bar_chart(path: Path, heights: list[int], size: tuple[int, int] = (360, 270)) -> None:
@@ -113,19 +100,12 @@ def test_prompt_sources(prompts_dir: Path, tmp_path: Path) -> None:
         jsonl.unlink()
 
 
-def test_grpo_rewards_see_references_and_checkpoint_reloads(prompts_dir: Path, tmp_path: Path) -> None:
+def test_grpo_rewards_see_references_and_checkpoint_reloads(
+    prompts_dir: Path, tmp_path: Path, tiny_train_settings: Any
+) -> None:
     out = tmp_path / "policy"
-    resolved = resolve_settings(
-        "policy",
-        preset="cpu-tiny-grpo",
-        overrides={
-            "data": str(prompts_dir),
-            "model": "tiny:qwen3-vl",
-            "out": str(out),
-            "max_steps": 2,
-            "format_weight": 0.5,
-            "reward_workers": 2,
-        },
+    resolved = tiny_train_settings(
+        "policy", prompts_dir, out, max_steps=2, format_weight=0.5, reward_workers=2
     )
     funcs, weights = build_reward_funcs(resolved.settings)  # the real visual + format rewards
     assert [f.__name__ for f in funcs] == ["erm_visual_reward", "erm_format_reward"] and weights == [1.0, 0.5]
@@ -177,37 +157,15 @@ def test_grpo_rewards_see_references_and_checkpoint_reloads(prompts_dir: Path, t
     assert completion.error is None and completion.completion_tokens > 0
 
 
-def test_cli_policy_run(prompts_dir: Path, tmp_path: Path) -> None:
+def test_cli_policy_run(prompts_dir: Path, tmp_path: Path, tiny_train_cli: Any) -> None:
     out = tmp_path / "cli-policy"
-    cmd = [
-        sys.executable,
-        "-m",
-        "erm_cli.app",
-        "train",
-        "policy",
-        "--data",
-        str(prompts_dir),
-        "--task",
-        "chart",
-        "--model",
-        "tiny:qwen3-vl",
-        "--reward",
-        "critic",
-        "--out",
-        str(out),
-        "--preset",
-        "cpu-tiny-grpo",
-        "--max-steps",
-        "1",
-        "--json",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    flags = ("--task", "chart", "--reward", "critic", "--max-steps", "1")
+    r = tiny_train_cli("policy", prompts_dir, out, *flags)
     assert r.returncode == 0, r.stderr[-2000:]
     data = json.loads(r.stdout)  # stdout is only the JSON result; trainer logs went to stderr
     assert data["out"] == str(out.resolve()) and data["steps"] == 1
     assert data["metrics"]["prompts"] == 2 and data["metrics"]["vllm"] is False
     assert (out / "model.safetensors").is_file() and (out / "reward_failures.log").exists()
     # a second run into the same folder is refused rather than silently mixed
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    again = tiny_train_cli("policy", prompts_dir, out, *flags)
     assert again.returncode == 2 and "already holds a trained model" in again.stderr

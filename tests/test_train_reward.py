@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
@@ -33,13 +31,7 @@ SHORT_PROMPT = "Image 1 is the reference chart, image 2 the candidate. List thei
 GOLD = [ErrorItem("data_error", 2, "first bar", "the bar is too tall")]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster single-threaded, and much faster on a shared, busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def chart(path: Path, height: int) -> None:
@@ -79,23 +71,21 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_overfit_checkpoint_judges_and_eval_hook(data_dir: Path, tmp_path: Path) -> None:
+def test_overfit_checkpoint_judges_and_eval_hook(
+    data_dir: Path, tmp_path: Path, tiny_train_settings: Any
+) -> None:
     out = tmp_path / "judge"
-    resolved = resolve_settings(
+    resolved = tiny_train_settings(
         "reward",
-        preset="cpu-tiny-sft",
-        overrides={
-            "data": str(data_dir),
-            "model": "tiny:qwen3-vl",
-            "out": str(out),
-            "max_steps": 60,
-            "learning_rate": 3e-3,
-            "logging_steps": 10,
-            "prompt_file": str(data_dir / "prompt.txt"),
-            "eval_data": str(data_dir / "heldout.jsonl"),
-            "eval_steps": 30,
-            "eval_max_new_tokens": 160,
-        },
+        data_dir,
+        out,
+        max_steps=60,
+        learning_rate=3e-3,
+        logging_steps=10,
+        prompt_file=str(data_dir / "prompt.txt"),
+        eval_data=str(data_dir / "heldout.jsonl"),
+        eval_steps=30,
+        eval_max_new_tokens=160,
     )
     result = train_reward_model(resolved)
 
@@ -150,7 +140,7 @@ def test_overfit_checkpoint_judges_and_eval_hook(data_dir: Path, tmp_path: Path)
     assert verdict.info["raw_output"].strip() in taught
 
 
-def test_chat_records_with_lora(data_dir: Path, tmp_path: Path) -> None:
+def test_chat_records_with_lora(data_dir: Path, tmp_path: Path, tiny_train_settings: Any) -> None:
     """`erm synth --format sft` chat records; LoRA adapters merged into a loadable full checkpoint."""
     rows = []
     for rid, cand, errs in (("tall", "tall.png", GOLD), ("same", "same.png", [])):
@@ -177,20 +167,9 @@ def test_chat_records_with_lora(data_dir: Path, tmp_path: Path) -> None:
     sft = data_dir / "sft.jsonl"
     sft.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "lora"
-    resolved = resolve_settings(
-        "reward",
-        preset="cpu-tiny-sft",
-        overrides={
-            "data": str(sft),
-            "model": "tiny:qwen3-vl",
-            "out": str(out),
-            "max_steps": 3,
-            "lora": True,
-            "lora_r": 4,
-            "lora_alpha": 8,
-            "eval": False,
-            "max_image_pixels": 96 * 96,
-        },
+    lora = {"lora": True, "lora_r": 4, "lora_alpha": 8}
+    resolved = tiny_train_settings(
+        "reward", sft, out, max_steps=3, eval=False, max_image_pixels=96 * 96, **lora
     )
     result = train_reward_model(resolved)
     assert result.steps == 3 and result.evaluation is None
@@ -242,38 +221,18 @@ def test_bad_judge_data(data_dir: Path, tmp_path: Path) -> None:
         load_judge_data(settings(broken))
 
 
-def test_cli_reward_run_with_heldout_split(data_dir: Path, tmp_path: Path) -> None:
+def test_cli_reward_run_with_heldout_split(data_dir: Path, tmp_path: Path, tiny_train_cli: Any) -> None:
     """The CLI on VC-RewardBench data: default held-out slice, final evaluation, JSON result on stdout."""
     out = tmp_path / "cli-judge"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "erm_cli.app",
-            "train",
-            "reward",
-            "--data",
-            str(data_dir),
-            "--model",
-            "tiny:qwen3-vl",
-            "--out",
-            str(out),
-            "--preset",
-            "cpu-tiny-sft",
-            "--max-steps",
-            "2",
-            "--prompt-file",
-            str(data_dir / "prompt.txt"),
-            "--set",
-            "eval_max_new_tokens=16",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
+    flags = (
+        "--max-steps",
+        "2",
+        "--prompt-file",
+        str(data_dir / "prompt.txt"),
+        "--set",
+        "eval_max_new_tokens=16",
     )
+    r = tiny_train_cli("reward", data_dir, out, *flags, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     data = json.loads(r.stdout)
     assert data["out"] == str(out.resolve()) and data["steps"] == 2

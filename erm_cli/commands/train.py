@@ -7,6 +7,9 @@ library. Trainer logs go to stderr; stdout carries the result (rich, or JSON wit
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -31,24 +34,102 @@ def _opt(*flags: str, help: str | None = None, panel: str | None = _COMMON) -> A
     return typer.Option(None, *flags, help=help, rich_help_panel=panel)
 
 
-# Options shared by `reward` and `policy` (Typer accepts one OptionInfo as the default of several commands).
-MODEL = _opt("--model", help="VLM to train: hf:PATH or tiny:qwen3-vl.", panel=None)
+# Options of a mutable type (a Path, a list) are module-level rather than calls in a default (ruff B008).
 CONFIG = _opt("--config", help="TOML / YAML / JSON file of settings (overrides the preset).", panel=None)
-MAX_STEPS = _opt("--max-steps", help="Stop after N optimizer steps (overrides epochs).", panel=None)
-EPOCHS = _opt("--epochs")
-LR = _opt("--lr", "--learning-rate")
-PER_DEVICE = _opt("--per-device-batch-size")
-PRECISION = _opt("--precision", help="auto | bf16 | fp16 | fp32 (auto: bf16 on capable GPUs, fp32 on CPU).")
-LORA = _opt("--lora/--full", help="LoRA adapters (merged into OUT at the end) or full fine-tuning.")
-MAX_IMAGE_SIDE = _opt("--max-image-side", help="Shrink images to this longest side (0 = no cap).")
-LIMIT = _opt("--limit", help="Use the first N records / prompts.")
-SEED = _opt("--seed")
-RESUME = _opt("--resume/--no-resume", help="Continue from the last checkpoint in OUT/checkpoints.")
 SETS = _opt("--set", help="Any other setting as KEY=VALUE (repeatable), e.g. --set warmup_ratio=0.03.")
 AS_JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
-DRY_RUN = typer.Option(
-    False, "--dry-run", help="Print the resolved settings (and where each came from); train nothing."
+
+
+def _shared_options(
+    model: Optional[str] = _opt("--model", help="VLM to train: hf:PATH or tiny:qwen3-vl.", panel=None),
+    config: Optional[Path] = CONFIG,
+    max_steps: Optional[int] = _opt(
+        "--max-steps", help="Stop after N optimizer steps (overrides epochs).", panel=None
+    ),
+    epochs: Optional[float] = _opt("--epochs"),
+    lr: Optional[float] = _opt("--lr", "--learning-rate"),
+    per_device_batch_size: Optional[int] = _opt("--per-device-batch-size"),
+    precision: Optional[str] = _opt(
+        "--precision", help="auto | bf16 | fp16 | fp32 (auto: bf16 on capable GPUs, fp32 on CPU)."
+    ),
+    lora: Optional[bool] = _opt(
+        "--lora/--full", help="LoRA adapters (merged into OUT at the end) or full fine-tuning."
+    ),
+    max_image_side: Optional[int] = _opt(
+        "--max-image-side", help="Shrink images to this longest side (0 = no cap)."
+    ),
+    limit: Optional[int] = _opt("--limit", help="Use the first N records / prompts."),
+    seed: Optional[int] = _opt("--seed"),
+    resume: Optional[bool] = _opt(
+        "--resume/--no-resume", help="Continue from the last checkpoint in OUT/checkpoints."
+    ),
+    sets: Optional[list[str]] = SETS,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the resolved settings (and where each came from); train nothing."
+    ),
+    as_json: bool = AS_JSON,
+) -> None:
+    """The options `reward` and `policy` share, declared once; :func:`_with_shared_options` adds them."""
+
+
+#: Parameter order of `reward` and `policy`: of their --help and of the settings they pass on.
+#: "*" stands for the command's own options (in the order it declares them).
+_ORDER = (
+    "data",
+    "model",
+    "reward_spec",
+    "out",
+    "preset",
+    "config",
+    "max_steps",
+    "epochs",
+    "lr",
+    "batch_size",
+    "per_device_batch_size",
+    "precision",
+    "lora",
+    "max_image_side",
+    "task",
+    "limit",
+    "seed",
+    "resume",
+    "*",
+    "sets",
+    "dry_run",
+    "as_json",
 )
+
+
+def _rank(name: str) -> int:
+    return _ORDER.index(name) if name in _ORDER else _ORDER.index("*")
+
+
+def _with_shared_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with the options of :func:`_shared_options` added; it receives them in ``**shared``.
+
+    Typer reads the options from the signature, so the wrapper gets the merged one (in ``_ORDER``).
+    """
+    own = [
+        p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind != p.VAR_KEYWORD
+    ]
+    shared = list(inspect.signature(_shared_options, eval_str=True).parameters.values())
+    params = sorted(own + shared, key=lambda p: _rank(p.name))
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        command(**kwargs)
+
+    wrapper.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+def _command_params(local_vars: dict[str, Any]) -> dict[str, Any]:
+    """A command's own parameters (its ``locals()``) and the shared options it got in ``**shared``, in order."""
+    params = dict(local_vars)
+    params.update(params.pop("shared"))
+    return dict(sorted(params.items(), key=lambda item: _rank(item[0])))
+
 
 #: Parameter names that differ from the setting they set.
 _RENAMED = {"lr": "learning_rate", "evaluate": "eval", "reward_spec": "reward"}
@@ -118,7 +199,28 @@ def _print_settings(resolved: Any, as_json: bool, extra: dict[str, Any] | None =
         console.print(f"{key}: {value}")
 
 
+def _train(
+    kind: str,
+    params: dict[str, Any],
+    train: Callable[[Any], Any],
+    headline: str,
+    dry_run_extra: Callable[[Any], dict[str, Any]] | None = None,
+) -> None:
+    """Resolve ``kind`` settings from the command's ``params``; print them (--dry-run) or train and report."""
+    from ..train.config import resolve_settings
+
+    resolved = resolve_settings(
+        kind, preset=params["preset"], config_file=params["config"], overrides=_overrides(params)
+    )
+    if params["dry_run"]:
+        return _print_settings(
+            resolved, params["as_json"], dry_run_extra(resolved) if dry_run_extra else None
+        )
+    _print_result(train(resolved), params["as_json"], headline)
+
+
 @app.command("reward")
+@_with_shared_options
 def reward(
     data: Optional[str] = _opt(
         "--data",
@@ -126,26 +228,14 @@ def reward(
         help="VC-RewardBench / `erm synth` JSONL, a folder holding "
         "data.jsonl, or `erm synth --format sft` chat records.",
     ),
-    model: Optional[str] = MODEL,
     out: Optional[str] = _opt(
         "--out", panel=None, help="Output folder; loads afterwards with --judge vlm --model hf:OUT."
     ),
     preset: Optional[str] = _opt(
         "--preset", panel=None, help="Named settings: paper-sft, cpu-tiny-sft (see `erm train presets`)."
     ),
-    config: Optional[Path] = CONFIG,
-    max_steps: Optional[int] = MAX_STEPS,
-    epochs: Optional[float] = EPOCHS,
-    lr: Optional[float] = LR,
     batch_size: Optional[int] = _opt("--batch-size", help="Global batch (all devices, after accumulation)."),
-    per_device_batch_size: Optional[int] = PER_DEVICE,
-    precision: Optional[str] = PRECISION,
-    lora: Optional[bool] = LORA,
-    max_image_side: Optional[int] = MAX_IMAGE_SIDE,
     task: Optional[str] = _opt("--task", help="Only chart, table or svg records."),
-    limit: Optional[int] = LIMIT,
-    seed: Optional[int] = SEED,
-    resume: Optional[bool] = RESUME,
     evaluate: Optional[bool] = _opt(
         "--eval/--no-eval", panel=_REWARD, help="Run `erm bench judge` metrics (F1, Sc) on a held-out split."
     ),
@@ -161,22 +251,17 @@ def reward(
         panel=_REWARD,
         help="Train with these judge prompts (same forms as `erm judge --prompt-file`); copied into OUT.",
     ),
-    sets: Optional[list[str]] = SETS,
-    dry_run: bool = DRY_RUN,
-    as_json: bool = AS_JSON,
+    **shared: Any,
 ) -> None:
     """Supervised fine-tuning of a VLM into a Visual-ERM-style judge (TRL SFTTrainer, answer-only loss)."""
-    params = dict(locals())
-    from ..train.config import resolve_settings
+    params = _command_params(locals())
     from ..train.reward_sft import train_reward_model
 
-    resolved = resolve_settings("reward", preset=preset, config_file=config, overrides=_overrides(params))
-    if dry_run:
-        return _print_settings(resolved, as_json)
-    _print_result(train_reward_model(resolved), as_json, "Trained judge written")
+    _train("reward", params, train_reward_model, "Trained judge written")
 
 
 @app.command("policy")
+@_with_shared_options
 def policy(
     data: Optional[str] = _opt(
         "--data",
@@ -184,7 +269,6 @@ def policy(
         help="A folder of reference images (chart/ table/ svg/ "
         "subfolders name the task) or a VC-RewardBench / synth JSONL (its gt images).",
     ),
-    model: Optional[str] = MODEL,
     reward_spec: Optional[str] = _opt(
         "--reward", panel=None, help="critic | vlm:SPEC | remote:URL (an `erm serve` endpoint)."
     ),
@@ -192,23 +276,12 @@ def policy(
     preset: Optional[str] = _opt(
         "--preset", panel=None, help="Named settings: paper-grpo, cpu-tiny-grpo (see `erm train presets`)."
     ),
-    config: Optional[Path] = CONFIG,
-    max_steps: Optional[int] = MAX_STEPS,
-    epochs: Optional[float] = EPOCHS,
-    lr: Optional[float] = LR,
     batch_size: Optional[int] = _opt(
         "--batch-size", help="Prompts per rollout round (verl's train_batch_size)."
     ),
-    per_device_batch_size: Optional[int] = PER_DEVICE,
-    precision: Optional[str] = PRECISION,
-    lora: Optional[bool] = LORA,
-    max_image_side: Optional[int] = MAX_IMAGE_SIDE,
     task: Optional[str] = _opt(
         "--task", help="chart, table or svg: only these items (or a flat folder's task)."
     ),
-    limit: Optional[int] = LIMIT,
-    seed: Optional[int] = SEED,
-    resume: Optional[bool] = RESUME,
     num_generations: Optional[int] = _opt("--num-generations", help="Rollouts per prompt.", panel=_POLICY),
     max_completion_length: Optional[int] = _opt("--max-completion-length", panel=_POLICY),
     beta: Optional[float] = _opt("--beta", help="KL-loss coefficient.", panel=_POLICY),
@@ -230,22 +303,13 @@ def policy(
     reward_workers: Optional[int] = _opt(
         "--reward-workers", help="Parallel reward computations (0 = auto).", panel=_POLICY
     ),
-    sets: Optional[list[str]] = SETS,
-    dry_run: bool = DRY_RUN,
-    as_json: bool = AS_JSON,
+    **shared: Any,
 ) -> None:
     """GRPO of an image-to-code policy with erm's reward (TRL GRPOTrainer): render_ok + visual + format."""
-    params = dict(locals())
-    from ..train.config import resolve_settings
-    from ..train.policy_grpo import train_policy
+    params = _command_params(locals())
+    from ..train.policy_grpo import dry_run_plan, train_policy
 
-    resolved = resolve_settings("policy", preset=preset, config_file=config, overrides=_overrides(params))
-    if dry_run:
-        from ..train.config import world_size
-        from ..train.policy_grpo import batch_plan
-
-        return _print_settings(resolved, as_json, {"batch_plan": batch_plan(resolved.settings, world_size())})
-    _print_result(train_policy(resolved), as_json, "Trained policy written")
+    _train("policy", params, train_policy, "Trained policy written", dry_run_plan)
 
 
 @app.command("export-verl")

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import copy
 import random
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
 
 from .colors import PALETTES
 from .perturbation import Region, clip_region
@@ -75,126 +78,6 @@ ADDITIVE_TOPICS = ("revenue", "units", "traffic")
 PIE_TOPICS = ("energy", "languages", "population", "revenue", "traffic")
 
 
-TOPICS: tuple[Topic, ...] = (
-    Topic(
-        "revenue",
-        ("Quarterly revenue by product line", "Revenue per quarter", "Sales performance"),
-        "Quarter",
-        "Revenue (USD millions)",
-        ("Q1", "Q2", "Q3", "Q4"),
-        ("Cloud", "Hardware", "Services", "Software", "Licensing"),
-        5,
-        60,
-        1,
-        True,
-    ),
-    Topic(
-        "temperature",
-        ("Average monthly temperature", "Monthly mean temperature", "Climate overview"),
-        "Month",
-        "Temperature (°C)",
-        tuple(MONTHS),
-        ("Oslo", "Madrid", "Tokyo", "Cairo", "Lima"),
-        2,
-        32,
-        1,
-        True,
-    ),
-    Topic(
-        "units",
-        ("Units sold per year", "Annual unit sales by region", "Shipments by region"),
-        "Year",
-        "Units sold (thousands)",
-        ("2018", "2019", "2020", "2021", "2022", "2023", "2024"),
-        ("North", "South", "East", "West", "Central"),
-        20,
-        400,
-        0,
-        True,
-    ),
-    Topic(
-        "languages",
-        ("Language usage among developers", "Developer survey results", "Most used languages"),
-        "Language",
-        "Share of respondents (%)",
-        ("Python", "JavaScript", "Java", "C++", "Go", "Rust", "SQL"),
-        ("2022", "2023", "2024"),
-        5,
-        70,
-        1,
-    ),
-    Topic(
-        "traffic",
-        ("Website visits per weekday", "Daily traffic by device", "Visits by day of week"),
-        "Day",
-        "Visits",
-        ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-        ("Desktop", "Mobile", "Tablet"),
-        200,
-        5000,
-        0,
-        True,
-    ),
-    Topic(
-        "benchmark",
-        ("Accuracy on reasoning benchmarks", "Model comparison", "Benchmark results"),
-        "Benchmark",
-        "Accuracy (%)",
-        ("MMLU", "GSM8K", "HumanEval", "ARC", "HellaSwag", "MATH"),
-        ("Baseline", "Ours", "Model A", "Model B"),
-        30,
-        95,
-        1,
-    ),
-    Topic(
-        "energy",
-        ("Electricity generation mix", "Power generation by source", "Energy sources"),
-        "Source",
-        "Share of generation (%)",
-        ("Coal", "Gas", "Nuclear", "Hydro", "Wind", "Solar"),
-        ("2015", "2020", "2025"),
-        2,
-        40,
-        1,
-    ),
-    Topic(
-        "population",
-        ("Population by country", "Population growth", "Inhabitants per country"),
-        "Country",
-        "Population (millions)",
-        ("Brazil", "Japan", "Mexico", "Germany", "Egypt", "France", "Kenya"),
-        ("2000", "2010", "2020"),
-        30,
-        220,
-        1,
-    ),
-    Topic(
-        "latency",
-        ("Inference latency by batch size", "Latency scaling", "Serving latency"),
-        "Batch size",
-        "Latency (ms)",
-        ("1", "2", "4", "8", "16", "32", "64"),
-        ("CPU", "GPU", "TPU"),
-        2,
-        300,
-        1,
-        True,
-    ),
-    Topic(
-        "rainfall",
-        ("Monthly rainfall", "Precipitation by month", "Rainfall comparison"),
-        "Month",
-        "Rainfall (mm)",
-        tuple(MONTHS),
-        ("London", "Mumbai", "Seattle", "Sydney"),
-        5,
-        250,
-        0,
-        True,
-    ),
-)
-
-
 @dataclass(frozen=True)
 class ScatterTopic:
     title: str
@@ -207,50 +90,6 @@ class ScatterTopic:
     noise: float
 
 
-SCATTER_TOPICS: tuple[ScatterTopic, ...] = (
-    ScatterTopic(
-        "Advertising spend vs. sales",
-        "Ad spend (k$)",
-        "Sales (k$)",
-        ("Online", "TV", "Print"),
-        (5, 100),
-        2.1,
-        40,
-        25,
-    ),
-    ScatterTopic(
-        "Study time and exam scores",
-        "Hours studied",
-        "Exam score",
-        ("Class A", "Class B"),
-        (1, 20),
-        2.6,
-        42,
-        8,
-    ),
-    ScatterTopic(
-        "Engine size vs. fuel consumption",
-        "Engine size (L)",
-        "Consumption (L/100 km)",
-        ("Petrol", "Diesel", "Hybrid"),
-        (1.0, 4.5),
-        2.2,
-        3.5,
-        1.2,
-    ),
-    ScatterTopic(
-        "Height and weight of athletes",
-        "Height (cm)",
-        "Weight (kg)",
-        ("Rowers", "Runners"),
-        (160, 200),
-        0.9,
-        -85,
-        6,
-    ),
-)
-
-
 @dataclass(frozen=True)
 class DistTopic:
     title: str
@@ -259,30 +98,6 @@ class DistTopic:
     mean: tuple[float, float]
     sd: tuple[float, float]
     decimals: int = 1
-
-
-DIST_TOPICS: tuple[DistTopic, ...] = (
-    DistTopic(
-        "Response time distribution",
-        "Response time (ms)",
-        ("API v1", "API v2", "Cache", "Edge"),
-        (120, 300),
-        (20, 60),
-    ),
-    DistTopic(
-        "Exam score distribution", "Score", ("Class A", "Class B", "Class C", "Class D"), (55, 80), (6, 14)
-    ),
-    DistTopic(
-        "Delivery times by carrier",
-        "Delivery time (days)",
-        ("Carrier X", "Carrier Y", "Carrier Z"),
-        (2, 7),
-        (0.6, 1.8),
-    ),
-    DistTopic(
-        "Sensor readings", "Reading (V)", ("Sensor 1", "Sensor 2", "Sensor 3", "Sensor 4"), (3, 8), (0.4, 1.2)
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -296,44 +111,22 @@ class HeatTopic:
     colorbar: str
 
 
-HEAT_TOPICS: tuple[HeatTopic, ...] = (
-    HeatTopic(
-        "Monthly sales by region",
-        ("North", "South", "East", "West", "Central"),
-        tuple(MONTHS[:6]),
-        10,
-        90,
-        0,
-        "Sales (k$)",
-    ),
-    HeatTopic(
-        "Correlation between features",
-        ("Age", "Income", "Spend", "Visits", "Score"),
-        ("Age", "Income", "Spend", "Visits", "Score"),
-        -1,
-        1,
-        2,
-        "Pearson r",
-    ),
-    HeatTopic(
-        "Server utilisation by hour",
-        ("Web", "DB", "Cache", "Queue"),
-        ("00h", "04h", "08h", "12h", "16h", "20h"),
-        5,
-        95,
-        0,
-        "CPU (%)",
-    ),
-    HeatTopic(
-        "Test accuracy per model and task",
-        ("Model A", "Model B", "Model C", "Model D"),
-        ("Parse", "Count", "Read", "Compare", "Trend"),
-        40,
-        95,
-        1,
-        "Accuracy (%)",
-    ),
+_T = TypeVar("_T")
+
+
+def _load_topics(section: str, cls: type[_T]) -> tuple[_T, ...]:
+    """The ``[[section]]`` tables of ``chart_topics.toml`` as ``cls`` instances (TOML lists become tuples)."""
+    rows = _TOPIC_FILE[section]
+    return tuple(cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}) for row in rows)
+
+
+_TOPIC_FILE: dict[str, list[dict[str, Any]]] = tomllib.loads(
+    (Path(__file__).parent / "chart_topics.toml").read_text(encoding="utf-8")
 )
+TOPICS: tuple[Topic, ...] = _load_topics("topic", Topic)
+SCATTER_TOPICS: tuple[ScatterTopic, ...] = _load_topics("scatter_topic", ScatterTopic)
+DIST_TOPICS: tuple[DistTopic, ...] = _load_topics("dist_topic", DistTopic)
+HEAT_TOPICS: tuple[HeatTopic, ...] = _load_topics("heat_topic", HeatTopic)
 
 
 @dataclass

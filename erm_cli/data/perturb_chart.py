@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
+from typing import Any
 
 from .charts import (
     CATEGORICAL_KINDS,
+    CMAPS,
     LEGEND_KINDS,
     LEGEND_LOCS,
     LINESTYLES,
@@ -95,6 +98,19 @@ def _pick(spec: ChartSpec, rng: random.Random, pred) -> int | None:  # type: ign
     return rng.choice(idx) if idx else None
 
 
+def _pick_series(spec: ChartSpec, rng: random.Random, pred) -> tuple[int, Series] | None:  # type: ignore[no-untyped-def]
+    """A random panel matching ``pred`` and a random series of it."""
+    i = _pick(spec, rng, pred)
+    return None if i is None else (i, rng.choice(spec.panels[i].series))
+
+
+def _switch(obj: Any, attr: str, options: Sequence[Any], rng: random.Random) -> Any:
+    """Set ``obj.attr`` to a random one of the other ``options``; return the value it had."""
+    old = getattr(obj, attr)
+    setattr(obj, attr, rng.choice([o for o in options if o != old]))
+    return old
+
+
 def _legend_visible(p: Panel) -> bool:
     return bool(p.legend_loc) and p.kind in LEGEND_KINDS and bool(p.series)
 
@@ -121,7 +137,68 @@ def _where_series(spec: ChartSpec, i: int, ser: Series, suffix: str = "") -> str
     return where(spec, i, f"{quote(ser.name)} {word}{suffix}")
 
 
+def _panel_edit(
+    spec: ChartSpec,
+    i: int,
+    name: str,
+    category: str,
+    severity: int,
+    part: str,
+    description: str,
+    target: str,
+    area: str = "plot",
+    **evidence: Any,
+) -> Edit:
+    """An edit of panel ``i``: located by ``part`` (see :func:`where`), drawn in the panel's ``area``."""
+    location = where(spec, i, part)
+    return Edit(name, category, severity, location, description, target, region(spec, i, area), evidence)
+
+
+def _series_edit(
+    spec: ChartSpec,
+    i: int,
+    ser: Series,
+    name: str,
+    category: str,
+    severity: int,
+    description: str,
+    attr: str = "",
+    suffix: str = "",
+    **evidence: Any,
+) -> Edit:
+    """An edit of series ``ser`` of panel ``i`` (of its ``attr``, or of the whole series), in the plot area."""
+    location = _where_series(spec, i, ser, suffix)
+    target = f"p{i}.s[{ser.name}]" + (f".{attr}" if attr else "")
+    return Edit(name, category, severity, location, description, target, region(spec, i, "plot"), evidence)
+
+
+def _slice_edit(
+    spec: ChartSpec,
+    i: int,
+    j: int,
+    name: str,
+    category: str,
+    severity: int,
+    desc: str,
+    attr: str,
+    old: Any,
+    new: Any,
+) -> Edit:
+    """An edit of slice ``j`` of pie panel ``i`` (its ``attr``: value or colour), from ``old`` to ``new``."""
+    cat = spec.panels[i].categories[j]
+    part, target = f"slice {quote(cat)}", f"p{i}.c[{cat}].{attr}"
+    return _panel_edit(spec, i, name, category, severity, part, desc, target, "panel", old=old, new=new)
+
+
+def _style_edit(spec: ChartSpec, i: int, ser: Series, name: str, attr: str, description: str) -> Edit:
+    """A minor (severity 1) style edit of one attribute of a series."""
+    return _series_edit(spec, i, ser, name, "style_error", 1, description, attr)
+
+
 # ------------------------------------------------------------------------------- data
+
+#: Relative size of a value change (of the axis span) for each aimed-at severity.
+_CHANGE_BY_SEVERITY = {1: (0.06, 0.1), 2: (0.16, 0.3), 3: (0.45, 0.9)}
 
 
 def data_values(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -135,75 +212,81 @@ def data_values(spec: ChartSpec, rng: random.Random) -> Edit | None:
         return None
     p = spec.panels[i]
     target_sev = rng.choice((1, 2, 3))
-    lo, hi = {1: (0.06, 0.1), 2: (0.16, 0.3), 3: (0.45, 0.9)}[target_sev]
     if p.kind == "heatmap":
-        r, c = rng.randrange(len(p.rows)), rng.randrange(len(p.categories))
-        vals = [v for row in p.matrix for v in row]
-        span = (max(vals) - min(vals)) or 1.0
-        old = p.matrix[r][c]
-        delta = rng.uniform(lo, hi) * span * rng.choice((-1, 1))
-        new = _rnd(min(max(vals), max(min(vals), old + delta)), p.decimals)
-        if new == old:
-            new = _rnd(old - delta, p.decimals)
-        if new == old:
-            return None
-        p.matrix[r][c] = new
-        sev = severity_from_ratio((new - old) / span, 0.12, 0.35)
-        return Edit(
-            "chart.data_values",
-            "data_error",
-            sev,
-            where(spec, i, f"cell ({p.rows[r]}, {p.categories[c]})"),
-            f"The cell ({p.rows[r]}, {p.categories[c]}) has value {_fmt(new, p.decimals)} instead of "
-            f"{_fmt(old, p.decimals)} (its colour is wrong).",
-            f"p{i}.c[{p.rows[r]}/{p.categories[c]}].value",
-            region(spec, i, "plot"),
-            {"old": old, "new": new},
-        )
+        return _heatmap_cell_value(spec, i, rng, target_sev)
     ser = rng.choice(p.series)
     if p.kind == "scatter":
-        k = {1: 1, 2: rng.randint(2, 3), 3: rng.randint(4, 6)}[target_sev]
-        k = min(k, len(ser.values))
-        ys = ser.values
-        span = (max(ys) - min(ys)) or 1.0
-        idx = sorted(rng.sample(range(len(ys)), k))
-        for j in idx:
-            ys[j] = _rnd(ys[j] + rng.choice((-1, 1)) * rng.uniform(0.2, 0.45) * span, 1)
-        sev = 1 if k == 1 else (2 if k <= 3 else 3)
-        return Edit(
-            "chart.data_values",
-            "data_error",
-            sev,
-            _where_series(spec, i, ser),
-            f"{k} point{'s' if k > 1 else ''} of {quote(ser.name)} {'are' if k > 1 else 'is'} displaced "
-            "vertically (wrong y values).",
-            f"p{i}.s[{ser.name}].values",
-            region(spec, i, "plot"),
-            {"points": idx},
-        )
+        return _scatter_points(spec, i, ser, rng, target_sev)
     if p.kind == "pie":
-        j = rng.randrange(len(p.categories))
-        old = ser.values[j]
-        total = sum(ser.values)
-        factor = {1: rng.uniform(1.25, 1.4), 2: rng.uniform(1.8, 2.4), 3: rng.uniform(3.0, 4.0)}[target_sev]
-        if rng.random() < 0.5 and old > 4:
-            factor = 1 / factor
-        new = max(1.0, _rnd(old * factor, p.decimals))
-        if new == old:
-            return None
-        ser.values[j] = new
-        share_old, share_new = old / total, new / (total - old + new)
-        sev = severity_from_ratio(share_new - share_old, 0.06, 0.15)
-        return Edit(
-            "chart.data_values",
-            "data_error",
-            sev,
-            where(spec, i, f"slice {quote(p.categories[j])}"),
-            f"The {quote(p.categories[j])} slice is {share_new:.0%} of the pie instead of {share_old:.0%}.",
-            f"p{i}.c[{p.categories[j]}].value",
-            region(spec, i, "panel"),
-            {"old": old, "new": new},
-        )
+        return _pie_slice_value(spec, i, ser, rng, target_sev)
+    return _category_values(spec, i, ser, rng, target_sev)
+
+
+def _heatmap_cell_value(spec: ChartSpec, i: int, rng: random.Random, target_sev: int) -> Edit | None:
+    p = spec.panels[i]
+    lo, hi = _CHANGE_BY_SEVERITY[target_sev]
+    r, c = rng.randrange(len(p.rows)), rng.randrange(len(p.categories))
+    vals = [v for row in p.matrix for v in row]
+    span = (max(vals) - min(vals)) or 1.0
+    old = p.matrix[r][c]
+    delta = rng.uniform(lo, hi) * span * rng.choice((-1, 1))
+    new = _rnd(min(max(vals), max(min(vals), old + delta)), p.decimals)
+    if new == old:
+        new = _rnd(old - delta, p.decimals)
+    if new == old:
+        return None
+    p.matrix[r][c] = new
+    sev = severity_from_ratio((new - old) / span, 0.12, 0.35)
+    cell = f"({p.rows[r]}, {p.categories[c]})"
+    values = f"{_fmt(new, p.decimals)} instead of {_fmt(old, p.decimals)}"
+    desc = f"The cell {cell} has value {values} (its colour is wrong)."
+    target = f"p{i}.c[{p.rows[r]}/{p.categories[c]}].value"
+    return _panel_edit(
+        spec, i, "chart.data_values", "data_error", sev, f"cell {cell}", desc, target, old=old, new=new
+    )
+
+
+def _scatter_points(spec: ChartSpec, i: int, ser: Series, rng: random.Random, target_sev: int) -> Edit:
+    k = {1: 1, 2: rng.randint(2, 3), 3: rng.randint(4, 6)}[target_sev]
+    k = min(k, len(ser.values))
+    ys = ser.values
+    span = (max(ys) - min(ys)) or 1.0
+    idx = sorted(rng.sample(range(len(ys)), k))
+    for j in idx:
+        ys[j] = _rnd(ys[j] + rng.choice((-1, 1)) * rng.uniform(0.2, 0.45) * span, 1)
+    sev = 1 if k == 1 else (2 if k <= 3 else 3)
+    desc = (
+        f"{k} point{'s' if k > 1 else ''} of {quote(ser.name)} {'are' if k > 1 else 'is'} displaced "
+        "vertically (wrong y values)."
+    )
+    return _series_edit(spec, i, ser, "chart.data_values", "data_error", sev, desc, "values", points=idx)
+
+
+def _pie_slice_value(
+    spec: ChartSpec, i: int, ser: Series, rng: random.Random, target_sev: int
+) -> Edit | None:
+    p = spec.panels[i]
+    j = rng.randrange(len(p.categories))
+    old = ser.values[j]
+    total = sum(ser.values)
+    factor = {1: rng.uniform(1.25, 1.4), 2: rng.uniform(1.8, 2.4), 3: rng.uniform(3.0, 4.0)}[target_sev]
+    if rng.random() < 0.5 and old > 4:
+        factor = 1 / factor
+    new = max(1.0, _rnd(old * factor, p.decimals))
+    if new == old:
+        return None
+    ser.values[j] = new
+    share_old, share_new = old / total, new / (total - old + new)
+    sev = severity_from_ratio(share_new - share_old, 0.06, 0.15)
+    desc = f"The {quote(p.categories[j])} slice is {share_new:.0%} of the pie instead of {share_old:.0%}."
+    return _slice_edit(spec, i, j, "chart.data_values", "data_error", sev, desc, "value", old, new)
+
+
+def _category_values(
+    spec: ChartSpec, i: int, ser: Series, rng: random.Random, target_sev: int
+) -> Edit | None:
+    p = spec.panels[i]
+    lo, hi = _CHANGE_BY_SEVERITY[target_sev]
     n = len(p.categories)
     k = 1 if rng.random() < 0.65 else min(n, rng.randint(2, 3))
     idx = sorted(rng.sample(range(n), k))
@@ -234,26 +317,20 @@ def data_values(spec: ChartSpec, rng: random.Random) -> Edit | None:
     detail = "; ".join(
         f"{quote(c)}: {_fmt(n_, p.decimals)} instead of {_fmt(o, p.decimals)}" for c, o, n_ in changes
     )
-    keys = "|".join(f"p{i}.c[{c}].value" for c, _, _ in changes)
-    return Edit(
-        "chart.data_values",
-        "data_error",
-        sev,
-        _where_series(spec, i, ser, f" at {cats}"),
-        f"Wrong value{'s' if len(changes) > 1 else ''} for {quote(ser.name)} ({detail}).",
-        f"p{i}.s[{ser.name}].values|{keys}",
-        region(spec, i, "plot"),
-        {"changes": [[c, o, n_] for c, o, n_ in changes]},
+    attrs = "|".join(["values"] + [f"p{i}.c[{c}].value" for c, _, _ in changes])
+    desc = f"Wrong value{'s' if len(changes) > 1 else ''} for {quote(ser.name)} ({detail})."
+    changed = [[c, o, n_] for c, o, n_ in changes]
+    return _series_edit(
+        spec, i, ser, "chart.data_values", "data_error", sev, desc, attrs, f" at {cats}", changes=changed
     )
 
 
 def distribution_shift(spec: ChartSpec, rng: random.Random) -> Edit | None:
     """Shift or widen the sample behind a histogram or box."""
-    i = _pick(spec, rng, lambda p: p.kind in ("hist", "box") and p.series)
-    if i is None:
+    picked = _pick_series(spec, rng, lambda p: p.kind in ("hist", "box") and p.series)
+    if picked is None:
         return None
-    p = spec.panels[i]
-    ser = rng.choice(p.series)
+    i, ser = picked
     m, sd, n = ser.dist or (0.0, 1.0, 100)
     if rng.random() < 0.6:
         shift = rng.choice((0.4, 0.8, 1.5, 2.5)) * sd * rng.choice((-1, 1))
@@ -267,15 +344,8 @@ def distribution_shift(spec: ChartSpec, rng: random.Random) -> Edit | None:
         ser.dist = (m, round(sd * factor, 2), n)
         sev = 2 if factor < 2 else 3
         desc = f"The spread of {quote(ser.name)} is {'narrower' if factor < 1 else 'wider'} than in the reference."
-    return Edit(
-        "chart.distribution",
-        "data_error",
-        sev,
-        _where_series(spec, i, ser).replace(" bars", ""),
-        desc,
-        f"p{i}.s[{ser.name}].values",
-        region(spec, i, "plot"),
-    )
+    location, target = _where_series(spec, i, ser).replace(" bars", ""), f"p{i}.s[{ser.name}].values"
+    return Edit("chart.distribution", "data_error", sev, location, desc, target, region(spec, i, "plot"))
 
 
 def remove_series(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -287,25 +357,14 @@ def remove_series(spec: ChartSpec, rng: random.Random) -> Edit | None:
     ser = p.series.pop(j)
     if p.kind == "box":
         cat = p.categories.pop(j)
-        return Edit(
-            "chart.remove_series",
-            "data_error",
-            3 if len(p.series) <= 2 else 2,
-            where(spec, i, f"box {quote(cat)}"),
-            f"The box for {quote(cat)} is missing.",
-            f"p{i}.s[{ser.name}]|p{i}.c[{cat}]",
-            region(spec, i, "plot"),
+        sev = 3 if len(p.series) <= 2 else 2
+        desc, target = f"The box for {quote(cat)} is missing.", f"p{i}.s[{ser.name}]|p{i}.c[{cat}]"
+        return _panel_edit(
+            spec, i, "chart.remove_series", "data_error", sev, f"box {quote(cat)}", desc, target
         )
     sev = 3 if len(p.series) <= 1 else 2
-    return Edit(
-        "chart.remove_series",
-        "data_error",
-        sev,
-        _where_series(spec, i, ser),
-        f"The {quote(ser.name)} series is missing.",
-        f"p{i}.s[{ser.name}]",
-        region(spec, i, "plot"),
-    )
+    desc = f"The {quote(ser.name)} series is missing."
+    return _series_edit(spec, i, ser, "chart.remove_series", "data_error", sev, desc)
 
 
 def add_series(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -341,15 +400,9 @@ def add_series(spec: ChartSpec, rng: random.Random) -> Edit | None:
         errors=list(base.errors) if base.errors else None,
     )
     p.series.append(new)
-    return Edit(
-        "chart.add_series",
-        "data_error",
-        2,
-        _where_series(spec, i, new),
-        f"An extra series {quote(name)} that is not in the reference is plotted.",
-        f"p{i}.added",
-        region(spec, i, "plot"),
-    )
+    desc = f"An extra series {quote(name)} that is not in the reference is plotted."
+    location = _where_series(spec, i, new)
+    return Edit("chart.add_series", "data_error", 2, location, desc, f"p{i}.added", region(spec, i, "plot"))
 
 
 def remove_category(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -371,15 +424,19 @@ def remove_category(spec: ChartSpec, rng: random.Random) -> Edit | None:
         p.slice_colors.pop(j)
     sev = 3 if len(p.categories) < 3 else 2
     what = "slice" if p.kind == "pie" else "category"
-    return Edit(
-        "chart.remove_category",
-        "data_error",
-        sev,
-        where(spec, i, f"{what} {quote(cat)}"),
-        f"The {what} {quote(cat)} is missing.",
-        f"p{i}.c[{cat}]|p{i}.order",
-        region(spec, i, "panel" if p.kind == "pie" else "plot"),
+    desc, target = f"The {what} {quote(cat)} is missing.", f"p{i}.c[{cat}]|p{i}.order"
+    return _panel_edit(
+        spec, i, "chart.remove_category", "data_error", sev, f"{what} {quote(cat)}", desc, target, _area(p)
     )
+
+
+def _area(p: Panel) -> str:
+    """The region part that shows a panel's categories: the whole panel for a pie, else the plot."""
+    return "panel" if p.kind == "pie" else "plot"
+
+
+def _value_axis(p: Panel) -> str:
+    return "X-axis" if p.kind == "barh" else "Y-axis"
 
 
 def axis_scale(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -398,17 +455,12 @@ def axis_scale(spec: ChartSpec, rng: random.Random) -> Edit | None:
     p = spec.panels[i]
     old = p.yscale
     p.yscale = "linear" if old == "log" else "log"
-    axis = "X-axis" if p.kind == "barh" else "Y-axis"
-    return Edit(
-        "chart.axis_scale",
-        "data_error",
-        2,
-        where(spec, i, axis),
+    axis = _value_axis(p)
+    desc = (
         f"The {axis.lower()} uses a {'logarithmic' if p.yscale == 'log' else 'linear'} scale instead of "
-        f"{'a logarithmic' if old == 'log' else 'a linear'} one.",
-        f"p{i}.yaxis",
-        region(spec, i, "plot"),
+        f"{'a logarithmic' if old == 'log' else 'a linear'} one."
     )
+    return _panel_edit(spec, i, "chart.axis_scale", "data_error", 2, axis, desc, f"p{i}.yaxis")
 
 
 def axis_limits(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -451,16 +503,8 @@ def axis_limits(spec: ChartSpec, rng: random.Random) -> Edit | None:
         p.ylim = (_nice(lo), _nice(top + span * 0.08))
         sev = 2
         desc = f"The axis starts at {_nice(lo):g} instead of 0, exaggerating differences."
-    axis = "X-axis" if p.kind == "barh" else "Y-axis"
-    return Edit(
-        "chart.axis_limits",
-        "data_error",
-        sev,
-        where(spec, i, f"{axis} range"),
-        desc,
-        f"p{i}.yaxis",
-        region(spec, i, "plot"),
-    )
+    part = f"{_value_axis(p)} range"
+    return _panel_edit(spec, i, "chart.axis_limits", "data_error", sev, part, desc, f"p{i}.yaxis")
 
 
 def _nice(v: float) -> float:
@@ -497,14 +541,11 @@ def sort_categories(spec: ChartSpec, rng: random.Random) -> Edit | None:
         p.twin.values = [p.twin.values[k] for k in new]
     if p.slice_colors:
         p.slice_colors = [p.slice_colors[k] for k in new]
-    return Edit(
-        "chart.category_order",
-        "data_error",
-        2,
-        where(spec, i, "category order"),
-        "The categories appear in a different order than in the reference: " + ", ".join(p.categories) + ".",
-        f"p{i}.order",
-        region(spec, i, "panel" if p.kind == "pie" else "plot"),
+    desc = (
+        "The categories appear in a different order than in the reference: " + ", ".join(p.categories) + "."
+    )
+    return _panel_edit(
+        spec, i, "chart.category_order", "data_error", 2, "category order", desc, f"p{i}.order", _area(p)
     )
 
 
@@ -542,6 +583,24 @@ def chart_type(spec: ChartSpec, rng: random.Random) -> Edit | None:
     old, new = p.kind, rng.choice(options)
     before = region(spec, i, "panel")
     p.kind = new
+    _adapt_panel_to_kind(p, old, new)
+    desc = f"The {KIND_NAME[old]} is drawn as a {KIND_NAME[new]}."
+    location, after = where(spec, i, "chart type"), region(spec, i, "panel")
+    evidence = {"old": old, "new": new}
+    return Edit(
+        "chart.chart_type",
+        "structure_error",
+        3,
+        location,
+        desc,
+        f"p{i}",
+        union_region(before, after),
+        evidence,
+    )
+
+
+def _adapt_panel_to_kind(p: Panel, old: str, new: str) -> None:
+    """Labels, series and styles that make sense for a panel redrawn from kind ``old`` as ``new``."""
     if new in ("line", "bar") and old == "errorbar":
         for ser in p.series:
             ser.errors = None
@@ -571,16 +630,13 @@ def chart_type(spec: ChartSpec, rng: random.Random) -> Edit | None:
     elif new == "line":
         for s in p.series:
             s.marker = s.marker or "o"
-    return Edit(
-        "chart.chart_type",
-        "structure_error",
-        3,
-        where(spec, i, "chart type"),
-        f"The {KIND_NAME[old]} is drawn as a {KIND_NAME[new]}.",
-        f"p{i}",
-        union_region(before, region(spec, i, "panel")),
-        {"old": old, "new": new},
-    )
+
+
+def _figure_edit(
+    spec: ChartSpec, name: str, category: str, severity: int, location: str, desc: str, target: str = "*"
+) -> Edit:
+    """An edit of the whole figure; target ``*`` (the layout: conflicts with every other edit) by default."""
+    return Edit(name, category, severity, location, desc, target, region(spec, None, "figure"))
 
 
 def subplot_layout(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -590,26 +646,12 @@ def subplot_layout(spec: ChartSpec, rng: random.Random) -> Edit | None:
         old = (spec.nrows, spec.ncols)
         spec.nrows, spec.ncols = spec.ncols, spec.nrows
         spec.width, spec.height = (10.0, 4.2) if spec.ncols == 2 else (6.4, 7.0)
-        return Edit(
-            "chart.subplot_layout",
-            "structure_error",
-            2,
-            "Subplot layout",
-            f"The subplots are arranged {spec.nrows}x{spec.ncols} instead of {old[0]}x{old[1]}.",
-            "*",
-            region(spec, None, "figure"),
-        )
+        desc = f"The subplots are arranged {spec.nrows}x{spec.ncols} instead of {old[0]}x{old[1]}."
+        return _figure_edit(spec, "chart.subplot_layout", "structure_error", 2, "Subplot layout", desc)
     a, b = rng.sample(range(len(spec.panels)), 2)
     spec.panels[a], spec.panels[b] = spec.panels[b], spec.panels[a]
-    return Edit(
-        "chart.subplot_order",
-        "structure_error",
-        2,
-        "Subplot arrangement",
-        f"The {panel_name(spec, a).lower()} and the {panel_name(spec, b).lower()} are swapped.",
-        "*",
-        region(spec, None, "figure"),
-    )
+    desc = f"The {panel_name(spec, a).lower()} and the {panel_name(spec, b).lower()} are swapped."
+    return _figure_edit(spec, "chart.subplot_order", "structure_error", 2, "Subplot arrangement", desc)
 
 
 def remove_subplot(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -622,16 +664,11 @@ def remove_subplot(spec: ChartSpec, rng: random.Random) -> Edit | None:
         spec.ncols -= 1
     else:
         spec.nrows -= 1
-    return Edit(
-        "chart.remove_subplot",
-        "structure_error",
-        3,
-        name,
+    desc = (
         f"The {name.lower()} ({quote(gone.title or KIND_NAME.get(gone.kind, gone.kind))}) is missing; "
-        f"the figure has {len(spec.panels)} panel(s).",
-        "*",
-        region(spec, None, "figure"),
+        f"the figure has {len(spec.panels)} panel(s)."
     )
+    return _figure_edit(spec, "chart.remove_subplot", "structure_error", 3, name, desc)
 
 
 def remove_twin_axis(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -643,15 +680,9 @@ def remove_twin_axis(spec: ChartSpec, rng: random.Random) -> Edit | None:
     before = region(spec, i, "panel")
     p.twin = None
     p.twin_label = ""
-    return Edit(
-        "chart.remove_twin_axis",
-        "structure_error",
-        2,
-        where(spec, i, "secondary y-axis"),
-        f"The secondary y-axis with the {quote(name)} line is missing.",
-        f"p{i}.twin",
-        before,
-    )
+    desc = f"The secondary y-axis with the {quote(name)} line is missing."
+    location = where(spec, i, "secondary y-axis")
+    return Edit("chart.remove_twin_axis", "structure_error", 2, location, desc, f"p{i}.twin", before)
 
 
 # ------------------------------------------------------------------------------- text
@@ -683,26 +714,11 @@ def title_text(spec: ChartSpec, rng: random.Random) -> Edit | None:
         sev, desc = 2, f"The title {quote(old)} is missing."
     if i < 0:
         spec.suptitle = new
-        return Edit(
-            f"chart.title_{mode}",
-            "text_error",
-            sev,
-            "Figure title",
-            desc,
-            "fig.suptitle",
-            region(spec, None, "suptitle") if spec.library == "matplotlib" else region(spec, None, "figure"),
-        )
+        suptitle = region(spec, None, "suptitle" if spec.library == "matplotlib" else "figure")
+        return Edit(f"chart.title_{mode}", "text_error", sev, "Figure title", desc, "fig.suptitle", suptitle)
     spec.panels[i].title = new
-    grid = spec.nrows * spec.ncols > 1
-    reg = region(spec, i, "title") if spec.library == "matplotlib" else (None if grid else None)
-    return Edit(
-        f"chart.title_{mode}",
-        "text_error",
-        sev,
-        where(spec, i, "title") if grid else "Title",
-        desc,
-        f"p{i}.title",
-        reg,
+    return _panel_edit(
+        spec, i, f"chart.title_{mode}", "text_error", sev, "title", desc, f"p{i}.title", "title"
     )
 
 
@@ -737,14 +753,8 @@ def axis_label(spec: ChartSpec, rng: random.Random) -> Edit | None:
         new = ""
         sev, desc = 2, f"The {axis.lower()} {quote(old)} is missing."
     setattr(p, attr, new)
-    return Edit(
-        f"chart.axis_label_{mode}",
-        "text_error",
-        sev,
-        where(spec, i, axis),
-        desc,
-        f"p{i}.{attr}",
-        region(spec, i, "xlabel" if attr == "xlabel" else "ylabel"),
+    return _panel_edit(
+        spec, i, f"chart.axis_label_{mode}", "text_error", sev, axis, desc, f"p{i}.{attr}", attr
     )
 
 
@@ -771,26 +781,21 @@ def tick_label(spec: ChartSpec, rng: random.Random) -> Edit | None:
     p.categories[j] = new
     what = {"pie": "slice label", "heatmap": "column label", "box": "tick label"}.get(p.kind, "tick label")
     axis = "Y-axis" if p.kind == "barh" else "X-axis"
-    loc = where(
-        spec, i, f"{what} {quote(old)}" if p.kind in ("pie", "heatmap") else f"{axis} {what} {quote(old)}"
-    )
-    return Edit(
-        f"chart.tick_label_{kind}",
-        "text_error",
-        sev,
-        loc,
-        f"The {what} {quote(old)} reads {quote(new)}.",
-        f"p{i}.c[{old}].label",
-        region(spec, i, "panel" if p.kind == "pie" else "plot"),
-    )
+    part = f"{what} {quote(old)}" if p.kind in ("pie", "heatmap") else f"{axis} {what} {quote(old)}"
+    desc, target = f"The {what} {quote(old)} reads {quote(new)}.", f"p{i}.c[{old}].label"
+    return _panel_edit(spec, i, f"chart.tick_label_{kind}", "text_error", sev, part, desc, target, _area(p))
+
+
+def _legend_edit(spec: ChartSpec, i: int, name: str, severity: int, desc: str, target: str) -> Edit:
+    return _panel_edit(spec, i, name, "text_error", severity, "legend", desc, target, "legend")
 
 
 def legend_label(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: _legend_visible(p))
-    if i is None:
+    picked = _pick_series(spec, rng, _legend_visible)
+    if picked is None:
         return None
+    i, ser = picked
     p = spec.panels[i]
-    ser = rng.choice(p.series)
     old = ser.name
     if rng.random() < 0.5:
         new = make_typo(old, rng)
@@ -803,19 +808,15 @@ def legend_label(spec: ChartSpec, rng: random.Random) -> Edit | None:
     if not new or new in {s.name for s in p.series}:
         return None
     ser.name = new
-    return Edit(
-        f"chart.legend_label_{kind}",
-        "text_error",
-        sev,
-        where(spec, i, "legend"),
+    desc, target = (
         f"The legend entry {quote(old)} reads {quote(new)}.",
         f"p{i}.s[{old}].label|p{i}.legend.labels",
-        region(spec, i, "legend") if spec.library == "matplotlib" else None,
     )
+    return _legend_edit(spec, i, f"chart.legend_label_{kind}", sev, desc, target)
 
 
 def legend_position(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: _legend_visible(p))
+    i = _pick(spec, rng, _legend_visible)
     if i is None:
         return None
     p = spec.panels[i]
@@ -824,33 +825,19 @@ def legend_position(spec: ChartSpec, rng: random.Random) -> Edit | None:
     old = p.legend_loc or "upper right"
     new = rng.choice([loc for loc in LEGEND_LOCS if loc != old])
     p.legend_loc = new
-    return Edit(
-        "chart.legend_position",
-        "text_error",
-        1,
-        where(spec, i, "legend"),
-        f"The legend is placed at the {new} instead of the {old}.",
-        f"p{i}.legend",
-        region(spec, i, "legend") if spec.library == "matplotlib" else None,
-    )
+    desc = f"The legend is placed at the {new} instead of the {old}."
+    return _legend_edit(spec, i, "chart.legend_position", 1, desc, f"p{i}.legend")
 
 
 def remove_legend(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: _legend_visible(p))
+    i = _pick(spec, rng, _legend_visible)
     if i is None or spec.library == "plotly":
         return None
     p = spec.panels[i]
     p.legend_loc = None
     sev = 2 if len(p.series) > 1 else 1
-    return Edit(
-        "chart.remove_legend",
-        "text_error",
-        sev,
-        where(spec, i, "legend"),
-        "The legend is missing" + (", so the series cannot be told apart." if sev == 2 else "."),
-        f"p{i}.legend",
-        region(spec, i, "legend"),
-    )
+    desc = "The legend is missing" + (", so the series cannot be told apart." if sev == 2 else ".")
+    return _legend_edit(spec, i, "chart.remove_legend", sev, desc, f"p{i}.legend")
 
 
 def font_size(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -861,16 +848,11 @@ def font_size(spec: ChartSpec, rng: random.Random) -> Edit | None:
         return None
     spec.font_size = new
     sev = 2 if new <= 6.5 or abs(new - old) >= 5 else 1
-    return Edit(
-        "chart.font_size",
-        "text_error",
-        sev,
-        "All text",
+    desc = (
         f"The text is {'smaller' if new < old else 'larger'} than in the reference ({new:g} pt instead of "
-        f"{old:g} pt).",
-        "fig.font",
-        region(spec, None, "figure"),
+        f"{old:g} pt)."
     )
+    return _figure_edit(spec, "chart.font_size", "text_error", sev, "All text", desc, "fig.font")
 
 
 def heatmap_annotations(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -884,14 +866,9 @@ def heatmap_annotations(spec: ChartSpec, rng: random.Random) -> Edit | None:
         if not p.annotate
         else "The cells carry value annotations that the reference does not have."
     )
-    return Edit(
-        "chart.heatmap_annotations",
-        "text_error",
-        2 if not p.annotate else 1,
-        where(spec, i, "heatmap cells"),
-        desc,
-        f"p{i}.annotate",
-        region(spec, i, "plot"),
+    sev = 2 if not p.annotate else 1
+    return _panel_edit(
+        spec, i, "chart.heatmap_annotations", "text_error", sev, "heatmap cells", desc, f"p{i}.annotate"
     )
 
 
@@ -910,16 +887,9 @@ def series_color(spec: ChartSpec, rng: random.Random) -> Edit | None:
             old, rng, pool=[c for pal in PALETTES.values() for c in pal if c not in p.slice_colors]
         )
         p.slice_colors[j] = new
-        return Edit(
-            "chart.series_color",
-            "style_error",
-            colour_severity(old, new),
-            where(spec, i, f"slice {quote(p.categories[j])}"),
-            f"The {quote(p.categories[j])} slice is coloured {new} instead of {old}.",
-            f"p{i}.c[{p.categories[j]}].color",
-            region(spec, i, "panel"),
-            {"old": old, "new": new},
-        )
+        desc = f"The {quote(p.categories[j])} slice is coloured {new} instead of {old}."
+        sev = colour_severity(old, new)
+        return _slice_edit(spec, i, j, "chart.series_color", "style_error", sev, desc, "color", old, new)
     ser = rng.choice(p.series)
     old = ser.color
     others = {s.color for s in p.series}
@@ -927,15 +897,10 @@ def series_color(spec: ChartSpec, rng: random.Random) -> Edit | None:
     if new in others:
         return None
     ser.color = new
-    return Edit(
-        "chart.series_color",
-        "style_error",
-        colour_severity(old, new),
-        _where_series(spec, i, ser),
-        f"{quote(ser.name)} is drawn in {new} instead of {old}.",
-        f"p{i}.s[{ser.name}].color",
-        region(spec, i, "plot"),
-        {"old": old, "new": new},
+    desc = f"{quote(ser.name)} is drawn in {new} instead of {old}."
+    sev = colour_severity(old, new)
+    return _series_edit(
+        spec, i, ser, "chart.series_color", "style_error", sev, desc, "color", old=old, new=new
     )
 
 
@@ -952,15 +917,8 @@ def palette_swap(spec: ChartSpec, rng: random.Random) -> Edit | None:
     for s, c in zip(p.series, new):
         s.color = c
     keys = "|".join(f"p{i}.s[{s.name}].color" for s in p.series)
-    return Edit(
-        "chart.palette",
-        "style_error",
-        2,
-        where(spec, i, "colour palette"),
-        f"All series use a different colour palette ({', '.join(new)} instead of {', '.join(current)}).",
-        keys,
-        region(spec, i, "plot"),
-    )
+    desc = f"All series use a different colour palette ({', '.join(new)} instead of {', '.join(current)})."
+    return _panel_edit(spec, i, "chart.palette", "style_error", 2, "colour palette", desc, keys)
 
 
 def colormap(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -968,49 +926,33 @@ def colormap(spec: ChartSpec, rng: random.Random) -> Edit | None:
     if i is None:
         return None
     p = spec.panels[i]
-    old = p.cmap
-    p.cmap = rng.choice(
-        [c for c in ("viridis", "Blues", "magma", "coolwarm", "YlGnBu", "Oranges") if c != old]
-    )
-    return Edit(
-        "chart.colormap",
-        "style_error",
-        2,
-        where(spec, i, "heatmap colour map"),
-        f"The heatmap uses the {p.cmap} colour map instead of {old}.",
-        f"p{i}.cmap",
-        region(spec, i, "plot"),
-    )
+    old = _switch(p, "cmap", CMAPS, rng)
+    desc = f"The heatmap uses the {p.cmap} colour map instead of {old}."
+    return _panel_edit(spec, i, "chart.colormap", "style_error", 2, "heatmap colour map", desc, f"p{i}.cmap")
+
+
+def _is_line_panel(p: Panel) -> bool:
+    return p.kind in ("line", "errorbar") and bool(p.series)
 
 
 def line_style(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: p.kind in ("line", "errorbar") and p.series)
-    if i is None:
+    picked = _pick_series(spec, rng, _is_line_panel)
+    if picked is None:
         return None
-    p = spec.panels[i]
-    ser = rng.choice(p.series)
-    old = ser.linestyle
-    ser.linestyle = rng.choice([ls for ls in LINESTYLES if ls != old])
+    i, ser = picked
+    old = _switch(ser, "linestyle", LINESTYLES, rng)
     names = {"-": "solid", "--": "dashed", "-.": "dash-dot", ":": "dotted"}
-    return Edit(
-        "chart.line_style",
-        "style_error",
-        1,
-        _where_series(spec, i, ser),
-        f"{quote(ser.name)} is {names[ser.linestyle]} instead of {names[old]}.",
-        f"p{i}.s[{ser.name}].linestyle",
-        region(spec, i, "plot"),
-    )
+    desc = f"{quote(ser.name)} is {names[ser.linestyle]} instead of {names[old]}."
+    return _style_edit(spec, i, ser, "chart.line_style", "linestyle", desc)
 
 
 def marker_style(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: p.kind in ("line", "errorbar", "scatter") and p.series)
-    if i is None:
+    picked = _pick_series(spec, rng, lambda p: p.kind in ("line", "errorbar", "scatter") and p.series)
+    if picked is None:
         return None
-    p = spec.panels[i]
-    ser = rng.choice(p.series)
+    i, ser = picked
     old = ser.marker
-    options = [m for m in MARKERS if m != old] + ([""] if old and p.kind == "line" else [])
+    options = [m for m in MARKERS if m != old] + ([""] if old and spec.panels[i].kind == "line" else [])
     ser.marker = rng.choice(options)
     names = {
         "o": "circle",
@@ -1022,35 +964,21 @@ def marker_style(spec: ChartSpec, rng: random.Random) -> Edit | None:
         "*": "star",
         "": "no",
     }
-    return Edit(
-        "chart.marker",
-        "style_error",
-        1,
-        _where_series(spec, i, ser, " markers"),
-        f"{quote(ser.name)} uses {names[ser.marker]} markers instead of {names[old]} markers.",
-        f"p{i}.s[{ser.name}].marker",
-        region(spec, i, "plot"),
-    )
+    desc = f"{quote(ser.name)} uses {names[ser.marker]} markers instead of {names[old]} markers."
+    return _series_edit(spec, i, ser, "chart.marker", "style_error", 1, desc, "marker", " markers")
 
 
 def line_width(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(spec, rng, lambda p: p.kind in ("line", "errorbar") and p.series)
-    if i is None:
+    picked = _pick_series(spec, rng, _is_line_panel)
+    if picked is None:
         return None
-    p = spec.panels[i]
-    ser = rng.choice(p.series)
-    old = ser.linewidth
-    ser.linewidth = rng.choice((0.75, 4.0, 5.0)) if old <= 2.5 else 1.0
-    return Edit(
-        "chart.line_width",
-        "style_error",
-        1,
-        _where_series(spec, i, ser),
+    i, ser = picked
+    old, ser.linewidth = ser.linewidth, rng.choice((0.75, 4.0, 5.0)) if ser.linewidth <= 2.5 else 1.0
+    desc = (
         f"{quote(ser.name)} is drawn {'thicker' if ser.linewidth > old else 'thinner'} than in the reference "
-        f"({ser.linewidth:g} instead of {old:g}).",
-        f"p{i}.s[{ser.name}].linewidth",
-        region(spec, i, "plot"),
+        f"({ser.linewidth:g} instead of {old:g})."
     )
+    return _style_edit(spec, i, ser, "chart.line_width", "linewidth", desc)
 
 
 def grid_toggle(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -1059,39 +987,27 @@ def grid_toggle(spec: ChartSpec, rng: random.Random) -> Edit | None:
         return None
     p = spec.panels[i]
     p.grid = not p.grid
-    return Edit(
-        "chart.grid",
-        "style_error",
-        1,
-        where(spec, i, "grid lines"),
-        "Grid lines are drawn although the reference has none." if p.grid else "The grid lines are missing.",
-        f"p{i}.grid",
-        region(spec, i, "plot"),
+    desc = (
+        "Grid lines are drawn although the reference has none." if p.grid else "The grid lines are missing."
     )
+    return _panel_edit(spec, i, "chart.grid", "style_error", 1, "grid lines", desc, f"p{i}.grid")
 
 
 def opacity(spec: ChartSpec, rng: random.Random) -> Edit | None:
-    i = _pick(
+    picked = _pick_series(
         spec,
         rng,
         lambda p: p.kind in ("bar", "grouped_bar", "stacked_bar", "barh", "scatter", "hist") and p.series,
     )
-    if i is None:
+    if picked is None:
         return None
-    p = spec.panels[i]
-    ser = rng.choice(p.series)
-    old = ser.alpha
-    ser.alpha = 0.45 if old > 0.6 else 1.0
-    return Edit(
-        "chart.opacity",
-        "style_error",
-        1,
-        _where_series(spec, i, ser),
+    i, ser = picked
+    old, ser.alpha = ser.alpha, 0.45 if ser.alpha > 0.6 else 1.0
+    desc = (
         f"{quote(ser.name)} is drawn {'more transparent' if ser.alpha < old else 'opaque'} (alpha {ser.alpha:g} "
-        f"instead of {old:g}).",
-        f"p{i}.s[{ser.name}].alpha",
-        region(spec, i, "plot"),
+        f"instead of {old:g})."
     )
+    return _style_edit(spec, i, ser, "chart.opacity", "alpha", desc)
 
 
 def hist_bins(spec: ChartSpec, rng: random.Random) -> Edit | None:
@@ -1099,17 +1015,11 @@ def hist_bins(spec: ChartSpec, rng: random.Random) -> Edit | None:
     if i is None:
         return None
     p = spec.panels[i]
-    old = p.bins
-    p.bins = rng.choice([b for b in (8, 10, 40, 50) if b != old])
+    old = _switch(p, "bins", (8, 10, 40, 50), rng)
     ratio = max(old, p.bins) / min(old, p.bins)
-    return Edit(
-        "chart.hist_bins",
-        "data_error",
-        1 if ratio < 2 else 2,
-        where(spec, i, "histogram bins"),
-        f"The histogram uses {p.bins} bins instead of {old}.",
-        f"p{i}.bins",
-        region(spec, i, "plot"),
+    desc = f"The histogram uses {p.bins} bins instead of {old}."
+    return _panel_edit(
+        spec, i, "chart.hist_bins", "data_error", 1 if ratio < 2 else 2, "histogram bins", desc, f"p{i}.bins"
     )
 
 

@@ -13,6 +13,7 @@ import ast
 import copy
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from .colors import colour_severity, pick_different, to_hex
 from .perturbation import Edit, PerturbationInfo, make_typo, quote, registry, severity_from_ratio
@@ -266,23 +267,45 @@ def _literal_text(doc: CodeDoc, site: Site) -> str:
     return doc.source[site.start : site.end]
 
 
+def _rewrite_string(doc: CodeDoc, site: Site, value: str) -> None:
+    """Replace the string literal at ``site`` with ``value``, quoted the way the original was."""
+    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), value))
+
+
+def _site_edit(site: Site, name: str, category: str, severity: int, description: str) -> Edit:
+    """The edit of the literal at ``site``: located and keyed by the site."""
+    return Edit(name, category, severity, site.location, description, site.key)
+
+
+def _item_edit(
+    site: Site,
+    i: int,
+    name: str,
+    category: str,
+    severity: int,
+    location: str,
+    description: str,
+    **evidence: Any,
+) -> Edit:
+    """The edit of element ``i`` of the list literal at ``site``."""
+    return Edit(name, category, severity, location, description, f"{site.key}.{i}", evidence=evidence)
+
+
+def _typo_worthy(site: Site) -> bool:
+    """Text with enough letters (4) for a one-character typo to be a fair test."""
+    return sum(ch.isalpha() for ch in str(site.value)) >= 4
+
+
 def text_typo(doc: CodeDoc, rng: random.Random) -> Edit | None:
-    site = _pick(doc, rng, "title", lambda s: sum(ch.isalpha() for ch in str(s.value)) >= 4) or _pick(
-        doc, rng, "text", lambda s: sum(ch.isalpha() for ch in str(s.value)) >= 4
-    )
+    site = _pick(doc, rng, "title", _typo_worthy) or _pick(doc, rng, "text", _typo_worthy)
     if site is None:
         return None
     new = make_typo(str(site.value), rng)
     if new is None:
         return None
-    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit(
-        "code.text_typo",
-        "text_error",
-        1,
-        site.location,
-        f"Typo: {quote(new)} instead of {quote(site.value)}.",
-        site.key,
+    _rewrite_string(doc, site, new)
+    return _site_edit(
+        site, "code.text_typo", "text_error", 1, f"Typo: {quote(new)} instead of {quote(site.value)}."
     )
 
 
@@ -306,8 +329,8 @@ def text_replace(doc: CodeDoc, rng: random.Random) -> Edit | None:
         if new == old:
             return None
         desc = f"{site.location} reads {quote(new)} instead of {quote(old)}."
-    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit("code.text_replace", "text_error", 2, site.location, desc, site.key)
+    _rewrite_string(doc, site, new)
+    return _site_edit(site, "code.text_replace", "text_error", 2, desc)
 
 
 def category_label(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -320,14 +343,8 @@ def category_label(doc: CodeDoc, rng: random.Random) -> Edit | None:
     if new is None or new in site.value:  # type: ignore[operator]
         return None
     doc.replace(s, e, _quote_like(doc.source[s:e], new))
-    return Edit(
-        "code.category_label",
-        "text_error",
-        1,
-        f"{site.location} item {quote(old)}",
-        f"The label {quote(old)} reads {quote(new)}.",
-        f"{site.key}.{i}",
-    )
+    location, desc = f"{site.location} item {quote(old)}", f"The label {quote(old)} reads {quote(new)}."
+    return _item_edit(site, i, "code.category_label", "text_error", 1, location, desc)
 
 
 def data_value(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -349,14 +366,10 @@ def data_value(doc: CodeDoc, rng: random.Random) -> Edit | None:
         return None
     doc.replace(s, e, new_text)
     sev = severity_from_ratio((float(new_text) - float(old)) / scale, 0.12, 0.35)  # type: ignore[arg-type]
-    return Edit(
-        "code.data_value",
-        "data_error",
-        sev,
-        f"{site.location}, item {i + 1}",
-        f"Value {i + 1} of {site.location[0].lower() + site.location[1:]} is {new_text} instead of {text}.",
-        f"{site.key}.{i}",
-        evidence={"old": old, "new": float(new_text)},
+    location = f"{site.location}, item {i + 1}"
+    desc = f"Value {i + 1} of {site.location[0].lower() + site.location[1:]} is {new_text} instead of {text}."
+    return _item_edit(
+        site, i, "code.data_value", "data_error", sev, location, desc, old=old, new=float(new_text)
     )
 
 
@@ -368,33 +381,22 @@ def colour(doc: CodeDoc, rng: random.Random) -> Edit | None:
     if old_hex is None:
         return None
     new = pick_different(old_hex, rng, min_delta=rng.choice((8.0, 30.0)))
-    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit(
-        "code.colour",
-        "style_error",
-        colour_severity(old_hex, new),
-        site.location,
-        f"{site.location} is {new} instead of {site.value}.",
-        site.key,
-    )
+    _rewrite_string(doc, site, new)
+    desc = f"{site.location} is {new} instead of {site.value}."
+    return _site_edit(site, "code.colour", "style_error", colour_severity(old_hex, new), desc)
 
 
 def linestyle(doc: CodeDoc, rng: random.Random) -> Edit | None:
     site = _pick(doc, rng, "linestyle")
     if site is None:
         return None
+    old = LINESTYLE_NAMES[str(site.value)]
     plotly = site.value in ("dash", "dot", "solid", "dashdot") and doc.kind == "plotly"
     pool = ("solid", "dash", "dot", "dashdot") if plotly else ("-", "--", "-.", ":")
-    new = rng.choice([p for p in pool if LINESTYLE_NAMES[p] != LINESTYLE_NAMES[str(site.value)]])
-    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit(
-        "code.linestyle",
-        "style_error",
-        1,
-        site.location,
-        f"{site.location} is {LINESTYLE_NAMES[new]} instead of {LINESTYLE_NAMES[str(site.value)]}.",
-        site.key,
-    )
+    new = rng.choice([p for p in pool if LINESTYLE_NAMES[p] != old])
+    _rewrite_string(doc, site, new)
+    desc = f"{site.location} is {LINESTYLE_NAMES[new]} instead of {old}."
+    return _site_edit(site, "code.linestyle", "style_error", 1, desc)
 
 
 def marker(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -402,15 +404,9 @@ def marker(doc: CodeDoc, rng: random.Random) -> Edit | None:
     if site is None:
         return None
     new = rng.choice([m for m in MARKERS if m != site.value])
-    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit(
-        "code.marker",
-        "style_error",
-        1,
-        site.location,
-        f"{site.location} use {quote(new)} instead of {quote(site.value)}.",
-        site.key,
-    )
+    _rewrite_string(doc, site, new)
+    desc = f"{site.location} use {quote(new)} instead of {quote(site.value)}."
+    return _site_edit(site, "code.marker", "style_error", 1, desc)
 
 
 def grid(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -418,16 +414,12 @@ def grid(doc: CodeDoc, rng: random.Random) -> Edit | None:
     if site is None:
         return None
     doc.replace(site.start, site.end, str(not site.value))
-    return Edit(
-        "code.grid",
-        "style_error",
-        1,
-        "Grid lines",
+    desc = (
         "The grid lines are missing."
         if site.value
-        else "Grid lines are drawn although the reference has none.",
-        site.key,
+        else "Grid lines are drawn although the reference has none."
     )
+    return Edit("code.grid", "style_error", 1, "Grid lines", desc, site.key)
 
 
 def axis_scale(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -435,15 +427,9 @@ def axis_scale(doc: CodeDoc, rng: random.Random) -> Edit | None:
     if site is None:
         return None
     new = "linear" if site.value == "log" else "log"
-    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit(
-        "code.axis_scale",
-        "data_error",
-        2,
-        site.location,
-        f"The axis uses a {new} scale instead of a {site.value} one.",
-        site.key,
-    )
+    _rewrite_string(doc, site, new)
+    desc = f"The axis uses a {new} scale instead of a {site.value} one."
+    return _site_edit(site, "code.axis_scale", "data_error", 2, desc)
 
 
 def legend_loc(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -451,15 +437,9 @@ def legend_loc(doc: CodeDoc, rng: random.Random) -> Edit | None:
     if site is None:
         return None
     new = rng.choice([loc for loc in LEGEND_LOCS if loc not in (site.value, "best")])
-    doc.replace(site.start, site.end, _quote_like(_literal_text(doc, site), new))
-    return Edit(
-        "code.legend_loc",
-        "text_error",
-        1,
-        "Legend",
-        f"The legend is at the {new} instead of the {site.value}.",
-        site.key,
-    )
+    _rewrite_string(doc, site, new)
+    desc = f"The legend is at the {new} instead of the {site.value}."
+    return Edit("code.legend_loc", "text_error", 1, "Legend", desc, site.key)
 
 
 def font_size(doc: CodeDoc, rng: random.Random) -> Edit | None:
@@ -469,14 +449,8 @@ def font_size(doc: CodeDoc, rng: random.Random) -> Edit | None:
     old = float(site.value)  # type: ignore[arg-type]
     new = max(4.0, old + rng.choice((-4, -3, 3, 5)))
     doc.replace(site.start, site.end, f"{new:g}")
-    return Edit(
-        "code.font_size",
-        "text_error",
-        1 if abs(new - old) < 5 else 2,
-        site.location,
-        f"{site.location} is {new:g} instead of {old:g}.",
-        site.key,
-    )
+    desc = f"{site.location} is {new:g} instead of {old:g}."
+    return _site_edit(site, "code.font_size", "text_error", 1 if abs(new - old) < 5 else 2, desc)
 
 
 PERTURBATIONS = registry(

@@ -313,6 +313,30 @@ def make_config(config_class: Any, **kwargs: Any) -> Any:
         raise InputError(f"invalid training settings: {first}") from None
 
 
+def trl_config(config_class: Any, settings: TrainSettings, out: Path, grad_accum: int, **extra: Any) -> Any:
+    """A TRL config: the TrainingArguments both trainers share (:func:`common_training_args`) plus ``extra``."""
+    return make_config(config_class, **common_training_args(settings, out, grad_accum), **extra)
+
+
+def trainer_inputs(
+    base_dir: Path, args: Any, settings: TrainSettings, out: Path, padding_side: str
+) -> dict[str, Any]:
+    """The keyword arguments every TRL trainer here is built with, ``train_dataset`` aside.
+
+    ``args`` (the TRL config), fresh trainable weights and a private processor (loaded after the config
+    exists, so DeepSpeed ZeRO-3 can shard them while loading), the LoRA config, and a callbacks list that
+    starts with the ``OUT/metrics.jsonl`` writer (append more before building the trainer).
+    """
+    model, processor = load_for_training(base_dir, args, settings, padding_side)
+    return {
+        "model": model,
+        "args": args,
+        "processing_class": processor,
+        "peft_config": lora_config(settings),
+        "callbacks": [make_metrics_callback(out / "metrics.jsonl")],
+    }
+
+
 def load_for_training(
     base_dir: Path, args: Any, settings: TrainSettings, padding_side: str
 ) -> tuple[Any, Any]:

@@ -29,21 +29,15 @@ from ..errors import InputError
 from .common import (
     TrainResult,
     accumulation_steps,
-    common_training_args,
     cuda_available,
-    is_main_process,
-    load_for_training,
-    lora_config,
     loss_history,
-    make_config,
-    make_metrics_callback,
-    prepare_out_dir,
-    resolve_model_path,
     run_training,
     stdout_to_stderr,
-    write_run_record,
+    trainer_inputs,
+    trl_config,
 )
-from .config import PolicySettings, ResolvedSettings, require, world_size
+from .config import PolicySettings, ResolvedSettings, world_size
+from .run import finish_run, prepare_run_dirs, run_settings
 
 
 def parse_reward_spec(spec: str) -> dict[str, Any]:
@@ -147,6 +141,11 @@ def batch_plan(settings: PolicySettings, processes: int) -> dict[str, int]:
     }
 
 
+def dry_run_plan(resolved: ResolvedSettings) -> dict[str, Any]:
+    """What ``erm train policy --dry-run`` shows beside the settings: the batch plan for this many processes."""
+    return {"batch_plan": batch_plan(resolved.settings, world_size())}  # type: ignore[arg-type]
+
+
 def build_grpo_trainer(
     settings: PolicySettings,
     base_dir: Path,
@@ -160,7 +159,6 @@ def build_grpo_trainer(
 
     plan = batch_plan(settings, world_size())
     vllm_on = use_vllm(settings)
-    common = common_training_args(settings, out, plan["gradient_accumulation_steps"])
     vllm_args: dict[str, Any] = {}
     if vllm_on:
         vllm_args = dict(
@@ -171,9 +169,11 @@ def build_grpo_trainer(
         )
         if settings.vllm_mode == "server" and settings.vllm_server_url:
             vllm_args["vllm_server_base_url"] = settings.vllm_server_url
-    args = make_config(
+    args = trl_config(
         GRPOConfig,
-        **common,
+        settings,
+        out,
+        plan["gradient_accumulation_steps"],
         steps_per_generation=plan["steps_per_generation"],
         num_generations=settings.num_generations,
         max_completion_length=settings.max_completion_length,
@@ -186,16 +186,8 @@ def build_grpo_trainer(
         remove_unused_columns=False,
         **vllm_args,
     )
-    model, processor = load_for_training(base_dir, args, settings, padding_side="left")
-    return GRPOTrainer(
-        model=model,
-        reward_funcs=list(reward_funcs),
-        args=args,
-        train_dataset=train_dataset,
-        processing_class=processor,
-        peft_config=lora_config(settings),
-        callbacks=[make_metrics_callback(out / "metrics.jsonl")],
-    )
+    inputs = trainer_inputs(base_dir, args, settings, out, padding_side="left")
+    return GRPOTrainer(reward_funcs=list(reward_funcs), train_dataset=train_dataset, **inputs)
 
 
 def train_policy(
@@ -205,10 +197,7 @@ def train_policy(
 ) -> TrainResult:
     """Run the GRPO described by ``resolved``. ``reward_funcs``/``reward_weights`` replace the built-in
     rewards (library use: wrap or extend them; the CLI always uses the built-in ones)."""
-    settings = resolved.settings
-    if not isinstance(settings, PolicySettings):
-        raise InputError("train_policy needs policy settings")
-    require(settings, "data", "model", "out", "reward")
+    settings = run_settings(resolved, PolicySettings, "train_policy", "data", "model", "out", "reward")
     t0 = time.perf_counter()
 
     from .datasets import load_policy_prompts, policy_dataset
@@ -218,8 +207,7 @@ def train_policy(
         reward_funcs, reward_weights = build_reward_funcs(settings)
     elif reward_weights is None:
         reward_weights = [1.0] * len(reward_funcs)
-    out = prepare_out_dir(settings.out, settings.resume)  # type: ignore[arg-type]
-    base_dir = resolve_model_path(settings.model)  # type: ignore[arg-type]
+    out, base_dir = prepare_run_dirs(settings)
 
     with stdout_to_stderr(), reward_failure_log(out / "reward_failures.log"):
         trainer = build_grpo_trainer(
@@ -234,7 +222,6 @@ def train_policy(
 
     history = trainer.state.log_history
     rewards = loss_history(history, "reward")
-    losses = loss_history(history)
     metrics: dict[str, Any] = {
         "prompts": len(prompts),
         "train_loss": float(train_output.training_loss),
@@ -245,36 +232,18 @@ def train_policy(
         if vals:
             metrics[f"first_{key}"] = vals[0]
             metrics[f"last_{key}"] = vals[-1]
-    result = TrainResult(
-        kind="policy",
-        out=str(out),
-        model=settings.model or "",
-        steps=int(trainer.state.global_step),
-        seconds=time.perf_counter() - t0,
-        first_loss=losses[0] if losses else None,
-        last_loss=losses[-1] if losses else None,
-        metrics=metrics,
-        load_with=f"erm refine IMAGE --policy hf:{out}",
-    )
     if rewards:
-        result.metrics["mean_reward"] = sum(rewards) / len(rewards)
-    if is_main_process():
-        result.files = sorted(p.name for p in out.iterdir())
-        write_run_record(
-            out,
-            "policy",
-            resolved,
-            result,
-            {
-                "data": {
-                    "source": str(settings.data),
-                    "prompts": len(prompts),
-                    "tasks": _count(p.task for p in prompts),
-                },
-                "batch_plan": batch_plan(settings, world_size()),
-            },
-        )
-    return result
+        metrics["mean_reward"] = sum(rewards) / len(rewards)
+    record = {
+        "data": {
+            "source": str(settings.data),
+            "prompts": len(prompts),
+            "tasks": _count(p.task for p in prompts),
+        },
+        "batch_plan": batch_plan(settings, world_size()),
+    }
+    load_with = f"erm refine IMAGE --policy hf:{out}"
+    return finish_run("policy", resolved, trainer, out, t0, record, metrics=metrics, load_with=load_with)
 
 
 @contextlib.contextmanager

@@ -18,39 +18,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
 from .common import (
     TrainResult,
     accumulation_steps,
-    common_training_args,
     is_main_process,
-    load_for_training,
-    lora_config,
-    loss_history,
-    make_config,
-    make_metrics_callback,
-    prepare_out_dir,
-    resolve_model_path,
     run_training,
     stdout_to_stderr,
-    write_run_record,
+    trainer_inputs,
+    trl_config,
 )
-from .config import ResolvedSettings, RewardSettings, require, world_size
+from .config import ResolvedSettings, RewardSettings, world_size
+from .run import finish_run, prepare_run_dirs, run_settings
 
 
 def train_reward_model(resolved: ResolvedSettings) -> TrainResult:
     """Run the SFT described by ``resolved`` (see :func:`erm_cli.train.config.resolve_settings`)."""
-    settings = resolved.settings
-    if not isinstance(settings, RewardSettings):
-        raise InputError("train_reward_model needs reward settings")
-    require(settings, "data", "model", "out")
+    settings = run_settings(resolved, RewardSettings, "train_reward_model", "data", "model", "out")
     t0 = time.perf_counter()
 
     from .datasets import load_judge_data
 
     data = load_judge_data(settings)
-    out = prepare_out_dir(settings.out, settings.resume)  # type: ignore[arg-type]
-    base_dir = resolve_model_path(settings.model)  # type: ignore[arg-type]
+    out, base_dir = prepare_run_dirs(settings)
     grad_accum = accumulation_steps(settings.batch_size, settings.per_device_batch_size, world_size())
 
     heldout_path = None
@@ -78,29 +67,24 @@ def train_reward_model(resolved: ResolvedSettings) -> TrainResult:
     judge_flags = f"--judge vlm --model hf:{out}"
     if settings.prompt_file and is_main_process():
         judge_flags += f" --prompt-file {keep_prompt_file(Path(settings.prompt_file), out)}"
-    losses = loss_history(trainer.state.log_history)
-    result = TrainResult(
-        kind="reward",
-        out=str(out),
-        model=settings.model or "",
-        steps=int(trainer.state.global_step),
-        seconds=time.perf_counter() - t0,
-        first_loss=losses[0] if losses else None,
-        last_loss=losses[-1] if losses else None,
-        metrics={
-            "train_loss": float(train_output.training_loss),
-            "train_examples": data.n_train,
-            "heldout_examples": len(data.heldout),
-            "grad_accum": grad_accum,
-        },
+    metrics = {
+        "train_loss": float(train_output.training_loss),
+        "train_examples": data.n_train,
+        "heldout_examples": len(data.heldout),
+        "grad_accum": grad_accum,
+    }
+    return finish_run(
+        "reward",
+        resolved,
+        trainer,
+        out,
+        t0,
+        {"data": data.summary()},
+        metrics=metrics,
         evaluation=evaluation,
         notes=notes,
         load_with=f"erm judge REF PRED {judge_flags}",
     )
-    if is_main_process():
-        result.files = sorted(p.name for p in out.iterdir())
-        write_run_record(out, "reward", resolved, result, {"data": data.summary()})
-    return result
 
 
 def keep_prompt_file(src: Path, out: Path) -> Path:
@@ -126,30 +110,23 @@ def build_sft_trainer(
     """An SFTTrainer for a judge: prompt/completion vision data, completion-only loss, explicit processor."""
     from trl import SFTConfig, SFTTrainer
 
-    args = make_config(
+    args = trl_config(
         SFTConfig,
-        **common_training_args(settings, out, grad_accum),
+        settings,
+        out,
+        grad_accum,
         max_length=settings.max_length,  # None: never cut image tokens
         completion_only_loss=True,
         remove_unused_columns=False,  # the dataset is built on the fly (with_transform)
         dataset_kwargs={"skip_prepare_dataset": True},
     )
-    # the config exists before the weights load, so DeepSpeed ZeRO-3 can shard them while loading
-    model, processor = load_for_training(base_dir, args, settings, padding_side="right")
-    callbacks = [make_metrics_callback(out / "metrics.jsonl")]
+    inputs = trainer_inputs(base_dir, args, settings, out, padding_side="right")
     if heldout_path is not None and settings.eval_steps:
         from .evaluation import make_eval_callback
 
-        callbacks.append(make_eval_callback(heldout_path, settings, processor))
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_dataset,
-        processing_class=processor,
-        peft_config=lora_config(settings),
-        callbacks=callbacks,
-    )
-    for cb in callbacks:
+        inputs["callbacks"].append(make_eval_callback(heldout_path, settings, inputs["processing_class"]))
+    trainer = SFTTrainer(train_dataset=train_dataset, **inputs)
+    for cb in inputs["callbacks"]:
         if hasattr(cb, "trainer"):
             cb.trainer = trainer  # the eval hook logs through trainer.log
     return trainer
