@@ -88,9 +88,11 @@ class ChartLayout:
 # --------------------------------------------------------------------------------------------- analysis
 
 def analyse_chart(arr: np.ndarray, background: tuple[int, int, int], words: Sequence[Word],
-                  palette: Sequence[PaletteColour]) -> ChartLayout:
+                  palette: Sequence[PaletteColour],
+                  axes_boxes: Sequence[tuple[int, int, int, int]] | None = None) -> ChartLayout:
+    """The chart in ``arr``; ``axes_boxes``: :func:`~.lines.find_axes_boxes` of ``arr`` when already known."""
     h, w = arr.shape[:2]
-    boxes = find_axes_boxes(arr, background)
+    boxes = find_axes_boxes(arr, background) if axes_boxes is None else list(axes_boxes)
     words = list(words)
     lines = group_lines(words)
     from .align import content_bbox
@@ -122,15 +124,24 @@ def _ticks(ax: AxesInfo, words: Sequence[Word], th: float) -> None:
             ax.x_ticks.append(wd)
         elif y0 - th <= wd.cy <= y1 + th and x0 - 8 * th <= wd.bbox[2] <= x0 + 2:
             ax.y_ticks.append(wd)
-    pts = [(wd.cy, parse_number(wd.text)) for wd in ax.y_ticks]
-    pts = [(y, v) for y, v in pts if v is not None]
-    if len(pts) >= 3 and len({v for _, v in pts}) >= 3:
-        ys = np.array([p[0] for p in pts])
-        vs = np.array([p[1] for p in pts])
-        a, b = np.polyfit(ys, vs, 1)
-        resid = np.abs(a * ys + b - vs).max()
-        if a < 0 and resid <= 0.05 * (vs.max() - vs.min()):
-            ax.y_calibration = (float(a), float(b))
+    ax.y_calibration = tick_calibration([(wd.cy, parse_number(wd.text)) for wd in ax.y_ticks])
+
+
+def tick_calibration(points: Sequence[tuple[float, float | None]], *,
+                     decreasing: bool = True) -> tuple[float, float] | None:
+    """``(a, b)`` with value = a * pixel + b through (pixel, tick value) points (None values are skipped):
+    needs three distinct values on one line (within 5 % of their range), values falling as the pixel grows
+    (a y axis; ``decreasing=False`` for an x axis)."""
+    pts = [(p, v) for p, v in points if v is not None]
+    if len(pts) < 3 or len({v for _, v in pts}) < 3:
+        return None
+    ps = np.array([p[0] for p in pts])
+    vs = np.array([p[1] for p in pts])
+    a, b = np.polyfit(ps, vs, 1)
+    resid = np.abs(a * ps + b - vs).max()
+    if (a < 0 if decreasing else a > 0) and resid <= 0.05 * (vs.max() - vs.min()):
+        return float(a), float(b)
+    return None
 
 
 def _ylabel_strip(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, axes: Sequence[AxesInfo],
@@ -304,10 +315,17 @@ def _classify_series(m: np.ndarray, colour: tuple[int, int, int], offset: tuple[
                      frame: tuple[int, int] | None = None) -> Series:
     """Bars, line, markers or area from one colour's mask; ``frame`` = the plot area's (height, width) when
     ``m`` is a crop of it (sizes are judged relative to the plot)."""
-    s = _classify_pieces(m, _close(m, vertical=True), colour, offset, frame)
-    if s.kind == "bars" and not _bars_vertical(s.bars):
-        s = _classify_pieces(m, _close(m, vertical=False), colour, offset, frame)
+    s = classify_bridged(m, colour, offset, vertical=True, frame=frame)
+    if s.kind == "bars" and not bars_vertical(s.bars):
+        s = classify_bridged(m, colour, offset, vertical=False, frame=frame)
     return s
+
+
+def classify_bridged(m: np.ndarray, colour: tuple[int, int, int], offset: tuple[int, int], *, vertical: bool,
+                     frame: tuple[int, int] | None = None) -> Series:
+    """Bars, line, markers or area from one colour's mask after bridging short cuts across vertical
+    (``vertical``) or horizontal bars (see :func:`_classify_series`)."""
+    return _classify_pieces(m, _close(m, vertical=vertical), colour, offset, frame)
 
 
 def _close(m: np.ndarray, vertical: bool, k: int = 15) -> np.ndarray:
@@ -626,7 +644,7 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
             continue  # no real pixel difference where this series is drawn: nothing to report
         label = rs.label
         flipped = (rs.kind == cs.kind == "bars" and len(rs.bars) >= 2 and len(cs.bars) >= 2
-                   and _bars_vertical(rs.bars) != _bars_vertical(cs.bars))
+                   and bars_vertical(rs.bars) != bars_vertical(cs.bars))
         if _type_changed(rs, cs) or flipped:
             box = _mask_box(rs.mask, ra.bbox)
             kinds = (_kind_name(rs), _kind_name(cs))
@@ -680,7 +698,7 @@ def _supported(ctx: Context, box: BBox) -> bool:
 
 def _kind_name(s: Series) -> str:
     if s.kind == "bars" and len(s.bars) >= 2:
-        return "vertical bars" if _bars_vertical(s.bars) else "horizontal bars"
+        return "vertical bars" if bars_vertical(s.bars) else "horizontal bars"
     return s.kind
 
 
@@ -707,7 +725,7 @@ def _compare_bars(ctx: Context, ax: AxesInfo, rs: Series, cs: Series, name: str,
 
     out: list[Finding] = []
     rb, cb = rs.bars, cs.bars
-    vertical = _bars_vertical(rb)
+    vertical = bars_vertical(rb)
     if rb and cb:
         rc = np.array([centre(b)[0 if vertical else 1] for b in rb])
         cc = np.array([centre(b)[0 if vertical else 1] for b in cb])
@@ -769,7 +787,8 @@ def _compare_bars(ctx: Context, ax: AxesInfo, rs: Series, cs: Series, name: str,
     return out
 
 
-def _bars_vertical(bars: Sequence[BBox]) -> bool:
+def bars_vertical(bars: Sequence[BBox]) -> bool:
+    """True unless the bars share a left edge more than a bottom edge (horizontal bars); True for one bar."""
     if len(bars) < 2:
         return True
     bottoms = np.array([b[3] for b in bars])

@@ -7,7 +7,9 @@ Pipeline for one (reference, candidate) pair:
 3. **colour** — palettes of both images (colour.py) and pure-colour difference regions grouped by
    (expected, found) colour pairs with ΔE2000;
 4. **regions** — the noise-tolerant difference map (diffmap.py) and the per-task analysers
-   (chart.py, table.py, svg.py) that turn regions into located findings.
+   (chart.py, table.py, svg.py) that turn regions into located findings. A drawing that changed as a
+   whole (parts rearranged, mirrored, a blank render) is re-read part by part: painted components
+   matched one to one (components.py), or the mirrored reference compared again.
 
 Every finding carries a Visual-ERM category for the task, a severity (1 minor, 2 medium, 3 severe), a
 human-readable location, a description with evidence and a box in reference pixels.
@@ -720,8 +722,12 @@ def _analyse_svg_parts(ctx: Context) -> list[Finding]:
         parts = component_findings(ctx)
         if parts:
             colour, shapes = [], parts
-        elif parts is not None:  # no part changed as a whole: the region view stands, but not as a new composition
-            shapes = [f for f in shapes if f.location != "whole composition"]
+        elif parts is not None:  # every part is where it was, same shape and colour: only edges differ
+            places = [f for f in shapes if f.location != "whole composition" and f.bbox is not None]
+            colour, shapes = [], [Finding("shape_error", 1, "outlines", "edges differ slightly in "
+                                          f"{len(places)} place{'s' if len(places) > 1 else ''} (blur, "
+                                          "anti-aliasing or sub-pixel placement)",
+                                          union_box([f.bbox for f in places]), {"places": len(places)})] if places else []
     return out + colour + shapes
 
 

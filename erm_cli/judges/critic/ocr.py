@@ -131,23 +131,24 @@ class TesserocrEngine:
         self._local = threading.local()
         self.version = str(tesserocr.tesseract_version()).split()[1] if tesserocr.tesseract_version() else "?"
 
-    def _api(self) -> Any:
-        api = getattr(self._local, "api", None)
+    def _api(self, psm: str = "SPARSE_TEXT") -> Any:
+        api = getattr(self._local, psm, None)
         if api is None:
             import tesserocr
 
             try:
                 api = tesserocr.PyTessBaseAPI(path=self._tessdata.rstrip("/") + "/", lang="eng",
-                                              psm=tesserocr.PSM.SPARSE_TEXT)
+                                              psm=getattr(tesserocr.PSM, psm))
             except RuntimeError as exc:
                 raise OcrUnavailable(f"Tesseract could not start ({exc}); {INSTALL_HINT}") from None
-            self._local.api = api
+            setattr(self._local, psm, api)
         return api
 
-    def words(self, img: Image.Image) -> list[Word]:
+    def words(self, img: Image.Image, psm: str = "SPARSE_TEXT") -> list[Word]:
+        """Words of ``img`` in Tesseract page-segmentation mode ``psm`` (a ``tesserocr.PSM`` name)."""
         import tesserocr
 
-        api = self._api()
+        api = self._api(psm)
         api.SetImage(img)
         api.Recognize()
         level = tesserocr.RIL.WORD
@@ -272,6 +273,16 @@ def ocr_words(img: Image.Image | np.ndarray, *, min_conf: float = 0.0, engine: s
     if factor != 1.0:
         words = [w.scaled(1 / factor) for w in words]
     return [w for w in words if w.conf >= min_conf and _is_textlike(w.text)]
+
+
+def ocr_block_words(img: Image.Image) -> list[Word]:
+    """Tesseract in single-block mode, which reads short columns of small text (tick labels) that the sparse
+    mode of :func:`ocr_words` drops. No upscaling or filtering. Raises :class:`OcrUnavailable` unless the
+    engine is tesserocr."""
+    engine = get_engine()
+    if not isinstance(engine, TesserocrEngine):
+        raise OcrUnavailable(f"single-block OCR needs tesserocr, not {engine.name}")
+    return engine.words(img, psm="SINGLE_BLOCK")
 
 
 def text_layer(img: Image.Image | np.ndarray, max_value: int = 110, max_chroma: int = 40) -> Image.Image:

@@ -7,6 +7,7 @@ size and colour are one moved component; a large share of changed area is a comp
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -224,6 +225,7 @@ def component_findings(ctx: Context) -> list[Finding] | None:
     m.extra = [j for j in m.extra if support(cc[j]) >= 0.3]
     out: list[Finding] = []
     moved: list[tuple[int, int, float]] = []
+    nudged: list[tuple[Any, Any, float]] = []
     for i, j in m.pairs:
         r, c = rc[i], cc[j]
         if max(support(r), support(c)) < 0.02:
@@ -242,7 +244,11 @@ def component_findings(ctx: Context) -> list[Finding] | None:
         ratio = c.area / max(1, r.area)
         limit = 2.0 if shift > 0.04 else 1.4  # a part that moved may be covered differently by its neighbours
         overlap, changed = _mask_change(r, c, ctx.diff)
-        if shift <= 0.04 and 1 / limit <= ratio <= limit and (overlap < 0.8 or changed >= 0.03):
+        same_shape = 1 / limit <= ratio <= limit
+        if shift <= 0.04 and same_shape and (overlap < 0.8 or changed >= 0.03) and _same_once_centred(r, c, overlap):
+            if shift >= 0.01:  # the same shape a few pixels away
+                nudged.append((r, c, shift))
+        elif shift <= 0.04 and same_shape and (overlap < 0.8 or changed >= 0.03):
             sev = max(2, severity_by_share((1 - overlap) * max(r.area, c.area) / carea, 0.01, 0.08))
             out.append(Finding("shape_error", sev, loc, f"{name} ({describe_colour(r.colour)}) changed shape "
                                f"(outlines overlap {overlap * 100:.0f} %)", tuple(float(v) for v in r.bbox),
@@ -270,6 +276,17 @@ def component_findings(ctx: Context) -> list[Finding] | None:
         out.append(Finding("shape_error", sev, svg_location(c.bbox, content),
                            f"unexpected extra {shape_word(c.mask)} ({describe_colour(c.colour)})",
                            tuple(float(v) for v in c.bbox), {"area_share": round(c.area / carea, 4)}))
+    if len(nudged) == 1:
+        r, c, shift = nudged[0]
+        out.append(Finding("shape_error", 1, svg_location(r.bbox, content), f"{shape_word(r.mask)} "
+                           f"({describe_colour(r.colour)}) shifted slightly ({shift * 100:.1f} % of the canvas "
+                           "diagonal)", tuple(float(v) for v in union_box([r.bbox, c.bbox])),
+                           {"shift_share": round(shift, 4)}))
+    elif nudged:
+        out.append(Finding("shape_error", 1, "several parts", f"{len(nudged)} parts shifted slightly (up to "
+                           f"{max(n[2] for n in nudged) * 100:.1f} % of the canvas diagonal)",
+                           tuple(float(v) for v in union_box([n[0].bbox for n in nudged])),
+                           {"parts": len(nudged)}))
     strokes = [f for f in out if "stroke_width_ratio" in f.evidence]
     if len(strokes) >= 2:  # one finding for a stroke width applied to the whole drawing
         out = [f for f in out if f not in strokes]
@@ -351,3 +368,19 @@ def _mask_change(a: Any, b: Any, diff: np.ndarray) -> tuple[float, float]:
     union = max(1.0, float((ma | mb).sum()))
     real = (ma ^ mb) & (diff[y0:y1, x0:x1] > 40)
     return float((ma & mb).sum()) / union, float(real.sum()) / union
+
+
+def _same_once_centred(a: Any, b: Any, overlap: float, min_iou: float = 0.85) -> bool:
+    """Do two components' masks agree once their centroids are put on top of each other, clearly better than
+    where they lie (``overlap``)? Then the part was displaced, not reshaped."""
+    dx = int(round(a.centroid[0] - b.centroid[0]))
+    dy = int(round(a.centroid[1] - b.centroid[1]))
+    moved = dataclasses.replace(b, bbox=(b.bbox[0] + dx, b.bbox[1] + dy, b.bbox[2] + dx, b.bbox[3] + dy))
+    x0, y0 = min(a.bbox[0], moved.bbox[0]), min(a.bbox[1], moved.bbox[1])
+    x1, y1 = max(a.bbox[2], moved.bbox[2]), max(a.bbox[3], moved.bbox[3])
+    ma = np.zeros((y1 - y0, x1 - x0), bool)
+    mb = np.zeros_like(ma)
+    ma[a.bbox[1] - y0:a.bbox[3] - y0, a.bbox[0] - x0:a.bbox[2] - x0] = a.mask
+    mb[moved.bbox[1] - y0:moved.bbox[3] - y0, moved.bbox[0] - x0:moved.bbox[2] - x0] = moved.mask
+    centred = float((ma & mb).sum()) / max(1.0, float((ma | mb).sum()))
+    return centred >= min_iou and centred >= overlap + 0.1
