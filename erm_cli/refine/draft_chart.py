@@ -289,7 +289,7 @@ def _series_code(facts: ChartFacts, lines: list[str], markers: bool) -> None:
         if s.style == "scatter":
             lines.append(f"ax.scatter({xs_code}, y_{k}, color={_py(colour)}{lab})")
         else:
-            marker = s.__dict__.get("marker") or ("o" if markers else "")
+            marker = s.marker or ("o" if markers else "")
             mk = f", marker={marker!r}" if marker else ""
             lines.append(f"ax.plot({xs_code}, y_{k}, color={_py(colour)}{mk}{lab})")
 

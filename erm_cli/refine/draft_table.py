@@ -11,8 +11,7 @@ from PIL import Image
 
 from ..judges.critic.colour import as_array, background_colour, hex_of
 from ..judges.critic.lines import dark_mask, find_rules
-from ..judges.critic.ocr import OcrUnavailable, Word, ocr_words
-from .chart_extract import group_lines
+from ..judges.critic.ocr import OcrUnavailable, Word, group_lines, ocr_words
 
 
 @dataclass

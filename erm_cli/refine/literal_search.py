@@ -119,7 +119,7 @@ def _nth_occurrence(texts: list[Literal], lit: Literal, sim: float, shown: str, 
     tied = [x for x in texts if abs(_text_sim(str(x.value), shown) - sim) < 1e-9]
     if len(tied) < 2 or box is None:
         return lit
-    from .chart_extract import group_lines
+    from ..judges.critic.ocr import group_lines
 
     spots = sorted((ln.bbox for ln in group_lines(cand_words) if _text_sim(ln.text, shown) >= sim - 1e-9),
                    key=lambda b: (round(b[1] / 4), b[0]))
