@@ -15,7 +15,7 @@
    render of the SVG, "equivalent vs not" scored by AUROC for the critic and the SSIM / MSE / pHash
    baselines. Labels: ``librsvg`` column of results.csv (1 passed = equivalent, 2/3 = not; 0 skipped) —
    upstream's manual verdicts for a related renderer, a rough guide; plus benchmarks/resvg_labels.csv:
-   79 tests (a seeded, stratified sample) whose reference and cairosvg render we compared by eye
+   198 tests (two seeded, stratified samples) whose reference and cairosvg render we compared by eye
    (1 = looks the same, 0 = visibly different; see benchmarks/resvg_labels.md).
 """
 
