@@ -88,3 +88,26 @@ def test_apply_edits_skips_conflicts_and_inserts_before_show():
     lines = out.splitlines()
     assert lines.index("plt.gca().set_xlabel('X')") == lines.index("plt.show()") - 1
     assert insert_statements("a = 1", ["b = 2"]) == "a = 1\nb = 2\n"
+
+
+def test_data_edits_never_treat_figsize_as_a_two_point_series():
+    """A two-point line whose figure size is also a pair of numbers: any two numbers fit two points
+    exactly, so figsize used to be "corrected" as data (asking for a ~110-megapixel render)."""
+    from erm_cli.refine import literal_search
+    from erm_cli.refine.analysis import analyse_image, frame_map
+    from erm_cli.refine.literals import code_literals
+    from erm_cli.renderers import render
+
+    code = ("import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(8, 6))\n"
+            "ax.plot(['A', 'B'], {vals}, color='#1f77b4', linewidth=2.5)\nax.set_ylim(0, 10)\nplt.show()\n")
+    ref_img = render(code.format(vals="[4, 8]"), kind="matplotlib").image()
+    wrong = code.format(vals="[6, 3]")
+    cand_img = render(wrong, kind="matplotlib").image()
+    cl = code_literals(wrong, "matplotlib")
+    assert cl is not None
+    figsize = next(nl for nl in cl.number_lists if nl.key == "figsize")
+    edits = literal_search.data_edits(cl, analyse_image(ref_img, "chart"), analyse_image(cand_img, "chart"),
+                                      frame_map(ref_img, cand_img))
+    touched = {lit.start for e in edits for lit, _ in e.replacements}
+    assert touched, "the wrong line values should be proposed for correction"
+    assert not touched & {lit.start for lit in figsize.items}, [e.description for e in edits]

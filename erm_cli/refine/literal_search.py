@@ -333,6 +333,10 @@ def _match_series(colour: tuple[int, int, int], bars: list[Any], pool: dict[tupl
     return None
 
 
+#: Number lists that place or size the figure, never data (``figsize=(8, 6)`` is not a two-point series).
+LAYOUT_KEYS = frozenset({"figsize", "bbox_to_anchor", "rect", "loc", "xy", "xytext"})
+
+
 def data_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameMap) -> list[Edit]:
     rc, cc = ref.chart, cand.chart
     if rc is None or cc is None or not cl.number_lists:
@@ -359,7 +363,7 @@ def data_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameM
             # the number list that *is* this series: the best proportional fit (each list used once)
             best_fit: tuple[float, Any, int, float] | None = None
             for nl in cl.number_lists:
-                if len(nl.items) != m or nl.group in used_lists:
+                if len(nl.items) != m or nl.group in used_lists or nl.key in LAYOUT_KEYS:
                     continue
                 vals = np.asarray(nl.values, float)
                 for order in (1, -1):
@@ -404,7 +408,7 @@ def data_edits(cl: CodeLiterals, ref: ImageFacts, cand: ImageFacts, fmap: FrameM
             rys_c = (rys_a - fmap.oy) / (fmap.sy or 1.0)
             best_line: tuple[float, Any, float, float] | None = None
             for nl in cl.number_lists:
-                if len(nl.items) != m or nl.group in used_lists:
+                if len(nl.items) != m or nl.group in used_lists or nl.key in LAYOUT_KEYS:
                     continue
                 vals = np.asarray(nl.values, float)
                 a, b, r2 = _fit_affine(vals, cys)
