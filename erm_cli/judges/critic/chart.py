@@ -26,7 +26,7 @@ from .findings import (
     severity_by_share,
     union_box,
 )
-from .lines import box_iou, find_axes_boxes
+from .lines import box_iou, find_axes_boxes, stroke_width
 from .ocr import Line, Word, group_lines, parse_number
 
 
@@ -364,8 +364,7 @@ def _marker_count(m: np.ndarray) -> int:
     """Blobs wider than the line through them (markers), by an opening with a square ~2x the line width."""
     if not m.any():
         return 0
-    boundary = m & ~ndi.binary_erosion(m)
-    t = 2.0 * float(m.sum()) / max(1.0, float(boundary.sum()))  # ~ stroke width
+    t = stroke_width(m)
     r = int(min(7, max(1, round(1.05 * t))))
     yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
     disk = (xx * xx + yy * yy) <= r * r + 0.5

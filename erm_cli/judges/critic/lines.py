@@ -191,3 +191,11 @@ def _iou(a: BBox, b: BBox) -> float:
 
 def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
     return _iou(a, b)  # type: ignore[arg-type]
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean thickness of a mask's strokes: twice its area over its boundary length (in pixels)."""
+    from scipy import ndimage as ndi
+
+    boundary = mask & ~ndi.binary_erosion(mask)
+    return 2.0 * float(mask.sum()) / max(1.0, float(boundary.sum()))

@@ -7,7 +7,6 @@ size and colour are one moved component; a large share of changed area is a comp
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,7 @@ from scipy import ndimage as ndi
 
 from .colour import delta_e_rgb, describe_colour
 from .diffmap import Region
-from .lines import box_iou
+from .lines import box_iou, stroke_width
 from .findings import BBox, Context, Finding, centre, position_name, severity_by_share, union_box
 
 
@@ -122,13 +121,8 @@ def compare_svg(ctx: Context) -> list[Finding]:
         f.evidence.setdefault("pixels", r.pixels)
         out.append(f)
         ctx.consumed.add(i)
-    strokes = [f for f in out if f.category == "style_error" and f.description.startswith("stroke width")]
-    if len(strokes) >= 2:
-        out = [f for f in out if f not in strokes]
-        out.append(Finding("style_error", max(f.severity for f in strokes), "outlines",
-                           f"stroke width differs in {len(strokes)} places "
-                           f"({', '.join(sorted({f.location for f in strokes}))})",
-                           union_box([f.bbox for f in strokes if f.bbox is not None]), {"places": len(strokes)}))
+    out = _merge_strokes(out, [f for f in out if f.category == "style_error"
+                               and f.description.startswith("stroke width")])
     moved = sum(1 for f in out if f.category == "shape_error" and "moved" in f.description)
     if total_geo / carea > 0.35 or len([f for f in out if f.category == "shape_error"]) >= 4 or moved >= 2:
         out.append(Finding("structure_error", 3, "whole composition",
@@ -151,15 +145,13 @@ def _stroke_change(ctx: Context, r: Region) -> bool:
     if both.sum() < 20:
         return False
     thin_side = ri if ri.sum() <= ci.sum() else ci
-    boundary = thin_side & ~ndi.binary_erosion(thin_side)
-    t = 2.0 * float(thin_side.sum()) / max(1.0, float(boundary.sum()))  # stroke width of the thinner one
+    t = stroke_width(thin_side)  # of the thinner one
     size = max(xb - xa, yb - ya)
     if t > 0.3 * size:
         return False  # a filled shape, not an outline
     # a thicker / thinner stroke moves the outline's extent by about the stroke width, a resize by much more
     thick_side = ci if thin_side is ri else ri
-    tb = thick_side & ~ndi.binary_erosion(thick_side)
-    t2 = 2.0 * float(thick_side.sum()) / max(1.0, float(tb.sum()))
+    t2 = stroke_width(thick_side)
     ext = []
     for m in (ri, ci):
         ys, xs = np.nonzero(m)
@@ -254,7 +246,7 @@ def component_findings(ctx: Context) -> list[Finding] | None:
                                f"(outlines overlap {overlap * 100:.0f} %)", tuple(float(v) for v in r.bbox),
                                {"mask_iou": round(overlap, 3)}))
         elif ratio > limit or ratio < 1 / limit:
-            width_ratio = _stroke_width(c.mask) / max(0.5, _stroke_width(r.mask))
+            width_ratio = stroke_width(c.mask) / max(0.5, stroke_width(r.mask))
             same_extent = 0.8 <= c.extent / max(1.0, r.extent) <= 1.25 and box_iou(r.bbox, c.bbox) > 0.6  # type: ignore[arg-type]
             if same_extent and not 0.75 <= width_ratio <= 1.33:
                 out.append(Finding("style_error", 2, loc, f"{name} drawn {'thicker' if ratio > 1 else 'thinner'} "
@@ -287,12 +279,7 @@ def component_findings(ctx: Context) -> list[Finding] | None:
                            f"{max(n[2] for n in nudged) * 100:.1f} % of the canvas diagonal)",
                            tuple(float(v) for v in union_box([n[0].bbox for n in nudged])),
                            {"parts": len(nudged)}))
-    strokes = [f for f in out if "stroke_width_ratio" in f.evidence]
-    if len(strokes) >= 2:  # one finding for a stroke width applied to the whole drawing
-        out = [f for f in out if f not in strokes]
-        out.append(Finding("style_error", 2, "outlines", f"stroke width differs in {len(strokes)} places "
-                           f"({', '.join(sorted({f.location for f in strokes}))})",
-                           union_box([f.bbox for f in strokes if f.bbox is not None]), {"places": len(strokes)}))
+    out = _merge_strokes(out, [f for f in out if "stroke_width_ratio" in f.evidence])
     lost = sum(rc[i].area for i in m.missing) / max(1, sum(r.area for r in rc))
     if len(moved) >= 2 or lost > 0.5:
         what = (f"{len(moved)} of {len(rc)} parts moved" if len(moved) >= 2
@@ -350,37 +337,44 @@ def mirrored_context(ctx: Context) -> tuple[Finding, Context] | None:
     return finding, ctx2
 
 
-def _stroke_width(mask: np.ndarray) -> float:
-    """Mean thickness of a mask's strokes: twice its area over its boundary length."""
-    boundary = mask & ~ndi.binary_erosion(mask)
-    return 2.0 * float(mask.sum()) / max(1.0, float(boundary.sum()))
+def _on_one_canvas(a: Any, b: Any, shift: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray, BBox]:
+    """Two components' masks pasted where they lie (``b`` moved by ``shift``) on their union box."""
+    bb = (b.bbox[0] + shift[0], b.bbox[1] + shift[1], b.bbox[2] + shift[0], b.bbox[3] + shift[1])
+    x0, y0 = min(a.bbox[0], bb[0]), min(a.bbox[1], bb[1])
+    x1, y1 = max(a.bbox[2], bb[2]), max(a.bbox[3], bb[3])
+    ma = np.zeros((y1 - y0, x1 - x0), bool)
+    mb = np.zeros_like(ma)
+    ma[a.bbox[1] - y0:a.bbox[3] - y0, a.bbox[0] - x0:a.bbox[2] - x0] = a.mask
+    mb[bb[1] - y0:bb[3] - y0, bb[0] - x0:bb[2] - x0] = b.mask
+    return ma, mb, (x0, y0, x1, y1)
+
+
+def _iou(ma: np.ndarray, mb: np.ndarray) -> float:
+    return float((ma & mb).sum()) / max(1.0, float((ma | mb).sum()))
 
 
 def _mask_change(a: Any, b: Any, diff: np.ndarray) -> tuple[float, float]:
     """Overlap of two components' masks where they lie (intersection over union), and the share of their
     union that is in one mask only where the images really differ (an outline that changed shape)."""
-    x0, y0 = min(a.bbox[0], b.bbox[0]), min(a.bbox[1], b.bbox[1])
-    x1, y1 = max(a.bbox[2], b.bbox[2]), max(a.bbox[3], b.bbox[3])
-    ma = np.zeros((y1 - y0, x1 - x0), bool)
-    mb = np.zeros_like(ma)
-    ma[a.bbox[1] - y0:a.bbox[3] - y0, a.bbox[0] - x0:a.bbox[2] - x0] = a.mask
-    mb[b.bbox[1] - y0:b.bbox[3] - y0, b.bbox[0] - x0:b.bbox[2] - x0] = b.mask
+    ma, mb, (x0, y0, x1, y1) = _on_one_canvas(a, b)
     union = max(1.0, float((ma | mb).sum()))
     real = (ma ^ mb) & (diff[y0:y1, x0:x1] > 40)
-    return float((ma & mb).sum()) / union, float(real.sum()) / union
+    return _iou(ma, mb), float(real.sum()) / union
 
 
 def _same_once_centred(a: Any, b: Any, overlap: float, min_iou: float = 0.85) -> bool:
     """Do two components' masks agree once their centroids are put on top of each other, clearly better than
     where they lie (``overlap``)? Then the part was displaced, not reshaped."""
-    dx = int(round(a.centroid[0] - b.centroid[0]))
-    dy = int(round(a.centroid[1] - b.centroid[1]))
-    moved = dataclasses.replace(b, bbox=(b.bbox[0] + dx, b.bbox[1] + dy, b.bbox[2] + dx, b.bbox[3] + dy))
-    x0, y0 = min(a.bbox[0], moved.bbox[0]), min(a.bbox[1], moved.bbox[1])
-    x1, y1 = max(a.bbox[2], moved.bbox[2]), max(a.bbox[3], moved.bbox[3])
-    ma = np.zeros((y1 - y0, x1 - x0), bool)
-    mb = np.zeros_like(ma)
-    ma[a.bbox[1] - y0:a.bbox[3] - y0, a.bbox[0] - x0:a.bbox[2] - x0] = a.mask
-    mb[moved.bbox[1] - y0:moved.bbox[3] - y0, moved.bbox[0] - x0:moved.bbox[2] - x0] = moved.mask
-    centred = float((ma & mb).sum()) / max(1.0, float((ma | mb).sum()))
+    shift = (int(round(a.centroid[0] - b.centroid[0])), int(round(a.centroid[1] - b.centroid[1])))
+    centred = _iou(*_on_one_canvas(a, b, shift)[:2])
     return centred >= min_iou and centred >= overlap + 0.1
+
+
+def _merge_strokes(out: list[Finding], strokes: list[Finding]) -> list[Finding]:
+    """Two or more stroke-width findings are one: a stroke width applied to the whole drawing."""
+    if len(strokes) < 2:
+        return out
+    return [f for f in out if f not in strokes] + [
+        Finding("style_error", max(f.severity for f in strokes), "outlines",
+                f"stroke width differs in {len(strokes)} places ({', '.join(sorted({f.location for f in strokes}))})",
+                union_box([f.bbox for f in strokes if f.bbox is not None]), {"places": len(strokes)})]
