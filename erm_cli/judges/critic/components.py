@@ -101,11 +101,11 @@ def match_components(ref: Sequence[Component], cand: Sequence[Component], diag: 
             if cost[a, b] < big:
                 pairs.append((ri[a], ci[b]))
 
+    def unmatched() -> tuple[list[int], list[int]]:
+        matched_r, matched_c = {p[0] for p in pairs}, {p[1] for p in pairs}
+        return ([i for i in range(len(ref)) if i not in matched_r], [j for j in range(len(cand)) if j not in matched_c])
+
     assign(list(range(len(ref))), list(range(len(cand))), colour=True)
-    left_r = [i for i in range(len(ref)) if i not in {p[0] for p in pairs}]
-    left_c = [j for j in range(len(cand)) if j not in {p[1] for p in pairs}]
-    assign(left_r, left_c, colour=False)
-    matched_r = {p[0] for p in pairs}
-    matched_c = {p[1] for p in pairs}
-    return ComponentMatch(pairs=sorted(pairs), missing=[i for i in range(len(ref)) if i not in matched_r],
-                          extra=[j for j in range(len(cand)) if j not in matched_c])
+    assign(*unmatched(), colour=False)
+    missing, extra = unmatched()
+    return ComponentMatch(pairs=sorted(pairs), missing=missing, extra=extra)

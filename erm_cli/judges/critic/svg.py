@@ -14,8 +14,8 @@ from scipy import ndimage as ndi
 
 from .colour import delta_e_rgb, describe_colour
 from .diffmap import Region
-from .lines import box_iou, stroke_width
 from .findings import BBox, Context, Finding, centre, position_name, severity_by_share, union_box
+from .lines import box_iou, stroke_width
 
 
 def shape_word(mask: np.ndarray) -> str:
@@ -310,10 +310,8 @@ def mirrored_context(ctx: Context) -> tuple[Finding, Context] | None:
     al = ctx.al
     ri, ci = ink_mask(al.ref, al.ref_background), ink_mask(al.cand, al.cand_background)
 
-    def iou(a: np.ndarray, b: np.ndarray) -> float:
-        a2, b2 = ndi.binary_dilation(a[::2, ::2]), ndi.binary_dilation(b[::2, ::2])
-        inter = float((a2 & b2).sum())
-        return inter / max(1.0, float((a2 | b2).sum()))
+    def iou(a: np.ndarray, b: np.ndarray) -> float:  # at half resolution, within a pixel
+        return _iou(ndi.binary_dilation(a[::2, ::2]), ndi.binary_dilation(b[::2, ::2]))
 
     base = iou(ri, ci)
     best: tuple[float, str, int] | None = None
