@@ -57,7 +57,11 @@ class Critic:
     version = CRITIC_VERSION
 
     def __init__(self, ocr: bool = True, max_side: int = 1024, min_side: int = 128,
-                 max_severity: float | None = None, **_: Any) -> None:
+                 max_severity: float | None = None, verifier: Any = True, **_: Any) -> None:
+        from .verifier import default_verifier
+
+        # the learned verifier (verifier.py): True = the shipped model, False/None = off, or an object with decide()
+        self.verifier = default_verifier() if verifier is True else (verifier or None)
         self.use_ocr = ocr
         self.max_side = int(max_side)
         self.min_side = int(min_side)
@@ -118,6 +122,11 @@ class Critic:
                       diff_radius=radius)
         findings = _analyse(ctx)
         timings["regions"] = time.perf_counter() - t
+        verifier_info = None
+        if self.verifier is not None:  # analysers propose, the learned verifier decides
+            t = time.perf_counter()
+            findings, verifier_info = self.verifier.decide(findings, ctx)
+            timings["verifier"] = time.perf_counter() - t
         timings["total"] = sum(timings.values())
 
         errors = [_to_error(f, al) for f in findings]
@@ -130,6 +139,8 @@ class Critic:
         v.info["ocr"] = engine_info() if self.use_ocr else {"engine": "disabled"}
         v.info["palette"] = {"reference": [p.hex for p in ref_pal], "candidate": [p.hex for p in cand_pal]}
         v.info["regions"] = len(regions)
+        if verifier_info:
+            v.info["verifier"] = verifier_info
         if warnings:
             v.info["warnings"] = warnings
         return v

@@ -1,0 +1,300 @@
+"""Numbers the learned verifier reads: one row per proposal (a :class:`Finding`) and one row per pair.
+
+The analysers propose findings; :mod:`verifier` decides which of them are real differences and which are
+rasterisation nuisance (another engine, dpi, JPEG, anti-aliasing). Everything here is numpy on the aligned
+working frame the analysers used, so the same numbers come out at training time and at judge time.
+
+Feature rows are plain ``dict[str, float]``; a missing value is ``nan`` (the trees route it). The model
+file stores the feature names it was trained on, so adding a feature here never breaks a shipped model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..verdict import TAXONOMY
+from .findings import Context, Finding, overlap_fraction
+
+FEATURES_VERSION = "1"
+
+CATEGORIES: tuple[str, ...] = tuple(sorted({c for cats in TAXONOMY.values() for c in cats}))
+TASK_NAMES: tuple[str, ...] = tuple(sorted(TAXONOMY))
+
+#: Words of the analysers' description templates; one 0/1 feature each ("what kind of proposal is this").
+DESCRIPTION_WORDS: tuple[str, ...] = (
+    "missing", "extra", "expected", "found", "opacity", "shape", "colour", "color", "differ", "moved",
+    "size", "type", "axis", "legend", "grid", "marks", "line", "bar", "text", "value", "scale", "shade",
+    "stroke", "row", "column", "subplot", "slightly", "edges", "background", "proportions", "glyph",
+    "drawn", "composition", "mirrored", "area", "series", "tick", "label", "number", "resized",
+)
+
+#: Numeric evidence the analysers attach to findings (absent = nan).
+EVIDENCE_KEYS: tuple[str, ...] = (
+    "delta_e2000", "pixels", "opacity", "ink_ratio", "ink_iou", "area_share", "area_ratio", "aspect_ratio_factor",
+    "shift_share", "places", "ocr_confidence", "pixel_evidence", "stroke_width_ratio", "width_ratio",
+    "share_of_axis", "missing_share", "mask_iou", "fraction", "mirrored_overlap", "regions", "moved_parts",
+    "parts", "changed_share", "coverage_ref", "bars_differing", "cells", "count", "precision", "recall",
+)
+
+#: Characters OCR confuses on rasterised text; both sides are mapped to one spelling before comparing.
+_CONFUSIONS = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1", "i": "1", "|": "1",
+                             "!": "1", "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2", "G": "6", "g": "9",
+                             "q": "9", "—": "-", "–": "-", "−": "-", ",": "", "'": "", "`": "", " ": ""})
+
+
+def _nan() -> float:
+    return float("nan")
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+def _grey(arr: np.ndarray) -> np.ndarray:
+    return arr[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _shrink(g: np.ndarray, side: int = 256) -> np.ndarray:
+    """Box-average a grey image so its long side is at most ``side`` (integer factor)."""
+    h, w = g.shape
+    k = max(1, int(math.ceil(max(h, w) / side)))
+    if k == 1:
+        return g
+    h2, w2 = h // k, w // k
+    return g[:h2 * k, :w2 * k].reshape(h2, k, w2, k).mean(axis=(1, 3))
+
+
+def _box_filter(x: np.ndarray, r: int = 3) -> np.ndarray:
+    """Mean over a (2r+1)^2 window, edges replicated (integral image)."""
+    p = np.pad(x, r, mode="edge")
+    c = np.zeros((p.shape[0] + 1, p.shape[1] + 1), np.float64)
+    c[1:, 1:] = p.cumsum(0).cumsum(1)
+    k = 2 * r + 1
+    s = c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+    return s / (k * k)
+
+
+def ssim_grey(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two grey images (0-255) with 7x7 box windows."""
+    if a.size == 0 or a.shape != b.shape:
+        return _nan()
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    ma, mb = _box_filter(a), _box_filter(b)
+    va = _box_filter(a * a) - ma * ma
+    vb = _box_filter(b * b) - mb * mb
+    cov = _box_filter(a * b) - ma * mb
+    s = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
+    return float(s.mean())
+
+
+def ncc(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised cross-correlation of two equal-shape patches (1 = same up to brightness/contrast)."""
+    if a.size < 4 or a.shape != b.shape:
+        return _nan()
+    a = a.astype(np.float64).ravel() - a.mean()
+    b = b.astype(np.float64).ravel() - b.mean()
+    den = math.sqrt(float(a @ a) * float(b @ b))
+    if den < 1e-6:
+        return 1.0 if float(np.abs(a - b).max()) < 1e-6 else 0.0
+    return float(a @ b) / den
+
+
+def _phash_bits(g: np.ndarray) -> np.ndarray:
+    from PIL import Image
+    from scipy.fft import dctn
+
+    img = Image.fromarray(np.clip(g, 0, 255).astype(np.uint8)).resize((32, 32), Image.LANCZOS)
+    d = dctn(np.asarray(img, np.float64), norm="ortho")[:8, :8]
+    return (d > np.median(d.ravel()[1:])).ravel()
+
+
+def _edges(g: np.ndarray) -> np.ndarray:
+    gx = np.zeros_like(g)
+    gy = np.zeros_like(g)
+    gx[:, 1:-1] = g[:, 2:] - g[:, :-2]
+    gy[1:-1, :] = g[2:, :] - g[:-2, :]
+    return np.hypot(gx, gy)
+
+
+def _crop(arr: np.ndarray, box: Sequence[float], pad: int = 2) -> np.ndarray:
+    h, w = arr.shape[:2]
+    x0, y0 = max(0, int(box[0]) - pad), max(0, int(box[1]) - pad)
+    x1, y1 = min(w, int(math.ceil(box[2])) + pad), min(h, int(math.ceil(box[3])) + pad)
+    return arr[y0:y1, x0:x1]
+
+
+def resampled(ctx: Context) -> bool:
+    sx, sy = ctx.al.cand_scale
+    return abs(sx - 1) > 0.002 or abs(sy - 1) > 0.002 or ctx.al.work_scale != 1.0
+
+
+def confusion_normal(text: str) -> str:
+    """``text`` with OCR look-alikes merged (0/O, 1/l/I, 5/S...) and separators ('.', ',', spaces) dropped."""
+    return str(text).translate(_CONFUSIONS).replace(".", "").lower()
+
+
+def _number(text: str) -> float | None:
+    m = re.search(r"[-−–]?\d+(?:[.,]\d+)*", str(text))
+    if not m:
+        return None
+    try:
+        return float(m.group(0).replace(",", "").replace("−", "-").replace("–", "-"))
+    except ValueError:
+        return None
+
+
+# ----------------------------------------------------------------------------------------- pair level
+
+def pair_features(ctx: Context, findings: Sequence[Finding]) -> dict[str, float]:
+    """Coarse similarity of the aligned pair (pHash, SSIM, MSE, edges, differing pixels) and proposal counts."""
+    al = ctx.al
+    ga, gb = _grey(al.ref), _grey(al.cand)
+    sa, sb = _shrink(ga), _shrink(gb)
+    ea, eb = _edges(sa), _edges(sb)
+    ed = np.abs(ea - eb)
+    edge_mass = float(ea.sum() + eb.sum()) + 1e-6
+    H, W = ctx.diff.shape
+    area = float(H * W)
+    region_px = float(sum(r.pixels for r in ctx.regions))
+    sx, sy = al.cand_scale
+    out: dict[str, float] = {
+        "pair_phash_dist": float((_phash_bits(sa) != _phash_bits(sb)).sum()),
+        "pair_ssim": ssim_grey(sa, sb),
+        "pair_mse": float(np.mean((sa - sb) ** 2) / 255.0 ** 2),
+        "pair_mae_full": float(np.mean(np.abs(ga - gb))) / 255.0,
+        "pair_edge_diff_share": float(ed.sum()) / edge_mass,
+        "pair_edge_diff_p99": float(np.percentile(ed, 99)) / 255.0,
+        "pair_edge_strong_share": float((ed > 60).mean()),
+        "pair_diff_share_28": float((ctx.diff > 28).mean()),
+        "pair_diff_share_60": float((ctx.diff > 60).mean()),
+        "pair_diff_share_120": float((ctx.diff > 120).mean()),
+        "pair_diff_p999": float(np.percentile(ctx.diff, 99.9)),
+        "pair_regions": float(len(ctx.regions)),
+        "pair_region_share": region_px / area,
+        "pair_max_region_share": max((r.pixels for r in ctx.regions), default=0) / area,
+        "pair_align_residual": float(al.residual),
+        "pair_scale_x": float(sx),
+        "pair_scale_y": float(sy),
+        "pair_scale_dev": float(abs(math.log(max(1e-6, sx))) + abs(math.log(max(1e-6, sy)))),
+        "pair_work_scale": float(al.work_scale),
+        "pair_resampled": float(resampled(ctx)),
+        "pair_aspect_factor": float(al.aspect_ratio_factor),
+        "pair_size_ratio": float(al.cand_size[0] * al.cand_size[1]) / max(1.0, al.ref_size[0] * al.ref_size[1]),
+        "pair_ref_words": float(len(ctx.ref_words)),
+        "pair_cand_words": float(len(ctx.cand_words)),
+        "pair_word_ratio": float(len(ctx.cand_words) + 1) / float(len(ctx.ref_words) + 1),
+        "pair_ocr_ok": float(ctx.ocr_ok),
+        "pair_proposals": float(len(findings)),
+        "pair_severity_sum": float(sum(f.severity for f in findings)),
+        "pair_severe": float(sum(1 for f in findings if f.severity >= 3)),
+    }
+    for t in TASK_NAMES:
+        out[f"task_{t}"] = float(ctx.task == t)
+    for c in CATEGORIES:
+        out[f"pair_n_{c}"] = float(sum(1 for f in findings if f.category == c))
+    return out
+
+
+# ----------------------------------------------------------------------------------------- proposal level
+
+def _words_in(words: Sequence[Any], box: Sequence[float]) -> list[Any]:
+    return [w for w in words if overlap_fraction(w.bbox, box) > 0.5]
+
+
+def proposal_features(ctx: Context, f: Finding, pair: dict[str, float]) -> dict[str, float]:
+    """What one proposal says (category, template words, severity, evidence) and what the pixels under it show."""
+    H, W = ctx.diff.shape
+    out: dict[str, float] = dict(pair)
+    for c in CATEGORIES:
+        out[f"cat_{c}"] = float(f.category == c)
+    desc = f.description.lower()
+    for word in DESCRIPTION_WORDS:
+        out[f"desc_{word}"] = float(word in desc)
+    loc = f.location.lower()
+    out["loc_whole"] = float("whole" in loc or "figure" in loc)
+    out["loc_axis"] = float("axis" in loc or "tick" in loc)
+    out["loc_text"] = float("text" in loc or "title" in loc or "label" in loc)
+    out["severity"] = float(f.severity)
+    out["desc_len"] = float(len(f.description))
+    out["desc_numbers"] = float(len(re.findall(r"\d+(?:\.\d+)?", f.description)))
+    ev = f.evidence or {}
+    for key in EVIDENCE_KEYS:
+        v = ev.get(key)
+        out[f"ev_{key}"] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else _nan()
+    out["ev_numeric_keys"] = float(sum(1 for v in ev.values() if isinstance(v, (int, float))))
+    # text pairs: similarity, and equality once OCR look-alikes are merged
+    exp, fnd = ev.get("expected"), ev.get("found")
+    if isinstance(exp, str) or isinstance(fnd, str):
+        a, b = str(exp or ""), str(fnd or "")
+        out["txt_has_both"] = float(bool(a) and bool(b))
+        out["txt_similarity"] = difflib.SequenceMatcher(None, a, b).ratio()
+        out["txt_equal_casefold"] = float(a.lower() == b.lower())
+        out["txt_equal_confusion"] = float(confusion_normal(a) == confusion_normal(b))
+        out["txt_len_diff"] = float(abs(len(a) - len(b)))
+        out["txt_len"] = float(max(len(a), len(b)))
+        na, nb = _number(a), _number(b)
+        if na is not None and nb is not None:
+            out["txt_num_rel"] = abs(na - nb) / max(abs(na), 1e-9)
+            out["txt_num_ratio10"] = float(abs(abs(na) - 10 * abs(nb)) < 1e-9 * max(1.0, abs(na))
+                                           or abs(abs(nb) - 10 * abs(na)) < 1e-9 * max(1.0, abs(nb))
+                                           or abs(abs(na) - 100 * abs(nb)) < 1e-9 * max(1.0, abs(na))
+                                           or abs(abs(nb) - 100 * abs(na)) < 1e-9 * max(1.0, abs(nb)))
+    ev_exp, ev_fnd = ev.get("expected_value"), ev.get("found_value")
+    if isinstance(ev_exp, (int, float)) and isinstance(ev_fnd, (int, float)):
+        out["val_rel"] = abs(float(ev_fnd) - float(ev_exp)) / max(abs(float(ev_exp)), 1e-9)
+    # the pixels under the box
+    if f.bbox is None:
+        out["has_box"] = 0.0
+        return out
+    box = f.bbox
+    bw, bh = max(0.0, box[2] - box[0]), max(0.0, box[3] - box[1])
+    out["has_box"] = 1.0
+    out["box_area_share"] = bw * bh / float(W * H)
+    out["box_w"] = bw / W
+    out["box_h"] = bh / H
+    out["box_aspect"] = math.log((bw + 1) / (bh + 1))
+    out["box_cx"] = (box[0] + box[2]) / 2 / W
+    out["box_cy"] = (box[1] + box[3]) / 2 / H
+    ra, ca = _crop(ctx.al.ref, box), _crop(ctx.al.cand, box)
+    d = _crop(ctx.diff, box)
+    if d.size:
+        ga, gb = _grey(ra), _grey(ca)
+        out["crop_ncc"] = ncc(ga, gb)
+        out["crop_mae"] = float(np.abs(ga - gb).mean()) / 255.0
+        out["crop_ssim"] = ssim_grey(ga, gb) if min(ga.shape) >= 7 else _nan()
+        out["crop_diff_mean"] = float(d.mean()) / 255.0
+        out["crop_diff_60"] = float((d > 60).mean())
+        out["crop_diff_120"] = float((d > 120).mean())
+        out["crop_diff_px"] = float((d > 60).sum()) / max(6.0, min(bw, bh))
+        bga = np.asarray(ctx.al.ref_background, np.float32)
+        bgb = np.asarray(ctx.al.cand_background, np.float32)
+        ink_a = float((np.abs(ra.astype(np.float32) - bga).max(axis=-1) > 40).mean())
+        ink_b = float((np.abs(ca.astype(np.float32) - bgb).max(axis=-1) > 40).mean())
+        out["crop_ink_ref"] = ink_a
+        out["crop_ink_cand"] = ink_b
+        out["crop_ink_logratio"] = math.log((ink_b + 1e-3) / (ink_a + 1e-3))
+        ea, eb = _edges(ga), _edges(gb)
+        out["crop_edge_ncc"] = ncc(ea, eb)
+        out["crop_mean_delta"] = float(gb.mean() - ga.mean()) / 255.0
+    # OCR confidence on each side under the box
+    rw, cw = _words_in(ctx.ref_words, box), _words_in(ctx.cand_words, box)
+    out["ocr_ref_n"] = float(len(rw))
+    out["ocr_cand_n"] = float(len(cw))
+    out["ocr_ref_conf"] = float(np.mean([w.conf for w in rw])) if rw else _nan()
+    out["ocr_cand_conf"] = float(np.mean([w.conf for w in cw])) if cw else _nan()
+    out["ocr_min_conf"] = float(min([w.conf for w in rw + cw])) if rw or cw else _nan()
+    hs = [w.bbox[3] - w.bbox[1] for w in rw + cw]
+    out["ocr_text_height"] = float(np.median(hs)) if hs else _nan()
+    # the difference regions it covers
+    covered = [r for r in ctx.regions if overlap_fraction(r.bbox, box) >= 0.5]
+    out["reg_n"] = float(len(covered))
+    out["reg_px"] = float(sum(r.pixels for r in covered)) / float(W * H)
+    out["reg_ink_iou"] = float(np.mean([r.ink_iou for r in covered])) if covered else _nan()
+    out["reg_de"] = float(max((r.colour_delta_e for r in covered), default=_nan()))
+    return out

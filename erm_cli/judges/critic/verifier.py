@@ -1,0 +1,211 @@
+"""The learned verifier: analysers propose findings, a small tree ensemble decides which are real.
+
+Three heads, trained by ``erm train critic`` (:mod:`erm_cli.train.critic`) on erm-generated pairs only:
+
+- ``proposal``: P(real difference) for each proposal (vs rasterisation nuisance: another engine, dpi, JPEG,
+  anti-aliasing, OCR noise);
+- ``severity``: a calibrated severity 1-3 for a kept proposal;
+- ``pair``: P(the two images differ) from coarse pair features (pHash, SSIM, MSE, edges, differing pixels)
+  and the proposal probabilities, so the verdict never ignores what a coarse metric sees.
+
+The model is a JSON file of gradient-boosted trees (scikit-learn's ``HistGradientBoosting*`` exported node by
+node, no pickle); this module walks it with numpy alone. The decision is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .features import pair_features, proposal_features
+from .findings import Context, Finding, position_name
+
+MODEL_PATH = Path(__file__).with_name("verifier_model.json")
+MODEL_FORMAT = "erm-verifier-trees/1"
+
+#: Decision thresholds used when a model file does not carry its own (``decision`` key).
+DEFAULT_DECISION: dict[str, float] = {
+    "keep": 0.5,  # keep a proposal with P(real) at least this
+    "pair_equivalent": 0.2,  # below this P(differ) the pair looks equivalent...
+    "keep_if_equivalent": 0.8,  # ...and a proposal needs this much to stay
+    "pair_differ": 0.85,  # at or above this P(differ) an unexplained difference becomes one error
+}
+
+_FALLBACK_CATEGORY = {"chart": "style_error", "table": "layout_error", "svg": "shape_error"}
+
+
+@dataclass
+class TreeEnsemble:
+    """Gradient-boosted trees as flat arrays; ``raw(X)`` = baseline + sum of the leaves each row reaches."""
+
+    features: list[str]
+    baseline: float
+    kind: str  # "classifier" (sigmoid of raw) | "regressor"
+    feature: np.ndarray  # int32 per node, -1 at a leaf
+    threshold: np.ndarray  # float64: go left when x <= threshold
+    missing_left: np.ndarray  # bool: where nan goes
+    left: np.ndarray  # int32, absolute node index
+    right: np.ndarray
+    value: np.ndarray  # float64 leaf values
+    roots: np.ndarray  # int32, first node of each tree
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TreeEnsemble":
+        nodes = d["nodes"]
+        return cls(features=list(d["features"]), baseline=float(d["baseline"]), kind=str(d["kind"]),
+                   feature=np.asarray(nodes["feature"], np.int32),
+                   threshold=np.asarray([math.inf if v is None else v for v in nodes["threshold"]], np.float64),
+                   missing_left=np.asarray(nodes["missing_left"], bool),
+                   left=np.asarray(nodes["left"], np.int32), right=np.asarray(nodes["right"], np.int32),
+                   value=np.asarray(nodes["value"], np.float64), roots=np.asarray(d["roots"], np.int32))
+
+    def matrix(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
+        X = np.full((len(rows), len(self.features)), np.nan, np.float64)
+        for i, r in enumerate(rows):
+            for j, name in enumerate(self.features):
+                v = r.get(name)
+                if v is not None:
+                    X[i, j] = v
+        return X
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        n = X.shape[0]
+        if n == 0 or self.roots.size == 0:
+            return np.full(n, self.baseline)
+        node = np.broadcast_to(self.roots, (n, self.roots.size)).copy()
+        rows = np.arange(n)[:, None]
+        while True:
+            f = self.feature[node]
+            inner = f >= 0
+            if not inner.any():
+                break
+            x = X[rows, np.where(inner, f, 0)]
+            go_left = np.where(np.isnan(x), self.missing_left[node], x <= self.threshold[node])
+            node = np.where(inner, np.where(go_left, self.left[node], self.right[node]), node)
+        return self.baseline + self.value[node].sum(axis=1)
+
+    def predict(self, rows: Sequence[dict[str, float]] | np.ndarray) -> np.ndarray:
+        X = rows if isinstance(rows, np.ndarray) else self.matrix(rows)
+        r = self.raw(X)
+        return 1.0 / (1.0 + np.exp(-r)) if self.kind == "classifier" else r
+
+
+@dataclass
+class VerifierModel:
+    proposal: TreeEnsemble
+    severity: TreeEnsemble | None
+    pair: TreeEnsemble
+    decision: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_DECISION))
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "VerifierModel":
+        if d.get("format") != MODEL_FORMAT:
+            raise ValueError(f"not an erm verifier model (format {d.get('format')!r}, expected {MODEL_FORMAT})")
+        heads = d["heads"]
+        sev = heads.get("severity")
+        return cls(proposal=TreeEnsemble.from_dict(heads["proposal"]),
+                   severity=TreeEnsemble.from_dict(sev) if sev else None,
+                   pair=TreeEnsemble.from_dict(heads["pair"]),
+                   decision={**DEFAULT_DECISION, **(d.get("decision") or {})}, manifest=d.get("manifest") or {})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "VerifierModel":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+_SHIPPED: VerifierModel | None = None
+_LOCK = threading.Lock()
+
+
+def shipped_model() -> VerifierModel | None:
+    """The model in the package (loaded once), or None when the file is absent."""
+    global _SHIPPED
+    with _LOCK:
+        if _SHIPPED is None and MODEL_PATH.exists():
+            _SHIPPED = VerifierModel.load(MODEL_PATH)
+        return _SHIPPED
+
+
+def pair_aggregates(p_real: Sequence[float], findings: Sequence[Finding]) -> dict[str, float]:
+    """What the proposal head said about a pair, as features of the pair head."""
+    p = np.asarray(p_real, np.float64)
+    sev = np.asarray([f.severity for f in findings], np.float64)
+    return {"agg_p_max": float(p.max()) if p.size else 0.0,
+            "agg_p_sum": float(p.sum()),
+            "agg_n_05": float((p >= 0.5).sum()),
+            "agg_n_08": float((p >= 0.8).sum()),
+            "agg_sev_weighted": float((p * sev).sum()) if p.size else 0.0}
+
+
+def score(model: VerifierModel, ctx: Context, findings: Sequence[Finding]) -> tuple[np.ndarray, np.ndarray, float]:
+    """(P(real) per proposal, calibrated severity per proposal, P(pair differs))."""
+    pair = pair_features(ctx, findings)
+    rows = [proposal_features(ctx, f, pair) for f in findings]
+    p_real = model.proposal.predict(rows) if rows else np.zeros(0)
+    sev = (model.severity.predict(rows) if (rows and model.severity is not None)
+           else np.asarray([f.severity for f in findings], np.float64))
+    p_pair = float(model.pair.predict([{**pair, **pair_aggregates(p_real, findings)}])[0])
+    return p_real, sev, p_pair
+
+
+class Verifier:
+    """``decide(findings, ctx)``: the kept findings (severity calibrated, probabilities in the evidence) and a
+    summary for ``Verdict.info["verifier"]``."""
+
+    def __init__(self, model: VerifierModel) -> None:
+        self.model = model
+
+    def decide(self, findings: list[Finding], ctx: Context) -> tuple[list[Finding], dict[str, Any]]:
+        dec = self.model.decision
+        p_real, sev, p_pair = score(self.model, ctx, findings)
+        equivalent = p_pair < dec["pair_equivalent"]
+        need = dec["keep_if_equivalent"] if equivalent else dec["keep"]
+        kept: list[Finding] = []
+        for f, p, s in zip(findings, p_real, sev):
+            if p < need:
+                continue
+            ev = dict(f.evidence or {})
+            ev.update({"verifier_p_real": round(float(p), 3), "verifier_p_pair_differs": round(p_pair, 3),
+                       "proposed_severity": int(f.severity)})
+            kept.append(Finding(f.category, int(min(3, max(1, round(float(s))))), f.location, f.description,
+                                f.bbox, ev))
+        if not kept and p_pair >= dec["pair_differ"]:
+            kept.append(self._unexplained(ctx, findings, p_real, p_pair))
+        info = {"proposals": len(findings), "kept": len(kept), "p_pair_differs": round(p_pair, 3),
+                "model": self.model.manifest.get("name", "custom")}
+        return kept, info
+
+    @staticmethod
+    def _unexplained(ctx: Context, findings: Sequence[Finding], p_real: np.ndarray, p_pair: float) -> Finding:
+        """One located error for a difference the pair head is sure of but no kept proposal explains."""
+        sev = 2 if p_pair >= 0.97 else 1
+        ev = {"verifier_p_pair_differs": round(p_pair, 3)}
+        if findings:  # the most likely proposal says where and what
+            i = int(np.argmax(p_real))
+            f = findings[i]
+            ev.update({"verifier_p_real": round(float(p_real[i]), 3), "proposed_severity": int(f.severity)})
+            return Finding(f.category, sev, f.location, f.description, f.bbox, {**(f.evidence or {}), **ev})
+        W, H = ctx.size
+        if ctx.regions:
+            r = max(ctx.regions, key=lambda g: g.pixels)
+            box = tuple(float(v) for v in r.bbox)
+            where = position_name(box, (0, 0, W, H))
+            ev["pixels"] = int(r.pixels)
+            return Finding(_FALLBACK_CATEGORY[ctx.task], sev, f"{where} area",
+                           f"the images differ here ({r.pixels} px changed) though no element was identified",
+                           box, ev)  # type: ignore[arg-type]
+        return Finding(_FALLBACK_CATEGORY[ctx.task], sev, "whole image",
+                       "the images differ slightly all over (coarse similarity is low)", None, ev)
+
+
+def default_verifier() -> Verifier | None:
+    model = shipped_model()
+    return Verifier(model) if model is not None else None
