@@ -14,6 +14,7 @@ from typing import Union
 from PIL import Image, UnidentifiedImageError
 
 from .errors import InputError
+from .inputs import MAX_IMAGE_BYTES, read_input_bytes
 
 ImageSource = Union[str, Path, bytes, "Image.Image"]
 
@@ -31,14 +32,10 @@ def _open(src: ImageSource, what: str) -> Image.Image:
             if not src:
                 raise InputError(f"{what}: empty image data")
             return Image.open(io.BytesIO(src))
-        path = Path(src)
-        if not path.exists():
-            raise InputError(f"{what}: no such file: {path}")
-        if path.is_dir():
-            raise InputError(f"{what}: is a directory, not an image: {path}")
-        if path.stat().st_size == 0:
-            raise InputError(f"{what}: empty file: {path}")
-        return Image.open(path)
+        data = read_input_bytes(Path(src), what, MAX_IMAGE_BYTES)  # regular files only, size-capped
+        if not data:
+            raise InputError(f"{what}: empty file: {src}")
+        return Image.open(io.BytesIO(data))
     except InputError:
         raise
     except (UnidentifiedImageError, OSError, ValueError) as exc:

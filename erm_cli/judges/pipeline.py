@@ -8,6 +8,7 @@ blank render yields a verdict with ``render_ok=False`` (reward 0), never an exce
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -41,14 +42,11 @@ def is_blank(img: Image.Image, tolerance: int = 2) -> bool:
 
 
 def read_code(path: str | Path) -> str:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"no such file: {p}")
-    if p.is_dir():
-        raise InputError(f"is a directory, not a code file: {p}")
-    data = p.read_bytes()
+    from ..inputs import read_input_bytes
+
+    data = read_input_bytes(path, "code")  # regular files only, at most 1 MiB
     if not data.strip():
-        raise InputError(f"empty code file: {p}")
+        raise InputError(f"empty code file: {path}")
     return data.decode("utf-8", errors="replace")
 
 
@@ -79,8 +77,12 @@ def score_candidate(
     judge_id = {"name": the_judge.name, "version": the_judge.version}
     render_info: dict[str, Any] = {}
 
-    names_a_file = isinstance(candidate, Path) or (isinstance(candidate, str) and "\n" not in candidate
-                                                   and len(candidate) < 4096 and Path(candidate).is_file())
+    # a str names a file only when the caller did not say what it is (the CLI); code given as code
+    # (a model answer, an HTTP field) is never opened as a path
+    names_a_file = isinstance(candidate, Path) or (candidate_is_code is None and isinstance(candidate, str)
+                                                   and "\n" not in candidate
+                                                   and "\x00" not in candidate and len(candidate) < 4096
+                                                   and os.path.lexists(candidate))
     as_code = candidate_is_code
     if as_code is None:
         if isinstance(candidate, (bytes, Image.Image)):

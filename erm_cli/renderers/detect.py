@@ -29,26 +29,33 @@ KIND_OF_FENCE: dict[str, str] = {
     "markdown": "markdown", "md": "markdown", "gfm": "markdown", "latex": "latex", "tex": "latex",
 }
 
-_FENCE_OPEN = re.compile(r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$", re.MULTILINE)
-_SVG_BLOCK = re.compile(r"<svg\b.*?</svg\s*>", re.IGNORECASE | re.DOTALL)
+# Every pattern below runs on untrusted text in the erm process (before the sandbox), so each is linear:
+# possessive quantifiers (``*+``, ``++``, Python 3.11) leave nothing to backtrack into, whitespace never
+# crosses a line where a line is meant, and no pattern has two adjacent parts that can match the same text.
+_WS = r"[^\S\n]"  # whitespace within a line
+_FENCE_OPEN = re.compile(r"^[ \t]{0,3}+(?P<fence>`{3,}+|~{3,}+)[ \t]*+(?P<info>[^\n`]*+)$", re.MULTILINE)
 _SVG_OPEN = re.compile(r"<svg\b", re.IGNORECASE)
-_PLOTLY = re.compile(r"^\s*(?:import\s+plotly|from\s+plotly\b)", re.MULTILINE)
+_SVG_CLOSE = re.compile(r"</svg\s*+>", re.IGNORECASE)
+_SVG_CLOSE_AT_END = re.compile(r"</svg\s*+>\Z", re.IGNORECASE)
+_PLOTLY = re.compile(rf"^{_WS}*+(?:import\s++plotly|from\s++plotly\b)", re.MULTILINE)
 _MATPLOTLIB = re.compile(
-    r"^\s*(?:import\s+matplotlib|from\s+matplotlib\b|import\s+seaborn|from\s+seaborn\b|import\s+pandas)",
+    rf"^{_WS}*+(?:import\s++matplotlib|from\s++matplotlib\b|import\s++seaborn|from\s++seaborn\b|import\s++pandas)",
     re.MULTILINE)
+_PYPLOT_CALL = re.compile(r"\bplt\.(?:savefig|show|subplots|figure|plot|bar)\b")
 _PYTHON_HINT = re.compile(
-    r"^\s*(?:import\s+\w|from\s+[\w.]+\s+import\b|def\s+\w+\s*\(|class\s+\w+|for\s+\w+.*:\s*$|"
-    r"\w+\s*=\s*.+|plt\.\w+|fig\.\w+|ax\.\w+|print\s*\()", re.MULTILINE)
-_LATEX_TABULAR = re.compile(r"\\begin\s*\{\s*(?:tabular\*?|tabularx|longtable|tabulary|array)\s*\}")
-_HTML_TABLE = re.compile(r"<\s*(?:table|html|body|!doctype\s+html|tr|thead|tbody)\b", re.IGNORECASE)
-_MD_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)+\|?\s*$", re.MULTILINE)
-_MD_ROW = re.compile(r"^\s*\|.*\|\s*$", re.MULTILINE)
+    rf"^{_WS}*+(?:import\s++\w|from\s++[\w.]++\s++import\b|def\s++\w++\s*+\(|class\s++\w|"
+    rf"for\s++\w++[^\n]*:{_WS}*+$|\w++{_WS}*+=[^\n]|plt\.\w|fig\.\w|ax\.\w|print\s*+\()", re.MULTILINE)
+_LATEX_TABULAR = re.compile(r"\\begin\s*+\{\s*+(?:tabular\*?|tabularx|longtable|tabulary|array)\s*+\}")
+_HTML_TABLE = re.compile(r"<\s*+(?:table|html|body|!doctype\s++html|tr|thead|tbody)\b", re.IGNORECASE)
+_MD_CELL_SEP = rf"{_WS}*+:?+-{{2,}}+:?+{_WS}*+"
+_MD_TABLE_SEP = re.compile(rf"^{_WS}*+\|?+{_MD_CELL_SEP}(?:\|{_MD_CELL_SEP})++\|?+{_WS}*+$", re.MULTILINE)
+_MD_ROW = re.compile(rf"^{_WS}*+\|[^\n]*\|{_WS}*+$", re.MULTILINE)
 
 
 def python_flavour(code: str) -> str:
     """``plotly`` when the code imports plotly (and not matplotlib's pyplot), else ``matplotlib``."""
     if _PLOTLY.search(code):
-        if _MATPLOTLIB.search(code) and re.search(r"\bplt\.(?:savefig|show|subplots|figure|plot|bar)\b", code):
+        if _MATPLOTLIB.search(code) and _PYPLOT_CALL.search(code):
             return "matplotlib"
         return "plotly"
     return "matplotlib"
@@ -106,7 +113,7 @@ def detect_kind(code: str, filename: str | PurePath | None = None) -> str:
 def _compiles(code: str) -> bool:
     try:
         compile(code, "<detect>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return False
     return True
 
@@ -122,9 +129,7 @@ def _fenced_blocks(text: str) -> list[tuple[str, str]]:
         fence = m.group("fence")
         info = m.group("info").strip()
         body_start = m.end() + 1 if m.end() < len(text) else m.end()
-        run = re.escape(fence[0]) + "{" + str(len(fence)) + ",}"
-        # a closing fence on its own line, or (as models often write) glued to the end of the last line
-        close = re.compile(r"^[ \t]{0,3}" + run + r"[ \t]*$|(?<=\S)" + run + r"[ \t]*$", re.MULTILINE)
+        close = _closing_fence(fence[0], len(fence))
         c = close.search(text, body_start)
         if c is None:
             blocks.append((info, text[body_start:]))
@@ -132,6 +137,15 @@ def _fenced_blocks(text: str) -> list[tuple[str, str]]:
         blocks.append((info, text[body_start:c.start()]))
         pos = c.end()
     return blocks
+
+
+def _closing_fence(char: str, length: int) -> re.Pattern[str]:
+    """A closing fence of at least ``length`` ``char``s: on its own line, or (as models often write) glued
+    to the end of the last line. The glued form starts where the run starts (after a character that is
+    neither blank nor the fence character), so a long run is scanned once, not once per position."""
+    run = re.escape(char) + "{" + str(length) + ",}+"
+    return re.compile(r"^[ \t]{0,3}+" + run + r"[ \t]*+$|(?<=[^\s" + re.escape(char) + "])" + run + r"[ \t]*+$",
+                      re.MULTILINE)
 
 
 def _kind_of_block(info: str, body: str) -> str | None:
@@ -148,19 +162,41 @@ def _kind_of_block(info: str, body: str) -> str | None:
     return kind_from_content(body)
 
 
+def _complete_svgs(text: str) -> tuple[int, int] | None:
+    """The span of the last ``<svg ...>...</svg>`` found scanning left to right without overlaps (what a
+    lazy ``<svg.*?</svg>`` finditer would give), in one linear pass."""
+    last: tuple[int, int] | None = None
+    pos = 0
+    while True:
+        opened = _SVG_OPEN.search(text, pos)
+        if opened is None:
+            return last
+        closed = _SVG_CLOSE.search(text, opened.end())
+        if closed is None:
+            return last  # no later <svg> can be closed either
+        last = (opened.start(), closed.end())
+        pos = closed.end()
+
+
+def _last_svg_open(text: str) -> int | None:
+    start = None
+    for m in _SVG_OPEN.finditer(text):
+        start = m.start()
+    return start
+
+
 def _bare_svg(text: str) -> str | None:
     """The last complete ``<svg>...</svg>`` element, or an unclosed one closed at the end of the text."""
-    complete = list(_SVG_BLOCK.finditer(text))
-    opens = list(_SVG_OPEN.finditer(text))
-    if not opens:
+    last_open = _last_svg_open(text)
+    if last_open is None:
         return None
-    last_open = opens[-1].start()
-    if complete and complete[-1].start() >= last_open:
-        return complete[-1].group(0)
-    if complete and not text[complete[-1].end():].strip():
-        return complete[-1].group(0)
+    complete = _complete_svgs(text)
+    if complete is not None and complete[0] >= last_open:
+        return text[complete[0]:complete[1]]
+    if complete is not None and not text[complete[1]:].strip():
+        return text[complete[0]:complete[1]]
     body = text[last_open:].rstrip()
-    return body + "\n</svg>" if not re.search(r"</svg\s*>\s*$", body, re.IGNORECASE) else body
+    return body + "\n</svg>" if not _SVG_CLOSE_AT_END.search(body) else body
 
 
 def extract_code(text: str) -> tuple[str, str | None]:
