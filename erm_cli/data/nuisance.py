@@ -264,7 +264,7 @@ def _render_png(code: str, kind: str, **options) -> bytes:
     from ..renderers import RenderOptions, render
 
     try:
-        result = render(code, kind, RenderOptions(**options))
+        result = render(code, kind, RenderOptions(**options), cache="retry-failed")
     except ErmError as exc:
         raise RouteFailure(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__) from None
     if not result.ok or result.png is None:
