@@ -44,16 +44,21 @@ def find_sources(path: Path, task: str) -> list[SourceFile]:
     p = Path(path).expanduser()
     if not p.exists():
         raise InputError(f"--source: no such file or folder: {p}")
-    files = (
-        [p]
-        if p.is_file()
-        else sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SOURCE_SUFFIXES)
-    )
+    from ..inputs import read_input_bytes
+
+    single = not p.is_dir()  # one file: it must be a regular file (a FIFO or a device is refused, exit 2)
+    files = [p] if single else sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SOURCE_SUFFIXES)
     out = []
     for f in files:
-        if f.stat().st_size > MAX_SOURCE_BYTES or f.stat().st_size == 0:
+        try:
+            data = read_input_bytes(f, "--source", MAX_SOURCE_BYTES)
+        except InputError:
+            if single:
+                raise
+            continue  # in a folder, files that are too big or unreadable are skipped
+        if not data:
             continue
-        text = f.read_bytes().decode("utf-8", errors="replace")
+        text = data.decode("utf-8", errors="replace")
         try:
             kind = detect_kind(text, f.name)
         except InputError:

@@ -22,8 +22,31 @@ from .verdict import TAXONOMY, ErrorItem, Verdict, clamp_severity, normalise_cat
 
 RAW_OUTPUT_CHARS = 4000
 
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
+_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
+# possessive quantifiers: model output is untrusted text, parsed in the erm process
+_FENCE = re.compile(r"```[ \t]*+([A-Za-z0-9_+-]*+)[ \t]*+\n?+(.*?)(?:```|\Z)", re.DOTALL)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![A-Za-z_])")
+_BARE_WORD = re.compile(r"[^,:{}\[\]\"'\n]++")
+
+
+def drop_think_blocks(text: str) -> str:
+    """``text`` without complete ``<think>...</think>`` blocks, in one pass (what a lazy
+    ``<think>.*?</think>`` substitution removes, without rescanning the rest of the text for every
+    unclosed ``<think>``)."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        opened = _THINK_OPEN.search(text, pos)
+        if opened is None:
+            break
+        closed = _THINK_CLOSE.search(text, opened.end())
+        if closed is None:
+            break
+        out.append(text[pos:opened.start()])
+        pos = closed.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 ERROR_LIST_KEYS = ("errors", "error_list", "error", "discrepancies", "differences", "issues", "problems",
                    "mistakes")
@@ -47,7 +70,7 @@ _SEVERITY_WORDS = {
 # ---------------------------------------------------------------------------------------------------------
 def strip_thinking(text: str) -> str:
     """Drop ``<think>...</think>`` blocks; keep only what follows a stray ``</think>``."""
-    out = _THINK_BLOCK.sub("", text)
+    out = drop_think_blocks(text)
     low = out.lower()
     if "</think>" in low:
         out = out[low.rfind("</think>") + len("</think>"):]
@@ -270,7 +293,7 @@ def _repair(s: str) -> tuple[str, bool]:
             i += 1
             continue
         # numbers, literals and bare words
-        m = re.match(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![A-Za-z_])", s[i:])
+        m = _NUMBER.match(s, i)
         if m and not (stack and stack[-1].kind == "{" and stack[-1].state in ("key", "after")):
             begin_item()
             num = m.group(0).lstrip("+")
@@ -288,7 +311,7 @@ def _repair(s: str) -> tuple[str, bool]:
             end_value()
             i += len(m.group(0))
             continue
-        m = re.match(r"[^,:{}\[\]\"'\n]+", s[i:])
+        m = _BARE_WORD.match(s, i)
         word = (m.group(0) if m else c).strip()
         i += len(m.group(0)) if m else 1
         if not word:

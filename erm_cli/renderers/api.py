@@ -16,10 +16,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import ErmError, InputError
+from ..inputs import check_text_size
 from .base import KINDS, RenderOptions, RenderResult
 from .detect import extract_code
 from .failures import CodeFailure
@@ -32,11 +33,15 @@ def _render_plotly(code: str, options: RenderOptions) -> bytes:
     from .plotly_renderer import PlotlyDrawError, render_plotly_json
     from .sandbox import run_untrusted
 
+    deadline = time.monotonic() + options.timeout  # one budget for the sandboxed code and the browser draw
     result = run_untrusted("plotly", code, timeout=options.timeout, mem_mb=options.mem_mb, strict=options.strict)
     if not result.ok:
         raise CodeFailure(result.error or "render failed")
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise CodeFailure(f"timed out: the figure took more than {options.timeout:g} s to build")
     try:
-        return render_plotly_json(result.payload, options.width, options.height, timeout=options.timeout)
+        return render_plotly_json(result.payload, options.width, options.height, timeout=left)
     except PlotlyDrawError as exc:
         raise CodeFailure(str(exc)) from None
 
@@ -116,6 +121,7 @@ def render(code: str | bytes, kind: str | None = None, options: RenderOptions | 
     _check_kind(kind)
     _check_cache_mode(cache)
     check_options(options)
+    check_text_size(code, "code")  # every host-side parse below sees at most MAX_CODE_BYTES
     text, kind = prepare_code(code, kind)
     if not text.strip():
         return RenderResult(ok=False, kind=kind or "unknown", error="empty code",
@@ -134,8 +140,11 @@ def render(code: str | bytes, kind: str | None = None, options: RenderOptions | 
         if hit is not None and (hit.ok or cache != "retry-failed"):
             return RenderResult(ok=hit.ok, kind=kind, png=hit.png, error=hit.error, cache_hit=True,
                                 seconds=time.perf_counter() - t0, versions=versions, key=key)
+    left = options.timeout - (time.perf_counter() - t0)  # --timeout is the whole item's budget
     try:
-        png: bytes | None = RENDERERS[kind](text, options)
+        if left <= 0:
+            raise CodeFailure(f"timed out after {options.timeout:g} s (before rendering)")
+        png: bytes | None = RENDERERS[kind](text, replace(options, timeout=left))
         ok, error = True, None
     except CodeFailure as exc:
         png, ok, error = None, False, (str(exc).splitlines() or ["render failed"])[0][:500]

@@ -22,7 +22,7 @@ import queue
 import shutil
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from ..errors import RenderFailure
@@ -37,6 +37,48 @@ LAUNCH_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--
 
 class BrowserUnavailable(RenderFailure):
     """Chromium or Playwright is missing or would not start (never cached: not the code's fault)."""
+
+
+class BrowserTimeout(TimeoutError):
+    """A job overran its budget: it was dropped from the queue, or Chromium was killed mid-job."""
+
+
+#: Seconds a job may overrun its budget (Playwright's own step timeouts should fire first) before
+#: Chromium is killed; the next job starts a fresh browser.
+CALL_GRACE = 3.0
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def _children_of(pid: int) -> list[int]:
+    """Every descendant of ``pid`` (from /proc; empty where /proc is missing)."""
+    parents: dict[int, list[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 def find_chromium(required: bool = True) -> str | None:
@@ -68,6 +110,16 @@ def _plotly_js_path() -> str:
     return path
 
 
+def _browser_env() -> dict[str, str]:
+    """The browser's environment: ours, with fontconfig restricted to erm's pinned font set (fonts.py)."""
+    from .fonts import FontSetMissing, fontconfig_env
+
+    try:
+        return {**os.environ, **fontconfig_env()}
+    except (FontSetMissing, OSError) as exc:
+        raise BrowserUnavailable(f"erm's pinned fonts are unavailable: {exc}") from None
+
+
 _STOP = object()
 
 
@@ -79,15 +131,28 @@ class WarmBrowser:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._session: BrowserSession | None = None  # the live session (read by callers to kill an overrun)
 
     def call(self, fn: Callable[[BrowserSession], Any], timeout: float) -> Any:
+        """``fn(session)`` on the browser thread, within ``timeout`` seconds (the caller's remaining budget):
+        a job still queued then is dropped, a running one has Chromium killed (:class:`BrowserTimeout`)."""
         self._ensure_thread()
         fut: Future = Future()
         self._jobs.put((fn, fut))
         try:
-            return fut.result(timeout=timeout + 60.0)
+            return fut.result(timeout=max(0.0, timeout) + CALL_GRACE)
         except TimeoutError:
-            raise BrowserUnavailable(f"Chromium did not answer within {timeout + 60:g} s") from None
+            pass
+        if fut.cancel():
+            raise BrowserTimeout(f"waited more than {timeout:g} s for the browser (busy)") from None
+        try:
+            fut.set_exception(BrowserTimeout(f"Chromium did not finish within {timeout:g} s (killed)"))
+        except InvalidStateError:  # it finished just now
+            return fut.result()
+        session = self._session
+        if session is not None:
+            session.kill()
+        raise BrowserTimeout(f"Chromium did not finish within {timeout:g} s (killed)")
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -116,22 +181,24 @@ class WarmBrowser:
                     try:
                         if session is None:
                             session = BrowserSession.start()
-                        fut.set_result(fn(session))
+                            self._session = session
+                        _settle(fut, result=fn(session))
                         break
                     except BrowserUnavailable as exc:
-                        fut.set_exception(exc)
+                        _settle(fut, error=exc)
                         break
                     except Exception as exc:  # noqa: BLE001
                         if session is not None and not session.alive():
                             session.close()
-                            session = None
-                            if attempt == 1:
+                            session = self._session = None
+                            if attempt == 1 and not fut.done():
                                 continue  # the browser crashed: start a new one and retry this job once
-                            fut.set_exception(BrowserUnavailable(f"Chromium crashed: {exc}".splitlines()[0]))
+                            _settle(fut, error=BrowserUnavailable(f"Chromium crashed: {exc}".splitlines()[0]))
                         else:
-                            fut.set_exception(exc)
+                            _settle(fut, error=exc)
                         break
         finally:
+            self._session = None
             if session is not None:
                 session.close()
             # fail whatever is still queued
@@ -144,12 +211,24 @@ class WarmBrowser:
                     fut.set_exception(BrowserUnavailable("Chromium was shut down"))
 
 
-class BrowserSession:
-    """Playwright, the browser and its two contexts; lives on the browser thread only."""
+def _settle(fut: Future, result: Any = None, error: BaseException | None = None) -> None:
+    """Complete ``fut`` unless the caller already gave up on it (a timed-out job)."""
+    try:
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
+    except InvalidStateError:
+        pass
 
-    def __init__(self, playwright: Any, browser: Any):
+
+class BrowserSession:
+    """Playwright, the browser and its two contexts; lives on the browser thread only (except :meth:`kill`)."""
+
+    def __init__(self, playwright: Any, browser: Any, driver_pids: tuple[int, ...] = ()):
         self.playwright = playwright
         self.browser = browser
+        self.driver_pids = driver_pids
         self._table_page: Any = None
         self._plotly_page: Any = None
         self.version = browser.version
@@ -165,14 +244,29 @@ class BrowserSession:
         args = list(LAUNCH_ARGS)
         if os.geteuid() == 0:
             args.append("--no-sandbox")  # Chromium refuses to run as root with its own sandbox
+        env = _browser_env()
+        before = set(_children_of(os.getpid()))
         pw = sync_playwright().start()
+        drivers = tuple(p for p in _children_of(os.getpid()) if p not in before and _comm(p).startswith("node"))
         try:
-            browser = pw.chromium.launch(executable_path=exe, args=args, headless=True, timeout=60_000)
+            browser = pw.chromium.launch(executable_path=exe, args=args, headless=True, timeout=60_000, env=env)
         except Exception as exc:  # noqa: BLE001
             pw.stop()
             first = (str(exc).strip().splitlines() or ["unknown error"])[0]
             raise BrowserUnavailable(f"Chromium ({exe}) would not start: {first}") from None
-        return cls(pw, browser)
+        return cls(pw, browser, drivers)
+
+    def kill(self) -> None:
+        """SIGKILL Chromium (every process under Playwright's driver; the driver stays). Safe from any
+        thread: the browser thread's pending call then fails and the next job starts a fresh browser."""
+        import signal
+
+        victims = [p for d in self.driver_pids for p in _children_of(d)]
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
     def alive(self) -> bool:
         try:

@@ -28,12 +28,17 @@ from dataclasses import dataclass, field
 
 TABULAR_ENVS = ("tabular*", "tabularx", "tabulary", "tabular", "longtable", "array")
 _BEGIN = re.compile(r"\\begin\s*\{\s*(tabular\*|tabularx|tabulary|tabular|longtable|array)\s*\}")
+# Possessive quantifiers (``*+``, ``?+``): these run on untrusted text in the erm process, and adjacent
+# optional whitespace must not be re-split on failure (quadratic on long blank runs).
 _RULES = re.compile(
-    r"^\s*(?:\\(?:hline|toprule|midrule|bottomrule|endfirsthead|endhead|endfoot|endlastfoot|"
-    r"morecmidrules|noalign\s*\{[^{}]*\}|addlinespace(?:\s*\[[^\]]*\])?|hhline\s*\{[^{}]*\}|"
-    r"cline\s*\{[^{}]*\}|cmidrule\s*(?:\([^)]*\))?\s*(?:\[[^\]]*\])?\s*\{[^{}]*\}|"
-    r"specialrule\s*\{[^{}]*\}\s*\{[^{}]*\}\s*\{[^{}]*\}|arrayrulecolor\s*\{[^{}]*\})\s*)+")
-_ROWCOLOR = re.compile(r"^\s*\\rowcolor\s*(?:\[(?P<model>[^\]]*)\])?\s*\{(?P<color>[^{}]*)\}")
+    r"^\s*+(?:\\(?:hline|toprule|midrule|bottomrule|endfirsthead|endhead|endfoot|endlastfoot|"
+    r"morecmidrules|noalign\s*+\{[^{}]*+\}|addlinespace(?:\s*+\[[^\]]*+\])?+|hhline\s*+\{[^{}]*+\}|"
+    r"cline\s*+\{[^{}]*+\}|cmidrule\s*+(?:\([^)]*+\))?+\s*+(?:\[[^\]]*+\])?+\s*+\{[^{}]*+\}|"
+    r"specialrule\s*+\{[^{}]*+\}\s*+\{[^{}]*+\}\s*+\{[^{}]*+\}|arrayrulecolor\s*+\{[^{}]*+\})\s*+)++")
+_ROWCOLOR = re.compile(r"^\s*+\\rowcolor\s*+(?:\[(?P<model>[^\]]*+)\])?+\s*+\{(?P<color>[^{}]*+)\}")
+_MACRO = re.compile(r"\\[A-Za-z]++|\\.", re.DOTALL)
+_ENV_MARK = re.compile(r"\\(begin|end)\s*+\{[^{}]*+\}")
+_CAPTION = re.compile(r"\\caption\s*+(?:\[[^\]]*+\])?+\s*+\{")
 _SIMPLE_COLOUR = re.compile(r"^[A-Za-z]{3,20}$")
 
 
@@ -90,9 +95,9 @@ def _read_group(s: str, i: int) -> tuple[str, int]:
         end = _group_end(s, i)
         return s[i + 1:end - 1], end
     if s[i] == "\\":
-        m = re.match(r"\\[A-Za-z]+|\\.", s[i:])
+        m = _MACRO.match(s, i)  # match at i: no copy of the rest of the text per macro
         assert m is not None
-        return m.group(0), i + len(m.group(0))
+        return m.group(0), m.end()
     return s[i], i + 1
 
 
@@ -185,11 +190,11 @@ def split_top_level(body: str) -> list[list[str]]:
     while i < n:
         ch = body[i]
         if ch == "\\":
-            m = re.match(r"\\(begin|end)\s*\{[^{}]*\}", body[i:])
+            m = _ENV_MARK.match(body, i)
             if m:
                 env_depth += 1 if m.group(1) == "begin" else -1
                 cur.append(m.group(0))
-                i += len(m.group(0))
+                i = m.end()
                 continue
             if depth == 0 and env_depth == 0 and not in_math:
                 if body.startswith("\\\\", i):
@@ -437,7 +442,7 @@ def parse_table(env: str, spec: str, body: str) -> Table:
         body = _longtable_body(body)
     conv = _InlineConverter()
     table = Table()
-    m = re.search(r"\\caption\s*(?:\[[^\]]*\])?\s*\{", body)
+    m = _CAPTION.search(body)
     if m:
         content, end = _read_group(body, m.end() - 1)
         table.caption = conv.convert(content)
@@ -520,7 +525,7 @@ def latex_to_html(tex: str) -> str:
     found = find_tabulars(tex)
     if not found:
         raise LatexTableError("no tabular environment found in the LaTeX code")
-    captions = [m for m in re.finditer(r"\\caption\s*(?:\[[^\]]*\])?\s*\{", tex)]
+    captions = list(_CAPTION.finditer(tex))
     html_parts = []
     for env, spec, body, start in found:
         table = parse_table(env, spec, body)

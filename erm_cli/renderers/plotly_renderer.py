@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 from PIL import Image
 
@@ -46,18 +47,24 @@ def figure_size(spec: dict, width: int | None, height: int | None) -> tuple[int,
 
 def _draw(session, spec_json: str, width: int, height: int, timeout: float) -> bytes:
     page = session.plotly_page()
+    deadline = time.monotonic() + timeout
     ms = max(1000, int(timeout * 1000))
     page.set_default_timeout(ms)
     try:
         page.set_viewport_size({"width": width, "height": height})
         page.evaluate(_DRAW, [spec_json, width, height])
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        if left_ms <= 0:
+            raise PlotlyDrawError(f"plotly.js did not finish drawing within {timeout:g} s")
         png = page.screenshot(clip={"x": 0, "y": 0, "width": width, "height": height}, animations="disabled",
-                              caret="hide", type="png", timeout=ms)
+                              caret="hide", type="png", timeout=max(100, left_ms))
         page.evaluate("() => Plotly.purge(document.getElementById('g'))")
         return png
     except Exception as exc:
         name = exc.__class__.__name__
         session.reset_page("plotly")
+        if isinstance(exc, PlotlyDrawError):
+            raise
         if name == "TimeoutError":
             raise PlotlyDrawError(f"plotly.js did not finish drawing within {timeout:g} s") from None
         if name == "Error":  # a JavaScript exception from Plotly.react: the figure is invalid
@@ -69,7 +76,7 @@ def _draw(session, spec_json: str, width: int, height: int, timeout: float) -> b
 def render_plotly_json(spec_json: bytes | str, width: int | None = None, height: int | None = None,
                        timeout: float = 30.0) -> bytes:
     """PNG of a plotly figure given as JSON. Raises PlotlyDrawError for a bad figure."""
-    from .browser import get_browser
+    from .browser import BrowserTimeout, get_browser
 
     text = spec_json.decode("utf-8", errors="replace") if isinstance(spec_json, bytes) else spec_json
     try:
@@ -77,7 +84,10 @@ def render_plotly_json(spec_json: bytes | str, width: int | None = None, height:
     except ValueError:
         raise PlotlyDrawError("the code's plotly figure is not valid JSON") from None
     w, h = figure_size(spec, width, height)
-    raw = get_browser().call(lambda session: _draw(session, text, w, h, timeout), timeout)
+    try:
+        raw = get_browser().call(lambda session: _draw(session, text, w, h, timeout), timeout)
+    except BrowserTimeout:
+        raise PlotlyDrawError(f"plotly.js did not finish drawing within {timeout:g} s (stopped)") from None
     img = Image.open(io.BytesIO(raw)).convert("RGB")  # re-encoded by PIL: no browser metadata
     buf = io.BytesIO()
     img.save(buf, format="PNG")

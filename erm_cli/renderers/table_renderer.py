@@ -12,6 +12,7 @@ import functools
 import hashlib
 import io
 import re
+import time
 from pathlib import Path
 
 from PIL import Image, ImageChops
@@ -76,7 +77,27 @@ def source_to_html(kind: str, code: str) -> str:
     raise ValueError(f"not a table kind: {kind}")
 
 
-_META_REFRESH = re.compile(r"<meta\b[^>]*http-equiv\s*=\s*[\"']?\s*refresh[^>]*>", re.IGNORECASE)
+_META_OPEN = re.compile(r"<meta\b", re.IGNORECASE)
+_REFRESH = re.compile(r"http-equiv\s*+=\s*+[\"']?+\s*+refresh", re.IGNORECASE)
+
+
+def drop_meta_refresh(body: str) -> str:
+    """``body`` without ``<meta ... http-equiv=refresh ...>`` tags, in one linear pass (a single regex for
+    the whole tag backtracks quadratically over many unclosed ``<meta``)."""
+    out: list[str] = []
+    kept_from = 0
+    tag_end = -1
+    for m in _META_OPEN.finditer(body):
+        if m.start() <= tag_end:
+            continue  # inside a tag already examined
+        tag_end = body.find(">", m.end())
+        if tag_end < 0:
+            break  # an unclosed tag: nothing more to remove
+        if _REFRESH.search(body, m.end(), tag_end):
+            out.append(body[kept_from:m.start()])
+            kept_from = tag_end + 1
+    out.append(body[kept_from:])
+    return "".join(out)
 
 
 def html_document(body: str) -> str:
@@ -84,17 +105,24 @@ def html_document(body: str) -> str:
 
     ``<meta http-equiv=refresh>`` is the one way markup can navigate without JavaScript: it is removed.
     """
-    body = _META_REFRESH.sub("", body)
+    body = drop_meta_refresh(body)
     return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
             f"<style>{stylesheet()}</style></head><body>{body}</body></html>")
 
 
-def _screenshot(session, document: str, timeout: float) -> bytes:
+def _screenshot(session, document: str, timeout: float, deadline: float | None = None) -> bytes:
+    deadline = deadline if deadline is not None else time.monotonic() + timeout
     page = session.table_page()
-    ms = max(1000, int(timeout * 1000))
+
+    def step_ms() -> int:  # each Playwright step gets what is left of the item's budget
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TableRenderTimeout(f"Chromium did not finish the table within {timeout:.1f} s")
+        return max(100, int(left * 1000))
+
     try:
-        page.set_content(document, wait_until="load", timeout=ms)
+        page.set_content(document, wait_until="load", timeout=step_ms())
         width, height = page.evaluate(
             "() => [Math.ceil(Math.max(document.documentElement.scrollWidth, document.body ? "
             "document.body.scrollWidth : 0)), Math.ceil(Math.max(document.documentElement.scrollHeight, "
@@ -102,13 +130,15 @@ def _screenshot(session, document: str, timeout: float) -> bytes:
         width = max(1, min(int(width), MAX_WIDTH))
         height = max(1, min(int(height), MAX_HEIGHT))
         png = page.screenshot(clip={"x": 0, "y": 0, "width": width, "height": height}, full_page=True,
-                              animations="disabled", caret="hide", type="png", timeout=ms)
-        page.set_content("<html><body></body></html>", timeout=ms)  # drop the table's DOM between renders
+                              animations="disabled", caret="hide", type="png", timeout=step_ms())
+        page.set_content("<html><body></body></html>", timeout=10_000)  # drop the table's DOM between renders
         return png
     except Exception as exc:
         session.reset_page("table")
+        if isinstance(exc, TableRenderTimeout):
+            raise
         if exc.__class__.__name__ == "TimeoutError":
-            raise TableRenderTimeout(f"Chromium did not finish the table within {timeout:g} s") from None
+            raise TableRenderTimeout(f"Chromium did not finish the table within {timeout:.1f} s") from None
         if "navigat" in str(exc):
             raise TableSourceError("the HTML tried to navigate away from the page (refused)") from None
         raise
@@ -130,8 +160,17 @@ def crop_to_content(png: bytes, padding: int = CROP_PADDING) -> bytes:
 
 
 def render_table(kind: str, code: str, timeout: float = 30.0) -> bytes:
-    """PNG of a table. Raises TableSourceError / TableRenderTimeout for bad tables, BrowserUnavailable
-    when Chromium cannot run."""
+    """PNG of a table within ``timeout`` seconds in all (conversion, Chromium, crop). Raises
+    TableSourceError / TableRenderTimeout for bad tables, BrowserUnavailable when Chromium cannot run."""
+    from .browser import BrowserTimeout
+
+    deadline = time.monotonic() + timeout  # the browser's steps get what is left of it
     document = html_document(source_to_html(kind, code))
-    raw = get_browser().call(lambda session: _screenshot(session, document, timeout), timeout)
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TableRenderTimeout(f"converting the {kind} table took more than {timeout:g} s")
+    try:
+        raw = get_browser().call(lambda session: _screenshot(session, document, timeout, deadline), left)
+    except BrowserTimeout as exc:
+        raise TableRenderTimeout(f"the table did not render within {timeout:g} s ({exc})") from None
     return crop_to_content(raw)
