@@ -34,10 +34,9 @@ def baseline_sha() -> str:
 def test_normal_chart_reports_its_isolation() -> None:
     res = run_untrusted("matplotlib", BASELINE, timeout=10)
     assert res.ok and res.payload.startswith(b"\x89PNG")
-    # whatever the kernel grants, these are always on; namespaces are reported when obtained
-    assert {"process-group", "rlimits"} <= set(res.isolation)
-    if shutil.which("unshare") and "netns" in res.isolation:
-        assert "seccomp" in res.isolation
+    # one isolation for every render: the jail, then per-render namespaces, uid 65534, seccomp, limits
+    assert {"bwrap", "userns", "pidns", "mountns", "private-tmp", "proc-hidden", "userns-uid-65534",
+            "no-capabilities", "rlimits", "seccomp", "closed-fds"} <= set(res.isolation)
 
 
 def test_infinite_loop_is_killed() -> None:
@@ -170,23 +169,19 @@ def strict_available() -> None:
         pytest.skip("bubblewrap is not installed")
 
 
-def test_strict_mode_renders_and_hides_the_file_system(strict_available: None, baseline_sha: str) -> None:
+def test_strict_is_the_default_and_hides_the_file_system(strict_available: None, baseline_sha: str) -> None:
     strict = RenderOptions(timeout=10, strict=True)
     ok = render(BASELINE, kind="matplotlib", options=strict, cache=False)
     assert ok.ok, ok.error
-    assert hashlib.sha256(ok.png).hexdigest() == baseline_sha  # same pixels in both modes
+    assert hashlib.sha256(ok.png).hexdigest() == baseline_sha  # --strict is accepted and changes nothing
     project_file = Path(__file__).resolve()
-    for path in ("/etc/passwd", str(project_file), "/root/.bashrc", "/home"):
-        probe = PLT + f"import os\nopen({path!r}).read() if not os.path.isdir({path!r}) else os.listdir({path!r})\n" \
-                      "plt.plot([1])\n"
-        result = render(probe, kind="matplotlib", options=strict, cache=False)
-        assert not result.ok, f"strict mode could read {path}"
-        assert "FileNotFoundError" in result.error or "PermissionError" in result.error
-    # the same probe reads /etc/passwd in the default mode: strict mode is what hides it (the project file
-    # is no control: a checkout under /tmp is hidden by the default mode's private /tmp too)
-    default = render(PLT + "open('/etc/passwd').read()\nplt.plot([1])\n", kind="matplotlib",
-                     options=RenderOptions(timeout=10), cache=False)
-    assert default.ok, default.error
+    for options in (strict, RenderOptions(timeout=10)):
+        for path in ("/etc/passwd", str(project_file), "/root/.bashrc", "/home"):
+            probe = PLT + f"import os\nopen({path!r}).read() if not os.path.isdir({path!r}) else " \
+                          f"os.listdir({path!r})\nplt.plot([1])\n"
+            result = render(probe, kind="matplotlib", options=options, cache=False)
+            assert not result.ok, f"the sandbox could read {path}"
+            assert "FileNotFoundError" in result.error or "PermissionError" in result.error
 
 
 def test_warm_pool_survives_the_threads_that_used_it() -> None:

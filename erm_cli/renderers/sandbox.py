@@ -1,20 +1,26 @@
-"""Run untrusted Python / SVG renders in a warm, isolated fork server (see ``zygote.py`` for the child side).
+"""Run untrusted Python / SVG renders in a warm fork server inside a bubblewrap jail (``zygote.py`` is the
+child side).
 
-``run_untrusted(kind, code, options)`` is the only entry point the renderers use. Each process gets
-its own warm pool per mode, started on first use and shut down at exit:
+``run_untrusted(kind, code, options)`` is the only entry point the renderers use, and every verb that runs
+candidate code (render, judge, refine, serve, bench policy, synth ``--source``, the RL reward adapters)
+reaches it through ``renderers.render``. There is one isolation, used for everything:
 
-* ``default`` mode: ``python -I zygote.py``; every render runs in a fresh forked child with a new
-  process group and session, network/pid/mount/ipc/uts namespaces (where the kernel allows them; user
-  namespaces when not root), a read-only view of the file system with a private size-limited tmpfs
-  ``/tmp`` as the working directory, RLIMIT_AS/CPU/FSIZE/NOFILE/CORE, no capabilities, a seccomp filter
-  (no fork, exec or non-Unix sockets), Python-level socket patching, a minimal environment, stdin on
-  /dev/null, and a wall-clock kill.
-* ``strict`` mode: the same fork server started inside bubblewrap, so the file system the code can
-  see holds only the system libraries, the Python installation and fonts (no home directories, no
-  project files, no /etc/passwd).
+* the **jail**: ``bwrap`` runs ``python -I zygote.py`` with a root file system that holds only read-only
+  binds of the system libraries, the Python installation, the virtual environment and erm's font files
+  (no home directories, no project checkout, no ``/etc/passwd``, no ``/run``, no reference images),
+  a minimal ``/dev``, empty network/IPC/UTS/pid/cgroup namespaces, a cleared environment, a new session
+  and ``--die-with-parent``. When erm runs as root the zygote first drops to uid 65534, so no process of
+  the jail is the host's root;
+* per render, a **supervisor** (never runs user code) makes new mount/pid/IPC namespaces with a private
+  size-limited tmpfs ``/tmp`` and an empty ``/proc``, then forks the **worker**: pid 1 of its namespace,
+  uid 65534 in a user namespace of its own with no capabilities, rlimits, every descriptor closed, a
+  libseccomp filter (no processes, exec, sockets of any family, ptrace, mounts, namespaces, ...). The worker
+  writes its result into its tmpfs and exits; the supervisor validates it and sends the response frame.
 
+``--strict`` / ``RenderOptions(strict=True)`` are accepted and change nothing (the jail is always on).
+Without bubblewrap nothing runs: :class:`SandboxUnavailable` (exit code 3 from the CLI).
 The pool is thread-safe (a reader thread dispatches responses by request id) and fork-safe (a forked
-process starts its own pool). See docs/SANDBOX.md for what each mode does and does not protect against.
+process starts its own pool). See docs/SANDBOX.md for what it does and does not protect against.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import RenderFailure
+from . import fonts
 from . import zygote as zproto
 
 ZYGOTE_SCRIPT = Path(zproto.__file__).resolve()
@@ -53,7 +60,7 @@ class SandboxResult:
 
 
 def bwrap_path() -> str | None:
-    """bubblewrap for the strict mode: ``ERM_BWRAP`` if it names an executable, else ``bwrap`` on PATH."""
+    """bubblewrap for the jail: ``ERM_BWRAP`` if it names an executable, else ``bwrap`` on PATH."""
     env = os.environ.get("ERM_BWRAP")
     if env:
         path = env if os.path.sep in env else shutil.which(env)
@@ -66,17 +73,19 @@ def _mpl_config_dir() -> Path:
 
     path = cache_dir() / "mplconfig"
     path.mkdir(parents=True, exist_ok=True)
+    fonts.ensure_matplotlib_fontlist(path)  # matplotlib sees only erm's pinned font set
     return path
 
 
 def _base_env(mpl_dir: str, home: str) -> dict[str, str]:
     env = dict(zproto.ENV_FIXED)
     env.update({"PATH": "/usr/bin:/bin", "HOME": home, "MPLCONFIGDIR": mpl_dir, "TMPDIR": "/tmp"})
+    env.update(fonts.sandbox_env())  # cairosvg's fontconfig sees only erm's pinned font set
     return env
 
 
 def _ensure_font_cache(mpl_dir: Path) -> None:
-    """Build matplotlib's font list once so strict sandboxes (read-only) start fast."""
+    """Build matplotlib's font list once so the jail (read-only) starts fast."""
     if any(mpl_dir.glob("fontlist-*.json")):
         return
     env = _base_env(str(mpl_dir), str(mpl_dir))
@@ -85,17 +94,25 @@ def _ensure_font_cache(mpl_dir: Path) -> None:
                    timeout=300, check=False)
 
 
-def _strict_command(mpl_dir: Path) -> tuple[list[str], dict[str, str]]:
+BWRAP_MISSING = ("the sandbox needs bubblewrap (bwrap), which was not found: apt-get install bubblewrap "
+                 "(or set ERM_BWRAP to its path)")
+
+
+def jail_command(mpl_dir: Path, family: str = "python") -> list[str]:
+    """The bubblewrap command line that starts the zygote in the jail."""
     bwrap = bwrap_path()
     if not bwrap:
-        raise SandboxUnavailable("strict sandbox unavailable: bubblewrap (bwrap) was not found "
-                                 "(apt-get install bubblewrap, or set ERM_BWRAP to its path)")
+        raise SandboxUnavailable(BWRAP_MISSING)
     _ensure_font_cache(mpl_dir)
-    args = [bwrap, "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-pid",
-            "--unshare-cgroup-try", "--cap-add", "CAP_SYS_ADMIN",
-            "--tmpfs", "/tmp"]  # first, so that read-only binds below /tmp (a venv in a CI clone) stay visible
-    if os.geteuid() != 0:
+    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--unshare-pid", "--unshare-cgroup-try", "--hostname", "erm-sandbox"]
+    if os.geteuid() == 0:
+        # Privileged bwrap does the bind mounts (an interpreter under /root stays reachable); the zygote
+        # keeps only what it needs to drop to uid 65534 before anything else (zygote.enter_jail_user_namespace).
+        args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
         args.append("--unshare-user")
+    args += ["--perms", "01777", "--tmpfs", "/tmp"]  # first, so that read-only binds below /tmp (a venv in a CI clone) stay visible
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         p = Path(top)
         if p.is_symlink():
@@ -105,6 +122,8 @@ def _strict_command(mpl_dir: Path) -> tuple[list[str], dict[str, str]]:
     for etc in ("/etc/fonts", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
                 "/etc/alternatives"):
         args += ["--ro-bind-try", etc, etc]
+    for path in fonts.readonly_paths():  # the pinned fonts and their fontconfig file (fonts.py)
+        args += ["--ro-bind", path, path]
     prefixes = sorted({os.path.realpath(sys.base_prefix), sys.base_prefix, sys.prefix,
                        os.path.realpath(sys.prefix)}, key=len)
     bound: list[str] = []
@@ -119,12 +138,44 @@ def _strict_command(mpl_dir: Path) -> tuple[list[str], dict[str, str]]:
     args += ["--ro-bind", str(ZYGOTE_SCRIPT), "/erm/zygote.py", "--tmpfs", "/erm/mpl"]
     for fontlist in mpl_dir.glob("fontlist-*.json"):
         args += ["--ro-bind", str(fontlist), f"/erm/mpl/{fontlist.name}"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--dir", "/tmp/home", "--chdir", "/tmp",
-             "--clearenv"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--dir", "/tmp/home", "--chdir", "/tmp",
+             "--remount-ro", "/", "--clearenv"]
     for k, v in _base_env("/erm/mpl", "/tmp/home").items():
         args += ["--setenv", k, v]
+    args += ["--setenv", "ERM_ZYGOTE_FAMILY", family]
     args += [sys.executable, "-I", "/erm/zygote.py"]
-    return args, {}
+    return _with_readable_parents(args)
+
+
+def _with_readable_parents(args: list[str]) -> list[str]:
+    """bwrap creates the missing parents of a mount point with mode 0700, which uid 65534 cannot enter:
+    create them first, world-readable (they are empty directories on the jail's read-only root)."""
+    dests: list[str] = []
+    i = 0
+    while i < len(args):
+        if args[i] in ("--ro-bind", "--ro-bind-try", "--bind", "--symlink"):
+            dests.append(args[i + 2])
+            i += 3
+        elif args[i] in ("--tmpfs", "--dir", "--proc", "--dev"):
+            dests.append(args[i + 1])
+            i += 2
+        else:
+            i += 1
+    parents: list[str] = []
+    for dest in dests:
+        parent = os.path.dirname(dest.rstrip("/"))
+        chain = []
+        while parent not in ("", "/"):
+            chain.append(parent)
+            parent = os.path.dirname(parent)
+        for d in reversed(chain):
+            if d not in parents and d != "/tmp" and d not in dests:
+                parents.append(d)
+    extra: list[str] = []
+    for d in parents:
+        extra += ["--perms", "0755", "--dir", d]
+    at = args.index("/tmp") + 1  # right after "--tmpfs /tmp", before any bind below these parents
+    return args[:at] + extra + args[at:]
 
 
 class _Launcher:
@@ -170,9 +221,10 @@ def _spawn_from_launcher(*args, **kwargs) -> subprocess.Popen:
 class WarmPool:
     """One zygote process (per mode) and the threads that talk to it."""
 
-    def __init__(self, strict: bool = False):
-        self.strict = strict
-        self.mode = "strict" if strict else "default"
+    def __init__(self, family: str = "python") -> None:
+        self.family = family
+        self.mode = f"{family} jail"
+        self.isolation: list[str] = []
         self._lock = threading.Lock()          # start/stop
         self._write_lock = threading.Lock()    # one frame at a time on the zygote's stdin
         self._proc: subprocess.Popen | None = None
@@ -186,14 +238,8 @@ class WarmPool:
     def _start_locked(self) -> None:
         t0 = time.perf_counter()
         mpl_dir = _mpl_config_dir()
-        if self.strict:
-            cmd, _ = _strict_command(mpl_dir)
-            env = {"PATH": "/usr/bin:/bin"}
-        else:
-            home = mpl_dir.parent / "sandbox-home"
-            home.mkdir(exist_ok=True)
-            cmd = [sys.executable, "-I", str(ZYGOTE_SCRIPT)]
-            env = _base_env(str(mpl_dir), str(home))
+        cmd = jail_command(mpl_dir, self.family)
+        env = {"PATH": "/usr/bin:/bin"}
         debug = bool(os.environ.get("ERM_DEBUG"))
         try:
             proc = _spawn_from_launcher(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -222,6 +268,7 @@ class WarmPool:
             hint = " (rerun with --debug to see its stderr)" if not debug else ""
             raise SandboxUnavailable(f"the {self.mode} sandbox failed to start: {detail}{hint}")
         self._proc = proc
+        self.isolation = list(frame[0].get("isolation") or [])
         self._reader = threading.Thread(target=self._read_loop, args=(proc,), name=f"erm-sandbox-{self.mode}",
                                         daemon=True)
         self._reader.start()
@@ -325,13 +372,19 @@ _pools: dict[str, WarmPool] = {}
 _pools_lock = threading.Lock()
 
 
-def get_pool(strict: bool = False) -> WarmPool:
-    """This process's warm pool for the mode (created lazily; started on first submit)."""
-    key = "strict" if strict else "default"
+def family_of(kind: str) -> str:
+    """Which warm pool renders ``kind``: SVG has its own small zygote (cairosvg only), Python code the other."""
+    return "svg" if kind == "svg" else "python"
+
+
+def get_pool(strict: bool = True, kind: str = "matplotlib") -> WarmPool:
+    """This process's warm pool for ``kind`` (created lazily; started on first submit). ``strict`` is
+    ignored: there is one isolation, the jail."""
+    family = family_of(kind)
     with _pools_lock:
-        pool = _pools.get(key)
+        pool = _pools.get(family)
         if pool is None:
-            pool = _pools[key] = WarmPool(strict=strict)
+            pool = _pools[family] = WarmPool(family)
         return pool
 
 
@@ -358,7 +411,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def run_untrusted(kind: str, code: str, *, dpi: int = 100, width: int | None = None, height: int | None = None,
-                  timeout: float = 30.0, mem_mb: int = 1536, strict: bool = False) -> SandboxResult:
+                  timeout: float = 30.0, mem_mb: int = 1536, strict: bool = True) -> SandboxResult:
     """Render ``code`` of ``kind`` (matplotlib, plotly, svg) in the sandbox.
 
     Returns a :class:`SandboxResult`: ``ok`` with the PNG (or plotly JSON) payload, or the one-line
@@ -366,7 +419,7 @@ def run_untrusted(kind: str, code: str, *, dpi: int = 100, width: int | None = N
     """
     header = {"kind": kind, "dpi": int(dpi), "width": width, "height": height, "timeout": float(timeout),
               "mem_mb": int(mem_mb)}
-    resp, payload = get_pool(strict).run(header, code, timeout)
+    resp, payload = get_pool(kind=kind).run(header, code, timeout)
     ok = resp.get("status") == "ok"
     return SandboxResult(ok=ok, payload=payload if ok else b"", format=str(resp.get("format") or ""),
                          error=None if ok else str(resp.get("error") or "render failed"),

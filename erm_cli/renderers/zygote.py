@@ -107,12 +107,10 @@ CLONE_NEWNET = 0x40000000
 CLONE_THREAD = 0x00010000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
     1, 2, 4, 8, 32, 4096, 16384, 1 << 18)
-AT_RECURSIVE = 0x8000
-MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_SET_DUMPABLE = 1, 24, 38, 22, 4
-SECCOMP_MODE_FILTER = 2
-AUDIT_ARCH_X86_64 = 0xC000003E
-SYS_X86_64 = {"mount_setattr": 442, "capset": 126}
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
+#: The unprivileged uid/gid the code runs as (inside its own user namespace); also the host uid the
+#: jail drops to when erm runs as root, so nothing in the jail is the host's root.
+NOBODY = 65534
 
 _libc = None
 
@@ -154,36 +152,8 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
         raise _errno_error(f"prctl({option})")
 
 
-def _machine() -> str:
-    return os.uname().machine
-
-
-def make_readonly_recursive() -> None:
-    """All mounts private and read-only (one ``mount_setattr`` call; per-mount fallback)."""
-    import ctypes
-
-    if _machine() == "x86_64":
-        attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, MS_PRIVATE, 0)
-        buf = ctypes.create_string_buffer(attr, len(attr))
-        c = libc()
-        c.syscall.restype = ctypes.c_long
-        rc = c.syscall(ctypes.c_long(SYS_X86_64["mount_setattr"]), ctypes.c_int(-100), ctypes.c_char_p(b"/"),
-                       ctypes.c_uint(AT_RECURSIVE), buf, ctypes.c_size_t(len(attr)))
-        if rc == 0:
-            return
-    mount("none", "/", None, MS_REC | MS_PRIVATE)
-    with open("/proc/self/mountinfo") as fh:
-        points = [line.split()[4] for line in fh]
-    for point in sorted(set(points), key=len):
-        try:
-            mount("none", point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
-        except OSError:
-            if point == "/":
-                raise
-
-
 def drop_capabilities() -> None:
-    """Empty the bounding set (where permitted) and the effective/permitted/inheritable sets."""
+    """Empty the bounding set and the effective/permitted/inheritable sets (glibc's ``capset``)."""
     import ctypes
 
     for cap in range(64):
@@ -191,99 +161,99 @@ def drop_capabilities() -> None:
             prctl(PR_CAPBSET_DROP, cap)
         except OSError:
             pass
-    if _machine() != "x86_64":
-        return
     header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)  # _LINUX_CAPABILITY_VERSION_3
     data = ctypes.create_string_buffer(b"\0" * 24, 24)
-    c = libc()
-    c.syscall.restype = ctypes.c_long
-    if c.syscall(ctypes.c_long(SYS_X86_64["capset"]), header, data) != 0:
+    if libc().capset(header, data) != 0:
         raise _errno_error("capset")
 
 
-def seccomp_program() -> bytes:
-    """A classic-BPF seccomp filter for x86_64: no new processes, no exec, no sockets but AF_UNIX,
-    no mount/namespace/ptrace/bpf/io_uring/module/keyring calls, no clearing of the death signal."""
-    LD_W_ABS, JEQ, JGE, JSET, RET = 0x20, 0x15, 0x35, 0x45, 0x06
-    ALLOW, KILL = 0x7FFF0000, 0x80000000
-    EPERM, ENOSYS = 0x00050000 | 1, 0x00050000 | 38
-    errno_rules = {  # syscall -> return value
-        57: EPERM, 58: EPERM, 59: EPERM, 322: EPERM,            # fork vfork execve execveat
-        435: ENOSYS,                                              # clone3 (glibc falls back to clone)
-        101: EPERM, 310: EPERM, 311: EPERM, 312: EPERM,          # ptrace process_vm_* kcmp
-        155: EPERM, 161: EPERM, 165: EPERM, 166: EPERM,          # pivot_root chroot mount umount2
-        272: EPERM, 308: EPERM, 321: EPERM, 298: EPERM,          # unshare setns bpf perf_event_open
-        248: EPERM, 249: EPERM, 250: EPERM, 323: EPERM,          # add_key request_key keyctl userfaultfd
-        425: EPERM, 426: EPERM, 427: EPERM,                      # io_uring_*
-        428: EPERM, 429: EPERM, 430: EPERM, 431: EPERM, 432: EPERM, 433: EPERM, 442: EPERM,  # new mount API
-        169: EPERM, 167: EPERM, 168: EPERM, 175: EPERM, 176: EPERM, 313: EPERM,  # reboot swap modules
-        303: EPERM, 304: EPERM, 126: EPERM, 134: EPERM,          # *_handle_at capset uselib
-    }
-    SYS_CLONE, SYS_SOCKET, SYS_PRCTL, AF_UNIX = 56, 41, 157, 1
-    prog: list[tuple[int, int, int, int]] = []
-    # Layout: header, one JEQ per rule (jumping to shared return blocks at the end), ALLOW, checks, returns.
-    rules = list(errno_rules.items())
-    special = [SYS_CLONE, SYS_SOCKET, SYS_PRCTL]
-    n_head = 4
-    n_rules = len(rules) + len(special)
-    idx_allow = n_head + n_rules
-    idx_clone = idx_allow + 1          # LD arg0; JSET CLONE_THREAD -> allow else eperm
-    idx_socket = idx_clone + 2         # LD arg0; JEQ AF_UNIX -> allow else eperm
-    idx_prctl = idx_socket + 2         # LD arg0; JEQ PR_SET_PDEATHSIG -> eperm else allow
-    idx_ret_allow = idx_prctl + 2
-    idx_ret_eperm = idx_ret_allow + 1
-    idx_ret_enosys = idx_ret_eperm + 1
-    idx_ret_kill = idx_ret_enosys + 1
-
-    def jump(frm: int, to: int) -> int:
-        off = to - frm - 1
-        assert 0 <= off < 256
-        return off
-
-    prog.append((LD_W_ABS, 0, 0, 4))                                       # 0: arch
-    prog.append((JEQ, 0, jump(1, idx_ret_kill), AUDIT_ARCH_X86_64))         # 1
-    prog.append((LD_W_ABS, 0, 0, 0))                                        # 2: nr
-    prog.append((JGE, jump(3, idx_ret_kill), 0, 0x40000000))                # 3: x32 ABI
-    i = n_head
-    for nr, ret in rules:
-        target = idx_ret_enosys if ret == ENOSYS else idx_ret_eperm
-        prog.append((JEQ, jump(i, target), 0, nr))
-        i += 1
-    for nr, target in zip(special, [idx_clone, idx_socket, idx_prctl]):
-        prog.append((JEQ, jump(i, target), 0, nr))
-        i += 1
-    prog.append((RET, 0, 0, ALLOW))                                         # idx_allow
-    prog.append((LD_W_ABS, 0, 0, 16))                                       # clone: flags
-    prog.append((JSET, jump(idx_clone + 1, idx_ret_allow), jump(idx_clone + 1, idx_ret_eperm), CLONE_THREAD))
-    prog.append((LD_W_ABS, 0, 0, 16))                                       # socket: domain
-    prog.append((JEQ, jump(idx_socket + 1, idx_ret_allow), jump(idx_socket + 1, idx_ret_eperm), AF_UNIX))
-    prog.append((LD_W_ABS, 0, 0, 16))                                       # prctl: option
-    prog.append((JEQ, jump(idx_prctl + 1, idx_ret_eperm), jump(idx_prctl + 1, idx_ret_allow), PR_SET_PDEATHSIG))
-    prog.append((RET, 0, 0, ALLOW))
-    prog.append((RET, 0, 0, EPERM))
-    prog.append((RET, 0, 0, ENOSYS))
-    prog.append((RET, 0, 0, KILL))
-    assert len(prog) == idx_ret_kill + 1
-    return b"".join(struct.pack("HBBI", *ins) for ins in prog)
+def _write_proc(path: str, text: str, dir_fd: int | None = None) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
-def install_seccomp() -> None:
-    import ctypes
+def _host_root() -> bool:
+    """Real root of the host's (initial) user namespace, where uid 0 is every uid."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        with open("/proc/self/uid_map") as fh:
+            return fh.read().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return False
 
-    if _machine() != "x86_64":
-        raise OSError("seccomp filter is only built for x86_64")
-    prog = seccomp_program()
-    filt = ctypes.create_string_buffer(prog, len(prog))
 
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+def enter_jail_user_namespace() -> list[str]:
+    """Give up host root (if we are it) and become root of a fresh user namespace.
 
-    fprog = SockFprog(len(prog) // 8, ctypes.cast(filt, ctypes.c_void_p))
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
-    c = libc()
-    c.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
-    if c.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0) != 0:
-        raise _errno_error("seccomp")
+    bubblewrap starts the zygote as the host's root when erm runs as root (so that its bind mounts can
+    reach an interpreter under /root); the first thing the zygote does is drop to uid/gid 65534 with no
+    supplementary groups, then unshare a user namespace that maps its uid 0 to that unprivileged uid.
+    Capabilities it holds from then on are only valid in namespaces it owns: it can create per-render
+    mount and pid namespaces, but every process of the jail is uid 65534 to the host kernel, so host
+    files, ``/proc/sys`` knobs and ``/dev/kmsg`` are out of reach even where they are visible.
+    """
+    features = []
+    if _host_root():
+        os.setgroups([])
+        os.setresgid(NOBODY, NOBODY, NOBODY)
+        os.setresuid(NOBODY, NOBODY, NOBODY)
+        features.append("dropped-host-root")
+    uid, gid = os.geteuid(), os.getegid()
+    if uid == 0:
+        raise OSError("the sandbox would run as the host's root; refusing")
+    unshare(CLONE_NEWUSER)
+    prctl(PR_SET_DUMPABLE, 1)  # a uid change made us non-dumpable: /proc/self/*_map would belong to root
+    _write_proc("/proc/self/setgroups", "deny")
+    _write_proc("/proc/self/uid_map", f"0 {uid} 1")
+    _write_proc("/proc/self/gid_map", f"0 {gid} 1")
+    return features + [f"host-uid:{uid}", "userns"]
+
+
+# Denied with EPERM (ENOSYS for clone3, so that glibc falls back to clone, which is filtered by flags).
+SECCOMP_DENY = (
+    "fork", "vfork", "execve", "execveat",                              # no new programs or processes
+    "socket", "socketpair",                                              # no sockets of any family
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",           # no looking into other processes
+    "pidfd_open", "pidfd_getfd", "pidfd_send_signal",
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns",      # no namespace or mount changes
+    "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "add_key", "request_key", "keyctl", "init_module", "finit_module", "delete_module", "kexec_load",
+    "kexec_file_load", "reboot", "swapon", "swapoff", "acct", "syslog", "quotactl", "uselib",
+    "name_to_handle_at", "open_by_handle_at", "capset", "settimeofday", "clock_settime", "clock_adjtime",
+    "adjtimex", "sethostname", "setdomainname", "iopl", "ioperm", "vhangup", "fanotify_init",
+)
+
+
+def build_seccomp_filter():
+    """The worker's seccomp filter, built once in the zygote with libseccomp (``pyseccomp``).
+
+    Default allow; the calls above fail with EPERM; ``clone`` only for threads; the death signal and
+    the dumpable flag cannot be changed. Other architectures' system calls (i386 via ``int 0x80``, x32)
+    kill the process (libseccomp's bad-architecture action).
+    """
+    import errno
+
+    import pyseccomp as sc
+
+    filt = sc.SyscallFilter(sc.ALLOW)
+    for name in SECCOMP_DENY:
+        try:
+            filt.add_rule(sc.ERRNO(errno.EPERM), name)
+        except (OSError, ValueError, RuntimeError):
+            pass  # a call this libseccomp does not know is not on this kernel either
+    filt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
+    try:
+        filt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    except (OSError, ValueError, RuntimeError):
+        pass
+    for option in (PR_SET_PDEATHSIG, PR_SET_DUMPABLE):
+        filt.add_rule(sc.ERRNO(errno.EPERM), "prctl", sc.Arg(0, sc.EQ, option))
+    return filt
 
 
 def _vm_size() -> int:
@@ -364,6 +334,9 @@ KIND_PRELOADS = {"matplotlib": ["warm:matplotlib"], "svg": ["warm:svg"],
 #: Warmed while the zygote is idle, in this order (a one-shot render only pays for its own kind).
 IDLE_PRELOADS = ["kind:matplotlib", "kind:svg", "mpl_toolkits.mplot3d", "matplotlib.dates",
                  "matplotlib.patheffects"]
+#: A zygote started for one family of kinds (``ERM_ZYGOTE_FAMILY``): the SVG one stays small (cairosvg
+#: only), so forking it per icon is cheap.
+FAMILIES = {"svg": ("svg",), "python": ("matplotlib", "plotly")}
 #: Libraries a worker may report as used; the zygote then imports them while idle ("learned" warm-up),
 #: so only the first render that needs, say, pandas pays for importing it.
 LEARNABLE = ("pandas", "seaborn", "scipy", "scipy.stats", "scipy.interpolate", "scipy.ndimage", "squarify",
@@ -657,14 +630,19 @@ def _patch_network() -> None:
     socket.getaddrinfo = deny
 
 
+#: Read-only directories the parent asks to keep visible under a private ``/tmp``: erm's pinned fonts and
+#: their fontconfig file (``fonts.py``), which live in the checkout and the cache (both under /tmp in CI).
+KEEP_DIRS = [p for p in os.environ.get("ERM_FONT_DIRS", "").split(os.pathsep) if p]
+
+
 def _open_dirs_under(top: str) -> list[tuple[str, int]]:
     """O_PATH descriptors of the interpreter's own directories below ``top`` (outermost only).
 
     A private tmpfs mounted on ``top`` would hide them; :func:`_rebind` bind-mounts them back (read-only,
     as the whole tree already is) through ``/proc/self/fd``.
     """
-    wanted = {os.path.realpath(p) for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, *sys.path)
-              if p and os.path.isdir(p)}
+    roots = (sys.prefix, sys.exec_prefix, sys.base_prefix, *sys.path, *KEEP_DIRS)
+    wanted = {os.path.realpath(p) for p in roots if p and os.path.isdir(p)}
     wanted = {p for p in wanted if p.startswith(top.rstrip("/") + "/")}
     outer = sorted(p for p in wanted if not any(p != q and p.startswith(q + "/") for q in wanted))
     out: list[tuple[str, int]] = []
@@ -691,78 +669,86 @@ def _rebind(dirs: list[tuple[str, int]]) -> None:
             os.close(fd)
 
 
-def worker_main(job: dict, code: str, out_fd: int, isolation: list[str]) -> None:
-    """Runs in the forked worker: isolate, run the code, write one frame, exit. Never returns."""
+RESULT_HEADER = "erm-result.json"   # written by the worker into the root of its private /tmp
+RESULT_PAYLOAD = "erm-result.bin"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Filled in by the zygote before it forks anything (``build_seccomp_filter``).
+SECCOMP_FILTER = None
+
+
+def _write_result(header: dict, payload: bytes = b"") -> None:
+    """The worker's only output: two files in its private tmpfs, read and checked by the supervisor."""
+    for name, data in ((RESULT_PAYLOAD, payload), (RESULT_HEADER, json.dumps(header).encode())):
+        path = "/tmp/" + name
+        try:
+            os.unlink(path)  # whatever the code left there (a symlink, a FIFO) goes first
+        except FileNotFoundError:
+            pass
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+
+def _worker_setup(job: dict, proc_fd: int, vm_base: int) -> None:
+    """Everything between the fork and the first line of the code. Any failure aborts the render."""
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.setsid()  # its own process group: kill(0, ...) reaches only itself
+    # An unprivileged uid in a user namespace of its own: no capability over the jail's namespaces,
+    # and the host sees the jail's unprivileged uid.
+    unshare(CLONE_NEWUSER)
+    prctl(PR_SET_DUMPABLE, 1)  # /proc/self/*_map must belong to this process while it writes them
+    _write_proc("self/setgroups", "deny", proc_fd)
+    _write_proc("self/uid_map", f"{NOBODY} 0 1", proc_fd)
+    _write_proc("self/gid_map", f"{NOBODY} 0 1", proc_fd)
+    prctl(PR_SET_DUMPABLE, 0)
+    if os.geteuid() != NOBODY or os.getegid() != NOBODY:
+        raise OSError("could not switch to the unprivileged uid")
+    drop_capabilities()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.closerange(3, 1 << 16)  # no descriptor of the zygote protocol, /proc or anything else stays open
+    base = "/tmp/work"
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    os.chdir(base)
+    import resource
+
+    mem = int(job.get("mem_mb") or 1536) << 20
+    cpu = max(1, int(float(job.get("timeout") or 30) + 0.999))
+    for res, value in ((resource.RLIMIT_AS, vm_base + mem), (resource.RLIMIT_CPU, cpu),
+                       (resource.RLIMIT_FSIZE, FSIZE_LIMIT), (resource.RLIMIT_NOFILE, NOFILE_LIMIT),
+                       (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(res, (value, value + 1 if res == resource.RLIMIT_CPU else value))
+    os.environ.clear()
+    os.environ.update(ENV_FIXED)
+    os.environ.update({"HOME": base, "TMPDIR": base, "PATH": "/usr/bin:/bin", "MPLCONFIGDIR": base})
+    import tempfile
+
+    tempfile.tempdir = base
+    if SECCOMP_FILTER is None:
+        raise OSError("no seccomp filter")
+    SECCOMP_FILTER.load()  # also sets no_new_privs
+    _patch_network()
+    sys.argv = ["code.py"]
+
+
+def worker_main(job: dict, code: str, proc_fd: int, vm_base: int) -> None:
+    """Runs in the forked worker (pid 1 of its own pid namespace): isolate, run the code, write the
+    result files, exit. Holds no descriptor of the zygote protocol. Never returns."""
     t0 = time.monotonic()
+    try:
+        _worker_setup(job, proc_fd, vm_base)
+    except BaseException as exc:  # noqa: BLE001 - fail closed: the code never runs half-isolated
+        try:
+            _write_result({"status": "setup-error", "error": f"sandbox setup failed: {exc!r}"[:300]})
+        finally:
+            os._exit(70)
     status = 1
     try:
-        try:
-            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except OSError:
-            pass
-        isolation = list(isolation)
-        if "mountns" in isolation:
-            try:
-                make_readonly_recursive()
-                isolation.append("readonly-fs")
-                keep = _open_dirs_under("/tmp")  # the interpreter and libraries may live under /tmp (a CI clone)
-                mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={TMPFS_SIZE},mode=1777")
-                isolation.append("private-tmp")
-                _rebind(keep)
-                for extra, size in (("/dev/shm", "16m"), ("/var/tmp", "16m")):
-                    try:
-                        mount("tmpfs", extra, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={size},mode=1777")
-                    except OSError:
-                        pass
-                if "pidns" in isolation:
-                    try:
-                        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-                    except OSError:
-                        pass
-            except OSError:
-                pass
-        base = "/tmp/work" if "private-tmp" in isolation else job["workdir"]
-        os.makedirs(base, mode=0o700, exist_ok=True)
-        os.chdir(base)
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        os.dup2(out_fd, 3)
-        os.closerange(4, 1 << 16)
-        out_fd = 3
-        import resource
-
-        mem = int(job.get("mem_mb") or 1536) << 20
-        cpu = max(1, int(float(job.get("timeout") or 30) + 0.999))
-        limits = [(resource.RLIMIT_AS, _vm_size() + mem), (resource.RLIMIT_CPU, cpu),
-                  (resource.RLIMIT_FSIZE, FSIZE_LIMIT), (resource.RLIMIT_NOFILE, NOFILE_LIMIT),
-                  (resource.RLIMIT_CORE, 0)]
-        for res, value in limits:
-            try:
-                hard = value + 1 if res == resource.RLIMIT_CPU else value
-                resource.setrlimit(res, (value, hard))
-            except (ValueError, OSError):
-                pass
-        isolation.append("rlimits")
-        os.environ.clear()
-        os.environ.update(ENV_FIXED)
-        os.environ.update({"HOME": base, "TMPDIR": base, "PATH": "/usr/bin:/bin", "MPLCONFIGDIR": base})
-        import tempfile
-
-        tempfile.tempdir = base
-        try:
-            prctl(PR_SET_DUMPABLE, 0)
-            drop_capabilities()
-            isolation.append("no-capabilities")
-        except OSError:
-            pass
-        try:
-            install_seccomp()
-            isolation.append("seccomp")
-        except OSError:
-            pass
-        _patch_network()
-        sys.argv = ["code.py"]
         try:
             payload, fmt = RUNNERS[job["kind"]](code, job)
             header = {"status": "ok", "format": fmt}
@@ -770,14 +756,13 @@ def worker_main(job: dict, code: str, out_fd: int, isolation: list[str]) -> None
             payload, header = b"", {"status": "error", "error": str(exc)}
         except MemoryError:
             payload, header = b"", {"status": "error", "error": "MemoryError: out of memory (sandbox limit)"}
-        header.update({"seconds": round(time.monotonic() - t0, 4), "isolation": isolation,
-                       "learn": learned_modules()})
-        write_frame(out_fd, header, payload)
+        header.update({"seconds": round(time.monotonic() - t0, 4), "learn": learned_modules()})
+        _write_result(header, payload)
         status = 0
     except BaseException as exc:  # noqa: BLE001 - the worker must never fall back into the zygote loop
-        status = 70
         try:
-            write_frame(out_fd, {"status": "setup-error", "error": f"sandbox setup failed: {exc!r}"[:300]})
+            _write_result({"status": "error", "error": f"the sandbox worker failed: {exc!r}"[:300]})
+            status = 0
         except BaseException:  # noqa: BLE001, S110 - nothing left to report through
             pass
     finally:
@@ -785,85 +770,135 @@ def worker_main(job: dict, code: str, out_fd: int, isolation: list[str]) -> None
 
 
 # --------------------------------------------------------------------------- supervisor (trusted)
-def _enter_namespaces() -> list[str]:
-    """Unshare what the kernel allows; return the isolation features obtained."""
-    full = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-    attempts = [full, CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC, CLONE_NEWNET]
-    uid, gid = os.geteuid(), os.getegid()
-    names = {CLONE_NEWNS: "mountns", CLONE_NEWPID: "pidns", CLONE_NEWNET: "netns", CLONE_NEWIPC: "ipcns",
-             CLONE_NEWUTS: "utsns"}
-    for flags in attempts:
-        try:
-            unshare(flags)
-        except OSError:
-            continue
-        return [n for f, n in names.items() if flags & f]
-    # Unprivileged: a user namespace first, mapping ourselves to root inside it.
-    for flags in attempts:
-        try:
-            unshare(CLONE_NEWUSER | flags)
-            with open("/proc/self/setgroups", "w") as fh:
-                fh.write("deny")
-            with open("/proc/self/uid_map", "w") as fh:
-                fh.write(f"0 {uid} 1")
-            with open("/proc/self/gid_map", "w") as fh:
-                fh.write(f"0 {gid} 1")
-        except OSError:
-            continue
-        return ["userns"] + [n for f, n in names.items() if flags & f]
-    return []
+def _read_result_file(dir_fd: int, name: str, limit: int) -> bytes | None:
+    """A regular file the worker wrote (never a symlink, FIFO or device), at most ``limit`` bytes."""
+    import stat
 
-
-def supervisor_main(job: dict, code: str, out_r: int, out_w: int) -> None:
-    """Forked from the zygote: new session and namespaces, fork the worker, enforce the wall clock."""
-    status = 71
     try:
-        os.close(out_r)
-        os.setsid()
-        isolation = ["process-group"] + _enter_namespaces()
-        if "utsns" in isolation:
-            try:
-                import socket
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        chunks, left = [], st.st_size
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
-                socket.sethostname("erm-sandbox")
-            except OSError:
-                pass
+
+def _clean_text(value: object, limit: int) -> str:
+    text = str(value if value is not None else "")
+    return "".join(ch if ch.isprintable() else " " for ch in text)[:limit]
+
+
+def collect_result(tmp_fd: int, job: dict, status: int) -> tuple[dict, bytes]:
+    """Turn what the worker left in its tmpfs into a response, trusting nothing in it.
+
+    The worker (the untrusted code's own process) can write any bytes into its result files: the
+    supervisor keeps only a known status, a length-capped printable error line, learnable module names,
+    and a payload whose format matches the job's kind (PNG signature, or a JSON object for plotly).
+    """
+    raw = _read_result_file(tmp_fd, RESULT_HEADER, 1 << 16)
+    try:
+        header = json.loads(raw) if raw is not None else None
+    except (ValueError, UnicodeDecodeError):
+        header = None
+    if not isinstance(header, dict):
+        header = None
+    if header is not None and header.get("status") == "setup-error":
+        return {"status": "error", "error": _clean_text(header.get("error"), 300)}, b""
+    if status != 0 or header is None:
+        return {"status": "error", "error": describe_exit(status, job)}, b""
+    learn = header.get("learn")
+    out: dict = {"learn": [m for m in learn if m in LEARNABLE] if isinstance(learn, list) else []}
+    if header.get("status") == "error":
+        out.update(status="error", error=_clean_text(header.get("error") or "render failed", 500))
+        return out, b""
+    if header.get("status") != "ok":
+        return {"status": "error", "error": "malformed result from the sandbox worker"}, b""
+    payload = _read_result_file(tmp_fd, RESULT_PAYLOAD, MAX_RESULT)
+    fmt = "json" if job.get("kind") == "plotly" else "png"
+    if payload is None:
+        return {"status": "error", "error": f"the render output is missing or larger than {MAX_RESULT >> 20} MB"}, b""
+    if fmt == "png" and not (payload.startswith(PNG_SIGNATURE) and payload[12:16] == b"IHDR"):
+        return {"status": "error", "error": "the sandbox worker returned something that is not a PNG"}, b""
+    if fmt == "json" and not (payload.lstrip()[:1] == b"{" and payload.rstrip()[-1:] == b"}"):
+        return {"status": "error", "error": "the sandbox worker returned something that is not a JSON object"}, b""
+    out.update(status="ok", format=fmt)
+    return out, payload
+
+
+def _isolate_render() -> tuple[int, int]:
+    """In the supervisor: new mount, pid and IPC namespaces with a private tmpfs ``/tmp`` and an empty
+    read-only ``/proc``. Returns descriptors of the new ``/tmp`` and of the jail's ``/proc`` (which the
+    worker uses once, to set up its user namespace, before it runs anything)."""
+    unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC)
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    keep = _open_dirs_under("/tmp")  # the interpreter and libraries may live under /tmp (a CI clone)
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={TMPFS_SIZE},mode=1777")
+    _rebind(keep)
+    if os.path.isdir("/dev/shm"):
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16m,mode=1777")
+    tmp_fd = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY)
+    mount("tmpfs", "/proc", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
+    return tmp_fd, proc_fd
+
+
+RENDER_ISOLATION = ["session", "pidns", "mountns", "ipcns", "private-tmp", "proc-hidden", "userns-uid-65534",
+                    "no-capabilities", "rlimits", "seccomp", "closed-fds", "clear-env"]
+
+
+def supervisor_main(job: dict, code: str, out_w: int, jail: list[str]) -> None:
+    """Forked from the zygote; never runs user code. Isolates the render, forks the worker, enforces
+    the wall clock, validates the worker's output and writes the one response frame on ``out_w``."""
+    header: dict = {"status": "error", "error": "the sandbox supervisor failed"}
+    payload = b""
+    try:
+        os.closerange(3, out_w)
+        os.closerange(out_w + 1, 1 << 16)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the zygote
+        os.setsid()
+        vm_base = _vm_size()
+        tmp_fd, proc_fd = _isolate_render()
         pid = os.fork()
         if pid == 0:
-            worker_main(job, code, out_w, isolation)
-        os.close(out_w)
+            os.close(out_w)
+            os.close(tmp_fd)
+            worker_main(job, code, proc_fd, vm_base)
+        os.close(proc_fd)
         timeout = float(job.get("timeout") or 30)
-        try:
-            pidfd = os.pidfd_open(pid)
-            ready, _, _ = select.select([pidfd], [], [], timeout)
-            timed_out = not ready
-        except (AttributeError, OSError):
-            deadline = time.monotonic() + timeout
-            timed_out = True
-            while time.monotonic() < deadline:
-                if os.waitpid(pid, os.WNOHANG)[0]:
-                    os._exit(0)
-                time.sleep(0.005)
-        if timed_out:
-            os.kill(pid, signal.SIGKILL)
+        pidfd = os.pidfd_open(pid)
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)  # pid 1 of its namespace: everything in it dies too
             os.waitpid(pid, 0)
-            status = EXIT_WALL_TIMEOUT
+            header = {"status": "error", "error": describe_exit(EXIT_WALL_TIMEOUT, job)}
         else:
             _, st = os.waitpid(pid, 0)
-            if os.WIFSIGNALED(st):
-                status = 128 + os.WTERMSIG(st)
-            else:
-                status = min(os.WEXITSTATUS(st), 124)
-    except BaseException:  # noqa: BLE001
-        status = 71
+            status = 128 + os.WTERMSIG(st) if os.WIFSIGNALED(st) else min(os.WEXITSTATUS(st), 124)
+            header, payload = collect_result(tmp_fd, job, status)
+        header["isolation"] = list(jail) + RENDER_ISOLATION
+    except BaseException as exc:  # noqa: BLE001
+        header, payload = {"status": "error", "error": f"the sandbox supervisor failed: {exc!r}"[:300]}, b""
+    try:
+        write_frame(out_w, header, payload)
     finally:
-        os._exit(status)
+        os._exit(0)
 
 
 def describe_exit(status: int, job: dict) -> str:
     timeout = float(job.get("timeout") or 30)
     if status == EXIT_WALL_TIMEOUT:
-        return f"timed out after {timeout:g} s (wall clock)"
+        return f"timed out after {timeout:.3g} s (wall clock)"
     if status > 128:
         sig = status - 128
         reasons = {signal.SIGXCPU: f"CPU time limit exceeded ({max(1, int(timeout + 0.999))} s)",
@@ -907,10 +942,9 @@ class Job:
         "pipe_open",
         "status",
         "t0",
-        "workdir",
     )
 
-    def __init__(self, header: dict, pid: int, pipe: int, pidfd: int | None, workdir: str):
+    def __init__(self, header: dict, pid: int, pipe: int, pidfd: int | None):
         self.id = header.get("id")
         self.header = header
         self.pid = pid
@@ -922,11 +956,10 @@ class Job:
         self.t0 = time.monotonic()
         self.deadline = self.t0 + float(header.get("timeout") or 30) + 10.0
         self.overflow = False
-        self.workdir = workdir
 
 
 class Zygote:
-    def __init__(self, req_fd: int, resp_fd: int):
+    def __init__(self, req_fd: int, resp_fd: int, jail: list[str]):
         import selectors
 
         self.req_fd = req_fd
@@ -934,42 +967,33 @@ class Zygote:
         self.sel = selectors.DefaultSelector()
         self.sel.register(req_fd, selectors.EVENT_READ, ("req", None))
         self.jobs: dict[int, Job] = {}
-        self.idle_queue = list(IDLE_PRELOADS)
+        self.kinds = FAMILIES.get(os.environ.get("ERM_ZYGOTE_FAMILY", ""), tuple(RUNNERS))
+        self.idle_queue = [n for n in IDLE_PRELOADS if not n.startswith("kind:") or n[5:] in self.kinds] \
+            if "matplotlib" in self.kinds else [f"kind:{k}" for k in self.kinds]
         self.warm_kinds: set[str] = set()
-        import tempfile
-
-        self.work_root = tempfile.mkdtemp(prefix="erm-zygote-")
+        self.jail = list(jail)
 
     def start_job(self, header: dict, code_bytes: bytes) -> None:
         import selectors
 
         code = code_bytes.decode("utf-8", errors="replace")
         kind = header.get("kind")
-        if kind not in RUNNERS:
+        if kind not in RUNNERS or kind not in self.kinds:
             write_frame(self.resp_fd, {"id": header.get("id"), "status": "error",
                                        "error": f"the sandbox cannot render kind {kind!r}"})
             return
         self.warm_kind(kind)
-        import tempfile
-
-        workdir = tempfile.mkdtemp(dir=self.work_root)
-        header["workdir"] = workdir
         out_r, out_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            try:
-                os.close(self.req_fd)
-                os.close(self.resp_fd)
-            except OSError:
-                pass
-            supervisor_main(header, code, out_r, out_w)
+            supervisor_main(header, code, out_w, self.jail)  # closes every other descriptor first
         os.close(out_w)
         os.set_blocking(out_r, False)
         try:
             pidfd = os.pidfd_open(pid)
         except (AttributeError, OSError):
             pidfd = None
-        job = Job(header, pid, out_r, pidfd, workdir)
+        job = Job(header, pid, out_r, pidfd)
         self.jobs[pid] = job
         self.sel.register(out_r, selectors.EVENT_READ, ("pipe", job))
         if pidfd is not None:
@@ -1026,9 +1050,6 @@ class Zygote:
 
     def _finish(self, job: Job) -> None:
         del self.jobs[job.pid]
-        import shutil
-
-        shutil.rmtree(job.workdir, ignore_errors=True)
         parsed = parse_frame(bytes(job.buf)) if not job.overflow else None
         seconds = round(time.monotonic() - job.t0, 4)
         if parsed is not None:
@@ -1043,16 +1064,15 @@ class Zygote:
             header, payload = parsed
             header = {k: header.get(k) for k in ("status", "error", "format", "isolation")}
             if header.get("status") not in ("ok", "error"):
-                header = {"status": "error", "error": "malformed result from the sandbox worker"}
+                header = {"status": "error", "error": "malformed result from the sandbox supervisor"}
             elif header["status"] == "error":
                 header["error"] = str(header.get("error") or "render failed")[:500]
                 payload = b""
-        elif parsed is not None and parsed[0].get("status") == "setup-error":
-            header, payload = {"status": "error", "error": str(parsed[0].get("error"))[:300]}, b""
-        else:
-            header, payload = {"status": "error", "error": describe_exit(job.status or 0, job.header)}, b""
-            if parsed is not None:
-                header["isolation"] = parsed[0].get("isolation")
+        else:  # the supervisor itself died (it is killed at the backstop deadline)
+            status = job.status or 0
+            if status == 128 + signal.SIGKILL and time.monotonic() >= job.deadline:
+                status = EXIT_WALL_TIMEOUT
+            header, payload = {"status": "error", "error": describe_exit(status, job.header)}, b""
         header["id"] = job.id
         header["seconds"] = seconds
         write_frame(self.resp_fd, header, payload)
@@ -1114,14 +1134,13 @@ class Zygote:
                     self._finish(job)
 
     def shutdown(self) -> None:
-        import shutil
-
         for job in list(self.jobs.values()):
             self._kill(job)
-        shutil.rmtree(self.work_root, ignore_errors=True)
 
 
 def main() -> None:
+    """Entry point inside the bubblewrap jail (see sandbox.py for the jail itself)."""
+    global SECCOMP_FILTER
     # Keep the protocol fds private; stray prints from libraries go to /dev/null.
     req_fd = os.dup(0)
     resp_fd = os.dup(1)
@@ -1129,22 +1148,22 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.environ.update(ENV_FIXED)
-    try:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     t0 = time.monotonic()
     try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        jail = ["bwrap"] + enter_jail_user_namespace()
+        prctl(PR_SET_DUMPABLE, 0)  # no other process of the jail may read or write this one's memory
+        SECCOMP_FILTER = build_seccomp_filter()
         preload_core()
-    except Exception as exc:  # noqa: BLE001
-        write_frame(resp_fd, {"id": 0, "status": "error", "error": f"sandbox preload failed: {exc!r}"})
+    except Exception as exc:  # noqa: BLE001 - fail closed: no jail, no renders
+        write_frame(resp_fd, {"id": 0, "status": "error", "error": f"sandbox set-up failed: {exc!r}"[:300]})
         sys.exit(1)
     mark_preloaded()
     _freeze_heap()
-    write_frame(resp_fd, {"id": 0, "status": "ok", "op": "ready", "pid": os.getpid(),
+    write_frame(resp_fd, {"id": 0, "status": "ok", "op": "ready", "pid": os.getpid(), "isolation": jail,
                           "seconds": round(time.monotonic() - t0, 3)})
-    Zygote(req_fd, resp_fd).loop()
+    Zygote(req_fd, resp_fd, jail).loop()
 
 
 if __name__ == "__main__":
