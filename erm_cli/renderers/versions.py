@@ -1,8 +1,8 @@
 """Renderer and library versions per kind: recorded in every RenderResult and part of the cache key.
 
 Everything is looked up without importing the rendering libraries (package metadata, a cached
-``chromium --version``), so cache hits stay cheap. Bump ``RENDERER_VERSION`` when erm's own renderer
-code changes the pixels it produces.
+``chromium --version``, the pinned font set's id from ``fonts.py``), so cache hits stay cheap. Bump
+``RENDERER_VERSION`` when erm's own renderer code changes the pixels it produces.
 """
 
 from __future__ import annotations
@@ -109,7 +109,18 @@ def versions_for(kind: str) -> dict[str, str]:
         out["chromium"] = chromium_version()
     if kind in ("html", "markdown", "latex"):
         out["table-css"] = table_css_hash()
+    out["fonts"] = font_set()
     return out
+
+
+def font_set() -> str:
+    """The pinned font set's id (see ``fonts.py``); ``missing`` on a broken install (renders then fail)."""
+    from .fonts import FontSetMissing, font_set_id
+
+    try:
+        return font_set_id()
+    except FontSetMissing:
+        return "missing"
 
 
 @functools.lru_cache(maxsize=1)
