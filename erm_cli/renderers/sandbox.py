@@ -135,7 +135,8 @@ def jail_command(mpl_dir: Path, family: str = "python") -> list[str]:
     exe_dir = os.path.dirname(os.path.realpath(sys.executable))
     if not any(exe_dir.startswith(b + "/") for b in bound) and not exe_dir.startswith("/usr/"):
         args += ["--ro-bind", exe_dir, exe_dir]
-    args += ["--ro-bind", str(ZYGOTE_SCRIPT), "/erm/zygote.py", "--tmpfs", "/erm/mpl"]
+    # MPLCONFIGDIR must be writable for uid 65534, or matplotlib ignores it and rescans every system font
+    args += ["--ro-bind", str(ZYGOTE_SCRIPT), "/erm/zygote.py", "--perms", "01777", "--tmpfs", "/erm/mpl"]
     for fontlist in mpl_dir.glob("fontlist-*.json"):
         args += ["--ro-bind", str(fontlist), f"/erm/mpl/{fontlist.name}"]
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--dir", "/tmp/home", "--chdir", "/tmp",
