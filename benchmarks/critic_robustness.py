@@ -115,7 +115,10 @@ def icon_bases(limit: int, seed: int) -> list[dict[str, Any]]:
 def resvg_bases(limit: int) -> list[dict[str, Any]]:
     import critic_quality as cq
 
-    items = cq.resvg_items(shared_dir() / "resvg-test-suite", limit)
+    root = shared_dir() / "resvg-test-suite"
+    items = cq.resvg_items(root, limit)  # an even spread over the suite, librsvg verdicts
+    seen = {it["title"] for it in items}
+    items += [it for it in cq.resvg_items(root, None, manual_only=True) if it["title"] not in seen]  # hand labels
     return [{"source": "resvg", "base": f"resvg-{it['title']}", "title": it["title"], "svg": str(it["svg"]),
              "png": str(it["png"]), "equivalent": it["librsvg_equivalent"], "manual": it["manual_equivalent"]}
             for it in items]
@@ -326,6 +329,17 @@ def run_base(base: dict[str, Any], judge_name: str, all_kinds: bool = False,
         return base, [], f"{exc.__class__.__name__}: {exc}".splitlines()[0][:300]
 
 
+def hand_label_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The resvg pairs that a person labelled (benchmarks/resvg_labels.csv), as their own source ``resvg-hand``:
+    label from the hand verdict (looks the same = equivalent) instead of upstream's librsvg column."""
+    out = []
+    for r in records:
+        if r["source"] == "resvg" and r.get("manual_equivalent") is not None:
+            out.append({**r, "source": "resvg-hand", "id": f"hand/{r['id']}",
+                        "label": "equivalent" if r["manual_equivalent"] else "different"})
+    return out
+
+
 # ============================================================================================ report
 def _f(v: Any) -> str:
     return "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
@@ -463,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     if not records:
         print(f"error: no judged pairs in {pairs_path}", file=sys.stderr)
         return 2
+    records += hand_label_records(records)
     splits = [s.strip() for s in args.splits.split(",")] if args.splits else None
     metrics = robustness_metrics(records, args.judge, splits)
     secs = sorted(r["seconds"] for r in records if "seconds" in r)
