@@ -127,6 +127,8 @@ def _print_verdict(verdict: Any, diff_image: Path | None) -> None:
         console.print(f"[bold red]render failed[/]: {reason}")
         console.print("reward [bold]0.000[/] (RL reward 0.000)")
         return
+    if verdict.info.get("task_guessed"):
+        console.print(f"task: {verdict.task} (guessed from the reference image; say --task to set it)")
     errors = verdict.sorted_errors()
     if errors:
         table = Table(title=f"{len(errors)} discrepancies ({verdict.task}, judge {verdict.judge.get('name')})")

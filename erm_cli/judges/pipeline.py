@@ -109,7 +109,8 @@ def score_candidate(
     else:
         cand_img = load_image(candidate, what="candidate")  # type: ignore[arg-type]
 
-    if task == "auto":
+    task_guessed = task == "auto"
+    if task_guessed:
         task = guess_task(ref_img)
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)} or auto")
@@ -119,6 +120,8 @@ def score_candidate(
         v.timings["total"] = time.perf_counter() - t0
         return v
     verdict = the_judge.judge(ref_img, cand_img, task)
+    if task_guessed:  # neither the caller nor the candidate's code said which task: read from the image
+        verdict.info["task_guessed"] = True
     if render_info:
         verdict.info.setdefault("render", render_info)
     verdict.timings["total"] = time.perf_counter() - t0

@@ -8,6 +8,7 @@ model-free refine policy needs (OCR text, palette, bar geometry).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -61,6 +62,7 @@ class AxesInfo:
     x_ticks: list[Word] = field(default_factory=list)
     y_ticks: list[Word] = field(default_factory=list)
     y_calibration: tuple[float, float] | None = None  # value = a * y + b
+    x_calibration: tuple[float, float] | None = None  # value = a * x + b (numeric x ticks only)
     h_grid: int = 0
     v_grid: int = 0
     h_grid_faint: int = 0  # the same with a low contrast threshold (grids fade when an image is downscaled)
@@ -124,7 +126,113 @@ def _ticks(ax: AxesInfo, words: Sequence[Word], th: float) -> None:
             ax.x_ticks.append(wd)
         elif y0 - th <= wd.cy <= y1 + th and x0 - 8 * th <= wd.bbox[2] <= x0 + 2:
             ax.y_ticks.append(wd)
-    ax.y_calibration = tick_calibration([(wd.cy, parse_number(wd.text)) for wd in ax.y_ticks])
+    ax.y_ticks, ax.y_calibration = _read_tick_numbers(ax.y_ticks, vertical=True)
+    ax.x_ticks, ax.x_calibration = _read_tick_numbers(ax.x_ticks, vertical=False)
+
+
+def number_readings(text: str) -> list[str]:
+    """The OCR reading of a tick label and the readings OCR commonly garbles it from: a lost decimal point
+    ("175" for "17.5", "08" for "0.8"), a decimal comma, letters for digits ("l0" for "10")."""
+    t = text.strip().replace("−", "-").replace("–", "-")
+    out = [text]
+    fixed = t.translate(_DIGIT_LOOKALIKES) if any(c.isdigit() for c in t) else t
+    if fixed != t and parse_number(fixed) is not None:
+        out.append(fixed)
+    m = re.fullmatch(r"(-?)(\d+),(\d{1,2})", fixed)
+    if m:
+        out.append(f"{m.group(1)}{m.group(2)}.{m.group(3)}")
+    m = re.fullmatch(r"(-?)(\d{2,})", fixed)
+    if m:
+        sign, digits = m.groups()
+        out.extend(f"{sign}{digits[:i]}.{digits[i:]}" for i in range(1, len(digits)))
+    return out
+
+
+_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "|": "1", "S": "5"})
+
+
+def fit_tick_values(points: Sequence[tuple[float, str]], *, decreasing: bool) -> tuple[tuple[float, float] | None,
+                                                                                         list[str | None]]:
+    """Tick labels read as numbers, checked against each other: ticks sit at evenly spaced values, so
+    value = a * pixel + b must hold for every one. Each label may be read as OCR gave it or as one of its
+    :func:`number_readings`; the line explaining the most labels (then needing the fewest repairs) wins.
+    Returns the calibration ``(a, b)`` (None with fewer than three consistent ticks) and, per label, the
+    consistent reading or None."""
+    readings = [[(r, parse_number(r)) for r in number_readings(t)] for _, t in points]
+    readings = [[(r, v) for r, v in rs if v is not None] for rs in readings]
+    ps = [float(p) for p, _ in points]
+    n = len(points)
+    if n < 3:
+        return None, [None] * n
+    gaps = np.diff(np.sort(ps))
+    gaps = gaps[gaps > 1]
+    tol_px = max(2.5, 0.2 * float(np.median(gaps))) if gaps.size else 2.5
+    best: tuple[tuple[int, int, float], float, float] | None = None
+    for i in range(n):
+        for j in range(i + 1, n):
+            if abs(ps[i] - ps[j]) < 4:
+                continue
+            for ri, (_, vi) in enumerate(readings[i]):
+                for rj, (_, vj) in enumerate(readings[j]):
+                    a = (vj - vi) / (ps[j] - ps[i])
+                    if a == 0 or (a > 0 if decreasing else a < 0):
+                        continue
+                    b = vi - a * ps[i]
+                    tol = abs(a) * tol_px
+                    hits, repairs, resid = 0, 0, 0.0
+                    for k in range(n):
+                        errs = [(abs(a * ps[k] + b - v), q) for q, (_, v) in enumerate(readings[k])]
+                        if not errs:
+                            continue
+                        e, q = min(errs)
+                        if e <= tol:
+                            hits, repairs, resid = hits + 1, repairs + (q > 0), resid + e / tol
+                    key = (hits, -repairs, -resid)
+                    if best is None or key > best[0]:
+                        best = (key, a, b)  # type: ignore[assignment]
+    if best is None or best[0][0] < 3:
+        return None, [None] * n
+    _, a, b = best
+    tol = abs(a) * tol_px
+    chosen: list[str | None] = []
+    fit_p, fit_v = [], []
+    for k in range(n):
+        errs = [(abs(a * ps[k] + b - v), r, v) for r, v in readings[k]]
+        e, r, v = min(errs) if errs else (np.inf, None, None)
+        if e <= tol:
+            chosen.append(r)
+            fit_p.append(ps[k])
+            fit_v.append(v)
+        else:
+            chosen.append(None)
+    if len(set(fit_v)) < 3:
+        return None, chosen
+    a, b = np.polyfit(np.array(fit_p), np.array(fit_v), 1)
+    return (float(a), float(b)), chosen
+
+
+def _read_tick_numbers(ticks: list[Word], *, vertical: bool) -> tuple[list[Word], tuple[float, float] | None]:
+    """Tick words with OCR-garbled numbers repaired from the other ticks of the axis, and the axis's
+    calibration (value = a * pixel + b, pixel = y for a y axis, x for an x axis)."""
+    if len(ticks) < 3:
+        return ticks, None
+    cal, chosen = fit_tick_values([(w.cy if vertical else w.cx, w.text) for w in ticks], decreasing=vertical)
+    if cal is None:
+        return ticks, None
+    fixed = [Word(r, w.bbox, w.conf, w.vertical) if r is not None and r != w.text else w for w, r in zip(ticks, chosen)]
+    return fixed, cal
+
+
+def repaired_words(layout: "ChartLayout") -> dict[tuple[str, BBox], Word]:
+    """Tick words whose reading :func:`fit_tick_values` repaired, keyed by the original (text, box)."""
+    out: dict[tuple[str, BBox], Word] = {}
+    by_box = {w.bbox: w for w in layout.words}
+    for ax in layout.axes:
+        for w in ax.x_ticks + ax.y_ticks:
+            orig = by_box.get(w.bbox)
+            if orig is not None and orig.text != w.text:
+                out[(orig.text, orig.bbox)] = w
+    return out
 
 
 def tick_calibration(points: Sequence[tuple[float, float | None]], *,
@@ -515,7 +623,7 @@ def _mask_overlap(a: np.ndarray, b: np.ndarray) -> float:
     a4 = _pool(a, 4)
     b4 = _pool(b, 4)
     inter = float((a4 & b4).sum())
-    return 2 * inter / float(a4.sum() + b4.sum())
+    return 2 * inter / max(1.0, float(a4.sum() + b4.sum()))
 
 
 def _pool(m: np.ndarray, k: int) -> np.ndarray:
@@ -568,6 +676,7 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
             out.append(Finding("structure_error", 2 if shift < 0.15 else 3, f"{name}plot area",
                                f"plot area position or size differs by {shift * 100:.0f} % of its size",
                                rb, {"ref_box": [round(v) for v in rb], "cand_box": [round(v) for v in cb]}))
+        out.extend(_compare_scales(ctx, ra, ca, name))
         out.extend(_compare_series(ctx, ra, ca, name, loc))
         out.extend(_compare_grid(ctx, ra, ca, name))
     # ---- legend presence
@@ -596,6 +705,55 @@ def _consume_big(ctx: Context, min_share: float) -> None:
     for i, r in enumerate(ctx.regions):
         if r.area >= min_share * W * H:
             ctx.consumed.add(i)
+
+
+def axis_ranges(ax: AxesInfo, axis: str) -> tuple[float, float] | None:
+    """The values at the plot area's two edges along ``axis`` ("x" or "y"), from the axis's tick calibration."""
+    cal = ax.y_calibration if axis == "y" else ax.x_calibration
+    if cal is None:
+        return None
+    lo, hi = (ax.bbox[3], ax.bbox[1]) if axis == "y" else (ax.bbox[0], ax.bbox[2])
+    return cal[0] * lo + cal[1], cal[0] * hi + cal[1]
+
+
+def scale_status(ra: AxesInfo, ca: AxesInfo, axis: str) -> str:
+    """"same" when both images' tick labels put the same values at the plot's edges (within 2 % of the
+    range), "differs" when they do not, "unknown" when either axis could not be read as numbers."""
+    r, c = axis_ranges(ra, axis), axis_ranges(ca, axis)
+    if r is None or c is None:
+        return "unknown"
+    span = abs(r[1] - r[0]) or 1.0
+    return "same" if max(abs(r[0] - c[0]), abs(r[1] - c[1])) <= 0.02 * span else "differs"
+
+
+def tick_label_status(ref: ChartLayout, cand: ChartLayout) -> dict[str, str]:
+    """For each tick-label location name of the reference ("x-axis tick labels", "subplot 2 y-axis tick
+    labels"), whether the two images' axes carry the same scale (see :func:`scale_status`)."""
+    out: dict[str, str] = {}
+    for ri, ci in _pair_axes(ref, cand):
+        prefix = f"subplot {ri + 1} " if len(ref.axes) > 1 else ""
+        for axis in ("x", "y"):
+            out[f"{prefix}{axis}-axis tick labels"] = scale_status(ref.axes[ri], cand.axes[ci], axis)
+    return out
+
+
+def _compare_scales(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[Finding]:
+    """One data error per axis whose range (read from each image's own tick labels) differs."""
+    out = []
+    for axis in ("y", "x"):
+        if scale_status(ra, ca, axis) != "differs":
+            continue
+        r, c = axis_ranges(ra, axis), axis_ranges(ca, axis)
+        assert r is not None and c is not None
+        ticks = ra.y_ticks if axis == "y" else ra.x_ticks
+        box = union_box([t.bbox for t in ticks]) if ticks else ra.bbox
+        span = abs(r[1] - r[0])
+        rng = lambda v: f"{fmt_number(_round_value(min(v), span))} to {fmt_number(_round_value(max(v), span))}"
+        out.append(Finding("data_error", 2, f"{name}{axis}-axis tick labels",
+                           f"{axis}-axis range differs (scale or limits): about {rng(r)} expected, {rng(c)} found",
+                           box, {"expected_range": [round(v, 6) for v in r], "found_range": [round(v, 6) for v in c]}))
+        ctx.consume_overlapping(box, 0.5, pad=3)
+    return out
 
 
 def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[Finding]:
@@ -644,6 +802,16 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
         label = rs.label
         flipped = (rs.kind == cs.kind == "bars" and len(rs.bars) >= 2 and len(cs.bars) >= 2
                    and bars_vertical(rs.bars) != bars_vertical(cs.bars))
+        de = delta_e_rgb(rs.colour, cs.colour)
+        if de >= 5:  # the series is drawn in another colour: one finding for the series
+            out.append(Finding("style_error", 1 if de < 12 else 2, f"{name}{label} ({rs.kind})",
+                               f"colour {describe_colour(rs.colour)} expected, {describe_colour(cs.colour)} found, "
+                               f"ΔE2000 = {de:.0f}", _mask_box(rs.mask, ra.bbox),
+                               {"expected": hex_of(rs.colour), "found": hex_of(cs.colour), "delta_e2000": round(de, 1)}))
+            for i, r in enumerate(ctx.regions):
+                if i not in ctx.consumed and r.colour_only and r.ref_colour is not None \
+                        and delta_e_rgb(r.ref_colour, rs.colour) < 12 and overlap_fraction(r.bbox, ra.bbox) > 0.5:
+                    ctx.consumed.add(i)
         if _type_changed(rs, cs) or flipped:
             box = _mask_box(rs.mask, ra.bbox)
             kinds = (_kind_name(rs), _kind_name(cs))
@@ -653,9 +821,9 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
             ctx.consume_overlapping(ra.bbox, 0.3)
             continue
         if rs.kind == "bars":
-            out.extend(_compare_bars(ctx, ra, rs, cs, name, ph))
+            out.extend(_compare_bars(ctx, ra, ca, rs, cs, name, ph))
         elif rs.kind in ("line", "markers"):
-            out.extend(_compare_line(ctx, ra, rs, cs, name, ph, pw))
+            out.extend(_compare_line(ctx, ra, ca, rs, cs, name, ph, pw))
     return out
 
 
@@ -719,7 +887,10 @@ def _mask_box(m: np.ndarray, ax_box: BBox) -> BBox:
     return (ax_box[0] + 1 + xs.min(), ax_box[1] + 1 + ys.min(), ax_box[0] + 2 + xs.max(), ax_box[1] + 2 + ys.max())
 
 
-def _compare_bars(ctx: Context, ax: AxesInfo, rs: Series, cs: Series, name: str, ph: float) -> list[Finding]:
+def _compare_bars(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Series, name: str,
+                  ph: float) -> list[Finding]:
+    """Bars matched left to right (or top to bottom); lengths compared in data units read from each image's
+    own axis (a changed axis range alone moves no bar), in pixels when an axis cannot be read."""
     from scipy.optimize import linear_sum_assignment
 
     out: list[Finding] = []
@@ -737,13 +908,20 @@ def _compare_bars(ctx: Context, ax: AxesInfo, rs: Series, cs: Series, name: str,
     mr = {r for r, _ in matched}
     mc = {c for _, c in matched}
     span = ph if vertical else max(1.0, ax.bbox[2] - ax.bbox[0])
+    rcal, ccal = (ax.y_calibration, ca.y_calibration) if vertical else (ax.x_calibration, ca.x_calibration)
+    units = rcal is not None and ccal is not None
+    values: dict[int, tuple[float, float]] = {}
     diffs = []
     for r, c in matched:
         a, b = rb[r], cb[c]
-        if vertical:
-            d = max(abs(a[1] - b[1]), abs(a[3] - b[3]))
+        ends = ((a[1], b[1]), (a[3], b[3])) if vertical else ((a[0], b[0]), (a[2], b[2]))
+        if units:  # in data units, as a share of the reference axis's range
+            assert rcal is not None and ccal is not None
+            d = max(abs(rcal[0] * pa + rcal[1] - (ccal[0] * pb + ccal[1])) for pa, pb in ends) / abs(rcal[0])
+            far = 0 if vertical else 1  # the bar's end away from the baseline: its value
+            values[r] = (rcal[0] * ends[far][0] + rcal[1], ccal[0] * ends[far][1] + ccal[1])
         else:
-            d = max(abs(a[0] - b[0]), abs(a[2] - b[2]))
+            d = max(abs(pa - pb) for pa, pb in ends)
         if d / span > 0.012 and d >= 2:
             diffs.append((r, c, d / span))
     width_ratio = None
@@ -751,23 +929,35 @@ def _compare_bars(ctx: Context, ax: AxesInfo, rs: Series, cs: Series, name: str,
         rw = np.median([(rb[r][2] - rb[r][0]) if vertical else (rb[r][3] - rb[r][1]) for r, _ in matched])
         cw = np.median([(cb[c][2] - cb[c][0]) if vertical else (cb[c][3] - cb[c][1]) for _, c in matched])
         width_ratio = cw / max(1.0, rw)
+    names = _bar_names(ax, rb, vertical)
+    unit_span = abs(rcal[0]) * span if rcal is not None else None
+
+    def detail(r: int) -> str:
+        if r not in values:
+            return ""
+        a, b = (fmt_number(_round_value(v, unit_span)) for v in values[r])
+        return f"{a} expected, {b} found"
+
+    what = "height" if vertical else "length"
     for r, c, share in diffs[:3] if len(diffs) <= 3 else []:
         a, b = rb[r], cb[c]
-        top_a, top_b = (a[1], b[1]) if vertical else (a[2], b[2])
-        va, vb = (_value_of(ax, top_a), _value_of(ax, top_b)) if vertical else (None, None)
-        detail = f" ({fmt_number(va)} expected, {fmt_number(vb)} found)" if va is not None and vb is not None else ""
-        loc = f"{name}bar {r + 1} of {rs.label}"
-        what = "height" if vertical else "length"
+        loc = f"{name}bar {names[r]} of {rs.label}"
+        d = detail(r)
+        ev = {"share_of_axis": round(share, 4), "units": "data" if units else "pixels"}
+        if r in values:
+            ev.update(expected_value=round(values[r][0], 6), found_value=round(values[r][1], 6))
         out.append(Finding("data_error", severity_by_share(share, 0.05, 0.15), loc,
                            f"bar {what} differs by {share * 100:.0f} % of the {'y' if vertical else 'x'}-axis range"
-                           f"{detail}", union_box([a, b]), {"share_of_axis": round(share, 4)}))
+                           + (f" ({d})" if d else ""), union_box([a, b]), ev))
         ctx.consume_overlapping(union_box([a, b]), 0.5, pad=3)
     if len(diffs) > 3:
         worst = max(d[2] for d in diffs)
         box = union_box([rb[r] for r, _, _ in diffs] + [cb[c] for _, c, _ in diffs])
+        shown = "; ".join(f"{names[r]}: {detail(r)}" for r, _, _ in diffs[:6] if detail(r))
+        why = f": {shown}" if shown else ": values or axis scale differ"
         out.append(Finding("data_error", 3 if worst >= 0.15 else 2, f"{name}bars of {rs.label}",
-                           f"{len(diffs)} of {len(rb)} bars differ in size (up to {worst * 100:.0f} % of the axis "
-                           "range): values or axis scale differ", box, {"bars_differing": len(diffs)}))
+                           f"{len(diffs)} of {len(rb)} bars differ in {what} (up to {worst * 100:.0f} % of the axis "
+                           f"range){why}", box, {"bars_differing": len(diffs), "units": "data" if units else "pixels"}))
         ctx.consume_overlapping(box, 0.5, pad=3)
     for r in sorted(set(range(len(rb))) - mr):
         out.append(Finding("data_error", 2, f"{name}bar {r + 1} of {rs.label}", "bar is missing", rb[r]))
@@ -783,6 +973,27 @@ def _compare_bars(ctx: Context, ax: AxesInfo, rs: Series, cs: Series, name: str,
         for i, reg in enumerate(ctx.regions):
             if i not in ctx.consumed and overlap_fraction(reg.bbox, box) > 0.8:
                 ctx.consumed.add(i)
+    return out
+
+
+def _round_value(v: float, span: float | None = None) -> float:
+    """A value read from pixels: to 1 % of the axis ``span`` (0.027 on a 0-20 axis is 0), else to 3
+    significant digits (19.03 -> 19.0)."""
+    if span:
+        q = 10.0 ** np.floor(np.log10(abs(span) / 100.0))
+        return float(round(round(v / q) * q, 10))
+    return float(f"{v:.3g}") if v else 0.0
+
+
+def _bar_names(ax: AxesInfo, bars: Sequence[BBox], vertical: bool) -> list[str]:
+    """Each bar's category label (the tick label under / beside it) or its position number."""
+    ticks = ax.x_ticks if vertical else ax.y_ticks
+    out = []
+    for i, b in enumerate(bars):
+        c = centre(b)[0 if vertical else 1]
+        size = (b[2] - b[0]) if vertical else (b[3] - b[1])
+        near = [t for t in ticks if abs((t.cx if vertical else t.cy) - c) <= 0.5 * size]
+        out.append(f"{i + 1} ('{near[0].text}')" if len(near) == 1 else str(i + 1))
     return out
 
 
@@ -804,8 +1015,55 @@ def _profile(m: np.ndarray) -> np.ndarray:
         return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
 
 
-def _compare_line(ctx: Context, ax: AxesInfo, rs: Series, cs: Series, name: str, ph: float, pw: float) -> list[Finding]:
+def _unit_profiles(ax: AxesInfo, ca: AxesInfo, rm: np.ndarray, cm: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both series' mean-row profiles in the reference's pixel units after mapping the candidate through data
+    units (its own tick calibration, then the reference's), per reference column; None when an axis is unread."""
+    if ax.y_calibration is None or ca.y_calibration is None:
+        return None
+    (ar, br), (ac, bc) = ax.y_calibration, ca.y_calibration
+    pr, pc = _profile(rm), _profile(cm)
+    pc_val = ac * (pc + ca.bbox[1] + 1) + bc
+    pc_ref = (pc_val - br) / ar - ax.bbox[1] - 1  # candidate rows, as reference rows of the same value
+    cols = np.arange(pr.size, dtype=float)
+    if ax.x_calibration is not None and ca.x_calibration is not None:
+        (xr, xbr), (xc, xbc) = ax.x_calibration, ca.x_calibration
+        u = xr * (cols + ax.bbox[0] + 1) + xbr  # the x value at each reference column
+        src = (u - xbc) / xc - ca.bbox[0] - 1  # the candidate column of that value
+        ok = (src >= 0) & (src <= pc_ref.size - 1)
+        mapped = np.full(pr.size, np.nan)
+        idx = np.clip(np.round(src).astype(int), 0, max(0, pc_ref.size - 1))
+        mapped[ok] = pc_ref[idx[ok]]
+        pc_ref = mapped
+    else:
+        full = np.full(pr.size, np.nan)
+        n = min(pr.size, pc_ref.size)
+        full[:n] = pc_ref[:n]
+        pc_ref = full
+    return pr, pc_ref
+
+
+def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Series, name: str, ph: float,
+                  pw: float) -> list[Finding]:
     out: list[Finding] = []
+    if "differs" in (scale_status(ax, ca, "y"), scale_status(ax, ca, "x")):
+        # the axes differ: compare the series in data units, the axis finding covers the moved pixels
+        prof = _unit_profiles(ax, ca, rs.mask, cs.mask)
+        if prof is not None:
+            pr, pc = prof
+            both = ~np.isnan(pr) & ~np.isnan(pc)
+            if both.sum() >= 0.5 * max(1, (~np.isnan(pr)).sum()):
+                dev = np.abs(pr - pc)[both]
+                worst = float(dev.max()) / ph
+                if worst <= 0.025:
+                    return out
+                label = f"{name}line of {rs.label}" if rs.kind == "line" else f"{name}markers of {rs.label}"
+                box = _mask_box(rs.mask, ax.bbox)
+                out.append(Finding("data_error", severity_by_share(worst, 0.05, 0.15), label,
+                                   f"{'line shape' if rs.kind == 'line' else 'point positions'} differ in data "
+                                   f"values: up to {worst * 100:.0f} % of the y-axis range", box,
+                                   {"max_deviation_share": round(worst, 4), "units": "data"}))
+                ctx.consume_overlapping(box, 0.6, pad=4)
+                return out
     rm, cm = rs.mask, cs.mask
     h, w = min(rm.shape[0], cm.shape[0]), min(rm.shape[1], cm.shape[1])
     rm, cm = rm[:h, :w], cm[:h, :w]

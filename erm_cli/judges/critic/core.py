@@ -72,7 +72,8 @@ class Critic:
         from ...imageio import to_rgb
 
         reference, candidate = to_rgb(reference), to_rgb(candidate)
-        if task in (None, "", "auto"):
+        task_guessed = task in (None, "", "auto")
+        if task_guessed:
             task = guess_task(reference)
         if task not in TASKS:
             from ...errors import InputError
@@ -139,6 +140,8 @@ class Critic:
         v.info["ocr"] = engine_info() if self.use_ocr else {"engine": "disabled"}
         v.info["palette"] = {"reference": [p.hex for p in ref_pal], "candidate": [p.hex for p in cand_pal]}
         v.info["regions"] = len(regions)
+        if task_guessed:
+            v.info["task_guessed"] = True
         if verifier_info:
             v.info["verifier"] = verifier_info
         if warnings:
@@ -392,13 +395,20 @@ def _style_severity(de: float, share: float) -> int:
 # ----------------------------------------------------------------------------------------- chart
 
 def _analyse_chart(ctx: Context) -> list[Finding]:
-    from .chart import analyse_chart, chart_location, compare_charts
+    from .chart import analyse_chart, chart_location, compare_charts, repaired_words, tick_label_status
 
     al = ctx.al
     ref_l = analyse_chart(al.ref, al.ref_background, ctx.ref_words, ctx.ref_palette)
     cand_l = analyse_chart(al.cand, al.cand_background, ctx.cand_words, ctx.cand_palette)
+    # tick numbers OCR garbled ("175" for "17.5") are read as the rest of their axis says
+    for words, layout in ((ctx.ref_words, ref_l), (ctx.cand_words, cand_l)):
+        fixed = repaired_words(layout)
+        if fixed:
+            words[:] = [fixed.get((w.text, w.bbox), w) for w in words]
     if ctx.ocr_ok:
-        _add_vertical_labels(ctx, ref_l)
+        _add_vertical_labels(ctx, ref_l, cand_l)
+        _add_x_tick_words(ctx, ref_l, cand_l)
+    scales = tick_label_status(ref_l, cand_l)
     out: list[Finding] = []
     out.extend(compare_charts(ctx, ref_l, cand_l))
     # once the figure's structure changed (chart type, subplots), text that merely moved or changed size
@@ -412,7 +422,9 @@ def _analyse_chart(ctx: Context) -> list[Finding]:
     merged: dict[tuple[str, str, str], list[TextDifference]] = {}
     for loc, ds in by_loc.items():
         if "tick labels" in loc:
-            out.append(_tick_finding(loc, ds))
+            tick = _tick_finding(loc, ds, scales.get(loc, "unknown"))
+            if tick is not None:
+                out.append(tick)
             continue
         for d in ds:
             if relayout and d.kind in ("moved", "resized"):
@@ -468,22 +480,54 @@ def _analyse_chart(ctx: Context) -> list[Finding]:
     return out
 
 
-def _add_vertical_labels(ctx: Context, layout: Any) -> None:
-    """OCR the strips left of each y axis (rotated labels) in both images with the same boxes."""
+def _add_vertical_labels(ctx: Context, ref_l: Any, cand_l: Any) -> None:
+    """OCR the strips left of each y axis (rotated labels) in both images, each with the strips its own
+    layout found (narrower tick labels move the label) and the reference's where it found none."""
     from .ocr import ocr_rotated
 
-    for ax in layout.axes:
-        if ax.ylabel_box is None:
-            continue
-        box = tuple(int(round(v)) for v in ax.ylabel_box)
-        for words, arr, bg in ((ctx.ref_words, ctx.al.ref, ctx.al.ref_background),
-                               (ctx.cand_words, ctx.al.cand, ctx.al.cand_background)):
-            # horizontal readings of rotated letters are noise: the rotated pass reads the label
-            words[:] = [w for w in words if w.vertical or not (box[0] <= w.cx <= box[2] and box[1] <= w.cy <= box[3])]
-            got = [w for w in ocr_rotated(arr, box)  # type: ignore[arg-type]
-                   if w.conf >= MIN_WORD_CONF and len(w.text) >= 2]
-            words.extend(plausible_words(arr, bg, got))
+    ref_boxes = [ax.ylabel_box for ax in ref_l.axes if ax.ylabel_box is not None]
+    cand_boxes = [ax.ylabel_box for ax in cand_l.axes if ax.ylabel_box is not None]
+    jobs = [(b, ctx.ref_words, ctx.al.ref, ctx.al.ref_background) for b in ref_boxes]
+    jobs += [(b, ctx.cand_words, ctx.al.cand, ctx.al.cand_background) for b in (cand_boxes or ref_boxes)]
+    for ylabel_box, words, arr, bg in jobs:
+        box = tuple(int(round(v)) for v in ylabel_box)
+        # horizontal readings of rotated letters are noise: the rotated pass reads the label
+        words[:] = [w for w in words if w.vertical or not (box[0] <= w.cx <= box[2] and box[1] <= w.cy <= box[3])]
+        got = [w for w in ocr_rotated(arr, box)  # type: ignore[arg-type]
+               if w.conf >= MIN_WORD_CONF and len(w.text) >= 2]
+        words.extend(plausible_words(arr, bg, got))
 
+
+def _add_x_tick_words(ctx: Context, ref_l: Any, cand_l: Any) -> None:
+    """Short category labels under an x axis ("Q1", "A") that the page-wide OCR pass dropped: when the
+    reference's axis has fewer than two x tick words but ink under it, OCR the tick strip of both images
+    (each with its own plot areas) enlarged, as one line of text."""
+    from .ocr import ocr_words
+
+    need = [i for i, ax in enumerate(ref_l.axes) if len(ax.x_ticks) < 2]
+    if not need:
+        return
+    th = ref_l.text_height
+    for layout, words, arr, bg in ((ref_l, ctx.ref_words, ctx.al.ref, ctx.al.ref_background),
+                                   (cand_l, ctx.cand_words, ctx.al.cand, ctx.al.cand_background)):
+        H, W = arr.shape[:2]
+        axes = layout.axes if len(layout.axes) == len(ref_l.axes) else ref_l.axes
+        for i in need:
+            ax = axes[i]
+            x0, _, x1, y1 = ax.bbox
+            box = (max(0, int(x0 - th)), min(H, int(y1 + 2)), min(W, int(x1 + th)), min(H, int(y1 + 2.3 * th)))
+            if box[2] - box[0] < 8 or box[3] - box[1] < 6:
+                continue
+            crop = Image.fromarray(np.ascontiguousarray(arr[box[1]:box[3], box[0]:box[2]]))
+            try:
+                got = [w.scaled(1.0, 1.0, box[0], box[1]) for w in ocr_words(crop, upscale=3.0) if _confident(w)]
+            except OcrUnavailable:
+                return
+            got = [w for w in plausible_words(arr, bg, got)
+                   if not any(overlap_fraction(w.bbox, o.bbox) > 0.3 for o in words)]
+            words.extend(got)
+            if axes is layout.axes:
+                layout.axes[i].x_ticks.extend(got)
 
 
 def _region_text(rs: Sequence[Region], what: str) -> str:
@@ -495,11 +539,20 @@ def _region_text(rs: Sequence[Region], what: str) -> str:
     return what
 
 
-def _tick_finding(loc: str, ds: Sequence[TextDifference]) -> Finding:
+def _tick_finding(loc: str, ds: Sequence[TextDifference], scale: str = "unknown") -> Finding | None:
+    """Differing tick labels of one axis as one finding. ``scale`` (:func:`.chart.tick_label_status`) says
+    whether both images' ticks, read as a consistent number sequence, give the axis the same values: then
+    numeric differences are OCR misreadings; when they differ the axis-range finding already says so."""
     numeric = all(d.numeric for d in ds)
     exp = [d.ref_text for d in ds if d.ref_text]
     got = [d.cand_text for d in ds if d.cand_text]
     box = union_box([d.bbox for d in ds])
+    if numeric and scale in ("same", "differs"):
+        return None
+    if numeric and len(ds) == 1:  # one inconsistent reading is no evidence of another axis scale
+        d = ds[0]
+        return Finding("text_error", 1, loc, f"tick label {d.ref_text or 'none'} expected, {d.cand_text or 'none'} "
+                       "found", box, {"expected": exp, "found": got})
     if numeric:
         desc = (f"tick values differ (axis scale or limits): {', '.join(exp) or 'none'} expected, "
                 f"{', '.join(got) or 'none'} found")
@@ -851,10 +904,11 @@ def _looks_like_text_grid(words: Sequence[Word]) -> bool:
 def guess_task(img: Image.Image) -> str:
     """"chart", "table" or "svg" for an image alone (used when neither code nor ``--task`` says).
 
-    A ruled grid whose cells hold words is a table; plot areas (spines or a filled background) with tick
-    marks or grid lines are a chart; rows of words in aligned columns are a borderless table; several
-    words with numbers next to large coloured areas (a pie, a labelled diagram) a chart; the rest an
-    icon / drawing (svg).
+    A ruled grid whose cells hold words is a table; a column or row of tick numbers in arithmetic
+    progression beside an empty strip (an axis) is a chart; plot areas (spines or a filled background)
+    with tick marks or grid lines, in an image with text, are a chart; rows of words in aligned columns
+    are a borderless table; a disc cut into coloured wedges (a pie) or several words with numbers next
+    to large coloured areas (a labelled diagram) a chart; the rest an icon / drawing (svg).
     """
     from ...imageio import to_rgb
     from .align import working_size
@@ -875,17 +929,96 @@ def guess_task(img: Image.Image) -> str:
         inside = _words_in_grid(words, hr, vr)
         if inside >= 6 and inside >= 0.6 * len(words):  # a chart's tick labels lie outside its grid
             return "table"
+    if _has_tick_scale(words):
+        return "chart"
     axes = [b for b in find_axes_boxes(arr, bg)
             if (b[2] - b[0]) >= 0.25 * w and (b[3] - b[1]) >= 0.2 * h and (b[2] - b[0]) * (b[3] - b[1]) >= 0.1 * w * h
             and (_has_ticks(dm, b) or _has_grid(arr, bg, b))]
-    if axes:
+    if axes and len(words) >= 2:  # a framed icon has box edges but (almost) no text
         return "chart"
     if _looks_like_text_grid(words):
         return "table"
+    if _is_pie(arr, bg):
+        return "chart"
     chromatic = float((chroma_of(arr) > 40).mean())
     if len(words) >= 4 and chromatic > 0.08 and sum(any(c.isdigit() for c in w.text) for w in words) >= 3:
         return "chart"
     return "svg"
+
+
+def _has_tick_scale(words: Sequence[Word]) -> bool:
+    """Three or more numbers stacked in a column (right edges aligned) or in a row, evenly spaced in value
+    along their position (tick labels), with no other text on their lines just beside them (a table's
+    number column has neighbouring cells)."""
+    from .chart import fit_tick_values
+    from .ocr import parse_number
+
+    nums = [wd for wd in words if parse_number(wd.text) is not None]
+    if len(nums) < 3:
+        return False
+    th = float(np.median([wd.height for wd in words]))
+    for vertical in (True, False):
+        key = (lambda wd: wd.bbox[2]) if vertical else (lambda wd: wd.cy)
+        for group in _clusters(sorted(nums, key=key), key, 0.6 * th):
+            if len(group) < 3:
+                continue
+            cal, chosen = fit_tick_values([(wd.cy if vertical else wd.cx, wd.text) for wd in group],
+                                          decreasing=vertical)
+            if cal is None:
+                continue
+            if vertical:
+                beside = sum(1 for g in group if any(o is not g and abs(o.cy - g.cy) < 0.5 * th
+                                                     and 0 < o.bbox[0] - g.bbox[2] < 4 * th for o in words))
+                if beside > 0.5 * len(group):
+                    continue
+            else:  # a row of numbers: the ticks of an x axis lie on one line with nothing between them
+                xs = sorted(g.cx for g in group)
+                if any(o not in group and abs(o.cy - group[0].cy) < 0.5 * th and xs[0] < o.cx < xs[-1]
+                       for o in words):
+                    continue
+            return True
+    return False
+
+
+def _clusters(items: Sequence[Word], key: Callable[[Word], float], tol: float) -> list[list[Word]]:
+    """Consecutive items (sorted by ``key``) whose keys lie within ``tol`` of the previous one."""
+    out: list[list[Word]] = []
+    for it in items:
+        if out and key(it) - key(out[-1][-1]) <= tol:
+            out[-1].append(it)
+        else:
+            out.append([it])
+    return out
+
+
+def _is_pie(arr: np.ndarray, bg: Sequence[int]) -> bool:
+    """The largest painted shape is a disc (round outline, filled) cut into three or more coloured wedges."""
+    from scipy import ndimage as ndi
+
+    from .colour import channel_distance, chroma_of
+
+    ink = channel_distance(arr, tuple(bg)) > 40  # type: ignore[arg-type]
+    lab, n = ndi.label(ndi.binary_closing(ink, iterations=2) | ink)
+    if n == 0:
+        return False
+    sizes = np.bincount(lab.ravel())[1:]
+    k = int(np.argmax(sizes)) + 1
+    sl = ndi.find_objects(lab)[k - 1]
+    bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+    h, w = arr.shape[:2]
+    if min(bh, bw) < 0.2 * min(h, w) or not 0.85 <= bh / bw <= 1.18:
+        return False
+    fill = sizes[k - 1] / float(bh * bw)
+    if not 0.72 <= fill <= 0.86:  # pi / 4 for a disc; an icon's frame fills its box, a ring much less
+        return False
+    px = arr[lab == k]
+    px = px[chroma_of(px[None])[0] > 30]
+    if px.shape[0] < 0.5 * sizes[k - 1]:
+        return False
+    q = (px // 32).astype(np.int32)
+    codes = q[:, 0] * 64 + q[:, 1] * 8 + q[:, 2]
+    counts = np.bincount(codes)
+    return int((counts >= 0.06 * px.shape[0]).sum()) >= 3
 
 
 def _guess_words(img: Image.Image, scale: float) -> list[Word]:
