@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import InputError
 
@@ -56,11 +57,11 @@ def _check_name(path: str | os.PathLike[str], what: str) -> str:
     return name
 
 
-def read_input_bytes(path: str | os.PathLike[str], what: str = "input", max_bytes: int = MAX_CODE_BYTES) -> bytes:
-    """The bytes of a regular file of at most ``max_bytes``; anything else is an :class:`InputError`."""
+def open_input(path: str | os.PathLike[str], what: str = "input") -> BinaryIO:
+    """A regular file opened for reading (binary). A directory, FIFO, socket or device is refused with an
+    :class:`InputError` without blocking (the open is non-blocking, so a FIFO with no writer cannot hang)."""
     name = _check_name(path, what)
     try:
-        # O_NONBLOCK: opening a FIFO without a writer returns at once (and is then refused below)
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except FileNotFoundError:
         raise InputError(f"{what}: no such file: {name}") from None
@@ -69,28 +70,47 @@ def read_input_bytes(path: str | os.PathLike[str], what: str = "input", max_byte
     except OSError as exc:
         raise InputError(f"{what}: cannot open {name}: {exc.strerror or exc}") from None
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = _file_type(info.st_mode)
-            raise InputError(f"{what}: {name} is {kind}, not a regular file (refused)")
-        if info.st_size > max_bytes:
-            raise InputError(f"{what}: {name} is {info.st_size:,} bytes, over the {max_bytes:,}-byte limit")
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{what}: {name} is {_file_type(mode)}, not a regular file (refused)")
         os.set_blocking(fd, True)
-        chunks: list[bytes] = []
-        total = 0
-        while total <= max_bytes:
-            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-        if total > max_bytes:  # the file grew while we read it
-            raise InputError(f"{what}: {name} is over the {max_bytes:,}-byte limit")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise InputError(f"{what}: cannot read {name}: {exc.strerror or exc}") from None
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def read_input_bytes(path: str | os.PathLike[str], what: str = "input", max_bytes: int = MAX_CODE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; anything else is an :class:`InputError`."""
+    name = os.fspath(path)
+    with open_input(path, what) as fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                raise InputError(f"{what}: {name} is {size:,} bytes, over the {max_bytes:,}-byte limit")
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise InputError(f"{what}: cannot read {name}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:  # the file grew while we read it
+        raise InputError(f"{what}: {name} is over the {max_bytes:,}-byte limit")
+    return data
+
+
+def iter_lines_capped(fh: BinaryIO, max_bytes: int = MAX_JSONL_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) for each line of ``fh``; a line longer than ``max_bytes`` comes back as None
+    (its bytes are skipped without being held in memory), so one huge line cannot exhaust memory."""
+    n = 0
+    while True:
+        line = fh.readline(max_bytes + 1)
+        if not line:
+            return
+        n += 1
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # skip the rest of the over-long line
+                line = fh.readline(1 << 20)
+            yield n, None
+            continue
+        yield n, line
 
 
 def read_input_text(path: str | os.PathLike[str], what: str = "code", max_bytes: int = MAX_CODE_BYTES) -> str:
@@ -125,9 +145,10 @@ def allowed_roots(base: str | os.PathLike[str], extra: Iterable[str | os.PathLik
 
 
 def confine(user_path: str | os.PathLike[str], base: str | os.PathLike[str], roots: Sequence[Path] | None = None,
-            what: str = "path") -> Path:
+            what: str = "path", show_roots: bool = True) -> Path:
     """``user_path`` (relative to ``base``, or absolute) resolved with symlinks followed; refused with
-    :class:`PathNotAllowed` unless it is inside one of ``roots`` (default: ``base`` itself)."""
+    :class:`PathNotAllowed` unless it is inside one of ``roots`` (default: ``base`` itself). ``show_roots``
+    False keeps the allowed folders out of the message (a server's layout is not told to its clients)."""
     if not isinstance(user_path, (str, os.PathLike)):
         raise InputError(f"{what}: a path must be a string, not {type(user_path).__name__}")
     name = _check_name(user_path, what)
@@ -139,7 +160,9 @@ def confine(user_path: str | os.PathLike[str], base: str | os.PathLike[str], roo
         raise InputError(f"{what}: cannot resolve {name!r}: {exc}") from None
     allowed = tuple(roots) if roots else (base_path,)
     if not any(full.is_relative_to(root) for root in allowed):
+        if not show_roots:
+            raise PathNotAllowed(f"{what}: {name!r} is outside the allowed root")
         where = " or ".join(str(r) for r in allowed)
-        raise PathNotAllowed(f"{what}: {name!r} resolves outside the allowed folder ({where}); "
+        raise PathNotAllowed(f"{what}: {name!r} resolves outside the allowed root ({where}); "
                              f"pass --allowed-root DIR to allow another folder")
     return full

@@ -15,17 +15,21 @@ from .errors import InputError
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of an *input* file; a malformed line is an
     InputError naming it."""
+    from .inputs import MAX_JSONL_LINE_BYTES, iter_lines_capped, open_input
+
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"no such data file: {p}")
-    with p.open(encoding="utf-8", errors="replace") as fh:
-        for n, line in enumerate(fh, 1):
+    with open_input(p, "data file") as fh:  # a regular file (no FIFO, device or folder)
+        for n, raw in iter_lines_capped(fh):
+            if raw is None:
+                raise InputError(f"{p}:{n}: line longer than the {MAX_JSONL_LINE_BYTES:,}-byte limit")
+            line = raw.decode("utf-8", errors="replace")
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{p}:{n}: not valid JSON ({exc.msg})") from None
+            except (json.JSONDecodeError, RecursionError) as exc:
+                msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                raise InputError(f"{p}:{n}: not valid JSON ({msg})") from None
             if not isinstance(row, dict):
                 raise InputError(f"{p}:{n}: each line must be a JSON object")
             yield n, row

@@ -40,7 +40,7 @@ def test_batch_with_bad_items(tmp_path: Path, examples_dir: Path) -> None:
         {"id": "badkind", "code": "x", "kind": "cobol"},
     ])
     out = tmp_path / "out"
-    summary = render_batch(items, out, workers=3)
+    summary = render_batch(items, out, workers=3, allowed_root=[examples_dir])  # icon.svg lives outside
     recs = {r["id"]: r for r in results(out)}
     assert summary.total == 10 and summary.ok == 4 and summary.failed == 6
     assert len(recs) == 10
@@ -48,7 +48,7 @@ def test_batch_with_bad_items(tmp_path: Path, examples_dir: Path) -> None:
         assert recs[ok_id]["ok"] and (out / recs[ok_id]["png"]).is_file()
         assert set(recs[ok_id]) == {"id", "png", "ok", "error", "seconds", "cache_hit", "kind"}
     assert "ValueError" in recs["broken"]["error"] and recs["broken"]["png"] is None
-    assert "cannot read" in recs["missing"]["error"]
+    assert "no such file" in recs["missing"]["error"]
     assert "invalid JSON" in recs["line-6"]["error"] and "no 'id'" in recs["line-7"]["error"]
     assert "duplicate id" in recs["from-path@line8"]["error"]
     assert "unknown kind" in recs["badkind"]["error"]
@@ -56,9 +56,9 @@ def test_batch_with_bad_items(tmp_path: Path, examples_dir: Path) -> None:
     # input order is kept in the compacted file
     assert [r["id"] for r in results(out)][:3] == ["from-path", "icon", "inline"]
 
-    again = render_batch(items, out, workers=3)
+    again = render_batch(items, out, workers=3, allowed_root=[examples_dir])
     assert again.skipped == 10 and again.rendered == 0
-    retried = render_batch(items, out, workers=3, retry_failed=True)
+    retried = render_batch(items, out, workers=3, retry_failed=True, allowed_root=[examples_dir])
     assert retried.skipped == 4 and retried.rendered == 1  # only 'broken' is renderable; bad lines fail again
     assert len(results(out)) == 10
 

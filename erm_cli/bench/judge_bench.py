@@ -59,6 +59,7 @@ class JudgeItem:
     candidate: Path
     gold: list[ErrorItem] = field(default_factory=list)
     candidate_is_code: bool = False
+    error: str | None = None  # a refused path: the item fails alone with this reason, nothing is read
 
 
 @dataclass
@@ -68,6 +69,7 @@ class PairItem:
     reference: Path
     chosen: Path
     rejected: Path
+    error: str | None = None  # a refused path: the pair fails alone with this reason, nothing is read
 
 
 # ----------------------------------------------------------------------------------------------
@@ -83,7 +85,7 @@ def fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_judge_items(path: str | Path) -> list[JudgeItem]:
+def load_judge_items(path: str | Path, allowed_root: Sequence[str | Path] = ()) -> list[JudgeItem]:
     """VC-RewardBench JSONL -> items, through the shared reader :func:`erm_cli.data.vcbench.read_vcbench`
     (``category`` or ``type`` keys in ``human_errors``, paths relative to the file, the real
     VC-RewardBench.jsonl as it is)."""
@@ -97,31 +99,41 @@ def load_judge_items(path: str | Path) -> list[JudgeItem]:
             candidate=Path(r.pred_path),
             gold=list(r.errors),
             candidate_is_code=r.pred_is_code,
+            error=r.error,
         )
-        for r in read_vcbench(Path(path))
+        for r in read_vcbench(Path(path), allowed_root, per_item_errors=True)
     ]
 
 
-def load_pair_items(path: str | Path) -> list[PairItem]:
-    """Pairwise JSONL (``id``, ``category``, ``gt_img_path``, ``chosen_img_path``, ``rejected_img_path``)."""
+def load_pair_items(path: str | Path, allowed_root: Sequence[str | Path] = ()) -> list[PairItem]:
+    """Pairwise JSONL (``id``, ``category``, ``gt_img_path``, ``chosen_img_path``, ``rejected_img_path``);
+    paths must resolve inside the file's folder or an ``allowed_root`` (else that pair fails alone)."""
+    from ..inputs import allowed_roots, confine
     from ..jsonl import iter_jsonl
 
     p = Path(path)
+    roots = allowed_roots(p.parent, allowed_root)
     out: list[PairItem] = []
     for n, row in iter_jsonl(p):
         try:
             task = str(row.get("category") or row.get("task")).lower()
             if task not in TASKS:
                 raise KeyError("category")
-            out.append(
-                PairItem(
-                    id=str(row.get("id", n)),
-                    task=task,
-                    reference=p.parent / row["gt_img_path"],
-                    chosen=p.parent / row["chosen_img_path"],
-                    rejected=p.parent / row["rejected_img_path"],
-                )
+            item = PairItem(
+                id=str(row.get("id", n)),
+                task=task,
+                reference=p.parent / row["gt_img_path"],
+                chosen=p.parent / row["chosen_img_path"],
+                rejected=p.parent / row["rejected_img_path"],
             )
+            try:
+                item.reference, item.chosen, item.rejected = (
+                    confine(row[key], p.parent, roots, key)
+                    for key in ("gt_img_path", "chosen_img_path", "rejected_img_path")
+                )
+            except InputError as exc:
+                item.error = f"{p}:{n}: {exc}"
+            out.append(item)
         except (KeyError, TypeError) as exc:
             raise InputError(
                 f"{p}:{n}: a pairwise line needs category, gt_img_path, chosen_img_path and "
@@ -183,6 +195,8 @@ def judge_items(
     def one(it: JudgeItem) -> None:
         row: dict[str, Any] = {"id": it.id, "task": it.task, "judge": label}
         try:
+            if it.error is not None:
+                raise InputError(it.error)
             v = score_candidate(
                 it.reference, it.candidate, task=it.task, judge=judge, candidate_is_code=it.candidate_is_code
             )
@@ -193,11 +207,11 @@ def judge_items(
 
     batched = hasattr(judge, "judge_many")
     if batched:  # model judges: one batched generate call per chunk of image pairs
-        images = [it for it in todo if not it.candidate_is_code]
+        images = [it for it in todo if not it.candidate_is_code and it.error is None]
         for start in range(0, len(images), BATCH_SIZE):
             for row in _judge_image_batch(judge, label, images[start : start + BATCH_SIZE]):
                 record(row)
-        todo = [it for it in todo if it.candidate_is_code]
+        todo = [it for it in todo if it.candidate_is_code or it.error is not None]
     _run(one, todo, workers)
     return done
 
@@ -286,6 +300,7 @@ def judge_pairs(
     if any(
         (str(p.reference.resolve()), str(c.resolve()), p.task) not in known
         for p in todo
+        if p.error is None
         for c in (p.chosen, p.rejected)
     ):
         ensure_loaded(judge)
@@ -296,6 +311,8 @@ def judge_pairs(
     def one(p: PairItem) -> None:
         row: dict[str, Any] = {"id": p.id, "task": p.task, "judge": label}
         try:
+            if p.error is not None:
+                raise InputError(p.error)
             row["chosen"] = reward(p, p.chosen)
             row["rejected"] = reward(p, p.rejected)
         except Exception as exc:  # noqa: BLE001
@@ -473,6 +490,7 @@ class JudgeBenchConfig:
     workers: int = 2
     resume: bool = True
     limit: int | None = None
+    allowed_root: tuple[Path, ...] = ()  # folders paths in the data may point into, besides its own
 
 
 def _safe(label: str) -> str:
@@ -513,7 +531,7 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> 
     data = Path(cfg.data)
     if not data.is_file():
         raise InputError(f"no such data file: {data}")
-    items = load_judge_items(data)
+    items = load_judge_items(data, cfg.allowed_root)
     if cfg.limit:
         items = items[: cfg.limit]
     if not items:
@@ -534,7 +552,7 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> 
     pair_path = cfg.pairwise
     if pair_path is None and (data.parent / "pairwise.jsonl").is_file() and data.name != "pairwise.jsonl":
         pair_path = data.parent / "pairwise.jsonl"
-    pair_items = load_pair_items(pair_path) if pair_path else []
+    pair_items = load_pair_items(pair_path, cfg.allowed_root) if pair_path else []
 
     judge_opts = dict(cfg.judge_options)
     if cfg.model:

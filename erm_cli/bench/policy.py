@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..inputs import allowed_roots, confine, read_input_text
 from ..jsonl import iter_jsonl, read_jsonl_by_id
 from ..judges.verdict import TASKS
 from .versions import provenance
@@ -71,6 +72,7 @@ class PolicyItem:
     ref_code: str | None = None
     ref_image: Path | None = None
     ref_kind: str | None = None
+    error: str | None = None  # a refused or unreadable path: the item fails alone with this reason
 
 
 # ----------------------------------------------------------------------------------------------
@@ -102,16 +104,30 @@ def _first_text(row: dict[str, Any], keys: Iterable[str]) -> str | None:
     return None
 
 
-def _first_path(row: dict[str, Any], keys: Iterable[str], base: Path) -> Path | None:
+def _first_path(row: dict[str, Any], keys: Iterable[str], base: Path, roots: tuple[Path, ...]) -> Path | None:
+    """The first path among ``keys``, resolved inside ``roots`` (PathNotAllowed when it is outside)."""
     for k in keys:
         v = row.get(k)
         if isinstance(v, str) and v.strip():
-            p = Path(v)
-            return p if p.is_absolute() else base / p
+            return confine(v, base, roots, k)
     return None
 
 
-def load_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
+def _read_code_path(row: dict[str, Any], keys: Iterable[str], base: Path, roots: tuple[Path, ...],
+                    entry: dict[str, Any]) -> str | None:
+    """Code from the first path among ``keys``; a refused or unreadable path sets ``entry['error']``."""
+    try:
+        cp = _first_path(row, keys, base, roots)
+        if cp is None:
+            return None
+        entry["filename"] = cp.name
+        return read_input_text(cp, "code path")
+    except InputError as exc:
+        entry["error"] = str(exc)
+        return None
+
+
+def load_predictions(path: str | Path, allowed_root: Iterable[str | Path] = ()) -> dict[str, dict[str, Any]]:
     """id -> {code, task, kind} from a JSONL file or a directory of code files."""
     p = Path(path)
     if not p.exists():
@@ -120,31 +136,30 @@ def load_predictions(path: str | Path) -> dict[str, dict[str, Any]]:
     if p.is_dir():
         for f in sorted(p.iterdir()):
             if f.suffix.lower() in CODE_EXTENSIONS and f.is_file():
-                out[f.stem] = {
-                    "code": f.read_text(encoding="utf-8", errors="replace"),
-                    "task": None,
-                    "kind": None,
-                    "filename": f.name,
-                }
+                entry: dict[str, Any] = {"code": "", "task": None, "kind": None, "filename": f.name}
+                try:
+                    entry["code"] = read_input_text(f, "prediction")
+                except InputError as exc:
+                    entry["error"] = str(exc)
+                out[f.stem] = entry
         if not out:
             raise InputError(f"predictions: no code files ({', '.join(CODE_EXTENSIONS)}) in {p}")
         return out
+    roots = allowed_roots(p.parent, allowed_root)
     for row in _read_jsonl(p):
         rid = _row_id(row, str(p))
+        entry = {"code": "", "task": _task_of(row), "kind": row.get("kind"), "filename": None}
         code = _first_text(row, CODE_KEYS)
-        filename = None
         if code is None:
-            cp = _first_path(row, CODE_PATH_KEYS, p.parent)
-            if cp is not None:
-                filename = cp.name
-                code = cp.read_text(encoding="utf-8", errors="replace") if cp.is_file() else ""
-        out[rid] = {"code": code or "", "task": _task_of(row), "kind": row.get("kind"), "filename": filename}
+            code = _read_code_path(row, CODE_PATH_KEYS, p.parent, roots, entry)
+        entry["code"] = code or ""
+        out[rid] = entry
     if not out:
         raise InputError(f"predictions: {p} is empty")
     return out
 
 
-def load_references(path: str | Path) -> dict[str, dict[str, Any]]:
+def load_references(path: str | Path, allowed_root: Iterable[str | Path] = ()) -> dict[str, dict[str, Any]]:
     """id -> {code, image, task, kind} from a JSONL file or a directory of code files and images."""
     p = Path(path)
     if not p.exists():
@@ -158,7 +173,10 @@ def load_references(path: str | Path) -> dict[str, dict[str, Any]]:
                 f.stem, {"code": None, "image": None, "task": None, "kind": None, "filename": None}
             )
             if f.suffix.lower() in CODE_EXTENSIONS:
-                entry["code"] = f.read_text(encoding="utf-8", errors="replace")
+                try:
+                    entry["code"] = read_input_text(f, "reference code")
+                except InputError as exc:
+                    entry["error"] = str(exc)
                 entry["filename"] = f.name
             elif f.suffix.lower() in IMAGE_EXTENSIONS:
                 entry["image"] = f
@@ -166,21 +184,20 @@ def load_references(path: str | Path) -> dict[str, dict[str, Any]]:
         if not out:
             raise InputError(f"--refs: no code files or images in {p}")
         return out
+    roots = allowed_roots(p.parent, allowed_root)
     for row in _read_jsonl(p):
         rid = _row_id(row, str(p))
+        entry: dict[str, Any] = {"code": None, "image": None, "task": _task_of(row), "kind": row.get("kind"),
+                                 "filename": None}
         code = _first_text(row, REF_CODE_KEYS)
-        filename = None
         if code is None:
-            cp = _first_path(row, REF_CODE_PATH_KEYS, p.parent)
-            if cp is not None and cp.is_file():
-                code, filename = cp.read_text(encoding="utf-8", errors="replace"), cp.name
-        out[rid] = {
-            "code": code,
-            "image": _first_path(row, REF_IMAGE_KEYS, p.parent),
-            "task": _task_of(row),
-            "kind": row.get("kind"),
-            "filename": filename,
-        }
+            code = _read_code_path(row, REF_CODE_PATH_KEYS, p.parent, roots, entry)
+        entry["code"] = code
+        try:
+            entry["image"] = _first_path(row, REF_IMAGE_KEYS, p.parent, roots)
+        except InputError as exc:
+            entry["error"] = str(exc)
+        out[rid] = entry
     if not out:
         raise InputError(f"--refs: {p} is empty")
     return out
@@ -229,6 +246,7 @@ def build_items(
                 ref_code=ref_code,
                 ref_image=ref.get("image"),
                 ref_kind=ref_kind,
+                error=pred.get("error") or ref.get("error"),
             )
         )
     return items
@@ -264,6 +282,9 @@ def evaluate_item(item: PolicyItem, opts: PolicyOptions) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     rec: dict[str, Any] = {"id": item.id, "task": item.task, "kind": item.kind}
+    if item.error is not None:  # a refused or unreadable path: nothing of this item is read
+        rec["error"] = item.error
+        return rec
     if item.task not in TASKS:
         rec["error"] = "task unknown: give 'task' in the predictions or references"
         return rec
@@ -449,13 +470,15 @@ def run_policy_bench(
     embedders: tuple = (),
     resume: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    allowed_root: Iterable[str | Path] = (),
 ) -> dict[str, Any]:
-    """Evaluate every prediction; write ``results.jsonl``, ``metrics.json`` and ``report.md`` to ``out_dir``."""
+    """Evaluate every prediction; write ``results.jsonl``, ``metrics.json`` and ``report.md`` to ``out_dir``.
+    Paths in the JSONL files must resolve inside their folder or an ``allowed_root`` (else the item fails)."""
     from .report import write_policy_report
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    items = build_items(load_predictions(predictions), load_references(references))
+    items = build_items(load_predictions(predictions, allowed_root), load_references(references, allowed_root))
     results_path = out / "results.jsonl"
     done = _done_ids(results_path) if resume else {}
     if not resume and results_path.exists():

@@ -69,6 +69,10 @@ def judge(
         True, "--resume/--no-resume", help="Skip items already in the run directory."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
+    allowed_root: list[Path] = typer.Option(
+        [], "--allowed-root", help="Also allow paths in the data under this folder (repeatable; by default "
+        "only the data file's folder)."
+    ),
 ) -> None:
     """Score a judge on VC-RewardBench-format data: F1_hard / F1_soft / Sc, AUROC, pairwise accuracy, baselines on the same items, a Markdown report with plots."""
     from ..bench.judge_bench import BASELINES, JudgeBenchConfig, judge_label, run_judge_bench
@@ -97,6 +101,7 @@ def judge(
         workers=workers,
         resume=resume,
         limit=limit,
+        allowed_root=tuple(allowed_root),
     )
     with progress() as bar:
         metrics = run_judge_bench(cfg, progress=_progress_callback(bar))
@@ -181,6 +186,10 @@ def policy(
     ),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip items already in results.jsonl."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
+    allowed_root: list[Path] = typer.Option(
+        [], "--allowed-root", help="Also allow paths in the JSONL files under this folder (repeatable; by "
+        "default only each file's own folder)."
+    ),
 ) -> None:
     """Vision-to-code metrics: render rate, ChartMimic-style chart F1s, TEDS / TEDS-S, SVG MSE / SSIM, and the judge's reward."""
     from ..bench.policy import run_policy_bench
@@ -210,6 +219,7 @@ def policy(
             embedders=embedders,
             resume=resume,
             on_progress=lambda d, t: update("policy items", d, t),
+            allowed_root=allowed_root,
         )
     if as_json:
         print_json(summary)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ def judge(
     workers: int = typer.Option(2, "-w", "--workers", min=1, max=64, help="Parallel items for --batch."),
     no_resume: bool = typer.Option(False, "--no-resume", help="--batch: start over instead of resuming."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the render cache."),
+    allowed_root: list[Path] = typer.Option([], "--allowed-root", help="--batch: also allow paths in the JSONL "
+                                            "under this folder (repeatable; by default only the JSONL's folder)."),
 ) -> None:
     """Judge PRED against REF: itemised errors (most severe first) and a reward in [0, 1].
 
@@ -65,7 +68,7 @@ def judge(
             raise InputError("give either REF PRED or --batch, not both")
         if out is None:
             raise InputError("--batch needs --out DIR")
-        _judge_batch(batch, out, judge_name, model, options, workers, not no_resume, as_json)
+        _judge_batch(batch, out, judge_name, model, options, workers, not no_resume, as_json, allowed_root)
         return
     if not reference or not prediction:
         raise InputError("missing REF and PRED; see erm judge --help")
@@ -81,7 +84,7 @@ def _judge_one(reference: str, prediction: str, task: str, judge_name: str, opti
     from ..judges.pipeline import score_candidate
 
     for what, path in (("reference", reference), ("candidate", prediction)):
-        if not Path(path).exists():
+        if not os.path.lexists(path):
             raise InputError(f"{what}: no such file: {path}")
     verdict = score_candidate(reference, prediction, task=task, kind=kind, judge=get_judge(judge_name, **options),
                               use_cache=use_cache)
@@ -150,13 +153,13 @@ def _print_verdict(verdict: Any, diff_image: Path | None) -> None:
 
 
 def _judge_batch(data: Path, out: Path, judge_name: str, model: str | None, options: dict[str, Any],
-                 workers: int, resume: bool, as_json: bool) -> None:
+                 workers: int, resume: bool, as_json: bool, allowed_root: list[Path]) -> None:
     from ..console import console, print_json, progress
     from ..data.vcbench import read_vcbench
     from ..judges import get_judge
     from ..judges.batch import judge_records
 
-    records = read_vcbench(data)
+    records = read_vcbench(data, allowed_root, per_item_errors=True)  # a refused path fails its item alone
     the_judge = get_judge(judge_name, **options)
     out.mkdir(parents=True, exist_ok=True)
     with progress() as bar:

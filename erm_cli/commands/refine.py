@@ -40,6 +40,8 @@ def refine(
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the render cache."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view / progress on stderr."),
+    allowed_root: list[Path] = typer.Option([], "--allowed-root", help="--batch: also allow paths in the JSONL "
+                                            "under this folder (repeatable; by default only the JSONL's folder)."),
 ) -> None:
     """Refine code for IMAGE: K drafts, then N rounds of judge-guided revision that keep only improvements.
 
@@ -70,7 +72,8 @@ def refine(
 
         with _batch_progress(image, quiet) as on_item:
             summary = refine_batch(image, out_dir, task=task, policy=policy, judge=judge, judge_model=model,
-                                   config=config, report=not no_report, on_item=on_item)
+                                   config=config, report=not no_report, on_item=on_item,
+                                   allowed_root=allowed_root)
         if as_json:
             print_json(summary)
         else:

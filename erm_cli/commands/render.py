@@ -9,6 +9,8 @@ import typer
 
 from ..errors import InputError, RenderFailure
 
+ALLOWED_ROOT_HELP = ("--batch: also allow paths in the JSONL under this folder (repeatable; by default only "
+                     "the JSONL's own folder).")
 KIND_HELP = "Language: matplotlib, plotly, svg, html, markdown, latex (default: from the extension and content)."
 
 
@@ -38,6 +40,7 @@ def render(
     refresh: bool = typer.Option(False, "--refresh", help="Re-render and overwrite cached results."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Re-run renders whose failure was cached "
                                       "(and, with --batch, items that failed before)."),
+    allowed_root: list[Path] = typer.Option([], "--allowed-root", help=ALLOWED_ROOT_HELP),
 ) -> None:
     """Render CODE to a PNG, or many items with --batch (progress on stderr, resumable after a kill)."""
     from ..renderers import KINDS, RenderOptions
@@ -53,7 +56,7 @@ def render(
             raise InputError("give either CODE or --batch, not both")
         if out is None:
             raise InputError("--batch needs --out DIR")
-        _render_batch(batch, out, options, workers, cache_mode, retry_failed, as_json)
+        _render_batch(batch, out, options, workers, cache_mode, retry_failed, as_json, allowed_root)
         return
     if code is None:
         raise InputError("missing CODE (a code file, or '-' for stdin); see erm render --help")
@@ -62,7 +65,9 @@ def render(
 
 def _read_input(code: str) -> tuple[str, str | None]:
     if code == "-":
-        data = sys.stdin.buffer.read()
+        from ..inputs import read_stdin_capped
+
+        data = read_stdin_capped("code on stdin")
         if not data.strip():
             raise InputError("empty code on stdin")
         return data.decode("utf-8", errors="replace"), None
@@ -115,7 +120,8 @@ def _render_one(code: str, output: str | None, kind: str | None, options, cache_
         raise RenderFailure(f"render failed ({result.kind}): {result.error}")
 
 
-def _render_batch(batch: Path, out: Path, options, workers, cache_mode, retry_failed: bool, as_json: bool) -> None:
+def _render_batch(batch: Path, out: Path, options, workers, cache_mode, retry_failed: bool, as_json: bool,
+                  allowed_root: list[Path]) -> None:
     from ..console import console, err_console, print_json, progress
     from ..renderers.batch import render_batch
 
@@ -132,7 +138,7 @@ def _render_batch(batch: Path, out: Path, options, workers, cache_mode, retry_fa
     with bar:
         summary = render_batch(batch, out, options=options, workers=workers,
                                cache=True if cache_mode == "retry-failed" else cache_mode,
-                               retry_failed=retry_failed, on_progress=on_progress)
+                               retry_failed=retry_failed, on_progress=on_progress, allowed_root=allowed_root)
     if as_json:
         print_json(summary.to_dict())
         return

@@ -32,6 +32,14 @@ def serve(
     timeout: float = typer.Option(120.0, "--timeout", min=1.0, help="Seconds one item may run (then 504)."),
     max_body_mb: float = typer.Option(32.0, "--max-body-mb", min=0.1, help="Largest request body (then 413)."),
     max_items: int = typer.Option(256, "--max-items", min=1, help="Largest /reward batch."),
+    max_pixels: int = typer.Option(16_000_000, "--max-pixels", min=1024,
+                                   help="Largest image (width x height) a request may send (then 413)."),
+    pixel_budget: int = typer.Option(96_000_000, "--pixel-budget", min=2048,
+                                     help="Decoded pixels shared by all requests in flight (then they wait)."),
+    header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.5,
+                                         help="Seconds a client may take to send a request's headers (then 408)."),
+    body_timeout: float = typer.Option(60.0, "--body-timeout", min=0.5,
+                                       help="Seconds a client may take to send a request's body (then 408)."),
     max_batch: int = typer.Option(8, "--max-batch", min=1,
                                   help="Requests merged into one generate call for a local model."),
     batch_window_ms: float = typer.Option(10.0, "--batch-window-ms", min=0.0,
@@ -65,7 +73,9 @@ def serve(
                      swap=swap, openai_model=model if openai else None, served_model_name=served_model_name,
                      allowed_root=allowed_root, token=token or None, max_concurrency=max_concurrency,
                      max_queue=max_queue, max_body_mb=max_body_mb, timeout=timeout, max_items=max_items,
-                     max_batch=max_batch, batch_window_ms=batch_window_ms, model_options=model_options)
+                     max_batch=max_batch, batch_window_ms=batch_window_ms, model_options=model_options,
+                     max_pixels=max_pixels, pixel_budget=pixel_budget, header_timeout=header_timeout,
+                     body_timeout=body_timeout)
     from ..console import err_console
 
     routes = "/judge, /reward, /health" + (", /v1/chat/completions, /v1/models" if openai else "")
@@ -73,6 +83,8 @@ def serve(
                       + f" on http://{host}:{port} ({routes}; docs at /docs)"
                       + ("; bearer token required" if token else ""))
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
-        err_console.print("[yellow]warning:[/] listening beyond loopback without --token")
+        err_console.print("[yellow]warning:[/] listening beyond loopback without --token (only requests with a "
+                          "loopback Host header are answered)")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
+                **app.state.uvicorn_options)  # header/body deadlines, header size cap

@@ -20,7 +20,7 @@ def judge_records(records: Sequence[VCBenchRecord], judge: Judge, out_path: Path
     from ..bench.judge_bench import JudgeItem, judge_items
 
     items = [JudgeItem(id=r.id, task=r.task, reference=r.gt_img_path, candidate=r.pred_path, gold=list(r.errors),
-                       candidate_is_code=r.pred_is_code) for r in records]
+                       candidate_is_code=r.pred_is_code, error=r.error) for r in records]
     before = 0
     if resume and out_path.exists():
         from ..jsonl import read_jsonl_by_id

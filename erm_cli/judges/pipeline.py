@@ -69,10 +69,13 @@ def score_candidate(
     render_options: Any = None,
     use_cache: bool = True,
     candidate_is_code: bool | None = None,
+    max_pixels: int | None = None,
 ) -> Verdict:
-    """Judge ``candidate`` against ``reference``. See the module docstring for accepted inputs."""
+    """Judge ``candidate`` against ``reference``. See the module docstring for accepted inputs.
+    ``max_pixels`` caps every decoded image (reference, candidate, render); default: imageio's cap."""
     t0 = time.perf_counter()
-    ref_img = load_image(reference, what="reference")
+    cap = {"max_pixels": max_pixels} if max_pixels else {}
+    ref_img = load_image(reference, what="reference", **cap)
     the_judge = resolve_judge(judge)
     judge_id = {"name": the_judge.name, "version": the_judge.version}
     render_info: dict[str, Any] = {}
@@ -105,9 +108,9 @@ def score_candidate(
             v.info.update(render_info)
             v.timings["total"] = time.perf_counter() - t0
             return v
-        cand_img = result.image()
+        cand_img = load_image(result.png or b"", what="render", **cap) if cap else result.image()
     else:
-        cand_img = load_image(candidate, what="candidate")  # type: ignore[arg-type]
+        cand_img = load_image(candidate, what="candidate", **cap)  # type: ignore[arg-type]
 
     task_guessed = task == "auto"
     if task_guessed:

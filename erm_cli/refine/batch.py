@@ -22,12 +22,13 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ErmError, InputError
+from ..inputs import allowed_roots, confine
 from ..jsonl import iter_jsonl, read_jsonl_by_id
 from ..judges.pipeline import IMAGE_SUFFIXES
 from .config import RefineConfig
@@ -41,13 +42,17 @@ class BatchItem:
     image: Path
     task: str = "auto"
     init: Path | None = None
+    error: str | None = None  # a refused path: the item fails alone with this reason, nothing is read
 
 
 def _safe_id(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("._") or "item"
 
 
-def read_items(source: str | Path, init_from_stem: bool = False) -> list[BatchItem]:
+def read_items(source: str | Path, init_from_stem: bool = False,
+               allowed_root: Sequence[str | Path] = ()) -> list[BatchItem]:
+    """Items of a folder or a JSONL file; JSONL paths must resolve inside its folder or an ``allowed_root``
+    (symlinks followed), else that item fails alone."""
     src = Path(source)
     if not src.exists():
         raise InputError(f"--batch: no such file or folder: {src}")
@@ -66,14 +71,20 @@ def read_items(source: str | Path, init_from_stem: bool = False) -> list[BatchIt
             raise InputError(f"--batch: no images in {src}")
         return items
     base = src.parent
+    roots = allowed_roots(base, allowed_root)
     for n, rec in iter_jsonl(src):
         img = rec.get("image") or rec.get("gt_img_path") or rec.get("reference") or rec.get("image_path")
         if not img:
             raise InputError(f"{src}:{n}: no image field (image, gt_img_path or reference)")
         init = rec.get("init") or rec.get("init_code_path")
-        items.append(BatchItem(_safe_id(str(rec.get("id", f"line{n}"))), base / str(img),
-                               str(rec.get("task") or rec.get("category") or "auto"),
-                               base / str(init) if init else None))
+        item = BatchItem(_safe_id(str(rec.get("id", f"line{n}"))), base / str(img),
+                         str(rec.get("task") or rec.get("category") or "auto"), base / str(init) if init else None)
+        try:
+            item.image = confine(img, base, roots, "image")
+            item.init = confine(init, base, roots, "init") if init else None
+        except InputError as exc:
+            item.error = f"{src}:{n}: {exc}"
+        items.append(item)
     ids = [it.id for it in items]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
@@ -97,6 +108,7 @@ def refine_batch(
     init_from_stem: bool = False,
     report: bool = True,
     on_item: Callable[[dict[str, Any]], None] | None = None,
+    allowed_root: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Refine every item; returns the batch summary (also written to ``out_dir/summary.json``)."""
     from .api import build_judge, refine_image
@@ -104,7 +116,7 @@ def refine_batch(
 
     config = config or RefineConfig()
     config.validate()
-    items = read_items(source, init_from_stem)
+    items = read_items(source, init_from_stem, allowed_root)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pred_path = out / PREDICTIONS
@@ -125,6 +137,8 @@ def refine_batch(
             rec: dict[str, Any] = {"id": it.id, "gt_img_path": os.path.relpath(it.image.resolve(), out.resolve())}
             t1 = time.perf_counter()
             try:
+                if it.error is not None:
+                    raise InputError(it.error)
                 result, paths = refine_image(it.image, out_dir=item_dir, task=it.task if task == "auto" else task,
                                              policy=the_policy, judge=the_judge, config=config,
                                              init=str(it.init) if it.init else None, report=report,

@@ -1,6 +1,8 @@
 """``erm render --batch items.jsonl --out DIR``: many renders, resumable, one result line per item.
 
 Input lines: ``{"id": ..., "path": "rel/to/jsonl.py"}`` or ``{"id": ..., "code": "..."}``, optional ``kind``.
+A ``path`` must resolve (symlinks followed) inside the JSONL's folder or an ``allowed_root``, and name a
+regular file of at most 1 MiB; anything else fails that item alone with a one-line reason.
 Output: ``DIR/<id>.png`` (written atomically) and ``DIR/results.jsonl`` with one line per item:
 ``id, png, ok, error, seconds, cache_hit, kind`` (``png`` relative to DIR). A result line is appended only
 after its PNG is in place, with a single ``write`` on an append-only file, so after an interruption
@@ -16,12 +18,13 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..inputs import MAX_JSONL_LINE_BYTES, allowed_roots, confine, iter_lines_capped, open_input, read_input_bytes
 from .api import CacheMode, RenderItem, iter_render
 from .base import KINDS, RenderOptions, RenderResult
 
@@ -64,14 +67,20 @@ def png_name(item_id: str) -> str:
     return f"{safe or 'item'}-{hashlib.sha1(item_id.encode('utf-8', 'replace')).hexdigest()[:8]}.png"
 
 
-def read_items(jsonl: Path) -> list[BatchItem]:
-    if not jsonl.is_file():
-        raise InputError(f"no such batch file: {jsonl}")
+def read_items(jsonl: Path, allowed_root: Sequence[str | Path] = ()) -> list[BatchItem]:
+    """The items of a batch file. Paths must resolve (symlinks followed) inside the file's folder or an
+    ``allowed_root``; a path outside, a non-regular file, an over-long line or code over the size cap
+    fails that item alone with its reason."""
     base = jsonl.resolve().parent
+    roots = allowed_roots(base, allowed_root)
     items: list[BatchItem] = []
     seen: dict[str, int] = {}
-    with open(jsonl, "rb") as fh:
-        for n, raw in enumerate(fh, start=1):
+    with open_input(jsonl, "batch file") as fh:
+        for n, raw in iter_lines_capped(fh):
+            if raw is None:
+                items.append(BatchItem(id=f"line-{n}", line=n,
+                                       error=f"line {n}: longer than the {MAX_JSONL_LINE_BYTES:,}-byte limit"))
+                continue
             text = raw.decode("utf-8", errors="replace").strip()
             if not text:
                 continue
@@ -79,8 +88,9 @@ def read_items(jsonl: Path) -> list[BatchItem]:
                 rec = json.loads(text)
                 if not isinstance(rec, dict):
                     raise ValueError("not a JSON object")
-            except ValueError as exc:
-                items.append(BatchItem(id=f"line-{n}", line=n, error=f"line {n}: invalid JSON ({exc})"))
+            except (ValueError, RecursionError) as exc:
+                reason = exc if isinstance(exc, ValueError) else "nested too deeply"
+                items.append(BatchItem(id=f"line-{n}", line=n, error=f"line {n}: invalid JSON ({reason})"))
                 continue
             raw_id = rec.get("id")
             if raw_id is None or str(raw_id) == "":
@@ -103,11 +113,11 @@ def read_items(jsonl: Path) -> list[BatchItem]:
             if not isinstance(path, str) or not path:
                 items.append(BatchItem(id=item_id, line=n, error="needs 'path' (relative to the JSONL) or 'code'"))
                 continue
-            file = (base / path) if not os.path.isabs(path) else Path(path)
             try:
-                data = file.read_bytes()
-            except OSError as exc:
-                items.append(BatchItem(id=item_id, line=n, error=f"cannot read {path}: {exc.strerror or exc}"))
+                file = confine(path, base, roots, what="path")
+                data = read_input_bytes(file, "path")
+            except InputError as exc:
+                items.append(BatchItem(id=item_id, line=n, error=str(exc)))
                 continue
             if kind is None:
                 from .detect import KIND_OF_EXTENSION, PYTHON_EXTENSIONS, python_flavour
@@ -167,11 +177,12 @@ def _result_record(item: BatchItem, result: RenderResult | None, png: str | None
 
 def render_batch(jsonl: str | Path, out_dir: str | Path, *, options: RenderOptions | None = None,
                  workers: int | None = None, cache: CacheMode = True, retry_failed: bool = False,
-                 on_progress: Callable[[int, int], Any] | None = None) -> BatchSummary:
+                 on_progress: Callable[[int, int], Any] | None = None,
+                 allowed_root: Sequence[str | Path] = ()) -> BatchSummary:
     """Render every item of ``jsonl`` into ``out_dir``; see the module docstring. Resumable."""
     t0 = time.perf_counter()
     jsonl, out = Path(jsonl), Path(out_dir)
-    items = read_items(jsonl)
+    items = read_items(jsonl, allowed_root)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / RESULTS_NAME
     done = load_done(results_path)

@@ -2,12 +2,18 @@
 
 Routes: ``GET /health`` (no auth), ``POST /judge`` (one pair), ``POST /reward`` (a batch; each item fails
 alone), and with ``openai_model`` the OpenAI-compatible ``/v1/chat/completions`` and ``/v1/models``.
-OpenAPI docs at ``/docs`` and ``/openapi.json``.
+OpenAPI docs at ``/docs`` and ``/openapi.json`` without a token; with a token ``/openapi.json`` needs it
+and ``/docs`` is off.
 
 Limits: at most ``max_concurrency`` judgements run at once (a thread pool), at most ``max_queue``
 further requests wait (beyond that: HTTP 503 with ``Retry-After``); each item may run ``timeout``
-seconds (HTTP 504 / an item error); bodies above ``max_body_mb`` get HTTP 413. With ``token`` every
-route except ``/health`` needs ``Authorization: Bearer <token>``. Paths in requests are refused unless
+seconds (HTTP 504 / an item error); bodies above ``max_body_mb`` get HTTP 413 (the body is drained first,
+so the client reads the answer instead of a reset). Images are measured from their headers before any
+decoding: one above ``max_pixels`` gets 413, and all requests in flight share ``pixel_budget`` decoded
+pixels (a request waits for room, then 503). A request's headers must arrive within ``header_timeout``
+seconds and its body within ``body_timeout`` (else 408 and the connection closes). With ``token`` every
+route except ``/health`` needs ``Authorization: Bearer <token>``; without one, only requests whose
+``Host``/``Origin`` name a loopback address are answered. Paths in requests are refused unless
 ``allowed_root`` is set, and must then resolve inside it (symlinks included).
 """
 
@@ -31,7 +37,10 @@ from ..errors import ErmError, InputError, ModelError, RenderFailure
 from ..judges.base import Judge
 from ..models.base import Backend
 from ..models.messages import decode_base64
-from .inputs import PathNotAllowed, resolve_under
+from ..inputs import check_text_size
+from .inputs import PathNotAllowed, read_image_input, resolve_under
+from .limits import (LoopbackOnlyMiddleware, PixelBudget, PixelBudgetBusy, PixelLimit, header_pixels,
+                     server_protocol)
 from .schemas import Health, JudgeRequest, JudgeResponse, RewardRequest, RewardResponse
 
 log = logging.getLogger("erm.serve")
@@ -66,6 +75,7 @@ class BodyLimitMiddleware:
             except ValueError:
                 too_big = False
             if too_big:
+                await self._drain(receive)
                 await self._reject(send)
                 return
         if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
@@ -81,6 +91,7 @@ class BodyLimitMiddleware:
             body = message.get("body", b"")
             total += len(body)
             if total > self.max_bytes:
+                await self._drain(receive, total)
                 await self._reject(send)
                 return
             chunks.append(body)
@@ -96,6 +107,18 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _drain(self, receive: Callable, seen: int = 0) -> None:
+        """Read and drop the rest of an oversized body (up to a bound), so the client, still sending, gets
+        to read the 413 instead of a connection reset; the server's body deadline bounds the time."""
+        limit = max(4 * self.max_bytes, 256 << 20)
+        while seen <= limit:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            seen += len(message.get("body", b""))
+            if not message.get("more_body"):
+                return
 
     async def _reject(self, send: Callable) -> None:
         body = (f'{{"detail": "request body too large (limit {self.max_bytes} bytes)"}}').encode()
@@ -156,6 +179,10 @@ def _to_http(exc: BaseException) -> HTTPException:
         return HTTPException(503, str(exc))
     if isinstance(exc, PathNotAllowed):
         return HTTPException(403, str(exc))
+    if isinstance(exc, PixelLimit):
+        return HTTPException(413, str(exc))
+    if isinstance(exc, PixelBudgetBusy):
+        return HTTPException(503, str(exc), headers={"Retry-After": "1"})
     if isinstance(exc, InputError):
         return HTTPException(400, str(exc))
     if isinstance(exc, RenderFailure):
@@ -211,7 +238,8 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
                served_model_name: str | None = None, allowed_root: str | Path | None = None,
                token: str | None = None, max_concurrency: int = 4, max_queue: int = 64, max_body_mb: float = 32.0,
                timeout: float = 120.0, max_items: int = 256, max_batch: int = 8, batch_window_ms: float = 10.0,
-               model_options: dict[str, Any] | None = None) -> FastAPI:
+               model_options: dict[str, Any] | None = None, max_pixels: int = 16_000_000,
+               pixel_budget: int = 96_000_000, header_timeout: float = 10.0, body_timeout: float = 60.0) -> FastAPI:
     """Build the app (loads the judge and any model now, so errors surface at startup).
 
     ``judge``: "critic", "vlm" (with ``model``), a baseline name, a Judge object, or None (no judge: an
@@ -230,12 +258,18 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
     else:
         judge_id = {"name": the_judge.name, "version": the_judge.version}
 
+    pixels = PixelBudget(max(pixel_budget, 2 * max_pixels))
     app = FastAPI(title="erm reward service", version=__version__,
+                  docs_url=None if token else "/docs", redoc_url=None, openapi_url=None if token else "/openapi.json",
                   description="Visual-equivalence judge as an HTTP reward service: POST /judge for one pair, "
                               "POST /reward for a batch. Rewards follow Visual-ERM: reward = clip(1 - S/50, 0, 1) "
                               "for severity total S; rl_reward = render_ok + reward.")
     app.state.judge = the_judge
     app.state.runner = runner
+    app.state.pixels = pixels
+    # how uvicorn must run this app (erm serve and serve.testing.running_server read it)
+    app.state.uvicorn_options = {"http": server_protocol(header_timeout, body_timeout),
+                                 "h11_max_incomplete_event_size": 64 * 1024, "timeout_keep_alive": 5}
     # on shutdown, drop queued work (running items finish; threads cannot be killed)
     app.router.on_shutdown.append(lambda: runner.pool.shutdown(wait=False, cancel_futures=True))
 
@@ -249,6 +283,11 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
 
     auth = [Depends(check_token)]
 
+    if token:
+        @app.get("/openapi.json", dependencies=auth, include_in_schema=False)
+        async def openapi_with_token() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
     def judge_item(req: JudgeRequest) -> JudgeResponse:
         from ..judges.pipeline import score_candidate
 
@@ -261,20 +300,33 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
             raise InputError("give exactly one of reference_b64, reference_path")
         if len(cands) != 1:
             raise InputError("give exactly one of candidate_b64, candidate_path, candidate_code")
-        reference: Any = (decode_base64(req.reference_b64, "reference_b64") if req.reference_b64 is not None
-                          else resolve_under(root, req.reference_path or "", "reference_path"))
-        as_code: bool | None
+        # every input becomes bytes or code here; images are measured from their headers, nothing decoded
+        reference = (decode_base64(req.reference_b64, "reference_b64") if req.reference_b64 is not None
+                     else read_image_input(resolve_under(root, req.reference_path or "", "reference_path"),
+                                           "reference_path"))
+        ref_pixels = header_pixels(reference, "reference", max_pixels)
+        candidate: bytes | str
         if req.candidate_b64 is not None:
-            candidate: Any = decode_base64(req.candidate_b64, "candidate_b64")
-            as_code = False
+            candidate, as_code = decode_base64(req.candidate_b64, "candidate_b64"), False
         elif req.candidate_path is not None:
-            candidate, as_code = resolve_under(root, req.candidate_path, "candidate_path"), None
+            from ..judges.pipeline import is_image_path, read_code
+
+            path = resolve_under(root, req.candidate_path, "candidate_path")
+            as_code = not is_image_path(path)
+            candidate = read_code(path) if as_code else read_image_input(path, "candidate_path")
         else:
             if not (req.candidate_code or "").strip():
                 raise InputError("candidate_code is empty")
-            candidate, as_code = req.candidate_code, True
-        verdict = score_candidate(reference, candidate, task=req.task, kind=req.kind, judge=the_judge,
-                                  candidate_is_code=as_code)
+            check_text_size(req.candidate_code or "", "candidate_code")
+            candidate, as_code = req.candidate_code or "", True
+        # a code candidate's render is capped at max_pixels when decoded: reserve that much for it
+        need = ref_pixels + (max_pixels if as_code else header_pixels(candidate, "candidate", max_pixels))  # type: ignore[arg-type]
+        pixels.acquire(need, timeout=runner.timeout)
+        try:
+            verdict = score_candidate(reference, candidate, task=req.task, kind=req.kind, judge=the_judge,
+                                      candidate_is_code=as_code, max_pixels=max_pixels)
+        finally:
+            pixels.release(need)
         return JudgeResponse(id=req.id, ok=True, reward=round(verdict.reward, 6), rl_reward=round(verdict.rl_reward, 6),
                              render_ok=verdict.render_ok, verdict=verdict.to_dict(),
                              seconds=round(time.perf_counter() - t0, 4))
@@ -358,6 +410,8 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
 
     if max_body_mb:
         app.add_middleware(BodyLimitMiddleware, max_bytes=int(max_body_mb * 1024 * 1024))
+    if not token:  # added last: outermost, so a foreign Host is refused before its body is read
+        app.add_middleware(LoopbackOnlyMiddleware)
     return app
 
 

@@ -30,7 +30,8 @@ def running_server(app: Any, host: str = "127.0.0.1", port: int = 0, log_level: 
     sock.bind((host, port))
     sock.listen(128)
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, **uvicorn_options)
+    options = {**getattr(getattr(app, "state", None), "uvicorn_options", {}), **uvicorn_options}
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="erm-test-server", daemon=True)
     thread.start()
