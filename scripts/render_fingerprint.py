@@ -37,15 +37,15 @@ def probes() -> dict[str, tuple[str, str]]:
             kind = {".py": "matplotlib", ".svg": "svg", ".html": "html"}[path.suffix]
             out[f"examples/refine/{path.name}"] = (path.read_text(), kind)
     for family in FAMILIES:
-        out[f"html:{family}"] = (f"<table><tr><td style=\"font-family:'{family}'\">{TEXT}</td>"
-                                 f"<td style=\"font-family:'{family}';font-weight:bold\">{TEXT}</td></tr></table>",
-                                 "html")
-        out[f"svg:{family}"] = ('<svg xmlns="http://www.w3.org/2000/svg" width="320" height="40">'
-                                f'<text x="4" y="28" font-size="20" font-family="{family}">{TEXT}</text></svg>',
-                                "svg")
-        out[f"matplotlib:{family}"] = ("import matplotlib.pyplot as plt\nfig = plt.figure(figsize=(4, 1))\n"
-                                       f"fig.text(0.02, 0.4, {TEXT!r}, fontsize=16, family={family!r})\n",
-                                       "matplotlib")
+        cell = f"<td style=\"font-family:'{family}'\">{TEXT}</td>"
+        bold = f"<td style=\"font-family:'{family}';font-weight:bold\">{TEXT}</td>"
+        out[f"html:{family}"] = (f"<table><tr>{cell}{bold}</tr></table>", "html")
+        text = f'<text x="4" y="28" font-size="20" font-family="{family}">{TEXT}</text>'
+        svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="320" height="40">{text}</svg>'
+        out[f"svg:{family}"] = (svg, "svg")
+        figure = "import matplotlib.pyplot as plt\nfig = plt.figure(figsize=(4, 1))\n"
+        label = f"fig.text(0.02, 0.4, {TEXT!r}, fontsize=16, family={family!r})\n"
+        out[f"matplotlib:{family}"] = (figure + label, "matplotlib")
     return out
 
 

@@ -148,7 +148,7 @@ def matplotlib_font_dir() -> Path:
     spec = importlib.util.find_spec("matplotlib")
     if spec is None or not spec.submodule_search_locations:
         raise FontSetMissing("matplotlib is not installed: its bundled fonts are erm's font set")
-    path = Path(list(spec.submodule_search_locations)[0]).resolve() / "mpl-data" / "fonts" / "ttf"
+    path = Path(next(iter(spec.submodule_search_locations))).resolve() / "mpl-data" / "fonts" / "ttf"
     if not (path / "DejaVuSans.ttf").is_file():
         raise FontSetMissing(f"matplotlib's fonts are missing ({path}/DejaVuSans.ttf)")
     return path
@@ -305,7 +305,8 @@ def kept(entries, prefixes):
             out.append(entry)
     return out
 manager.ttflist = kept(manager.ttflist, dirs)
-manager.afmlist = kept(manager.afmlist, (str(Path(fm.__file__).resolve().parent / "mpl-data" / "fonts") + "/",))
+mpl_fonts = str(Path(fm.__file__).resolve().parent / "mpl-data" / "fonts") + "/"
+manager.afmlist = kept(manager.afmlist, (mpl_fonts,))
 for path in extra:
     if not any(Path(f.fname).resolve() == Path(path).resolve() for f in manager.ttflist):
         manager.addfont(path)
