@@ -340,7 +340,8 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
     async def health() -> Health:
         return Health(version=__version__, judge=judge_id,
                       openai_model=served_name if openai_model is not None else None,
-                      in_flight=runner.requests_in_flight, max_concurrency=runner.max_concurrency)
+                      in_flight=runner.requests_in_flight, max_concurrency=runner.max_concurrency,
+                      pixels_in_use=pixels.in_use, pixels_peak=pixels.peak, pixel_budget=pixels.total)
 
     @app.post("/judge", response_model=JudgeResponse, dependencies=auth, tags=["reward"])
     async def judge_endpoint(req: JudgeRequest) -> JudgeResponse:

@@ -56,6 +56,7 @@ class PixelBudget:
     def __init__(self, total: int) -> None:
         self.total = int(total)
         self.in_use = 0
+        self.peak = 0  # the most ever reserved at once (reported by /health)
         self._cond = threading.Condition()
 
     def acquire(self, pixels: int, timeout: float) -> None:
@@ -68,6 +69,7 @@ class PixelBudget:
                     raise PixelBudgetBusy(f"the server's pixel budget ({self.total:,}) is in use; retry shortly")
                 self._cond.wait(left)
             self.in_use += pixels
+            self.peak = max(self.peak, self.in_use)
 
     def release(self, pixels: int) -> None:
         pixels = min(int(pixels), self.total)

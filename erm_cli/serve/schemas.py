@@ -56,3 +56,6 @@ class Health(BaseModel):
     openai_model: str | None = None
     in_flight: int = 0
     max_concurrency: int = 0
+    pixels_in_use: int = Field(0, description="Decoded pixels reserved by requests in flight.")
+    pixels_peak: int = Field(0, description="The most pixels ever reserved at once.")
+    pixel_budget: int = Field(0, description="Decoded pixels shared by all requests (--pixel-budget).")
