@@ -28,6 +28,19 @@ SEVERITY_UNPARSED = 25.0
 
 SCHEMA_VERSION = "1"
 
+#: How a verdict's errors become a scalar reward. "ordered" (the default): ``exp(-W / ORDERED_SCALE)`` with W
+#: the sum of :func:`error_weight` over the errors; it never saturates, so more or worse errors always
+#: lower it. "released": Visual-ERM's released ``clip(1 - S / 50, 0, 1)`` over the plain severity total S.
+REWARD_FORMULAS: tuple[str, ...] = ("ordered", "released")
+DEFAULT_REWARD_FORMULA = "ordered"
+#: Weight of one error by severity in the "ordered" reward: a severe error costs more than three minor ones.
+SEVERITY_WEIGHTS: dict[int, float] = {1: 1.0, 2: 3.0, 3: 8.0}
+#: Categories that say the image is built differently (chart type, subplots, rows / columns): never
+#: weighed below a medium error, so one structural change never scores above a cosmetic one.
+STRUCTURE_CATEGORIES = frozenset({"structure_error", "layout_error"})
+#: The "ordered" reward's scale: one minor error 0.967, one medium 0.905, one severe 0.766.
+ORDERED_SCALE = 30.0
+
 
 def all_categories() -> set[str]:
     return {c for cats in TAXONOMY.values() for c in cats}
@@ -115,6 +128,28 @@ def reward_from_severity(total: float, max_severity: float = MAX_SEVERITY) -> fl
     return float(min(1.0, max(0.0, 1.0 - max(0.0, total) / max_severity)))
 
 
+def error_weight(category: str, severity: int) -> float:
+    """An error's weight in the "ordered" reward: :data:`SEVERITY_WEIGHTS` by severity, at least a medium
+    error's weight for a structure (layout) error."""
+    w = SEVERITY_WEIGHTS.get(clamp_severity(severity), 1.0)
+    if category in STRUCTURE_CATEGORIES:
+        w = max(w, SEVERITY_WEIGHTS[2])
+    return w
+
+
+def weighted_total(errors: Iterable[ErrorItem]) -> float:
+    """The sum of :func:`error_weight` over ``errors`` (monotone: adding an error never lowers it)."""
+    return float(sum(error_weight(e.category, e.severity) for e in errors))
+
+
+def ordered_reward(weighted: float, scale: float = ORDERED_SCALE) -> float:
+    """``exp(-weighted / scale)``: strictly decreasing in the weighted total and never clipped, so a candidate
+    whose errors are a subset of another's never scores lower."""
+    if scale <= 0:
+        raise ValueError("scale must be positive")
+    return float(math.exp(-max(0.0, weighted) / scale))
+
+
 def batch_normalised_rewards(totals: Iterable[float], eps: float = 1e-6) -> list[float]:
     """The paper's Eq. 4-5: ``S~ = S / (max_j S_j + eps)``, ``r = clip(1 - S~, 0, 1)`` within one batch."""
     vals = [max(0.0, float(t)) for t in totals]
@@ -140,6 +175,8 @@ class Verdict:
     #: Free-form extras (render error text, raw model output, image sizes...).
     info: dict[str, Any] = field(default_factory=dict)
     max_severity: float = MAX_SEVERITY
+    #: "ordered" (default) or "released" (Visual-ERM's clip(1 - S / max_severity)); see REWARD_FORMULAS.
+    reward_formula: str = DEFAULT_REWARD_FORMULA
 
     def sorted_errors(self) -> list[ErrorItem]:
         return sorted(self.errors, key=lambda e: (-e.severity, e.category, e.location))
@@ -165,7 +202,9 @@ class Verdict:
             return 0.0
         if self.score is not None:
             return float(min(1.0, max(0.0, self.score)))
-        return reward_from_severity(self.severity_total, self.max_severity)
+        if self.reward_formula == "released" or not self.parsed:
+            return reward_from_severity(self.severity_total, self.max_severity)
+        return ordered_reward(weighted_total(self.errors))
 
     @property
     def rl_reward(self) -> float:
@@ -183,6 +222,7 @@ class Verdict:
         d["errors"] = [e.to_dict() for e in self.sorted_errors()]
         d["severity_total"] = self.severity_total
         d["reward"] = round(self.reward, 6)
+        d["reward_formula"] = self.reward_formula
         d["rl_reward"] = round(self.rl_reward, 6)
         d["render_ok"] = self.render_ok
         d["parsed"] = self.parsed
@@ -206,9 +246,11 @@ class Verdict:
             raise ValueError("'errors' must be a list")
         errors = [ErrorItem.from_dict(e, t) for e in raw if isinstance(e, dict)]
         judge = d.get("judge") if isinstance(d.get("judge"), dict) else {"name": "unknown", "version": "0"}
+        formula = d.get("reward_formula")
         return cls(task=t, errors=errors, render_ok=bool(d.get("render_ok", True)), judge=judge,
                    timings=dict(d.get("timings") or {}), parsed=bool(d.get("parsed", True)),
-                   score=d.get("score"), info=dict(d.get("info") or {}))
+                   score=d.get("score"), info=dict(d.get("info") or {}),
+                   reward_formula=formula if formula in REWARD_FORMULAS else DEFAULT_REWARD_FORMULA)
 
     @classmethod
     def render_failure(cls, task: str, reason: str, judge: dict[str, str] | None = None) -> "Verdict":

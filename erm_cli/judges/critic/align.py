@@ -198,6 +198,19 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
         ox, oy = ox + dx, oy + dy
         placed = _place(candidate, sx, sy, int(round(ox)), int(round(oy)), size, cand_bg)
 
+    if cb is not None and name.startswith("content"):
+        # content added at the bottom / right (a table row, a column) must not be cut off by the reference's
+        # frame: extend both images there (the reference with its background), by at most the frame's size
+        ex = min(W, max(0, int(np.ceil(cb[2] * sx + ox)) - W))
+        ey = min(H, max(0, int(np.ceil(cb[3] * sy + oy)) - H))
+        if ex > 2 or ey > 2:
+            size = (W + ex, H + ey)
+            canvas = Image.new("RGB", size, tuple(int(v) for v in ref_bg))
+            canvas.paste(ref_img, (0, 0))
+            ref = np.asarray(canvas, dtype=np.uint8)
+            placed = _place(candidate, sx, sy, int(round(ox)), int(round(oy)), size, cand_bg)
+            resid = float(np.abs(_grey_small(ref, 1) - _grey_small(placed, 1)).mean())
+
     al = Alignment(ref=ref, cand=placed, work_scale=work_scale, cand_scale=(sx, sy),
                    offset=(int(round(ox)), int(round(oy))), method=name, residual=resid,
                    ref_background=ref_bg, cand_background=cand_bg, ref_size=reference.size,

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..verdict import TASKS, ErrorItem, Verdict
+from ..verdict import REWARD_FORMULAS, TASKS, ErrorItem, Verdict
 from .align import EXTREME_ASPECT, Alignment, align, content_bbox
 from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, palette
 from .diffmap import Region, diff_regions, difference_map
@@ -50,14 +50,16 @@ class Critic:
     """``Critic().judge(reference, candidate, task) -> Verdict`` (see the module docstring).
 
     Options: ``ocr`` (False skips the text stage), ``max_side`` (working-frame size cap, default 1024),
-    ``max_severity`` (reward normaliser, default Verdict's 50).
+    ``max_severity`` (the released reward's normaliser, default Verdict's 50), ``reward_formula``
+    ("ordered", the default, or Visual-ERM's "released" ``clip(1 - S / 50)``; see ``judges/verdict.py``).
     """
 
     name = "critic"
     version = CRITIC_VERSION
 
     def __init__(self, ocr: bool = True, max_side: int = 1024, min_side: int = 128,
-                 max_severity: float | None = None, verifier: Any = True, **_: Any) -> None:
+                 max_severity: float | None = None, verifier: Any = True, reward_formula: str | None = None,
+                 **_: Any) -> None:
         from .verifier import default_verifier
 
         # the learned verifier (verifier.py): True = the shipped model, False/None = off, or an object with decide()
@@ -66,6 +68,11 @@ class Critic:
         self.max_side = int(max_side)
         self.min_side = int(min_side)
         self.max_severity = max_severity
+        if reward_formula is not None and reward_formula not in REWARD_FORMULAS:
+            from ...errors import InputError
+
+            raise InputError(f"unknown reward formula {reward_formula!r}; choose one of: {', '.join(REWARD_FORMULAS)}")
+        self.reward_formula = reward_formula
 
     # ------------------------------------------------------------------------------------------ API
     def judge(self, reference: Image.Image, candidate: Image.Image, task: str = "auto") -> Verdict:
@@ -134,6 +141,8 @@ class Critic:
         v = Verdict(task=task, errors=errors, judge={"name": self.name, "version": self.version}, timings=timings)
         if self.max_severity:
             v.max_severity = float(self.max_severity)
+        if self.reward_formula:
+            v.reward_formula = self.reward_formula
         v.info["alignment"] = al.info()
         if al.notes:
             v.info["notes"] = list(al.notes)
@@ -593,6 +602,9 @@ def _text_severity(d: TextDifference, loc: str) -> int:
         return 1
     if d.kind == "changed":
         a, b = d.ref_text, d.cand_text
+        if d.numeric and d.ref_value is not None and d.cand_value is not None and d.ref_value != d.cand_value:
+            rel = d.relative_error  # another number, a flipped sign included ("-42.4" for "42.4")
+            return 3 if rel is not None and rel > 0.5 else 2
         if a.lower() == b.lower() or _alnum(a) == _alnum(b):
             return 1
         if d.numeric:
