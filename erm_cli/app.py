@@ -60,8 +60,19 @@ def _fail(message: str, code: int) -> None:
     raise SystemExit(code)
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends erm like an error exit: exit handlers run and stop the sandbox pools and Chromium
+    (their processes also die with erm through PR_SET_PDEATHSIG, even on SIGKILL). A server that
+    installs its own handler (uvicorn) replaces this one."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors with documented exit codes, tracebacks only with --debug."""
+    _exit_on_sigterm()
     try:
         app(args=argv, prog_name="erm")
     except ErmError as exc:

@@ -110,6 +110,34 @@ def _plotly_js_path() -> str:
     return path
 
 
+def browser_mem_mb() -> int:
+    """Memory cap per Chromium process (``ERM_BROWSER_MEM_MB``, default 1536 like ``--mem-mb``)."""
+    try:
+        return max(256, int(os.environ.get("ERM_BROWSER_MEM_MB") or 1536))
+    except ValueError:
+        return 1536
+
+
+def cap_browser_memory(driver_pids: tuple[int, ...]) -> None:
+    """Put every Chromium process under ``RLIMIT_DATA`` (``browser_mem_mb``).
+
+    RLIMIT_AS breaks Chromium (V8 and PartitionAlloc reserve tens of GB of address space up front);
+    RLIMIT_DATA counts only private writable memory, i.e. what a page really commits. Applied right after
+    launch to the browser and its zygotes; renderers forked later inherit it. A page that needs more
+    crashes its renderer, and the render fails with a Chromium error instead of growing the machine's
+    memory. V8's own heap is capped below it (``--max-old-space-size``, half of the cap).
+    """
+    import resource
+
+    limit = browser_mem_mb() << 20
+    for driver in driver_pids:
+        for pid in _children_of(driver):
+            try:
+                resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
+            except (OSError, ValueError):
+                pass
+
+
 def _browser_env() -> dict[str, str]:
     """The browser's environment: ours, with fontconfig restricted to erm's pinned font set (fonts.py)."""
     from .fonts import FontSetMissing, fontconfig_env
@@ -241,7 +269,7 @@ class BrowserSession:
         except ImportError:
             raise BrowserUnavailable("playwright is not installed (pip install playwright); "
                                      "it drives the system Chromium") from None
-        args = list(LAUNCH_ARGS)
+        args = list(LAUNCH_ARGS) + [f"--js-flags=--max-old-space-size={browser_mem_mb() // 2}"]
         if os.geteuid() == 0:
             args.append("--no-sandbox")  # Chromium refuses to run as root with its own sandbox
         env = _browser_env()
@@ -254,6 +282,7 @@ class BrowserSession:
             pw.stop()
             first = (str(exc).strip().splitlines() or ["unknown error"])[0]
             raise BrowserUnavailable(f"Chromium ({exe}) would not start: {first}") from None
+        cap_browser_memory(drivers)
         return cls(pw, browser, drivers)
 
     def kill(self) -> None:

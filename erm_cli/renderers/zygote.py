@@ -31,6 +31,7 @@ import time
 
 MAX_HEADER = 1 << 20
 MAX_RESULT = 96 << 20
+MAX_PLOTLY_JSON = 16 << 20  # what Chromium is asked to draw: bigger figures take GBs and minutes there
 FSIZE_LIMIT = 64 << 20
 TMPFS_SIZE = "256m"
 NOFILE_LIMIT = 64
@@ -824,10 +825,12 @@ def collect_result(tmp_fd: int, job: dict, status: int) -> tuple[dict, bytes]:
         return out, b""
     if header.get("status") != "ok":
         return {"status": "error", "error": "malformed result from the sandbox worker"}, b""
-    payload = _read_result_file(tmp_fd, RESULT_PAYLOAD, MAX_RESULT)
     fmt = "json" if job.get("kind") == "plotly" else "png"
+    limit = MAX_PLOTLY_JSON if fmt == "json" else MAX_RESULT
+    payload = _read_result_file(tmp_fd, RESULT_PAYLOAD, limit)
     if payload is None:
-        return {"status": "error", "error": f"the render output is missing or larger than {MAX_RESULT >> 20} MB"}, b""
+        what = "the plotly figure (JSON)" if fmt == "json" else "the render output"
+        return {"status": "error", "error": f"{what} is missing or larger than {limit >> 20} MB"}, b""
     if fmt == "png" and not (payload.startswith(PNG_SIGNATURE) and payload[12:16] == b"IHDR"):
         return {"status": "error", "error": "the sandbox worker returned something that is not a PNG"}, b""
     if fmt == "json" and not (payload.lstrip()[:1] == b"{" and payload.rstrip()[-1:] == b"}"):
