@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the system packages erm uses when they are missing: Chromium (plotly and table rendering),
-# Tesseract with English data (OCR in the critic), DejaVu fonts, bubblewrap (strict sandbox mode).
+# Tesseract with English data (OCR in the critic), fontconfig's tools (fc-cache primes the cache of erm's
+# pinned fonts; fc-match checks them), bubblewrap (the sandbox). No font package: every renderer uses only
+# erm's pinned font set (matplotlib's bundled TTFs + erm's Liberation Sans), whatever fonts are installed.
 # Installs with apt-get when running as root on Debian/Ubuntu; otherwise prints the command to run.
 # Never fails the build: erm degrades with a clear message where a package is absent.
 set -u
@@ -8,10 +10,10 @@ need=()
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr)
 ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 || need+=(tesseract-ocr-eng)
-[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+command -v fc-cache >/dev/null 2>&1 || need+=(fontconfig)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages: all present (chromium, tesseract-ocr + eng, fonts-dejavu-core, bubblewrap)"
+  echo "system packages: all present (chromium, tesseract-ocr + eng, fontconfig, bubblewrap)"
   exit 0
 fi
 echo "system packages missing: ${need[*]}"

@@ -95,3 +95,17 @@ x & 1 \\ y & 2 \\
 \end{longtable}"""
     html = latex_to_html(tex)
     assert "cont." not in html and html.count("<tr>") == 3
+
+
+def test_arial_metric_names_are_liberation_sans_and_other_families_stay_in_the_pinned_set() -> None:
+    """table.css asks for Arial (Visual-ERM's table font): it and its metric twins render as the bundled
+    Liberation Sans; a family no machine is guaranteed to have renders as the generic sans-serif."""
+    def png(family: str) -> bytes:
+        result = render(f"<table><tr><td style=\"font-family:'{family}'\">Model 91.2 (7B)</td></tr></table>",
+                        kind="html", cache=False)
+        assert result.ok, result.error
+        return result.png
+
+    arial = png("Arial")
+    assert png("Liberation Sans") == arial and png("Helvetica") == arial
+    assert png("Noto Sans") == png("sans-serif") == png("DejaVu Sans") != arial

@@ -326,7 +326,8 @@ def ensure_matplotlib_fontlist(mpl_dir: Path) -> None:
     from .versions import package_version
 
     stamp = mpl_dir / _FONTLIST_STAMP
-    want = f"{font_set_id()} matplotlib-{package_version('matplotlib')}"
+    program = hashlib.sha256(_FONTLIST_PROGRAM.encode()).hexdigest()[:8]
+    want = f"{font_set_id()} matplotlib-{package_version('matplotlib')} list-{program}"
     try:
         if stamp.read_text().strip() == f"{want} {_fontlists_signature(mpl_dir)}":
             return  # written by us for this font set, and not rewritten by matplotlib since

@@ -51,6 +51,43 @@ def cairo_library_version() -> str:
     return "unknown"
 
 
+def _load_c_library(names: tuple[str, ...]):
+    import ctypes
+
+    for name in names:
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            continue
+    return None
+
+
+@functools.cache
+def text_library_versions() -> dict[str, str]:
+    """The system libraries that rasterise, shape and match text for cairo (SVG) and Debian's Chromium:
+    FreeType, HarfBuzz and fontconfig. The pinned fonts fix the glyphs; these fix how they are drawn."""
+    import ctypes
+
+    out = {"freetype": "unknown", "harfbuzz": "unknown", "fontconfig": "unknown"}
+    ft = _load_c_library(("libfreetype.so.6", "libfreetype.6.dylib", "libfreetype.so"))
+    if ft is not None:
+        lib = ctypes.c_void_p()
+        if ft.FT_Init_FreeType(ctypes.byref(lib)) == 0:
+            major, minor, patch = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+            ft.FT_Library_Version(lib, ctypes.byref(major), ctypes.byref(minor), ctypes.byref(patch))
+            ft.FT_Done_FreeType(lib)
+            out["freetype"] = f"{major.value}.{minor.value}.{patch.value}"
+    hb = _load_c_library(("libharfbuzz.so.0", "libharfbuzz.0.dylib", "libharfbuzz.so"))
+    if hb is not None:
+        hb.hb_version_string.restype = ctypes.c_char_p
+        out["harfbuzz"] = hb.hb_version_string().decode()
+    fc = _load_c_library(("libfontconfig.so.1", "libfontconfig.1.dylib", "libfontconfig.so"))
+    if fc is not None:
+        version = int(fc.FcGetVersion())
+        out["fontconfig"] = f"{version // 10000}.{version // 100 % 100}.{version % 100}"
+    return out
+
+
 def _chromium_version_uncached(executable: str) -> str:
     try:
         out = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=30,
@@ -110,6 +147,8 @@ def versions_for(kind: str) -> dict[str, str]:
     if kind in ("html", "markdown", "latex"):
         out["table-css"] = table_css_hash()
     out["fonts"] = font_set()
+    if kind == "svg" or kind in _USES_CHROMIUM:
+        out.update(text_library_versions())
     return out
 
 
