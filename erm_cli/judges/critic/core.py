@@ -377,7 +377,7 @@ def _colour_findings(ctx: Context, category: str, locate: Callable[[BBox, tuple,
         de = delta_e_rgb(a, b)
         for i, _ in items:
             ctx.consumed.add(i)
-        if de < 5:
+        if de < 5 or not _paint_changed(ctx, [r for _, r in items], a, b):
             continue
         box = union_box([r.bbox for _, r in items])
         share = sum(r.area for _, r in items) / float(W * H)
@@ -393,6 +393,42 @@ def _colour_findings(ctx: Context, category: str, locate: Callable[[BBox, tuple,
                            {"expected": hex_of(a), "found": hex_of(b), "delta_e2000": round(de, 1),
                             **({"opacity": round(alpha, 2)} if alpha is not None else {})}))
     return out
+
+
+def _paint_changed(ctx: Context, regions: Sequence[Region], a: Sequence[int], b: Sequence[int]) -> bool:
+    """Is a recolouring still there when both images are seen slightly blurred? Rasterisers differ in how
+    they spread a thin mark's ink over pixels (anti-aliasing on or off, another engine, JPEG) but not in
+    how much ink they lay down, so blurred means agree; a real repaint changes them. Compares the ΔE2000
+    of the blurred means over the regions' footprints with the ΔE a repaint from ``a`` to ``b`` at the
+    same coverage would give (an effect size, not an absolute threshold)."""
+    from scipy import ndimage as ndi
+
+    H, W = ctx.diff.shape
+    foot = np.zeros((H, W), bool)
+    for r in regions:
+        x0, y0, x1, y1 = r.bbox
+        foot[y0:y1, x0:x1] |= r.mask
+    foot = ndi.binary_dilation(foot, iterations=2)
+    if foot.sum() < 4:
+        return True
+    ys, xs = np.nonzero(foot)
+    y0, y1, x0, x1 = max(0, ys.min() - 4), min(H, ys.max() + 5), max(0, xs.min() - 4), min(W, xs.max() + 5)
+    f = foot[y0:y1, x0:x1]
+
+    def blurred_mean(arr: np.ndarray) -> np.ndarray:
+        crop = arr[y0:y1, x0:x1].astype(np.float32)
+        sm = np.stack([ndi.gaussian_filter(crop[..., k], 1.5) for k in range(3)], axis=-1)
+        return sm[f].mean(axis=0)
+
+    ma, mb = blurred_mean(ctx.al.ref), blurred_mean(ctx.al.cand)
+    bg = np.asarray(ctx.al.ref_background, float)
+    av, bv = np.asarray(a, float), np.asarray(b, float)
+    # coverage: how far the reference's blurred mean lies from the background towards its paint
+    span = float(np.linalg.norm(av - bg))
+    cover = float(np.clip(np.linalg.norm(ma - bg) / span, 0.05, 1.0)) if span > 1 else 1.0
+    expected = delta_e_rgb(cover * av + (1 - cover) * bg, cover * bv + (1 - cover) * bg)
+    seen = delta_e_rgb(ma, mb)
+    return seen >= 2.0 and seen >= 0.5 * expected
 
 
 def _style_severity(de: float, share: float) -> int:
@@ -416,7 +452,7 @@ def _analyse_chart(ctx: Context) -> list[Finding]:
             words[:] = [fixed.get((w.text, w.bbox), w) for w in words]
     if ctx.ocr_ok:
         _add_vertical_labels(ctx, ref_l, cand_l)
-        _add_x_tick_words(ctx, ref_l, cand_l)
+        _add_tick_strip_words(ctx, ref_l, cand_l)
     scales = tick_label_status(ref_l, cand_l)
     out: list[Finding] = []
     out.extend(compare_charts(ctx, ref_l, cand_l))
@@ -507,36 +543,62 @@ def _add_vertical_labels(ctx: Context, ref_l: Any, cand_l: Any) -> None:
         words.extend(plausible_words(arr, bg, got))
 
 
-def _add_x_tick_words(ctx: Context, ref_l: Any, cand_l: Any) -> None:
-    """Short category labels under an x axis ("Q1", "A") that the page-wide OCR pass dropped: when the
-    reference's axis has fewer than two x tick words but ink under it, OCR the tick strip of both images
-    (each with its own plot areas) enlarged, as one line of text."""
-    from .ocr import ocr_words
+def _add_tick_strip_words(ctx: Context, ref_l: Any, cand_l: Any) -> None:
+    """Short tick labels the page-wide OCR pass dropped (category labels such as "Q1" under an x axis,
+    one-digit numbers beside a y axis): when the reference's axis has fewer than two x (three y) tick words,
+    OCR that tick strip of both images (each with its own plot areas) enlarged, then recalibrate the axis."""
+    from .chart import recalibrate
 
-    need = [i for i, ax in enumerate(ref_l.axes) if len(ax.x_ticks) < 2]
+    need = [(i, "x") for i, ax in enumerate(ref_l.axes) if len(ax.x_ticks) < 2]
+    need += [(i, "y") for i, ax in enumerate(ref_l.axes) if len(ax.y_ticks) < 3]
     if not need:
         return
     th = ref_l.text_height
     for layout, words, arr, bg in ((ref_l, ctx.ref_words, ctx.al.ref, ctx.al.ref_background),
                                    (cand_l, ctx.cand_words, ctx.al.cand, ctx.al.cand_background)):
         H, W = arr.shape[:2]
-        axes = layout.axes if len(layout.axes) == len(ref_l.axes) else ref_l.axes
-        for i in need:
-            ax = axes[i]
-            x0, _, x1, y1 = ax.bbox
-            box = (max(0, int(x0 - th)), min(H, int(y1 + 2)), min(W, int(x1 + th)), min(H, int(y1 + 2.3 * th)))
-            if box[2] - box[0] < 8 or box[3] - box[1] < 6:
-                continue
-            crop = Image.fromarray(np.ascontiguousarray(arr[box[1]:box[3], box[0]:box[2]]))
+        own = len(layout.axes) == len(ref_l.axes)
+        axes = layout.axes if own else ref_l.axes
+        for i, axis in need:
+            x0, y0, x1, y1 = axes[i].bbox
+            if axis == "x":
+                box = (max(0, int(x0 - th)), min(H, int(y1 + 2)), min(W, int(x1 + th)), min(H, int(y1 + 2.3 * th)))
+            else:
+                # left of the tick marks (about half a letter long)
+                box = (max(0, int(x0 - 6 * th)), max(0, int(y0 - th)), max(0, int(x0 - max(4.0, 0.5 * th))),
+                       min(H, int(y1 + th)))
             try:
-                got = [w.scaled(1.0, 1.0, box[0], box[1]) for w in ocr_words(crop, upscale=3.0) if _confident(w)]
+                got = _strip_words(arr, box, block=axis == "y")
             except OcrUnavailable:
                 return
             got = [w for w in plausible_words(arr, bg, got)
                    if not any(overlap_fraction(w.bbox, o.bbox) > 0.3 for o in words)]
+            if axis == "y":
+                got = [w for w in got if not w.vertical and len(w.text) <= 8]
             words.extend(got)
-            if axes is layout.axes:
-                layout.axes[i].x_ticks.extend(got)
+            if own and got:
+                ax = layout.axes[i]
+                (ax.x_ticks if axis == "x" else ax.y_ticks).extend(got)
+                recalibrate(ax)
+
+
+def _strip_words(arr: np.ndarray, box: tuple[int, int, int, int], block: bool) -> list[Word]:
+    """Confident words of a small strip of ``arr``, read 3x enlarged (one block of lines when ``block``)."""
+    from .ocr import ocr_block_words, ocr_words
+
+    x0, y0, x1, y1 = box
+    if x1 - x0 < 8 or y1 - y0 < 6:
+        return []
+    crop = Image.fromarray(np.ascontiguousarray(arr[y0:y1, x0:x1]))
+    if block:
+        big = crop.resize((crop.width * 3, crop.height * 3), Image.LANCZOS)
+        try:
+            found = [w.scaled(1 / 3) for w in ocr_block_words(big.convert("L"))]
+        except OcrUnavailable:
+            found = ocr_words(crop, upscale=3.0)
+    else:
+        found = ocr_words(crop, upscale=3.0)
+    return [w.scaled(1.0, 1.0, x0, y0) for w in found if _confident(w)]
 
 
 def _region_text(rs: Sequence[Region], what: str) -> str:
@@ -556,8 +618,16 @@ def _tick_finding(loc: str, ds: Sequence[TextDifference], scale: str = "unknown"
     exp = [d.ref_text for d in ds if d.ref_text]
     got = [d.cand_text for d in ds if d.cand_text]
     box = union_box([d.bbox for d in ds])
-    if numeric and scale in ("same", "differs"):
-        return None
+    if scale in ("same", "differs"):
+        # the axis's numbers agree or the axis-range finding covers them: only words still count (OCR
+        # fragments of tick marks and legend samples are no words)
+        ds = [d for d in ds if not d.numeric and max(sum(c.isalpha() for c in t) for t in (d.ref_text, d.cand_text)) >= 3]
+        if not ds:
+            return None
+        numeric = False
+        exp = [d.ref_text for d in ds if d.ref_text]
+        got = [d.cand_text for d in ds if d.cand_text]
+        box = union_box([d.bbox for d in ds])
     if numeric and len(ds) == 1:  # one inconsistent reading is no evidence of another axis scale
         d = ds[0]
         return Finding("text_error", 1, loc, f"tick label {d.ref_text or 'none'} expected, {d.cand_text or 'none'} "

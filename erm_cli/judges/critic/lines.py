@@ -134,9 +134,22 @@ def find_axes_boxes(arr: np.ndarray, background: tuple[int, int, int], *, min_fr
     boxes.sort(key=lambda bx: -(bx[2] - bx[0]) * (bx[3] - bx[1]))
     out: list[BBox] = []
     for bx in boxes:
-        if all(_iou(bx, o) < 0.6 and not _contains(o, bx) for o in out):
+        if all(_iou(bx, o) < 0.6 and not _contains(o, bx) and not _band_of(bx, o) for o in out):
             out.append(bx)
     return out
+
+
+def _band_of(inner: BBox, outer: BBox, tol: int = 8) -> bool:
+    """``inner`` lies inside ``outer`` and spans its full width or height: a band cut out of one plot area
+    by a grid line or a bar edge (an inset plot spans neither)."""
+    ix = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    iy = max(0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    area = max(1, (inner[2] - inner[0]) * (inner[3] - inner[1]))
+    if ix * iy < 0.9 * area:
+        return False
+    full_w = abs(inner[0] - outer[0]) <= tol and abs(inner[2] - outer[2]) <= tol
+    full_h = abs(inner[1] - outer[1]) <= tol and abs(inner[3] - outer[3]) <= tol
+    return full_w or full_h
 
 
 def _filled_areas(arr: np.ndarray, background: tuple[int, int, int], min_frac: float) -> list[BBox]:

@@ -230,22 +230,47 @@ def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evide
                                     confidence=float(np.mean([w.conf for w in words])),
                                     numeric=all(is_numeric_text(w.text) for w in words),
                                     cand_value=parse_number(text) if len(words) == 1 else None))
+    noise = _nuisance_level(pairs, evidence)
     kept = []
     for d in diffs:
         focus = [b for p in d.words if p.status != "same" for b in
                  ((p.ref.bbox,) if p.ref is not None else ()) + ((p.cand.bbox,) if p.cand is not None else ())]
-        d.evidence = max((evidence(b) for b in focus), default=evidence(d.bbox))
+        scored = [(evidence(b), b) for b in focus] or [(evidence(d.bbox), d.bbox)]
+        d.evidence, box = max(scored, key=lambda t: t[0])
+        # the same words differ this much between the two images anyway (another rasteriser, anti-aliasing,
+        # JPEG): a difference must stand out from that by a clear margin
+        need = max(min_evidence, 2.0 * noise * _squares(box))
         if d.kind in ("moved", "resized"):
-            if d.evidence >= min_evidence:
+            if d.evidence >= need:
                 kept.append(d)
         elif d.kind == "changed" and ocr_fold(d.ref_text) == ocr_fold(d.cand_text):
             # case, punctuation or a confusable letter only: OCR often does that; ask for a letter's worth of ink
-            if d.evidence >= 3 * min_evidence:
+            if d.evidence >= max(3 * min_evidence, need):
                 kept.append(d)
-        elif d.evidence >= min_evidence or (confident is not None and d.kind == "changed" and d.confidence >= confident
-                                            and ocr_fold(d.ref_text) != ocr_fold(d.cand_text)):
+        elif d.evidence >= need or (confident is not None and d.kind == "changed" and d.confidence >= confident
+                                    and ocr_fold(d.ref_text) != ocr_fold(d.cand_text)):
             kept.append(d)
     return kept
+
+
+def _squares(box: BBox) -> float:
+    """A box's length in letter-sized squares (its width over its height, at least 1)."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    return max(1.0, max(w, h) / max(1.0, min(w, h)))
+
+
+def _nuisance_level(pairs: Sequence[WordPair], evidence: EvidenceFn) -> float:
+    """How much words that read the same in both images differ in pixels, per letter-sized square of their
+    box (90th percentile over the pairs; 0 with fewer than three such words)."""
+    vals = []
+    for p in pairs:
+        if p.status != "same" or p.ref is None or p.cand is None:
+            continue
+        box = _union([p.ref.bbox, p.cand.bbox])
+        vals.append(evidence(box) / _squares(box))
+    if len(vals) < 3:
+        return 0.0
+    return float(np.percentile(vals, 90))
 
 
 def reading_key(w: Word) -> float:
