@@ -45,7 +45,7 @@ class BrowserTimeout(TimeoutError):
 
 #: Seconds a job may overrun its budget (Playwright's own step timeouts should fire first) before
 #: Chromium is killed; the next job starts a fresh browser.
-CALL_GRACE = 3.0
+CALL_GRACE = 0.5
 
 
 def _comm(pid: int) -> str:

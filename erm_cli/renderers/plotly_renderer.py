@@ -87,7 +87,7 @@ def render_plotly_json(spec_json: bytes | str, width: int | None = None, height:
     try:
         raw = get_browser().call(lambda session: _draw(session, text, w, h, timeout), timeout)
     except BrowserTimeout:
-        raise PlotlyDrawError(f"plotly.js did not finish drawing within {timeout:g} s (stopped)") from None
+        raise PlotlyDrawError(f"plotly.js did not finish drawing within {timeout:.1f} s (stopped)") from None
     img = Image.open(io.BytesIO(raw)).convert("RGB")  # re-encoded by PIL: no browser metadata
     buf = io.BytesIO()
     img.save(buf, format="PNG")
