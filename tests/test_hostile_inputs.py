@@ -567,3 +567,38 @@ def test_large_images_under_the_cap_share_the_pixel_budget(server: str) -> None:
     health = httpx.get(f"{server}/health").json()
     assert health["pixels_in_use"] == 0
     assert 2 * 1800 * 1800 <= health["pixels_peak"] <= health["pixel_budget"] == 10_000_000
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 5. --timeout is the whole item's budget, host side included (conversion, browser steps)
+# ---------------------------------------------------------------------------------------------------------
+#: Slack allowed past the budget: the browser's grace before a kill, and process scheduling.
+BUDGET_SLACK = 2.5
+
+
+def test_a_slow_table_stops_at_the_item_budget(has_chromium: bool) -> None:
+    if not has_chromium:
+        pytest.skip("needs Chromium")
+    from erm_cli.renderers import RenderOptions, render
+
+    rows = "".join("<tr>" + "".join(f"<td>c{j}r{i}</td>" for j in range(12)) + "</tr>" for i in range(5000))
+    result = render("<table>" + rows + "</table>", kind="html", options=RenderOptions(timeout=4), cache=False)
+    # this table takes ~15 s in Chromium; each step used to get the whole budget again
+    assert result.ok is False and "did not finish" in (result.error or "")
+    assert result.seconds < 4 + BUDGET_SLACK
+
+
+def test_a_plotly_figure_that_draws_for_long_is_stopped_and_the_browser_recovers(has_chromium: bool) -> None:
+    if not has_chromium:
+        pytest.skip("needs Chromium")
+    from erm_cli.renderers import RenderOptions, render
+
+    heavy = ("import plotly.graph_objects as go\nn = 120000\n"
+             "fig = go.Figure([go.Scatter(x=list(range(n)), y=[(i * 7919) % 1000 for i in range(n)], mode='markers')"
+             " for _ in range(3)])\nfig.update_layout(width=3000, height=3000)\n")
+    result = render(heavy, kind="plotly", options=RenderOptions(timeout=8), cache=False)
+    assert result.ok is False and ("within" in (result.error or "") or "timed out" in (result.error or ""))
+    assert result.seconds < 8 + BUDGET_SLACK
+    small = "import plotly.graph_objects as go\nfig = go.Figure(go.Bar(x=['a', 'b'], y=[1, 2]))\n"
+    again = render(small, kind="plotly", options=RenderOptions(timeout=60), cache=False)
+    assert again.ok, again.error
