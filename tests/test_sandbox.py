@@ -6,7 +6,6 @@ All renders go through the real warm pool (forked, namespaced, seccomp'd workers
 from __future__ import annotations
 
 import hashlib
-import shutil
 import time
 from pathlib import Path
 

@@ -112,7 +112,8 @@ def jail_command(mpl_dir: Path, family: str = "python") -> list[str]:
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         args.append("--unshare-user")
-    args += ["--perms", "01777", "--tmpfs", "/tmp"]  # first, so that read-only binds below /tmp (a venv in a CI clone) stay visible
+    # /tmp first, so that read-only binds below it (a venv in a CI clone) stay visible
+    args += ["--perms", "01777", "--tmpfs", "/tmp"]
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         p = Path(top)
         if p.is_symlink():
@@ -190,7 +191,7 @@ class _Launcher:
     def __init__(self) -> None:
         import queue
 
-        self.jobs: "queue.Queue[tuple]" = queue.Queue()
+        self.jobs: queue.Queue[tuple] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="erm-sandbox-launcher", daemon=True)
         self.thread.start()
         self.pid = os.getpid()

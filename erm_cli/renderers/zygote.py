@@ -34,6 +34,7 @@ MAX_RESULT = 96 << 20
 MAX_PLOTLY_JSON = 16 << 20  # what Chromium is asked to draw: bigger figures take GBs and minutes there
 FSIZE_LIMIT = 64 << 20
 TMPFS_SIZE = "256m"
+TMPFS_INODES = 16384  # files + directories in the private /tmp (inodes cost kernel memory outside "size")
 NOFILE_LIMIT = 64
 MAX_SVG_SIDE = 16384
 MAX_SVG_PIXELS = 50_000_000
@@ -694,6 +695,20 @@ def _write_result(header: dict, payload: bytes = b"") -> None:
             os.close(fd)
 
 
+def _clear_tmp() -> None:
+    import shutil
+
+    for name in os.listdir("/tmp"):
+        path = os.path.join("/tmp", name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
 def _worker_setup(job: dict, proc_fd: int, vm_base: int) -> None:
     """Everything between the fork and the first line of the code. Any failure aborts the render."""
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -758,7 +773,11 @@ def worker_main(job: dict, code: str, proc_fd: int, vm_base: int) -> None:
         except MemoryError:
             payload, header = b"", {"status": "error", "error": "MemoryError: out of memory (sandbox limit)"}
         header.update({"seconds": round(time.monotonic() - t0, 4), "learn": learned_modules()})
-        _write_result(header, payload)
+        try:
+            _write_result(header, payload)
+        except OSError:  # the code filled its /tmp: everything in it is disposable, the result is not
+            _clear_tmp()
+            _write_result(header, payload)
         status = 0
     except BaseException as exc:  # noqa: BLE001 - the worker must never fall back into the zygote loop
         try:
@@ -846,7 +865,7 @@ def _isolate_render() -> tuple[int, int]:
     unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC)
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     keep = _open_dirs_under("/tmp")  # the interpreter and libraries may live under /tmp (a CI clone)
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={TMPFS_SIZE},mode=1777")
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={TMPFS_SIZE},nr_inodes={TMPFS_INODES},mode=1777")
     _rebind(keep)
     if os.path.isdir("/dev/shm"):
         mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16m,mode=1777")
