@@ -51,6 +51,8 @@ RETRY_TEMPERATURE = 0.7
 
 __all__ = [
     "RELEASED_IMAGE_SIDE",
+    "default_profile",
+    "is_released_model",
     "RELEASED_SAMPLING",
     "VLMJudge",
     "build_judge_request",
@@ -58,6 +60,17 @@ __all__ = [
     "prepare_image",
     "verdict_to_target_json",
 ]
+
+
+def is_released_model(model: Any) -> bool:
+    """True for the released Visual-ERM judge (a spec, path or served name mentioning ``visual-erm``)."""
+    text = model if isinstance(model, str) else getattr(model, "spec", "") or ""
+    return "visual-erm" in str(text).lower().replace("_", "-")
+
+
+def default_profile(model: Any) -> str | None:
+    """The render profile a judge model implies: ``visual-erm`` for the released weights, else None (erm)."""
+    return "visual-erm" if model is not None and is_released_model(model) else None
 
 
 def prepare_image(img: Image.Image, max_side: int | None) -> Image.Image:

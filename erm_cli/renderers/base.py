@@ -23,6 +23,8 @@ class RenderOptions:
     ``width``/``height``: output size for SVG (default: the SVG's own size) and the viewport for plotly
     (default 800x600); matplotlib uses the code's own figure size (default 8x6 in) at ``dpi``.
     ``strict``: run untrusted code in the stricter sandbox mode (bubblewrap) where available.
+    ``profile``: ``"erm"`` (the above) or ``"visual-erm"``: render like the released Visual-ERM reward
+    code (renderers/profiles.py: matplotlib's own defaults, SVG at 336x336, its table page).
     """
 
     width: int | None = None
@@ -31,11 +33,15 @@ class RenderOptions:
     timeout: float = 30.0
     mem_mb: int = 1536
     strict: bool = False
+    profile: str = "erm"
 
     def key(self) -> dict[str, Any]:
         # timeout/mem do not change pixels of a successful render, but they can change failure: keep them.
-        return {"width": self.width, "height": self.height, "dpi": self.dpi, "timeout": self.timeout,
-                "mem_mb": self.mem_mb, "strict": self.strict}
+        key = {"width": self.width, "height": self.height, "dpi": self.dpi, "timeout": self.timeout,
+               "mem_mb": self.mem_mb, "strict": self.strict}
+        if self.profile != "erm":  # keys of the default profile stay those of earlier caches
+            key["profile"] = self.profile
+        return key
 
 
 @dataclass

@@ -11,15 +11,21 @@ logged; the batch goes on.
 Copy-paste configs: docs/RL-INTEGRATION.md. Framework entry points in this module:
 
 - TRL: ``reward_funcs=[make_trl_reward(judge="critic", image_column="image")]`` (or ``trl_reward``);
-- verl: ``custom_reward_function.path=<this file>`` ``custom_reward_function.name=compute_score``;
+- verl (reward loop, ``naive``, ``batch``, ``dapo``): ``custom_reward_function.path=<this file>``
+  ``custom_reward_function.name=compute_score``; verl ``prime``: ``...name=compute_score_prime``
+  (a plain number per sample; ``compute_score`` also works there, its dict answers ``[0]``);
 - EasyR1: ``worker.reward.reward_function=<this file>:compute_score`` (batch; ``REWARD_TYPE``);
-- OpenRLHF: ``--remote_rm_url <this file>`` (calls :func:`reward_func`).
+- OpenRLHF: ``--reward.remote_url <this file>`` (``--remote_rm_url`` before 0.10.2; calls :func:`reward_func`).
 
-The frameworks load this file by path, so it imports erm only with absolute imports, and reads its
-settings from keyword arguments or from the environment: ``ERM_REWARD_JUDGE`` (critic | vlm | URL),
-``ERM_REWARD_MODEL`` (spec for vlm), ``ERM_REWARD_TIMEOUT`` (seconds, default 120),
-``ERM_REWARD_WORKERS`` (parallel samples, default 4), ``ERM_REWARD_TOKEN`` (bearer token for a remote
-``erm serve``), ``ERM_REWARD_ROOT`` (base folder for relative reference paths).
+Answers are cleaned of their chat template's end-of-turn and padding tokens before the code is
+extracted (OpenRLHF decodes with ``skip_special_tokens=False``). The frameworks load this file by path,
+so it imports erm only with absolute imports, and reads its settings from keyword arguments or from the
+environment (the full, checked list: :mod:`erm_cli.train.reward_adapters.options`; an unknown option is
+an error): ``ERM_REWARD_JUDGE`` (critic | vlm | URL), ``ERM_REWARD_MODEL`` (spec for vlm),
+``ERM_REWARD_TIMEOUT`` (seconds, default 120), ``ERM_REWARD_WORKERS`` (parallel samples, default 4),
+``ERM_REWARD_TOKEN`` (bearer token for a remote ``erm serve``), ``ERM_REWARD_ROOT`` (base folder for
+relative reference paths), ``ERM_REWARD_PROFILE`` (``erm`` | ``visual-erm``), ``ERM_REWARD_PROMPT_FILE``,
+``ERM_REWARD_LOG`` (JSON-lines file of per-sample results).
 """
 
 from __future__ import annotations
@@ -36,6 +42,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from erm_cli.train.reward_adapters.chat_text import response_from_query, strip_chat_tokens
+from erm_cli.train.reward_adapters.options import RewardOptions, parse_options
+from erm_cli.train.reward_adapters.results import VerlScore, score_fields, write_reward_log
 
 log = logging.getLogger("erm.rewards")
 
@@ -70,8 +80,8 @@ def completion_text(completion: Any) -> str:
 
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
-_REFERENCE_KEYS = ("reference", "reference_path", "reference_b64", "gt_img_path", "gt_image", "image_path",
-                   "image", "images", "bytes", "path", "b64")
+_REFERENCE_KEYS = ("reference", "reference_path", "reference_b64", "gt_img_path", "image_ori", "gt_image",
+                   "image_path", "image", "images", "bytes", "path", "b64")
 
 
 def coerce_reference(ref: Any, root: str | Path | None = None) -> Any:
@@ -304,17 +314,39 @@ def _weighted(verdict: Any, render_weight: float, visual_weight: float) -> float
 
 
 def _score_local(text: str, reference: Any, task: str, judge: Any, render_weight: float,
-                 visual_weight: float, root: Any) -> ScoreResult:
+                 visual_weight: float, root: Any, profile: str | None = None) -> ScoreResult:
     from erm_cli.judges.pipeline import score_candidate
 
     if not text.strip():
         return 0.0, None, "empty completion"
+    render_options = None
+    if profile:
+        from erm_cli.renderers import RenderOptions
+
+        render_options = RenderOptions(profile=profile)
     verdict = score_candidate(coerce_reference(reference, root), text, task=task, judge=judge,
-                              candidate_is_code=True)
+                              candidate_is_code=True, render_options=render_options)
+    if profile:
+        verdict.info["profile"] = profile
     backend_error = verdict.info.get("backend_error")
     if backend_error:
         return 0.0, verdict, f"judge model failed: {backend_error}"
+    if profile == "visual-erm" and verdict.task == "table":
+        return released_table_reward(verdict)
     return _weighted(verdict, render_weight, visual_weight), verdict, None
+
+
+#: The released table reward (``table_parse_rm_v2.py``): minus the severity total, this on failure.
+RELEASED_TABLE_FAILURE_SEVERITY = 4.0
+
+
+def released_table_reward(verdict: Any) -> ScoreResult:
+    """``-S`` (no render term); ``-4`` when the render failed or the judge's answer was unreadable."""
+    if not verdict.render_ok:
+        return -RELEASED_TABLE_FAILURE_SEVERITY, verdict, None
+    if not verdict.parsed:
+        return -RELEASED_TABLE_FAILURE_SEVERITY, verdict, None
+    return -float(verdict.severity_total), verdict, None
 
 
 def _resolve_judge(judge: Any, model: str | None, judge_options: dict[str, Any]) -> Any:
@@ -328,16 +360,19 @@ def _resolve_judge(judge: Any, model: str | None, judge_options: dict[str, Any])
 def score_batch(completions: Sequence[Any], references: Sequence[Any], tasks: Sequence[str] | str = "auto",
                 judge: Any = None, *, model: str | None = None, timeout: float | None = None,
                 max_workers: int | None = None, render_weight: float = 1.0, visual_weight: float = 1.0,
-                root: str | Path | None = None, token: str | None = None,
+                root: str | Path | None = None, token: str | None = None, profile: str | None = None,
                 **judge_options: Any) -> list[ScoreResult]:
-    """Score many completions; each gets ``(reward, verdict or None, reason or None)`` in input order."""
+    """Score many completions; each gets ``(reward, verdict or None, reason or None)`` in input order.
+
+    Completions lose their chat template's end-of-turn/padding tokens first. ``profile`` ``"visual-erm"``
+    renders like the released reward code (and scores tables with its ``-S`` reward)."""
     n = len(completions)
     if len(references) != n:
         raise ValueError(f"{n} completions but {len(references)} references")
     task_list = [tasks] * n if isinstance(tasks, str) else list(tasks)
     timeout = float(timeout if timeout is not None else os.environ.get("ERM_REWARD_TIMEOUT", DEFAULT_TIMEOUT))
     workers = int(max_workers or os.environ.get("ERM_REWARD_WORKERS", DEFAULT_WORKERS))
-    texts = [completion_text(c) for c in completions]
+    texts = [strip_chat_tokens(completion_text(c)) for c in completions]
     references = [_loaded(r) for r in references]
     judge = judge if judge is not None else os.environ.get("ERM_REWARD_JUDGE", "critic")
     if _is_url(judge):
@@ -358,7 +393,7 @@ def score_batch(completions: Sequence[Any], references: Sequence[Any], tasks: Se
         reason = f"cannot build the judge: {exc}"
         log.error(reason)
         return [(0.0, None, reason)] * n
-    jobs = [lambda t=t, r=r, k=k: _score_local(t, r, k, the_judge, render_weight, visual_weight, root)
+    jobs = [lambda t=t, r=r, k=k: _score_local(t, r, k, the_judge, render_weight, visual_weight, root, profile)
             for t, r, k in zip(texts, references, task_list)]
     results = run_with_timeouts(jobs, timeout, workers)
     _log_failures(results)
@@ -440,6 +475,19 @@ def run_with_timeouts(jobs: list[Callable[[], ScoreResult]], timeout: float, wor
     return results  # type: ignore[return-value]
 
 
+def _forget_after_fork() -> None:
+    """A forked child (verl's prime manager scores in a fork-based process pool) inherits the pool and
+    the judges' clients without their threads: a job submitted to that pool would wait forever."""
+    global _POOL, _POOL_SIZE, _POOL_LOCK, _JUDGES_LOCK
+    _POOL, _POOL_SIZE = None, 0
+    _POOL_LOCK, _JUDGES_LOCK = threading.Lock(), threading.Lock()
+    _JUDGES.clear()
+    _REMOTES.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def _log_failures(results: list[ScoreResult]) -> None:
     for i, (_, _, reason) in enumerate(results):
         if reason:
@@ -456,10 +504,16 @@ def make_trl_reward(judge: Any = "critic", image_column: str = "image", task_col
     """A TRL ``reward_funcs`` callable: ``fn(prompts, completions, completion_ids, **columns) -> list[float]``.
 
     The reference image comes from the dataset column ``image_column`` (``images`` lists work too: the
-    first image is the reference); the task from ``task_column`` or ``task``. Logs ``erm/render_ok``,
-    ``erm/visual_reward`` and ``erm/failed`` through TRL's ``log_metric``, and the failure reasons as
-    an ``erm_reason`` column through ``log_extra``.
+    first image is the reference); the task from ``task_column`` or ``task``. Other options (``profile``,
+    ``prompt_file``, ``swap``, ``sampling``, ...) are checked now: an unknown one raises ``InputError``.
+    Logs ``erm/render_ok``, ``erm/visual_reward`` and ``erm/failed`` through TRL's ``log_metric``, and the
+    failure reasons as an ``erm_reason`` column through ``log_extra``.
     """
+    opts = parse_options({"judge": judge, "model": model, "timeout": timeout, "max_workers": max_workers,
+                          "render_weight": render_weight, "visual_weight": visual_weight, **judge_options},
+                         use_env=False)
+    if not isinstance(judge, str):  # a judge object: keep it (parse_options only checks names and URLs)
+        opts.judge = judge
 
     def reward(prompts: Any = None, completions: Any = None, completion_ids: Any = None, **kwargs: Any) -> list[float]:
         comps = list(completions or [])
@@ -471,9 +525,7 @@ def make_trl_reward(judge: Any = "critic", image_column: str = "image", task_col
             return [0.0] * len(comps)
         tasks = list(kwargs[task_column]) if task_column and task_column in kwargs else [task] * len(comps)
         tasks = [task_hint(t) for t in tasks]
-        results = score_batch(comps, list(refs), tasks, judge, model=model, timeout=timeout,
-                              max_workers=max_workers, render_weight=render_weight, visual_weight=visual_weight,
-                              **judge_options)
+        results = _score(opts, comps, list(refs), tasks)
         _trl_logs(kwargs, results)
         return [r for r, _, _ in results]
 
@@ -501,17 +553,27 @@ trl_reward = make_trl_reward()
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The adapters' common path: checked options -> score_batch -> optional per-sample log
+# ---------------------------------------------------------------------------------------------------------
+def _options(kwargs: dict[str, Any]) -> RewardOptions:
+    """Options from a framework's keyword arguments (and the environment); unknown ones raise."""
+    return parse_options(dict(kwargs))
+
+
+def _score(opts: RewardOptions, completions: Sequence[Any], references: Sequence[Any], tasks: Sequence[str],
+           root: Any = None) -> list[ScoreResult]:
+    kwargs = opts.score_kwargs()
+    if root is not None and kwargs.get("root") is None:
+        kwargs["root"] = root
+    results = score_batch(list(completions), list(references), list(tasks), **kwargs)
+    write_reward_log(opts.reward_log, [{"reward": r, "task": t, "reason": why, **score_fields(r, v, why)}
+                                       for (r, v, why), t in zip(results, tasks)])
+    return results
+
+
+# ---------------------------------------------------------------------------------------------------------
 # verl and EasyR1 (both call their function ``compute_score``)
 # ---------------------------------------------------------------------------------------------------------
-def _config(kwargs: dict[str, Any]) -> dict[str, Any]:
-    judge = kwargs.pop("judge", None) or kwargs.pop("url", None) or os.environ.get("ERM_REWARD_URL") \
-        or os.environ.get("ERM_REWARD_JUDGE", "critic")
-    return {"judge": judge, "model": kwargs.pop("model", None), "timeout": kwargs.pop("timeout", None),
-            "max_workers": kwargs.pop("max_workers", None), "root": kwargs.pop("root", None),
-            "render_weight": float(kwargs.pop("render_weight", 1.0)),
-            "visual_weight": float(kwargs.pop("visual_weight", 1.0)), "token": kwargs.pop("token", None)}
-
-
 def _verl_reference(ground_truth: Any, extra_info: Any) -> Any:
     if isinstance(extra_info, dict):
         for key in _REFERENCE_KEYS:
@@ -521,40 +583,47 @@ def _verl_reference(ground_truth: Any, extra_info: Any) -> Any:
 
 
 def _score_dict(reward: float, verdict: Any, reason: str | None, key: str) -> dict[str, Any]:
-    return {key: float(reward),
-            "render_ok": float(bool(verdict is not None and verdict.render_ok)),
-            "visual_reward": float(verdict.reward) if verdict is not None else 0.0,
-            "severity_total": float(verdict.severity_total) if verdict is not None else 0.0,
-            "failed": float(reason is not None)}
+    out = {key: float(reward), **score_fields(reward, verdict, reason)}
+    return VerlScore(out) if key == "score" else out
+
+
+def _verl_task(info: dict[str, Any], data_source: Any) -> str:
+    return task_hint(info.get("task"), info.get("task_type"), data_source)
 
 
 def verl_compute_score(data_source: Any = None, solution_str: str = "", ground_truth: Any = None,
                        extra_info: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, float]:
     """verl ``compute_score``: the reference comes from ``extra_info`` (``reference``, ``gt_img_path``,
-    ``image`` ...) or else ``ground_truth`` (a path, base64, or JSON with one of those keys); the task
-    from ``extra_info["task"]``/``["task_type"]`` or ``data_source``. Returns ``{"score": ..., extras}``."""
-    cfg = _config(dict(kwargs))
-    info = extra_info or {}
-    root = cfg.pop("root") or (info.get("root") if isinstance(info, dict) else None)
-    task = task_hint(info.get("task") if isinstance(info, dict) else None,
-                     info.get("task_type") if isinstance(info, dict) else None, data_source)
-    [(reward, verdict, reason)] = score_batch([solution_str], [_verl_reference(ground_truth, info)], [task],
-                                              root=root, **cfg)
+    ``image_ori``, ``image`` ...) or else ``ground_truth`` (a path, base64, or JSON with one of those keys);
+    the task from ``extra_info["task"]``/``["task_type"]`` or ``data_source``. Returns
+    ``{"score": ..., extras}`` (which also answers ``[0]`` with the score, for verl's prime manager)."""
+    opts = _options(kwargs)
+    info = extra_info if isinstance(extra_info, dict) else {}
+    [(reward, verdict, reason)] = _score(opts, [solution_str], [_verl_reference(ground_truth, info)],
+                                         [_verl_task(info, data_source)], root=info.get("root"))
     return _score_dict(reward, verdict, reason, "score")
+
+
+def compute_score_prime(data_source: Any = None, solution_str: str = "", ground_truth: Any = None,
+                        extra_info: dict[str, Any] | None = None, **kwargs: Any) -> float:
+    """verl ``reward_manager=prime`` (the released Visual-ERM recipe's manager): a plain number per sample.
+
+    prime calls ``fn(data_source, solution_str, ground_truth, extra_info)`` in a process pool and keeps
+    ``float(result)``; the extras (render_ok, visual_reward, failure reason) go to the ``erm.rewards``
+    logger and, with ``reward_log``/``ERM_REWARD_LOG``, to a JSON-lines file."""
+    return float(verl_compute_score(data_source, solution_str, ground_truth, extra_info, **kwargs)["score"])
 
 
 def verl_compute_score_batch(data_sources: Sequence[Any] | None, solution_strs: Sequence[str], ground_truths: Sequence[Any],
                              extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[dict[str, float]]:
-    """verl's batched reward manager form (``reward_model.reward_manager=batch``)."""
-    cfg = _config(dict(kwargs))
+    """verl's batched reward manager form (legacy ``reward_model.reward_manager=batch``)."""
+    opts = _options(kwargs)
     n = len(solution_strs)
     infos = [i if isinstance(i, dict) else {} for i in (extra_infos if extra_infos is not None else [None] * n)]
     sources = list(data_sources) if data_sources is not None else [None] * n
     refs = [_verl_reference(g, i) for g, i in zip(ground_truths, infos)]
-    tasks = [task_hint(i.get("task"), i.get("task_type"), d) for d, i in zip(sources, infos)]
-    root = cfg.pop("root")
-    results = score_batch(list(solution_strs), refs, tasks, root=root or (infos[0].get("root") if infos else None),
-                          **cfg)
+    tasks = [_verl_task(i, d) for d, i in zip(sources, infos)]
+    results = _score(opts, list(solution_strs), refs, tasks, root=infos[0].get("root") if infos else None)
     return [_score_dict(r, v, why, "score") for r, v, why in results]
 
 
@@ -564,7 +633,7 @@ def easyr1_compute_score(reward_inputs: Any, **kwargs: Any) -> Any:
     ``image``/``task``). Returns ``{"overall", "render_ok", "visual_reward", ...}`` per input."""
     single = isinstance(reward_inputs, dict)
     inputs = [reward_inputs] if single else list(reward_inputs)
-    cfg = _config(dict(kwargs))
+    opts = _options(kwargs)
     refs, tasks = [], []
     for item in inputs:
         gt = item.get("ground_truth")
@@ -572,7 +641,7 @@ def easyr1_compute_score(reward_inputs: Any, **kwargs: Any) -> Any:
         refs.append(mm.get("images") or mm.get("image") or gt)
         meta = gt if isinstance(gt, dict) else _maybe_json(gt)
         tasks.append(task_hint(meta.get("task") if isinstance(meta, dict) else None, item.get("data_source")))
-    results = score_batch([i.get("response", "") for i in inputs], refs, tasks, **cfg)
+    results = _score(opts, [i.get("response", "") for i in inputs], refs, tasks)
     scores = [_score_dict(r, v, why, "overall") for r, v, why in results]
     return scores[0] if single else scores
 
@@ -603,21 +672,19 @@ def compute_score(*args: Any, **kwargs: Any) -> Any:
 # OpenRLHF
 # ---------------------------------------------------------------------------------------------------------
 def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **kwargs: Any) -> dict[str, Any]:
-    """OpenRLHF ``--remote_rm_url <this file>``: ``queries`` are prompt + response, ``labels`` carry the
-    reference (``--label_key``: a path, base64 or JSON). Returns ``rewards`` (for advantages),
-    ``scores`` (in [0, 1], for dynamic filtering) and ``extra_logs``."""
+    """OpenRLHF ``--reward.remote_url <this file>``: ``queries`` are prompt + response decoded with
+    ``skip_special_tokens=False``, ``labels`` carry the reference (``--data.label_key``: a path, base64 or
+    JSON). Returns ``rewards`` (for advantages), ``scores`` (in [0, 1], for dynamic filtering) and
+    ``extra_logs``."""
     import torch
 
-    cfg = _config(dict(kwargs))
-    responses = []
-    for q, p in zip(queries, prompts):
-        q, p = str(q), str(p or "")
-        responses.append(q[len(p):] if p and q.startswith(p) else q)
+    opts = _options(kwargs)
+    responses = [response_from_query(q, p) for q, p in zip(queries, prompts)]
     tasks = [task_hint((_maybe_json(lab) or {}).get("task") if isinstance(lab, str) else
                        (lab.get("task") if isinstance(lab, dict) else None)) for lab in labels]
-    results = score_batch(responses, list(labels), tasks, **cfg)
+    results = _score(opts, responses, list(labels), tasks)
     rewards = torch.tensor([r for r, _, _ in results], dtype=torch.float32)
-    top = max(1e-9, cfg["render_weight"] + cfg["visual_weight"])
+    top = max(1e-9, opts.render_weight + opts.visual_weight)
     return {"rewards": rewards, "scores": (rewards / top).clamp(0.0, 1.0),
             "extra_logs": {
                 "erm_render_ok": torch.tensor([float(v is not None and v.render_ok) for _, v, _ in results]),
