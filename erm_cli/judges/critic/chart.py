@@ -478,6 +478,69 @@ def _on_baseline(bars: list[BBox], H: int, W: int, offset: tuple[int, int]) -> l
     return out
 
 
+def marker_features(m: np.ndarray, on_line: bool) -> np.ndarray:
+    """Per marker (rows): how much of its box it fills (a square ~1, a circle ~0.8, a triangle or diamond
+    ~0.5, a cross less) and how wide its top or bottom edge is against its height, the narrower of the two
+    (a square ~1, a circle ~0.5, a triangle or diamond ~0). The markers of a line are what an opening with a
+    disk ~2x the line width leaves."""
+    if not m.any():
+        return np.zeros((0, 2))
+    core = m
+    if on_line:
+        t = stroke_width(m)
+        r = int(min(7, max(1, round(1.05 * t))))
+        yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+        core = ndi.binary_opening(m, structure=(xx * xx + yy * yy) <= r * r + 0.5)
+    lab, n = ndi.label(core)
+    out = []
+    H, W = m.shape
+    for i, sl in enumerate(ndi.find_objects(lab)):
+        if sl is None:
+            continue
+        bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        if min(bh, bw) < 5 or max(bh, bw) > 2 * min(bh, bw):
+            continue  # too small to have a shape, or a piece of line
+        fill = float((lab[sl] == i + 1).sum()) / (bh * bw)
+        cx = int(round((sl[1].start + sl[1].stop - 1) / 2))
+        edges = []
+        for row in (sl[0].start, sl[0].stop - 1):  # the marker's flat top and bottom (a line rarely crosses both)
+            if not m[row, cx]:
+                edges.append(0)
+                continue
+            a = b = cx
+            while a > 0 and m[row, a - 1] and cx - a < bh:
+                a -= 1
+            while b < W - 1 and m[row, b + 1] and b - cx < bh:
+                b += 1
+            edges.append(b - a + 1)
+        out.append((fill, min(edges) / bh))
+    return np.asarray(out).reshape(-1, 2)
+
+
+def _marker_shape_finding(rs: Series, cs: Series, label: str, box: BBox) -> Finding | None:
+    """Markers drawn in another shape: their corner cover or fill differs by more than its spread within
+    each image."""
+    fr = marker_features(rs.mask, rs.kind == "line")
+    fc = marker_features(cs.mask, cs.kind == "line")
+    if fr.shape[0] < 3 or fc.shape[0] < 3:
+        return None
+    mr, mc = np.median(fr, axis=0), np.median(fc, axis=0)
+    spread = np.maximum(np.median(np.abs(fr - mr), axis=0), np.median(np.abs(fc - mc), axis=0))
+    if abs(mr[1] - mc[1]) < max(0.25, 3 * spread[1]) and abs(mr[0] - mc[0]) < max(0.12, 3 * spread[0]):
+        return None
+
+    def shape(f: np.ndarray) -> str:
+        if f[1] >= 0.8:
+            return "square"
+        if f[1] >= 0.35:
+            return "round"
+        return "triangular or diamond" if f[0] > 0.35 else "thin (cross, plus)"
+
+    return Finding("style_error", 1, label, f"marker shape differs ({shape(mr)} markers expected, {shape(mc)} found)",
+                   box, {"ref_marker_fill": round(float(mr[0]), 3), "cand_marker_fill": round(float(mc[0]), 3),
+                         "ref_marker_edge": round(float(mr[1]), 3), "cand_marker_edge": round(float(mc[1]), 3)})
+
+
 def _marker_count(m: np.ndarray) -> int:
     """Blobs wider than the line through them (markers), by an opening with a square ~2x the line width."""
     if not m.any():
@@ -770,19 +833,21 @@ def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[F
     out = []
     sx, sy = ctx.al.cand_scale
     resampled = abs(sx - 1) > 0.002 or abs(sy - 1) > 0.002 or ctx.al.work_scale != 1.0
+    changes = []
     for axis, rn, cn, rf, cf in (("horizontal", ra.h_grid, ca.h_grid, ra.h_grid_faint, ca.h_grid_faint),
                                  ("vertical", ra.v_grid, ca.v_grid, ra.v_grid_faint, ca.v_grid_faint)):
         if not resampled:  # faint lines only matter when resampling may have washed a grid out
             rf, cf = rn, cn
         if (rn >= 3 and cf <= 1) or (cn >= 3 and rf <= 1):
-            state = "missing" if rn >= 2 else "unexpected"
-            out.append(Finding("style_error", 1, f"{name}plot area grid",
-                               f"{axis} grid lines {state} ({rn} expected, {cn} found)", ra.bbox,
-                               {"ref_grid_lines": rn, "cand_grid_lines": cn}))
-            # grid differences spread thin lines over the plot: consume thin, low-ink regions
-            for i, r in enumerate(ctx.regions):
-                if i not in ctx.consumed and overlap_fraction(r.bbox, ra.bbox) > 0.8 and r.pixels < 0.02 * r.area + 50:
-                    ctx.consumed.add(i)
+            changes.append((axis, "missing" if rn >= 2 else "unexpected", rn, cn))
+    if changes:  # a grid switched on or off is one style change, whichever directions it draws
+        desc = "; ".join(f"{axis} grid lines {state} ({rn} expected, {cn} found)" for axis, state, rn, cn in changes)
+        out.append(Finding("style_error", 1, f"{name}plot area grid", desc, ra.bbox,
+                           {"ref_grid_lines": [c[2] for c in changes], "cand_grid_lines": [c[3] for c in changes]}))
+        # grid differences spread thin lines over the plot: consume thin, low-ink regions
+        for i, r in enumerate(ctx.regions):
+            if i not in ctx.consumed and overlap_fraction(r.bbox, ra.bbox) > 0.8 and r.pixels < 0.02 * r.area + 50:
+                ctx.consumed.add(i)
     return out
 
 
@@ -807,14 +872,16 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
                            {"colour": hex_of(s.colour)}))
         ctx.consume_overlapping(box, 0.6, pad=2)
     for rs, cs in pairs:
-        if not _supported(ctx, _mask_box(rs.mask | _fit(cs.mask, rs.mask.shape), ra.bbox)):
-            continue  # no real pixel difference where this series is drawn: nothing to report
-        label = rs.label
-        flipped = (rs.kind == cs.kind == "bars" and len(rs.bars) >= 2 and len(cs.bars) >= 2
-                   and bars_vertical(rs.bars) != bars_vertical(cs.bars))
+        if rs.kind == cs.kind and (rs.kind == "markers" or min(len(rs.blobs), len(cs.blobs)) >= 3):
+            # a few corner pixels per marker may stay below the difference map's tolerance: the shapes
+            # themselves are compared (medians over the markers, against their spread)
+            shape = _marker_shape_finding(rs, cs, f"{name}markers of {rs.label}", _mask_box(rs.mask, ra.bbox))
+            if shape is not None:
+                out.append(shape)
+                ctx.consume_overlapping(_mask_box(rs.mask, ra.bbox), 0.6, pad=4)
         de = delta_e_rgb(rs.colour, cs.colour)
-        if de >= 5:  # the series is drawn in another colour: one finding for the series
-            out.append(Finding("style_error", 1 if de < 12 else 2, f"{name}{label} ({rs.kind})",
+        if de >= 3 and _repainted(ctx, ra, rs, cs):  # the series is drawn in another colour: one finding
+            out.append(Finding("style_error", 1 if de < 12 else 2, f"{name}{rs.label} ({rs.kind})",
                                f"colour {describe_colour(rs.colour)} expected, {describe_colour(cs.colour)} found, "
                                f"ΔE2000 = {de:.0f}", _mask_box(rs.mask, ra.bbox),
                                {"expected": hex_of(rs.colour), "found": hex_of(cs.colour), "delta_e2000": round(de, 1)}))
@@ -822,6 +889,11 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
                 if i not in ctx.consumed and r.colour_only and r.ref_colour is not None \
                         and delta_e_rgb(r.ref_colour, rs.colour) < 12 and overlap_fraction(r.bbox, ra.bbox) > 0.5:
                     ctx.consumed.add(i)
+        if not _supported(ctx, _mask_box(rs.mask | _fit(cs.mask, rs.mask.shape), ra.bbox)):
+            continue  # no real pixel difference where this series is drawn: nothing to report
+        label = rs.label
+        flipped = (rs.kind == cs.kind == "bars" and len(rs.bars) >= 2 and len(cs.bars) >= 2
+                   and bars_vertical(rs.bars) != bars_vertical(cs.bars))
         if _type_changed(rs, cs) or flipped:
             box = _mask_box(rs.mask, ra.bbox)
             kinds = (_kind_name(rs), _kind_name(cs))
@@ -835,6 +907,18 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
         elif rs.kind in ("line", "markers"):
             out.extend(_compare_line(ctx, ra, ca, rs, cs, name, ph, pw))
     return out
+
+
+def _repainted(ctx: Context, ax: AxesInfo, rs: Series, cs: Series) -> bool:
+    """The series' paint changed where it is drawn, seen slightly blurred (see :func:`.colour.paint_changed`)."""
+    from .colour import paint_changed
+
+    H, W = ctx.diff.shape
+    foot = np.zeros((H, W), bool)
+    x0, y0 = int(round(ax.bbox[0])) + 1, int(round(ax.bbox[1])) + 1
+    m = rs.mask[:max(0, H - y0), :max(0, W - x0)]
+    foot[y0:y0 + m.shape[0], x0:x0 + m.shape[1]] = m
+    return paint_changed(ctx.al.ref, ctx.al.cand, foot, rs.colour, cs.colour, ctx.al.ref_background)
 
 
 def _present_in(arr: np.ndarray, background: tuple[int, int, int], s: Series, ax_box: BBox) -> bool:
@@ -887,6 +971,9 @@ def _type_changed(rs: Series, cs: Series) -> bool:
         return len(rs.bars) >= 2 and len(cs.bars) == 0
     if cs.kind == "bars":
         return len(cs.bars) >= 2 and len(rs.bars) == 0
+    if {rs.kind, cs.kind} == {"line", "markers"}:  # plot <-> scatter: many round dots against one stroke
+        dots, line = (rs, cs) if rs.kind == "markers" else (cs, rs)
+        return len(dots.blobs) >= 4 and _dots_share(dots.mask) >= 0.7 and _pieces(line.mask) <= 2
     return False
 
 
@@ -1096,9 +1183,17 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
     ev = {"coverage_ref": round(cov_r, 3), "coverage_cand": round(cov_c, 3)}
     if rs.kind == "line":
         nr, nc = _pieces(rm), _pieces(cm)
+        broken = cm if nc > nr else rm
+        if (nc >= max(6, 3 * nr) or nr >= max(6, 3 * nc)) and _dots_share(broken) >= 0.7:
+            # the pieces are round dots, not dashes: the line became a scatter of markers (or the reverse)
+            kinds = ("line", "markers (scatter)") if nc > nr else ("markers (scatter)", "line")
+            out.append(Finding("structure_error", 3, label, f"chart type differs: {kinds[0]} expected, {kinds[1]} found",
+                               box, {"ref_kind": kinds[0], "cand_kind": kinds[1], "ref_pieces": nr, "cand_pieces": nc}))
+            ctx.consume_overlapping(box, 0.6, pad=4)
+            return out
         if nc >= max(6, 3 * nr) or nr >= max(6, 3 * nc):
             styles = ("solid", "dashed or dotted") if nc > nr else ("dashed or dotted", "solid")
-            out.append(Finding("style_error", 2, label, f"line style differs ({styles[0]} expected, {styles[1]} found)",
+            out.append(Finding("style_error", 1, label, f"line style differs ({styles[0]} expected, {styles[1]} found)",
                                box, {"ref_pieces": nr, "cand_pieces": nc}))
             ctx.consume_overlapping(box, 0.6, pad=4)
             cov_r = cov_c = 1.0  # the style explains the coverage gaps
@@ -1133,9 +1228,27 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
         out.append(Finding("style_error", 1, f"{name}markers of {rs.label}",
                            f"{rbl} markers expected, {cbl} found (marker style differs)", box,
                            {"ref_markers": rbl, "cand_markers": cbl}))
+
     if out:
         ctx.consume_overlapping(box, 0.6, pad=4)
     return out
+
+
+def _dots_share(m: np.ndarray, min_px: int = 6) -> float:
+    """Share of a mask's pieces that are round dots (about as wide as tall, filling most of their box)
+    rather than dashes (long, or thin along a diagonal)."""
+    lab, n = ndi.label(m)
+    if n == 0:
+        return 0.0
+    sizes = np.bincount(lab.ravel())[1:]
+    dots = total = 0
+    for i, sl in enumerate(ndi.find_objects(lab)):
+        if sl is None or sizes[i] < min_px:
+            continue
+        bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        total += 1
+        dots += max(bh, bw) <= 1.6 * min(bh, bw) and sizes[i] >= 0.6 * bh * bw
+    return dots / total if total else 0.0
 
 
 def _pieces(m: np.ndarray, min_px: int = 6) -> int:

@@ -484,3 +484,36 @@ def colour_f1(gold: Iterable[str | Sequence[float]], pred: Iterable[str | Sequen
     prec, rec = total / len(p), total / len(g)
     f1 = 0.0 if prec + rec == 0 else 2 * prec * rec / (prec + rec)
     return {"precision": prec, "recall": rec, "f1": f1}
+
+
+def paint_changed(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: Sequence[int], b: Sequence[int],
+                  background: Sequence[int]) -> bool:
+    """Is a recolouring from ``a`` to ``b`` over ``footprint`` (bool, image-sized) still there when both
+    aligned images are seen slightly blurred? Rasterisers differ in how they spread a thin mark's ink over
+    pixels (anti-aliasing on or off, another engine, JPEG) but hardly in how much ink they lay down, so the
+    blurred means agree; a real repaint changes them. The ΔE2000 of the blurred means is compared with the
+    ΔE a repaint from ``a`` to ``b`` at the same coverage would give: an effect size, not a threshold."""
+    from scipy import ndimage as ndi
+
+    foot = ndi.binary_dilation(footprint, iterations=2)
+    if foot.sum() < 4:
+        return True
+    H, W = foot.shape
+    ys, xs = np.nonzero(foot)
+    y0, y1, x0, x1 = max(0, ys.min() - 4), min(H, ys.max() + 5), max(0, xs.min() - 4), min(W, xs.max() + 5)
+    f = foot[y0:y1, x0:x1]
+
+    def blurred_mean(arr: np.ndarray) -> np.ndarray:
+        crop = arr[y0:y1, x0:x1].astype(np.float32)
+        sm = np.stack([ndi.gaussian_filter(crop[..., k], 1.5) for k in range(3)], axis=-1)
+        return sm[f].mean(axis=0)
+
+    ma, mb = blurred_mean(ref), blurred_mean(cand)
+    bg = np.asarray(background, float)
+    av, bv = np.asarray(a, float), np.asarray(b, float)
+    # coverage: how far the reference's blurred mean lies from the background towards its paint
+    span = float(np.linalg.norm(av - bg))
+    cover = float(np.clip(np.linalg.norm(ma - bg) / span, 0.05, 1.0)) if span > 1 else 1.0
+    expected = delta_e_rgb(cover * av + (1 - cover) * bg, cover * bv + (1 - cover) * bg)
+    seen = delta_e_rgb(ma, mb)
+    return seen >= 2.0 and seen >= 0.5 * expected

@@ -396,39 +396,16 @@ def _colour_findings(ctx: Context, category: str, locate: Callable[[BBox, tuple,
 
 
 def _paint_changed(ctx: Context, regions: Sequence[Region], a: Sequence[int], b: Sequence[int]) -> bool:
-    """Is a recolouring still there when both images are seen slightly blurred? Rasterisers differ in how
-    they spread a thin mark's ink over pixels (anti-aliasing on or off, another engine, JPEG) but not in
-    how much ink they lay down, so blurred means agree; a real repaint changes them. Compares the ΔE2000
-    of the blurred means over the regions' footprints with the ΔE a repaint from ``a`` to ``b`` at the
-    same coverage would give (an effect size, not an absolute threshold)."""
-    from scipy import ndimage as ndi
+    """Is a recolouring of ``regions`` still there when both images are seen slightly blurred? (see
+    :func:`.colour.paint_changed`)"""
+    from .colour import paint_changed
 
     H, W = ctx.diff.shape
     foot = np.zeros((H, W), bool)
     for r in regions:
         x0, y0, x1, y1 = r.bbox
         foot[y0:y1, x0:x1] |= r.mask
-    foot = ndi.binary_dilation(foot, iterations=2)
-    if foot.sum() < 4:
-        return True
-    ys, xs = np.nonzero(foot)
-    y0, y1, x0, x1 = max(0, ys.min() - 4), min(H, ys.max() + 5), max(0, xs.min() - 4), min(W, xs.max() + 5)
-    f = foot[y0:y1, x0:x1]
-
-    def blurred_mean(arr: np.ndarray) -> np.ndarray:
-        crop = arr[y0:y1, x0:x1].astype(np.float32)
-        sm = np.stack([ndi.gaussian_filter(crop[..., k], 1.5) for k in range(3)], axis=-1)
-        return sm[f].mean(axis=0)
-
-    ma, mb = blurred_mean(ctx.al.ref), blurred_mean(ctx.al.cand)
-    bg = np.asarray(ctx.al.ref_background, float)
-    av, bv = np.asarray(a, float), np.asarray(b, float)
-    # coverage: how far the reference's blurred mean lies from the background towards its paint
-    span = float(np.linalg.norm(av - bg))
-    cover = float(np.clip(np.linalg.norm(ma - bg) / span, 0.05, 1.0)) if span > 1 else 1.0
-    expected = delta_e_rgb(cover * av + (1 - cover) * bg, cover * bv + (1 - cover) * bg)
-    seen = delta_e_rgb(ma, mb)
-    return seen >= 2.0 and seen >= 0.5 * expected
+    return paint_changed(ctx.al.ref, ctx.al.cand, foot, a, b, ctx.al.ref_background)
 
 
 def _style_severity(de: float, share: float) -> int:
@@ -475,6 +452,8 @@ def _analyse_chart(ctx: Context) -> list[Finding]:
             if relayout and d.kind in ("moved", "resized"):
                 continue
             cat = "data_error" if d.numeric and "plot area" in loc else "text_error"
+            if d.kind == "resized":
+                cat = "style_error"  # the same words at another font size
             if d.kind == "changed":
                 out.append(Finding(cat, _text_severity(d, loc), loc, d.describe(), d.bbox, _text_evidence(d)))
             else:  # several labels moved / lost / added in one part of the figure: one error, not one per word
@@ -677,11 +656,24 @@ def _text_severity(d: TextDifference, loc: str) -> int:
             return 3 if rel is not None and rel > 0.5 else 2
         if a.lower() == b.lower() or _alnum(a) == _alnum(b):
             return 1
+        if not d.numeric and _one_letter_off(a, b):
+            return 1  # a typo ("Mcnth" for "Month"): the label still says the same
         if d.numeric:
             rel = d.relative_error
             return 3 if rel is not None and rel > 0.5 else 2
         return 2
     return 2
+
+
+def _one_letter_off(a: str, b: str) -> bool:
+    """``b`` is ``a`` with one letter replaced, added or dropped (words of four letters or more)."""
+    x, y = _alnum(a), _alnum(b)
+    if min(len(x), len(y)) < 4 or abs(len(x) - len(y)) > 1 or any(c.isdigit() for c in x + y):
+        return False
+    import difflib
+
+    ops = [op for op in difflib.SequenceMatcher(None, x, y, autojunk=False).get_opcodes() if op[0] != "equal"]
+    return len(ops) == 1 and max(ops[0][2] - ops[0][1], ops[0][4] - ops[0][3]) <= 1
 
 
 def _alnum(s: str) -> str:

@@ -266,7 +266,11 @@ def _nuisance_level(pairs: Sequence[WordPair], evidence: EvidenceFn) -> float:
     for p in pairs:
         if p.status != "same" or p.ref is None or p.cand is None:
             continue
-        box = _union([p.ref.bbox, p.cand.bbox])
+        a, b = p.ref.bbox, p.cand.bbox
+        h = max(4.0, p.ref.text_size)
+        if max(abs(a[k] - b[k]) for k in range(4)) > 0.3 * h:
+            continue  # moved or resized words are candidates, not a measure of the rendering noise
+        box = _union([a, b])
         vals.append(evidence(box) / _squares(box))
     if len(vals) < 3:
         return 0.0
@@ -304,7 +308,13 @@ def _line_difference(ps: list[WordPair], ref_line: Line | None, move_tolerance: 
             if np.hypot(dx, dy) > move_tolerance * h:
                 return TextDifference("moved", ref_text, cand_text, box, ref_box, cand_box, numeric, rv, cv, conf,
                                       words=ps)
-            if hr > 1.3 or hr < 0.77:
+            # another font size also shows in the width of the same words, which OCR measures more
+            # precisely than their height (longer): both must agree when the change is moderate
+            rw = max(1.0, ref_box[2] - ref_box[0] if not ref_ws[0].vertical else ref_box[3] - ref_box[1])
+            cw = cand_box[2] - cand_box[0] if not cand_ws[0].vertical else cand_box[3] - cand_box[1]
+            wr = cw / rw
+            wider = (wr > 1.08 and hr > 1.03) or (wr < 0.926 and hr < 0.97)
+            if hr > 1.3 or hr < 0.77 or (wider and abs(cw - rw) >= 4 and len(ref_text) >= 4):
                 return TextDifference("resized", ref_text, cand_text, box, ref_box, cand_box, numeric, rv, cv,
                                       conf, words=ps)
         return None
