@@ -602,3 +602,20 @@ def test_a_plotly_figure_that_draws_for_long_is_stopped_and_the_browser_recovers
     small = "import plotly.graph_objects as go\nfig = go.Figure(go.Bar(x=['a', 'b'], y=[1, 2]))\n"
     again = render(small, kind="plotly", options=RenderOptions(timeout=60), cache=False)
     assert again.ok, again.error
+
+
+def test_openai_route_measures_images_before_decoding() -> None:
+    pytest.importorskip("torch")
+    app = create_app(None, openai_model="tiny:qwen3-vl", model_options={"max_tokens_cap": 4}, max_pixels=4_000_000)
+    uri = "data:image/png;base64," + b64(bomb())
+    body = {"model": "tiny-qwen3-vl", "max_tokens": 2, "messages": [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": uri}},
+                                     {"type": "text", "text": "describe"}]}]}
+    with running_server(app) as url:
+        r = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120)
+        assert r.status_code == 413 and "7999x7999" in r.json()["error"]["message"]
+        small = dict(body, messages=[{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64," + b64(png_bytes())}},
+            {"type": "text", "text": "describe"}]}])
+        assert httpx.post(f"{url}/v1/chat/completions", json=small, timeout=300).status_code == 200
+        assert httpx.get(f"{url}/health").json()["pixels_in_use"] == 0

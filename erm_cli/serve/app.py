@@ -39,17 +39,13 @@ from ..models.base import Backend
 from ..models.messages import decode_base64
 from ..inputs import check_text_size
 from .inputs import PathNotAllowed, read_image_input, resolve_under
-from .limits import (LoopbackOnlyMiddleware, PixelBudget, PixelBudgetBusy, PixelLimit, header_pixels,
+from .limits import (LoopbackOnlyMiddleware, PixelBudget, PixelBudgetBusy, PixelLimit, ServerBusy, header_pixels,
                      server_protocol)
 from .schemas import Health, JudgeRequest, JudgeResponse, RewardRequest, RewardResponse
 
 log = logging.getLogger("erm.serve")
 
 LOCAL_KINDS = ("hf", "tiny", "vllm")
-
-
-class ServerBusy(Exception):
-    pass
 
 
 class ItemTimeout(Exception):
@@ -407,7 +403,8 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
             finally:
                 runner.release()
 
-        app.include_router(make_router(backend, served_name, run_blocking), dependencies=auth)
+        app.include_router(make_router(backend, served_name, run_blocking, pixels=pixels, max_pixels=max_pixels,
+                                       pixel_wait=runner.timeout), dependencies=auth)
 
     if max_body_mb:
         app.add_middleware(BodyLimitMiddleware, max_bytes=int(max_body_mb * 1024 * 1024))

@@ -25,6 +25,10 @@ from ..errors import InputError
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "localhost.", "ip6-localhost"})
 
 
+class ServerBusy(Exception):
+    """Every worker and queue slot is taken (HTTP 503 with Retry-After)."""
+
+
 class PixelLimit(InputError):
     """An image larger than the server's per-image pixel cap (HTTP 413)."""
 
@@ -48,6 +52,21 @@ def header_pixels(data: bytes, what: str, max_pixels: int) -> int:
         raise PixelLimit(f"{what}: {w}x{h} = {w * h:,} pixels exceeds this server's {max_pixels:,}-pixel "
                          f"limit per image")
     return w * h
+
+
+def message_pixels(messages: list[dict[str, Any]], max_pixels: int) -> int:
+    """Decoded pixels of every ``data:`` image part of chat ``messages``, from the headers; an image above
+    ``max_pixels`` is :class:`PixelLimit`. Other parts are left to the message normaliser to refuse."""
+    from ..models.messages import decode_base64, part_image
+
+    total = 0
+    for msg in messages:
+        content = msg.get("content")
+        for part in content if isinstance(content, list) else []:
+            url = part_image(part) if isinstance(part, dict) else None
+            if isinstance(url, str) and url.startswith("data:"):
+                total += header_pixels(decode_base64(url, "image_url"), "image_url", max_pixels)
+    return total
 
 
 class PixelBudget:

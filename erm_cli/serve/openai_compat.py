@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InputError
 from ..models.base import Backend, Sampling
+from .limits import PixelBudget, PixelBudgetBusy, PixelLimit, ServerBusy, message_pixels
 
 
 class ChatMessage(BaseModel):
@@ -49,9 +50,11 @@ def openai_error(status: int, message: str, kind: str = "invalid_request_error")
 
 
 def make_router(backend: Backend, served_name: str, run_blocking: Any, max_tokens_limit: int = 8192,
-                default_max_tokens: int = 512) -> APIRouter:
+                default_max_tokens: int = 512, pixels: PixelBudget | None = None,
+                max_pixels: int = 16_000_000, pixel_wait: float = 120.0) -> APIRouter:
     """Routes for ``backend`` served as ``served_name``; ``run_blocking(fn)`` runs work off the event loop
-    with the server's concurrency limit and timeout."""
+    with the server's concurrency limit and timeout. Images are measured from their headers (413 above
+    ``max_pixels``) and decoded off the event loop within the shared ``pixels`` budget."""
     from ..models.hf import normalise_messages
 
     router = APIRouter(prefix="/v1", tags=["openai"])
@@ -72,19 +75,35 @@ def make_router(backend: Backend, served_name: str, run_blocking: Any, max_token
         if max_tokens > max_tokens_limit:
             return openai_error(400, f"max_tokens {max_tokens} exceeds this server's limit {max_tokens_limit}")
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
+        sampling = Sampling(max_tokens=int(max_tokens), temperature=float(body.temperature), top_p=float(body.top_p),
+                            top_k=body.top_k, repetition_penalty=body.repetition_penalty,
+                            presence_penalty=body.presence_penalty, seed=body.seed)
+
+        def work() -> Any:  # off the event loop: header checks, decoding (within the pixel budget), generation
+            need = message_pixels(messages, max_pixels)
+            if pixels is not None:
+                pixels.acquire(need, timeout=pixel_wait)
+            try:
+                converted = normalise_messages(messages)
+                return backend.generate([converted] * body.n, sampling)
+            finally:
+                if pixels is not None:
+                    pixels.release(need)
+
         try:
-            converted = normalise_messages(messages)
+            completions = await run_blocking(work)
+        except PixelLimit as exc:
+            return openai_error(413, str(exc))
+        except PixelBudgetBusy as exc:
+            return openai_error(503, str(exc), "server_busy")
         except InputError as exc:
             return openai_error(400, str(exc))
         except (KeyError, TypeError, AttributeError) as exc:
             return openai_error(400, f"malformed message content: {exc}")
-        sampling = Sampling(max_tokens=int(max_tokens), temperature=float(body.temperature), top_p=float(body.top_p),
-                            top_k=body.top_k, repetition_penalty=body.repetition_penalty,
-                            presence_penalty=body.presence_penalty, seed=body.seed)
-        try:
-            completions = await run_blocking(lambda: backend.generate([converted] * body.n, sampling))
         except TimeoutError:
             return openai_error(504, "generation timed out", "timeout_error")
+        except ServerBusy:
+            raise  # the app answers 503 with Retry-After
         except Exception as exc:  # noqa: BLE001 - report, don't crash the server
             return openai_error(500, f"generation failed: {exc.__class__.__name__}: {exc}", "server_error")
         failed = [c.error for c in completions if c.error]
