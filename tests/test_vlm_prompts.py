@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -88,26 +89,42 @@ def test_per_task_system_prompts(tmp_path) -> None:
     assert judge.prompt_id.startswith("file-") and judge.prompt_id != VLMJudge("tiny:qwen3-vl").prompt_id
 
 
-def test_extract_released_prompts_from_a_checkout(tmp_path) -> None:
+RELEASE = Path(__file__).parent / "fixtures" / "visual_erm_release"
+
+
+def test_extract_released_prompts_from_the_release_layout(tmp_path) -> None:
+    """The fixture has the release's file names and function shapes (placeholder texts): chart/SVG as module
+    constants (an older one commented out), the table prompt built inside build_error_prompt_for_images()
+    with the prefix added by its caller and the system message of its request."""
     import subprocess
     import sys
 
     from erm_cli.judges.prompts import extract_visual_erm_prompts
+    from erm_cli.judges.vlm import VLMJudge
 
-    scripts = tmp_path / "Visual-ERM" / "rl_scripts" / "reward_func"
-    scripts.mkdir(parents=True)
-    (scripts / "reward_utils.py").write_text(
-        'import os\nPROMPT_CHART2CODE_JUDGEMENT = """chart judge text"""\n'
-        'PROMPT_IMG2SVG_JUDGEMENT = ("svg " "judge text")\nOTHER = 1\n')
-    (scripts / "table_parse_rm_v2.py").write_text("PROMPT_TABLE2MARKDOWN_JUDGEMENT = 'table judge text'\n")
-    (scripts / "broken.py").write_text("def (:\n")
-    prompts = extract_visual_erm_prompts(tmp_path / "Visual-ERM")
-    assert prompts == {"chart": "chart judge text", "svg": "svg judge text", "table": "table judge text",
-                       "system.table": "You are a helpful assistant."}
+    prompts = extract_visual_erm_prompts(RELEASE)
+    assert prompts == {
+        "chart": 'CHART PLACEHOLDER: compare image 1 with image 2.\n{\n  "structure_error_count": int,\n'
+                 '  "errors": []\n}\n',
+        "svg": "SVG PLACEHOLDER: compare image 1 with image 2.\n",
+        "table": "<image>\n<image>\n\nTABLE PLACEHOLDER: compare image 1 with image 2.\n",
+        "system.table": "SYSTEM PLACEHOLDER.",
+    }
+    bench = extract_visual_erm_prompts(RELEASE, bench=True)
+    assert bench["chart"] == "<image>\n<image>\nBENCH CHART PLACEHOLDER.\n"
+    assert bench["system"] == "BENCH SYSTEM PLACEHOLDER."
     out = tmp_path / "released.json"
-    run = subprocess.run([sys.executable, "-m", "erm_cli.judges.prompts", str(tmp_path / "Visual-ERM"), "-o", str(out)],
+    run = subprocess.run([sys.executable, "-m", "erm_cli.judges.prompts", str(RELEASE), "-o", str(out)],
                          capture_output=True, text=True, timeout=60, check=False)
-    assert run.returncode == 0 and load_prompt_file(out) == prompts
+    assert run.returncode == 0 and load_prompt_file(out) == prompts  # JSON prompt files keep texts exactly
+    judge = VLMJudge("tiny:qwen3-vl", prompt_file=out)
+    assert judge.prompts["table"] == prompts["table"] and judge.systems == {"chart": None, "svg": None,
+                                                                          "table": "SYSTEM PLACEHOLDER."}
     (tmp_path / "empty-checkout").mkdir()
     with pytest.raises(InputError, match="no Visual-ERM judge prompts"):
         extract_visual_erm_prompts(tmp_path / "empty-checkout")
+    broken = tmp_path / "broken" / "rl_scripts" / "reward_func"
+    broken.mkdir(parents=True)
+    (broken / "reward_utils.py").write_text("def (:\n")
+    with pytest.raises(InputError, match="cannot parse"):
+        extract_visual_erm_prompts(tmp_path / "broken")

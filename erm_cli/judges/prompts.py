@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from .verdict import TASKS, TAXONOMY
@@ -116,7 +117,9 @@ def builtin_prompts() -> dict[str, str]:
 _SECTION_KEYS = set(TASKS) | {"system", "*", "default"} | {f"system.{t}" for t in TASKS}
 
 
-def _finish(mapping: dict[str, str], source: str) -> dict[str, str]:
+def _finish(mapping: dict[str, str], source: str, exact: bool = False) -> dict[str, str]:
+    """Checked prompts; ``exact`` keeps the texts byte for byte (JSON files: released prompts must reach
+    the model unchanged), else surrounding blank space is trimmed (text files and folders)."""
     out: dict[str, str] = {}
     default = mapping.get("*") or mapping.get("default")
     for key, text in mapping.items():
@@ -124,14 +127,17 @@ def _finish(mapping: dict[str, str], source: str) -> dict[str, str]:
             raise InputError(f"{source}: unknown prompt key {key!r}; use chart, table, svg, system or *")
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"{source}: prompt {key!r} must be a non-empty string")
+    def clean(text: str) -> str:
+        return text if exact else text.strip()
+
     for task in TASKS:
         if mapping.get(task):
-            out[task] = mapping[task].strip()
+            out[task] = clean(mapping[task])
         elif default:
-            out[task] = default.strip()
+            out[task] = clean(default)
     for key in ["system", *(f"system.{t}" for t in TASKS)]:
         if mapping.get(key):
-            out[key] = mapping[key].strip()
+            out[key] = clean(mapping[key])
     if not any(t in out for t in TASKS):
         raise InputError(f"{source}: no prompt for any task (chart, table, svg)")
     return out
@@ -165,7 +171,7 @@ def load_prompt_file(path: str | Path) -> dict[str, str]:
             raise InputError(f"prompt file {p} is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise InputError(f"prompt file {p} must hold a JSON object mapping tasks to prompts")
-        return _finish(data, str(p))
+        return _finish(data, str(p), exact=True)
     return _finish(_sections(text), str(p))
 
 
@@ -185,48 +191,155 @@ def _sections(text: str) -> dict[str, str]:
     return {k: "\n".join(v) for k, v in chunks.items() if "\n".join(v).strip()}
 
 
-#: Names of the judge prompts in the released Visual-ERM reward code (InternLM/Visual-ERM, rl_scripts/).
-VISUAL_ERM_PROMPT_NAMES = {"chart": "PROMPT_CHART2CODE_JUDGEMENT", "svg": "PROMPT_IMG2SVG_JUDGEMENT",
-                           "table": "PROMPT_TABLE2MARKDOWN_JUDGEMENT"}
-#: The released table reward code sends this system prompt; chart and SVG send none.
+#: Where the released Visual-ERM code (InternLM/Visual-ERM) builds each judge prompt: (file, kind, name).
+#: ``constant``: a module-level string; ``function``: the string a function builds and returns.
+VISUAL_ERM_PROMPT_SOURCES: dict[str, tuple[str, str, str]] = {
+    "chart": ("rl_scripts/reward_func/reward_utils.py", "constant", "PROMPT_CHART2CODE_JUDGEMENT"),
+    "svg": ("rl_scripts/reward_func/reward_utils.py", "constant", "PROMPT_IMG2SVG_JUDGEMENT"),
+    "table": ("rl_scripts/reward_func/table_parse_rm_v2.py", "function", "build_error_prompt_for_images"),
+}
+#: The prompts of the released VC-RewardBench judge script (``evaluation/api_judge.py``).
+VISUAL_ERM_BENCH_SOURCES: dict[str, tuple[str, str, str]] = {
+    task: ("evaluation/api_judge.py", "function", f"build_prompt_for_{task}") for task in TASKS
+}
+#: Kept for callers of the old name: the names the released code uses for each task's prompt.
+VISUAL_ERM_PROMPT_NAMES = {task: src[2] for task, src in VISUAL_ERM_PROMPT_SOURCES.items()}
+#: The released table reward code sends this system prompt (read from the code when it is there).
 VISUAL_ERM_TABLE_SYSTEM = "You are a helpful assistant."
 
 
-def extract_visual_erm_prompts(checkout: str | Path) -> dict[str, str]:
-    """Read the released judge prompts out of a local InternLM/Visual-ERM checkout (no download).
-
-    Looks for the module-level string constants named in :data:`VISUAL_ERM_PROMPT_NAMES` in the
-    checkout's Python files and returns a prompt-file mapping (with the table system prompt), ready for
-    ``json.dump`` and ``--prompt-file``. Tasks whose constant is not found are left out.
-    """
+def _module(path: Path) -> Any:
     import ast
 
+    try:
+        return ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError) as exc:
+        raise InputError(f"cannot parse {path}: {exc.__class__.__name__}") from None
+
+
+def _string(node: Any) -> str | None:
+    import ast
+
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError):
+        return None
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _constant(tree: Any, name: str) -> str | None:
+    """The last module-level ``NAME = "..."`` (later assignments win, as when Python runs the file)."""
+    import ast
+
+    found = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            found = _string(node.value) or found
+    return found
+
+
+def _function_result(tree: Any, name: str) -> str | None:
+    """The string the last top-level ``def NAME()`` returns: a literal, or a local assigned a literal."""
+    import ast
+
+    funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    if not funcs:
+        return None
+    local: dict[str, str] = {}
+    for node in ast.walk(funcs[-1]):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            text = _string(node.value)
+            if text is not None:
+                local[node.targets[0].id] = text
+    for node in ast.walk(funcs[-1]):
+        if isinstance(node, ast.Return) and node.value is not None:
+            if isinstance(node.value, ast.Name) and node.value.id in local:
+                return local[node.value.id]
+            text = _string(node.value)
+            if text is not None:
+                return text
+    return None
+
+
+def _call_time_prefix(tree: Any, builder: str) -> str:
+    """The literal the code puts in front of ``builder()``'s prompt at call time
+    (``prompt = "<image>\n<image>\n" + prompt``), or ``""``."""
+    import ast
+
+    for func in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        built = {t.id for n in ast.walk(func) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)
+                 and isinstance(n.value.func, ast.Name) and n.value.func.id == builder
+                 for t in n.targets if isinstance(t, ast.Name)}
+        for node in ast.walk(func):
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.BinOp)
+                    and isinstance(node.value.op, ast.Add) and isinstance(node.value.right, ast.Name)
+                    and node.value.right.id in built):
+                prefix = _string(node.value.left)
+                if prefix is not None:
+                    return prefix
+    return ""
+
+
+def _system_message(tree: Any) -> str | None:
+    """The content of a ``{"role": "system", "content": "..."}`` literal in the file."""
+    import ast
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            pairs = {_string(k): v for k, v in zip(node.keys, node.values) if k is not None}
+            if "role" in pairs and _string(pairs["role"]) == "system" and "content" in pairs:
+                return _string(pairs["content"])
+    return None
+
+
+def _extract(root: Path, sources: dict[str, tuple[str, str, str]], system_for: tuple[str, ...]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    trees: dict[str, Any] = {}
+    for task, (rel, kind, name) in sources.items():
+        path = root / rel
+        if not path.is_file():
+            continue
+        tree = trees.setdefault(rel, _module(path))
+        if kind == "constant":
+            text = _constant(tree, name)
+        else:
+            text = _function_result(tree, name)
+            if text is not None:
+                text = _call_time_prefix(tree, name) + text
+        if text is None:
+            continue
+        found[task] = text
+        if task in system_for:
+            system = _system_message(tree)
+            if system:
+                found[f"system.{task}"] = system
+    return found
+
+
+def extract_visual_erm_prompts(checkout: str | Path, bench: bool = False) -> dict[str, str]:
+    """Read the released judge prompts out of a local InternLM/Visual-ERM checkout (no download).
+
+    Reward prompts (default): chart and SVG are module constants of ``rl_scripts/reward_func/reward_utils.py``
+    (sent with no system message); the table prompt is what ``build_error_prompt_for_images()`` in
+    ``table_parse_rm_v2.py`` returns, with the ``"<image>\n<image>\n"`` prefix its caller adds, and that
+    file's system message. ``bench=True``: the VC-RewardBench prompts of ``evaluation/api_judge.py`` (same
+    prefix, its system message for every task). Texts are kept byte for byte (the wire request must
+    match). Returns a prompt-file mapping, ready for ``json.dump`` and ``--prompt-file``.
+    """
     root = Path(checkout).expanduser()
     if not root.is_dir():
         raise InputError(f"not a folder: {root} (clone https://github.com/InternLM/Visual-ERM first)")
-    wanted = {name: task for task, name in VISUAL_ERM_PROMPT_NAMES.items()}
-    found: dict[str, str] = {}
-    for py in sorted(root.rglob("*.py")):
-        try:
-            tree = ast.parse(py.read_text(encoding="utf-8", errors="replace"))
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if not isinstance(node, ast.Assign):
-                continue
-            for target in node.targets:
-                if isinstance(target, ast.Name) and target.id in wanted and wanted[target.id] not in found:
-                    try:
-                        value = ast.literal_eval(node.value)
-                    except (ValueError, SyntaxError):
-                        continue
-                    if isinstance(value, str) and value.strip():
-                        found[wanted[target.id]] = value.strip()
-    if not found:
-        raise InputError(f"no Visual-ERM judge prompts found under {root} "
-                         f"(looked for {', '.join(VISUAL_ERM_PROMPT_NAMES.values())})")
-    if "table" in found:
-        found["system.table"] = VISUAL_ERM_TABLE_SYSTEM
+    if bench:
+        found = _extract(root, VISUAL_ERM_BENCH_SOURCES, ())
+        system = _system_message(_module(root / "evaluation/api_judge.py")) if found else None
+        if system:
+            found["system"] = system
+    else:
+        found = _extract(root, VISUAL_ERM_PROMPT_SOURCES, ("table",))
+    if not any(t in found for t in TASKS):
+        wanted = VISUAL_ERM_BENCH_SOURCES if bench else VISUAL_ERM_PROMPT_SOURCES
+        raise InputError(f"no Visual-ERM judge prompts found under {root} (looked for "
+                         + ", ".join(f"{name} in {rel}" for rel, _, name in wanted.values()) + ")")
     return found
 
 
@@ -240,9 +353,11 @@ def _main(argv: list[str] | None = None) -> int:
                                      description="Write judge prompts as an erm prompt file (JSON).")
     parser.add_argument("checkout", nargs="?", help="a local clone of InternLM/Visual-ERM (else: built-ins)")
     parser.add_argument("-o", "--output", help="write here instead of stdout")
+    parser.add_argument("--bench", action="store_true",
+                        help="the VC-RewardBench prompts (evaluation/api_judge.py) instead of the reward prompts")
     args = parser.parse_args(argv)
     try:
-        prompts = extract_visual_erm_prompts(args.checkout) if args.checkout else builtin_prompts()
+        prompts = extract_visual_erm_prompts(args.checkout, bench=args.bench) if args.checkout else builtin_prompts()
     except InputError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
