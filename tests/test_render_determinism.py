@@ -149,6 +149,23 @@ def test_sandboxed_matplotlib_knows_only_the_pinned_fonts() -> None:
     assert dirs == {str(d) for d in font_dirs()}
 
 
+def test_a_render_cannot_change_the_fonts_of_later_renders() -> None:
+    """Candidate code cannot write where fonts or matplotlib's font list come from (a file left there
+    could change every later render in the same warm sandbox)."""
+    from erm_cli.renderers.fonts import font_dirs, fontconfig_dir
+
+    targets = [*map(str, font_dirs()), str(fontconfig_dir()), str(fontconfig_dir() / "cache"), "/tmp/mpl"]
+    code = ("import os\nimport matplotlib\nwrote = []\n"
+            f"for d in {targets!r} + [matplotlib.get_cachedir()]:\n"
+            "    try:\n        open(os.path.join(d, 'erm-probe'), 'w').write('x')\n        wrote.append(d)\n"
+            "    except OSError:\n        pass\n"
+            "raise RuntimeError('WROTE=' + '|'.join(wrote))")
+    result = render(code, kind="matplotlib", cache=False)
+    assert not result.ok and "WROTE=" in (result.error or ""), result.error
+    assert result.error.split("WROTE=", 1)[1].split(" (line")[0].strip() == ""
+    assert not any((Path(d) / "erm-probe").exists() for d in targets)
+
+
 def test_a_font_added_to_the_machine_changes_no_render(tmp_path: Path, has_chromium: bool) -> None:
     """A new font where fontconfig and matplotlib look by default (~/.fonts, $XDG_DATA_HOME/fonts, and the
     home of the process that builds matplotlib's font list) is seen by neither Chromium, cairosvg nor

@@ -94,6 +94,7 @@ def _ensure_font_cache(mpl_dir: Path) -> None:
                    timeout=300, check=False)
 
 
+JAIL_MPL_DIR = "/tmp/mpl"  # the zygote's MPLCONFIGDIR in the jail
 BWRAP_MISSING = ("the sandbox needs bubblewrap (bwrap), which was not found: apt-get install bubblewrap "
                  "(or set ERM_BWRAP to its path)")
 
@@ -136,13 +137,14 @@ def jail_command(mpl_dir: Path, family: str = "python") -> list[str]:
     exe_dir = os.path.dirname(os.path.realpath(sys.executable))
     if not any(exe_dir.startswith(b + "/") for b in bound) and not exe_dir.startswith("/usr/"):
         args += ["--ro-bind", exe_dir, exe_dir]
-    # MPLCONFIGDIR must be writable for uid 65534, or matplotlib ignores it and rescans every system font
-    args += ["--ro-bind", str(ZYGOTE_SCRIPT), "/erm/zygote.py", "--perms", "01777", "--tmpfs", "/erm/mpl"]
+    # MPLCONFIGDIR must be writable for uid 65534, or matplotlib ignores it and rescans every system font;
+    # it lives in the zygote's /tmp, which no worker sees (each gets a private /tmp)
+    args += ["--ro-bind", str(ZYGOTE_SCRIPT), "/erm/zygote.py", "--perms", "01777", "--dir", JAIL_MPL_DIR]
     for fontlist in mpl_dir.glob("fontlist-*.json"):
-        args += ["--ro-bind", str(fontlist), f"/erm/mpl/{fontlist.name}"]
+        args += ["--ro-bind", str(fontlist), f"{JAIL_MPL_DIR}/{fontlist.name}"]
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--dir", "/tmp/home", "--chdir", "/tmp",
              "--remount-ro", "/", "--clearenv"]
-    for k, v in _base_env("/erm/mpl", "/tmp/home").items():
+    for k, v in _base_env(JAIL_MPL_DIR, "/tmp/home").items():
         args += ["--setenv", k, v]
     args += ["--setenv", "ERM_ZYGOTE_FAMILY", family]
     args += [sys.executable, "-I", "/erm/zygote.py"]
