@@ -59,6 +59,20 @@ def test_fresh_process_gives_the_same_bytes(examples_dir: Path, tmp_path: Path, 
     assert there == here
 
 
+@pytest.mark.parametrize("source", ["sales_bar.py", "fruit_grouped.py", "region_line.py", "badge.svg",
+                                    "scores_table.html"])
+def test_shipped_example_pngs_are_reproduced(examples_dir: Path, source: str, has_chromium: bool) -> None:
+    """examples/refine/*.png are erm renders of their reference code, byte for byte, on any machine (so a
+    refine from the matching code can reach 1.0)."""
+    if source.endswith(".html") and not has_chromium:
+        pytest.skip("Chromium is not installed")
+    path = examples_dir / "refine" / source
+    kind = {".py": "matplotlib", ".svg": "svg", ".html": "html"}[path.suffix]
+    result = render(path.read_text(), kind=kind, cache=False)
+    assert result.ok, result.error
+    assert result.png == path.with_suffix(".png").read_bytes()
+
+
 # ------------------------------------------------------------------------------ the pinned font set
 PROBE_FAMILY = "ErmProbe Sans"
 
