@@ -180,6 +180,23 @@ def test_a_render_cannot_change_the_fonts_of_later_renders() -> None:
     assert not any((Path(d) / "erm-probe").exists() for d in targets)
 
 
+def test_svg_text_resolves_families_inside_the_pinned_set() -> None:
+    """cairosvg in the sandbox matches fonts with erm's fontconfig file: Arial is the bundled Liberation
+    Sans (a stock Debian without fonts-liberation gives DejaVu Sans), DejaVu Sans Condensed (installed by
+    fonts-dejavu-extra on many machines) is not in the set and falls back like any unknown family."""
+    def png(family: str) -> bytes:
+        result = render('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="40"><text x="4" y="28" '
+                        f'font-size="20" font-family="{family}">Probe text 0123</text></svg>', kind="svg",
+                        cache=False)
+        assert result.ok, result.error
+        return result.png
+
+    arial, unknown = png("Arial"), png("No Such Family")
+    assert png("Liberation Sans") == png("Helvetica") == arial != png("DejaVu Sans")
+    assert png("DejaVu Sans Condensed") == png("Noto Sans") == unknown != arial
+    assert png("Times New Roman") == png("serif") != unknown
+
+
 def test_a_font_added_to_the_machine_changes_no_render(tmp_path: Path, has_chromium: bool) -> None:
     """A new font where fontconfig and matplotlib look by default (~/.fonts, $XDG_DATA_HOME/fonts, and the
     home of the process that builds matplotlib's font list) is seen by neither Chromium, cairosvg nor
