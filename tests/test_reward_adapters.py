@@ -196,3 +196,29 @@ def test_options_from_the_environment(monkeypatch, tmp_path: Path) -> None:
     assert opts.profile == "visual-erm"  # the released judge implies the released renderer
     monkeypatch.setenv("ERM_REWARD_PROFILE", "erm")
     assert parse_options({}).profile == "erm"
+
+
+# -- the released table reward under the visual-erm profile -------------------------------------------------
+TABLE = "<table><tr><td>Year</td><td>Sales</td></tr><tr><td>2020</td><td>15</td></tr></table>"
+
+
+def test_visual_erm_profile_scores_tables_with_the_released_reward(tmp_path: Path) -> None:
+    from erm_cli.renderers import render
+
+    ref = render(TABLE, kind="html")
+    if not ref.ok:
+        pytest.skip(f"table rendering does not work here: {ref.error}")
+    path = tmp_path / "table.png"
+    path.write_bytes(ref.png)
+    wrong = TABLE.replace("15", "51")
+    [(reward, verdict, why)] = score_batch([wrong], [path], "table", judge="critic", profile="visual-erm")
+    assert why is None and verdict.parsed and reward == -verdict.severity_total <= 0
+    assert verdict.info["profile"] == "visual-erm"
+    # the tiny judge writes junk: unparseable -> -4 (released S = 4), no render term, never a plain 0
+    [(junk, jv, _)] = score_batch([TABLE], [path], "table", profile="visual-erm", **VLM)
+    assert not jv.parsed and junk == -4.0
+    [(failed, fv, _)] = score_batch(["```latex\n\\begin{tabular}{\n```"], [path], "table", judge="critic",
+                                    profile="visual-erm")
+    assert failed == -4.0 and not fv.render_ok
+    erm = score_batch([wrong], [path], "table", judge="critic")[0][0]
+    assert erm >= 1.0  # the erm profile keeps render_ok + visual reward

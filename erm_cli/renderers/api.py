@@ -129,6 +129,10 @@ def render(code: str | bytes, kind: str | None = None, options: RenderOptions | 
     if kind is None:
         return RenderResult(ok=False, kind="unknown", seconds=time.perf_counter() - t0,
                             error=f"cannot tell the code language; pass a kind ({', '.join(KINDS)})")
+    if options.profile != "erm":  # render like the released Visual-ERM reward code (profiles.py)
+        from .profiles import apply_profile
+
+        text, options = apply_profile(kind, text, options)
     from .cache import cache_key, get_cache
     from .versions import versions_for
 
@@ -139,7 +143,8 @@ def render(code: str | bytes, kind: str | None = None, options: RenderOptions | 
         hit = store.get(key)
         if hit is not None and (hit.ok or cache != "retry-failed"):
             return RenderResult(ok=hit.ok, kind=kind, png=hit.png, error=hit.error, cache_hit=True,
-                                seconds=time.perf_counter() - t0, versions=versions, key=key)
+                                seconds=time.perf_counter() - t0, versions=versions, key=key,
+                                profile=options.profile)
     left = options.timeout - (time.perf_counter() - t0)  # --timeout is the whole item's budget
     try:
         if left <= 0:
@@ -151,7 +156,7 @@ def render(code: str | bytes, kind: str | None = None, options: RenderOptions | 
     if store is not None:
         store.set(key, ok=ok, png=png, error=error, kind=kind)
     return RenderResult(ok=ok, kind=kind, png=png, error=error, seconds=time.perf_counter() - t0,
-                        versions=versions, key=key)
+                        versions=versions, key=key, profile=options.profile)
 
 
 # ------------------------------------------------------------------------------------ many items

@@ -56,6 +56,7 @@ class RenderResult:
     cache_hit: bool = False
     versions: dict[str, str] = field(default_factory=dict)
     key: str = ""
+    profile: str = "erm"
 
     def image(self) -> Image.Image:
         if not self.ok or self.png is None:
@@ -66,4 +67,4 @@ class RenderResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "kind": self.kind, "error": self.error, "seconds": round(self.seconds, 4),
-                "cache_hit": self.cache_hit, "versions": self.versions, "key": self.key}
+                "cache_hit": self.cache_hit, "versions": self.versions, "key": self.key, "profile": self.profile}

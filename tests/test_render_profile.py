@@ -1,0 +1,91 @@
+"""The visual-erm render profile reproduces the released Visual-ERM reward renderer: matplotlib with its
+savefig/show stripped and matplotlib's own defaults (6.4x4.8 in, the figure's dpi, no tight box), every SVG
+at 336x336 on white; the profile is part of the cache key and recorded in the render result."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from erm_cli.errors import InputError
+from erm_cli.renderers import RenderOptions, render
+from erm_cli.renderers.profiles import figure_dpi, released_matplotlib_code
+
+ERM = RenderOptions()
+VERM = RenderOptions(profile="visual-erm")
+ICON = ('<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24" viewBox="0 0 24 24">'
+        '<circle cx="12" cy="12" r="8" fill="#d62728"/></svg>')
+TIGHT = """
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots()
+ax.plot([1, 2, 3], [3, 1, 2])
+ax.set_title("tight")
+plt.savefig("out.png", bbox_inches="tight")
+plt.show()
+"""
+SIZED = """
+import matplotlib.pyplot as plt
+fig = plt.figure(figsize=(6, 4), dpi=150)
+plt.bar(["a", "b"], [1, 2])
+fig.savefig("chart.pdf")
+"""
+
+
+def size(result) -> tuple[int, int]:
+    assert result.ok, result.error
+    return Image.open(io.BytesIO(result.png)).size
+
+
+def rendered(code: str, options: RenderOptions):
+    result = render(code, options=options, cache=False)
+    if not result.ok and "sandbox" in (result.error or ""):
+        pytest.skip(f"rendering does not work here: {result.error}")
+    return result
+
+
+def test_svg_is_rasterised_at_336_on_white() -> None:
+    assert size(rendered(ICON, ERM)) == (24, 24)
+    result = rendered(ICON, VERM)
+    img = Image.open(io.BytesIO(result.png)).convert("RGB")
+    assert img.size == (336, 336) and img.getpixel((2, 2)) == (255, 255, 255)
+    assert img.getpixel((168, 168))[0] > 200 and result.profile == "visual-erm" and result.to_dict()["profile"]
+
+
+def test_matplotlib_uses_matplotlibs_defaults_without_a_tight_box() -> None:
+    assert size(rendered(TIGHT, VERM)) == (640, 480)  # 6.4x4.8 in at 100 dpi, bbox_inches dropped
+    erm = size(rendered(TIGHT, ERM))
+    assert erm != (640, 480)  # erm: 8x6 in, tight box kept
+    assert size(rendered(SIZED, VERM)) == (900, 600)  # the figure's own size and dpi
+    assert size(rendered(SIZED, ERM)) == (600, 400)
+
+
+def test_released_code_transformation() -> None:
+    code = released_matplotlib_code("plt.plot([1])\nplt.savefig('a.png',\n dpi=300)\nfig.show()\n")
+    assert "import matplotlib.pyplot as plt\nplt.plot" in code and "savefig('a.png'" not in code
+    assert "fig.show()" not in code and code.rstrip().endswith("plt.savefig('render.png')")
+    # a call is cut at its first ")", as the released regex does; the rest of the line becomes comment
+    nested = released_matplotlib_code("plt.savefig(os.path.join('a', 'b.png'))\n")
+    assert "# removed by render profile visual-erm)" in nested
+    assert size(rendered("import matplotlib.pyplot as plt\nimport os\nplt.plot([1])\n"
+                         "plt.savefig(os.path.join('a', 'b.png'))\n", VERM)) == (640, 480)
+    # over two lines the leftover ")" is code: the render fails there as it does in the released renderer
+    assert not rendered("import matplotlib.pyplot as plt\nplt.plot([1])\nplt.savefig('a' + str(len([1]))\n"
+                        "            + '.png')\n", VERM).ok
+    assert figure_dpi("plt.subplots(1, 2, dpi=72)") == 72 and figure_dpi("x = 1") == 100
+    assert figure_dpi("import matplotlib\nmatplotlib.rcParams['figure.dpi'] = 200") == 200
+
+
+def test_profile_is_part_of_the_cache_key() -> None:
+    assert ERM.key() != VERM.key() and "profile" not in ERM.key()
+    first = render(ICON, options=VERM)
+    again = render(ICON, options=VERM)
+    if not first.ok:
+        pytest.skip(f"rendering does not work here: {first.error}")
+    assert again.cache_hit and again.key == first.key != render(ICON, options=ERM).key
+
+
+def test_unknown_profile_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="profile must be one of"):
+        render(ICON, options=RenderOptions(profile="paper"), cache=False)
