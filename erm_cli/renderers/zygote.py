@@ -709,8 +709,11 @@ def _clear_tmp() -> None:
                 pass
 
 
-def _worker_setup(job: dict, proc_fd: int, vm_base: int) -> None:
-    """Everything between the fork and the first line of the code. Any failure aborts the render."""
+def _worker_setup(code_fd: int, proc_fd: int) -> int:
+    """Everything that does not depend on the job, done while the worker waits as a spare: afterwards
+    the process is uid 65534 in its own user namespace, has no capability, holds no descriptor but the
+    read end of its code pipe (returned, as fd 3), and runs under the seccomp filter. Any failure
+    aborts the render."""
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     os.setsid()  # its own process group: kill(0, ...) reaches only itself
     # An unprivileged uid in a user namespace of its own: no capability over the jail's namespaces,
@@ -727,18 +730,11 @@ def _worker_setup(job: dict, proc_fd: int, vm_base: int) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    os.closerange(3, 1 << 16)  # no descriptor of the zygote protocol, /proc or anything else stays open
+    os.dup2(code_fd, 3)
+    os.closerange(4, 1 << 16)  # no descriptor of the zygote protocol, /proc or anything else stays open
     base = "/tmp/work"
     os.makedirs(base, mode=0o700, exist_ok=True)
     os.chdir(base)
-    import resource
-
-    mem = int(job.get("mem_mb") or 1536) << 20
-    cpu = max(1, int(float(job.get("timeout") or 30) + 0.999))
-    for res, value in ((resource.RLIMIT_AS, vm_base + mem), (resource.RLIMIT_CPU, cpu),
-                       (resource.RLIMIT_FSIZE, FSIZE_LIMIT), (resource.RLIMIT_NOFILE, NOFILE_LIMIT),
-                       (resource.RLIMIT_CORE, 0)):
-        resource.setrlimit(res, (value, value + 1 if res == resource.RLIMIT_CPU else value))
     os.environ.clear()
     os.environ.update(ENV_FIXED)
     os.environ.update({"HOME": base, "TMPDIR": base, "PATH": "/usr/bin:/bin", "MPLCONFIGDIR": base})
@@ -750,19 +746,39 @@ def _worker_setup(job: dict, proc_fd: int, vm_base: int) -> None:
     SECCOMP_FILTER.load()  # also sets no_new_privs
     _patch_network()
     sys.argv = ["code.py"]
+    return 3
 
 
-def worker_main(job: dict, code: str, proc_fd: int, vm_base: int) -> None:
-    """Runs in the forked worker (pid 1 of its own pid namespace): isolate, run the code, write the
-    result files, exit. Holds no descriptor of the zygote protocol. Never returns."""
-    t0 = time.monotonic()
+def _apply_limits(job: dict, vm_base: int) -> None:
+    import resource
+
+    mem = int(job.get("mem_mb") or 1536) << 20
+    cpu = max(1, int(float(job.get("timeout") or 30) + 0.999))
+    for res, value in ((resource.RLIMIT_AS, vm_base + mem), (resource.RLIMIT_CPU, cpu),
+                       (resource.RLIMIT_FSIZE, FSIZE_LIMIT), (resource.RLIMIT_NOFILE, NOFILE_LIMIT),
+                       (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(res, (value, value + 1 if res == resource.RLIMIT_CPU else value))
+
+
+def worker_main(code_fd: int, proc_fd: int, vm_base: int) -> None:
+    """Runs in the forked worker (pid 1 of its own pid namespace): isolate, wait for the job on the code
+    pipe, run it, write the result files, exit. Holds no descriptor of the zygote protocol, and none at
+    all once the code runs. Never returns."""
     try:
-        _worker_setup(job, proc_fd, vm_base)
+        code_fd = _worker_setup(code_fd, proc_fd)
+        frame = read_frame(code_fd)
+        os.close(code_fd)
+        if frame is None:  # a spare that was never used
+            os._exit(0)
+        job, code_bytes = frame
+        code = code_bytes.decode("utf-8", errors="replace")
+        _apply_limits(job, vm_base)
     except BaseException as exc:  # noqa: BLE001 - fail closed: the code never runs half-isolated
         try:
             _write_result({"status": "setup-error", "error": f"sandbox setup failed: {exc!r}"[:300]})
         finally:
             os._exit(70)
+    t0 = time.monotonic()
     status = 1
     try:
         try:
@@ -879,27 +895,51 @@ RENDER_ISOLATION = ["session", "pidns", "mountns", "ipcns", "private-tmp", "proc
                     "no-capabilities", "rlimits", "seccomp", "closed-fds", "clear-env"]
 
 
-def supervisor_main(job: dict, code: str, out_w: int, jail: list[str]) -> None:
-    """Forked from the zygote; never runs user code. Isolates the render, forks the worker, enforces
-    the wall clock, validates the worker's output and writes the one response frame on ``out_w``."""
+def _close_fds_except(keep: set[int]) -> None:
+    low = 3
+    for fd in sorted(keep):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 1 << 16)
+
+
+def supervisor_main(job_r: int, out_w: int, jail: list[str]) -> None:
+    """Forked from the zygote as a *spare*; never runs user code. Isolates a render in advance and forks
+    its worker (which sets itself up and waits); then waits for a job on ``job_r``, hands it to the
+    worker, enforces the wall clock, validates the worker's output and writes the one response frame on
+    ``out_w``. EOF on ``job_r`` retires the spare (its worker dies with it)."""
     header: dict = {"status": "error", "error": "the sandbox supervisor failed"}
     payload = b""
     try:
-        os.closerange(3, out_w)
-        os.closerange(out_w + 1, 1 << 16)
+        _close_fds_except({job_r, out_w})
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the zygote
         os.setsid()
         vm_base = _vm_size()
         tmp_fd, proc_fd = _isolate_render()
+        code_r, code_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(out_w)
-            os.close(tmp_fd)
-            worker_main(job, code, proc_fd, vm_base)
+            for fd in (out_w, job_r, tmp_fd, code_w):
+                os.close(fd)
+            worker_main(code_r, proc_fd, vm_base)
         os.close(proc_fd)
+        os.close(code_r)
+        frame = read_frame(job_r)  # blocks while this is a spare
+        os.close(job_r)
+        if frame is None:
+            os.kill(pid, signal.SIGKILL)
+            os._exit(0)
+        job, code = frame
         timeout = float(job.get("timeout") or 30)
+        deadline = time.monotonic() + timeout
         pidfd = os.pidfd_open(pid)
-        ready, _, _ = select.select([pidfd], [], [], timeout)
+        try:
+            write_frame(code_w, job, code)
+        except OSError:
+            pass  # the worker died during its setup: its exit status and setup error tell why
+        os.close(code_w)
+        ready, _, _ = select.select([pidfd], [], [], max(0.0, deadline - time.monotonic()))
         if not ready:
             os.kill(pid, signal.SIGKILL)  # pid 1 of its namespace: everything in it dies too
             os.waitpid(pid, 0)
@@ -953,6 +993,7 @@ def _freeze_heap() -> None:
 
 class Job:
     __slots__ = (
+        "answered",
         "buf",
         "deadline",
         "header",
@@ -978,6 +1019,18 @@ class Job:
         self.t0 = time.monotonic()
         self.deadline = self.t0 + float(header.get("timeout") or 30) + 10.0
         self.overflow = False
+        self.answered = False
+
+
+#: Spare supervisors (render isolated, worker set up) kept ready per zygote.
+SPARES = 2
+
+
+class Spare:
+    __slots__ = ("generation", "job_w", "out_r", "pid")
+
+    def __init__(self, pid: int, job_w: int, out_r: int, generation: int):
+        self.pid, self.job_w, self.out_r, self.generation = pid, job_w, out_r, generation
 
 
 class Zygote:
@@ -994,22 +1047,68 @@ class Zygote:
             if "matplotlib" in self.kinds else [f"kind:{k}" for k in self.kinds]
         self.warm_kinds: set[str] = set()
         self.jail = list(jail)
+        self.spares: list[Spare] = []
+        self.retired: list[int] = []
+        self.generation = 0  # bumped whenever the zygote imports more: older spares miss those modules
 
-    def start_job(self, header: dict, code_bytes: bytes) -> None:
+    def _fork_spare(self) -> Spare:
+        """A supervisor with its render already isolated and its worker set up, waiting for a job."""
+        out_r, out_w = os.pipe()
+        job_r, job_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            supervisor_main(job_r, out_w, self.jail)  # closes every other descriptor first
+        os.close(out_w)
+        os.close(job_r)
+        return Spare(pid, job_w, out_r, self.generation)
+
+    def refill_spares(self) -> None:
+        self.spares = [sp for sp in self.spares if sp.generation == self.generation or self._retire(sp)]
+        while len(self.spares) < SPARES:
+            self.spares.append(self._fork_spare())
+
+    def _retire(self, spare: Spare) -> bool:
+        """Close a spare that is out of date (forked before new imports); its supervisor exits on EOF."""
+        os.close(spare.job_w)
+        os.close(spare.out_r)
+        self.retired.append(spare.pid)
+        return False
+
+    def _reap_retired(self) -> None:
+        for pid in list(self.retired):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self.retired.remove(pid)
+
+    def start_job(self, header: dict, code: bytes) -> None:
         import selectors
 
-        code = code_bytes.decode("utf-8", errors="replace")
         kind = header.get("kind")
         if kind not in RUNNERS or kind not in self.kinds:
             write_frame(self.resp_fd, {"id": header.get("id"), "status": "error",
                                        "error": f"the sandbox cannot render kind {kind!r}"})
             return
         self.warm_kind(kind)
-        out_r, out_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            supervisor_main(header, code, out_w, self.jail)  # closes every other descriptor first
-        os.close(out_w)
+        spare = None
+        while self.spares and spare is None:
+            candidate = self.spares.pop(0)
+            if candidate.generation != self.generation:
+                self._retire(candidate)
+                continue
+            try:
+                write_frame(candidate.job_w, header, code)
+                os.close(candidate.job_w)
+                spare = candidate
+            except OSError:  # that spare died (e.g. killed for memory): forget it, take another
+                self._retire(candidate)
+        if spare is None:
+            spare = self._fork_spare()
+            write_frame(spare.job_w, header, code)
+            os.close(spare.job_w)
+        pid, out_r = spare.pid, spare.out_r
         os.set_blocking(out_r, False)
         try:
             pidfd = os.pidfd_open(pid)
@@ -1031,6 +1130,7 @@ class Zygote:
                     pass
             mark_preloaded()
             _freeze_heap()
+            self.generation += 1
 
     def _read_pipe(self, job: Job) -> None:
         try:
@@ -1040,11 +1140,13 @@ class Zygote:
         except OSError:
             data = b""
         if data:
-            if len(job.buf) + len(data) > MAX_RESULT:
+            if len(job.buf) + len(data) > MAX_RESULT + MAX_HEADER:
                 job.overflow = True
                 self._kill(job)
             else:
                 job.buf += data
+                if not job.answered and parse_frame(bytes(job.buf)) is not None:
+                    self._respond(job)
             return
         self.sel.unregister(job.pipe)
         os.close(job.pipe)
@@ -1071,7 +1173,17 @@ class Zygote:
                 pass
 
     def _finish(self, job: Job) -> None:
+        """The supervisor has exited and its pipe is closed: answer (if not done yet) and forget the job."""
         del self.jobs[job.pid]
+        if not job.answered:
+            self._respond(job)
+
+    def _respond(self, job: Job) -> None:
+        """Send the job's response: the supervisor's frame (checked again), or why there is none.
+
+        Called as soon as a complete frame has arrived, without waiting for the supervisor to exit (tearing
+        down its namespaces takes a while); the supervisor is still reaped, and killed at the deadline."""
+        job.answered = True
         parsed = parse_frame(bytes(job.buf)) if not job.overflow else None
         seconds = round(time.monotonic() - job.t0, 4)
         if parsed is not None:
@@ -1082,7 +1194,7 @@ class Zygote:
                         self.idle_queue.append(name)
         if job.overflow:
             header, payload = {"status": "error", "error": f"output larger than {MAX_RESULT >> 20} MB"}, b""
-        elif parsed is not None and job.status == 0:
+        elif parsed is not None and job.status in (0, None):
             header, payload = parsed
             header = {k: header.get(k) for k in ("status", "error", "format", "isolation")}
             if header.get("status") not in ("ok", "error"):
@@ -1106,8 +1218,8 @@ class Zygote:
             if self.jobs:
                 timeout = max(0.0, min(j.deadline for j in self.jobs.values()) - now)
                 timeout = min(timeout, 0.5)  # also polls for children without a pidfd
-            elif self.idle_queue:
-                timeout = 0.05
+            elif self.idle_queue or len(self.spares) < SPARES or self.retired:
+                timeout = 0.02
             events = self.sel.select(timeout)
             if not events and not self.jobs and self.idle_queue:
                 name = self.idle_queue.pop(0)
@@ -1117,7 +1229,13 @@ class Zygote:
                     idle_preload(name)
                     mark_preloaded()
                     _freeze_heap()
+                    self.generation += 1
                 continue
+            if not events and (len(self.spares) < SPARES or any(sp.generation != self.generation
+                                                                 for sp in self.spares)):
+                self.refill_spares()  # while idle: the next render finds its namespaces ready
+                continue
+            self._reap_retired()
             for key, _ in events:
                 what, job = key.data
                 if what == "req":
@@ -1140,7 +1258,7 @@ class Zygote:
             for job in list(self.jobs.values()):
                 if job.status is None and (job.pidfd is None or now > job.deadline):
                     self._reap(job)
-                if now > job.deadline and (job.status is None or job.pipe_open):
+                if now > job.deadline and (job.status is None or job.pipe_open):  # answered or not
                     self._kill(job)
                     if job.status is None:
                         try:
@@ -1158,6 +1276,11 @@ class Zygote:
     def shutdown(self) -> None:
         for job in list(self.jobs.values()):
             self._kill(job)
+        for spare in self.spares:
+            try:
+                os.kill(spare.pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def main() -> None:
