@@ -36,7 +36,7 @@ HANG_BOUND = 60
 
 
 def erm(*args: str, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "erm_cli.app", *args], capture_output=True, input=stdin,
+    return subprocess.run([sys.executable, "-m", "erm_cli.app", *args], capture_output=True, input=stdin, check=False,
                           timeout=timeout, env={**os.environ, "COLUMNS": "200"})
 
 
@@ -93,8 +93,8 @@ ADVERSARIAL = {
                                                      "vlm_parse", "True"),
     "LaTeX captions with long blank runs": ("'\\\\begin{table}' + '\\\\caption' + ' ' * 1000000 + 'x'",
                                             "latex_caption", "True"),
-    "LaTeX with a hundred thousand macros": ("'\\\\begin{tabular}{c}\\n' + '\\\\textbf{a} \\\\\\\\ ' * 60000 + "
-                                             "'\\\\end{tabular}'", "latex_to_html", "'<table' in out"),
+    "LaTeX with sixty thousand macro rows": (("'\\\\begin{tabular}{c}\\n' + '\\\\textbf{a} \\\\\\\\ ' * 60000 + "
+                                              "'\\\\end{tabular}'"), "latex_to_html", "'<table' in out"),
 }
 
 _CALLS = {
@@ -112,7 +112,8 @@ _CALLS = {
 def test_host_side_parsing_is_linear(name: str) -> None:
     build, call, check = ADVERSARIAL[name]
     script = f"text = {build}\nkind = None\n{_CALLS[call]}\nassert {check}, repr(out)[:200]\nprint('ok', len(text))"
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=HANG_BOUND)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=HANG_BOUND,
+                          check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("ok ") and int(proc.stdout.split()[1]) >= 300_000
 

@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..inputs import MAX_JSONL_LINE_BYTES, allowed_roots, confine, iter_lines_capped, open_input, read_input_bytes
+from ..inputs import (
+    MAX_JSONL_LINE_BYTES,
+    allowed_roots,
+    confine,
+    iter_lines_capped,
+    open_input,
+    read_input_bytes,
+)
 from .api import CacheMode, RenderItem, iter_render
 from .base import KINDS, RenderOptions, RenderResult
 

@@ -34,13 +34,20 @@ from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..errors import ErmError, InputError, ModelError, RenderFailure
+from ..inputs import check_text_size
 from ..judges.base import Judge
 from ..models.base import Backend
 from ..models.messages import decode_base64
-from ..inputs import check_text_size
 from .inputs import PathNotAllowed, read_image_input, resolve_under
-from .limits import (LoopbackOnlyMiddleware, PixelBudget, PixelBudgetBusy, PixelLimit, ServerBusy, header_pixels,
-                     server_protocol)
+from .limits import (
+    LoopbackOnlyMiddleware,
+    PixelBudget,
+    PixelBudgetBusy,
+    PixelLimit,
+    ServerBusy,
+    header_pixels,
+    server_protocol,
+)
 from .schemas import Health, JudgeRequest, JudgeResponse, RewardRequest, RewardResponse
 
 log = logging.getLogger("erm.serve")
