@@ -89,3 +89,31 @@ def test_profile_is_part_of_the_cache_key() -> None:
 def test_unknown_profile_is_an_input_error() -> None:
     with pytest.raises(InputError, match="profile must be one of"):
         render(ICON, options=RenderOptions(profile="paper"), cache=False)
+
+
+def run_cli(argv: list[str]) -> int:
+    from erm_cli.app import main
+
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_profile_flag_on_render_and_judge(tmp_path, capsys) -> None:
+    import json
+
+    icon = tmp_path / "icon.svg"
+    icon.write_text(ICON)
+    out = tmp_path / "icon.png"
+    code = run_cli(["render", str(icon), "-o", str(out), "--profile", "visual-erm", "--json", "--no-cache"])
+    if code == 3:
+        pytest.skip("rendering does not work here")
+    assert code == 0 and Image.open(out).size == (336, 336)
+    assert json.loads(capsys.readouterr().out)["profile"] == "visual-erm"
+    assert run_cli(["render", str(icon), "-o", str(out), "--profile", "paper"]) == 2
+    ref = tmp_path / "ref.png"
+    ref.write_bytes(render(ICON, options=VERM).png)
+    assert run_cli(["judge", str(ref), str(icon), "--profile", "visual-erm", "--json"]) in (0, 1)
+    assert json.loads(capsys.readouterr().out)["info"]["profile"] == "visual-erm"

@@ -43,6 +43,9 @@ def judge(
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the render cache."),
     allowed_root: list[Path] = typer.Option([], "--allowed-root", help="--batch: also allow paths in the JSONL "
                                             "under this folder (repeatable; by default only the JSONL's folder)."),
+    profile: str | None = typer.Option(None, "--profile", help="Render code candidates like erm (default) or "
+                                       "like the released Visual-ERM reward code (visual-erm; the default "
+                                       "when --model is the released Visual-ERM judge)."),
 ) -> None:
     """Judge PRED against REF: itemised errors (most severe first) and a reward in [0, 1].
 
@@ -72,22 +75,28 @@ def judge(
         return
     if not reference or not prediction:
         raise InputError("missing REF and PRED; see erm judge --help")
+    from ..judges.vlm import default_profile
+    from ..renderers.profiles import check_profile
+
+    profile = check_profile(profile or (default_profile(model) if judge_name == "vlm" else None) or "erm")
     _judge_one(reference, prediction, task, judge_name, options, kind, as_json, fail_under, diff_image,
-               not no_cache)
+               not no_cache, profile)
 
 
 def _judge_one(reference: str, prediction: str, task: str, judge_name: str, options: dict[str, Any],
                kind: str | None, as_json: bool, fail_under: float | None, diff_image: Path | None,
-               use_cache: bool) -> None:
+               use_cache: bool, profile: str = "erm") -> None:
     from ..console import print_json
     from ..judges import get_judge
     from ..judges.pipeline import score_candidate
+    from ..renderers import RenderOptions
 
     for what, path in (("reference", reference), ("candidate", prediction)):
         if not os.path.lexists(path):
             raise InputError(f"{what}: no such file: {path}")
     verdict = score_candidate(reference, prediction, task=task, kind=kind, judge=get_judge(judge_name, **options),
-                              use_cache=use_cache)
+                              use_cache=use_cache, render_options=RenderOptions(profile=profile))
+    verdict.info["profile"] = profile
     if diff_image is not None:
         _write_diff(diff_image, reference, prediction, verdict, kind)
     for warning in verdict.info.get("warnings", []):

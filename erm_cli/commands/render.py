@@ -41,6 +41,8 @@ def render(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Re-run renders whose failure was cached "
                                       "(and, with --batch, items that failed before)."),
     allowed_root: list[Path] = typer.Option([], "--allowed-root", help=ALLOWED_ROOT_HELP),
+    profile: str = typer.Option("erm", "--profile", help="erm, or visual-erm: render like the released "
+                                "Visual-ERM reward code (matplotlib defaults, SVG at 336x336)."),
 ) -> None:
     """Render CODE to a PNG, or many items with --batch (progress on stderr, resumable after a kill)."""
     from ..renderers import KINDS, RenderOptions
@@ -50,7 +52,10 @@ def render(
     if sum([no_cache, refresh, retry_failed and batch is None]) > 1:
         raise InputError("choose one of --no-cache, --refresh, --retry-failed")
     cache_mode = False if no_cache else "refresh" if refresh else "retry-failed" if retry_failed else True
-    options = RenderOptions(width=width, height=height, dpi=dpi, timeout=timeout, mem_mb=mem_mb, strict=strict)
+    from ..renderers.profiles import check_profile
+
+    options = RenderOptions(width=width, height=height, dpi=dpi, timeout=timeout, mem_mb=mem_mb, strict=strict,
+                            profile=check_profile(profile))
     if batch is not None:
         if code is not None:
             raise InputError("give either CODE or --batch, not both")
