@@ -222,3 +222,30 @@ def test_visual_erm_profile_scores_tables_with_the_released_reward(tmp_path: Pat
     assert failed == -4.0 and not fv.render_ok
     erm = score_batch([wrong], [path], "table", judge="critic")[0][0]
     assert erm >= 1.0  # the erm profile keeps render_ok + visual reward
+
+
+# -- erm train policy takes the reward judge's prompt file and profile -------------------------------------
+def test_train_policy_passes_prompt_file_and_profile_to_the_reward(reference: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from erm_cli.train.config import PolicySettings
+    from erm_cli.train.policy_grpo import build_reward_funcs
+
+    prompts = tmp_path / "policy-prompts.json"
+    prompts.write_text(json.dumps({"svg": "Policy reward prompt."}))
+    settings = PolicySettings(reward="vlm:tiny:qwen3-vl?max_tokens_cap=8", reward_prompt_file=str(prompts),
+                              reward_profile="visual-erm", format_weight=0.0)
+    [visual], _ = build_reward_funcs(settings)
+    [reward] = visual(prompts=["p"], completions=[FENCED], reference=[str(reference)], task=["svg"])
+    assert reward >= 1.0
+    judge = next(j for j in rewards._JUDGES.values() if getattr(j, "prompt_source", None) == str(prompts))
+    assert judge.prompts["svg"] == "Policy reward prompt."
+    with pytest.raises(InputError, match="does not apply to the critic judge"):
+        build_reward_funcs(PolicySettings(reward="critic", reward_prompt_file=str(prompts)))
+    run = subprocess.run([sys.executable, "-m", "erm_cli.app", "train", "policy", "--reward", "vlm:tiny:qwen3-vl",
+                          "--reward-prompt-file", str(prompts), "--reward-profile", "visual-erm", "--dry-run",
+                          "--json"], capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    settings_shown = json.loads(run.stdout)["settings"]
+    assert settings_shown["reward_prompt_file"] == str(prompts) and settings_shown["reward_profile"] == "visual-erm"

@@ -303,6 +303,13 @@ def policy(
     reward_workers: Optional[int] = _opt(
         "--reward-workers", help="Parallel reward computations (0 = auto).", panel=_POLICY
     ),
+    reward_prompt_file: Optional[str] = _opt(
+        "--reward-prompt-file", help="Judge prompts for --reward vlm:SPEC (see docs/MODELS.md).", panel=_POLICY
+    ),
+    reward_profile: Optional[str] = _opt(
+        "--reward-profile", help="erm | visual-erm render profile of the reward (default: visual-erm for the "
+        "released Visual-ERM judge).", panel=_POLICY
+    ),
     **shared: Any,
 ) -> None:
     """GRPO of an image-to-code policy with erm's reward (TRL GRPOTrainer): render_ok + visual + format."""

@@ -111,6 +111,8 @@ class PolicySettings(TrainSettings):
     vllm_tensor_parallel_size: int = 1
     reward_workers: int = 0
     reward_timeout: float = 60.0
+    reward_prompt_file: str | None = None  # judge prompts for --reward vlm:SPEC (e.g. the released ones)
+    reward_profile: str | None = None  # erm | visual-erm (default: visual-erm for the released judge)
     log_completions: bool = False
 
 

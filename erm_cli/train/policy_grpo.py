@@ -65,6 +65,17 @@ def parse_reward_spec(spec: str) -> dict[str, Any]:
     raise InputError(f"unknown --reward {spec!r}; use critic, vlm:SPEC or remote:URL")
 
 
+def reward_judge_options(settings: PolicySettings) -> dict[str, Any]:
+    """``prompt_file`` and ``profile`` for the reward judge (checked by make_trl_reward: a prompt file
+    needs ``--reward vlm:SPEC``)."""
+    out: dict[str, Any] = {}
+    if settings.reward_prompt_file:
+        out["prompt_file"] = settings.reward_prompt_file
+    if settings.reward_profile:
+        out["profile"] = settings.reward_profile
+    return out
+
+
 def reward_workers(settings: PolicySettings) -> int:
     return settings.reward_workers or max(2, min(16, os.cpu_count() or 2))
 
@@ -84,6 +95,7 @@ def build_reward_funcs(settings: PolicySettings) -> tuple[list[Callable[..., lis
                 timeout=settings.reward_timeout,
                 max_workers=reward_workers(settings),
                 **parse_reward_spec(settings.reward),
+                **reward_judge_options(settings),
             )
         )
         weights.append(settings.visual_weight)
