@@ -73,6 +73,10 @@ def judge(
         [], "--allowed-root", help="Also allow paths in the data under this folder (repeatable; by default "
         "only the data file's folder)."
     ),
+    prompt_file: Optional[Path] = typer.Option(
+        None, "--prompt-file", help="--judge vlm: judge prompts (e.g. the released VC-RewardBench prompts: "
+        "python -m erm_cli.judges.prompts CHECKOUT --bench)."
+    ),
 ) -> None:
     """Score a judge on VC-RewardBench-format data: F1_hard / F1_soft / Sc, AUROC, pairwise accuracy, baselines on the same items, a Markdown report with plots."""
     from ..bench.judge_bench import BASELINES, JudgeBenchConfig, judge_label, run_judge_bench
@@ -83,6 +87,8 @@ def judge(
         raise InputError(
             f"--judge must be critic, vlm or a baseline ({', '.join(BASELINES)}), not {judge_name!r}"
         )
+    if prompt_file is not None and judge_name != "vlm":
+        raise InputError("--prompt-file goes with --judge vlm")
     chosen = tuple(b.strip() for b in baselines.split(",") if b.strip())
     bad = [b for b in chosen if b not in BASELINES]
     if bad:
@@ -95,6 +101,7 @@ def judge(
         out_dir=run_dir,
         judge=judge_name,
         model=model,
+        judge_options={"prompt_file": str(prompt_file)} if prompt_file is not None else {},
         baselines=chosen,
         matcher_model=matcher,
         pairwise=pairwise,
