@@ -168,6 +168,8 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
                 # content added or removed at the bottom / right (a table row, a legend): width decides the
                 # scale, the top-left corners meet
                 sw = rw / cwid
+                if abs(sw / native - 1) < 0.012:  # a table a few pixels wider (a minus sign): same scale
+                    sw = native
                 hypotheses.append(("content-top-left", sw, sw, rb[0] - cb[0] * sw, rb[1] - cb[1] * sw))
     # evaluate hypotheses at low resolution (with a small shift search each)
     factor = max(1, int(max(W, H) // 256))

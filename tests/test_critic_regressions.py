@@ -1,0 +1,240 @@
+"""Regression tests for the critic's wrong verdicts of issue 12, each on real renders (erm's matplotlib and
+HTML renderers, or the shipped example images): values in data units, tick numbers read robustly, errors it
+used to miss, counts and severities, the reward's ordering and task guessing."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from erm_cli.judges.critic import Critic, guess_task
+from erm_cli.judges.critic.chart import fit_tick_values
+from erm_cli.judges.verdict import ErrorItem, Verdict, error_weight
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+REFINE = EXAMPLES / "refine"
+MINI = EXAMPLES / "bench-mini"
+
+
+@cache
+def render(code: str, kind: str = "matplotlib") -> Image.Image:
+    from erm_cli.renderers import render as erm_render
+
+    res = erm_render(code, kind=kind)
+    if not res.ok:
+        pytest.skip(f"{kind} renderer unavailable here: {res.error}")
+    return res.image()
+
+
+def describe(v: Verdict) -> list[dict]:
+    return [e.to_dict() for e in v.errors]
+
+
+# ------------------------------------------------------------------------------------------ data units
+
+def test_showcase_bars_are_compared_in_data_units_and_the_y_label_is_found() -> None:
+    ref = Image.open(REFINE / "sales_bar.png")
+    cand = render((REFINE / "sales_bar_init.py").read_text())
+    v = Critic().judge(ref, cand, "chart")
+    texts = " | ".join(e.description for e in v.errors)
+    # the label is in both images: it may have moved with the narrower tick labels, it is not missing
+    assert not any("Revenue (M$)" in e.description and "missing" in e.description for e in v.errors), describe(v)
+    # the Q2 bar: 19 in the reference, 14 in the candidate, read from each image's own axis
+    assert "19 expected, 14 found" in texts, describe(v)
+    bars = [e for e in v.errors if e.category == "data_error" and "bar" in e.location]
+    assert bars and bars[0].evidence and bars[0].evidence.get("units") == "data", describe(v)
+    # the candidate's axis runs to ~15, the reference's to ~20: one axis-range error, not one per tick label
+    scale = [e for e in v.errors if "tick labels" in e.location]
+    assert len(scale) == 1 and scale[0].category == "data_error", describe(v)
+
+
+def test_axis_limits_alone_move_no_bar() -> None:
+    code = ("import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)\n"
+            "ax.bar(['A', 'B', 'C', 'D'], [12, 19, 7, 15], color='#4c72b0')\nax.set_ylim(0, {top})\n")
+    v = Critic().judge(render(code.format(top=20)), render(code.format(top=30)), "chart")
+    assert any(e.category == "data_error" and "range differs" in e.description for e in v.errors), describe(v)
+    assert not any("bar" in e.location for e in v.errors), describe(v)
+
+
+# ------------------------------------------------------------------------------------------ tick numbers
+
+def test_tick_readings_are_repaired_from_their_axis() -> None:
+    # Tesseract's readings of the showcase's y ticks: "17.5", "7.5" and "2.5" lose their decimal point
+    read = [(103.0, "175"), (149.5, "15.0"), (196.0, "12.5"), (242.0, "10.0"), (288.5, "75"), (335.0, "5.0"),
+            (381.0, "25"), (427.5, "0.0")]
+    cal, chosen = fit_tick_values(read, decreasing=True)
+    assert chosen == ["17.5", "15.0", "12.5", "10.0", "7.5", "5.0", "2.5", "0.0"]
+    assert cal is not None and cal[0] < 0
+    # one reading that fits no repair is left out, not believed
+    cal2, chosen2 = fit_tick_values([(10.0, "0.8"), (60.0, "0.6"), (110.0, "0.4"), (160.0, "9")], decreasing=True)
+    assert chosen2[:3] == ["0.8", "0.6", "0.4"] and chosen2[3] is None and cal2 is not None
+
+
+def test_rescaled_showcase_has_no_axis_scale_error() -> None:
+    ref = Image.open(REFINE / "sales_bar.png")
+    smaller = ref.resize((int(ref.width * 0.75), int(ref.height * 0.75)), Image.LANCZOS)
+    v = Critic().judge(ref, smaller, "chart")
+    assert not any(e.category == "data_error" for e in v.errors), describe(v)
+
+
+# ------------------------------------------------------------------------------------------ missed errors
+
+BASE = """import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+x = [1, 2, 3, 4, 5, 6, 7, 8]
+y = [3.1, 4.0, 3.6, 5.2, 6.1, 5.8, 7.0, 7.4]
+z = [2.0, 2.4, 3.1, 2.9, 3.8, 4.4, 4.1, 5.0]
+ax.plot(x, y, color='tab:blue', linestyle='-', marker='o', label='Alpha')
+ax.plot(x, z, color='tab:orange', linestyle='-', label='Beta')
+ax.set_title('Growth by month')
+ax.set_xlabel('Month')
+ax.set_ylabel('Value')
+ax.legend()
+ax.grid(True)
+"""
+BETA = "ax.plot(x, z, color='tab:orange', linestyle='-', label='Beta')"
+
+EDITS = {
+    "line style": (BASE.replace(BETA, BETA.replace("'-'", "'--'")), "style_error", "line style differs"),
+    "marker shape": (BASE.replace("marker='o'", "marker='s'"), "style_error", "marker shape differs"),
+    "plot to scatter": (BASE.replace(BETA, "ax.scatter(x, z, color='tab:orange', label='Beta')"),
+                        "structure_error", "chart type differs"),
+    "grid removed": (BASE.replace("ax.grid(True)\n", ""), "style_error", "grid lines missing"),
+    "slightly different shade": (BASE.replace("color='tab:orange'", "color='#e8822a'"), "style_error",
+                                 "#e8822a"),
+    "font size": (BASE.replace("ax.set_title('Growth by month')", "ax.set_title('Growth by month', fontsize=14)"),
+                  "style_error", "different size"),
+    "typo": (BASE.replace("'Month'", "'Mcnth'"), "text_error", "Month"),
+}
+
+
+def test_the_same_code_has_no_error() -> None:
+    v = Critic().judge(render(BASE), render(BASE.replace("fig, ax", "fig,  ax")), "chart")
+    assert v.errors == [], describe(v)
+
+
+@pytest.mark.parametrize("kind", sorted(EDITS))
+def test_a_real_error_it_used_to_miss_is_found(kind: str) -> None:
+    code, category, words = EDITS[kind]
+    v = Critic().judge(render(BASE), render(code), "chart")
+    hits = [e for e in v.errors if e.category == category and words in e.description]
+    assert hits, describe(v)
+    assert len(v.errors) <= 3, describe(v)  # one change, not a cascade of errors
+
+
+# ------------------------------------------------------------------------------------------ counts, severities
+
+ROWS = [["Region", "Q1", "Q2", "Change"], ["North", "120.5", "131.2", "8.9"], ["South", "98.1", "56.7", "-42.4"],
+        ["East", "77.0", "80.3", "4.3"], ["West", "64.2", "70.0", "9.0"], ["Central", "55.5", "51.0", "-8.1"]]
+
+
+def _table(rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{c}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows[1:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+@pytest.fixture()
+def _chromium(has_chromium: bool) -> None:
+    if not has_chromium:
+        pytest.skip("Chromium is not installed")
+
+
+@pytest.mark.usefixtures("_chromium")
+def test_a_duplicated_table_row_is_one_error() -> None:
+    dup = ROWS[:3] + [ROWS[2]] + ROWS[3:]
+    v = Critic().judge(render(_table(ROWS), "html"), render(_table(dup), "html"), "table")
+    assert len(v.errors) == 1 and v.errors[0].category == "layout_error", describe(v)
+    assert "South" in v.errors[0].description
+
+
+@pytest.mark.usefixtures("_chromium")
+def test_a_table_sign_flip_is_a_numeric_error() -> None:
+    flipped = [r[:] for r in ROWS]
+    flipped[2][3] = "42.4"
+    v = Critic().judge(render(_table(ROWS), "html"), render(_table(flipped), "html"), "table")
+    assert [e.category for e in v.errors] == ["numeric_error"], describe(v)
+    assert v.errors[0].severity >= 2 and v.reward < 1.0
+
+
+def test_another_chart_type_is_severe_and_scores_below_any_single_minor_error() -> None:
+    bars = BASE.replace(BETA, "ax.bar(x, z, color='tab:orange', label='Beta')")
+    v = Critic().judge(render(BASE), render(bars), "chart")
+    structure = [e for e in v.errors if e.category == "structure_error"]
+    assert structure and structure[0].severity == 3 and "chart type differs" in structure[0].description, describe(v)
+    minor = Verdict(task="chart", errors=[ErrorItem("style_error", 1)])
+    assert v.reward < minor.reward
+
+
+# ------------------------------------------------------------------------------------------ reward order
+
+def test_reward_is_monotone_and_weighs_structure_at_least_as_a_minor_error() -> None:
+    one = [ErrorItem("data_error", 2)]
+    three = one + [ErrorItem("style_error", 1), ErrorItem("text_error", 3)]
+    assert Verdict("chart", one).reward > Verdict("chart", three).reward > Verdict("chart", three * 10).reward > 0
+    for task, cat in (("chart", "structure_error"), ("table", "layout_error"), ("svg", "structure_error")):
+        for sev in (1, 2, 3):
+            assert error_weight(cat, sev) >= max(error_weight(c, 1) for c in ("style_error", "text_error"))
+            assert Verdict(task, [ErrorItem(cat, sev)]).reward <= Verdict(task, [ErrorItem("style_error", 1)]).reward
+    released = Verdict("chart", three, reward_formula="released")
+    assert released.reward == pytest.approx(1 - 6 / 50)  # Visual-ERM's released clip(1 - S / 50)
+    assert Verdict.from_dict(released.to_dict()).reward == pytest.approx(released.reward)
+
+
+def _one_vs_three_pairs() -> list[dict]:
+    rows = [json.loads(line) for line in (MINI / "pairwise.jsonl").read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["chosen_errors"] == 1 and r["rejected_errors"] == 3]
+
+
+@pytest.mark.parametrize("pair", _one_vs_three_pairs(), ids=lambda r: r["id"])
+def test_a_one_error_candidate_scores_above_its_three_error_superset(pair: dict) -> None:
+    """erm synth's chains: the 3-error candidate holds the 1-error candidate's error and two more."""
+    ref = Image.open(MINI / pair["gt_img_path"])
+    critic = Critic()
+    chosen = critic.judge(ref, Image.open(MINI / pair["chosen_img_path"]), pair["category"])
+    rejected = critic.judge(ref, Image.open(MINI / pair["rejected_img_path"]), pair["category"])
+    assert chosen.reward > rejected.reward, (describe(chosen), describe(rejected))
+
+
+# ------------------------------------------------------------------------------------------ task guessing
+
+def _known_references() -> list[tuple[Path, str]]:
+    out = {str(MINI / json.loads(line)["gt_img_path"]): json.loads(line)["category"]
+           for line in (MINI / "data.jsonl").read_text().splitlines() if line.strip()}
+    out.update({str(REFINE / "sales_bar.png"): "chart", str(REFINE / "region_line.png"): "chart",
+                str(REFINE / "fruit_grouped.png"): "chart", str(REFINE / "scores_table.png"): "table",
+                str(REFINE / "badge.png"): "svg"})
+    return sorted((Path(p), t) for p, t in out.items())
+
+
+def test_every_shipped_reference_image_is_listed() -> None:
+    listed = {p for p, _ in _known_references()}
+    shipped = {p for p in EXAMPLES.rglob("*.png") if p.parent == REFINE or p.name.endswith("-ref.png")}
+    assert shipped == listed
+
+
+@pytest.mark.parametrize("path,task", _known_references(), ids=lambda x: x.name if isinstance(x, Path) else x)
+def test_task_is_guessed_right_on_every_shipped_reference(path: Path, task: str) -> None:
+    assert guess_task(Image.open(path)) == task
+
+
+def test_a_guessed_task_is_said_in_the_verdict_and_the_human_output() -> None:
+    import subprocess
+    import sys
+
+    ref = MINI / "images" / "chart-00005-ref.png"
+    v = Critic().judge(Image.open(ref), Image.open(ref))
+    assert v.task == "chart" and v.info.get("task_guessed") is True
+    assert "task_guessed" not in Critic().judge(Image.open(ref), Image.open(ref), "chart").info
+    p = subprocess.run([sys.executable, "-m", "erm_cli.app", "judge", str(ref), str(ref)], capture_output=True,
+                       text=True, cwd=REPO, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "guessed" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "erm_cli.app", "judge", str(ref), str(ref), "--json"],
+                       capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert json.loads(p.stdout)["info"]["task_guessed"] is True
