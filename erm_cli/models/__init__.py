@@ -57,6 +57,19 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
     return {k: _coerce(spec.kind, k, v) for k, v in merged.items()}
 
 
+def in_flight_options(spec: str | ModelSpec, in_flight: int, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``options`` plus ``concurrency=in_flight`` for an ``openai:`` spec that does not set its own.
+
+    A caller that runs ``in_flight`` judgements at once (``erm serve --max-concurrency``, reward workers)
+    must let that many requests reach the server: with fewer, the rest wait for a slot inside the
+    backend while their per-item timeout runs."""
+    parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
+    out = dict(options or {})
+    if parsed.kind == "openai" and "concurrency" not in parsed.options and out.get("concurrency") is None:
+        out["concurrency"] = max(1, int(in_flight))
+    return out
+
+
 def load_model(spec: str | ModelSpec, **options: Any) -> Backend:
     """Return the shared backend for ``spec`` (built on first use). See the module docstring."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
@@ -108,6 +121,7 @@ def clear_cache() -> None:
 
 __all__ = [
     "SPEC_HELP",
+    "in_flight_options",
     "SPEC_KINDS",
     "Backend",
     "Completion",

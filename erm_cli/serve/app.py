@@ -249,6 +249,10 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
     OpenAI-compatible model server only). ``openai_model``: a local model spec to expose under /v1.
     """
     opts = {k: v for k, v in (model_options or {}).items() if v is not None}
+    if judge == "vlm" and isinstance(model, str):  # an openai: backend lets every judgement in flight reach it
+        from ..models import in_flight_options
+
+        opts = in_flight_options(model, max_concurrency * (2 if swap else 1), opts)
     the_judge, judge_backend = build_judge(judge, model, prompt_file, swap, opts, max_batch, batch_window_ms)
     root = Path(allowed_root).expanduser().resolve() if allowed_root else None
     if root is not None and not root.is_dir():

@@ -167,7 +167,7 @@ _JUDGES: dict[tuple[str, str], Any] = {}
 _JUDGES_LOCK = threading.Lock()
 
 
-def local_judge(name: str = "critic", model: str | None = None, **options: Any) -> Any:
+def local_judge(name: str = "critic", model: str | None = None, workers: int | None = None, **options: Any) -> Any:
     """A judge built once per process; a vlm judge over a local model gets a micro-batcher, so the
     threads scoring a batch share batched generate calls."""
     key = (name, json.dumps({"model": model, **options}, sort_keys=True, default=str))
@@ -185,10 +185,17 @@ def local_judge(name: str = "critic", model: str | None = None, **options: Any) 
                 from erm_cli.errors import InputError
 
                 raise InputError("judge='vlm' needs model=SPEC (or ERM_REWARD_MODEL)")
-            backend = load_model(spec)
+            from erm_cli.models import in_flight_options
+
+            # every scoring thread (x2 with swap) may wait on the model at once: let that many requests through
+            threads = max(workers or 0, int(os.environ.get("ERM_REWARD_WORKERS", DEFAULT_WORKERS)))
+            judge_opts = dict(options)
+            model_opts = in_flight_options(spec, threads * (2 if judge_opts.get("swap") else 1),
+                                           judge_opts.pop("model_options", None))
+            backend = load_model(spec, **model_opts)
             if getattr(backend, "kind", None) in ("hf", "tiny", "vllm"):
                 backend = BatchingBackend(backend, max_batch=16)
-            judge = get_judge("vlm", model=backend, **options)
+            judge = get_judge("vlm", model=backend, **judge_opts)
         else:
             judge = get_judge(name, **options)
         _JUDGES[key] = judge
@@ -349,11 +356,11 @@ def released_table_reward(verdict: Any) -> ScoreResult:
     return -float(verdict.severity_total), verdict, None
 
 
-def _resolve_judge(judge: Any, model: str | None, judge_options: dict[str, Any]) -> Any:
+def _resolve_judge(judge: Any, model: str | None, judge_options: dict[str, Any], workers: int | None = None) -> Any:
     if judge is None:
         judge = os.environ.get("ERM_REWARD_JUDGE", "critic")
     if isinstance(judge, str) and not _is_url(judge):
-        return local_judge(judge, model=model, **judge_options)
+        return local_judge(judge, model=model, workers=workers, **judge_options)
     return judge
 
 
@@ -388,7 +395,7 @@ def score_batch(completions: Sequence[Any], references: Sequence[Any], tasks: Se
         _log_failures(results)
         return results
     try:
-        the_judge = _resolve_judge(judge, model, judge_options)
+        the_judge = _resolve_judge(judge, model, judge_options, workers)
     except Exception as exc:  # noqa: BLE001 - a judge that cannot load fails every sample, loudly
         reason = f"cannot build the judge: {exc}"
         log.error(reason)
