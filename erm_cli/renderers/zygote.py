@@ -303,8 +303,12 @@ def warm_svg() -> None:
     import cairosvg.parser
     import cairosvg.surface  # noqa: F401
 
-    run_svg('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="4" height="4" '
-            'fill="red"/><text x="1" y="7" font-size="4">a</text></svg>', {})
+    run_svg(WARM_SVG, {})
+
+
+WARM_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24" viewBox="0 0 24 24"><rect width="4" '
+            'height="4" fill="red"/><circle cx="12" cy="12" r="5" stroke="#123" fill="none"/><path d="M2 20h8a3 3 0 '
+            '0 0 0-6z" fill="#eee"/><text x="1" y="7" font-size="4">a</text></svg>')
 
 
 WARM_CHART = """
@@ -749,6 +753,18 @@ def _worker_setup(code_fd: int, proc_fd: int) -> int:
     return 3
 
 
+#: Set in the SVG zygote: a spare worker renders a throw-away icon while it waits, so that the pages a
+#: render touches are already its own (copy-on-write faults cost more than cairosvg's own 2 ms).
+WORKER_WARMUP = False
+
+
+def _warm_worker() -> None:
+    try:
+        run_svg(WARM_SVG, {})
+    except Exception:  # noqa: BLE001, S110 - only speed is at stake
+        pass
+
+
 def _apply_limits(job: dict, vm_base: int) -> None:
     import resource
 
@@ -760,12 +776,14 @@ def _apply_limits(job: dict, vm_base: int) -> None:
         resource.setrlimit(res, (value, value + 1 if res == resource.RLIMIT_CPU else value))
 
 
-def worker_main(code_fd: int, proc_fd: int, vm_base: int) -> None:
+def worker_main(code_fd: int, proc_fd: int, vm_base: int, warm: bool = False) -> None:
     """Runs in the forked worker (pid 1 of its own pid namespace): isolate, wait for the job on the code
     pipe, run it, write the result files, exit. Holds no descriptor of the zygote protocol, and none at
     all once the code runs. Never returns."""
     try:
         code_fd = _worker_setup(code_fd, proc_fd)
+        if warm:
+            _warm_worker()
         frame = read_frame(code_fd)
         os.close(code_fd)
         if frame is None:  # a spare that was never used
@@ -904,7 +922,7 @@ def _close_fds_except(keep: set[int]) -> None:
     os.closerange(low, 1 << 16)
 
 
-def supervisor_main(job_r: int, out_w: int, jail: list[str]) -> None:
+def supervisor_main(job_r: int, out_w: int, jail: list[str], warm: bool = False) -> None:
     """Forked from the zygote as a *spare*; never runs user code. Isolates a render in advance and forks
     its worker (which sets itself up and waits); then waits for a job on ``job_r``, hands it to the
     worker, enforces the wall clock, validates the worker's output and writes the one response frame on
@@ -922,7 +940,7 @@ def supervisor_main(job_r: int, out_w: int, jail: list[str]) -> None:
         if pid == 0:
             for fd in (out_w, job_r, tmp_fd, code_w):
                 os.close(fd)
-            worker_main(code_r, proc_fd, vm_base)
+            worker_main(code_r, proc_fd, vm_base, warm)
         os.close(proc_fd)
         os.close(code_r)
         frame = read_frame(job_r)  # blocks while this is a spare
@@ -1043,6 +1061,8 @@ class Zygote:
         self.sel.register(req_fd, selectors.EVENT_READ, ("req", None))
         self.jobs: dict[int, Job] = {}
         self.kinds = FAMILIES.get(os.environ.get("ERM_ZYGOTE_FAMILY", ""), tuple(RUNNERS))
+        global WORKER_WARMUP
+        WORKER_WARMUP = self.kinds == ("svg",)
         self.idle_queue = [n for n in IDLE_PRELOADS if not n.startswith("kind:") or n[5:] in self.kinds] \
             if "matplotlib" in self.kinds else [f"kind:{k}" for k in self.kinds]
         self.warm_kinds: set[str] = set()
@@ -1051,13 +1071,14 @@ class Zygote:
         self.retired: list[int] = []
         self.generation = 0  # bumped whenever the zygote imports more: older spares miss those modules
 
-    def _fork_spare(self) -> Spare:
-        """A supervisor with its render already isolated and its worker set up, waiting for a job."""
+    def _fork_spare(self, warm: bool = True) -> Spare:
+        """A supervisor with its render already isolated and its worker set up, waiting for a job
+        (``warm``: and, in the SVG zygote, with a throw-away render done; not when a job is waiting)."""
         out_r, out_w = os.pipe()
         job_r, job_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            supervisor_main(job_r, out_w, self.jail)  # closes every other descriptor first
+            supervisor_main(job_r, out_w, self.jail, warm and WORKER_WARMUP)  # closes every other fd first
         os.close(out_w)
         os.close(job_r)
         return Spare(pid, job_w, out_r, self.generation)
@@ -1105,7 +1126,7 @@ class Zygote:
             except OSError:  # that spare died (e.g. killed for memory): forget it, take another
                 self._retire(candidate)
         if spare is None:
-            spare = self._fork_spare()
+            spare = self._fork_spare(warm=False)
             write_frame(spare.job_w, header, code)
             os.close(spare.job_w)
         pid, out_r = spare.pid, spare.out_r
@@ -1210,6 +1231,8 @@ class Zygote:
         header["id"] = job.id
         header["seconds"] = seconds
         write_frame(self.resp_fd, header, payload)
+        if len(self.spares) < SPARES:
+            self.spares.append(self._fork_spare())  # ready before the next request, in the background
 
     def loop(self) -> None:
         while True:
