@@ -488,24 +488,32 @@ def colour_f1(gold: Iterable[str | Sequence[float]], pred: Iterable[str | Sequen
 
 def paint_changed(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: Sequence[int], b: Sequence[int],
                   background: Sequence[int]) -> bool:
-    """Is a recolouring from ``a`` to ``b`` over ``footprint`` (bool, image-sized) still there when both
-    aligned images are seen slightly blurred? Rasterisers differ in how they spread a thin mark's ink over
+    """True when :func:`paint_shift` sees at least half the change a repaint would make (and ΔE >= 2)."""
+    seen, expected = paint_shift(ref, cand, footprint, a, b, background)
+    return seen >= 2.0 and seen >= 0.5 * expected
+
+
+def paint_shift(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: Sequence[int], b: Sequence[int],
+                background: Sequence[int]) -> tuple[float, float]:
+    """(seen, expected): is a recolouring from ``a`` to ``b`` over ``footprint`` (bool, image-sized) still
+    there when both aligned images are seen slightly blurred? Rasterisers differ in how they spread a thin mark's ink over
     pixels (anti-aliasing on or off, another engine, JPEG) but hardly in how much ink they lay down, so the
     blurred means agree; a real repaint changes them. The ΔE2000 of the blurred means is compared with the
     ΔE a repaint from ``a`` to ``b`` at the same coverage would give: an effect size, not a threshold."""
     from scipy import ndimage as ndi
 
-    foot = ndi.binary_dilation(footprint, iterations=2)
+    # blur and footprint wide enough to gather what JPEG's subsampled chroma spreads around a thin line
+    foot = ndi.binary_dilation(footprint, iterations=5)
     if foot.sum() < 4:
-        return True
+        return 100.0, 0.0
     H, W = foot.shape
     ys, xs = np.nonzero(foot)
-    y0, y1, x0, x1 = max(0, ys.min() - 4), min(H, ys.max() + 5), max(0, xs.min() - 4), min(W, xs.max() + 5)
+    y0, y1, x0, x1 = max(0, ys.min() - 8), min(H, ys.max() + 9), max(0, xs.min() - 8), min(W, xs.max() + 9)
     f = foot[y0:y1, x0:x1]
 
     def blurred_mean(arr: np.ndarray) -> np.ndarray:
         crop = arr[y0:y1, x0:x1].astype(np.float32)
-        sm = np.stack([ndi.gaussian_filter(crop[..., k], 1.5) for k in range(3)], axis=-1)
+        sm = np.stack([ndi.gaussian_filter(crop[..., k], 2.5) for k in range(3)], axis=-1)
         return sm[f].mean(axis=0)
 
     ma, mb = blurred_mean(ref), blurred_mean(cand)
@@ -515,5 +523,4 @@ def paint_changed(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: S
     span = float(np.linalg.norm(av - bg))
     cover = float(np.clip(np.linalg.norm(ma - bg) / span, 0.05, 1.0)) if span > 1 else 1.0
     expected = delta_e_rgb(cover * av + (1 - cover) * bg, cover * bv + (1 - cover) * bg)
-    seen = delta_e_rgb(ma, mb)
-    return seen >= 2.0 and seen >= 0.5 * expected
+    return delta_e_rgb(ma, mb), expected
