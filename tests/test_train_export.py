@@ -107,10 +107,13 @@ def test_export_loads_and_reward_module_scores(references: Path, tmp_path: Path)
         "data.train_batch_size=256",
         "actor_rollout_ref.rollout.n=8",
         "actor_rollout_ref.actor.kl_loss_coef=0.01",
-        "custom_reward_function.name=compute_score",
+        "reward.custom_reward_function.name=compute_score",  # verl >= 0.9 keys (0.9 ignores the top-level ones)
         "val.parquet",
     ):
         assert setting in script
+    assert "reward_manager=batch" not in script  # not in verl's reward-loop registry (>= 0.7)
+    prime = module.compute_score_prime(chart.data_source, f"```python\n{CHART_CODE}```", ref_rel, extra)
+    assert isinstance(prime, float) and prime == pytest.approx(right["score"])
     r = subprocess.run(["bash", "-n", str(out / "run_grpo.sh")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 

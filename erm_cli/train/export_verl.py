@@ -256,9 +256,11 @@ def export_verl(
 
 REWARD_MODULE = '''"""erm's visual reward for verl, written by `erm train export-verl`.
 
-verl: custom_reward_function.path=<this file> custom_reward_function.name=compute_score; with
-reward_model.reward_manager=batch the same function scores whole batches in parallel. Needs erm-cli
-installed in verl's environment. The reference image of a sample is reward_model.ground_truth /
+verl >= 0.9: reward.custom_reward_function.path=<this file> reward.custom_reward_function.name=compute_score
+(verl 0.7-0.8: the same keys without "reward."); verl's legacy managers (<= 0.8,
+reward_model.use_reward_loop=False): reward_manager=batch with compute_score (batch keywords),
+reward_manager=prime with compute_score_prime (a number per sample). Needs erm-cli installed in verl's
+environment. The reference image of a sample is reward_model.ground_truth /
 extra_info.reference, a path relative to this folder.
 Reward = VISUAL_WEIGHT * (render_ok + visual reward) + FORMAT_WEIGHT * format reward; the returned
 dict also carries render_ok, visual_reward, severity_total and failed.
@@ -302,6 +304,11 @@ def compute_score(data_source=None, solution_str=None, ground_truth=None, extra_
     return _add_format(result, solution_str, extra_info)
 
 
+def compute_score_prime(data_source=None, solution_str=None, ground_truth=None, extra_info=None, **kwargs):
+    """verl's legacy prime manager keeps float(result[0]) of each answer: the score as a number."""
+    return float(compute_score(data_source, solution_str, ground_truth, extra_info, **kwargs)["score"])
+
+
 def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=None, **kwargs):
     """verl's batched reward manager form (samples scored in parallel)."""
     results = verl_compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos,
@@ -313,8 +320,10 @@ def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=
 LAUNCH_SCRIPT = r"""#!/usr/bin/env bash
 # verl GRPO with erm's reward, using the Visual-ERM paper's settings (VISUAL-ERM.md section 4):
 # lr 1e-6, 256 prompts x 8 rollouts, mini-batch 128, KL loss 0.01 (low_var_kl), no KL in reward,
-# entropy 0, 1 epoch, vLLM rollouts. Written by `erm train export-verl`; not run by erm's tests (no verl
-# or GPU there): check the keys against your verl version.
+# entropy 0, 1 epoch, vLLM rollouts. Written by `erm train export-verl` for verl >= 0.9 (the reward loop;
+# every reward key under "reward."). verl 0.7-0.8: write custom_reward_function.path/name without the
+# "reward." prefix (0.9 ignores those). erm's tests compose these keys with verl's own Hydra config when
+# verl is installed; no GPU run.
 #   MODEL=/models/Qwen3-VL-8B-Instruct NGPUS=8 NNODES=1 bash run_grpo.sh [extra hydra overrides]
 set -euo pipefail
 DATA="$(cd "$(dirname "$0")" && pwd)"
@@ -344,9 +353,8 @@ python3 -m verl.trainer.main_ppo \
   actor_rollout_ref.rollout.gpu_memory_utilization=0.7 \
   actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=1 \
   actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=1 \
-  custom_reward_function.path="$DATA/erm_reward.py" \
-  custom_reward_function.name=compute_score \
-  reward_model.reward_manager=batch \
+  reward.custom_reward_function.path="$DATA/erm_reward.py" \
+  reward.custom_reward_function.name=compute_score \
   trainer.total_epochs=1 \
   trainer.save_freq=100 \
   trainer.test_freq=100 \
