@@ -10,7 +10,9 @@ For a simple matplotlib chart, an SVG icon and an HTML table, in one run on one 
 * (c) **cache hit**: ``render(...)`` of an already cached item;
 * plus the wall time of ``erm --help``.
 
-Targets: warm at least 5x faster than cold; cache hit at most 5 ms; ``erm --help`` at most 0.3 s.
+Plus the same figure drawn **in this process** (matplotlib draw + ``savefig``; ``cairosvg.svg2png``), the
+floor any sandbox adds to. Targets: warm at least 5x faster than cold; matplotlib warm at most 1.6x the
+in-process draw + savefig; SVG at most 15 ms per icon; cache hit at most 5 ms; ``erm --help`` at most 0.3 s.
 ``python -m erm_cli.bench.render_speed [--quick] [--json]`` prints the table. Figures, not asserts.
 """
 
@@ -45,7 +47,8 @@ TABLE = """<table><tr><th>Model</th><th>Chart</th><th>Table</th><th>SVG</th></tr
 <tr><td>Visual-ERM</td><td>42.1</td><td>44.7</td><td>36.2</td></tr></table>
 """
 SAMPLES = {"matplotlib": CHART, "svg": ICON, "html": TABLE}
-TARGETS = {"warm_speedup_min": 5.0, "cache_hit_ms_max": 5.0, "help_s_max": 0.3}
+TARGETS = {"warm_speedup_min": 5.0, "cache_hit_ms_max": 5.0, "help_s_max": 0.3,
+           "matplotlib_warm_over_inprocess_max": 1.6, "svg_warm_ms_max": 15.0}
 
 
 def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
@@ -110,6 +113,35 @@ def _cold_html(code: str, workdir: Path) -> Callable[[], None] | None:
 COLD = {"matplotlib": _cold_matplotlib, "svg": _cold_svg, "html": _cold_html}
 
 
+# ------------------------------------------------------------------------------------- in-process
+def _inprocess_matplotlib(code: str) -> Callable[[], None]:
+    """Draw + savefig of the same figure in this process (what the sandbox adds to)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def run() -> None:
+        namespace: dict[str, Any] = {}
+        exec(code, namespace)  # noqa: S102 - the benchmark's own fixed chart
+        buf = io.BytesIO()
+        plt.gcf().savefig(buf, format="png", dpi=100)
+        plt.close("all")
+    return run
+
+
+def _inprocess_svg(code: str) -> Callable[[], None]:
+    import cairosvg
+
+    data = code.encode()
+    return lambda: cairosvg.svg2png(bytestring=data)
+
+
+INPROCESS = {"matplotlib": _inprocess_matplotlib, "svg": _inprocess_svg}
+
+
 # --------------------------------------------------------------------------------------- measures
 def measure_kind(kind: str, repeats: int = 5, cold_repeats: int | None = None) -> dict[str, Any]:
     """Median ms per render for (a) cold, (b) warm sandbox and (c) cache hit, for one kind."""
@@ -133,6 +165,11 @@ def measure_kind(kind: str, repeats: int = 5, cold_repeats: int | None = None) -
         row["error"] = first.error
         return row
     row["warm_ms"] = _median_ms(lambda: render(code, kind=kind, cache=False), repeats)
+    if kind in INPROCESS:
+        inproc = INPROCESS[kind](code)
+        inproc()  # imports, font caches
+        row["inprocess_ms"] = _median_ms(inproc, repeats)
+        row["warm_over_inprocess"] = round(row["warm_ms"] / row["inprocess_ms"], 2)
     cached = _salted(code, kind)
     render(cached, kind=kind)  # store it
     row["cache_hit_ms"] = _median_ms(lambda: render(cached, kind=kind), max(repeats, 20))
@@ -159,7 +196,16 @@ def run(quick: bool = False, repeats: int | None = None, kinds: tuple[str, ...] 
     n = repeats or (3 if quick else 7)
     rows = [measure_kind(kind, n, cold_repeats=max(3, n // 2) if quick else n) for kind in kinds]
     help_s = measure_help(3 if quick else 5)
+    by_kind = {r["kind"]: r for r in rows}
+    mpl, svg = by_kind.get("matplotlib", {}), by_kind.get("svg", {})
+    ratios = {"matplotlib_warm_over_inprocess": mpl.get("warm_over_inprocess"),
+              "matplotlib_cold_over_warm": mpl.get("speedup"),
+              "svg_warm_ms_per_icon": round(svg["warm_ms"], 2) if svg.get("warm_ms") else None,
+              "svg_cairosvg_inprocess_ms": round(svg["inprocess_ms"], 2) if svg.get("inprocess_ms") else None}
     checks = {
+        "matplotlib_vs_inprocess": (ratios["matplotlib_warm_over_inprocess"] or 1e9)
+        <= TARGETS["matplotlib_warm_over_inprocess_max"],
+        "svg_ms": (ratios["svg_warm_ms_per_icon"] or 1e9) <= TARGETS["svg_warm_ms_max"],
         "warm_speedup": all((r.get("speedup") or 0) >= TARGETS["warm_speedup_min"] for r in rows
                             if r.get("cold_ms")),
         "cache_hit": all((r.get("cache_hit_ms") or 1e9) <= TARGETS["cache_hit_ms_max"] for r in rows),
@@ -169,7 +215,7 @@ def run(quick: bool = False, repeats: int | None = None, kinds: tuple[str, ...] 
         load = os.getloadavg()
     except OSError:
         load = None
-    return {"rows": rows, "help_s": round(help_s, 3), "targets": TARGETS, "meets_targets": checks,
+    return {"rows": rows, "ratios": ratios, "help_s": round(help_s, 3), "targets": TARGETS, "meets_targets": checks,
             "repeats": n, "machine": {"cpus": os.cpu_count(), "loadavg": load, "python": sys.version.split()[0]}}
 
 
@@ -189,6 +235,13 @@ def format_table(result: dict[str, Any]) -> str:
     checks = result["meets_targets"]
     lines.append("-" * 55)
     lines.append(f"erm --help: {result['help_s']:.3f} s")
+    ratios = result.get("ratios") or {}
+    lines.append(f"matplotlib: warm sandbox / in-process draw+savefig = {fmt(ratios.get('matplotlib_warm_over_inprocess'), 2)}x "
+                 f"(target <= 1.6x) [{'met' if checks.get('matplotlib_vs_inprocess') else 'NOT met'}]; "
+                 f"cold python / warm = {fmt(ratios.get('matplotlib_cold_over_warm'))}x (target >= 5x)")
+    lines.append(f"SVG: {fmt(ratios.get('svg_warm_ms_per_icon'), 1)} ms per icon in the sandbox (target <= 15 ms) "
+                 f"[{'met' if checks.get('svg_ms') else 'NOT met'}]; cairosvg in-process "
+                 f"{fmt(ratios.get('svg_cairosvg_inprocess_ms'), 2)} ms")
     lines.append("targets: warm >= 5x faster than cold [{}], cache hit <= 5 ms [{}], erm --help <= 0.3 s [{}]".format(
         *("met" if checks[k] else "NOT met" for k in ("warm_speedup", "cache_hit", "help"))))
     m = result["machine"]
