@@ -275,7 +275,7 @@ def markdown_table_to_html(text: str) -> str:
 
 
 _FORMATTING_TAGS = re.compile(
-    r"</?(?:b|i|u|em|strong|tt|code|small|big|s|strike|font)\b[^>]*>", re.IGNORECASE
+    r"</?(?:b|i|u|em|strong|tt|code|small|big|s|strike|font)\b[^<>]*+>", re.IGNORECASE  # linear: stops at '<'
 )
 
 

@@ -638,11 +638,11 @@ def _int(v: str | None) -> int:
 
 def parse_html_table(source: str) -> Table:
     """Read the first ``<table>`` of an HTML document; the rest of the document is kept around it."""
-    m = re.search(r"<table\b([^>]*)>", source, flags=re.I)
+    m = re.search(r"<table\b([^<>]*+)>", source, flags=re.I)  # [^<>]: linear on many unclosed tags
     end = None
     if m:
         depth = 0
-        for tm in re.finditer(r"<(/?)table\b[^>]*>", source[m.start() :], flags=re.I):
+        for tm in re.finditer(r"<(/?)table\b[^<>]*+>", source[m.start() :], flags=re.I):
             depth += -1 if tm.group(1) else 1
             if depth == 0:
                 end = m.start() + tm.end()
@@ -702,7 +702,7 @@ def parse_html_table(source: str) -> Table:
 def parse_markdown_table(source: str) -> Table:
     """Read the first pipe table of a Markdown document."""
     lines = source.splitlines(keepends=True)
-    sep_re = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+    sep_re = re.compile(r"^\s*+\|?+\s*+:?+-++:?+\s*+(\|\s*+:?+-++:?+\s*+)*+\|?+\s*+$")  # possessive: linear
     for i in range(1, len(lines)):
         if sep_re.match(lines[i]) and "|" in lines[i - 1]:
             start, end = i - 1, i + 1
