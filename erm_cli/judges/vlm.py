@@ -73,28 +73,45 @@ def default_profile(model: Any) -> str | None:
     return "visual-erm" if model is not None and is_released_model(model) else None
 
 
-def prepare_image(img: Image.Image, max_side: int | None) -> Image.Image:
-    """Shrink so the longest side is at most ``max_side`` (aspect kept) and re-encode as JPEG.
+#: How images are shrunk and encoded for the judge: erm's way (LANCZOS, JPEG quality 95) or the released
+#: reward code's (``Image.thumbnail`` defaults; JPEG at PIL's default quality 75 for chart/SVG, PNG for tables).
+IMAGE_STYLES = ("erm", "visual-erm")
 
-    The JPEG bytes ride along in ``img.info["erm_encoded"]`` so HTTP backends send exactly these bytes.
+
+def prepare_image(img: Image.Image, max_side: int | None, style: str = "erm", task: str = "chart") -> Image.Image:
+    """Shrink so the longest side is at most ``max_side`` (aspect kept) and re-encode (see IMAGE_STYLES).
+
+    The encoded bytes ride along in ``img.info["erm_encoded"]`` so HTTP backends send exactly these bytes.
     """
     from ..imageio import load_image
 
     im = load_image(img, what="judge image").copy()
-    if max_side and max(im.size) > max_side:
-        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
-    im.convert("RGB").save(buf, format="JPEG", quality=JPEG_QUALITY)
+    if style == "visual-erm":
+        if max_side:
+            im.thumbnail((max_side, max_side))  # the released code's call: PIL's default resampling
+        if task == "table":
+            im.convert("RGB").save(buf, format="PNG")
+            mime = "image/png"
+        else:
+            im.convert("RGB").save(buf, format="JPEG")
+            mime = "image/jpeg"
+    else:
+        if max_side and max(im.size) > max_side:
+            im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        im.convert("RGB").save(buf, format="JPEG", quality=JPEG_QUALITY)
+        mime = "image/jpeg"
     data = buf.getvalue()
     out = Image.open(io.BytesIO(data))
     out.load()
     out = out.convert("RGB")
-    out.info["erm_encoded"] = ("image/jpeg", data)
+    out.info["erm_encoded"] = (mime, data)
     return out
 
 
 def build_judge_request(reference_img: Any, candidate_img: Any, task: str, prompt: str | None = None,
-                        system: str | None = None, max_image_side: int | None = None) -> Request:
+                        system: str | None = None, max_image_side: int | None = None,
+                        image_style: str = "erm") -> Request:
     """One chat request: [system], then user = [image 1: reference, image 2: candidate, prompt text].
 
     ``max_image_side`` None uses the released defaults (1024 px; 768 px for tables); 0 keeps full size.
@@ -107,8 +124,8 @@ def build_judge_request(reference_img: Any, candidate_img: Any, task: str, promp
     if system:
         request.append({"role": "system", "content": system})
     request.append({"role": "user", "content": [
-        {"type": "image", "image": prepare_image(reference_img, side)},
-        {"type": "image", "image": prepare_image(candidate_img, side)},
+        {"type": "image", "image": prepare_image(reference_img, side, image_style, task)},
+        {"type": "image", "image": prepare_image(candidate_img, side, image_style, task)},
         {"type": "text", "text": text},
     ]})
     return request
@@ -138,7 +155,8 @@ class VLMJudge:
     def __init__(self, model: str | Backend | None = None, prompt_file: str | Path | None = None,
                  swap: bool = False, sampling: Sampling | dict[str, Sampling] | None = None,
                  max_image_side: int | dict[str, int] | None = None, retries: int = 1,
-                 model_options: dict[str, Any] | None = None, **extra_model_options: Any) -> None:
+                 model_options: dict[str, Any] | None = None, image_style: str | None = None,
+                 **extra_model_options: Any) -> None:
         model = model if model is not None else os.environ.get("ERM_JUDGE_MODEL")
         if model is None or (isinstance(model, str) and not model.strip()):
             raise InputError("the vlm judge needs a model: --model SPEC (e.g. tiny:qwen3-vl, hf:PATH, "
@@ -178,6 +196,11 @@ class VLMJudge:
         else:
             self.image_side = {t: int(max_image_side) for t in TASKS}
         self.retries = max(0, int(retries))
+        if image_style is None:  # the released judge gets its images as the released code sends them
+            image_style = "visual-erm" if is_released_model(self.model_spec) else "erm"
+        if image_style not in IMAGE_STYLES:
+            raise InputError(f"image_style must be one of {', '.join(IMAGE_STYLES)}, not {image_style!r}")
+        self.image_style = image_style
 
     # -- model ----------------------------------------------------------------------------------------------
     @property
@@ -197,7 +220,7 @@ class VLMJudge:
         if task not in TASKS:
             raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
         return build_judge_request(reference, candidate, task, prompt=self.prompts[task], system=self.systems[task],
-                                   max_image_side=self.image_side[task])
+                                   max_image_side=self.image_side[task], image_style=self.image_style)
 
     def judge(self, reference: Image.Image, candidate: Image.Image, task: str) -> Verdict:
         """Judge one pair; a backend failure raises :class:`ModelError` (exit code 4)."""
