@@ -184,7 +184,7 @@ def policy(
     timeout: float = typer.Option(
         30.0, "--timeout", min=1.0, help="Per-render and per-trace time limit (s)."
     ),
-    strict: bool = typer.Option(False, "--strict", help="Run code in the stricter (bubblewrap) sandbox."),
+    strict: bool = typer.Option(False, "--strict", help="No effect (every render runs in the jail)."),
     dino: Optional[Path] = typer.Option(
         None, "--dino", help="Local DINO-style model directory for SVG DINO score."
     ),

@@ -34,8 +34,8 @@ def render(
     dpi: int = typer.Option(100, "--dpi", min=10, max=1200, help="matplotlib dpi."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, max=3600, help="Wall-clock limit per render (s)."),
     mem_mb: int = typer.Option(1536, "--mem-mb", min=64, max=65536, help="Memory limit per render (MB)."),
-    strict: bool = typer.Option(False, "--strict", help="Stricter sandbox (bubblewrap: read-only minimal file "
-                                "system, no home directory)."),
+    strict: bool = typer.Option(False, "--strict", help="Accepted for compatibility; no effect: every render "
+                                "runs in the bubblewrap jail (docs/SANDBOX.md)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the render cache."),
     refresh: bool = typer.Option(False, "--refresh", help="Re-render and overwrite cached results."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Re-run renders whose failure was cached "

@@ -1,22 +1,27 @@
-"""The sandbox fork server ("zygote"): a warm, pre-imported process that runs each untrusted render
-in a freshly forked, isolated child.
+"""The sandbox fork server ("zygote"): a warm, pre-imported process inside the bubblewrap jail that runs
+each untrusted render in freshly forked, isolated children.
 
-This file runs as a standalone script (``python -I zygote.py``, optionally inside bubblewrap) and
-imports only the standard library plus the rendering libraries; the parent (``sandbox.py``) imports
-it only for the frame protocol helpers. Nothing here imports ``erm_cli``.
+This file runs as a standalone script (``python -I /erm/zygote.py`` inside bubblewrap, see
+``sandbox.jail_command``) and imports only the standard library, ``pyseccomp`` and the rendering
+libraries; the parent (``sandbox.py``) imports it only for the frame protocol helpers. Nothing here
+imports ``erm_cli``.
 
 Process tree of one render::
 
-    zygote (pre-imported numpy, matplotlib, cairosvg, later plotly/pandas; single-threaded)
-      └─ supervisor  (fork; setsid; unshare net/pid/mount/ipc/uts namespaces; wall-clock kill)
-           └─ worker (pid 1 of a new pid namespace; read-only mounts + private tmpfs /tmp; rlimits;
-                      no capabilities; seccomp: no fork/exec/sockets except AF_UNIX; runs the code)
+    zygote (uid 65534 on the host, root of its own user namespace; pre-imported libraries; single-threaded)
+      └─ supervisor  (trusted, never runs code; new mount/pid/IPC namespaces, private tmpfs /tmp and
+           │          /dev/shm, empty /proc; wall-clock kill; validates the result and sends the frame)
+           └─ worker (pid 1 of its pid namespace; uid 65534 in a user namespace of its own; no capabilities;
+                      every fd closed; rlimits; libseccomp filter: no sockets, processes, exec, ptrace,
+                      mounts, namespaces, ...; runs the code, writes its result into its tmpfs, exits)
 
-The worker writes one result frame on an inherited pipe; the zygote forwards it to the parent.
-Protocol on the zygote's stdin/stdout: frames of ``>I`` header length, JSON header, ``>Q`` payload
-length, payload bytes. Requests: ``{"id", "kind", "dpi", "width", "height", "timeout", "mem_mb"}`` +
-code bytes. Responses: ``{"id", "status": "ok"|"error", "error", "format", "seconds", "isolation"}`` +
-PNG bytes (or plotly JSON).
+Supervisors are forked ahead of time ("spares", with the worker already set up and waiting on a code
+pipe it closes before the code runs). Protocol on the zygote's stdin/stdout, and from the zygote to a
+supervisor and from a supervisor to its worker: frames of ``>I`` header length, JSON header, ``>Q``
+payload length, payload bytes. Requests: ``{"id", "kind", "dpi", "width", "height", "timeout",
+"mem_mb"}`` + code bytes. Responses: ``{"id", "status": "ok"|"error", "error", "format", "seconds",
+"isolation"}`` + PNG bytes (or plotly JSON). The worker never holds a descriptor of these pipes while
+the code runs; its result goes through two files that the supervisor checks (``collect_result``).
 """
 
 from __future__ import annotations
