@@ -95,6 +95,9 @@ ADVERSARIAL = {
                                             "latex_caption", "True"),
     "LaTeX with sixty thousand macro rows": (("'\\\\begin{tabular}{c}\\n' + '\\\\textbf{a} \\\\\\\\ ' * 60000 + "
                                               "'\\\\end{tabular}'"), "latex_to_html", "'<table' in out"),
+    "RL format reward: many unclosed tilde fences": ("'~~~ x\\n' * 170000", "format_score", "out == 0.5"),
+    "RL format reward: blank lines then a pipe": ("'\\n' * 1000000 + '|'", "format_score", "out == 0.0"),
+    "TEDS: unclosed formatting tags in a table": ("'<table><tr><td>' + '<em' * 300000", "teds_tags", "True"),
 }
 
 _CALLS = {
@@ -105,6 +108,8 @@ _CALLS = {
     "latex_caption": "from erm_cli.renderers import latex_table\n"
                      "out = latex_table._CAPTION.search(text)",
     "latex_to_html": "from erm_cli.renderers.latex_table import latex_to_html\nout = latex_to_html(text)",
+    "format_score": "from erm_cli.train.format_reward import format_score\nout = format_score(text, None)",
+    "teds_tags": "from erm_cli.bench.teds import _FORMATTING_TAGS\nout = _FORMATTING_TAGS.sub('', text)",
 }
 
 
