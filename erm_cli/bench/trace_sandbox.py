@@ -39,7 +39,7 @@ def trace_chart_code(
     from ..renderers.sandbox import run_untrusted
 
     res = run_untrusted(
-        "matplotlib", build_trace_program(code), timeout=timeout, mem_mb=mem_mb, strict=strict
+        "matplotlib", build_trace_program(code), timeout=timeout, mem_mb=mem_mb, strict=strict, result="text"
     )
     if not res.ok:
         return TraceResult(None, res.error or "the sandbox refused the program", res.seconds)

@@ -415,14 +415,17 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def run_untrusted(kind: str, code: str, *, dpi: int = 100, width: int | None = None, height: int | None = None,
-                  timeout: float = 30.0, mem_mb: int = 1536, strict: bool = True) -> SandboxResult:
+                  timeout: float = 30.0, mem_mb: int = 1536, strict: bool = True,
+                  result: str = "image") -> SandboxResult:
     """Render ``code`` of ``kind`` (matplotlib, plotly, svg) in the sandbox.
 
     Returns a :class:`SandboxResult`: ``ok`` with the PNG (or plotly JSON) payload, or the one-line
     reason the code failed. Raises :class:`SandboxUnavailable` when the sandbox itself cannot run.
+    ``result="text"`` (matplotlib only): the payload is whatever UTF-8 text the code's ``savefig`` wrote
+    (erm's chart tracing program); otherwise the sandbox accepts only a PNG (plotly: a JSON object).
     """
     header = {"kind": kind, "dpi": int(dpi), "width": width, "height": height, "timeout": float(timeout),
-              "mem_mb": int(mem_mb)}
+              "mem_mb": int(mem_mb), "result": "text" if result == "text" else "image"}
     resp, payload = get_pool(kind=kind).run(header, code, timeout)
     ok = resp.get("status") == "ok"
     return SandboxResult(ok=ok, payload=payload if ok else b"", format=str(resp.get("format") or ""),

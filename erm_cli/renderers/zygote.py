@@ -884,7 +884,9 @@ def collect_result(tmp_fd: int, job: dict, status: int) -> tuple[dict, bytes]:
     if header.get("status") != "ok":
         return {"status": "error", "error": "malformed result from the sandbox worker"}, b""
     fmt = "json" if job.get("kind") == "plotly" else "png"
-    limit = MAX_PLOTLY_JSON if fmt == "json" else MAX_RESULT
+    if job.get("result") == "text" and job.get("kind") == "matplotlib":
+        fmt = "text"  # erm's own tracing program (bench/chart_trace.py) returns text, asked for by the caller
+    limit = MAX_PLOTLY_JSON if fmt in ("json", "text") else MAX_RESULT
     payload = _read_result_file(tmp_fd, RESULT_PAYLOAD, limit)
     if payload is None:
         what = "the plotly figure (JSON)" if fmt == "json" else "the render output"
@@ -893,6 +895,11 @@ def collect_result(tmp_fd: int, job: dict, status: int) -> tuple[dict, bytes]:
         return {"status": "error", "error": "the sandbox worker returned something that is not a PNG"}, b""
     if fmt == "json" and not (payload.lstrip()[:1] == b"{" and payload.rstrip()[-1:] == b"}"):
         return {"status": "error", "error": "the sandbox worker returned something that is not a JSON object"}, b""
+    if fmt == "text":
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"status": "error", "error": "the sandbox worker returned text that is not UTF-8"}, b""
     out.update(status="ok", format=fmt)
     return out, payload
 
