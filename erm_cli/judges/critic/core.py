@@ -686,7 +686,7 @@ def _text_diffs(ctx: Context, grouping=None, **kw: Any) -> list[TextDifference]:
     evidence = _evidence_fn(ctx)
     extra: dict[str, Any] = {"grouping": grouping} if grouping is not None else {}
     extra["confident"] = None  # OCR alone is never evidence: the pixels must differ where the text does
-    return compare_text(ctx.ref_words, ctx.cand_words, evidence=evidence, **extra, **kw)
+    return compare_text(ctx.ref_words, ctx.cand_words, evidence=evidence, relative_to_noise=True, **extra, **kw)
 
 
 # ----------------------------------------------------------------------------------------- table

@@ -186,11 +186,14 @@ EvidenceFn = Callable[[BBox], float]
 
 def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evidence: EvidenceFn,
                  min_evidence: float = 0.35, confident: float | None = None, move_tolerance: float = 0.75,
-                 grouping: Callable[[Sequence[Word]], list[Line]] = group_lines) -> list[TextDifference]:
+                 grouping: Callable[[Sequence[Word]], list[Line]] = group_lines,
+                 relative_to_noise: bool = False) -> list[TextDifference]:
     """Line-level text differences between two aligned word lists.
 
     ``evidence(bbox)`` measures how much the box's pixels really differ; a difference is kept
     when evidence >= ``min_evidence`` or (``confident`` not None) both OCR readings are at least ``confident``.
+    ``relative_to_noise``: the evidence must also exceed twice what identically read words of the two images
+    differ by (the pair's rendering noise, per letter-sized square of the box).
     """
     pairs = match_words(ref_words, cand_words)
     ref_lines = grouping(ref_words)
@@ -230,7 +233,7 @@ def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evide
                                     confidence=float(np.mean([w.conf for w in words])),
                                     numeric=all(is_numeric_text(w.text) for w in words),
                                     cand_value=parse_number(text) if len(words) == 1 else None))
-    noise = _nuisance_level(pairs, evidence)
+    noise = _nuisance_level(pairs, evidence) if relative_to_noise else 0.0
     kept = []
     for d in diffs:
         focus = [b for p in d.words if p.status != "same" for b in
