@@ -95,6 +95,8 @@ ADVERSARIAL = {
                                             "latex_caption", "True"),
     "LaTeX with sixty thousand macro rows": (("'\\\\begin{tabular}{c}\\n' + '\\\\textbf{a} \\\\\\\\ ' * 60000 + "
                                               "'\\\\end{tabular}'"), "latex_to_html", "'<table' in out"),
+    "50,000 copies of one function (compile() is quadratic)": ("'def f():\\n    pass\\n' * 50000",
+                                                                "extract_code", "kind == 'matplotlib'"),
     "RL format reward: many unclosed tilde fences": ("'~~~ x\\n' * 170000", "format_score", "out == 0.5"),
     "RL format reward: blank lines then a pipe": ("'\\n' * 1000000 + '|'", "format_score", "out == 0.0"),
     "TEDS: unclosed formatting tags in a table": ("'<table><tr><td>' + '<em' * 300000", "teds_tags", "True"),
