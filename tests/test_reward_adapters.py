@@ -131,6 +131,17 @@ def test_prime_entry_point_returns_a_number_through_a_process_pool(reference: Pa
     assert record["render_ok"] == 1.0 and record["reward"] == number and record["reason"] is None
 
 
+def test_entry_points_of_the_file_loaded_by_path_pickle() -> None:
+    """verl loads the file under a random module name no worker can import; prime pickles the function."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("custom_module_12345", rewards.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # as verl's load_module does, without registering it in sys.modules
+    for name in ("compute_score", "compute_score_prime", "reward_func"):
+        assert pickle.loads(pickle.dumps(getattr(module, name))) is getattr(rewards, name)
+
+
 def test_verl_score_is_still_a_plain_mapping() -> None:
     score = VerlScore({"score": 1.5, "render_ok": 1.0})
     assert score["score"] == score[0] == 1.5 and dict(score) == {"score": 1.5, "render_ok": 1.0}

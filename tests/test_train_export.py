@@ -114,6 +114,9 @@ def test_export_loads_and_reward_module_scores(references: Path, tmp_path: Path)
     assert "reward_manager=batch" not in script  # not in verl's reward-loop registry (>= 0.7)
     prime = module.compute_score_prime(chart.data_source, f"```python\n{CHART_CODE}```", ref_rel, extra)
     assert isinstance(prime, float) and prime == pytest.approx(right["score"])
+    import pickle
+
+    pickle.loads(pickle.dumps(module.compute_score_prime))  # prime sends it to a process pool
     r = subprocess.run(["bash", "-n", str(out / "run_grpo.sh")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 

@@ -254,6 +254,20 @@ def export_verl(
     )
 
 
+def prime_score(data_source: Any = None, solution_str: Any = None, ground_truth: Any = None,
+                extra_info: Any = None, *, format_weight: float = 0.0, visual_weight: float = 1.0,
+                **options: Any) -> float:
+    """The exported reward as one number (verl's prime manager): ``visual_weight`` x (render_ok + visual
+    reward) + ``format_weight`` x format reward. Importable, so a ``functools.partial`` of it pickles."""
+    from .format_reward import format_score
+    from .rewards import verl_compute_score
+
+    result = verl_compute_score(data_source, solution_str, ground_truth, extra_info, render_weight=visual_weight,
+                                visual_weight=visual_weight, **options)
+    kind = extra_info.get("kind") if isinstance(extra_info, dict) else None
+    return float(result["score"]) + format_weight * float(format_score(solution_str or "", kind))
+
+
 REWARD_MODULE = '''"""erm's visual reward for verl, written by `erm train export-verl`.
 
 verl >= 0.9: reward.custom_reward_function.path=<this file> reward.custom_reward_function.name=compute_score
@@ -268,9 +282,11 @@ Environment overrides: ERM_REWARD_JUDGE (critic | vlm | http://erm-serve), ERM_R
 ERM_REWARD_TIMEOUT, ERM_REWARD_WORKERS (see erm_cli/train/rewards.py).
 """
 
+import functools
 import os
 from pathlib import Path
 
+from erm_cli.train.export_verl import prime_score
 from erm_cli.train.format_reward import format_score
 from erm_cli.train.rewards import verl_compute_score, verl_compute_score_batch
 
@@ -304,9 +320,10 @@ def compute_score(data_source=None, solution_str=None, ground_truth=None, extra_
     return _add_format(result, solution_str, extra_info)
 
 
-def compute_score_prime(data_source=None, solution_str=None, ground_truth=None, extra_info=None, **kwargs):
-    """verl's legacy prime manager keeps float(result[0]) of each answer: the score as a number."""
-    return float(compute_score(data_source, solution_str, ground_truth, extra_info, **kwargs)["score"])
+#: verl's legacy prime manager keeps float(result[0]) of each answer and sends the function to a process
+#: pool: a partial of an importable function pickles, a function of this file (loaded by path) does not.
+compute_score_prime = functools.partial(prime_score, root=ROOT, judge=JUDGE, model=MODEL,
+                                        visual_weight=VISUAL_WEIGHT, format_weight=FORMAT_WEIGHT)
 
 
 def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=None, **kwargs):

@@ -698,3 +698,25 @@ def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence
                 "erm_visual_reward": torch.tensor([float(v.reward) if v is not None else 0.0 for _, v, _ in results]),
                 "erm_failed": torch.tensor([float(why is not None) for _, _, why in results]),
             }}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loaded by file path (verl, EasyR1, OpenRLHF): hand out the functions of the importable module
+# ---------------------------------------------------------------------------------------------------------
+if __name__ != "erm_cli.train.rewards":
+    # verl registers this file under a random module name that a worker process cannot import, so its
+    # functions do not pickle: verl's prime manager, which sends the function to a process pool, then
+    # scores every sample 0 ("Can't pickle ... import of module 'custom_module_...' failed"). The same
+    # functions from erm_cli.train.rewards pickle by reference, and share one judge cache per process.
+    from erm_cli.train import rewards as _importable
+
+    compute_score = _importable.compute_score
+    compute_score_prime = _importable.compute_score_prime
+    verl_compute_score = _importable.verl_compute_score
+    verl_compute_score_batch = _importable.verl_compute_score_batch
+    easyr1_compute_score = _importable.easyr1_compute_score
+    reward_func = _importable.reward_func
+    make_trl_reward = _importable.make_trl_reward
+    trl_reward = _importable.trl_reward
+    score_batch = _importable.score_batch
+    score_completion = _importable.score_completion

@@ -1,0 +1,252 @@
+"""erm's reward entry points driven through the frameworks' own code, where it is installed
+(``pip install --no-deps verl==0.9.1 openrlhf==0.11.2`` beside erm; see docs/RL-INTEGRATION.md):
+
+- verl 0.9.1: the documented command and ``run_grpo.sh`` composed with verl's own Hydra config (an unknown
+  key fails the composition); the custom reward loaded by verl's ``get_custom_reward_fn`` and scored by its
+  reward-loop ``naive`` manager and its legacy ``batch`` and ``prime`` managers on a real ``DataProto``;
+- OpenRLHF 0.11.2: the documented flags parsed by ``train_ppo_ray``'s own argparse parser, and its
+  ``SingleTurnAgentExecutor`` loading erm's file and scoring a rollout decoded with
+  ``skip_special_tokens=False`` by a real Qwen-VL processor (the vLLM engine is the one stand-in);
+- EasyR1 (not on PyPI): a replay of its reward config merge (OmegaConf structured config).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from erm_cli.train import rewards
+
+pytest.importorskip("torch")
+DOC = Path(__file__).parents[1] / "docs" / "RL-INTEGRATION.md"
+SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120"><rect width="160" height="120" '
+       'fill="white"/><rect x="20" y="20" width="100" height="80" fill="#1f77b4"/></svg>')
+FENCED = f"Here is the SVG:\n```svg\n{SVG}\n```"
+TINY = "tiny:qwen3-vl?max_tokens_cap=8"
+
+
+def doc_block(marker: str) -> list[str]:
+    """The arguments of the first fenced bash block of the RL doc that contains ``marker``."""
+    for block in re.findall(r"```bash\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL):
+        if marker in block:
+            text = re.sub(r"#[^\n]*", "", block).replace("\\\n", " ")
+            lines = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("export ")]
+            return shlex.split(" ".join(lines))
+    raise AssertionError(f"no bash block with {marker!r} in {DOC}")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    from erm_cli.renderers import render
+
+    result = render(SVG)
+    if not result.ok:
+        pytest.skip(f"SVG rendering does not work here: {result.error}")
+    path = tmp_path_factory.mktemp("refs") / "ref.png"
+    path.write_bytes(result.png)
+    return path
+
+
+# -- verl ------------------------------------------------------------------------------------------------------
+def verl_config(overrides: list[str]):
+    pytest.importorskip("verl")
+    pytest.importorskip("hydra")
+    from hydra import compose, initialize_config_dir
+
+    spec = importlib.util.find_spec("verl")
+    config_dir = Path(spec.submodule_search_locations[0]) / "trainer" / "config"
+    with initialize_config_dir(config_dir=str(config_dir), version_base=None):
+        return compose(config_name="ppo_trainer", overrides=overrides)
+
+
+def test_verl_documented_command_and_export_script_compose(tmp_path: Path) -> None:
+    pytest.importorskip("verl")
+    pytest.importorskip("hydra")
+    from hydra.errors import ConfigCompositionException
+
+    from erm_cli.train.export_verl import LAUNCH_SCRIPT
+
+    args = doc_block("reward.custom_reward_function.path")
+    overrides = [a.replace("$ERM_REWARDS", rewards.__file__) for a in args[3:]]  # after python3 -m MODULE
+    cfg = verl_config(overrides)
+    assert cfg.reward.custom_reward_function.path == rewards.__file__  # where verl 0.9 reads it
+    assert cfg.reward.custom_reward_function.name == "compute_score" and cfg.reward.reward_manager.name == "naive"
+    assert cfg.reward.custom_reward_function.reward_kwargs.judge == "http://127.0.0.1:9000"
+    script = [a for a in shlex.split(LAUNCH_SCRIPT.replace("\\\n", " "), comments=True) if "=" in a
+              and not a.startswith(("DATA=", "MODEL=", "NGPUS=", "NNODES="))]
+    script = [a.replace("$DATA", str(tmp_path)).replace("$MODEL", "m").replace("$NGPUS", "8")
+              .replace("$NNODES", "1").replace("@VAL@", "v.parquet") for a in script]
+    cfg = verl_config(script)
+    assert cfg.reward.custom_reward_function.path.endswith("erm_reward.py")
+    with pytest.raises(ConfigCompositionException):
+        verl_config(["reward.custom_reward_function.reward_typo=1"])
+
+
+def _tiny_tokenizer():
+    from erm_cli.models.hf import load_processor
+    from erm_cli.models.tiny import ensure_tiny_model
+
+    return load_processor(ensure_tiny_model("qwen3-vl")).tokenizer
+
+
+def _data_proto(tok, answers: list[str], extra_infos: list[dict], ground_truth: str = ""):
+    import numpy as np
+    import torch
+    from verl import DataProto
+
+    prompt = tok("Write SVG.", add_special_tokens=False)["input_ids"]
+    end = tok.convert_tokens_to_ids(["<|im_end|>"])
+    pad = tok.convert_tokens_to_ids("<|endoftext|>")
+    rows = [tok(a, add_special_tokens=False)["input_ids"] + end for a in answers]
+    width = max(map(len, rows)) + 2
+    responses = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+    prompts = torch.tensor([prompt] * len(rows))
+    mask = torch.cat([torch.ones_like(prompts), torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])],
+                     dim=1)
+    return DataProto.from_dict(
+        tensors={"prompts": prompts, "responses": responses, "attention_mask": mask,
+                 "input_ids": torch.cat([prompts, responses], dim=1)},
+        non_tensors={"data_source": np.array(["icon2svg"] * len(rows), dtype=object),
+                     "reward_model": np.array([{"ground_truth": ground_truth, "style": "rule"}] * len(rows),
+                                              dtype=object),
+                     "extra_info": np.array(extra_infos, dtype=object)})
+
+
+def _reward_kwargs(name: str) -> list[str]:
+    return [f"reward.custom_reward_function.path={rewards.__file__}", f"reward.custom_reward_function.name={name}",
+            "+reward.custom_reward_function.reward_kwargs.judge=vlm",
+            f"+reward.custom_reward_function.reward_kwargs.model='{TINY}'",
+            "+reward.custom_reward_function.reward_kwargs.retries=0"]
+
+
+def test_verl_reward_loop_naive_manager(reference: Path) -> None:
+    cfg = verl_config(_reward_kwargs("compute_score"))
+    from verl.trainer.ppo.reward import load_reward_manager
+
+    manager = load_reward_manager(cfg, _tiny_tokenizer())
+    data = _data_proto(manager.tokenizer, [FENCED], [{"gt_img_path": str(reference), "index": 0}])
+    out = manager.loop.run_until_complete(manager.run_single(data))
+    assert out["reward_score"] >= 1.0 and out["reward_extra_info"]["render_ok"] == 1.0
+    # the released table data: the reference only in extra_info["image_ori"]
+    data = _data_proto(manager.tokenizer, [FENCED], [{"image_ori": str(reference), "index": 3}])
+    out = manager.loop.run_until_complete(manager.run_single(data))
+    assert out["reward_extra_info"]["failed"] == 0.0
+
+
+@pytest.mark.parametrize("manager_name, function", [("batch", "compute_score"), ("prime", "compute_score_prime"),
+                                                    ("prime", "compute_score")])
+def test_verl_legacy_managers(reference: Path, manager_name: str, function: str) -> None:
+    cfg = verl_config(_reward_kwargs(function))
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+    from verl.workers.reward_manager import get_reward_manager_cls
+
+    fn = get_custom_reward_fn(cfg)
+    tok = _tiny_tokenizer()
+    manager = get_reward_manager_cls(manager_name)(tokenizer=tok, num_examine=0, compute_score=fn)
+    data = _data_proto(tok, [FENCED, "no code here"], [{"gt_img_path": str(reference)}] * 2)
+    result = manager(data, return_dict=True)
+    scores = result["reward_tensor"].sum(dim=-1).tolist()
+    assert scores[0] >= 1.0 and scores[1] == 0.0
+
+
+# -- OpenRLHF --------------------------------------------------------------------------------------------------
+def openrlhf_parser():
+    pytest.importorskip("openrlhf")
+    import argparse
+    import ast
+
+    path = Path(importlib.util.find_spec("openrlhf.cli.train_ppo_ray").origin)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    main = next(n for n in tree.body if isinstance(n, ast.If) and "__main__" in ast.unparse(n.test))
+    body = []
+    for stmt in main.body:  # the parser as train_ppo_ray builds it, up to parse_args()
+        if "parse_args" in ast.unparse(stmt):
+            break
+        body.append(stmt)
+    import datetime as _dt
+    import os
+
+    scope: dict = {"argparse": argparse, "datetime": _dt.datetime, "os": os}  # its module-level imports
+    exec(compile(ast.Module(body=body, type_ignores=[]), str(path), "exec"), scope)  # noqa: S102 - its own code
+    return scope["parser"]
+
+
+def test_openrlhf_documented_flags_parse() -> None:
+    parser = openrlhf_parser()
+    args = doc_block("openrlhf.cli.train_ppo_ray")
+    args = [a.replace("$ERM_REWARDS", rewards.__file__) for a in args[3:]]
+    ns = parser.parse_args(args)
+    assert getattr(ns, "reward.remote_url") == rewards.__file__ and getattr(ns, "data.apply_chat_template")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--remote_rm_url", rewards.__file__])  # the flat flags of 0.10.0-0.10.1
+
+
+def test_openrlhf_single_turn_executor_scores_a_vlm_rollout(reference: Path, monkeypatch) -> None:
+    pytest.importorskip("openrlhf")
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from erm_cli.models.hf import load_processor
+    from erm_cli.models.tiny import ensure_tiny_model
+    from openrlhf.utils.agent import SingleTurnAgentExecutor
+
+    monkeypatch.setenv("ERM_REWARD_JUDGE", "vlm")
+    monkeypatch.setenv("ERM_REWARD_MODEL", TINY)
+    processor = load_processor(ensure_tiny_model("qwen3-vl"))
+    tok = processor.tokenizer
+    prompt = tok.apply_chat_template([{"role": "user", "content": [{"type": "image"},
+                                                                   {"type": "text", "text": "Write SVG."}]}],
+                                     tokenize=False, add_generation_prompt=True)
+    image = tmp_image = reference.parent / "policy_input.png"
+    Image.new("RGB", (64, 64), "white").save(tmp_image)
+    answer_ids = tok(FENCED, add_special_tokens=False)["input_ids"] + tok.convert_tokens_to_ids(["<|im_end|>"])
+
+    class Engine:  # the one stand-in: vLLM's generate
+        async def generate(self, prompt_token_ids, params, multi_modal_data=None):
+            return SimpleNamespace(outputs=[SimpleNamespace(token_ids=answer_ids, finish_reason="stop",
+                                                            logprobs=None)])
+
+    executor = SingleTurnAgentExecutor(remote_rm_url=rewards.__file__)
+    params = SimpleNamespace(max_tokens=512, logprobs=None)
+    out = asyncio.run(executor.execute(prompt, str(reference), params, 4096, processor, Engine(), images=[str(image)]))
+    assert float(out["reward"][0]) >= 1.0 and float(out["extra_logs"]["erm_render_ok"][0]) == 1.0
+
+
+# -- EasyR1 (replay of its reward config: verl/workers/reward/config.py, 2026-07) -----------------------------
+@dataclass
+class _RewardConfig:
+    reward_function: str | None = None
+    reward_function_kwargs: dict = field(default_factory=dict)
+    skip_special_tokens: bool = True
+    num_cpus: int = 1
+
+
+@dataclass
+class _Worker:
+    reward: _RewardConfig = field(default_factory=_RewardConfig)
+
+
+@dataclass
+class _PPOConfig:
+    worker: _Worker = field(default_factory=_Worker)
+
+
+def test_easyr1_documented_reward_keys_merge() -> None:
+    pytest.importorskip("omegaconf")
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigKeyError
+
+    args = [a.replace("$ERM_REWARDS", rewards.__file__) for a in doc_block("verl.trainer.main config=")
+            if a.startswith("worker.reward.")]
+    cfg = OmegaConf.merge(OmegaConf.structured(_PPOConfig()), OmegaConf.from_dotlist(args))
+    assert cfg.worker.reward.reward_function.endswith("rewards.py:compute_score")
+    assert cfg.worker.reward.reward_function_kwargs == {"judge": "http://127.0.0.1:9000", "timeout": 120}
+    with pytest.raises(ConfigKeyError):
+        OmegaConf.merge(OmegaConf.structured(_PPOConfig()), OmegaConf.from_dotlist(["worker.reward.reward_type=batch"]))
