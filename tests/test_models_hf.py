@@ -97,6 +97,16 @@ def test_sampling_with_seed_is_reproducible() -> None:
     assert a == b
 
 
+def test_presence_penalty_is_ignored_with_a_warning(caplog, monkeypatch) -> None:
+    import erm_cli.models.hf as hf
+
+    monkeypatch.setattr(hf, "_WARNED_PRESENCE", False)
+    backend = load_model("tiny:qwen3-vl")
+    out = backend.generate([ask(chart(80), "Describe.")], Sampling(max_tokens=4, temperature=0.7, presence_penalty=1.5))
+    assert out[0].error is None
+    assert any("presence_penalty 1.50 is not supported" in r.getMessage() for r in caplog.records)
+
+
 def test_backend_is_shared_per_spec_and_options() -> None:
     a = load_model("tiny:qwen3-vl")
     assert load_model("tiny") is a

@@ -185,7 +185,7 @@ def test_api_key_comes_from_the_named_environment_variable(monkeypatch) -> None:
     assert "HTTP 401" in (denied.error or "") and hits[1]["auth"] is None
 
 
-def test_strict_servers_get_only_standard_sampling_fields() -> None:
+def test_strict_servers_get_only_standard_sampling_fields(caplog) -> None:
     hits: list[dict] = []
     with running_server(scripted_app([], hits, strict=True)) as url:
         backend = OpenAIBackend(url, model="scripted-model", backoff=0.01)
@@ -197,6 +197,7 @@ def test_strict_servers_get_only_standard_sampling_fields() -> None:
     assert hits[0]["body"]["top_k"] == 20 and "top_k" not in hits[1]["body"]
     assert len(hits) == 3  # one rejected attempt, then no vLLM-only fields for the rest
     assert hits[2]["body"]["presence_penalty"] == 1.5 and hits[2]["body"]["seed"] == 3
+    assert any("refused top_k, repetition_penalty" in r.getMessage() for r in caplog.records)  # said once, loudly
 
 
 def test_malformed_responses_and_refused_connections_fail_alone() -> None:

@@ -189,7 +189,18 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+_WARNED_PRESENCE = False
+
+
 def _generate_kwargs(sampling: Sampling) -> dict[str, Any]:
+    global _WARNED_PRESENCE
+    if sampling.presence_penalty and not _WARNED_PRESENCE:  # transformers' generate has no such setting
+        import logging
+
+        _WARNED_PRESENCE = True
+        logging.getLogger("erm.models").warning(
+            "hf: presence_penalty %.2f is not supported by transformers and is ignored (vllm: and openai: "
+            "apply it; the released chart/SVG judge sampling uses 1.5)", sampling.presence_penalty)
     kw: dict[str, Any] = {"max_new_tokens": int(sampling.max_tokens)}
     if sampling.greedy():
         kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)

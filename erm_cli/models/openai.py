@@ -216,6 +216,11 @@ class OpenAIBackend:
                         and any(k in detail for k in NON_STANDARD_SAMPLING + ("extra", "Unrecognized", "unknown"))):
                     self._send_extra = False  # a strict server: stop sending vLLM-only sampling fields
                     dropped_extra = True
+                    import logging
+
+                    logging.getLogger("erm.models").warning(
+                        "openai: %s refused %s (%s); not sending them to this backend any more", base,
+                        ", ".join(k for k in NON_STANDARD_SAMPLING if k in payload), detail[:120])
                     continue
                 if r.status_code not in RETRY_STATUS:
                     break

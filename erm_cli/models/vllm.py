@@ -58,13 +58,18 @@ def sampling_params(sampling: Sampling) -> Any:
     return SamplingParams(**kwargs)
 
 
+#: Two judge images, the prompt and an 8192-token answer fit; without a limit vLLM sizes the KV cache for the
+#: model's full context (262144 tokens for Qwen3-VL), which does not fit a single GPU. 0: the model's own.
+DEFAULT_MAX_MODEL_LEN = 16384
+
+
 class VLLMBackend:
     """Batched chat generation with ``vllm.LLM``; images go in as ``data:`` URIs (``image_url`` parts)."""
 
     kind = "vllm"
 
     def __init__(self, path: str, spec: str | None = None, dtype: str | None = None, tensor_parallel_size: int = 1,
-                 gpu_memory_utilization: float = 0.85, max_model_len: int | None = None, seed: int = 0,
+                 gpu_memory_utilization: float = 0.85, max_model_len: int | None = DEFAULT_MAX_MODEL_LEN, seed: int = 0,
                  max_images: int = 2, enforce_eager: bool = False, trust_remote_code: bool = False) -> None:
         ok, reason = vllm_available()
         if not ok:
