@@ -1132,6 +1132,25 @@ def bars_vertical(bars: Sequence[BBox]) -> bool:
     return float(np.ptp(bottoms)) <= float(np.ptp(lefts)) or float(np.ptp(bottoms)) < 3
 
 
+def _profile_gap(pr: np.ndarray, pc: np.ndarray, tol: int = 2) -> np.ndarray:
+    """Per column, how far apart two mean-row profiles are when either may sit ``tol`` columns aside: a
+    vertical step or a steep segment resampled one pixel over is the same line (NaN where one is empty)."""
+    n = min(pr.size, pc.size)
+    pr, pc = pr[:n], pc[:n]
+    best = np.full(n, np.inf)
+    for dx in range(-tol, tol + 1):
+        shifted = np.full(n, np.nan)
+        if dx >= 0:
+            shifted[:n - dx] = pc[dx:]
+        else:
+            shifted[-dx:] = pc[:n + dx]
+        d = np.abs(pr - shifted)
+        best = np.where(np.isnan(d), best, np.minimum(best, d))
+    out = np.where(np.isinf(best), np.nan, best)
+    out[np.isnan(pr)] = np.nan
+    return out
+
+
 def _profile(m: np.ndarray) -> np.ndarray:
     """Mean row index of the mask per column (NaN where empty)."""
     cnt = m.sum(axis=0)
@@ -1183,9 +1202,10 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
         prof = _unit_profiles(ax, ca, rs.mask, cs.mask)
         if prof is not None:
             pr, pc = prof
-            both = ~np.isnan(pr) & ~np.isnan(pc)
+            gap = _profile_gap(pr, pc)
+            both = ~np.isnan(gap)
             if both.sum() >= 0.5 * max(1, (~np.isnan(pr)).sum()):
-                dev = np.abs(pr - pc)[both]
+                dev = gap[both]
                 # a line's changed value bends the two segments around it; a few columns that disagree are
                 # a legend sample or a label over the line
                 worst = float(np.percentile(dev, 90) if rs.kind == "line" else dev.max()) / ph
@@ -1228,13 +1248,14 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
             cov_r = cov_c = 1.0  # the style explains the coverage gaps
     if cov_r < 0.9 or cov_c < 0.9:
         pr, pc = _profile(rm), _profile(cm)
-        both = ~np.isnan(pr) & ~np.isnan(pc)
-        dev = np.abs(pr - pc)[both] if both.any() else np.array([])
+        gap = _profile_gap(pr, pc)
+        both = ~np.isnan(gap)
+        dev = gap[both] if both.any() else np.array([])
         span_r = np.nonzero(~np.isnan(pr))[0]
         span_c = np.nonzero(~np.isnan(pc))[0]
         if dev.size and (np.nanmax(dev) / ph > 0.025):
             worst = float(np.nanmax(dev)) / ph
-            col = int(np.nanargmax(np.where(both, np.abs(pr - pc), -1)))
+            col = int(np.nanargmax(np.where(both, gap, -1)))
             ev["max_deviation_share"] = round(worst, 4)
             out.append(Finding("data_error", severity_by_share(worst, 0.05, 0.15), label,
                                f"{'line shape' if rs.kind == 'line' else 'point positions'} differ: up to "
