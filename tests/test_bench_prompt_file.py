@@ -40,3 +40,36 @@ def test_bench_judge_prompt_file(tmp_path: Path) -> None:
     bad = subprocess.run(ERM + ["bench", "judge", str(data), "--prompt-file", str(prompts), "--out", str(out)],
                          capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2 and "--prompt-file goes with --judge vlm" in bad.stderr
+
+
+def test_bench_judge_protocol_visual_erm(tmp_path: Path) -> None:
+    """The released VC-RewardBench request layout: system message, the text first, then both images as
+    they are (no resizing), recorded in every verdict's judge block."""
+    from erm_cli.judges.vlm import VLMJudge
+
+    prompts = tmp_path / "bench-prompts.json"
+    prompts.write_text(json.dumps({"*": "<image>\n<image>\nList the differences.\n",
+                                   "system": "You are a helpful assistant."}))
+    judge = VLMJudge("tiny:qwen3-vl", prompt_file=prompts, request_layout="visual-erm-bench")
+    big = Image.new("RGB", (1800, 300), "white")
+    request = judge.request_for(big, big, "table")
+    assert request[0] == {"role": "system", "content": "You are a helpful assistant."}
+    parts = request[1]["content"]
+    assert [p["type"] for p in parts] == ["text", "image", "image"]
+    assert parts[0]["text"] == "<image>\n<image>\nList the differences.\n" and parts[1]["image"].size == (1800, 300)
+    assert judge.judge_id()["layout"] == "visual-erm-bench"
+    data = tmp_path / "bench.jsonl"
+    _icon(tmp_path / "ref.png", (40, 90, 200))
+    data.write_text(json.dumps({"id": "s1", "category": "svg", "gt_img_path": "ref.png", "pred_img_path": "ref.png",
+                                "human_errors": []}) + "\n")
+    out = tmp_path / "run"
+    run = subprocess.run(ERM + ["bench", "judge", str(data), "--judge", "vlm", "--model", "tiny:qwen3-vl?max_tokens_cap=8",
+                                "--prompt-file", str(prompts), "--protocol", "visual-erm", "--baselines", "",
+                                "--out", str(out), "--json"], capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    [row] = read_jsonl_by_id(out / "predictions.jsonl").values()
+    assert row["verdict"]["judge"]["layout"] == "visual-erm-bench"
+    bad = subprocess.run(ERM + ["bench", "judge", str(data), "--judge", "vlm", "--model", "tiny:qwen3-vl",
+                                "--protocol", "visual-erm", "--out", str(out)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 2 and "needs --judge vlm and --prompt-file" in bad.stderr

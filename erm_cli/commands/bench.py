@@ -77,6 +77,10 @@ def judge(
         None, "--prompt-file", help="--judge vlm: judge prompts (e.g. the released VC-RewardBench prompts: "
         "python -m erm_cli.judges.prompts CHECKOUT --bench)."
     ),
+    protocol: str = typer.Option(
+        "erm", "--protocol", help="erm, or visual-erm: the request of the released VC-RewardBench script "
+        "(system message, text then the two images, unresized; needs --judge vlm and --prompt-file)."
+    ),
 ) -> None:
     """Score a judge on VC-RewardBench-format data: F1_hard / F1_soft / Sc, AUROC, pairwise accuracy, baselines on the same items, a Markdown report with plots."""
     from ..bench.judge_bench import BASELINES, JudgeBenchConfig, judge_label, run_judge_bench
@@ -89,6 +93,13 @@ def judge(
         )
     if prompt_file is not None and judge_name != "vlm":
         raise InputError("--prompt-file goes with --judge vlm")
+    if protocol not in ("erm", "visual-erm"):
+        raise InputError(f"--protocol must be erm or visual-erm, not {protocol!r}")
+    if protocol == "visual-erm" and (judge_name != "vlm" or prompt_file is None):
+        raise InputError("--protocol visual-erm needs --judge vlm and --prompt-file (the released bench prompts)")
+    judge_options: dict = {"prompt_file": str(prompt_file)} if prompt_file is not None else {}
+    if protocol == "visual-erm":
+        judge_options["request_layout"] = "visual-erm-bench"
     chosen = tuple(b.strip() for b in baselines.split(",") if b.strip())
     bad = [b for b in chosen if b not in BASELINES]
     if bad:
@@ -101,7 +112,7 @@ def judge(
         out_dir=run_dir,
         judge=judge_name,
         model=model,
-        judge_options={"prompt_file": str(prompt_file)} if prompt_file is not None else {},
+        judge_options=judge_options,
         baselines=chosen,
         matcher_model=matcher,
         pairwise=pairwise,

@@ -75,7 +75,10 @@ def default_profile(model: Any) -> str | None:
 
 #: How images are shrunk and encoded for the judge: erm's way (LANCZOS, JPEG quality 95) or the released
 #: reward code's (``Image.thumbnail`` defaults; JPEG at PIL's default quality 75 for chart/SVG, PNG for tables).
-IMAGE_STYLES = ("erm", "visual-erm")
+IMAGE_STYLES = ("erm", "visual-erm", "original")
+#: Request layouts: the released reward code's ([system], user = image 1, image 2, text) or the released
+#: VC-RewardBench script's (``evaluation/api_judge.py``: user = text, image 1, image 2; images as they are).
+REQUEST_LAYOUTS = ("reward", "visual-erm-bench")
 
 
 def prepare_image(img: Image.Image, max_side: int | None, style: str = "erm", task: str = "chart") -> Image.Image:
@@ -87,6 +90,13 @@ def prepare_image(img: Image.Image, max_side: int | None, style: str = "erm", ta
 
     im = load_image(img, what="judge image").copy()
     buf = io.BytesIO()
+    if style == "original":  # no resizing, lossless: the pixels of the image as given
+        im.save(buf, format="PNG")
+        data = buf.getvalue()
+        out = Image.open(io.BytesIO(data))
+        out.load()
+        out.info["erm_encoded"] = ("image/png", data)
+        return out
     if style == "visual-erm":
         if max_side:
             im.thumbnail((max_side, max_side))  # the released code's call: PIL's default resampling
@@ -111,7 +121,7 @@ def prepare_image(img: Image.Image, max_side: int | None, style: str = "erm", ta
 
 def build_judge_request(reference_img: Any, candidate_img: Any, task: str, prompt: str | None = None,
                         system: str | None = None, max_image_side: int | None = None,
-                        image_style: str = "erm") -> Request:
+                        image_style: str = "erm", layout: str = "reward") -> Request:
     """One chat request: [system], then user = [image 1: reference, image 2: candidate, prompt text].
 
     ``max_image_side`` None uses the released defaults (1024 px; 768 px for tables); 0 keeps full size.
@@ -123,6 +133,13 @@ def build_judge_request(reference_img: Any, candidate_img: Any, task: str, promp
     request: Request = []
     if system:
         request.append({"role": "system", "content": system})
+    if layout == "visual-erm-bench":  # api_judge.py: the text first, then the two images as they are
+        request.append({"role": "user", "content": [
+            {"type": "text", "text": text},
+            {"type": "image", "image": prepare_image(reference_img, None, "original", task)},
+            {"type": "image", "image": prepare_image(candidate_img, None, "original", task)},
+        ]})
+        return request
     request.append({"role": "user", "content": [
         {"type": "image", "image": prepare_image(reference_img, side, image_style, task)},
         {"type": "image", "image": prepare_image(candidate_img, side, image_style, task)},
@@ -156,7 +173,7 @@ class VLMJudge:
                  swap: bool = False, sampling: Sampling | dict[str, Sampling] | None = None,
                  max_image_side: int | dict[str, int] | None = None, retries: int = 1,
                  model_options: dict[str, Any] | None = None, image_style: str | None = None,
-                 **extra_model_options: Any) -> None:
+                 request_layout: str = "reward", **extra_model_options: Any) -> None:
         model = model if model is not None else os.environ.get("ERM_JUDGE_MODEL")
         if model is None or (isinstance(model, str) and not model.strip()):
             raise InputError("the vlm judge needs a model: --model SPEC (e.g. tiny:qwen3-vl, hf:PATH, "
@@ -201,6 +218,9 @@ class VLMJudge:
         if image_style not in IMAGE_STYLES:
             raise InputError(f"image_style must be one of {', '.join(IMAGE_STYLES)}, not {image_style!r}")
         self.image_style = image_style
+        if request_layout not in REQUEST_LAYOUTS:
+            raise InputError(f"request_layout must be one of {', '.join(REQUEST_LAYOUTS)}, not {request_layout!r}")
+        self.request_layout = request_layout
 
     # -- model ----------------------------------------------------------------------------------------------
     @property
@@ -213,14 +233,18 @@ class VLMJudge:
 
     def judge_id(self) -> dict[str, str]:
         """Name, version, model spec and a fingerprint of the prompts (verdicts record it)."""
-        return {"name": self.name, "version": self.version, "model": self.model_spec, "prompts": self.prompt_id}
+        jid = {"name": self.name, "version": self.version, "model": self.model_spec, "prompts": self.prompt_id}
+        if self.request_layout != "reward":
+            jid["layout"] = self.request_layout
+        return jid
 
     # -- public API -----------------------------------------------------------------------------------------
     def request_for(self, reference: Any, candidate: Any, task: str) -> Request:
         if task not in TASKS:
             raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
         return build_judge_request(reference, candidate, task, prompt=self.prompts[task], system=self.systems[task],
-                                   max_image_side=self.image_side[task], image_style=self.image_style)
+                                   max_image_side=self.image_side[task], image_style=self.image_style,
+                                   layout=self.request_layout)
 
     def judge(self, reference: Image.Image, candidate: Image.Image, task: str) -> Verdict:
         """Judge one pair; a backend failure raises :class:`ModelError` (exit code 4)."""
