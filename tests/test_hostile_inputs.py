@@ -596,6 +596,18 @@ def test_a_slow_table_stops_at_the_item_budget(has_chromium: bool) -> None:
     assert result.seconds < 4 + BUDGET_SLACK
 
 
+@pytest.mark.parametrize("kind,code", [
+    ("latex", "\\begin{tabular}{c}\n" + "&" * 500000 + "\\end{tabular}"),  # ~20 s in the LaTeX converter
+    ("markdown", "[" * 500000),  # ~14 s in markdown-it
+])
+def test_a_slow_table_conversion_stops_at_the_item_budget(kind: str, code: str) -> None:
+    from erm_cli.renderers import RenderOptions, render
+
+    result = render(code, kind=kind, options=RenderOptions(timeout=4), cache=False)
+    assert result.ok is False and f"converting the {kind} table took more than" in (result.error or "")
+    assert result.seconds < 4 + BUDGET_SLACK
+
+
 def test_a_plotly_figure_that_draws_for_long_is_stopped_and_the_browser_recovers(has_chromium: bool) -> None:
     if not has_chromium:
         pytest.skip("needs Chromium")

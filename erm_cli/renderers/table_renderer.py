@@ -77,6 +77,49 @@ def source_to_html(kind: str, code: str) -> str:
     raise ValueError(f"not a table kind: {kind}")
 
 
+#: Sources above this size are converted in a child process that the item's deadline can stop: the
+#: Markdown and LaTeX converters are pure Python and take tens of seconds on some 1 MiB sources.
+CHILD_CONVERSION_BYTES = 64 * 1024
+#: Exit code of the conversion child for a bad source (its one-line reason is on stderr).
+_BAD_SOURCE_EXIT = 3
+
+
+def convert_within(kind: str, code: str, timeout: float) -> str:
+    """:func:`source_to_html` within ``timeout`` seconds: in-process for small sources, else in a child
+    process killed at the deadline (:class:`TableRenderTimeout`)."""
+    if kind == "html" or len(code) <= CHILD_CONVERSION_BYTES:
+        return source_to_html(kind, code)
+    import subprocess
+    import sys
+
+    try:
+        proc = subprocess.run([sys.executable, "-m", "erm_cli.renderers.table_renderer", kind],
+                              input=code.encode("utf-8", "surrogatepass"), capture_output=True, check=False,
+                              timeout=max(0.1, timeout))
+    except subprocess.TimeoutExpired:
+        raise TableRenderTimeout(f"converting the {kind} table took more than {timeout:.1f} s") from None
+    reason = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1][:300]
+    if proc.returncode == _BAD_SOURCE_EXIT:
+        raise TableSourceError(reason)
+    if proc.returncode != 0:
+        raise TableSourceError(f"the {kind} table could not be converted ({reason})")
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def _conversion_child(kind: str) -> int:
+    """``python -m erm_cli.renderers.table_renderer KIND``: source on stdin, HTML on stdout."""
+    import sys
+
+    code = sys.stdin.buffer.read().decode("utf-8", "replace")
+    try:
+        html = source_to_html(kind, code)
+    except TableSourceError as exc:
+        print(str(exc).splitlines()[0] if str(exc) else "bad table source", file=sys.stderr)
+        return _BAD_SOURCE_EXIT
+    sys.stdout.buffer.write(html.encode("utf-8", "surrogatepass"))
+    return 0
+
+
 _META_OPEN = re.compile(r"<meta\b", re.IGNORECASE)
 _REFRESH = re.compile(r"http-equiv\s*+=\s*+[\"']?+\s*+refresh", re.IGNORECASE)
 
@@ -165,7 +208,7 @@ def render_table(kind: str, code: str, timeout: float = 30.0) -> bytes:
     from .browser import BrowserTimeout
 
     deadline = time.monotonic() + timeout  # the browser's steps get what is left of it
-    document = html_document(source_to_html(kind, code))
+    document = html_document(convert_within(kind, code, timeout))
     left = deadline - time.monotonic()
     if left <= 0:
         raise TableRenderTimeout(f"converting the {kind} table took more than {timeout:g} s")
@@ -174,3 +217,9 @@ def render_table(kind: str, code: str, timeout: float = 30.0) -> bytes:
     except BrowserTimeout as exc:
         raise TableRenderTimeout(f"the table did not render within {timeout:g} s ({exc})") from None
     return crop_to_content(raw)
+
+
+if __name__ == "__main__":  # the conversion child of convert_within
+    import sys
+
+    sys.exit(_conversion_child(sys.argv[1]))
