@@ -555,16 +555,49 @@ def _descendants(root: int) -> dict[int, str]:
     return found
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _post_slow_judge(port: int, ref: Path, code: str) -> None:
+    """Wait for the server, then send one /judge whose candidate sleeps (the reply never comes)."""
+    import base64
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    body = json.dumps({"reference_b64": base64.b64encode(ref.read_bytes()).decode(), "candidate_code": code,
+                       "kind": "matplotlib"}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/judge", data=body,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=120)
+    except OSError:
+        pass  # the server is killed while it judges
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-@pytest.mark.parametrize("verb", ["render", "judge"])
+@pytest.mark.parametrize("verb", ["render", "judge", "serve"])
 def test_no_process_outlives_a_killed_erm(tmp_path: Path, sig: signal.Signals, verb: str) -> None:
+    slow_code = PLT + "import time\ntime.sleep(120)\nplt.plot([1])\n"
     slow = tmp_path / "slow.py"
-    slow.write_text(PLT + "import time\ntime.sleep(120)\nplt.plot([1])\n")
+    slow.write_text(slow_code)
     ref = tmp_path / "ref.png"
     Image.new("RGB", (64, 64), "white").save(ref)
-    args = ["render", str(slow), "-o", str(tmp_path / "out.png"), "--timeout", "120"] if verb == "render" \
-        else ["judge", str(ref), str(slow)]
+    port = _free_port()
+    args = {"render": ["render", str(slow), "-o", str(tmp_path / "out.png"), "--timeout", "120"],
+            "judge": ["judge", str(ref), str(slow)],
+            "serve": ["serve", "--host", "127.0.0.1", "--port", str(port)]}[verb]
     proc = subprocess.Popen([*ERM, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if verb == "serve":
+        threading.Thread(target=_post_slow_judge, args=(port, ref, slow_code), daemon=True).start()
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # bwrap, its init, zygote, supervisor, worker

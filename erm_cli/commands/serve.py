@@ -86,5 +86,10 @@ def serve(
         err_console.print("[yellow]warning:[/] listening beyond loopback without --token (only requests with a "
                           "loopback Host header are answered)")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
-                **app.state.uvicorn_options)  # header/body deadlines, header size cap
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
+                    **app.state.uvicorn_options)  # header/body deadlines, header size cap
+    finally:
+        from ..renderers import sandbox
+
+        sandbox.shutdown()  # renders still running in worker threads fail now instead of holding the exit

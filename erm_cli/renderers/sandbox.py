@@ -229,6 +229,7 @@ class WarmPool:
         self.family = family
         self.mode = f"{family} jail"
         self.isolation: list[str] = []
+        self.closed = False
         self._lock = threading.Lock()          # start/stop
         self._write_lock = threading.Lock()    # one frame at a time on the zygote's stdin
         self._proc: subprocess.Popen | None = None
@@ -304,11 +305,14 @@ class WarmPool:
 
     def ensure_started(self) -> None:
         with self._lock:
+            if self.closed:
+                raise SandboxUnavailable("the sandbox is shutting down")
             if self._proc is None or self._proc.poll() is not None:
                 self._start_locked()
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True  # jobs in flight fail now; they do not restart a pool that is shutting down
             proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -363,7 +367,7 @@ class WarmPool:
                 fut = self.submit(header, code)
                 return fut.result(timeout=timeout + 30.0)
             except SandboxUnavailable:
-                if attempt == 2:
+                if attempt == 2 or self.closed:
                     raise
                 time.sleep(0.05)  # the zygote died (e.g. OOM-killed): restart it once
             except TimeoutError:

@@ -276,7 +276,8 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
     app.state.pixels = pixels
     # how uvicorn must run this app (erm serve and serve.testing.running_server read it)
     app.state.uvicorn_options = {"http": server_protocol(header_timeout, body_timeout),
-                                 "h11_max_incomplete_event_size": 64 * 1024, "timeout_keep_alive": 5}
+                                 "h11_max_incomplete_event_size": 64 * 1024, "timeout_keep_alive": 5,
+                                 "timeout_graceful_shutdown": 5}  # SIGTERM: in-flight requests get 5 s
     # on shutdown, drop queued work (running items finish; threads cannot be killed)
     app.router.on_shutdown.append(lambda: runner.pool.shutdown(wait=False, cancel_futures=True))
 
