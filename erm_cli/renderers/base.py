@@ -22,7 +22,8 @@ class RenderOptions:
 
     ``width``/``height``: output size for SVG (default: the SVG's own size) and the viewport for plotly
     (default 800x600); matplotlib uses the code's own figure size (default 8x6 in) at ``dpi``.
-    ``strict``: run untrusted code in the stricter sandbox mode (bubblewrap) where available.
+    ``strict``: accepted for compatibility and ignored: untrusted code always runs in the bubblewrap jail
+    (docs/SANDBOX.md); it stays in the cache key so that older caches keep their keys.
     ``profile``: ``"erm"`` (the above) or ``"visual-erm"``: render like the released Visual-ERM reward
     code (renderers/profiles.py: matplotlib's own defaults, SVG at 336x336, its table page).
     """
