@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 from erm_cli.jsonl import read_jsonl_by_id
 
 ERM = [sys.executable, "-m", "erm_cli.app"]
+TINY = "tiny:qwen3-vl?max_tokens_cap=8"
 
 
 def _icon(path: Path, colour: tuple[int, int, int]) -> None:
@@ -31,7 +32,7 @@ def test_bench_judge_prompt_file(tmp_path: Path) -> None:
     prompts.write_text(json.dumps({"*": "<image>\n<image>\nList the differences as JSON.\n",
                                    "system": "You are a helpful assistant."}))
     out = tmp_path / "run"
-    run = subprocess.run(ERM + ["bench", "judge", str(data), "--judge", "vlm", "--model", "tiny:qwen3-vl?max_tokens_cap=8",
+    run = subprocess.run(ERM + ["bench", "judge", str(data), "--judge", "vlm", "--model", TINY,
                                 "--prompt-file", str(prompts), "--baselines", "", "--out", str(out), "--json"],
                          capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -63,7 +64,7 @@ def test_bench_judge_protocol_visual_erm(tmp_path: Path) -> None:
     data.write_text(json.dumps({"id": "s1", "category": "svg", "gt_img_path": "ref.png", "pred_img_path": "ref.png",
                                 "human_errors": []}) + "\n")
     out = tmp_path / "run"
-    run = subprocess.run(ERM + ["bench", "judge", str(data), "--judge", "vlm", "--model", "tiny:qwen3-vl?max_tokens_cap=8",
+    run = subprocess.run(ERM + ["bench", "judge", str(data), "--judge", "vlm", "--model", TINY,
                                 "--prompt-file", str(prompts), "--protocol", "visual-erm", "--baselines", "",
                                 "--out", str(out), "--json"], capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr[-2000:]

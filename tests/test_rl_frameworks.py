@@ -191,11 +191,11 @@ def test_openrlhf_single_turn_executor_scores_a_vlm_rollout(reference: Path, mon
     pytest.importorskip("openrlhf")
     from types import SimpleNamespace
 
+    from openrlhf.utils.agent import SingleTurnAgentExecutor
     from PIL import Image
 
     from erm_cli.models.hf import load_processor
     from erm_cli.models.tiny import ensure_tiny_model
-    from openrlhf.utils.agent import SingleTurnAgentExecutor
 
     monkeypatch.setenv("ERM_REWARD_JUDGE", "vlm")
     monkeypatch.setenv("ERM_REWARD_MODEL", TINY)

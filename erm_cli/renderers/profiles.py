@@ -68,7 +68,7 @@ def released_matplotlib_code(code: str) -> str:
 
 def figure_dpi(code: str) -> int:
     """The dpi the code gives its figure (last one set), else matplotlib's default."""
-    found = [float(m.group(1)) for m in _FIGURE_DPI.finditer(code)] + [float(m.group(1)) for m in _RC_DPI.finditer(code)]
+    found = [float(m.group(1)) for pattern in (_FIGURE_DPI, _RC_DPI) for m in pattern.finditer(code)]
     dpi = int(round(found[-1])) if found else MATPLOTLIB_DEFAULT_DPI
     return min(1200, max(10, dpi))
 

@@ -621,8 +621,9 @@ def compute_score_prime(data_source: Any = None, solution_str: str = "", ground_
     return float(verl_compute_score(data_source, solution_str, ground_truth, extra_info, **kwargs)["score"])
 
 
-def verl_compute_score_batch(data_sources: Sequence[Any] | None, solution_strs: Sequence[str], ground_truths: Sequence[Any],
-                             extra_infos: Sequence[Any] | None = None, **kwargs: Any) -> list[dict[str, float]]:
+def verl_compute_score_batch(data_sources: Sequence[Any] | None, solution_strs: Sequence[str],
+                             ground_truths: Sequence[Any], extra_infos: Sequence[Any] | None = None,
+                             **kwargs: Any) -> list[dict[str, float]]:
     """verl's batched reward manager form (legacy ``reward_model.reward_manager=batch``)."""
     opts = _options(kwargs)
     n = len(solution_strs)
