@@ -193,6 +193,19 @@ def _host_root() -> bool:
         return False
 
 
+def _uid_mapped(uid: int) -> bool:
+    """Whether ``uid`` exists in this process's user namespace."""
+    try:
+        with open("/proc/self/uid_map") as fh:
+            for line in fh:
+                inside, _, count = (int(x) for x in line.split())
+                if inside <= uid < inside + count:
+                    return True
+    except (OSError, ValueError):
+        pass
+    return False
+
+
 def enter_jail_user_namespace() -> list[str]:
     """Give up host root (if we are it) and become root of a fresh user namespace.
 
@@ -204,13 +217,16 @@ def enter_jail_user_namespace() -> list[str]:
     files, ``/proc/sys`` knobs and ``/dev/kmsg`` are out of reach even where they are visible.
     """
     features = []
-    if _host_root():
-        os.setgroups([])
+    if os.geteuid() == 0 and _uid_mapped(NOBODY):  # root here (the host's, or a container's): drop it
+        try:
+            os.setgroups([])
+        except PermissionError:  # a user namespace with setgroups denied: no supplementary groups anyway
+            pass
         os.setresgid(NOBODY, NOBODY, NOBODY)
         os.setresuid(NOBODY, NOBODY, NOBODY)
-        features.append("dropped-host-root")
+        features.append("dropped-root")
     uid, gid = os.geteuid(), os.getegid()
-    if uid == 0:
+    if uid == 0 and _host_root():
         raise OSError("the sandbox would run as the host's root; refusing")
     unshare(CLONE_NEWUSER)
     prctl(PR_SET_DUMPABLE, 1)  # a uid change made us non-dumpable: /proc/self/*_map would belong to root
