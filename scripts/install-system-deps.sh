@@ -12,8 +12,10 @@ command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr)
 ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 || need+=(tesseract-ocr-eng)
 command -v fc-cache >/dev/null 2>&1 || need+=(fontconfig)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+# libseccomp (the sandbox's seccomp filter, through pyseccomp); part of a Debian base system, checked anyway
+ls /usr/lib/*/libseccomp.so.2 /lib/*/libseccomp.so.2 >/dev/null 2>&1 || need+=(libseccomp2)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages: all present (chromium, tesseract-ocr + eng, fontconfig, bubblewrap)"
+  echo "system packages: all present (chromium, tesseract-ocr + eng, fontconfig, bubblewrap, libseccomp2)"
   exit 0
 fi
 echo "system packages missing: ${need[*]}"
