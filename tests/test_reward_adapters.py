@@ -159,7 +159,7 @@ def test_reference_in_extra_info_image_ori(reference: Path) -> None:
     ({"judge": "critic", "prompt_fil": "x"}, "unknown reward option(s) 'prompt_fil'"),
     ({"judge": "critic", "prompt_file": "x"}, "does not apply to the critic judge"),
     ({"judge": "http://127.0.0.1:9", "swap": True}, "cannot be sent to a remote judge"),
-    ({"judge": "http://127.0.0.1:9", "profile": "visual-erm"}, "start erm serve with it"),
+    ({"judge": "http://127.0.0.1:9", "profile": "visual-erm"}, "start erm serve with --profile"),
     ({"profile": "paper"}, "profile must be one of"),
     ({"judge": "vlm", "sampling": {"temprature": 0.1}}, "unknown sampling field(s) temprature"),
     ({"timeout": "soon"}, "bad reward option value"),
@@ -260,3 +260,24 @@ def test_train_policy_passes_prompt_file_and_profile_to_the_reward(reference: Pa
     assert run.returncode == 0, run.stderr
     settings_shown = json.loads(run.stdout)["settings"]
     assert settings_shown["reward_prompt_file"] == str(prompts) and settings_shown["reward_profile"] == "visual-erm"
+
+
+def test_erm_serve_profile_reaches_remote_rewards(tmp_path: Path) -> None:
+    """erm serve --profile visual-erm renders like the release; the remote reward then scores tables with
+    the released -S reward, as the local path does."""
+    from erm_cli.renderers import render
+    from erm_cli.serve import create_app
+    from erm_cli.serve.testing import running_server
+
+    ref = render(TABLE, kind="html")
+    if not ref.ok:
+        pytest.skip(f"table rendering does not work here: {ref.error}")
+    path = tmp_path / "table.png"
+    path.write_bytes(ref.png)
+    wrong = TABLE.replace("15", "51")
+    with running_server(create_app("critic", profile="visual-erm")) as url:
+        [(reward, verdict, why)] = score_batch([wrong], [path], "table", judge=url)
+    assert why is None and verdict.info["profile"] == "visual-erm"
+    assert reward == -verdict.severity_total <= 0
+    with pytest.raises(InputError, match="profile must be one of"):
+        create_app("critic", profile="paper")

@@ -50,6 +50,9 @@ def serve(
     dtype: str | None = typer.Option(None, "--dtype", help="hf/tiny/vllm: float32, bfloat16, float16 or auto."),
     device: str | None = typer.Option(None, "--device", help="hf/tiny: cpu, cuda, cuda:N or auto."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    profile: str | None = typer.Option(None, "--profile", help="Render code candidates like erm or like the "
+                                       "released Visual-ERM reward (visual-erm; the default when --model is the "
+                                       "released Visual-ERM judge)."),
 ) -> None:
     """Serve the judge over HTTP: [bold]POST /judge[/], [bold]POST /reward[/] (batches), [bold]GET /health[/];
     OpenAPI docs at /docs. With [bold]--openai[/] also /v1/chat/completions for a local model.
@@ -75,7 +78,7 @@ def serve(
                      max_queue=max_queue, max_body_mb=max_body_mb, timeout=timeout, max_items=max_items,
                      max_batch=max_batch, batch_window_ms=batch_window_ms, model_options=model_options,
                      max_pixels=max_pixels, pixel_budget=pixel_budget, header_timeout=header_timeout,
-                     body_timeout=body_timeout)
+                     body_timeout=body_timeout, profile=profile)
     from ..console import err_console
 
     routes = "/judge, /reward, /health" + (", /v1/chat/completions, /v1/models" if openai else "")

@@ -242,13 +242,21 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
                token: str | None = None, max_concurrency: int = 4, max_queue: int = 64, max_body_mb: float = 32.0,
                timeout: float = 120.0, max_items: int = 256, max_batch: int = 8, batch_window_ms: float = 10.0,
                model_options: dict[str, Any] | None = None, max_pixels: int = 16_000_000,
-               pixel_budget: int = 96_000_000, header_timeout: float = 10.0, body_timeout: float = 60.0) -> FastAPI:
+               pixel_budget: int = 96_000_000, header_timeout: float = 10.0, body_timeout: float = 60.0,
+               profile: str | None = None) -> FastAPI:
     """Build the app (loads the judge and any model now, so errors surface at startup).
 
     ``judge``: "critic", "vlm" (with ``model``), a baseline name, a Judge object, or None (no judge: an
     OpenAI-compatible model server only). ``openai_model``: a local model spec to expose under /v1.
     """
     opts = {k: v for k, v in (model_options or {}).items() if v is not None}
+    from ..judges.vlm import default_profile
+    from ..renderers import RenderOptions
+    from ..renderers.profiles import check_profile
+
+    # how code candidates are rendered: erm's way, or the released reward code's (recorded in each verdict)
+    profile = check_profile(profile or (default_profile(model) if judge == "vlm" else None) or "erm")
+    render_options = RenderOptions(profile=profile)
     if judge == "vlm" and isinstance(model, str):  # an openai: backend lets every judgement in flight reach it
         from ..models import in_flight_options
 
@@ -332,7 +340,10 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
         pixels.acquire(need, timeout=runner.timeout)
         try:
             verdict = score_candidate(reference, candidate, task=req.task, kind=req.kind, judge=the_judge,
-                                      candidate_is_code=as_code, max_pixels=max_pixels)
+                                      candidate_is_code=as_code, max_pixels=max_pixels,
+                                      render_options=render_options)
+            if as_code:
+                verdict.info["profile"] = profile
         finally:
             pixels.release(need)
         return JudgeResponse(id=req.id, ok=True, reward=round(verdict.reward, 6), rl_reward=round(verdict.rl_reward, 6),

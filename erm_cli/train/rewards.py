@@ -390,7 +390,10 @@ def score_batch(completions: Sequence[Any], references: Sequence[Any], tasks: Se
         scored = remote.score_many(items)
         for (reward, verdict, reason) in scored:
             if verdict is not None and reason is None:
-                reward = _weighted(verdict, render_weight, visual_weight)
+                if verdict.info.get("profile") == "visual-erm" and verdict.task == "table":
+                    reward, verdict, reason = released_table_reward(verdict)  # the server renders like the release
+                else:
+                    reward = _weighted(verdict, render_weight, visual_weight)
             results.append((reward, verdict, reason))
         _log_failures(results)
         return results

@@ -104,7 +104,7 @@ def parse_options(kwargs: dict[str, Any], *, use_env: bool = True) -> RewardOpti
     opts.profile = profile
     name = judge_name(judge)
     if profile is not None and name is None and isinstance(judge, str):
-        raise InputError("reward option 'profile' cannot be sent to a remote judge; start erm serve with it")
+        raise InputError("reward option 'profile' cannot be sent to a remote judge; start erm serve with --profile")
     allowed = JUDGE_OPTIONS.get(name or "", ())
     for key in sorted(set(known_options()) - set(ADAPTER_OPTIONS)):
         value = get(key)
