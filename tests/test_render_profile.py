@@ -117,3 +117,14 @@ def test_profile_flag_on_render_and_judge(tmp_path, capsys) -> None:
     ref.write_bytes(render(ICON, options=VERM).png)
     assert run_cli(["judge", str(ref), str(icon), "--profile", "visual-erm", "--json"]) in (0, 1)
     assert json.loads(capsys.readouterr().out)["info"]["profile"] == "visual-erm"
+
+
+def test_tables_render_the_whole_answer_as_html_like_the_release() -> None:
+    answer = "Here is the table:\n```html\n<table><tr><td>Year</td><td>15</td></tr></table>\n```"
+    erm = rendered(answer, ERM)
+    verm = rendered(answer, VERM)
+    if not erm.ok:
+        pytest.skip(f"table rendering does not work here: {erm.error}")
+    assert verm.ok and verm.kind == "html" and verm.profile == "visual-erm"
+    erm_size, verm_size = size(erm), size(verm)
+    assert verm_size[1] > erm_size[1]  # the prose and the fence lines are on the page too

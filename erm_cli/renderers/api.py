@@ -132,7 +132,8 @@ def render(code: str | bytes, kind: str | None = None, options: RenderOptions | 
     if options.profile != "erm":  # render like the released Visual-ERM reward code (profiles.py)
         from .profiles import apply_profile
 
-        text, options = apply_profile(kind, text, options)
+        raw = code.decode("utf-8", errors="replace") if isinstance(code, (bytes, bytearray)) else code
+        kind, text, options = apply_profile(kind, text, options, raw=raw)
     from .cache import cache_key, get_cache
     from .versions import versions_for
 

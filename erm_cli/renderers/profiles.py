@@ -10,9 +10,10 @@ differently from erm's defaults, and the released judge was trained on its rende
   (6.4x4.8 in), the figure's dpi (rc default 100) and no tight bounding box;
 - **SVG**: ``cairosvg.svg2png(..., output_width=336, output_height=336, background_color="white")``:
   every candidate at 336x336 on white, whatever its own size;
-- **tables** (``table_parse_rm_v2.py``): the same page and crop as erm's table renderer (body margin
-  20 px, Arial 14px, 1px solid #333 cells, 6px 10px padding, cropped to content + 12 px); see
-  docs/RL-INTEGRATION.md for what differs (the released code puts the whole answer in the page).
+- **tables** (``table_parse_rm_v2.py``): the whole answer (prose and fences included) goes raw into the
+  page as HTML; the page and crop are erm's table renderer's, which follow the released ones (Arial
+  14px, 1px solid #333 cells, 6px 10px padding, cropped to content + 12 px). Markdown or LaTeX answers
+  therefore show as text, as they do in the released reward.
 
 :func:`apply_profile` turns (kind, code, options) into what erm's renderers need to produce those pixels.
 """
@@ -73,13 +74,17 @@ def figure_dpi(code: str) -> int:
     return min(1200, max(10, dpi))
 
 
-def apply_profile(kind: str, code: str, options: RenderOptions) -> tuple[str, RenderOptions]:
-    """``(code, options)`` that make erm's renderer for ``kind`` draw what the profile draws."""
+def apply_profile(kind: str, code: str, options: RenderOptions, raw: str | None = None
+                  ) -> tuple[str, str, RenderOptions]:
+    """``(kind, code, options)`` that make erm's renderers draw what the profile draws. ``raw`` is the
+    whole answer the code was extracted from: the released table reward puts all of it in the page."""
     check_profile(options.profile)
     if options.profile == "erm":
-        return code, options
+        return kind, code, options
     if kind == "matplotlib":
-        return released_matplotlib_code(code), replace(options, dpi=figure_dpi(code))
+        return kind, released_matplotlib_code(code), replace(options, dpi=figure_dpi(code))
     if kind == "svg":
-        return code, replace(options, width=VISUAL_ERM_SVG_SIZE, height=VISUAL_ERM_SVG_SIZE)
-    return code, options
+        return kind, code, replace(options, width=VISUAL_ERM_SVG_SIZE, height=VISUAL_ERM_SVG_SIZE)
+    if kind in ("html", "markdown", "latex"):
+        return "html", raw if raw is not None else code, options
+    return kind, code, options
