@@ -370,6 +370,16 @@ def test_bench_policy_refuses_a_code_path_outside(tmp_path: Path) -> None:
     assert PASSWD_MARK not in (tmp_path / "run" / "results.jsonl").read_text()
 
 
+def test_teds_of_a_huge_predicted_table_is_bounded() -> None:
+    from erm_cli.bench.teds import TedsTooLarge, teds
+
+    gold = "<table>" + "<tr><td>a</td><td>b</td></tr>" * 20 + "</table>"
+    pred = "| a | b | c |\n|---|---|---|\n" + "| x | y | z |\n" * 4000  # ~180 s for the exact distance
+    with pytest.raises(TedsTooLarge, match="did not finish in time"):
+        teds(pred, gold, timeout=2)
+    assert teds(gold, gold, timeout=2) == 1.0
+
+
 def test_refine_batch_marks_an_image_outside_as_failed(tmp_path: Path) -> None:
     from erm_cli.refine.batch import read_items
 

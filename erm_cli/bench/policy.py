@@ -344,7 +344,7 @@ def evaluate_item(item: PolicyItem, opts: PolicyOptions) -> dict[str, Any]:
     if item.task == "chart":
         rec["chart"] = _chart_metrics(item, rec, opts)
     elif item.task == "table":
-        rec["table"] = _table_metrics(item)
+        rec["table"] = _table_metrics(item, opts.timeout)
     elif item.task == "svg" and ref_img is not None:
         from .svg_metrics import svg_scores
 
@@ -376,15 +376,18 @@ def _chart_metrics(item: PolicyItem, rec: dict[str, Any], opts: PolicyOptions) -
     return scores
 
 
-def _table_metrics(item: PolicyItem) -> dict[str, Any] | None:
+def _table_metrics(item: PolicyItem, timeout: float) -> dict[str, Any] | None:
     if not item.ref_code:
         return {"skipped": "TEDS needs the reference table source (HTML, Markdown or LaTeX)"}
-    from .teds import teds
+    from .teds import TedsTooLarge, teds
 
-    return {
-        "teds": round(teds(item.code, item.ref_code), 6),
-        "teds_s": round(teds(item.code, item.ref_code, structure_only=True), 6),
-    }
+    try:  # the distance is quadratic or worse in the (untrusted) predicted table's size: bounded
+        return {
+            "teds": round(teds(item.code, item.ref_code, timeout=timeout), 6),
+            "teds_s": round(teds(item.code, item.ref_code, structure_only=True, timeout=timeout), 6),
+        }
+    except TedsTooLarge as exc:
+        return {"teds": 0.0, "teds_s": 0.0, "teds_note": f"not computed ({exc}); scored 0"}
 
 
 # ----------------------------------------------------------------------------------------------

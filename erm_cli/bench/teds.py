@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -427,19 +428,34 @@ def _postorder(root: TableNode) -> tuple[list[TableNode], list[int]]:
     return nodes, lld
 
 
+#: Largest node-count product the exact distance is computed for (its table holds this many floats).
+MAX_TED_PRODUCT = 20_000_000
+
+
+class TedsTooLarge(ValueError):
+    """The trees are too large for the exact distance within the memory cap or the time limit."""
+
+
 def tree_edit_distance(
-    t1: TableNode, t2: TableNode, rename: Callable[[TableNode, TableNode], float] = _rename_cost
+    t1: TableNode, t2: TableNode, rename: Callable[[TableNode, TableNode], float] = _rename_cost,
+    deadline: float | None = None,
 ) -> float:
-    """Exact ordered tree edit distance (Zhang & Shasha 1989); insert = delete = 1."""
+    """Exact ordered tree edit distance (Zhang & Shasha 1989); insert = delete = 1. Raises
+    :class:`TedsTooLarge` above :data:`MAX_TED_PRODUCT` or past ``deadline`` (``time.monotonic()``): a
+    predicted table is untrusted, and this is quadratic or worse in its size."""
     a, la = _postorder(t1)
     b, lb = _postorder(t2)
     na, nb = len(a), len(b)
+    if na * nb > MAX_TED_PRODUCT:
+        raise TedsTooLarge(f"{na} x {nb} nodes is over the {MAX_TED_PRODUCT:,} limit")
     # keyroots: the highest node of each leftmost-leaf class
     kra = sorted({leaf: i for i, leaf in enumerate(la)}.values())
     krb = sorted({leaf: j for j, leaf in enumerate(lb)}.values())
     td = [[0.0] * nb for _ in range(na)]
     ren_cache: dict[tuple[int, int], float] = {}
     for i in kra:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TedsTooLarge(f"{na} x {nb} nodes did not finish in time")
         li = la[i]
         m = i - li + 2
         for j in krb:
@@ -449,6 +465,8 @@ def tree_edit_distance(
             for y in range(1, n):
                 fd[0][y] = float(y)
             for x in range(1, m):
+                if deadline is not None and not x & 63 and time.monotonic() > deadline:
+                    raise TedsTooLarge(f"{na} x {nb} nodes did not finish in time")
                 ix = li + x - 1
                 row, prev = fd[x], fd[x - 1]
                 row[0] = float(x)
@@ -479,7 +497,7 @@ def _table_of(html_text: str) -> Element | None:
     return doc.find("table")
 
 
-def teds_html(pred_html: str, gold_html: str, structure_only: bool = False) -> float:
+def teds_html(pred_html: str, gold_html: str, structure_only: bool = False, deadline: float | None = None) -> float:
     """TEDS of two HTML strings as given (no normalisation); 0 when either has no table."""
     if not pred_html or not gold_html:
         return 0.0
@@ -489,12 +507,16 @@ def teds_html(pred_html: str, gold_html: str, structure_only: bool = False) -> f
     n = max(sum(1 for _ in tp.iter()), sum(1 for _ in tg.iter()))
     if n == 0:  # OmniDocBench: the division fails and the pair scores 0
         return 0.0
-    dist = tree_edit_distance(table_tree(tp, structure_only), table_tree(tg, structure_only))
+    dist = tree_edit_distance(table_tree(tp, structure_only), table_tree(tg, structure_only), deadline=deadline)
     return max(0.0, 1.0 - dist / n)
 
 
 def teds(
-    pred: str, gold: str, structure_only: bool = False, pred_format: str = "auto", gold_format: str = "auto"
+    pred: str, gold: str, structure_only: bool = False, pred_format: str = "auto", gold_format: str = "auto",
+    timeout: float | None = None,
 ) -> float:
-    """TEDS (or TEDS-S with ``structure_only``) of two tables in any supported format, in [0, 1]."""
-    return teds_html(normalize_table(pred, pred_format), normalize_table(gold, gold_format), structure_only)
+    """TEDS (or TEDS-S with ``structure_only``) of two tables in any supported format, in [0, 1].
+    With ``timeout`` (seconds), :class:`TedsTooLarge` when the distance does not finish in time."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    return teds_html(normalize_table(pred, pred_format), normalize_table(gold, gold_format), structure_only,
+                     deadline)
