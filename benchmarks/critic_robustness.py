@@ -167,10 +167,14 @@ def judge_pair(judge_name: str, task: str, ref: Any, cand: Any) -> dict[str, Any
     from erm_cli.bench.robustness import baseline_scores
 
     t0 = time.perf_counter()
-    v = _judge(judge_name).judge(ref, cand, task)
+    base_scores = {k: round(s, 6) for k, s in baseline_scores(ref, cand).items()}
+    try:
+        v = _judge(judge_name).judge(ref, cand, task)
+    except Exception as exc:  # noqa: BLE001 - a judge crash is recorded (and counted), not fatal to the base
+        return {"pred": [], "scores": base_scores, "seconds": round(time.perf_counter() - t0, 3),
+                "judge_error": f"{exc.__class__.__name__}: {exc}".splitlines()[0][:300]}
     seconds = time.perf_counter() - t0
-    return {"pred": _errors(v.errors), "scores": {judge_name: round(float(v.reward), 6),
-                                                  **{k: round(s, 6) for k, s in baseline_scores(ref, cand).items()}},
+    return {"pred": _errors(v.errors), "scores": {judge_name: round(float(v.reward), 6), **base_scores},
             "seconds": round(seconds, 3)}
 
 
@@ -370,6 +374,7 @@ SUMMARY_ROWS: list[tuple[str, Any]] = [
     ("category-count precision", lambda b, j: _f(b.get("category_counts", {}).get("precision"))),
     ("category-count recall", lambda b, j: _f(b.get("category_counts", {}).get("recall"))),
     ("severity Pearson", lambda b, j: _f(b.get("severity_pearson"))),
+    ("pairs where the judge raised (left out)", lambda b, j: str(b.get("judge_errors", 0))),
 ]
 
 
@@ -406,10 +411,27 @@ def print_report(metrics: dict[str, Any], judge: str) -> None:
 
 
 # ============================================================================================ main
+def parse_limits(text: str | None) -> dict[str, int]:
+    """``None`` -> the defaults; ``"40"`` -> 40 bases for every source; ``"synth=96,gallery=20"`` -> per source."""
+    limits = dict(DEFAULT_LIMITS)
+    if not text:
+        return limits
+    for part in text.split(","):
+        name, _, value = part.strip().rpartition("=")
+        if name and name not in SOURCES:
+            raise ValueError(f"unknown source {name!r}")
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{part.strip()!r}: a limit is a whole number of bases, at least 1")
+        for s in ([name] if name else SOURCES):
+            limits[s] = int(value)
+    return limits
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sources", default=",".join(SOURCES), help=f"comma-separated: {', '.join(SOURCES)}")
-    p.add_argument("--limit", type=int, default=None, help="bases per source (default: a ~15-minute run)")
+    p.add_argument("--limit", default=None,
+                   help="bases per source: N for every source, or SOURCE=N,... (others keep the default ~15-minute run)")
     p.add_argument("--judge", default="critic", help="judge name (default critic)")
     p.add_argument("--out", type=Path, required=True, help="folder for pairs.jsonl / bases.jsonl / metrics.json")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
@@ -429,12 +451,13 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         print(f"error: unknown source(s) {', '.join(bad)}; choose from {', '.join(SOURCES)}", file=sys.stderr)
         return 2
-    if args.limit is not None and args.limit < 1:
-        print("error: --limit must be at least 1", file=sys.stderr)
+    try:
+        limits = parse_limits(args.limit)
+    except ValueError as exc:
+        print(f"error: --limit: {exc}", file=sys.stderr)
         return 2
     pairs_path, bases_path = args.out / "pairs.jsonl", args.out / "bases.jsonl"
     if not args.metrics_only:
-        limits = {s: args.limit or DEFAULT_LIMITS[s] for s in SOURCES}
         bases = all_bases(sources, limits, args.seed)
         done = {r["base"] for r in read_results(bases_path) if r.get("judge") == args.judge and not r.get("error")}
         todo = [b for b in bases if b["base"] not in done]

@@ -193,13 +193,18 @@ def robustness_metrics(records: Sequence[dict[str, Any]], judge: str = "critic",
     """Metrics per source (and per split of each source when it has more than one), plus ``overall`` over the
     erm-generated sources (third-party sources are reported on their own, never pooled with ours)."""
     by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    crashed: Counter[str] = Counter()
     for r in records:
         if splits is None or r.get("split") in splits:
-            by_source[r["source"]].append(r)
+            if r.get("judge_error"):  # the judge raised on this pair: counted, left out of every metric
+                crashed[r["source"]] += 1
+            else:
+                by_source[r["source"]].append(r)
     out: dict[str, Any] = {"sources": {}}
     for source in sorted(by_source):
         rows = by_source[source]
         block = block_metrics(rows, judge)
+        block["judge_errors"] = crashed.get(source, 0)
         names = sorted({r.get("split", "?") for r in rows})
         if len(names) > 1:
             block["per_split"] = {s: block_metrics([r for r in rows if r.get("split") == s], judge) for s in names}
@@ -207,6 +212,7 @@ def robustness_metrics(records: Sequence[dict[str, Any]], judge: str = "critic",
     ours = [r for s, rows in by_source.items() if s in ERM_SOURCES for r in rows]
     if ours:
         out["erm_generated"] = block_metrics(ours, judge)
+        out["erm_generated"]["judge_errors"] = sum(crashed.get(s, 0) for s in ERM_SOURCES)
     return out
 
 
