@@ -65,6 +65,11 @@ def parsing() -> None:
         print(f"{time.perf_counter() - t:8.3f} s  {len(text):>9,} chars  {label}", flush=True)
 
 
+PLOTLY_HEAVY = ("import plotly.graph_objects as go\nn = 120000\nfig = go.Figure([go.Scatter(x=list(range(n)), "
+                "y=[(i * 7919) % 1000 for i in range(n)], mode='markers') for _ in range(3)])\n"
+                "fig.update_layout(width=3000, height=3000)\n")
+
+
 def budget() -> None:
     from erm_cli.renderers import RenderOptions, render
 
@@ -74,10 +79,7 @@ def budget() -> None:
         ("latex, 500,000 '&' (~20 s to convert)", "\\begin{tabular}{c}\n" + "&" * 500_000 + "\\end{tabular}",
          "latex", 4.0),
         ("markdown, 500,000 '[' (~14 s to convert)", "[" * 500_000, "markdown", 4.0),
-        ("plotly, 3 x 120,000 markers (long draw)",
-         "import plotly.graph_objects as go\nn = 120000\nfig = go.Figure([go.Scatter(x=list(range(n)), "
-         "y=[(i * 7919) % 1000 for i in range(n)], mode='markers') for _ in range(3)])\n"
-         "fig.update_layout(width=3000, height=3000)\n", "plotly", 8.0),
+        ("plotly, 3 x 120,000 markers (long draw)", PLOTLY_HEAVY, "plotly", 8.0),
     ]
     for label, code, kind, timeout in cases:
         r = render(code, kind=kind, options=RenderOptions(timeout=timeout), cache=False)
