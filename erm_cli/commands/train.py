@@ -401,3 +401,35 @@ def presets(
         console.print(f"[bold]{p.name}[/] (erm train {p.kind} --preset {p.name})")
         console.print(f"  {p.description}")
         console.print("  " + ", ".join(f"{k}={v}" for k, v in p.settings.items()), soft_wrap=False)
+
+
+@app.command("critic")
+def critic(
+    out: Path = typer.Option(..., "--out", help="Output folder: verifier_model.json and its manifest, resumable caches."),
+    n_bases: int = typer.Option(100, "--n-bases", help="About this many generated base figures (half charts, a quarter tables, a quarter SVG)."),
+    seed: int = typer.Option(0, "--seed"),
+    workers: int = typer.Option(2, "--workers", help="Parallel renders and critic processes."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Train the critic's learned verifier on erm-generated pairs (needs the train-critic extra)."""
+    from ..console import progress
+    from ..train.critic import CriticTrainConfig, train_critic
+
+    bar = progress()
+    tasks: dict[str, Any] = {}
+
+    def step(name: str, done: int, total: int) -> None:
+        if name not in tasks:
+            tasks[name] = bar.add_task(name, total=total)
+        bar.update(tasks[name], completed=done, total=total)
+
+    with bar:
+        result = train_critic(CriticTrainConfig(out=out, n_bases=n_bases, seed=seed, workers=workers), step)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    m = result.manifest
+    console.print(f"[bold green]Verifier written[/] -> [bold]{result.model}[/] ({result.seconds:.0f} s)")
+    console.print(f"  {m['sizes']['pairs']} pairs, {m['sizes']['proposals']} proposals, {m['sizes']['bases']} bases")
+    for key, value in m["metrics"].items():
+        console.print(f"  {key}: {value}")

@@ -38,7 +38,7 @@ DEFAULT_DECISION: dict[str, float] = {
     "pair_differ": 0.85,  # at or above this P(differ) an unexplained difference becomes one error
 }
 
-_FALLBACK_CATEGORY = {"chart": "style_error", "table": "layout_error", "svg": "shape_error"}
+FALLBACK_CATEGORY = {"chart": "style_error", "table": "layout_error", "svg": "shape_error"}
 
 
 @dataclass
@@ -156,6 +156,17 @@ def score(model: VerifierModel, ctx: Context, findings: Sequence[Finding]) -> tu
     return p_real, sev, p_pair
 
 
+def decision_rule(p_real: np.ndarray, p_pair: float, decision: dict[str, float]) -> tuple[np.ndarray, bool]:
+    """Which proposals stay, and whether one error must be added for a difference none of them explains."""
+    need = decision["keep_if_equivalent"] if p_pair < decision["pair_equivalent"] else decision["keep"]
+    keep = np.asarray(p_real, np.float64) >= need
+    return keep, bool(not keep.any() and p_pair >= decision["pair_differ"])
+
+
+def unexplained_severity(p_pair: float) -> int:
+    return 2 if p_pair >= 0.97 else 1
+
+
 class Verifier:
     """``decide(findings, ctx)``: the kept findings (severity calibrated, probabilities in the evidence) and a
     summary for ``Verdict.info["verifier"]``."""
@@ -164,20 +175,18 @@ class Verifier:
         self.model = model
 
     def decide(self, findings: list[Finding], ctx: Context) -> tuple[list[Finding], dict[str, Any]]:
-        dec = self.model.decision
         p_real, sev, p_pair = score(self.model, ctx, findings)
-        equivalent = p_pair < dec["pair_equivalent"]
-        need = dec["keep_if_equivalent"] if equivalent else dec["keep"]
+        keep, unexplained = decision_rule(p_real, p_pair, self.model.decision)
         kept: list[Finding] = []
-        for f, p, s in zip(findings, p_real, sev):
-            if p < need:
+        for f, p, s, k in zip(findings, p_real, sev, keep):
+            if not k:
                 continue
             ev = dict(f.evidence or {})
             ev.update({"verifier_p_real": round(float(p), 3), "verifier_p_pair_differs": round(p_pair, 3),
                        "proposed_severity": int(f.severity)})
             kept.append(Finding(f.category, int(min(3, max(1, round(float(s))))), f.location, f.description,
                                 f.bbox, ev))
-        if not kept and p_pair >= dec["pair_differ"]:
+        if unexplained:
             kept.append(self._unexplained(ctx, findings, p_real, p_pair))
         info = {"proposals": len(findings), "kept": len(kept), "p_pair_differs": round(p_pair, 3),
                 "model": self.model.manifest.get("name", "custom")}
@@ -186,7 +195,7 @@ class Verifier:
     @staticmethod
     def _unexplained(ctx: Context, findings: Sequence[Finding], p_real: np.ndarray, p_pair: float) -> Finding:
         """One located error for a difference the pair head is sure of but no kept proposal explains."""
-        sev = 2 if p_pair >= 0.97 else 1
+        sev = unexplained_severity(p_pair)
         ev = {"verifier_p_pair_differs": round(p_pair, 3)}
         if findings:  # the most likely proposal says where and what
             i = int(np.argmax(p_real))
@@ -199,10 +208,10 @@ class Verifier:
             box = tuple(float(v) for v in r.bbox)
             where = position_name(box, (0, 0, W, H))
             ev["pixels"] = int(r.pixels)
-            return Finding(_FALLBACK_CATEGORY[ctx.task], sev, f"{where} area",
+            return Finding(FALLBACK_CATEGORY[ctx.task], sev, f"{where} area",
                            f"the images differ here ({r.pixels} px changed) though no element was identified",
                            box, ev)  # type: ignore[arg-type]
-        return Finding(_FALLBACK_CATEGORY[ctx.task], sev, "whole image",
+        return Finding(FALLBACK_CATEGORY[ctx.task], sev, "whole image",
                        "the images differ slightly all over (coarse similarity is low)", None, ev)
 
 
