@@ -190,7 +190,8 @@ def test_remote_judge_matches_the_local_contract(reference: Path) -> None:
     assert denied[0][0] == 0.0 and "HTTP 401" in denied[0][2]
 
 
-def test_grpo_step_with_the_trl_adapter(reference: Path, tmp_path) -> None:
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_grpo_step_with_the_trl_adapter(reference: Path, tmp_path, asynchronous: bool) -> None:
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -201,7 +202,11 @@ def test_grpo_step_with_the_trl_adapter(reference: Path, tmp_path) -> None:
     ref = Image.open(reference).convert("RGB")
     ds = Dataset.from_dict({"prompt": [[{"role": "user", "content": "Write SVG code for this icon."}]] * 4,
                             "image": [ref] * 4})
-    reward = make_trl_reward(task="svg", **VLM)
+    reward = make_trl_reward(task="svg", asynchronous=asynchronous, **VLM)
+    if asynchronous:  # TRL awaits it with its other async reward functions (asyncio.gather)
+        from trl.trainer.utils import is_async_callable
+
+        assert is_async_callable(reward)
     args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, gradient_checkpointing=False, max_steps=1,
                       per_device_train_batch_size=2, num_generations=2, max_completion_length=8, logging_steps=1,
                       report_to="none", save_strategy="no", learning_rate=1e-4)

@@ -510,8 +510,13 @@ def _log_failures(results: list[ScoreResult]) -> None:
 def make_trl_reward(judge: Any = "critic", image_column: str = "image", task_column: str | None = None,
                     task: str = "auto", render_weight: float = 1.0, visual_weight: float = 1.0,
                     timeout: float = DEFAULT_TIMEOUT, max_workers: int = DEFAULT_WORKERS,
-                    name: str = "erm_visual_reward", model: str | None = None, **judge_options: Any) -> Callable:
+                    name: str = "erm_visual_reward", model: str | None = None, asynchronous: bool = False,
+                    **judge_options: Any) -> Callable:
     """A TRL ``reward_funcs`` callable: ``fn(prompts, completions, completion_ids, **columns) -> list[float]``.
+
+    ``asynchronous=True`` gives an ``async def`` of the same: TRL awaits its async reward functions together
+    (``asyncio.gather``), so erm's judge calls overlap with the other reward functions' instead of
+    running after them; the scoring itself runs in a worker thread.
 
     The reference image comes from the dataset column ``image_column`` (``images`` lists work too: the
     first image is the reference); the task from ``task_column`` or ``task``. Other options (``profile``,
@@ -539,6 +544,16 @@ def make_trl_reward(judge: Any = "critic", image_column: str = "image", task_col
         _trl_logs(kwargs, results)
         return [r for r, _, _ in results]
 
+    if asynchronous:
+        import asyncio
+        import functools
+
+        @functools.wraps(reward)
+        async def async_reward(*args: Any, **kwargs: Any) -> list[float]:
+            return await asyncio.to_thread(reward, *args, **kwargs)
+
+        async_reward.__name__ = async_reward.__qualname__ = name
+        return async_reward
     reward.__name__ = name
     reward.__qualname__ = name
     return reward
