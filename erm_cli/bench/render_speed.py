@@ -142,6 +142,47 @@ def _inprocess_svg(code: str) -> Callable[[], None]:
 INPROCESS = {"matplotlib": _inprocess_matplotlib, "svg": _inprocess_svg}
 
 
+# ------------------------------------------------------------------------------- process tree (/proc)
+def _process_table() -> dict[int, tuple[int, float, str]]:
+    """pid -> (ppid, CPU seconds incl. reaped children, comm) for every process (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, float, str]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / tick, comm)
+    return table
+
+
+def _descendants(root: int, table: dict[int, tuple[int, float, str]]) -> set[int]:
+    found: set[int] = set()
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _, _) in table.items():
+            if ppid == parent and pid not in found:
+                found.add(pid)
+                frontier.append(pid)
+    return found
+
+
+def tree_cpu_seconds() -> float:
+    """CPU time of this process and of every descendant, living or reaped: what a render costs the
+    machine whatever else runs on it (wall time on a loaded machine says more about the load)."""
+    import resource
+
+    table = _process_table()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime + sum(table[p][1] for p in _descendants(os.getpid(), table))
+
+
 # --------------------------------------------------------------------------------------- measures
 def measure_kind(kind: str, repeats: int = 5, cold_repeats: int | None = None) -> dict[str, Any]:
     """Median ms per render for (a) cold, (b) warm sandbox and (c) cache hit, for one kind."""
@@ -164,7 +205,10 @@ def measure_kind(kind: str, repeats: int = 5, cold_repeats: int | None = None) -
     if not first.ok:
         row["error"] = first.error
         return row
+    cpu0 = tree_cpu_seconds()
     row["warm_ms"] = _median_ms(lambda: render(code, kind=kind, cache=False), repeats)
+    time.sleep(0.5)  # the zygote's spares for the next render are forked after each answer: count them too
+    row["warm_cpu_ms"] = round((tree_cpu_seconds() - cpu0) / repeats * 1000.0, 1)
     if kind in INPROCESS:
         inproc = INPROCESS[kind](code)
         inproc()  # imports, font caches
@@ -201,7 +245,8 @@ def run(quick: bool = False, repeats: int | None = None, kinds: tuple[str, ...] 
     ratios = {"matplotlib_warm_over_inprocess": mpl.get("warm_over_inprocess"),
               "matplotlib_cold_over_warm": mpl.get("speedup"),
               "svg_warm_ms_per_icon": round(svg["warm_ms"], 2) if svg.get("warm_ms") else None,
-              "svg_cairosvg_inprocess_ms": round(svg["inprocess_ms"], 2) if svg.get("inprocess_ms") else None}
+              "svg_cairosvg_inprocess_ms": round(svg["inprocess_ms"], 2) if svg.get("inprocess_ms") else None,
+              "svg_warm_cpu_ms_per_icon": svg.get("warm_cpu_ms"), "matplotlib_warm_cpu_ms": mpl.get("warm_cpu_ms")}
     checks = {
         "matplotlib_vs_inprocess": (ratios["matplotlib_warm_over_inprocess"] or 1e9)
         <= TARGETS["matplotlib_warm_over_inprocess_max"],
@@ -239,6 +284,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append(f"matplotlib: warm sandbox / in-process draw+savefig = {fmt(ratios.get('matplotlib_warm_over_inprocess'), 2)}x "
                  f"(target <= 1.6x) [{'met' if checks.get('matplotlib_vs_inprocess') else 'NOT met'}]; "
                  f"cold python / warm = {fmt(ratios.get('matplotlib_cold_over_warm'))}x (target >= 5x)")
+    lines.append(f"CPU per warm render (erm + every child process): matplotlib {fmt(ratios.get('matplotlib_warm_cpu_ms'))} "
+                 f"ms, SVG {fmt(ratios.get('svg_warm_cpu_ms_per_icon'))} ms")
     lines.append(f"SVG: {fmt(ratios.get('svg_warm_ms_per_icon'), 1)} ms per icon in the sandbox (target <= 15 ms) "
                  f"[{'met' if checks.get('svg_ms') else 'NOT met'}]; cairosvg in-process "
                  f"{fmt(ratios.get('svg_cairosvg_inprocess_ms'), 2)} ms")
@@ -250,6 +297,61 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------------- memory
+BIG_INPUTS = {
+    "table-1MB": ("html", "<table>" + "".join(
+        "<tr>" + "".join(f"<td>r{i}c{j} value</td>" for j in range(12)) + "</tr>" for i in range(3500)) + "</table>"),
+    "plotly-300k-markers": ("plotly", ("import plotly.graph_objects as go\nimport numpy as np\nx = np.arange(300000)\n"
+                                       "fig = go.Figure([go.Scatter(x=x, y=np.sin(x / 100.0), mode='markers')])\n")),
+    "plotly-2M-markers": ("plotly", ("import plotly.graph_objects as go\nimport numpy as np\nx = np.arange(2000000)\n"
+                                     "fig = go.Figure([go.Scatter(x=x, y=np.sin(x / 100.0), mode='markers')])\n")),
+}
+
+
+def memory_peaks(names: tuple[str, ...] = tuple(BIG_INPUTS)) -> dict[str, Any]:
+    """Peak RSS (MB) of erm and all its children while rendering each big input, sampled every 50 ms,
+    split into Chromium, the sandbox jails and the rest. Slow (a minute per input); not part of ``run``."""
+    import threading
+
+    from ..renderers import RenderOptions, render
+
+    out: dict[str, Any] = {}
+    for name in names:
+        kind, code = BIG_INPUTS[name]
+        peak: dict[str, int] = {}
+        stop = threading.Event()
+
+        def poll(peak: dict[str, int] = peak, stop: threading.Event = stop) -> None:
+            while not stop.is_set():
+                sums: dict[str, int] = {}
+                table = _process_table()
+                for pid in _descendants(os.getpid(), table) | {os.getpid()}:
+                    try:
+                        with open(f"/proc/{pid}/status") as fh:
+                            rss = next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+                        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                            cmd = fh.read()
+                    except OSError:
+                        continue
+                    group = ("erm" if pid == os.getpid() else "chromium" if b"chrom" in cmd
+                             else "sandbox" if b"zygote" in cmd or table[pid][2] == "bwrap" else "other")
+                    sums[group] = sums.get(group, 0) + rss // 1024
+                sums["total"] = sum(sums.values())
+                for key, value in sums.items():
+                    peak[key] = max(peak.get(key, 0), value)
+                stop.wait(0.05)
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        t0 = time.perf_counter()
+        result = render(code, kind=kind, options=RenderOptions(timeout=120), cache=False)
+        stop.set()
+        thread.join()
+        out[name] = {"ok": result.ok, "error": result.error, "seconds": round(time.perf_counter() - t0, 1),
+                     "peak_rss_mb": peak}
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
@@ -257,7 +359,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--memory", action="store_true", help="only the peak memory of big table/plotly inputs")
     args = parser.parse_args(argv)
+    if args.memory:
+        print(json.dumps(memory_peaks(), indent=2))
+        return
     result = run(quick=args.quick, repeats=args.repeats)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
 
