@@ -79,8 +79,8 @@ def main() -> None:
     ref.write_bytes(render(SVG.format(salt="ref", w=100, h=80)).png)
     run("trl", answers(4, "warm-up"), str(ref), 1)  # start the sandbox and load the critic once
     rows = []
-    for adapter in args.adapters.split(","):
-        for workers in (int(w) for w in args.workers.split(",")):
+    for workers in (int(w) for w in args.workers.split(",")):
+        for adapter in args.adapters.split(","):
             texts = answers(args.n, f"{adapter}-{workers}")
             t0 = time.perf_counter()
             scores = run(adapter, texts, str(ref), workers)

@@ -281,3 +281,26 @@ def test_erm_serve_profile_reaches_remote_rewards(tmp_path: Path) -> None:
     assert reward == -verdict.severity_total <= 0
     with pytest.raises(InputError, match="profile must be one of"):
         create_app("critic", profile="paper")
+
+
+def test_max_workers_bounds_concurrency_even_after_a_larger_call() -> None:
+    import threading
+    import time
+
+    from erm_cli.train.rewards import run_with_timeouts
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def job():
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        return (1.0, None, None)
+
+    run_with_timeouts([job] * 8, 30.0, 4)  # grows the shared pool to 4 threads
+    peak[0] = 0
+    results = run_with_timeouts([job] * 8, 30.0, 1)
+    assert peak[0] == 1 and [r for r, _, _ in results] == [1.0] * 8

@@ -453,10 +453,12 @@ def run_with_timeouts(jobs: list[Callable[[], ScoreResult]], timeout: float, wor
 
     pool = _pool(workers)
     starts: list[float | None] = [None] * len(jobs)
+    gate = threading.BoundedSemaphore(max(1, workers))  # the shared pool may be larger (an earlier call's)
 
     def wrap(i: int, job: Callable[[], ScoreResult]) -> ScoreResult:
-        starts[i] = time.monotonic()
-        return job()
+        with gate:
+            starts[i] = time.monotonic()
+            return job()
 
     futures: list[Future] = [pool.submit(wrap, i, job) for i, job in enumerate(jobs)]
     results: list[ScoreResult | None] = [None] * len(jobs)
