@@ -1,6 +1,9 @@
 """Regression tests for the critic's wrong verdicts of issue 12, each on real renders (erm's matplotlib and
 HTML renderers, or the shipped example images): values in data units, tick numbers read robustly, errors it
-used to miss, counts and severities, the reward's ordering and task guessing."""
+used to miss, counts and severities, the reward's ordering and task guessing.
+
+They test the analysers' proposals (``Critic(verifier=False)``): the learned verifier (verifier.py) that
+decides on them by default is trained and tested on its own."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from erm_cli.judges.critic import Critic, guess_task
+from erm_cli.judges.critic import Critic as _Critic
+from erm_cli.judges.critic import guess_task
 from erm_cli.judges.critic.chart import fit_tick_values
 from erm_cli.judges.verdict import ErrorItem, Verdict, error_weight
 
@@ -19,6 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 REFINE = EXAMPLES / "refine"
 MINI = EXAMPLES / "bench-mini"
+
+
+def Critic() -> _Critic:  # noqa: N802 - the analysers alone, see the module docstring
+    return _Critic(verifier=False)
 
 
 @cache
