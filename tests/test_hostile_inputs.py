@@ -213,7 +213,7 @@ def test_batch_file_that_is_a_fifo_is_refused(fifo: Path, tmp_path: Path) -> Non
 def test_bench_judge_data_that_is_a_fifo_is_refused(fifo: Path, tmp_path: Path) -> None:
     proc = erm("bench", "judge", str(fifo), "--out", str(tmp_path / "b"), timeout=60)
     assert proc.returncode == 2
-    assert "pipe.py" in one_line_error(proc)
+    assert "pipe.py is a FIFO, not a regular file" in one_line_error(proc)
 
 
 def test_safe_reader_refuses_each_kind_of_non_file(tmp_path: Path, fifo: Path) -> None:

@@ -529,7 +529,7 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> 
     from .report import write_judge_report
 
     data = Path(cfg.data)
-    if not data.is_file():
+    if not data.exists():  # a FIFO or device is refused by the reader with its own reason
         raise InputError(f"no such data file: {data}")
     items = load_judge_items(data, cfg.allowed_root)
     if cfg.limit:
