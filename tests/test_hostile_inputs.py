@@ -205,6 +205,13 @@ def test_synth_refuses_a_fifo_source(fifo: Path, tmp_path: Path) -> None:
     assert "is a FIFO, not a regular file" in one_line_error(proc)
 
 
+def test_a_prompt_file_that_is_a_fifo_is_refused(fifo: Path) -> None:
+    from erm_cli.judges.prompts import load_prompt_file
+
+    with pytest.raises(InputError, match="is a FIFO, not a regular file"):
+        load_prompt_file(fifo)
+
+
 def test_batch_file_that_is_a_fifo_is_refused(fifo: Path, tmp_path: Path) -> None:
     proc = erm("render", "--batch", str(fifo), "--out", str(tmp_path / "o"), timeout=30)
     assert proc.returncode == 2 and "is a FIFO" in one_line_error(proc)

@@ -158,8 +158,10 @@ def load_prompt_file(path: str | Path) -> dict[str, str]:
             if f.is_file():
                 mapping[key] = f.read_text(encoding="utf-8")
         return _finish(mapping, str(p))
+    from ..inputs import read_input_text
+
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_input_text(p, "--prompt-file")  # a regular file (a FIFO or device is refused, exit 2)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read prompt file {p}: {exc}") from None
     if not text.strip():
