@@ -304,3 +304,10 @@ def test_max_workers_bounds_concurrency_even_after_a_larger_call() -> None:
     peak[0] = 0
     results = run_with_timeouts([job] * 8, 30.0, 1)
     assert peak[0] == 1 and [r for r, _, _ in results] == [1.0] * 8
+
+
+def test_score_batch_refuses_options_a_judge_cannot_take(reference: Path) -> None:
+    with pytest.raises(InputError, match="cannot reach a remote judge or a judge object"):
+        score_batch([FENCED], [reference], "svg", judge="http://127.0.0.1:9", swap=True)
+    with pytest.raises(InputError, match="profile"):
+        score_batch([FENCED], [reference], "svg", judge="http://127.0.0.1:9", profile="visual-erm")

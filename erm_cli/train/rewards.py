@@ -382,6 +382,12 @@ def score_batch(completions: Sequence[Any], references: Sequence[Any], tasks: Se
     texts = [strip_chat_tokens(completion_text(c)) for c in completions]
     references = [_loaded(r) for r in references]
     judge = judge if judge is not None else os.environ.get("ERM_REWARD_JUDGE", "critic")
+    if (judge_options or (profile and _is_url(judge))) and not (isinstance(judge, str) and not _is_url(judge)):
+        from erm_cli.errors import InputError
+
+        names = sorted(judge_options) + (["profile"] if profile and _is_url(judge) else [])
+        raise InputError(f"option(s) {', '.join(names)} cannot reach a remote judge or a judge object; "
+                         "set them where that judge is built (erm serve flags, get_judge(...))")
     if _is_url(judge):
         remote = _remote(judge, timeout, token)
         items, results = [], []
