@@ -233,7 +233,7 @@ def _read_tick_numbers(ticks: list[Word], *, vertical: bool) -> tuple[list[Word]
     return fixed, cal
 
 
-def repaired_words(layout: "ChartLayout") -> dict[tuple[str, BBox], Word]:
+def repaired_words(layout: ChartLayout) -> dict[tuple[str, BBox], Word]:
     """Tick words whose reading :func:`fit_tick_values` repaired, keyed by the original (text, box)."""
     out: dict[tuple[str, BBox], Word] = {}
     by_box = {w.bbox: w for w in layout.words}
@@ -491,9 +491,9 @@ def marker_features(m: np.ndarray, on_line: bool) -> np.ndarray:
         r = int(min(7, max(1, round(1.05 * t))))
         yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
         core = ndi.binary_opening(m, structure=(xx * xx + yy * yy) <= r * r + 0.5)
-    lab, n = ndi.label(core)
+    lab, _ = ndi.label(core)
     out = []
-    H, W = m.shape
+    W = m.shape[1]
     for i, sl in enumerate(ndi.find_objects(lab)):
         if sl is None:
             continue
@@ -821,7 +821,10 @@ def _compare_scales(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list
         ticks = ra.y_ticks if axis == "y" else ra.x_ticks
         box = union_box([t.bbox for t in ticks]) if ticks else ra.bbox
         span = abs(r[1] - r[0])
-        rng = lambda v: f"{fmt_number(_round_value(min(v), span))} to {fmt_number(_round_value(max(v), span))}"
+
+        def rng(v: tuple[float, float], span: float = span) -> str:
+            return f"{fmt_number(_round_value(min(v), span))} to {fmt_number(_round_value(max(v), span))}"
+
         out.append(Finding("data_error", 2, f"{name}{axis}-axis tick labels",
                            f"{axis}-axis range differs (scale or limits): about {rng(r)} expected, {rng(c)} found",
                            box, {"expected_range": [round(v, 6) for v in r], "found_range": [round(v, 6) for v in c]}))

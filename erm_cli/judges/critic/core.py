@@ -1036,7 +1036,7 @@ def _has_tick_scale(words: Sequence[Word]) -> bool:
         for group in _clusters(sorted(nums, key=key), key, 0.6 * th):
             if len(group) < 3:
                 continue
-            cal, chosen = fit_tick_values([(wd.cy if vertical else wd.cx, wd.text) for wd in group],
+            cal, _ = fit_tick_values([(wd.cy if vertical else wd.cx, wd.text) for wd in group],
                                           decreasing=vertical)
             if cal is None:
                 continue
