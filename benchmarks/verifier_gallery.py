@@ -47,7 +47,7 @@ class _Both:
         self.raw = [(f.category, int(f.severity)) for f in findings]
         rec = FeatureRecorder()
         rec.decide(findings, ctx)  # the rows, so another model file can be scored offline (--model)
-        self.rows = {"pair": rec.pair, "proposals": [{k: p[k] for k in ("features", "category", "severity")}
+        self.rows = {"pair": rec.pair, "exact_elsewhere": rec.exact_elsewhere, "proposals": [{k: p[k] for k in ("features", "category", "severity")}
                                                      for p in rec.proposals]}
         t = time.perf_counter()
         out = self.inner.decide(findings, ctx) if self.inner is not None else (findings, None)

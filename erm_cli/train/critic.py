@@ -196,13 +196,15 @@ class FeatureRecorder:
     """A stand-in verifier that keeps every proposal and records its features (``Critic(verifier=...)``)."""
 
     def __init__(self) -> None:
+        self.exact_elsewhere = False
         self.pair: dict[str, float] = {}
         self.proposals: list[dict[str, Any]] = []
 
     def decide(self, findings: list[Any], ctx: Any) -> tuple[list[Any], None]:
-        from ..judges.critic.features import pair_features, proposal_features
+        from ..judges.critic.features import pair_features, pixel_exact_elsewhere, proposal_features, resampled
 
         self.pair = pair_features(ctx, findings)
+        self.exact_elsewhere = bool(pixel_exact_elsewhere(ctx.al.ref, ctx.al.cand, ctx.diff) and not resampled(ctx))
         self.proposals = []
         for f in findings:
             self.proposals.append({"features": proposal_features(ctx, f, self.pair), "category": f.category,
@@ -251,7 +253,7 @@ def _judge_pair(pair: dict[str, Any]) -> dict[str, Any]:
     return {"id": pair["id"], "group": pair["group"], "task": pair["task"], "route": pair["route"],
             "differs": int(bool(pair["gold"])), "gold_categories": sorted({g["category"] for g in pair["gold"]}),
             "gold_severity_total": int(sum(int(g.get("severity") or 1) for g in pair["gold"])),
-            "pair": rec.pair, "proposals": props, "critic_severity": float(v.severity_total),
+            "pair": rec.pair, "exact_elsewhere": rec.exact_elsewhere, "proposals": props, "critic_severity": float(v.severity_total),
             "seconds": round(time.perf_counter() - t, 3)}
 
 
@@ -468,10 +470,10 @@ def verdict_view(vm: Any, r: dict[str, Any]) -> View:
 
 def view_from_scores(r: dict[str, Any], p_real: np.ndarray, sev: np.ndarray, p_pair: float,
                      decision: dict[str, float]) -> View:
-    from ..judges.critic.verifier import FALLBACK_CATEGORY, decision_rule, unexplained_severity
+    from ..judges.critic.verifier import FALLBACK_CATEGORY, calibrated_severity, decision_rule, unexplained_severity
 
-    keep, unexplained = decision_rule(p_real, p_pair, decision)
-    kept = [(p["category"], int(min(3, max(1, round(float(s)))))) for p, s, k in zip(r["proposals"], sev, keep) if k]
+    keep, unexplained = decision_rule(p_real, p_pair, decision, bool(r.get("exact_elsewhere")))
+    kept = [(p["category"], calibrated_severity(p["severity"], s)) for p, s, k in zip(r["proposals"], sev, keep) if k]
     if unexplained:
         cat = (r["proposals"][int(np.argmax(p_real))]["category"] if r["proposals"]
                else FALLBACK_CATEGORY.get(r.get("task", ""), "style_error"))
@@ -506,7 +508,7 @@ def tune_decision(scored: list[tuple[dict[str, Any], np.ndarray, np.ndarray, flo
                                                          (0.7, 0.8, 0.9), (0.7, 0.85, 0.95)):
         if keep_eq < keep:
             continue
-        d = {"keep": keep, "pair_equivalent": eq_p, "keep_if_equivalent": keep_eq, "pair_differ": differ}
+        d = {**default, "keep": keep, "pair_equivalent": eq_p, "keep_if_equivalent": keep_eq, "pair_differ": differ}
         m = _view_metrics(rows, [view_from_scores(r, p, s, q, d) for r, p, s, q in scored])
         vals = [v for v in m.values() if v is not None]
         score = float(np.mean(vals)) if vals else 0.0

@@ -151,6 +151,21 @@ def _number(text: str) -> float | None:
 
 # ----------------------------------------------------------------------------------------- pair level
 
+def pixel_exact_elsewhere(ref: np.ndarray, cand: np.ndarray, diff: np.ndarray) -> bool:
+    """Are the two aligned images identical, pixel for pixel, wherever the difference map is quiet?
+
+    Then both come from one rasteriser at one scale and every difference is a real change: no nuisance
+    route (another engine, dpi, JPEG, anti-aliasing) leaves the untouched pixels exactly as they were.
+    """
+    if ref.shape != cand.shape:
+        return False
+    quiet = diff < 28
+    if not quiet.any():
+        return False
+    same = ~(ref != cand).any(axis=-1)
+    return float(same[quiet].mean()) >= 0.995
+
+
 def pair_features(ctx: Context, findings: Sequence[Finding]) -> dict[str, float]:
     """Coarse similarity of the aligned pair (pHash, SSIM, MSE, edges, differing pixels) and proposal counts."""
     al = ctx.al

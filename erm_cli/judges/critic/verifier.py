@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .features import pair_features, proposal_features
+from .features import pair_features, pixel_exact_elsewhere, proposal_features, resampled
 from .findings import Context, Finding, position_name
 
 MODEL_PATH = Path(__file__).with_name("verifier_model.json")
@@ -35,7 +35,8 @@ DEFAULT_DECISION: dict[str, float] = {
     "keep": 0.5,  # keep a proposal with P(real) at least this
     "pair_equivalent": 0.2,  # below this P(differ) the pair looks equivalent...
     "keep_if_equivalent": 0.8,  # ...and a proposal needs this much to stay
-    "pair_differ": 0.85,  # at or above this P(differ) an unexplained difference becomes one error
+    "pair_differ": 0.85,  # at or above this P(differ) an unexplained difference becomes one error...
+    "keep_if_differs": 0.0,  # ...and the analysers' itemisation stands (proposals need only this much)
 }
 
 FALLBACK_CATEGORY = {"chart": "style_error", "table": "layout_error", "svg": "shape_error"}
@@ -156,11 +157,31 @@ def score(model: VerifierModel, ctx: Context, findings: Sequence[Finding]) -> tu
     return p_real, sev, p_pair
 
 
-def decision_rule(p_real: np.ndarray, p_pair: float, decision: dict[str, float]) -> tuple[np.ndarray, bool]:
-    """Which proposals stay, and whether one error must be added for a difference none of them explains."""
-    need = decision["keep_if_equivalent"] if p_pair < decision["pair_equivalent"] else decision["keep"]
+def decision_rule(p_real: np.ndarray, p_pair: float, decision: dict[str, float],
+                  exact_elsewhere: bool = False) -> tuple[np.ndarray, bool]:
+    """Which proposals stay, and whether one error must be added for a difference none of them explains.
+
+    ``exact_elsewhere``: the pair is pixel-identical outside its differences (one rasteriser, one scale), so
+    there is no rasterisation nuisance to remove and every proposal stays.
+    """
+    if exact_elsewhere:
+        return np.ones(len(p_real), bool), False
+    if p_pair < decision["pair_equivalent"]:
+        need = decision["keep_if_equivalent"]
+    elif p_pair >= decision["pair_differ"]:
+        need = decision.get("keep_if_differs", decision["keep"])
+    else:
+        need = decision["keep"]
     keep = np.asarray(p_real, np.float64) >= need
     return keep, bool(not keep.any() and p_pair >= decision["pair_differ"])
+
+
+def calibrated_severity(proposed: int, predicted: float) -> int:
+    """The severity head's 1-3, except that a proposal the analysers call severe (a wrong chart type, a missing
+    row, a repainted canvas: it changes what the image says) stays severe."""
+    if int(proposed) >= 3:
+        return 3
+    return int(min(3, max(1, round(float(predicted)))))
 
 
 def unexplained_severity(p_pair: float) -> int:
@@ -176,7 +197,8 @@ class Verifier:
 
     def decide(self, findings: list[Finding], ctx: Context) -> tuple[list[Finding], dict[str, Any]]:
         p_real, sev, p_pair = score(self.model, ctx, findings)
-        keep, unexplained = decision_rule(p_real, p_pair, self.model.decision)
+        exact = pixel_exact_elsewhere(ctx.al.ref, ctx.al.cand, ctx.diff) and not resampled(ctx)
+        keep, unexplained = decision_rule(p_real, p_pair, self.model.decision, exact)
         kept: list[Finding] = []
         for f, p, s, k in zip(findings, p_real, sev, keep):
             if not k:
@@ -184,11 +206,11 @@ class Verifier:
             ev = dict(f.evidence or {})
             ev.update({"verifier_p_real": round(float(p), 3), "verifier_p_pair_differs": round(p_pair, 3),
                        "proposed_severity": int(f.severity)})
-            kept.append(Finding(f.category, int(min(3, max(1, round(float(s))))), f.location, f.description,
-                                f.bbox, ev))
+            kept.append(Finding(f.category, calibrated_severity(f.severity, s), f.location, f.description, f.bbox, ev))
         if unexplained:
             kept.append(self._unexplained(ctx, findings, p_real, p_pair))
         info = {"proposals": len(findings), "kept": len(kept), "p_pair_differs": round(p_pair, 3),
+                "pixel_exact_elsewhere": exact,
                 "model": self.model.manifest.get("name", "custom")}
         return kept, info
 
