@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/critic_robustness.py --out /tmp/robust             # default run (~15 min, 2 cores)
     .venv/bin/python benchmarks/critic_robustness.py --sources gallery --limit 20 --out /tmp/g
+    .venv/bin/python benchmarks/critic_robustness.py --out /tmp/robust --limit synth=96   # docs/CRITIC.md figures
     .venv/bin/python benchmarks/critic_robustness.py --out /tmp/robust --metrics-only --json m.json
 
 Sources (``--sources``, comma-separated):
@@ -18,7 +19,9 @@ Sources (``--sources``, comma-separated):
 - ``icons``: real icons from ../shared/data/{bootstrap,feather,lucide}-icons at 256 px, with the SVG routes
   and erm's SVG perturbations.
 - ``resvg``: ../shared/data/resvg-test-suite: each test's reference PNG against erm's cairosvg render; label
-  from upstream's manual librsvg verdict (passed = equivalent, failed = different). Its ``tests/`` folder
+  from upstream's manual librsvg verdict (passed = equivalent, failed = different), plus the tests hand-labelled
+  in benchmarks/resvg_labels.csv (reported again as ``resvg-hand`` with those labels; ``--limit resvg-hand=N``
+  caps how many are added). Its ``tests/`` folder
   holds the suite's own reference renders (not the resvg crate's regression PNGs, which stay reserved).
 
 Every judged pair becomes one line of ``OUT/pairs.jsonl`` (id, source, base, split, label, route or kind,
@@ -48,7 +51,8 @@ sys.path.insert(0, str(HERE.parent))
 
 SOURCES = ("gallery", "synth", "tables", "icons", "resvg")
 #: Bases per source of the default run (about 15 minutes on 2 cores with the current critic).
-DEFAULT_LIMITS = {"gallery": 133, "synth": 32, "tables": 12, "icons": 12, "resvg": 120}
+#: ``resvg-hand``: how many of the 198 hand-labelled resvg tests the resvg source adds to its even spread.
+DEFAULT_LIMITS = {"gallery": 133, "synth": 32, "tables": 12, "icons": 12, "resvg": 120, "resvg-hand": 198}
 ICON_FAMILIES = ("bootstrap-icons", "feather-icons", "lucide-icons")
 SINGLES_PER_BASE = 5
 #: The perturbation kinds the benchmark draws from by default (``--all-kinds``: the whole registry): every kind
@@ -84,9 +88,8 @@ def gallery_bases(limit: int | None) -> list[dict[str, Any]]:
         base = row["id"].split("/")[1]
         by_base.setdefault(base, []).append(row)
     names = sorted(by_base)
-    if limit and limit < len(names):  # an even spread over the sections, not the first ones
-        step = len(names) / limit
-        names = [names[int(k * step)] for k in range(limit)]
+    if limit:
+        names = _spread(names, limit)  # an even spread over the sections, not the first ones
     return [{"source": "gallery", "base": n, "root": str(root), "rows": by_base[n]} for n in names]
 
 
@@ -112,13 +115,21 @@ def icon_bases(limit: int, seed: int) -> list[dict[str, Any]]:
              "index": k, "task_index": k, "seed": seed, "task": "svg"} for k, p in enumerate(picked)]
 
 
-def resvg_bases(limit: int) -> list[dict[str, Any]]:
+def _spread(items: list[Any], limit: int) -> list[Any]:
+    if limit >= len(items):
+        return items
+    step = len(items) / limit
+    return [items[int(k * step)] for k in range(limit)]
+
+
+def resvg_bases(limit: int, hand_limit: int) -> list[dict[str, Any]]:
     import critic_quality as cq
 
     root = shared_dir() / "resvg-test-suite"
     items = cq.resvg_items(root, limit)  # an even spread over the suite, librsvg verdicts
     seen = {it["title"] for it in items}
-    items += [it for it in cq.resvg_items(root, None, manual_only=True) if it["title"] not in seen]  # hand labels
+    hand = cq.resvg_items(root, None, manual_only=True)
+    items += [it for it in _spread(hand, hand_limit) if it["title"] not in seen]  # the hand-labelled tests
     return [{"source": "resvg", "base": f"resvg-{it['title']}", "title": it["title"], "svg": str(it["svg"]),
              "png": str(it["png"]), "equivalent": it["librsvg_equivalent"], "manual": it["manual_equivalent"]}
             for it in items]
@@ -134,7 +145,7 @@ def all_bases(sources: list[str], limits: dict[str, int], seed: int) -> list[dic
         elif s == "icons":
             bases += icon_bases(limits[s], seed)
         elif s == "resvg":
-            bases += resvg_bases(limits[s])
+            bases += resvg_bases(limits[s], limits["resvg-hand"])
     return bases
 
 
@@ -418,11 +429,11 @@ def parse_limits(text: str | None) -> dict[str, int]:
         return limits
     for part in text.split(","):
         name, _, value = part.strip().rpartition("=")
-        if name and name not in SOURCES:
+        if name and name not in DEFAULT_LIMITS:
             raise ValueError(f"unknown source {name!r}")
         if not value.isdigit() or int(value) < 1:
             raise ValueError(f"{part.strip()!r}: a limit is a whole number of bases, at least 1")
-        for s in ([name] if name else SOURCES):
+        for s in ([name] if name else DEFAULT_LIMITS):
             limits[s] = int(value)
     return limits
 
