@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
         vm = VerifierModel.load(args.model)
         for r in results:
-            _, cats, _, _, kept = verdict_view(vm, r["rows"])
+            kept = verdict_view(vm, r["rows"])[4]
             r["with"] = kept
     print(json.dumps(metrics(results), indent=2))
     return 0

@@ -11,7 +11,13 @@ from PIL import Image
 
 from erm_cli.judges.critic import Critic
 from erm_cli.judges.critic.features import confusion_normal
-from erm_cli.judges.critic.verifier import MODEL_FORMAT, MODEL_PATH, TreeEnsemble, VerifierModel, shipped_model
+from erm_cli.judges.critic.verifier import (
+    MODEL_FORMAT,
+    MODEL_PATH,
+    TreeEnsemble,
+    VerifierModel,
+    shipped_model,
+)
 from erm_cli.judges.verdict import TAXONOMY
 
 
@@ -155,3 +161,29 @@ def test_verifier_drops_nuisance_on_a_rerasterised_render_and_keeps_a_real_error
     kept = [e for e in v_bad.errors if e.evidence and "verifier_p_real" in e.evidence]
     assert kept and all(e.location and e.description for e in kept)
     assert v_bad.reward < 1.0
+
+
+def test_erm_train_critic_writes_a_loadable_model_and_a_rerun_only_refits(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("sklearn")
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    erm = Path(sys.executable).with_name("erm")
+    cmd = [str(erm), "train", "critic", "--out", str(tmp_path / "v"), "--n-bases", "6", "--workers", "2", "--json"]
+    first = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-2000:]
+    result = json.loads(first.stdout)
+    heads = json.loads(Path(result["model"]).read_text())["heads"]
+    model = VerifierModel.load(result["model"])
+    m = model.manifest
+    assert m["seed"] == 0 and m["sizes"]["pairs"] == sum(m["sizes"]["pairs_by_route"].values())
+    assert {"jpeg", "resample", "perturbed"} <= set(m["sizes"]["pairs_by_route"])
+    assert "gallery" in m["sources"]["excluded"]
+    assert json.loads((tmp_path / "v" / "verifier_model.manifest.json").read_text()) == m
+    # everything is cached: the rerun judges nothing and fits the same trees
+    second = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "judging pairs" in second.stderr
+    again = json.loads((tmp_path / "v" / "verifier_model.json").read_text())
+    assert again["heads"] == heads

@@ -403,9 +403,12 @@ def presets(
         console.print("  " + ", ".join(f"{k}={v}" for k, v in p.settings.items()), soft_wrap=False)
 
 
+CRITIC_OUT = typer.Option(..., "--out", help="Output folder: verifier_model.json and its manifest, resumable caches.")
+
+
 @app.command("critic")
 def critic(
-    out: Path = typer.Option(..., "--out", help="Output folder: verifier_model.json and its manifest, resumable caches."),
+    out: Path = CRITIC_OUT,
     n_bases: int = typer.Option(100, "--n-bases", help="About this many generated base figures (half charts, a quarter tables, a quarter SVG)."),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(2, "--workers", help="Parallel renders and critic processes."),

@@ -122,7 +122,14 @@ def _synth(cfg: CriticTrainConfig, progress: Progress | None) -> list[dict[str, 
 def _group_pairs(cfg: CriticTrainConfig, group: str, recs: list[dict[str, Any]]) -> dict[str, Any]:
     """All pairs of one base: its synth records, its equivalents through nuisance routes, and perturbed
     candidates through one route each."""
-    from ..data.nuisance import DEFAULT_ROUTES, IMAGE_ROUTES, RouteFailure, code_route, equivalents, image_route
+    from ..data.nuisance import (
+        DEFAULT_ROUTES,
+        IMAGE_ROUTES,
+        RouteFailure,
+        code_route,
+        equivalents,
+        image_route,
+    )
 
     synth = Path(recs[0]["_dir"])
     ndir = cfg.out / "nuisance"
@@ -153,8 +160,9 @@ def _group_pairs(cfg: CriticTrainConfig, group: str, recs: list[dict[str, Any]])
             if route in IMAGE_ROUTES:
                 png = image_route(cand_png, route, seed)
             else:
-                from PIL import Image
                 import io
+
+                from PIL import Image
 
                 size = Image.open(io.BytesIO(ref_png)).size
                 png = code_route(r["pred_code"], kind, route, reference_size=size, seed=seed)
@@ -201,7 +209,12 @@ class FeatureRecorder:
         self.proposals: list[dict[str, Any]] = []
 
     def decide(self, findings: list[Any], ctx: Any) -> tuple[list[Any], None]:
-        from ..judges.critic.features import pair_features, pixel_exact_elsewhere, proposal_features, resampled
+        from ..judges.critic.features import (
+            pair_features,
+            pixel_exact_elsewhere,
+            proposal_features,
+            resampled,
+        )
 
         self.pair = pair_features(ctx, findings)
         self.exact_elsewhere = bool(pixel_exact_elsewhere(ctx.al.ref, ctx.al.cand, ctx.diff) and not resampled(ctx))
@@ -385,9 +398,9 @@ def _fit_heads(cfg: CriticTrainConfig, rows: list[dict[str, Any]]) -> tuple[dict
         return feats, np.asarray(ys, int), np.asarray(sev, float), np.asarray(owner, int)
 
     tr_f, tr_y, tr_sev, tr_owner = props(train_rows)
-    dv_f, dv_y, dv_sev, dv_owner = props(dev_rows)
+    _, dv_y, _, _ = props(dev_rows)
     names = _seen_features(tr_f)
-    Xtr, Xdv = _matrix(tr_f, names), _matrix(dv_f, names)
+    Xtr = _matrix(tr_f, names)
     if len(set(tr_y.tolist())) < 2:
         raise InputError("the training proposals hold only one class; generate more bases (--n-bases)")
 
@@ -404,7 +417,6 @@ def _fit_heads(cfg: CriticTrainConfig, rows: list[dict[str, Any]]) -> tuple[dict
             oof[b] = float(tr_y[a].mean())
             continue
         oof[b] = _fit(cfg, Xtr[a], tr_y[a]).predict_proba(Xtr[b])[:, 1]
-    dv_p = proposal.predict_proba(Xdv)[:, 1] if len(dv_y) else np.zeros(0)
 
     def pair_rows(rs: list[dict[str, Any]], p: np.ndarray, owner: np.ndarray) -> list[dict[str, float]]:
         out = []
@@ -438,9 +450,9 @@ def _fit_heads(cfg: CriticTrainConfig, rows: list[dict[str, Any]]) -> tuple[dict
     # dev metrics through the numpy evaluator (what `erm judge` runs)
     vm = VerifierModel.from_dict(model)
     metrics = _dev_metrics(vm, dev_rows, names)
-    metrics.update({"train_pairs": len(train_rows), "dev_pairs": len(dev_rows), "train_proposals": int(len(tr_y)),
+    metrics.update({"train_pairs": len(train_rows), "dev_pairs": len(dev_rows), "train_proposals": len(tr_y),
                     "train_real_share": round(float(tr_y.mean()), 4) if len(tr_y) else None,
-                    "dev_proposals": int(len(dv_y)),
+                    "dev_proposals": len(dv_y),
                     "train_bases": len({r["group"] for r in train_rows}),
                     "dev_bases": len({r["group"] for r in dev_rows})})
     return model, metrics
@@ -470,7 +482,12 @@ def verdict_view(vm: Any, r: dict[str, Any]) -> View:
 
 def view_from_scores(r: dict[str, Any], p_real: np.ndarray, sev: np.ndarray, p_pair: float,
                      decision: dict[str, float]) -> View:
-    from ..judges.critic.verifier import FALLBACK_CATEGORY, calibrated_severity, decision_rule, unexplained_severity
+    from ..judges.critic.verifier import (
+        FALLBACK_CATEGORY,
+        calibrated_severity,
+        decision_rule,
+        unexplained_severity,
+    )
 
     keep, unexplained = decision_rule(p_real, p_pair, decision, bool(r.get("exact_elsewhere")))
     kept = [(p["category"], calibrated_severity(p["severity"], s)) for p, s, k in zip(r["proposals"], sev, keep) if k]

@@ -61,7 +61,7 @@ def _grey(arr: np.ndarray) -> np.ndarray:
 def _shrink(g: np.ndarray, side: int = 256) -> np.ndarray:
     """Box-average a grey image so its long side is at most ``side`` (integer factor)."""
     h, w = g.shape
-    k = max(1, int(math.ceil(max(h, w) / side)))
+    k = max(1, math.ceil(max(h, w) / side))
     if k == 1:
         return g
     h2, w2 = h // k, w // k
@@ -125,7 +125,7 @@ def _edges(g: np.ndarray) -> np.ndarray:
 def _crop(arr: np.ndarray, box: Sequence[float], pad: int = 2) -> np.ndarray:
     h, w = arr.shape[:2]
     x0, y0 = max(0, int(box[0]) - pad), max(0, int(box[1]) - pad)
-    x1, y1 = min(w, int(math.ceil(box[2])) + pad), min(h, int(math.ceil(box[3])) + pad)
+    x1, y1 = min(w, math.ceil(box[2]) + pad), min(h, math.ceil(box[3]) + pad)
     return arr[y0:y1, x0:x1]
 
 

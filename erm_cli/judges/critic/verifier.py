@@ -58,7 +58,7 @@ class TreeEnsemble:
     roots: np.ndarray  # int32, first node of each tree
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TreeEnsemble":
+    def from_dict(cls, d: dict[str, Any]) -> TreeEnsemble:
         nodes = d["nodes"]
         return cls(features=list(d["features"]), baseline=float(d["baseline"]), kind=str(d["kind"]),
                    feature=np.asarray(nodes["feature"], np.int32),
@@ -107,7 +107,7 @@ class VerifierModel:
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "VerifierModel":
+    def from_dict(cls, d: dict[str, Any]) -> VerifierModel:
         if d.get("format") != MODEL_FORMAT:
             raise ValueError(f"not an erm verifier model (format {d.get('format')!r}, expected {MODEL_FORMAT})")
         heads = d["heads"]
@@ -118,7 +118,7 @@ class VerifierModel:
                    decision={**DEFAULT_DECISION, **(d.get("decision") or {})}, manifest=d.get("manifest") or {})
 
     @classmethod
-    def load(cls, path: str | Path) -> "VerifierModel":
+    def load(cls, path: str | Path) -> VerifierModel:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
