@@ -550,14 +550,21 @@ def _add_tick_strip_words(ctx: Context, ref_l: Any, cand_l: Any) -> None:
                 got = _strip_words(arr, box, block=axis == "y")
             except OcrUnavailable:
                 return
-            got = [w for w in plausible_words(arr, bg, got)
-                   if not any(overlap_fraction(w.bbox, o.bbox) > 0.3 for o in words)]
+            got = plausible_words(arr, bg, got)
             if axis == "y":
                 got = [w for w in got if not w.vertical and len(w.text) <= 8]
-            words.extend(got)
-            if own and got:
+            if not got:
+                continue
+            # both images' labels of this strip come from the same enlarged pass (the page pass may have read
+            # a tick mark as a digit in one of them): its words replace the page pass's there
+            inside = lambda w: box[0] <= w.cx <= box[2] and box[1] <= w.cy <= box[3] and not w.vertical
+            words[:] = [w for w in words if not inside(w)] + got
+            if own:
                 ax = layout.axes[i]
-                (ax.x_ticks if axis == "x" else ax.y_ticks).extend(got)
+                if axis == "x":
+                    ax.x_ticks = [w for w in ax.x_ticks if not inside(w)] + got
+                else:
+                    ax.y_ticks = [w for w in ax.y_ticks if not inside(w)] + got
                 recalibrate(ax)
 
 
