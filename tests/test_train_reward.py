@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -204,13 +205,13 @@ def test_bad_judge_data(data_dir: Path, tmp_path: Path) -> None:
         ).settings
 
     missing = tmp_path / "missing.jsonl"
-    missing.write_text(
-        json.dumps(vc_row("x", str(data_dir / "ref.png"), str(data_dir / "nope.png"), [])) + "\n"
-    )
+    shutil.copy(data_dir / "ref.png", tmp_path / "ref.png")
+    missing.write_text(json.dumps(vc_row("x", "ref.png", "nope.png", [])) + "\n")
     with pytest.raises(InputError, match="nope.png"):
         load_judge_data(settings(missing))
     unlabelled = tmp_path / "unlabelled.jsonl"
-    row = vc_row("x", str(data_dir / "ref.png"), str(data_dir / "same.png"), [])
+    shutil.copy(data_dir / "same.png", tmp_path / "same.png")
+    row = vc_row("x", "ref.png", "same.png", [])
     del row["human_errors"]
     unlabelled.write_text(json.dumps(row) + "\n")
     with pytest.raises(InputError, match="no gold errors"):

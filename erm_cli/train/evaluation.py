@@ -90,6 +90,17 @@ def summarise_bench(metrics: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     }
 
 
+def data_roots(settings: Any) -> tuple[Path, ...]:
+    """The folders the run's records were read from. Their image paths were confined to these folders when
+    the records were loaded, and the held-out file written in the run folder points back into them."""
+    from .datasets import find_jsonl
+
+    roots = [find_jsonl(settings.data).parent]
+    if settings.eval_data:
+        roots.append(find_jsonl(settings.eval_data, "--eval-data").parent)
+    return tuple(dict.fromkeys(roots))
+
+
 def run_eval(heldout: Path, out_dir: Path, settings: Any, model: Any) -> dict[str, Any]:
     """``erm bench judge`` on ``heldout`` with a vlm judge over ``model`` (a spec string or a backend)."""
     from ..bench.judge_bench import JudgeBenchConfig, run_judge_bench
@@ -108,6 +119,7 @@ def run_eval(heldout: Path, out_dir: Path, settings: Any, model: Any) -> dict[st
         workers=1,
         resume=False,
         limit=settings.eval_max_items,
+        allowed_root=data_roots(settings),
     )
     return summarise_bench(run_judge_bench(cfg), out_dir)
 
