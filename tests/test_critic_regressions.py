@@ -17,7 +17,7 @@ from PIL import Image
 from erm_cli.judges.critic import Critic as _Critic
 from erm_cli.judges.critic import guess_task
 from erm_cli.judges.critic.chart import fit_tick_values
-from erm_cli.judges.verdict import ErrorItem, Verdict, error_weight
+from erm_cli.judges.verdict import CRITIC_REWARD_FORMULA, ErrorItem, Verdict, error_weight
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -175,20 +175,26 @@ def test_another_chart_type_is_severe_and_scores_below_any_single_minor_error() 
     v = Critic().judge(render(BASE), render(bars), "chart")
     structure = [e for e in v.errors if e.category == "structure_error"]
     assert structure and structure[0].severity == 3 and "chart type differs" in structure[0].description, describe(v)
-    minor = Verdict(task="chart", errors=[ErrorItem("style_error", 1)])
+    assert v.reward_formula == CRITIC_REWARD_FORMULA
+    minor = Verdict(task="chart", errors=[ErrorItem("style_error", 1)], reward_formula=CRITIC_REWARD_FORMULA)
     assert v.reward < minor.reward
 
 
 # ------------------------------------------------------------------------------------------ reward order
 
 def test_reward_is_monotone_and_weighs_structure_at_least_as_a_minor_error() -> None:
+    def ordered(task: str, errors: list[ErrorItem]) -> Verdict:
+        return Verdict(task, errors, reward_formula=CRITIC_REWARD_FORMULA)
+
     one = [ErrorItem("data_error", 2)]
     three = one + [ErrorItem("style_error", 1), ErrorItem("text_error", 3)]
-    assert Verdict("chart", one).reward > Verdict("chart", three).reward > Verdict("chart", three * 10).reward > 0
+    assert ordered("chart", one).reward > ordered("chart", three).reward > ordered("chart", three * 10).reward > 0
     for task, cat in (("chart", "structure_error"), ("table", "layout_error"), ("svg", "structure_error")):
         for sev in (1, 2, 3):
             assert error_weight(cat, sev) >= max(error_weight(c, 1) for c in ("style_error", "text_error"))
-            assert Verdict(task, [ErrorItem(cat, sev)]).reward <= Verdict(task, [ErrorItem("style_error", 1)]).reward
+            assert ordered(task, [ErrorItem(cat, sev)]).reward <= ordered(task, [ErrorItem("style_error", 1)]).reward
+    # every verdict defaults to the released formula (a Visual-ERM judge's reward); the critic's are ordered
+    assert Verdict("chart", three).reward_formula == "released"
     released = Verdict("chart", three, reward_formula="released")
     assert released.reward == pytest.approx(1 - 6 / 50)  # Visual-ERM's released clip(1 - S / 50)
     assert Verdict.from_dict(released.to_dict()).reward == pytest.approx(released.reward)

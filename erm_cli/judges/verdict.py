@@ -28,11 +28,16 @@ SEVERITY_UNPARSED = 25.0
 
 SCHEMA_VERSION = "1"
 
-#: How a verdict's errors become a scalar reward. "ordered" (the default): ``exp(-W / ORDERED_SCALE)`` with W
-#: the sum of :func:`error_weight` over the errors; it never saturates, so more or worse errors always
-#: lower it. "released": Visual-ERM's released ``clip(1 - S / 50, 0, 1)`` over the plain severity total S.
+#: How a verdict's errors become a scalar reward. "released" (the default for every verdict, the contract
+#: of ARCHITECTURE.md 3.1 and what a Visual-ERM judge's verdict must give): Visual-ERM's released
+#: ``clip(1 - S / 50, 0, 1)`` over the plain severity total S. "ordered" (what the embedded critic uses,
+#: see :data:`CRITIC_REWARD_FORMULA`): ``exp(-W / ORDERED_SCALE)`` with W the sum of :func:`error_weight`
+#: over the errors; it never saturates, so more or worse errors always lower it.
 REWARD_FORMULAS: tuple[str, ...] = ("ordered", "released")
-DEFAULT_REWARD_FORMULA = "ordered"
+DEFAULT_REWARD_FORMULA = "released"
+#: The embedded critic's formula: its itemised verdicts rank candidates (pairwise, AUROC, refine) and must
+#: not tie at the clip when a candidate has many errors.
+CRITIC_REWARD_FORMULA = "ordered"
 #: Weight of one error by severity in the "ordered" reward: a severe error costs more than three minor ones.
 SEVERITY_WEIGHTS: dict[int, float] = {1: 1.0, 2: 3.0, 3: 8.0}
 #: Categories that say the image is built differently (chart type, subplots, rows / columns): never
@@ -175,7 +180,7 @@ class Verdict:
     #: Free-form extras (render error text, raw model output, image sizes...).
     info: dict[str, Any] = field(default_factory=dict)
     max_severity: float = MAX_SEVERITY
-    #: "ordered" (default) or "released" (Visual-ERM's clip(1 - S / max_severity)); see REWARD_FORMULAS.
+    #: "released" (default: Visual-ERM's clip(1 - S / max_severity)) or "ordered"; see REWARD_FORMULAS.
     reward_formula: str = DEFAULT_REWARD_FORMULA
 
     def sorted_errors(self) -> list[ErrorItem]:

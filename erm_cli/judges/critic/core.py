@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..verdict import REWARD_FORMULAS, TASKS, ErrorItem, Verdict
+from ..verdict import CRITIC_REWARD_FORMULA, REWARD_FORMULAS, TASKS, ErrorItem, Verdict
 from .align import EXTREME_ASPECT, Alignment, align, content_bbox
 from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, palette
 from .diffmap import Region, diff_regions, difference_map
@@ -51,7 +51,7 @@ class Critic:
 
     Options: ``ocr`` (False skips the text stage), ``max_side`` (working-frame size cap, default 1024),
     ``max_severity`` (the released reward's normaliser, default Verdict's 50), ``reward_formula``
-    ("ordered", the default, or Visual-ERM's "released" ``clip(1 - S / 50)``; see ``judges/verdict.py``).
+    ("ordered", the critic's default, or Visual-ERM's "released" ``clip(1 - S / 50)``; see ``judges/verdict.py``).
     """
 
     name = "critic"
@@ -141,8 +141,7 @@ class Critic:
         v = Verdict(task=task, errors=errors, judge={"name": self.name, "version": self.version}, timings=timings)
         if self.max_severity:
             v.max_severity = float(self.max_severity)
-        if self.reward_formula:
-            v.reward_formula = self.reward_formula
+        v.reward_formula = self.reward_formula or CRITIC_REWARD_FORMULA
         v.info["alignment"] = al.info()
         if al.notes:
             v.info["notes"] = list(al.notes)
