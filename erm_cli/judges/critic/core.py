@@ -443,6 +443,10 @@ def _analyse_chart(ctx: Context) -> list[Finding]:
     merged: dict[tuple[str, str, str], list[TextDifference]] = {}
     for loc, ds in by_loc.items():
         if "tick labels" in loc:
+            if relayout:  # tick labels that only moved with a new chart type or layout follow from it
+                ds = [d for d in ds if d.kind not in ("moved", "resized")]
+                if not ds:
+                    continue
             tick = _tick_finding(loc, ds, scales.get(loc, "unknown"))
             if tick is not None:
                 out.append(tick)
