@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= ml,refine,dev,train-critic
+EXTRAS ?= ml,refine,dev,train-critic,ray
 STAMP := $(VENV)/.erm-installed
 
 .PHONY: setup system venv demo test bench clean help

@@ -168,9 +168,14 @@ def judge_items(
     workers: int = 2,
     resume: bool = True,
     progress: Progress | None = None,
+    executor: Any = None,
+    judge_factory: Callable[[], Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Judge every item not yet in ``out_path``; returns id -> row (``verdict`` or ``error``)."""
-    from ..judges.pipeline import score_candidate
+    """Judge every item not yet in ``out_path``; returns id -> row (``verdict`` or ``error``).
+
+    ``executor`` (an :class:`erm_cli.distributed.ItemExecutor`, e.g. a Ray pool) judges the items on its
+    workers, each with its own judge from ``judge_factory`` (a picklable callable; by default the judge
+    itself is shipped); rows stream back and are written here, in the same format."""
 
     done = read_jsonl_by_id(out_path, repair=True) if resume else {}
     if not resume and out_path.exists():
@@ -179,7 +184,7 @@ def judge_items(
     todo = [it for it in items if it.id not in done or "error" in done[it.id]]  # failures are retried
     total, count = len(items), [len(items) - len(todo)]
     lock = threading.Lock()
-    if todo:
+    if todo and executor is None:
         ensure_loaded(judge)
     if progress:
         progress(label, count[0], total)
@@ -193,18 +198,13 @@ def judge_items(
                 progress(label, count[0], total)
 
     def one(it: JudgeItem) -> None:
-        row: dict[str, Any] = {"id": it.id, "task": it.task, "judge": label}
-        try:
-            if it.error is not None:
-                raise InputError(it.error)
-            v = score_candidate(
-                it.reference, it.candidate, task=it.task, judge=judge, candidate_is_code=it.candidate_is_code
-            )
-            row["verdict"] = v.to_dict()
-        except Exception as exc:  # noqa: BLE001 - a bad item fails alone, with its reason
-            row["error"] = _one_line(exc)
-        record(row)
+        record(judge_row(judge, label, it))
 
+    if executor is not None:
+        task = JudgeTask(judge_factory or _Given(judge), label)
+        for _, row in executor.map_unordered(task, todo):
+            record(row)
+        return done
     batched = hasattr(judge, "judge_many")
     if batched:  # model judges: one batched generate call per chunk of image pairs
         images = [it for it in todo if not it.candidate_is_code and it.error is None]
@@ -214,6 +214,57 @@ def judge_items(
         todo = [it for it in todo if it.candidate_is_code or it.error is not None]
     _run(one, todo, workers)
     return done
+
+
+def judge_row(judge: Any, label: str, it: JudgeItem) -> dict[str, Any]:
+    """The predictions row of one item: ``verdict``, or ``error`` with its one-line reason."""
+    from ..judges.pipeline import score_candidate
+
+    row: dict[str, Any] = {"id": it.id, "task": it.task, "judge": label}
+    try:
+        if it.error is not None:
+            raise InputError(it.error)
+        v = score_candidate(
+            it.reference, it.candidate, task=it.task, judge=judge, candidate_is_code=it.candidate_is_code
+        )
+        row["verdict"] = v.to_dict()
+    except Exception as exc:  # noqa: BLE001 - a bad item fails alone, with its reason
+        row["error"] = _one_line(exc)
+    return row
+
+
+@dataclass(frozen=True)
+class _Given:
+    """A judge factory that returns a judge built by the driver (shipped to the workers by pickling)."""
+
+    judge: Any
+
+    def __call__(self) -> Any:
+        return self.judge
+
+
+class JudgeTask:
+    """One item's judging as a picklable callable for an executor: each worker builds its judge once."""
+
+    def __init__(self, make_judge: Callable[[], Any], label: str) -> None:
+        self.make_judge = make_judge
+        self.label = label
+        self._judge: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"make_judge": self.make_judge, "label": self.label, "_judge": None}
+
+    def warm(self) -> None:
+        if self._judge is None:
+            self._judge = self.make_judge()
+            ensure_loaded(self._judge)
+
+    def __call__(self, it: JudgeItem) -> dict[str, Any]:
+        self.warm()
+        return judge_row(self._judge, self.label, it)
+
+    def failed(self, it: JudgeItem, reason: str) -> dict[str, Any]:
+        return {"id": it.id, "task": it.task, "judge": self.label, "error": reason}
 
 
 #: Pairs per batched call of a model judge (``judge_many``).

@@ -46,6 +46,8 @@ def judge(
     profile: str | None = typer.Option(None, "--profile", help="Render code candidates like erm (default) or "
                                        "like the released Visual-ERM reward code (visual-erm; the default "
                                        "when --model is the released Visual-ERM judge)."),
+    ray_address: str | None = typer.Option(None, "--ray", metavar="ADDRESS", help="--batch: judge on "
+                                           "Ray ('local', 'auto' or ray://HOST:PORT; docs/SCALING.md)."),
 ) -> None:
     """Judge PRED against REF: itemised errors (most severe first) and a reward in [0, 1].
 
@@ -71,8 +73,11 @@ def judge(
             raise InputError("give either REF PRED or --batch, not both")
         if out is None:
             raise InputError("--batch needs --out DIR")
-        _judge_batch(batch, out, judge_name, model, options, workers, not no_resume, as_json, allowed_root)
+        _judge_batch(batch, out, judge_name, model, options, workers, not no_resume, as_json, allowed_root,
+                     ray_address)
         return
+    if ray_address is not None:
+        raise InputError("--ray goes with --batch")
     if not reference or not prediction:
         raise InputError("missing REF and PRED; see erm judge --help")
     from ..judges.vlm import default_profile
@@ -162,23 +167,28 @@ def _print_verdict(verdict: Any, diff_image: Path | None) -> None:
 
 
 def _judge_batch(data: Path, out: Path, judge_name: str, model: str | None, options: dict[str, Any],
-                 workers: int, resume: bool, as_json: bool, allowed_root: list[Path]) -> None:
+                 workers: int, resume: bool, as_json: bool, allowed_root: list[Path],
+                 ray_address: str | None = None) -> None:
+    from functools import partial
+
     from ..console import console, print_json, progress
     from ..data.vcbench import read_vcbench
+    from ..distributed.ray_pool import optional_pool
     from ..judges import get_judge
     from ..judges.batch import judge_records
 
     records = read_vcbench(data, allowed_root, per_item_errors=True)  # a refused path fails its item alone
     the_judge = get_judge(judge_name, **options)
     out.mkdir(parents=True, exist_ok=True)
-    with progress() as bar:
+    with optional_pool(ray_address, workers) as executor, progress() as bar:
         task_id = bar.add_task("judging", total=len(records))
 
         def tick(done: int, total: int) -> None:
             bar.update(task_id, completed=done, total=total)
 
         summary = judge_records(records, the_judge, out / "predictions.jsonl", workers=workers, resume=resume,
-                                on_progress=tick)
+                                on_progress=tick, executor=executor,
+                                judge_factory=partial(get_judge, judge_name, **options))
     if as_json:
         print_json(summary)
     else:

@@ -43,6 +43,8 @@ def render(
     allowed_root: list[Path] = typer.Option([], "--allowed-root", help=ALLOWED_ROOT_HELP),
     profile: str = typer.Option("erm", "--profile", help="erm, or visual-erm: render like the released "
                                 "Visual-ERM reward code (matplotlib defaults, SVG at 336x336)."),
+    ray_address: str | None = typer.Option(None, "--ray", metavar="ADDRESS", help="--batch: "
+                                           "render on Ray ('local', 'auto' or ray://HOST:PORT; docs/SCALING.md)."),
 ) -> None:
     """Render CODE to a PNG, or many items with --batch (progress on stderr, resumable after a kill)."""
     from ..renderers import KINDS, RenderOptions
@@ -61,8 +63,10 @@ def render(
             raise InputError("give either CODE or --batch, not both")
         if out is None:
             raise InputError("--batch needs --out DIR")
-        _render_batch(batch, out, options, workers, cache_mode, retry_failed, as_json, allowed_root)
+        _render_batch(batch, out, options, workers, cache_mode, retry_failed, as_json, allowed_root, ray_address)
         return
+    if ray_address is not None:
+        raise InputError("--ray goes with --batch")
     if code is None:
         raise InputError("missing CODE (a code file, or '-' for stdin); see erm render --help")
     _render_one(code, output, kind, options, cache_mode, as_json)
@@ -126,8 +130,9 @@ def _render_one(code: str, output: str | None, kind: str | None, options, cache_
 
 
 def _render_batch(batch: Path, out: Path, options, workers, cache_mode, retry_failed: bool, as_json: bool,
-                  allowed_root: list[Path]) -> None:
+                  allowed_root: list[Path], ray_address: str | None = None) -> None:
     from ..console import console, err_console, print_json, progress
+    from ..distributed.ray_pool import optional_pool
     from ..renderers.batch import render_batch
 
     bar = progress(disable=not sys.stderr.isatty())
@@ -140,10 +145,11 @@ def _render_batch(batch: Path, out: Path, options, workers, cache_mode, retry_fa
         else:
             bar.update(task, completed=done)
 
-    with bar:
+    with optional_pool(ray_address, workers) as executor, bar:
         summary = render_batch(batch, out, options=options, workers=workers,
                                cache=True if cache_mode == "retry-failed" else cache_mode,
-                               retry_failed=retry_failed, on_progress=on_progress, allowed_root=allowed_root)
+                               retry_failed=retry_failed, on_progress=on_progress, allowed_root=allowed_root,
+                               executor=executor)
     if as_json:
         print_json(summary.to_dict())
         return

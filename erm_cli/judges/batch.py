@@ -16,7 +16,10 @@ from .base import Judge
 
 
 def judge_records(records: Sequence[VCBenchRecord], judge: Judge, out_path: Path, *, workers: int = 2,
-                  resume: bool = True, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                  resume: bool = True, on_progress: Callable[[int, int], None] | None = None,
+                  executor: Any = None, judge_factory: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """Judge ``records`` into ``out_path`` (resumable). ``executor`` (e.g. a Ray pool) judges on its workers,
+    each with a judge from ``judge_factory``; the rows are written here in the same format."""
     from ..bench.judge_bench import JudgeItem, judge_items
 
     items = [JudgeItem(id=r.id, task=r.task, reference=r.gt_img_path, candidate=r.pred_path, gold=list(r.errors),
@@ -28,7 +31,7 @@ def judge_records(records: Sequence[VCBenchRecord], judge: Judge, out_path: Path
         before = sum(1 for row in read_jsonl_by_id(out_path).values() if "verdict" in row)
     progress = (lambda _label, done, total: on_progress(done, total)) if on_progress else None
     rows = judge_items(judge, getattr(judge, "name", "judge"), items, out_path, workers=workers, resume=resume,
-                       progress=progress)
+                       progress=progress, executor=executor, judge_factory=judge_factory)
     wanted = {it.id for it in items}
     ok = [rows[i]["verdict"] for i in wanted if i in rows and "verdict" in rows[i]]
     rewards = [float(v.get("reward", 0.0)) for v in ok]

@@ -196,20 +196,50 @@ def _safe_render(item: RenderItem, options: RenderOptions | None, cache: CacheMo
                             error=f"internal error: {exc.__class__.__name__}: {exc}".splitlines()[0][:500])
 
 
+@dataclass(frozen=True)
+class RenderTask:
+    """One item's render as a picklable callable: what an executor (``--ray``) runs on its workers."""
+
+    options: RenderOptions | None
+    cache: CacheMode
+
+    def __call__(self, item: RenderItem) -> RenderResult:
+        return _safe_render(item, self.options, self.cache)
+
+    def failed(self, item: RenderItem, reason: str) -> RenderResult:
+        return RenderResult(ok=False, kind=item.kind or "unknown", error=reason)
+
+
 def default_workers() -> int:
     return max(2, min(8, os.cpu_count() or 2))
 
 
 def iter_render(items: Iterable[ItemLike], options: RenderOptions | None = None, *, workers: int | None = None,
-                cache: CacheMode = True) -> Iterator[tuple[int, RenderResult]]:
+                cache: CacheMode = True, executor: Any = None) -> Iterator[tuple[int, RenderResult]]:
     """Render items concurrently; yields ``(index, result)`` as each finishes (not in input order).
 
     Threads only wait: the work runs in sandboxed children and the browser thread. A bad item yields
-    a failed result; it never stops the others.
+    a failed result; it never stops the others. ``executor`` (an :class:`erm_cli.distributed.ItemExecutor`,
+    e.g. a Ray pool) runs the renders on its workers instead of this process's threads.
     """
     _check_cache_mode(cache)
     if options is not None:
         check_options(options)
+    if executor is not None:
+        prepared: list[RenderItem] = []
+        refused: list[tuple[int, RenderResult]] = []
+        for index, raw in enumerate(items):
+            try:
+                prepared.append(as_item(raw))
+            except InputError as exc:
+                prepared.append(RenderItem(""))
+                refused.append((index, RenderResult(ok=False, kind="unknown", error=str(exc))))
+        bad = {index for index, _ in refused}
+        yield from refused
+        todo = [i for i in range(len(prepared)) if i not in bad]
+        for pos, result in executor.map_unordered(RenderTask(options, cache), [prepared[i] for i in todo]):
+            yield todo[pos], result
+        return
     n_workers = max(1, int(workers or default_workers()))
     window = n_workers * 4
     iterator = enumerate(items)

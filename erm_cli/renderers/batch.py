@@ -185,8 +185,10 @@ def _result_record(item: BatchItem, result: RenderResult | None, png: str | None
 def render_batch(jsonl: str | Path, out_dir: str | Path, *, options: RenderOptions | None = None,
                  workers: int | None = None, cache: CacheMode = True, retry_failed: bool = False,
                  on_progress: Callable[[int, int], Any] | None = None,
-                 allowed_root: Sequence[str | Path] = ()) -> BatchSummary:
-    """Render every item of ``jsonl`` into ``out_dir``; see the module docstring. Resumable."""
+                 allowed_root: Sequence[str | Path] = (), executor: Any = None) -> BatchSummary:
+    """Render every item of ``jsonl`` into ``out_dir``; see the module docstring. Resumable.
+    ``executor`` (e.g. :class:`erm_cli.distributed.ray_pool.RayPool`) renders on its workers; the PNGs and
+    result lines are still written here, in the same format."""
     t0 = time.perf_counter()
     jsonl, out = Path(jsonl), Path(out_dir)
     items = read_items(jsonl, allowed_root)
@@ -223,7 +225,8 @@ def render_batch(jsonl: str | Path, out_dir: str | Path, *, options: RenderOptio
                 on_progress(progress_done, len(items))
         batch_cache: CacheMode = "retry-failed" if retry_failed and cache is True else cache
         requests = (RenderItem(it.code or "", it.kind) for it in good)
-        for index, result in iter_render(requests, options, workers=workers, cache=batch_cache):
+        for index, result in iter_render(requests, options, workers=workers, cache=batch_cache,
+                                         executor=executor):
             it = good[index]
             name = None
             if result.ok and result.png:
