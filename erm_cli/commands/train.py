@@ -409,7 +409,7 @@ CRITIC_OUT = typer.Option(..., "--out", help="Output folder: verifier_model.json
 @app.command("critic")
 def critic(
     out: Path = CRITIC_OUT,
-    n_bases: int = typer.Option(100, "--n-bases", help="About this many generated base figures (half charts, a quarter tables, a quarter SVG)."),
+    n_bases: int = typer.Option(160, "--n-bases", help="About this many generated base figures (half charts, a quarter tables, a quarter SVG)."),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(2, "--workers", help="Parallel renders and critic processes."),
     as_json: bool = AS_JSON,

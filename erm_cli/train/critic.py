@@ -50,7 +50,7 @@ class CriticTrainConfig:
     """Everything that decides the model (recorded in the manifest)."""
 
     out: Path
-    n_bases: int = 100
+    n_bases: int = 160
     seed: int = 0
     workers: int = 2
     dev_share: float = 0.2
