@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
+
 import typer
+from typer._click import exceptions as click_errors  # typer 0.29 vendors click (pinned in pyproject.toml)
+from typer.exceptions import Abort, TyperException
 
 from . import __version__
 from .commands import bench, cache, judge, refine, render, serve, synth, train
@@ -21,7 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain help text; usage errors are one line (see main)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -53,11 +56,30 @@ app.add_typer(train.app, name="train")
 app.add_typer(cache.app, name="cache")
 
 
-def _fail(message: str, code: int) -> None:
+def _wants_json(argv: list[str] | None) -> bool:
+    """True when the command line asks for ``--json`` (before any ``--``), even if it did not parse."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--" in args:
+        args = args[:args.index("--")]
+    return "--json" in args
+
+
+def _fail(message: str, code: int, argv: list[str] | None = None) -> None:
     sys.stdout.flush()
+    if _wants_json(argv):  # scripts read stdout: a JSON error object there unless a result was already written
+        from .console import print_json_error
+
+        print_json_error(code, message)
     sys.stderr.write(f"erm: error: {message}\n")
     sys.stderr.flush()
     raise SystemExit(code)
+
+
+def _usage_message(exc: click_errors.UsageError) -> str:
+    """click's usage error as one line: the message and where to look."""
+    message = " ".join(exc.format_message().split())
+    command = exc.ctx.command_path if exc.ctx is not None else "erm"
+    return f"{message} (see {command} --help)"
 
 
 def _exit_on_sigterm() -> None:
@@ -74,13 +96,25 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors with documented exit codes, tracebacks only with --debug."""
     _exit_on_sigterm()
     try:
-        app(args=argv, prog_name="erm")
+        # standalone_mode=False: click hands its usage errors here instead of printing a multi-line box
+        code = app(args=argv, prog_name="erm", standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
+    except click_errors.NoArgsIsHelpError as exc:  # `erm` or `erm bench` alone: the help, exit 2
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click_errors.UsageError as exc:  # a wrong flag, a missing argument, a value out of range
+        _fail(_usage_message(exc), EXIT_USAGE, argv)
+    except Abort:
+        _fail("interrupted", 130, argv)
+    except TyperException as exc:
+        _fail(" ".join(exc.format_message().split()), exc.exit_code, argv)
     except ErmError as exc:
         if os.environ.get("ERM_DEBUG"):
             raise
-        _fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__, exc.exit_code)
+        _fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__, exc.exit_code, argv)
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        _fail("interrupted", 130, argv)
     except BrokenPipeError:
         raise SystemExit(0)
     except Exception as exc:  # a bug: still one line, the traceback only with --debug
@@ -88,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         first = (str(exc).splitlines() or [""])[0]
         _fail(f"internal error: {exc.__class__.__name__}: {first} (rerun with --debug for the traceback)",
-              EXIT_USAGE)
+              EXIT_USAGE, argv)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ through the library (``score_candidate`` with the critic) and through the real `
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -81,7 +82,8 @@ def test_bad_reference_through_the_cli_is_one_line_exit_2(tmp_path: Path, ref_pn
     assert p.returncode == 2, p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("erm: error: reference") and needle in lines[0]
-    assert "Traceback" not in p.stderr and p.stdout == ""
+    assert "Traceback" not in p.stderr
+    assert json.loads(p.stdout)["error"] == {"code": 2, "message": lines[0].removeprefix("erm: error: ")}
 
 
 # ------------------------------------------------------------------------------------------ handled

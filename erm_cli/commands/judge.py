@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from ..errors import BelowThreshold, InputError
+from ..errors import BelowThreshold, InputError, RenderFailure
 
 TASK_CHOICES = ("auto", "chart", "table", "svg")
 
@@ -16,7 +16,8 @@ TASK_CHOICES = ("auto", "chart", "table", "svg")
 def judge(
     reference: str | None = typer.Argument(None, help="Reference image (PNG/JPEG...).", show_default=False),
     prediction: str | None = typer.Argument(None, help="Candidate: code (matplotlib/plotly .py, .svg, .html, "
-                                            ".md, .tex, or a model answer with fenced blocks) or an image.",
+                                            ".md, .tex, a model answer with fenced blocks or a raw "
+                                            "chat-completion JSON) or an image; - reads it from stdin.",
                                             show_default=False),
     task: str = typer.Option("auto", "-t", "--task", help="chart | table | svg | auto (from the code, else "
                              "guessed from the reference)."),
@@ -31,9 +32,11 @@ def judge(
                                     "detected)."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
     fail_under: float | None = typer.Option(None, "--fail-under", min=0.0, max=1.0,
-                                            help="Exit with code 1 when the reward is below this."),
+                                            help="Exit with code 1 when the reward is below this (--batch: "
+                                            "when any item's is)."),
     diff_image: Path | None = typer.Option(None, "--diff-image", help="Write reference | candidate | "
-                                           "difference overlay with numbered error boxes."),
+                                           "difference overlay with numbered error boxes (--batch: a folder, "
+                                           "one ID.png per pair)."),
     batch: Path | None = typer.Option(None, "--batch", help="VC-RewardBench JSONL of pairs (paths relative "
                                       "to the file).", dir_okay=False),
     out: Path | None = typer.Option(None, "--out", help="Output folder for --batch (predictions.jsonl).",
@@ -74,7 +77,7 @@ def judge(
         if out is None:
             raise InputError("--batch needs --out DIR")
         _judge_batch(batch, out, judge_name, model, options, workers, not no_resume, as_json, allowed_root,
-                     ray_address)
+                     ray_address, fail_under=fail_under, diff_dir=diff_image)
         return
     if ray_address is not None:
         raise InputError("--ray goes with --batch")
@@ -96,14 +99,18 @@ def _judge_one(reference: str, prediction: str, task: str, judge_name: str, opti
     from ..judges.pipeline import score_candidate
     from ..renderers import RenderOptions
 
+    if reference == "-":
+        raise InputError("the reference cannot come from stdin; give its file (PRED may be -)")
     for what, path in (("reference", reference), ("candidate", prediction)):
-        if not os.path.lexists(path):
+        if path != "-" and not os.path.lexists(path):
             raise InputError(f"{what}: no such file: {path}")
-    verdict = score_candidate(reference, prediction, task=task, kind=kind, judge=get_judge(judge_name, **options),
-                              use_cache=use_cache, render_options=RenderOptions(profile=profile))
+    candidate, is_code = _read_candidate(prediction)
+    render_options = RenderOptions(profile=profile)
+    verdict = score_candidate(reference, candidate, task=task, kind=kind, judge=get_judge(judge_name, **options),
+                              use_cache=use_cache, render_options=render_options, candidate_is_code=is_code)
     verdict.info["profile"] = profile
-    if diff_image is not None:
-        _write_diff(diff_image, reference, prediction, verdict, kind)
+    if diff_image is not None and verdict.render_ok:
+        _write_diff(diff_image, reference, candidate, is_code, verdict, kind, render_options, use_cache)
     for warning in verdict.info.get("warnings", []):
         from rich.markup import escape
 
@@ -114,24 +121,42 @@ def _judge_one(reference: str, prediction: str, task: str, judge_name: str, opti
         print_json(verdict.to_dict())
     else:
         _print_verdict(verdict, diff_image)
+    if not verdict.render_ok:  # the verdict (reward 0) is printed; the exit code says the render failed
+        raise RenderFailure(f"the candidate did not render: {verdict.info.get('render_error', 'render failed')}")
     if fail_under is not None and verdict.reward < fail_under:
         raise BelowThreshold(f"reward {verdict.reward:.3f} is below --fail-under {fail_under}")
 
 
-def _write_diff(path: Path, reference: str, prediction: str, verdict: Any, kind: str | None) -> None:
+def _read_candidate(prediction: str) -> tuple[str | bytes, bool | None]:
+    """PRED as score_candidate takes it: a path (it tells code from images), or stdin's bytes: an image when
+    they start like one, else code or a model answer."""
+    if prediction != "-":
+        return prediction, None
+    from ..inputs import MAX_CODE_BYTES, MAX_IMAGE_BYTES, read_stdin_capped
+
+    data = read_stdin_capped("candidate on stdin", max_bytes=MAX_IMAGE_BYTES)
+    if not data.strip():
+        raise InputError("empty candidate on stdin")
+    if data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")) or data[8:12] == b"WEBP":
+        return data, False
+    if len(data) > MAX_CODE_BYTES:
+        raise InputError(f"candidate on stdin: more than the {MAX_CODE_BYTES:,}-byte limit for code")
+    return data.decode("utf-8", errors="replace"), True
+
+
+def _write_diff(path: Path, reference: str, candidate: str | bytes, is_code: bool | None, verdict: Any,
+                kind: str | None, render_options: Any, use_cache: bool) -> None:
     from ..imageio import load_image
     from ..judges.diff_image import write_diff_image
-    from ..judges.pipeline import is_image_path, read_code, render_candidate
+    from ..judges.pipeline import candidate_image, is_image_path
 
     ref = load_image(reference, what="reference")
-    if is_image_path(prediction):
-        cand = load_image(prediction, what="candidate")
-    else:
-        result, _ = render_candidate(read_code(prediction), kind=kind)
-        if not result.ok:
-            return  # nothing rendered: the verdict already says why
-        cand = result.image()
-    write_diff_image(path, ref, cand, verdict)
+    if is_code is None:
+        is_code = not is_image_path(str(candidate))
+    cand = candidate_image(candidate, candidate_is_code=is_code, kind=kind, render_options=render_options,
+                           use_cache=use_cache)
+    if cand is not None:
+        write_diff_image(path, ref, cand, verdict)
 
 
 def _print_verdict(verdict: Any, diff_image: Path | None) -> None:
@@ -155,20 +180,32 @@ def _print_verdict(verdict: Any, diff_image: Path | None) -> None:
             sev = {1: "1 minor", 2: "[yellow]2 medium[/]", 3: "[red]3 severe[/]"}.get(e.severity, str(e.severity))
             table.add_row(str(n), e.category, sev, e.location, e.description)
         console.print(table)
-    elif verdict.score is not None:
-        console.print(f"{verdict.judge.get('name')} similarity {verdict.score:.4f} (no itemised errors)")
+    elif verdict.score is not None:  # a baseline: one similarity score, nothing itemised
+        console.print(f"{verdict.judge.get('name')} similarity {verdict.score:.4f} (a baseline: no itemised "
+                      f"errors)")
+        console.print(f"reward [bold]{verdict.reward:.3f}[/] (RL reward {verdict.rl_reward:.3f})")
+        if diff_image is not None:
+            console.print(f"diff image: {diff_image}")
+        return
+    elif not verdict.parsed:
+        from rich.markup import escape
+
+        reason = escape(str(verdict.info.get("parse_error", "no verdict JSON found")))
+        console.print(f"[bold yellow]the judge's answer could not be parsed[/] ({reason}); the reward below is "
+                      f"the fallback for an unparseable answer, not a verdict")
     else:
         console.print("[green]no discrepancies[/]: the candidate is visually equivalent")
     counts = ", ".join(f"{k} {v}" for k, v in verdict.counts.items())
-    console.print(f"reward [bold]{verdict.reward:.3f}[/] (severity total {verdict.severity_total:g}; {counts}; "
-                  f"RL reward {verdict.rl_reward:.3f})")
+    total = f"severity total {verdict.severity_total:g}; {counts}" if verdict.parsed else "unparsed"
+    console.print(f"reward [bold]{verdict.reward:.3f}[/] ({total}; RL reward {verdict.rl_reward:.3f})")
     if diff_image is not None:
         console.print(f"diff image: {diff_image}")
 
 
 def _judge_batch(data: Path, out: Path, judge_name: str, model: str | None, options: dict[str, Any],
                  workers: int, resume: bool, as_json: bool, allowed_root: list[Path],
-                 ray_address: str | None = None) -> None:
+                 ray_address: str | None = None, fail_under: float | None = None,
+                 diff_dir: Path | None = None) -> None:
     from functools import partial
 
     from ..console import console, print_json, progress
@@ -188,10 +225,21 @@ def _judge_batch(data: Path, out: Path, judge_name: str, model: str | None, opti
 
         summary = judge_records(records, the_judge, out / "predictions.jsonl", workers=workers, resume=resume,
                                 on_progress=tick, executor=executor,
-                                judge_factory=partial(get_judge, judge_name, **options))
+                                judge_factory=partial(get_judge, judge_name, **options), fail_under=fail_under)
+    if diff_dir is not None:
+        from ..judges.batch import write_batch_diffs
+
+        summary["diff_images"] = write_batch_diffs(records, out / "predictions.jsonl", diff_dir)
     if as_json:
         print_json(summary)
     else:
         console.print(f"judged {summary['judged']} of {summary['total']} pairs ({summary['resumed']} resumed, "
-                      f"{summary['failed']} failed); mean reward {summary['mean_reward']:.3f}")
+                      f"{summary['render_failed']} did not render, {summary['failed']} failed); mean reward "
+                      f"{summary['mean_reward']:.3f} (a candidate that did not render counts 0)")
         console.print(f"predictions: {summary['predictions']}")
+        if diff_dir is not None:
+            console.print(f"diff images: {summary['diff_images']['written']} in {diff_dir}")
+    below = summary.get("below_fail_under") or []
+    if below:
+        shown = ", ".join(below[:5]) + (", ..." if len(below) > 5 else "")
+        raise BelowThreshold(f"{len(below)} of {summary['total']} items below --fail-under {fail_under}: {shown}")

@@ -105,8 +105,12 @@ def refine(
         d = result.to_dict()
         d["outputs"] = paths
         print_json(d)
-        return
-    _print_result(result, paths)
+    else:
+        _print_result(result, paths)
+    if not result.best.render_ok:  # the outputs are written; the exit code says nothing rendered
+        from ..errors import RenderFailure
+
+        raise RenderFailure(f"no candidate rendered ({len(result.candidates)} tried): {result.best.render_error}")
 
 
 def _print_result(result, paths) -> None:  # type: ignore[no-untyped-def]

@@ -54,10 +54,10 @@ def serve(
                                        "released Visual-ERM reward (visual-erm; the default when --model is the "
                                        "released Visual-ERM judge)."),
 ) -> None:
-    """Serve the judge over HTTP: [bold]POST /judge[/], [bold]POST /reward[/] (batches), [bold]GET /health[/];
-    OpenAPI docs at /docs. With [bold]--openai[/] also /v1/chat/completions for a local model.
+    """Serve the judge over HTTP: POST /judge, POST /reward (batches), GET /health;
+    OpenAPI docs at /docs. With --openai also /v1/chat/completions for a local model.
 
-    Example: [cyan]erm serve --judge vlm --model hf:/models/Visual-ERM --openai --port 8000[/]
+    Example: erm serve --judge vlm --model hf:/models/Visual-ERM --openai --port 8000
     """
     import uvicorn
 

@@ -50,12 +50,20 @@ def read_code(path: str | Path) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def render_candidate(code: str, kind: str | None = None, options: Any = None, use_cache: bool = True):
-    """Extract and render code; returns (RenderResult, kind)."""
+def render_candidate(code: str, kind: str | None = None, options: Any = None, use_cache: bool = True,
+                     filename: str | Path | None = None):
+    """Extract and render code; returns (RenderResult, kind). When the content does not say which language
+    it is, the extension of ``filename`` does (``.md``, ``.tex``, ``.html``, ``.svg``, ``.py``), as in
+    ``erm render``."""
     from ..renderers import extract_code, render
 
     extracted, detected = extract_code(code)
     k = kind or detected
+    if k is None and filename is not None:
+        from ..renderers.detect import KIND_OF_EXTENSION, PYTHON_EXTENSIONS, detect_kind
+
+        if Path(filename).suffix.lower() in KIND_OF_EXTENSION.keys() | PYTHON_EXTENSIONS:
+            k = detect_kind(extracted, filename)
     return render(extracted, kind=k, options=options, cache=use_cache), k
 
 
@@ -92,13 +100,16 @@ def score_candidate(
             as_code = False
         else:
             as_code = not (names_a_file and is_image_path(candidate))  # type: ignore[arg-type]
+    filename = None
     if as_code and names_a_file:
+        filename = candidate
         candidate = read_code(candidate)  # type: ignore[arg-type]
 
     if as_code:
         from ..renderers import TASK_OF_KIND
 
-        result, k = render_candidate(str(candidate), kind=kind, options=render_options, use_cache=use_cache)
+        result, k = render_candidate(str(candidate), kind=kind, options=render_options, use_cache=use_cache,
+                                     filename=filename)
         render_info = {"kind": k, "render_seconds": round(result.seconds, 4), "cache_hit": result.cache_hit,
                        "versions": result.versions}
         if task == "auto":
@@ -139,3 +150,19 @@ def guess_task(img: Image.Image) -> str:
         return critic_guess(img)
     except (ImportError, AttributeError):
         return "chart"
+
+
+def candidate_image(candidate: str | Path | bytes | Image.Image, *, candidate_is_code: bool, kind: str | None = None,
+                    render_options: Any = None, use_cache: bool = True,
+                    filename: str | Path | None = None) -> Image.Image | None:
+    """The candidate as the judge saw it: the image itself, or the render of its code (``None`` when the code
+    does not render). Renders come from the cache when the verdict's render put them there."""
+    if not candidate_is_code:
+        return load_image(candidate, what="candidate")  # type: ignore[arg-type]
+    if isinstance(candidate, Path) or (filename is None and isinstance(candidate, str) and "\n" not in candidate
+                                       and os.path.lexists(candidate)):
+        filename = candidate
+        candidate = read_code(candidate)
+    result, _ = render_candidate(str(candidate), kind=kind, options=render_options, use_cache=use_cache,
+                                 filename=filename)
+    return result.image() if result.ok else None

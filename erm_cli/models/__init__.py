@@ -21,6 +21,8 @@ from .spec import SPEC_HELP, SPEC_KINDS, ModelSpec, parse_spec
 
 #: New-token cap for ``tiny:`` models unless ``max_tokens_cap`` says otherwise (they only write junk).
 TINY_MAX_TOKENS = 256
+#: New-token cap for a judge trained by ``erm train reward`` whose record names none (RewardSettings' default).
+TRAINED_JUDGE_MAX_TOKENS = 2048
 
 _BACKENDS: dict[tuple[str, tuple[tuple[str, str], ...]], Backend] = {}
 _LOCK = threading.RLock()
@@ -70,6 +72,25 @@ def in_flight_options(spec: str | ModelSpec, in_flight: int, options: dict[str, 
     return out
 
 
+def trained_judge_token_cap(path: str) -> int | None:
+    """New-token cap for a judge written by ``erm train reward`` (its folder holds ``erm_train.json``): the
+    ``eval_max_new_tokens`` it was evaluated with during training (default 2048), so a judge that never learnt
+    to stop does not generate the released judge's 4096-8192 tokens per pair. ``None`` for other folders;
+    ``hf:PATH?max_tokens_cap=N`` overrides it."""
+    import json
+    from pathlib import Path
+
+    record = Path(path) / "erm_train.json"
+    try:
+        doc = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("kind") != "reward":
+        return None
+    cap = (doc.get("settings") or {}).get("eval_max_new_tokens")
+    return cap if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else TRAINED_JUDGE_MAX_TOKENS
+
+
 def load_model(spec: str | ModelSpec, **options: Any) -> Backend:
     """Return the shared backend for ``spec`` (built on first use). See the module docstring."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
@@ -95,6 +116,8 @@ def _build(spec: ModelSpec, opts: dict[str, Any]) -> Backend:
     if spec.kind == "hf":
         from .hf import HFBackend
 
+        if opts.get("max_tokens_cap") is None:
+            opts["max_tokens_cap"] = trained_judge_token_cap(spec.target)
         return HFBackend(spec.target, spec=name, **opts)
     if spec.kind == "openai":
         from .openai import OpenAIBackend

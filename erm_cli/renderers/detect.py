@@ -49,7 +49,6 @@ _LATEX_TABULAR = re.compile(r"\\begin\s*+\{\s*+(?:tabular\*?|tabularx|longtable|
 _HTML_TABLE = re.compile(r"<\s*+(?:table|html|body|!doctype\s++html|tr|thead|tbody)\b", re.IGNORECASE)
 _MD_CELL_SEP = rf"{_WS}*+:?+-{{2,}}+:?+{_WS}*+"
 _MD_TABLE_SEP = re.compile(rf"^{_WS}*+\|?+{_MD_CELL_SEP}(?:\|{_MD_CELL_SEP})++\|?+{_WS}*+$", re.MULTILINE)
-_MD_ROW = re.compile(rf"^{_WS}*+\|[^\n]*\|{_WS}*+$", re.MULTILINE)
 
 
 def python_flavour(code: str) -> str:
@@ -83,13 +82,28 @@ def kind_from_content(code: str) -> str | None:
         return python_flavour(text)
     if _HTML_TABLE.search(text[:20000]):
         return "html"
-    if _MD_TABLE_SEP.search(text) and _MD_ROW.search(text):
+    if _has_gfm_table(text):
         return "markdown"
     if _SVG_OPEN.search(text) and not _HTML_TABLE.search(text):
         return "svg"
     if _PYTHON_HINT.search(text) and _compiles(text):
         return "matplotlib"
     return None
+
+
+def _has_gfm_table(text: str) -> bool:
+    """A GitHub-flavoured Markdown table: a delimiter row (``--- | :---:``, outer pipes optional) right under
+    a header row that has a pipe. GFM lets a table omit the outer pipes (``erm synth`` writes such tables),
+    so the header is found from the delimiter row, not by a leading pipe. Linear: each line is read at most
+    twice (as a delimiter candidate and as the header above one)."""
+    for sep in _MD_TABLE_SEP.finditer(text):
+        end = sep.start() - 1  # the newline before the delimiter row
+        if end < 0:
+            continue
+        header = text[text.rfind("\n", 0, end) + 1:end]
+        if "|" in header and header.strip(" \t|"):
+            return True
+    return False
 
 
 def detect_kind(code: str, filename: str | PurePath | None = None) -> str:
@@ -203,6 +217,30 @@ def _bare_svg(text: str) -> str | None:
     return body + "\n</svg>" if not _SVG_CLOSE_AT_END.search(body) else body
 
 
+def chat_completion_answer(text: str) -> str | None:
+    """The answer inside a raw chat-completion JSON (OpenAI's ``choices[0].message.content``, a string or a
+    list of ``{"type": "text", "text": ...}`` parts; also ``choices[0].text``), or ``None`` when ``text`` is
+    not one. A model's saved response can then be judged as it is."""
+    head = text.lstrip("\ufeff \t\r\n")
+    if not head.startswith("{") or '"choices"' not in text:
+        return None
+    import json
+
+    try:
+        doc = json.loads(head)
+        choice = doc["choices"][0]
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError):
+        return None
+    if not isinstance(choice, dict):
+        return None
+    message = choice.get("message")
+    content = message.get("content") if isinstance(message, dict) else choice.get("text")
+    if isinstance(content, list):
+        content = "".join(part.get("text", "") for part in content
+                          if isinstance(part, dict) and isinstance(part.get("text"), str))
+    return content if isinstance(content, str) and content.strip() else None
+
+
 def extract_code(text: str) -> tuple[str, str | None]:
     """Pull the code out of a model's answer; returns ``(code, kind)``, ``kind`` None when unknown.
 
@@ -210,10 +248,12 @@ def extract_code(text: str) -> tuple[str, str | None]:
       string is kept whole);
     * with fenced blocks, the last block wins; its kind comes from the fence tag or, without one, from
       the content;
-    * without a fence, a bare ``<svg ...>`` in prose is cut out (and closed when the answer was cut off).
+    * without a fence, a bare ``<svg ...>`` in prose is cut out (and closed when the answer was cut off);
+    * a raw chat-completion JSON is first replaced by its answer (:func:`chat_completion_answer`).
     """
     if isinstance(text, bytes):  # tolerate raw file bytes
         text = text.decode("utf-8", errors="replace")
+    text = chat_completion_answer(text) or text
     blocks = _fenced_blocks(text)
     raw_kind = kind_from_content(text)
     if blocks:

@@ -346,9 +346,11 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
                 verdict.info["profile"] = profile
         finally:
             pixels.release(need)
-        return JudgeResponse(id=req.id, ok=True, reward=round(verdict.reward, 6), rl_reward=round(verdict.rl_reward, 6),
-                             render_ok=verdict.render_ok, verdict=verdict.to_dict(),
-                             seconds=round(time.perf_counter() - t0, 4))
+        # a candidate that did not render (or rendered blank) scores 0 and says why: ok false, the reason in error
+        failure = None if verdict.render_ok else str(verdict.info.get("render_error") or "render failed")
+        return JudgeResponse(id=req.id, ok=failure is None, reward=round(verdict.reward, 6),
+                             rl_reward=round(verdict.rl_reward, 6), render_ok=verdict.render_ok, error=failure,
+                             verdict=verdict.to_dict(), seconds=round(time.perf_counter() - t0, 4))
 
     @app.exception_handler(ServerBusy)
     async def _busy(_: Request, __: ServerBusy) -> JSONResponse:

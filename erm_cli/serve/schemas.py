@@ -26,7 +26,8 @@ class JudgeRequest(BaseModel):
 
 class JudgeResponse(BaseModel):
     id: str | None = None
-    ok: bool = Field(..., description="False when this item could not be judged (see error).")
+    ok: bool = Field(..., description="False when this item could not be judged or its candidate did not render "
+                                      "(the reason is in error).")
     reward: float = Field(..., description="Visual reward in [0, 1] (0 when the code did not render).")
     rl_reward: float = Field(..., description="render_ok + reward, in [0, 2] (the RL reward).")
     render_ok: bool = False
