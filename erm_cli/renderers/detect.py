@@ -4,7 +4,8 @@
 ``extract_code(text)`` pulls the code out of a chat completion: the *last* fenced block wins
 (```python, ```svg, ```html, ```markdown, ```latex and their aliases; an unlabelled or unclosed fence
 is classified by content), with a bare ``<svg ...>`` fallback that is closed if the answer was cut
-off. Text without any fence is returned as it is. Neither function imports anything heavy.
+off; a raw chat-completion JSON is first replaced by its answer. Text without any fence is returned as it
+is. Neither function imports anything heavy.
 """
 
 from __future__ import annotations
