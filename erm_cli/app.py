@@ -95,6 +95,9 @@ def _exit_on_sigterm() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors with documented exit codes, tracebacks only with --debug."""
     _exit_on_sigterm()
+    console = sys.modules.get("erm_cli.console")
+    if console is not None:  # main() called again in one process (tests): no JSON result written yet
+        console._json_written = False  # type: ignore[attr-defined]
     try:
         # standalone_mode=False: click hands its usage errors here instead of printing a multi-line box
         code = app(args=argv, prog_name="erm", standalone_mode=False)

@@ -23,9 +23,9 @@ BAD_CODE = "import matplotlib.pyplot as plt\nraise ValueError('boom')\n"
 PIPELESS_MD = "Model | Params | Score\n:---- | -----: | ----:\nAlpha | 7B | 74.4\nBeta | 8B | 71.0\n"
 
 
-def erm(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def erm(*args: str, stdin: bytes | None = None, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     p = subprocess.run([sys.executable, "-m", "erm_cli.app", *args], capture_output=True, cwd=cwd or REPO, check=False,
-                       timeout=300, input=stdin, env={**os.environ, "COLUMNS": "200"})
+                       timeout=300, input=b"" if stdin is None else stdin, env={**os.environ, "COLUMNS": "200", **env})
     return subprocess.CompletedProcess(p.args, p.returncode, p.stdout.decode(), p.stderr.decode())
 
 
@@ -316,3 +316,28 @@ def test_bench_speed_prints_the_help_startup_time(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "speed.json").read_text())
     print("erm --help:", doc["startup"]["erm_help_seconds"])  # printed, not asserted
     assert doc["startup"]["erm_help_seconds"]["p50"] > 0
+
+
+# smaller promises: cache clear asks first; no <bool> metavars ----------------------------------------------
+
+
+def test_cache_clear_refuses_to_remove_everything_without_yes(tmp_path: Path) -> None:
+    env = {"ERM_CACHE_DIR": str(tmp_path / "cache")}
+    assert erm("render", str(REPO / "examples" / "icon.svg"), "-o", str(tmp_path / "icon.png"), **env).returncode == 0
+    p = erm("cache", "clear", **env)  # stdin is not a terminal: nobody to ask
+    assert p.returncode == 2 and one_line_error(p) and "--yes" in p.stderr
+    info = json.loads(erm("cache", "info", "--json", **env).stdout)
+    assert info["entries"] >= 1
+    p = erm("cache", "clear", "--yes", "--json", **env)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["removed"] == info["entries"]
+    assert json.loads(erm("cache", "info", "--json", **env).stdout)["entries"] == 0
+
+
+@pytest.mark.parametrize("verb", [["render"], ["judge"], ["refine"], ["synth"], ["serve"], ["bench", "judge"],
+                                  ["bench", "policy"], ["bench", "speed"], ["train", "reward"], ["train", "policy"],
+                                  ["cache", "clear"]])
+def test_help_has_no_bool_or_python_type_metavars(verb: list[str]) -> None:
+    p = erm(*verb, "--help")
+    assert p.returncode == 0, p.stderr
+    assert "<bool>" not in p.stdout and "list[" not in p.stdout and "BOOLEAN" not in p.stdout

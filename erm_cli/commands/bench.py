@@ -70,7 +70,7 @@ def judge(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
     allowed_root: list[Path] = typer.Option(
-        [], "--allowed-root", help="Also allow paths in the data under this folder (repeatable; by default "
+        [], "--allowed-root", metavar="DIR", help="Also allow paths in the data under this folder (repeatable; by default "
         "only the data file's folder)."
     ),
     prompt_file: Optional[Path] = typer.Option(
@@ -205,7 +205,7 @@ def policy(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip items already in results.jsonl."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
     allowed_root: list[Path] = typer.Option(
-        [], "--allowed-root", help="Also allow paths in the JSONL files under this folder (repeatable; by "
+        [], "--allowed-root", metavar="DIR", help="Also allow paths in the JSONL files under this folder (repeatable; by "
         "default only each file's own folder)."
     ),
 ) -> None:

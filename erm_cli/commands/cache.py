@@ -41,15 +41,27 @@ def clear(
     failed: bool = typer.Option(False, "--failed", help="Only remove cached failures."),
     kind: str | None = typer.Option(None, "--kind", help="Only remove entries of this kind."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Remove everything without asking."),
 ) -> None:
-    """Remove cached renders (all, only failures, or one kind)."""
+    """Remove cached renders (all, only failures, or one kind). Removing everything asks first unless --yes
+    (with no terminal to ask on, it refuses)."""
+    import sys
+
     from ..console import console, print_json
     from ..renderers import KINDS
     from ..renderers.cache import get_cache
 
     if kind is not None and kind not in KINDS:
         raise InputError(f"unknown --kind {kind!r}; choose one of: {', '.join(KINDS)}")
-    removed = get_cache().clear(failures_only=failed, kind=kind)
+    cache = get_cache()
+    if not (failed or kind or yes):
+        if not sys.stdin.isatty():
+            raise InputError("erm cache clear removes every cached render: pass --yes (or --failed / --kind "
+                             "to remove less)")
+        if not typer.confirm(f"Remove all {cache.info()['entries']} cached renders in {cache.directory}?"):
+            console.print("nothing removed")
+            return
+    removed = cache.clear(failures_only=failed, kind=kind)
     if as_json:
         print_json({"removed": removed})
     else:

@@ -44,7 +44,7 @@ def judge(
     workers: int = typer.Option(2, "-w", "--workers", min=1, max=64, help="Parallel items for --batch."),
     no_resume: bool = typer.Option(False, "--no-resume", help="--batch: start over instead of resuming."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the render cache."),
-    allowed_root: list[Path] = typer.Option([], "--allowed-root", help="--batch: also allow paths in the JSONL "
+    allowed_root: list[Path] = typer.Option([], "--allowed-root", metavar="DIR", help="--batch: also allow paths in the JSONL "
                                             "under this folder (repeatable; by default only the JSONL's folder)."),
     profile: str | None = typer.Option(None, "--profile", help="Render code candidates like erm (default) or "
                                        "like the released Visual-ERM reward code (visual-erm; the default "

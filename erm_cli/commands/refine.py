@@ -40,7 +40,7 @@ def refine(
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the render cache."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view / progress on stderr."),
-    allowed_root: list[Path] = typer.Option([], "--allowed-root", help="--batch: also allow paths in the JSONL "
+    allowed_root: list[Path] = typer.Option([], "--allowed-root", metavar="DIR", help="--batch: also allow paths in the JSONL "
                                             "under this folder (repeatable; by default only the JSONL's folder)."),
 ) -> None:
     """Refine code for IMAGE: K drafts, then N rounds of judge-guided revision that keep only improvements.

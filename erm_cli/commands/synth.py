@@ -44,6 +44,7 @@ def synth(
         ["vcbench"],
         "--format",
         "-f",
+        metavar="FORMAT",
         help="vcbench (always written), sft (judge "
         "SFT chat records), hf (load_dataset layout). Repeat for several.",
     ),

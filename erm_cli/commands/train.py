@@ -36,7 +36,8 @@ def _opt(*flags: str, help: str | None = None, panel: str | None = _COMMON) -> A
 
 # Options of a mutable type (a Path, a list) are module-level rather than calls in a default (ruff B008).
 CONFIG = _opt("--config", help="TOML / YAML / JSON file of settings (overrides the preset).", panel=None)
-SETS = _opt("--set", help="Any other setting as KEY=VALUE (repeatable), e.g. --set warmup_ratio=0.03.")
+SETS = typer.Option(None, "--set", metavar="KEY=VALUE", rich_help_panel=_COMMON,
+                    help="Any other setting as KEY=VALUE (repeatable), e.g. --set warmup_ratio=0.03.")
 AS_JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 
 
