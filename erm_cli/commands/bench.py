@@ -270,6 +270,9 @@ def speed(
     quick: bool = typer.Option(False, "--quick", help="Fewer repetitions."),
     out: Path = typer.Option(DEFAULT_ROOT / "speed.json", "--out", help="Where to write the JSON."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON instead of a table."),
+    ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Also time critic "
+                                              "pairs/s locally vs Ray with 1 and 2 workers, and Ray's per-item "
+                                              "overhead ('local' or a cluster address; docs/SCALING.md)."),
 ) -> None:
     """Render throughput (cold / warm / cache per language), critic latency split, judge throughput, erm --help start-up time."""
     from ..bench.speed import SECTIONS, flatten, run_speed, write_speed
@@ -280,7 +283,7 @@ def speed(
     bad = [s for s in chosen if s not in SECTIONS]
     if bad or not chosen:
         raise InputError(f"--sections takes {', '.join(SECTIONS)}; got {sections!r}")
-    doc = run_speed(chosen, judge=judge_name, model=model, quick=quick, items=items)
+    doc = run_speed(chosen, judge=judge_name, model=model, quick=quick, items=items, ray_address=ray_address)
     path = write_speed(doc, out)
     if as_json:
         print_json(doc)

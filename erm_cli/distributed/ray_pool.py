@@ -20,15 +20,17 @@ and kills the pool's actors, so no Ray work outlives the driver's run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Self
 
 from ..errors import ErmError, InputError, ModelError
 from . import ItemTask, R
 
 MISSING_RAY = "Ray is not installed: pip install 'erm-cli[ray]'"
+_INLINE_BYTES = 64 * 1024  # tasks up to this size are passed inline (Ray inlines arguments below 100 KiB)
 LOCAL = "local"
 
 
@@ -88,6 +90,8 @@ class _ItemWorker:
 def _run_task(key: bytes, task: Any, item: Any) -> Any:
     cached = _WARM_TASKS.get(key)
     if cached is None:
+        if len(_WARM_TASKS) >= 4:  # tasks of earlier maps on this long-lived worker process
+            _WARM_TASKS.pop(next(iter(_WARM_TASKS)))
         cached = _WARM_TASKS[key] = task
     return cached(item)
 
@@ -116,9 +120,10 @@ class RayPool:
         self.actors: list[Any] = []      # the live actors of the running map (tests kill one)
         self.started_ray = False
         self.replaced = 0                # actors replaced after an item exhausted its retries
+        self.start_seconds = 0.0         # the last map's wait for its actors to start and warm up
 
     # -- lifecycle
-    def __enter__(self) -> RayPool:
+    def __enter__(self) -> Self:
         self.started_ray = connect(self.address, num_cpus=self.workers)
         return self
 
@@ -147,10 +152,8 @@ class RayPool:
             return
         ray = import_ray()
         for actor in self.actors:
-            try:
+            with contextlib.suppress(Exception):  # already gone
                 ray.kill(actor, no_restart=True)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
         self.actors = []
 
     # -- the map
@@ -168,14 +171,20 @@ class RayPool:
             yield from self._map_actors(ray, fn, items)
 
     def _map_actors(self, ray: Any, fn: ItemTask[R], items: list[Any]) -> Iterator[tuple[int, R]]:
-        task_ref = ray.put(fn)  # held by this frame until the map ends, so a restarted actor can rebuild
+        from ray import cloudpickle
+
+        # A small task travels inside the actor's creation spec; a large one (a judge object) goes to the
+        # object store, where this frame holds it until the map ends so that a restarted actor can rebuild.
+        task_ref = fn if len(cloudpickle.dumps(fn)) < _INLINE_BYTES else ray.put(fn)
         n = self._size(ray, len(items))
+        t0 = time.perf_counter()
         self.actors = [self._new_actor(ray, task_ref) for _ in range(n)]
         try:  # every actor built its task (a judge that cannot load stops the run here, once)
             ray.get([actor.pid.remote() for actor in self.actors])
         except ray.exceptions.RayError as exc:
             self._kill_actors()
             raise ModelError(f"Ray workers could not start: {_short(exc)}") from None
+        self.start_seconds = time.perf_counter() - t0
         load = [0] * n
         running: dict[Any, tuple[int, int]] = {}   # object ref -> (item index, actor slot)
         pending = iter(range(len(items)))
@@ -214,20 +223,16 @@ class RayPool:
                 fill()
         finally:
             for ref in running:
-                try:
+                with contextlib.suppress(Exception):  # finished meanwhile
                     ray.cancel(ref)
-                except Exception:  # noqa: BLE001
-                    pass
             self._kill_actors()
 
     def _replace(self, ray: Any, slot: int, task_ref: Any, running: dict[Any, tuple[int, int]],
                  items: list[Any]) -> None:
         """A fresh actor in ``slot``; the items queued on the old one are resubmitted to it."""
         old = self.actors[slot]
-        try:
+        with contextlib.suppress(Exception):
             ray.kill(old, no_restart=True)
-        except Exception:  # noqa: BLE001
-            pass
         self.replaced += 1
         self.actors[slot] = self._new_actor(ray, task_ref)
         for ref, (index, s) in list(running.items()):
@@ -270,10 +275,8 @@ class RayPool:
                 fill()
         finally:
             for ref in running:
-                try:
+                with contextlib.suppress(Exception):
                     ray.cancel(ref, force=True)
-                except Exception:  # noqa: BLE001
-                    pass
 
 
 RAY_OPTION_HELP = ("Run the items on Ray: 'local' starts a local Ray instance with --workers CPUs, 'auto' or "
