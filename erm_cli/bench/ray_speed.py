@@ -77,17 +77,17 @@ def run(quick: bool = False, items: int = 24, address: str = "local", workers: i
             _judge_run(pairs[:2], folder, "warm", 1)  # this process's lazy imports and OCR engine
             out["local_threads"] = {"workers": workers, **_judge_run(pairs, folder, "local", workers)}
             for k in sorted({1, workers}):
-                out[f"ray_{k}_workers"] = {"workers": k, **_judge_run(pairs, folder, f"ray{k}", k,
-                                                                      executor=RayPool(address, workers=k))}
+                with RayPool(address, workers=k) as pool:
+                    out[f"ray_{k}_workers"] = {"workers": k, **_judge_run(pairs, folder, f"ray{k}", k,
+                                                                          executor=pool)}
             noop_items = 100 if quick else 300
-            pool = RayPool(address, workers=1)
-            list(pool.map_unordered(NoopTask(), [0]))
-            t0 = time.perf_counter()
-            stream = pool.map_unordered(NoopTask(), list(range(noop_items)))
-            first = next(stream)  # the actor is up: time from here on is per-item cost only
-            t1 = time.perf_counter()
-            rest = sum(1 for _ in stream)
-            per_item = (time.perf_counter() - t1) / max(1, rest)
+            with RayPool(address, workers=1) as pool:
+                t0 = time.perf_counter()
+                stream = pool.map_unordered(NoopTask(), list(range(noop_items)))
+                first = next(stream)  # the actor is up: time from here on is per-item cost only
+                t1 = time.perf_counter()
+                rest = sum(1 for _ in stream)
+                per_item = (time.perf_counter() - t1) / max(1, rest)
             out["ray_overhead"] = {"items": rest + (first is not None),
                                    "ms_per_item_one_actor": round(per_item * 1000, 3),
                                    "actor_start_seconds": round(t1 - t0, 3)}

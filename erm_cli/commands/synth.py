@@ -80,12 +80,15 @@ def synth(
         False, "--overwrite", help="Start again in an output folder made with other settings."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the run statistics as JSON."),
+    ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Render on Ray "
+                                              "('local', 'auto' or ray://HOST:PORT; docs/SCALING.md)."),
 ) -> None:
     """Generate labelled (reference, candidate) pairs: render ground truth and perturbed code, record the gold
     errors (category, severity, location, description), plus preference pairs and equivalent 'no error' pairs."""
     from ..console import console, err_console, print_json, progress
     from ..data.formats import FORMATS
     from ..data.synth import SynthConfig, run_synth, validate
+    from ..distributed.ray_pool import optional_pool
 
     if task not in TASKS:
         raise InputError(f"unknown --task {task!r}; choose one of: {', '.join(TASKS)}")
@@ -115,12 +118,13 @@ def synth(
     validate(cfg, formats)  # bad settings or sources fail before the progress bar appears
     bar = progress()
     bar_task = bar.add_task("synthesising pairs", total=n)
-    with bar:
+    with optional_pool(ray_address, workers) as executor, bar:
         stats = run_synth(
             cfg,
             overwrite=overwrite,
             formats=formats,
             on_record=lambda done, total: bar.update(bar_task, completed=done, total=total),
+            executor=executor,
         )
     if as_json:
         print_json({"out": str(out), **stats.to_dict()})

@@ -611,8 +611,9 @@ def process_group(
 # ------------------------------------------------------------------------------- the run
 
 
-def _render_batch(groups: list[Group], workers: int | None) -> dict[str, dict[str, Any]]:
-    """Render every code of the batch (grouped by render options); results by group id and suffix."""
+def _render_batch(groups: list[Group], workers: int | None, executor: Any = None) -> dict[str, dict[str, Any]]:
+    """Render every code of the batch (grouped by render options); results by group id and suffix.
+    ``executor`` (``--ray``): the whole batch is one map on its workers, each item with its own options."""
     from ..renderers import render_many
 
     jobs: dict[RenderOptions, list[tuple[str, str, str, str]]] = {}
@@ -621,6 +622,14 @@ def _render_batch(groups: list[Group], workers: int | None) -> dict[str, dict[st
         for c in g.candidates:
             jobs.setdefault(c.options, []).append((g.gid, c.suffix, c.code, c.kind))
     out: dict[str, dict[str, Any]] = {g.gid: {} for g in groups}
+    if executor is not None:
+        from ..renderers.api import RenderItem
+
+        flat = [(gid, suffix, RenderItem(code, kind, options)) for options, items in jobs.items()
+                for gid, suffix, code, kind in items]
+        for (gid, suffix, _), res in zip(flat, render_many([item for _, _, item in flat], executor=executor)):
+            out[gid][suffix] = res
+        return out
 
     def run(options: RenderOptions, items: list[tuple[str, str, str, str]]) -> None:
         results = render_many([(code, kind) for _, _, code, kind in items], options, workers=workers)
@@ -658,8 +667,10 @@ def run_synth(
     overwrite: bool = False,
     formats: Iterable[str] = (),
     on_record: Callable[[int, int], Any] | None = None,
+    executor: Any = None,
 ) -> SynthStats:
-    """Generate ``cfg.n`` labelled pairs into ``cfg.out``; returns statistics (also in manifest.json)."""
+    """Generate ``cfg.n`` labelled pairs into ``cfg.out``; returns statistics (also in manifest.json).
+    ``executor`` (e.g. a Ray pool, ``--ray``) renders on its workers; everything else runs here."""
     from . import formats as fmt
 
     formats = tuple(formats)
@@ -718,7 +729,7 @@ def run_synth(
                     budget[t] -= 1 + len(g.candidates)
             if not batch:
                 continue
-            rendered = _render_batch(batch, cfg.workers)
+            rendered = _render_batch(batch, cfg.workers, executor)
             for g in sorted(batch, key=lambda x: (TASK_ORDER.index(x.task), x.index)):
                 res = rendered[g.gid]
                 stats.renders += len(res)

@@ -15,7 +15,9 @@ Faults: a worker process that dies mid-item is restarted by Ray and the item ret
 fails after those retries is reported once through ``task.failed(item, reason)`` and its actor is
 replaced; an exception raised by the task itself is not retried (tasks catch item errors themselves, so
 this is a bug) and is reported the same way. Ctrl-C (or closing the generator) cancels what is in flight
-and kills the pool's actors, so no Ray work outlives the driver's run.
+and kills the pool's actors, so no Ray work outlives the driver's run. After a map that ends normally the
+actors stay up for the next map of the same task (``erm synth`` maps one batch of groups at a time) until
+:meth:`RayPool.close` (``with RayPool(...)`` or :class:`optional_pool` closes it).
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ class RayPool:
     """An :class:`erm_cli.distributed.ItemExecutor` on Ray; see the module docstring."""
 
     def __init__(self, address: str | None = LOCAL, *, workers: int | None = None, mode: str = "actors",
-                 max_retries: int = 2, depth: int = 1, num_cpus_per_worker: float = 1.0) -> None:
+                 max_retries: int = 2, depth: int = 1, num_cpus_per_worker: float = 1.0,
+                 keep_warm: bool = True) -> None:
         if mode not in ("actors", "tasks"):
             raise InputError(f"unknown Ray mode {mode!r}; choose actors or tasks")
         self.address = address or LOCAL
@@ -121,6 +124,9 @@ class RayPool:
         self.started_ray = False
         self.replaced = 0                # actors replaced after an item exhausted its retries
         self.start_seconds = 0.0         # the last map's wait for its actors to start and warm up
+        self.keep_warm = keep_warm       # keep the actors after a map for the next map of the same task
+        self._task_blob: bytes | None = None
+        self._task_ref: Any = None
 
     # -- lifecycle
     def __enter__(self) -> Self:
@@ -155,6 +161,7 @@ class RayPool:
             with contextlib.suppress(Exception):  # already gone
                 ray.kill(actor, no_restart=True)
         self.actors = []
+        self._task_blob = self._task_ref = None
 
     # -- the map
     def map_unordered(self, fn: ItemTask[R], items: Sequence[Any]) -> Iterator[tuple[int, R]]:
@@ -175,15 +182,21 @@ class RayPool:
 
         # A small task travels inside the actor's creation spec; a large one (a judge object) goes to the
         # object store, where this frame holds it until the map ends so that a restarted actor can rebuild.
-        task_ref = fn if len(cloudpickle.dumps(fn)) < _INLINE_BYTES else ray.put(fn)
-        n = self._size(ray, len(items))
+        blob = cloudpickle.dumps(fn)
         t0 = time.perf_counter()
-        self.actors = [self._new_actor(ray, task_ref) for _ in range(n)]
-        try:  # every actor built its task (a judge that cannot load stops the run here, once)
-            ray.get([actor.pid.remote() for actor in self.actors])
-        except ray.exceptions.RayError as exc:
+        if self.actors and blob == self._task_blob:  # the same task as the last map: its actors are warm
+            task_ref, n = self._task_ref, len(self.actors)
+        else:
             self._kill_actors()
-            raise ModelError(f"Ray workers could not start: {_short(exc)}") from None
+            task_ref = fn if len(blob) < _INLINE_BYTES else ray.put(fn)
+            n = self._size(ray, len(items))
+            self.actors = [self._new_actor(ray, task_ref) for _ in range(n)]
+            try:  # every actor built its task (a judge that cannot load stops the run here, once)
+                ray.get([actor.pid.remote() for actor in self.actors])
+            except ray.exceptions.RayError as exc:
+                self._kill_actors()
+                raise ModelError(f"Ray workers could not start: {_short(exc)}") from None
+            self._task_blob, self._task_ref = blob, task_ref
         self.start_seconds = time.perf_counter() - t0
         load = [0] * n
         running: dict[Any, tuple[int, int]] = {}   # object ref -> (item index, actor slot)
@@ -201,6 +214,7 @@ class RayPool:
                     running[ref] = (index, slot)
                     load[slot] += 1
 
+        finished = False
         try:
             fill()
             while running:
@@ -221,11 +235,13 @@ class RayPool:
                         result = fn.failed(items[index], f"worker error: {_short(exc.cause or exc)}")
                     yield index, result
                 fill()
+            finished = True
         finally:
             for ref in running:
                 with contextlib.suppress(Exception):  # finished meanwhile
                     ray.cancel(ref)
-            self._kill_actors()
+            if not (finished and self.keep_warm):  # interrupted (Ctrl-C, an error): no actor outlives it
+                self._kill_actors()
 
     def _replace(self, ray: Any, slot: int, task_ref: Any, running: dict[Any, tuple[int, int]],
                  items: list[Any]) -> None:

@@ -163,10 +163,12 @@ def render(code: str | bytes, kind: str | None = None, options: RenderOptions | 
 # ------------------------------------------------------------------------------------ many items
 @dataclass
 class RenderItem:
-    """One item of a batch: ``code`` (or a model answer) and an optional ``kind``."""
+    """One item of a batch: ``code`` (or a model answer), an optional ``kind``, and render ``options`` for
+    this item alone (default: the batch's)."""
 
     code: str | bytes
     kind: str | None = None
+    options: RenderOptions | None = None
 
 
 ItemLike = str | bytes | tuple | dict | RenderItem
@@ -204,7 +206,7 @@ class RenderTask:
     cache: CacheMode
 
     def __call__(self, item: RenderItem) -> RenderResult:
-        return _safe_render(item, self.options, self.cache)
+        return _safe_render(item, item.options or self.options, self.cache)
 
     def failed(self, item: RenderItem, reason: str) -> RenderResult:
         return RenderResult(ok=False, kind=item.kind or "unknown", error=reason)
@@ -258,7 +260,7 @@ def iter_render(items: Iterable[ItemLike], options: RenderOptions | None = None,
                     fut: Future = Future()
                     fut.set_result(RenderResult(ok=False, kind="unknown", error=str(exc)))
                 else:
-                    fut = pool.submit(_safe_render, item, options, cache)
+                    fut = pool.submit(_safe_render, item, item.options or options, cache)
                 running[fut] = index
 
         fill()
@@ -272,12 +274,12 @@ def iter_render(items: Iterable[ItemLike], options: RenderOptions | None = None,
 
 def render_many(items: Iterable[ItemLike], options: RenderOptions | None = None, *, workers: int | None = None,
                 cache: CacheMode = True, progress: bool | Callable[[int, int], Any] | None = None,
-                description: str = "rendering") -> list[RenderResult]:
+                description: str = "rendering", executor: Any = None) -> list[RenderResult]:
     """Render many items concurrently; returns results in input order.
 
     ``items``: code strings, ``(code, kind)`` tuples, ``{"code", "kind"}`` dicts or :class:`RenderItem`.
     ``workers``: concurrent renders (default: CPU count, 2..8). ``progress``: True for a progress bar
-    on stderr, or a callable ``(done, total)``.
+    on stderr, or a callable ``(done, total)``. ``executor``: see :func:`iter_render`.
     """
     items = list(items)
     results: list[RenderResult | None] = [None] * len(items)
@@ -292,7 +294,7 @@ def render_many(items: Iterable[ItemLike], options: RenderOptions | None = None,
     lock = threading.Lock()
     done = 0
     try:
-        for index, result in iter_render(items, options, workers=workers, cache=cache):
+        for index, result in iter_render(items, options, workers=workers, cache=cache, executor=executor):
             results[index] = result
             with lock:
                 done += 1
