@@ -54,9 +54,9 @@ def connect(address: str | None = LOCAL, *, num_cpus: int | None = None) -> bool
     try:
         if not address or address == LOCAL:
             ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
-                     logging_level="WARNING", configure_logging=True)
+                     logging_level="ERROR", configure_logging=True)
         else:
-            ray.init(address=address, logging_level="WARNING")
+            ray.init(address=address, logging_level="ERROR")
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise InputError(f"cannot connect to Ray at {address!r}: {str(exc).splitlines()[0] if str(exc) else exc}")
     return True
