@@ -150,7 +150,9 @@ class RayPool:
 
     def _new_actor(self, ray: Any, task_ref: Any) -> Any:
         worker = _remote_worker(ray)
-        return worker.options(num_cpus=self.num_cpus_per_worker, max_restarts=self.max_retries + 1,
+        # restarts are unbounded (a long synth run may lose workers now and then); each item's attempts are
+        # bounded by max_task_retries, and an actor that keeps dying is replaced and then given up on
+        return worker.options(num_cpus=self.num_cpus_per_worker, max_restarts=-1,
                               max_task_retries=self.max_retries).remote(task_ref)
 
     def _kill_actors(self) -> None:
@@ -184,19 +186,20 @@ class RayPool:
         # object store, where this frame holds it until the map ends so that a restarted actor can rebuild.
         blob = cloudpickle.dumps(fn)
         t0 = time.perf_counter()
-        if self.actors and blob == self._task_blob:  # the same task as the last map: its actors are warm
-            task_ref, n = self._task_ref, len(self.actors)
-        else:
+        if not (self.actors and blob == self._task_blob):  # else: the last map's task, its actors are warm
             self._kill_actors()
-            task_ref = fn if len(blob) < _INLINE_BYTES else ray.put(fn)
-            n = self._size(ray, len(items))
-            self.actors = [self._new_actor(ray, task_ref) for _ in range(n)]
+            self._task_blob = blob
+            self._task_ref = fn if len(blob) < _INLINE_BYTES else ray.put(fn)
+        task_ref = self._task_ref
+        n = max(len(self.actors), self._size(ray, len(items)))
+        if len(self.actors) < n:
+            fresh = [self._new_actor(ray, task_ref) for _ in range(n - len(self.actors))]
+            self.actors.extend(fresh)
             try:  # every actor built its task (a judge that cannot load stops the run here, once)
-                ray.get([actor.pid.remote() for actor in self.actors])
+                ray.get([actor.pid.remote() for actor in fresh])
             except ray.exceptions.RayError as exc:
                 self._kill_actors()
                 raise ModelError(f"Ray workers could not start: {_short(exc)}") from None
-            self._task_blob, self._task_ref = blob, task_ref
         self.start_seconds = time.perf_counter() - t0
         load = [0] * n
         running: dict[Any, tuple[int, int]] = {}   # object ref -> (item index, actor slot)
