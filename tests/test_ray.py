@@ -241,6 +241,17 @@ def test_synth_on_ray_writes_byte_identical_data(ray_cluster: Any, tmp_path: Pat
     assert images[0] == images[1] and images[0]
 
 
+@pytest.mark.parametrize("address, needle", [("127.0.0.1:1", "cannot connect to Ray at '127.0.0.1:1'"),
+                                             ("ray://127.0.0.1:1", "cannot connect to Ray"),
+                                             ("nowhere", "--ray takes local, auto, HOST:PORT")])
+def test_an_unreachable_address_is_one_line_exit_2(address: str, needle: str) -> None:
+    from erm_cli.distributed.ray_pool import check_reachable
+    from erm_cli.errors import InputError
+
+    with pytest.raises(InputError, match=needle.replace("(", r"\(")):
+        check_reachable(address)
+
+
 def test_without_ray_flag_ray_is_never_imported_and_missing_ray_names_the_extra(pairs: Path,
                                                                                   tmp_path: Path) -> None:
     script = (

@@ -51,6 +51,8 @@ def connect(address: str | None = LOCAL, *, num_cpus: int | None = None) -> bool
     ray = import_ray()
     if ray.is_initialized():
         return False
+    if address and address not in (LOCAL, "auto"):
+        check_reachable(address)
     try:
         if not address or address == LOCAL:
             ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
@@ -60,6 +62,25 @@ def connect(address: str | None = LOCAL, *, num_cpus: int | None = None) -> bool
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise InputError(f"cannot connect to Ray at {address!r}: {str(exc).splitlines()[0] if str(exc) else exc}")
     return True
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """``HOST:PORT`` or ``ray://HOST:PORT`` must accept a TCP connection (Ray itself retries an unreachable
+    head for minutes); anything else is an InputError with one line."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"ray-gcs://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise InputError(f"--ray takes local, auto, HOST:PORT or ray://HOST:PORT, not {address!r}")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise InputError(f"cannot connect to Ray at {address!r}: {exc.strerror or exc}") from None
 
 
 def _short(exc: BaseException) -> str:
