@@ -277,10 +277,12 @@ class RemoteJudge:
                 final.append((0.0, None, f"remote judge failed: {last}"))
                 continue
             item = next(remote, None) or {}
-            if not item.get("ok"):
+            verdict = Verdict.from_dict(item["verdict"]) if item.get("verdict") else None
+            # a candidate that did not render comes back ok: false with its verdict (render_ok false): it is
+            # scored like the local path (the verdict's reward, no failure); any other failed item has no verdict
+            if not item.get("ok") and (verdict is None or verdict.render_ok):
                 final.append((0.0, None, str(item.get("error") or "remote item failed")))
                 continue
-            verdict = Verdict.from_dict(item["verdict"]) if item.get("verdict") else None
             final.append((float(item.get("rl_reward", 0.0)), verdict, None))
         return final
 
