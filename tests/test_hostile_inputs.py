@@ -607,10 +607,12 @@ def test_a_slow_table_stops_at_the_item_budget(has_chromium: bool) -> None:
     from erm_cli.renderers import RenderOptions, render
 
     rows = "".join("<tr>" + "".join(f"<td>c{j}r{i}</td>" for j in range(12)) + "</tr>" for i in range(5000))
-    result = render("<table>" + rows + "</table>", kind="html", options=RenderOptions(timeout=4), cache=False)
-    # this table takes ~15 s in Chromium; each step used to get the whole budget again
+    budget = 1.5
+    result = render("<table>" + rows + "</table>", kind="html", options=RenderOptions(timeout=budget), cache=False)
+    # this table takes 4-5 s in Chromium on an idle 2-core machine (~15 s under load); each step used to get
+    # the whole budget again
     assert result.ok is False and "did not finish" in (result.error or "")
-    assert result.seconds < 4 + BUDGET_SLACK
+    assert result.seconds < budget + BUDGET_SLACK
 
 
 @pytest.mark.parametrize("kind,code", [

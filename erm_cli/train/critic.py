@@ -490,7 +490,8 @@ def view_from_scores(r: dict[str, Any], p_real: np.ndarray, sev: np.ndarray, p_p
     )
 
     keep, unexplained = decision_rule(p_real, p_pair, decision, bool(r.get("exact_elsewhere")))
-    kept = [(p["category"], calibrated_severity(p["severity"], s)) for p, s, k in zip(r["proposals"], sev, keep) if k]
+    kept = [(p["category"], calibrated_severity(p["severity"], s, pr))
+            for p, s, pr, k in zip(r["proposals"], sev, p_real, keep) if k]
     if unexplained:
         cat = (r["proposals"][int(np.argmax(p_real))]["category"] if r["proposals"]
                else FALLBACK_CATEGORY.get(r.get("task", ""), "style_error"))

@@ -176,12 +176,21 @@ def decision_rule(p_real: np.ndarray, p_pair: float, decision: dict[str, float],
     return keep, bool(not keep.any() and p_pair >= decision["pair_differ"])
 
 
-def calibrated_severity(proposed: int, predicted: float) -> int:
+#: A kept proposal's severity is raised above what the analysers proposed only when the verifier finds it
+#: more likely real than not (a doubtful proposal kept because the pair differs stays as proposed).
+RAISE_SEVERITY_MIN_P_REAL = 0.5
+
+
+def calibrated_severity(proposed: int, predicted: float, p_real: float = 1.0) -> int:
     """The severity head's 1-3, except that a proposal the analysers call severe (a wrong chart type, a missing
-    row, a repainted canvas: it changes what the image says) stays severe."""
+    row, a repainted canvas: it changes what the image says) stays severe, and that a proposal is made more
+    severe than proposed only when ``p_real`` reaches :data:`RAISE_SEVERITY_MIN_P_REAL`."""
     if int(proposed) >= 3:
         return 3
-    return int(min(3, max(1, round(float(predicted)))))
+    calibrated = int(min(3, max(1, round(float(predicted)))))
+    if calibrated > int(proposed) and float(p_real) < RAISE_SEVERITY_MIN_P_REAL:
+        return int(proposed)
+    return calibrated
 
 
 def unexplained_severity(p_pair: float) -> int:
@@ -206,7 +215,7 @@ class Verifier:
             ev = dict(f.evidence or {})
             ev.update({"verifier_p_real": round(float(p), 3), "verifier_p_pair_differs": round(p_pair, 3),
                        "proposed_severity": int(f.severity)})
-            kept.append(Finding(f.category, calibrated_severity(f.severity, s), f.location, f.description, f.bbox, ev))
+            kept.append(Finding(f.category, calibrated_severity(f.severity, s, p), f.location, f.description, f.bbox, ev))
         if unexplained:
             kept.append(self._unexplained(ctx, findings, p_real, p_pair))
         info = {"proposals": len(findings), "kept": len(kept), "p_pair_differs": round(p_pair, 3),
