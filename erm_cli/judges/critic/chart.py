@@ -926,17 +926,22 @@ def _repainted(ctx: Context, ax: AxesInfo, rs: Series, cs: Series) -> bool:
     return _ink_changed(ctx, ax, rs, rs.colour, cs.colour)
 
 
-def _paint_shift(ctx: Context, ax: AxesInfo, s: Series, was: tuple[int, int, int],
-                 now: tuple[int, int, int]) -> tuple[float, float]:
-    """:func:`.colour.paint_shift` over series ``s``'s mask in plot area ``ax``."""
-    from .colour import paint_shift
-
+def _series_footprint(ctx: Context, ax: AxesInfo, s: Series) -> np.ndarray:
+    """Series ``s``'s mask (in plot area ``ax``'s frame) placed on the whole working frame."""
     H, W = ctx.diff.shape
     foot = np.zeros((H, W), bool)
     x0, y0 = int(round(ax.bbox[0])) + 1, int(round(ax.bbox[1])) + 1
     m = s.mask[:max(0, H - y0), :max(0, W - x0)]
     foot[y0:y0 + m.shape[0], x0:x0 + m.shape[1]] = m
-    return paint_shift(ctx.al.ref, ctx.al.cand, foot, was, now, ctx.al.ref_background)
+    return foot
+
+
+def _paint_shift(ctx: Context, ax: AxesInfo, s: Series, was: tuple[int, int, int],
+                 now: tuple[int, int, int]) -> tuple[float, float]:
+    """:func:`.colour.paint_shift` over series ``s``'s mask in plot area ``ax``."""
+    from .colour import paint_shift
+
+    return paint_shift(ctx.al.ref, ctx.al.cand, _series_footprint(ctx, ax, s), was, now, ctx.al.ref_background)
 
 
 def _ink_changed(ctx: Context, ax: AxesInfo, s: Series, was: tuple[int, int, int], now: tuple[int, int, int]) -> bool:
@@ -945,12 +950,7 @@ def _ink_changed(ctx: Context, ax: AxesInfo, s: Series, was: tuple[int, int, int
     compression or rasterisation noise clustered into a colour of its own (JPEG ringing)."""
     from .colour import paint_changed
 
-    H, W = ctx.diff.shape
-    foot = np.zeros((H, W), bool)
-    x0, y0 = int(round(ax.bbox[0])) + 1, int(round(ax.bbox[1])) + 1
-    m = s.mask[:max(0, H - y0), :max(0, W - x0)]
-    foot[y0:y0 + m.shape[0], x0:x0 + m.shape[1]] = m
-    return paint_changed(ctx.al.ref, ctx.al.cand, foot, was, now, ctx.al.ref_background)
+    return paint_changed(ctx.al.ref, ctx.al.cand, _series_footprint(ctx, ax, s), was, now, ctx.al.ref_background)
 
 
 def _present_in(arr: np.ndarray, background: tuple[int, int, int], s: Series, ax_box: BBox) -> bool:
