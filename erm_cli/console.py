@@ -6,10 +6,62 @@ import json
 import sys
 from typing import Any
 
-from rich.console import Console
+from typing import TYPE_CHECKING
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+#: Width for output that goes to a pipe or a file: lines are not wrapped at 80 columns (a table is as wide
+#: as its content, up to this).
+PIPE_WIDTH = 400
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A rich console for stdout or stderr: the terminal's width on a terminal; no wrapping at 80 columns
+    when piped (``COLUMNS`` still wins when set)."""
+    import os
+
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    width = None if tty or os.environ.get("COLUMNS") else PIPE_WIDTH
+    return Console(stderr=stderr, highlight=False, width=width, soft_wrap=not tty)
+
+
+class _LazyConsole:
+    """Stands for a rich ``Console`` made on first use, so that importing this module (every command does)
+    does not import rich (``erm --help`` stays fast)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        if self._console is None:
+            self._console = make_console(self._stderr)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+    def __enter__(self) -> Any:
+        return self.get().__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.get().__exit__(*exc)
+
+
+console: Console = _LazyConsole(stderr=False)  # type: ignore[assignment]
+err_console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
+
+
+def real(c: Any) -> Console:
+    """The rich ``Console`` behind ``console`` / ``err_console`` (for APIs that want the object itself)."""
+    return c.get() if isinstance(c, _LazyConsole) else c
 
 
 _json_written = False
@@ -47,4 +99,4 @@ def progress(**kwargs: Any):  # type: ignore[no-untyped-def]
     )
 
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=False, **kwargs)
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=real(err_console), transient=False, **kwargs)
