@@ -14,7 +14,7 @@ from typer._click import exceptions as click_errors  # typer 0.29 vendors click 
 from typer.exceptions import Abort, TyperException
 
 from . import __version__
-from .commands import bench, cache, judge, refine, render, serve, synth, train
+from .commands import bench, cache, judge, models, refine, render, serve, synth, train, view
 from .errors import EXIT_USAGE, ErmError
 
 app = typer.Typer(
@@ -51,6 +51,8 @@ app.command("judge")(judge.judge)
 app.command("refine")(refine.refine)
 app.command("synth")(synth.synth)
 app.command("serve")(serve.serve)
+app.command("view")(view.view)
+app.command("models")(models.models)
 app.add_typer(bench.app, name="bench")
 app.add_typer(train.app, name="train")
 app.add_typer(cache.app, name="cache")

@@ -2,8 +2,8 @@
 
 It shows the reference beside the best render after each round with that render's error list (the
 list shrinks as rounds pass), a reward-per-round plot (best so far as a line, every candidate as a
-dot, drawn as inline SVG so the report needs no plotting library), every candidate in a table, and
-the best code.
+dot in the colour its caption names, drawn as inline SVG so the report needs no plotting library), every
+candidate in a table, and the best code. A round that did not change the best says so in one line.
 """
 
 from __future__ import annotations
@@ -55,6 +55,33 @@ def _errors_html(c: Candidate) -> str:
     return "<ul class='errs'>" + "".join(rows) + "</ul>"
 
 
+#: Dot colour and caption per kind of candidate: the plot and its caption are made from this one table.
+DOT_COLOURS: dict[str, tuple[str, str]] = {
+    "accepted": ("#2ca02c", "accepted revision"),
+    "initial": ("#9467bd", "initial candidate or draft (round 0)"),
+    "rejected": ("#9e9e9e", "not accepted"),
+    "norender": ("#d62728", "did not render"),
+}
+BEST_COLOUR = "#1f77b4"
+
+
+def dot_kind(c: Candidate) -> str:
+    """Which colour a candidate's dot gets (a key of :data:`DOT_COLOURS`)."""
+    if not c.render_ok:
+        return "norender"
+    if c.round == 0:
+        return "initial"
+    return "accepted" if c.accepted else "rejected"
+
+
+def plot_caption() -> str:
+    """The caption under the plot, with a swatch in each dot's own colour."""
+    swatch = "<span class='dotkey' style='background:{}'></span>"
+    keys = [f"{swatch.format(colour)}{html.escape(text)}" for colour, text in DOT_COLOURS.values()]
+    return (f"<p class='caption'>{swatch.format(BEST_COLOUR)}line and large dots: best so far; small dots: "
+            f"every candidate: " + ", ".join(keys) + "</p>")
+
+
 def reward_plot_svg(result: RefineResult, width: int = 520, height: int = 260) -> str:
     """Inline SVG: best-so-far reward per round (line) and every candidate's reward (dots)."""
     pad_l, pad_r, pad_t, pad_b = 48, 16, 16, 36
@@ -86,13 +113,15 @@ def reward_plot_svg(result: RefineResult, width: int = 520, height: int = 260) -
     for c in result.candidates:
         if c.round >= n_rounds:
             continue
-        colour = "#2ca02c" if c.accepted and c.round > 0 else ("#d62728" if not c.render_ok else "#9e9e9e")
-        parts.append(f'<circle cx="{px(c.round):.1f}" cy="{py(c.reward):.1f}" r="3.5" fill="{colour}" '
-                     f'fill-opacity="0.7"><title>{html.escape(c.id)}: {c.reward:.3f}</title></circle>')
+        kind = dot_kind(c)
+        parts.append(f'<circle class="dot {kind}" cx="{px(c.round):.1f}" cy="{py(c.reward):.1f}" r="3.5" '
+                     f'fill="{DOT_COLOURS[kind][0]}"><title>{html.escape(c.id)}: {c.reward:.3f} '
+                     f'({DOT_COLOURS[kind][1]})</title></circle>')
     pts = " ".join(f"{px(r.round):.1f},{py(r.best_reward):.1f}" for r in result.rounds)
-    parts.append(f'<polyline points="{pts}" fill="none" stroke="#1f77b4" stroke-width="2.5"/>')
+    parts.append(f'<polyline points="{pts}" fill="none" stroke="{BEST_COLOUR}" stroke-width="2.5"/>')
     for r in result.rounds:
-        parts.append(f'<circle cx="{px(r.round):.1f}" cy="{py(r.best_reward):.1f}" r="4.5" fill="#1f77b4"/>')
+        parts.append(f'<circle class="best" cx="{px(r.round):.1f}" cy="{py(r.best_reward):.1f}" r="4.5" '
+                     f'fill="{BEST_COLOUR}"/>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -110,6 +139,9 @@ figcaption{font-size:12px;color:#555}
 .norender{width:300px;height:200px;border:1px dashed #b00;color:#b00;display:flex;align-items:center;justify-content:center}
 pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px;max-height:600px}
 .kv td:first-child{color:#555}
+.caption{font-size:12px;color:#555}
+.dotkey{display:inline-block;width:10px;height:10px;border-radius:5px;margin:0 4px 0 8px;vertical-align:middle}
+.unchanged{font-size:14px;color:#555;font-weight:normal}
 """
 
 
@@ -135,17 +167,19 @@ def build_report(result: RefineResult, reference: Image.Image, source: dict[str,
     h.append("</table>")
     h.append("<h2>Reward per round</h2>")
     h.append(reward_plot_svg(result))
-    h.append("<p style='font-size:12px;color:#555'>line: best so far; dots: every candidate "
-             "(green accepted revision, grey not accepted or draft, red did not render)</p>")
+    h.append(plot_caption())
     h.append("<h2>Best render after each round</h2>")
     prev = None
     for r, bid in enumerate(result.best_per_round):
         c = by_id.get(bid)
         if c is None:
             continue
-        same = " (unchanged)" if bid == prev else ""
+        if bid == prev:  # nothing new: one line, not the same pictures and error list again
+            h.append(f"<h3 class='unchanged'>Round {r}: unchanged (best is still {html.escape(c.id)}, reward "
+                     f"{c.reward:.3f})</h3>")
+            continue
         prev = bid
-        h.append(f"<h3>Round {r}: {html.escape(c.id)}{same} — reward {c.reward:.3f}, {c.n_errors} error(s)</h3>")
+        h.append(f"<h3>Round {r}: {html.escape(c.id)} — reward {c.reward:.3f}, {c.n_errors} error(s)</h3>")
         h.append("<div class='pair'>")
         h.append(f"<figure>{_img_tag(ref_png, 'reference')}<figcaption>reference</figcaption></figure>")
         h.append(f"<figure>{_img_tag(_thumb_png(c.png), 'no render')}<figcaption>{html.escape(c.id)} "
