@@ -15,10 +15,12 @@ from typer.exceptions import Abort, TyperException
 
 from . import __version__
 from .commands import bench, cache, judge, models, refine, render, serve, synth, train, view
+from .commands.options import VocabularyGroup
 from .errors import EXIT_USAGE, ErmError
 
 app = typer.Typer(
     name="erm",
+    cls=VocabularyGroup,  # old flag spellings keep working for one release, with a warning (options.py)
     help="Visual-equivalence reward modelling for vision-to-code: render code safely, judge renders "
     "against a reference at a fine grain, refine with test-time compute, train and benchmark.",
     no_args_is_help=True,
@@ -100,9 +102,14 @@ def main(argv: list[str] | None = None) -> None:
     console = sys.modules.get("erm_cli.console")
     if console is not None:  # main() called again in one process (tests): no JSON result written yet
         console._json_written = False  # type: ignore[attr-defined]
+    from .commands.options import reset
+
+    reset()  # -q / -v of an earlier call
     try:
         # standalone_mode=False: click hands its usage errors here instead of printing a multi-line box
         code = app(args=argv, prog_name="erm", standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into Exit(130): say how far the run got
+            _fail(_interrupted(), 130, argv)
         if isinstance(code, int) and code:
             raise SystemExit(code)
     except click_errors.NoArgsIsHelpError as exc:  # `erm` or `erm bench` alone: the help, exit 2

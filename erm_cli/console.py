@@ -98,5 +98,28 @@ def progress(**kwargs: Any):  # type: ignore[no-untyped-def]
         TimeRemainingColumn,
     )
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=real(err_console), transient=False, **kwargs)
+    global _last_progress
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=real(err_console), transient=False, **kwargs)
+    _last_progress = bar
+    return bar
+
+
+_last_progress: Any = None
+
+
+def interrupted_message() -> str:
+    """What Ctrl-C says: how far the running batch got (``interrupted: N of M saved, re-run to resume``,
+    from its progress bar: batches save each item as it finishes), or just ``interrupted``."""
+    bar = _last_progress
+    if bar is None:
+        return "interrupted"
+    try:
+        tasks = [t for t in bar.tasks if t.total]
+    except Exception:  # noqa: BLE001 - a message must come out whatever state the bar is in
+        return "interrupted"
+    if not tasks:
+        return "interrupted"
+    task = next((t for t in tasks if not t.finished), tasks[-1])
+    what = f" ({task.description})" if len(tasks) > 1 and task.description else ""
+    return f"interrupted: {int(task.completed)} of {int(task.total or 0)} saved{what}, re-run to resume"

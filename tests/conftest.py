@@ -88,7 +88,7 @@ def tiny_train_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
         kind: str, data: Path, out: Path, *flags: str, timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "erm_cli.app", "train", kind, "--data", str(data), "--model", TINY_MODEL]
-        cmd += ["--out", str(out), "--preset", TINY_PRESETS[kind], *flags, "--json"]
+        cmd += ["--out-dir", str(out), "--preset", TINY_PRESETS[kind], *flags, "--json"]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
 

@@ -260,7 +260,7 @@ def test_resume_after_interruption(full_run, dataset, tmp_path):
         "bench",
         "judge",
         str(dataset),
-        "--out",
+        "--out-dir",
         str(out),
         "--baselines",
         "",
@@ -303,7 +303,7 @@ def test_report_from_examples_bench_mini(examples_dir, tmp_path):
         pytest.skip("examples/bench-mini is not in this checkout")
     out = tmp_path / "mini" / "critic"
     res = subprocess.run(
-        [sys.executable, "-m", "erm_cli.app", "bench", "judge", str(data), "--out", str(out), "--json"],
+        [sys.executable, "-m", "erm_cli.app", "bench", "judge", str(data), "--out-dir", str(out), "--json"],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -92,7 +92,7 @@ def test_policy_cli_with_critic_reward(bench_inputs, tmp_path):
             str(preds),
             "--refs",
             str(refs),
-            "--out",
+            "--out-dir",
             str(tmp_path / "cli"),
             "--json",
         ],

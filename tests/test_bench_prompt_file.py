@@ -33,12 +33,12 @@ def test_bench_judge_prompt_file(tmp_path: Path) -> None:
                                    "system": "You are a helpful assistant."}))
     out = tmp_path / "run"
     run = subprocess.run(ERM + ["bench", "judge", str(data), "--judge", "vlm", "--model", TINY,
-                                "--prompt-file", str(prompts), "--baselines", "", "--out", str(out), "--json"],
+                                "--prompt-file", str(prompts), "--baselines", "", "--out-dir", str(out), "--json"],
                          capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
     [row] = read_jsonl_by_id(out / "predictions.jsonl").values()
     assert row["verdict"]["judge"]["prompts"].startswith("file-")
-    bad = subprocess.run(ERM + ["bench", "judge", str(data), "--prompt-file", str(prompts), "--out", str(out)],
+    bad = subprocess.run(ERM + ["bench", "judge", str(data), "--prompt-file", str(prompts), "--out-dir", str(out)],
                          capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2 and "--prompt-file goes with --judge vlm" in bad.stderr
 
@@ -66,11 +66,11 @@ def test_bench_judge_protocol_visual_erm(tmp_path: Path) -> None:
     out = tmp_path / "run"
     run = subprocess.run(ERM + ["bench", "judge", str(data), "--judge", "vlm", "--model", TINY,
                                 "--prompt-file", str(prompts), "--protocol", "visual-erm", "--baselines", "",
-                                "--out", str(out), "--json"], capture_output=True, text=True, timeout=600, check=False)
+                                "--out-dir", str(out), "--json"], capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
     [row] = read_jsonl_by_id(out / "predictions.jsonl").values()
     assert row["verdict"]["judge"]["layout"] == "visual-erm-bench"
     bad = subprocess.run(ERM + ["bench", "judge", str(data), "--judge", "vlm", "--model", "tiny:qwen3-vl",
-                                "--protocol", "visual-erm", "--out", str(out)],
+                                "--protocol", "visual-erm", "--out-dir", str(out)],
                          capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2 and "needs --judge vlm and --prompt-file" in bad.stderr

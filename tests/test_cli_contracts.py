@@ -65,7 +65,7 @@ def test_refine_exits_3_when_no_candidate_rendered(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text(BAD_CODE)
     out = tmp_path / "run"
-    p = erm("refine", str(REFINE / "sales_bar.png"), "--init", str(bad), "--rounds", "0", "--out", str(out),
+    p = erm("refine", str(REFINE / "sales_bar.png"), "--init", str(bad), "--rounds", "0", "--out-dir", str(out),
             "--quiet", "--no-report", "--json")
     assert p.returncode == 3, p.stderr
     assert json.loads(p.stdout)["best"]["render_ok"] is False
@@ -88,7 +88,7 @@ def test_batch_fail_under_diff_images_and_render_failures(tmp_path: Path) -> Non
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out, diffs = tmp_path / "run", tmp_path / "diffs"
-    p = erm("judge", "--batch", str(data), "--out", str(out), "--json", "--allowed-root", str(REFINE),
+    p = erm("judge", "--batch", str(data), "--out-dir", str(out), "--json", "--allowed-root", str(REFINE),
             "--fail-under", "0.9", "--diff-image", str(diffs))
     assert p.returncode == 1, p.stderr
     s = json.loads(p.stdout)
@@ -100,7 +100,7 @@ def test_batch_fail_under_diff_images_and_render_failures(tmp_path: Path) -> Non
     with Image.open(diffs / "wrong_one.png") as im, Image.open(ref) as r:
         assert im.width > 3 * r.width
     # the people view says what did not render; a threshold every item passes exits 0
-    p = erm("judge", "--batch", str(data), "--out", str(out), "--allowed-root", str(REFINE), "--fail-under", "0")
+    p = erm("judge", "--batch", str(data), "--out-dir", str(out), "--allowed-root", str(REFINE), "--fail-under", "0")
     assert p.returncode == 0, p.stderr
     assert "1 did not render" in p.stdout and "1 failed" in p.stdout
 

@@ -170,7 +170,7 @@ def test_erm_train_critic_writes_a_loadable_model_and_a_rerun_only_refits(tmp_pa
     from pathlib import Path
 
     erm = Path(sys.executable).with_name("erm")
-    cmd = [str(erm), "train", "critic", "--out", str(tmp_path / "v"), "--n-bases", "6", "--workers", "2", "--json"]
+    cmd = [str(erm), "train", "critic", "--out-dir", str(tmp_path / "v"), "--n-bases", "6", "--workers", "2", "--json"]
     first = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-2000:]
     result = json.loads(first.stdout)

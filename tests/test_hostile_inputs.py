@@ -192,15 +192,15 @@ def test_judge_refuses_a_fifo_as_the_reference(tmp_path: Path) -> None:
 def test_refine_refuses_a_fifo_image_and_dev_zero_init(tmp_path: Path, ref_png: Path) -> None:
     image = tmp_path / "img.png"
     os.mkfifo(image)
-    proc = erm("refine", str(image), "--out", str(tmp_path / "r"), "--quiet", timeout=60)
+    proc = erm("refine", str(image), "--out-dir", str(tmp_path / "r"), "--quiet", timeout=60)
     assert proc.returncode == 2 and "is a FIFO" in one_line_error(proc)
-    proc = erm("refine", str(ref_png), "--init", "/dev/zero", "--out", str(tmp_path / "r2"), "--quiet",
+    proc = erm("refine", str(ref_png), "--init", "/dev/zero", "--out-dir", str(tmp_path / "r2"), "--quiet",
                "--rounds", "0", timeout=120)
     assert proc.returncode == 2 and "/dev/zero is a character device" in one_line_error(proc)
 
 
 def test_synth_refuses_a_fifo_source(fifo: Path, tmp_path: Path) -> None:
-    proc = erm("synth", "--out", str(tmp_path / "s"), "--n", "1", "--source", str(fifo), timeout=60)
+    proc = erm("synth", "--out-dir", str(tmp_path / "s"), "--n", "1", "--source", str(fifo), timeout=60)
     assert proc.returncode == 2
     assert "is a FIFO, not a regular file" in one_line_error(proc)
 
@@ -213,12 +213,12 @@ def test_a_prompt_file_that_is_a_fifo_is_refused(fifo: Path) -> None:
 
 
 def test_batch_file_that_is_a_fifo_is_refused(fifo: Path, tmp_path: Path) -> None:
-    proc = erm("render", "--batch", str(fifo), "--out", str(tmp_path / "o"), timeout=30)
+    proc = erm("render", "--batch", str(fifo), "--out-dir", str(tmp_path / "o"), timeout=30)
     assert proc.returncode == 2 and "is a FIFO" in one_line_error(proc)
 
 
 def test_bench_judge_data_that_is_a_fifo_is_refused(fifo: Path, tmp_path: Path) -> None:
-    proc = erm("bench", "judge", str(fifo), "--out", str(tmp_path / "b"), timeout=60)
+    proc = erm("bench", "judge", str(fifo), "--out-dir", str(tmp_path / "b"), timeout=60)
     assert proc.returncode == 2
     assert "pipe.py is a FIFO, not a regular file" in one_line_error(proc)
 
@@ -281,7 +281,7 @@ def hostile_render_batch(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
     lines.append({"id": "escape", "code": "<table><tr><td>dup</td></tr></table>"})  # a duplicate id
     (root / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     out = root / "out"
-    proc = erm("render", "--batch", str(root / "items.jsonl"), "--out", str(out), "--json", "--strict",
+    proc = erm("render", "--batch", str(root / "items.jsonl"), "--out-dir", str(out), "--json", "--strict",
                timeout=300)
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
@@ -319,9 +319,9 @@ def test_allowed_root_admits_an_outside_folder(tmp_path: Path) -> None:
     batch_dir = tmp_path / "batch"
     batch_dir.mkdir()
     (batch_dir / "items.jsonl").write_text(json.dumps({"id": "t", "path": "../shared/t.html"}) + "\n")
-    denied = erm("render", "--batch", str(batch_dir / "items.jsonl"), "--out", str(tmp_path / "o1"), "--json")
+    denied = erm("render", "--batch", str(batch_dir / "items.jsonl"), "--out-dir", str(tmp_path / "o1"), "--json")
     assert json.loads(denied.stdout)["failed"] == 1
-    allowed = erm("render", "--batch", str(batch_dir / "items.jsonl"), "--out", str(tmp_path / "o2"), "--json",
+    allowed = erm("render", "--batch", str(batch_dir / "items.jsonl"), "--out-dir", str(tmp_path / "o2"), "--json",
                   "--allowed-root", str(outside))
     assert json.loads(allowed.stdout)["ok"] == 1, allowed.stdout
 
@@ -346,7 +346,7 @@ def test_judge_batch_refuses_paths_outside_and_judges_the_rest(tmp_path: Path) -
         {"id": "zero", "category": "chart", "gt_img_path": "/dev/zero", "pred_img_path": "cand.png"},
     ]
     (data / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    proc = erm("judge", "--batch", str(data / "pairs.jsonl"), "--out", str(tmp_path / "j"), "--judge", "mse",
+    proc = erm("judge", "--batch", str(data / "pairs.jsonl"), "--out-dir", str(tmp_path / "j"), "--judge", "mse",
                "--json", timeout=300)
     assert proc.returncode == 0, proc.stderr
     preds = [json.loads(line) for line in (tmp_path / "j" / "predictions.jsonl").read_text().splitlines()]

@@ -86,7 +86,7 @@ def test_image_batch_records_a_corrupt_item_and_resumes(pair: dict[str, Path], t
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "run"
     shared = ("--allowed-root", str(pair["ref"].parent))  # the images live outside the JSONL's folder
-    p = erm("judge", "--batch", str(data), "--out", str(out), "--json", "--workers", "1", *shared)
+    p = erm("judge", "--batch", str(data), "--out-dir", str(out), "--json", "--workers", "1", *shared)
     assert p.returncode == 0, p.stderr
     s = json.loads(p.stdout)
     assert (s["total"], s["judged"], s["failed"]) == (3, 2, 1)
@@ -94,7 +94,7 @@ def test_image_batch_records_a_corrupt_item_and_resumes(pair: dict[str, Path], t
     by_id = {r["id"]: r for r in lines}
     assert by_id["same"]["verdict"]["reward"] == 1.0 and by_id["recoloured"]["verdict"]["errors"]
     assert "corrupt" in by_id["corrupt"]["error"] or "readable" in by_id["corrupt"]["error"]
-    again = json.loads(erm("judge", "--batch", str(data), "--out", str(out), "--json", *shared).stdout)
+    again = json.loads(erm("judge", "--batch", str(data), "--out-dir", str(out), "--json", *shared).stdout)
     assert again["resumed"] == 2 and again["judged"] == 2
 
 

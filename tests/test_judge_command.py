@@ -79,7 +79,7 @@ def test_batch_finishes_past_a_bad_item_and_resumes(tmp_path: Path) -> None:
     data.write_text("".join(json.dumps(x) + "\n" for x in lines))
     out = tmp_path / "run"
     shared = ("--allowed-root", str(REFINE))  # the examples live outside the JSONL's folder
-    p = erm("judge", "--batch", str(data), "--out", str(out), "--json", *shared)
+    p = erm("judge", "--batch", str(data), "--out-dir", str(out), "--json", *shared)
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)
     assert summary["total"] == 3 and summary["judged"] == 2 and summary["failed"] == 1
@@ -87,5 +87,5 @@ def test_batch_finishes_past_a_bad_item_and_resumes(tmp_path: Path) -> None:
     assert rows["good"]["verdict"]["reward"] == 1.0
     assert rows["wrong"]["verdict"]["reward"] < 1.0
     assert "no such file" in rows["broken"]["error"]
-    again = json.loads(erm("judge", "--batch", str(data), "--out", str(out), "--json", *shared).stdout)
+    again = json.loads(erm("judge", "--batch", str(data), "--out-dir", str(out), "--json", *shared).stdout)
     assert again["resumed"] == 2 and again["judged"] == 2

@@ -78,16 +78,16 @@ def judged(out: Path) -> dict[str, dict[str, Any]]:
 def test_judge_batch_on_ray_matches_the_local_run_and_resumes(ray_cluster: Any, pairs: Path,
                                                                 tmp_path: Path) -> None:
     shared = ("--batch", str(pairs), "--allowed-root", str(MINI), "--json", "-w", "2")
-    local = cli("judge", *shared, "--out", str(tmp_path / "local"))
+    local = cli("judge", *shared, "--out-dir", str(tmp_path / "local"))
     assert local.exit_code == 0, local.output
-    on_ray = cli("judge", *shared, "--out", str(tmp_path / "ray"), "--ray", "local")
+    on_ray = cli("judge", *shared, "--out-dir", str(tmp_path / "ray"), "--ray", "local")
     assert on_ray.exit_code == 0, on_ray.output
     a, b = judged(tmp_path / "local"), judged(tmp_path / "ray")
     assert len(a) == N_PAIRS and a == b
     assert "no such file" in b["missing"]["error"]
     assert sum("verdict" in r for r in b.values()) == N_PAIRS - 1
     # a resumed Ray run skips the finished items and only retries the failed one
-    again = cli("judge", *shared, "--out", str(tmp_path / "ray"), "--ray", "local")
+    again = cli("judge", *shared, "--out-dir", str(tmp_path / "ray"), "--ray", "local")
     summary = json.loads(again.output[again.output.index("{"):])
     assert summary["resumed"] == N_PAIRS - 1 and summary["failed"] == 1
     assert len((tmp_path / "ray" / "predictions.jsonl").read_text().splitlines()) == N_PAIRS + 1
@@ -113,7 +113,7 @@ def test_render_batch_on_ray_gives_identical_pngs(ray_cluster: Any, tmp_path: Pa
     data = _render_items(tmp_path)
     outs = {}
     for name, extra in (("local", ()), ("ray", ("--ray", "local"))):
-        res = cli("render", "--batch", str(data), "--out", str(tmp_path / name), "--no-cache", "--json", *extra)
+        res = cli("render", "--batch", str(data), "--out-dir", str(tmp_path / name), "--no-cache", "--json", *extra)
         assert res.exit_code == 0, res.output
         outs[name] = {json.loads(line)["id"]: json.loads(line)
                       for line in (tmp_path / name / "results.jsonl").read_text().splitlines()}
@@ -229,10 +229,10 @@ def test_closing_a_map_early_kills_its_actors(ray_cluster: Any) -> None:
 def test_synth_on_ray_writes_byte_identical_data(ray_cluster: Any, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     args = ("synth", "--task", "chart", "-n", "10", "--seed", "4242", "--plotly-share", "0", "--json")
-    on_ray = cli(*args, "--out", str(tmp_path / "ray"), "--ray", "local")  # the workers render (fresh seed)
+    on_ray = cli(*args, "--out-dir", str(tmp_path / "ray"), "--ray", "local")  # the workers render (fresh seed)
     assert on_ray.exit_code == 0, on_ray.output
     monkeypatch.setenv("ERM_CACHE_DIR", str(tmp_path / "cache"))  # the local run renders again, here
-    local = cli(*args, "--out", str(tmp_path / "local"))
+    local = cli(*args, "--out-dir", str(tmp_path / "local"))
     assert local.exit_code == 0, local.output
     data = [(tmp_path / run / "data.jsonl").read_bytes() for run in ("ray", "local")]
     assert data[0] == data[1] and len(data[0].splitlines()) == 10
@@ -269,7 +269,7 @@ def test_without_ray_flag_ray_is_never_imported_and_missing_ray_names_the_extra(
         "except SystemExit as exc:\n"
         "    print('exit:', exc.code)\n"
     )
-    p = subprocess.run([sys.executable, "-c", script, str(pairs), "--out", str(tmp_path / "j"), "--allowed-root",
+    p = subprocess.run([sys.executable, "-c", script, str(pairs), "--out-dir", str(tmp_path / "j"), "--allowed-root",
                         str(MINI)], capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
     assert p.returncode == 0, p.stderr
     assert "ray imported: False" in p.stdout and "exit: 2" in p.stdout

@@ -22,7 +22,7 @@ def _erm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def test_refine_json_and_outputs(ready, tmp_path):
     out = tmp_path / "out"
     p = _erm("refine", str(EXAMPLES / "sales_bar.png"), "--init", str(EXAMPLES / "sales_bar_init.py"),
-             "--rounds", "2", "--out", str(out), "--json")
+             "--rounds", "2", "--out-dir", str(out), "--json")
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert d["task"] == "chart" and d["best"]["reward"] > d["initial"]["reward"]
@@ -44,7 +44,7 @@ def test_batch_cli(ready, tmp_path):
     items = tmp_path / "items"
     items.mkdir()
     shutil.copy(EXAMPLES / "fruit_grouped.png", items / "fruit.png")
-    p = _erm("refine", str(items), "--batch", "--rounds", "1", "--out", str(tmp_path / "run"), "--json",
+    p = _erm("refine", "--batch", str(items), "--rounds", "1", "--out-dir", str(tmp_path / "run"), "--json",
              "--no-report")
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)

@@ -69,7 +69,7 @@ def test_resume_after_kill_9(tmp_path: Path) -> None:
     write_jsonl(items, [{"id": f"item{i}", "code": PLT + f"import time\ntime.sleep(0.6)\nplt.plot([0, {i}])\n"}
                         for i in range(n)])
     out = tmp_path / "out"
-    cmd = [str(Path(sys.executable).with_name("erm")), "render", "--batch", str(items), "--out", str(out),
+    cmd = [str(Path(sys.executable).with_name("erm")), "render", "--batch", str(items), "--out-dir", str(out),
            "--workers", "1", "--no-cache", "--json"]
     env = dict(os.environ)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)

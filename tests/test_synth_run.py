@@ -172,12 +172,12 @@ def test_user_sources_are_perturbed(examples_dir, tmp_path):
 def test_cli_bad_input_is_one_line_with_exit_2(tmp_path):
     erm = str(Path(sys.executable).with_name("erm"))
     proc = subprocess.run(
-        [erm, "synth", "--task", "pies", "--out", str(tmp_path / "x")], capture_output=True, text=True
+        [erm, "synth", "--task", "pies", "--out-dir", str(tmp_path / "x")], capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "unknown --task" in proc.stderr
     proc = subprocess.run(
-        [erm, "synth", "--task", "svg", "--out", str(tmp_path / "y"), "--source", str(tmp_path / "missing")],
+        [erm, "synth", "--task", "svg", "--out-dir", str(tmp_path / "y"), "--source", str(tmp_path / "missing")],
         capture_output=True,
         text=True,
     )
@@ -199,7 +199,7 @@ def test_cli_json_run(tmp_path):
             "1",
             "--svg-size",
             "96",
-            "--out",
+            "--out-dir",
             str(out),
             "--json",
         ],

@@ -176,7 +176,7 @@ def test_accelerate_configs_load() -> None:
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     r = subprocess.run(
-        ERM + ["train", "reward", "--model", "tiny:qwen3-vl", "--out", str(tmp_path / "o")],
+        ERM + ["train", "reward", "--model", "tiny:qwen3-vl", "--out-dir", str(tmp_path / "o")],
         capture_output=True,
         text=True,
         timeout=120,
@@ -194,7 +194,7 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
             str(tmp_path),
             "--model",
             "openai:http://x/v1#m",
-            "--out",
+            "--out-dir",
             str(tmp_path / "o"),
             "--set",
             "bogus=1",

@@ -132,7 +132,7 @@ def test_export_cli_and_errors(references: Path, tmp_path: Path) -> None:
             "export-verl",
             "--data",
             str(references),
-            "--out",
+            "--out-dir",
             str(out),
             "--task",
             "svg",

@@ -60,6 +60,7 @@ class JudgeItem:
     gold: list[ErrorItem] = field(default_factory=list)
     candidate_is_code: bool = False
     error: str | None = None  # a refused path: the item fails alone with this reason, nothing is read
+    render_options: Any = None  # RenderOptions for a code candidate (erm judge --batch --timeout)
 
 
 @dataclass
@@ -225,7 +226,8 @@ def judge_row(judge: Any, label: str, it: JudgeItem) -> dict[str, Any]:
         if it.error is not None:
             raise InputError(it.error)
         v = score_candidate(
-            it.reference, it.candidate, task=it.task, judge=judge, candidate_is_code=it.candidate_is_code
+            it.reference, it.candidate, task=it.task, judge=judge, candidate_is_code=it.candidate_is_code,
+            render_options=it.render_options,
         )
         row["verdict"] = v.to_dict()
     except Exception as exc:  # noqa: BLE001 - a bad item fails alone, with its reason

@@ -8,7 +8,11 @@ from typing import Optional
 
 import typer
 
+from . import options as opt
+from .options import VocabularyGroup
+
 app = typer.Typer(
+    cls=VocabularyGroup,
     help="Benchmarks: judge metrics (VC-RewardBench), policy metrics (ChartMimic-style, TEDS, SVG), speed.",
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -37,16 +41,11 @@ def _safe_name(text: str) -> str:
 @app.command("judge")
 def judge(
     data: Path = typer.Argument(..., help="VC-RewardBench-format JSONL (paths relative to it)."),
-    judge_name: str = typer.Option("critic", "--judge", help="critic (weight-free) or vlm (needs --model)."),
-    model: Optional[str] = typer.Option(
-        None,
-        "--model",
-        help="Model spec for --judge vlm: hf:PATH, vllm:PATH, openai:URL#MODEL, tiny:qwen3-vl.",
-    ),
-    out: Optional[Path] = typer.Option(
-        None,
-        "--out",
-        help="Run directory (default: bench-runs/FOLDER-DATA/JUDGE). "
+    judge_name: str = opt.judge("critic (weight-free), vlm (needs --model) or a baseline (ssim, mse, phash)."),
+    model: Optional[str] = opt.model("Model spec for --judge vlm: hf:PATH, vllm:PATH, openai:URL#MODEL, "
+                                     "tiny:qwen3-vl."),
+    out: Optional[Path] = opt.out_dir(
+        "Run directory (default: bench-runs/FOLDER-DATA/JUDGE). "
         "Sibling run directories on the same data share one leaderboard.",
     ),
     matcher: Optional[str] = typer.Option(
@@ -63,12 +62,10 @@ def judge(
     pairwise: Optional[Path] = typer.Option(
         None, "--pairwise", help="Pairwise JSONL (default: pairwise.jsonl beside DATA, when present)."
     ),
-    workers: int = typer.Option(2, "--workers", min=1, help="Items judged in parallel."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N items."),
-    resume: bool = typer.Option(
-        True, "--resume/--no-resume", help="Skip items already in the run directory."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
+    workers: int = opt.workers("Items judged in parallel.", default=2),
+    limit: Optional[int] = opt.limit(),
+    resume: bool = opt.resume("Skip items already in the run directory, or start over."),
+    as_json: bool = opt.as_json("Print metrics.json (with schema_version) instead of a table."),
     allowed_root: list[Path] = typer.Option(
         [], "--allowed-root", metavar="DIR", help="Also allow paths in the data under this folder (repeatable; by default "
         "only the data file's folder)."
@@ -81,6 +78,8 @@ def judge(
         "erm", "--protocol", help="erm, or visual-erm: the request of the released VC-RewardBench script "
         "(system message, text then the two images, unresized; needs --judge vlm and --prompt-file)."
     ),
+    quiet: bool = opt.quiet(),
+    verbose: bool = opt.verbose(),
 ) -> None:
     """Score a judge on VC-RewardBench-format data: F1_hard / F1_soft / Sc, AUROC, pairwise accuracy, baselines on the same items, a Markdown report with plots."""
     from ..bench.judge_bench import BASELINES, JudgeBenchConfig, judge_label, run_judge_bench
@@ -184,17 +183,11 @@ def policy(
         help="References: a JSONL (id, gt_code / gt_img_path / task) or a "
         "directory of <id>.<ext> code files and <id>.png images.",
     ),
-    out: Optional[Path] = typer.Option(
-        None, "--out", help="Output directory (default: bench-runs/policy-NAME)."
-    ),
-    judge_name: str = typer.Option(
-        "critic", "--judge", help="Reward judge: critic, vlm (with --model) or none."
-    ),
-    model: Optional[str] = typer.Option(None, "--model", help="Model spec for --judge vlm."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Items evaluated in parallel."),
-    timeout: float = typer.Option(
-        30.0, "--timeout", min=1.0, help="Per-render and per-trace time limit (s)."
-    ),
+    out: Optional[Path] = opt.out_dir("Output directory (default: bench-runs/policy-NAME)."),
+    judge_name: str = opt.judge("Reward judge: critic, vlm (with --model) or none."),
+    model: Optional[str] = opt.model("Model spec for --judge vlm."),
+    workers: int = opt.workers("Items evaluated in parallel.", default=2),
+    timeout: float = opt.timeout("Per-render and per-trace time limit (s).", min=1.0),
     strict: bool = typer.Option(False, "--strict", help="No effect (every render runs in the jail)."),
     dino: Optional[Path] = typer.Option(
         None, "--dino", help="Local DINO-style model directory for SVG DINO score."
@@ -202,12 +195,14 @@ def policy(
     clip: Optional[Path] = typer.Option(
         None, "--clip", help="Local CLIP model directory for SVG CLIP score."
     ),
-    resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip items already in results.jsonl."),
-    as_json: bool = typer.Option(False, "--json", help="Print metrics.json instead of a table."),
+    resume: bool = opt.resume("Skip items already in results.jsonl, or start over."),
+    as_json: bool = opt.as_json("Print metrics.json (with schema_version) instead of a table."),
     allowed_root: list[Path] = typer.Option(
         [], "--allowed-root", metavar="DIR", help="Also allow paths in the JSONL files under this folder (repeatable; by "
         "default only each file's own folder)."
     ),
+    quiet: bool = opt.quiet(),
+    verbose: bool = opt.verbose(),
 ) -> None:
     """Vision-to-code metrics: render rate, ChartMimic-style chart F1s, TEDS / TEDS-S, SVG MSE / SSIM, and the judge's reward."""
     from ..bench.policy import run_policy_bench
@@ -264,15 +259,17 @@ def speed(
     sections: str = typer.Option(
         "startup,render,critic,judge", "--sections", help="Comma-separated: startup, render, critic, judge."
     ),
-    judge_name: str = typer.Option("critic", "--judge", help="Judge for the judge-throughput section."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model spec for --judge vlm."),
+    judge_name: str = opt.judge("Judge for the judge-throughput section."),
+    model: Optional[str] = opt.model("Model spec for --judge vlm."),
     items: int = typer.Option(12, "--items", min=1, help="Pairs judged in the judge section."),
     quick: bool = typer.Option(False, "--quick", help="Fewer repetitions."),
-    out: Path = typer.Option(DEFAULT_ROOT / "speed.json", "--out", help="Where to write the JSON."),
-    as_json: bool = typer.Option(False, "--json", help="Print the JSON instead of a table."),
+    out: Path = opt.out_file("Where to write the JSON.", default=DEFAULT_ROOT / "speed.json", dir_okay=False),
+    as_json: bool = opt.as_json("Print the JSON (with schema_version) instead of a table."),
     ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Also time critic "
                                               "pairs/s locally vs Ray with 1 and 2 workers, and Ray's per-item "
                                               "overhead ('local' or a cluster address; docs/SCALING.md)."),
+    quiet: bool = opt.quiet(),
+    verbose: bool = opt.verbose(),
 ) -> None:
     """Render throughput (cold / warm / cache per language), critic latency split, judge throughput, erm --help start-up time."""
     from ..bench.speed import SECTIONS, flatten, run_speed, write_speed

@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from ..errors import InputError
+from . import options as opt
+from .options import VocabularyGroup
 
-app = typer.Typer(help="Show or clear erm's render cache (content-addressed, size-limited, LRU).",
-                  no_args_is_help=True)
+app = typer.Typer(cls=VocabularyGroup, no_args_is_help=True,
+                  help="Show or clear erm's render cache (content-addressed, size-limited, LRU).")
 
 
 def _human(n: int) -> str:
@@ -20,7 +22,7 @@ def _human(n: int) -> str:
 
 
 @app.command("info")
-def info(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+def info(as_json: bool = opt.as_json(), quiet: bool = opt.quiet(), verbose: bool = opt.verbose()) -> None:
     """Where the render cache lives, how many entries (and failures) it holds, its size and limit."""
     from ..console import console, print_json
     from ..renderers.cache import get_cache
@@ -39,9 +41,11 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -
 @app.command("clear")
 def clear(
     failed: bool = typer.Option(False, "--failed", help="Only remove cached failures."),
-    kind: str | None = typer.Option(None, "--kind", help="Only remove entries of this kind."),
-    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    kind: str | None = opt.kind("Only remove entries of this kind."),
+    as_json: bool = opt.as_json(),
     yes: bool = typer.Option(False, "--yes", "-y", help="Remove everything without asking."),
+    quiet: bool = opt.quiet(),
+    verbose: bool = opt.verbose(),
 ) -> None:
     """Remove cached renders (all, only failures, or one kind). Removing everything asks first unless --yes
     (with no terminal to ask on, it refuses)."""

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from ..errors import BelowThreshold, InputError, RenderFailure
+from . import options as opt
 
 TASK_CHOICES = ("auto", "chart", "table", "svg")
 
@@ -19,30 +20,29 @@ def judge(
                                             ".md, .tex, a model answer with fenced blocks or a raw "
                                             "chat-completion JSON) or an image; - reads it from stdin.",
                                             show_default=False),
-    task: str = typer.Option("auto", "-t", "--task", help="chart | table | svg | auto (from the code, else "
-                             "guessed from the reference)."),
-    judge_name: str = typer.Option("critic", "-j", "--judge", help="critic (default, weight-free), vlm, or a "
-                                   "baseline: ssim, mse, phash."),
-    model: str | None = typer.Option(None, "-m", "--model", help="Model spec for --judge vlm: hf:PATH, "
-                                     "vllm:PATH, openai:URL#MODEL, tiny:qwen3-vl."),
+    task: str = opt.task("chart | table | svg | auto (from the code, else guessed from the reference)."),
+    judge_name: str = opt.judge("critic (default, weight-free), vlm, or a baseline: ssim, mse, phash."),
+    model: str | None = opt.model("Model spec for --judge vlm: hf:PATH, vllm:PATH, openai:URL#MODEL, "
+                                  "tiny:qwen3-vl."),
     prompt_file: Path | None = typer.Option(None, "--prompt-file", help="Judge prompts to use instead of "
                                             "erm's (--judge vlm; see docs/MODELS.md)."),
     swap: bool = typer.Option(False, "--swap", help="--judge vlm: judge twice with the images swapped."),
-    kind: str | None = typer.Option(None, "-k", "--kind", help="Language of code candidates (default: "
-                                    "detected)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+    kind: str | None = opt.kind("Language of code candidates (default: detected)."),
+    as_json: bool = opt.as_json("Print the verdict (--batch: the summary) as JSON on stdout, with "
+                                "schema_version."),
     fail_under: float | None = typer.Option(None, "--fail-under", min=0.0, max=1.0,
                                             help="Exit with code 1 when the reward is below this (--batch: "
                                             "when any item's is)."),
     diff_image: Path | None = typer.Option(None, "--diff-image", help="Write reference | candidate | "
                                            "difference overlay with numbered error boxes (--batch: a folder, "
                                            "one ID.png per pair)."),
-    batch: Path | None = typer.Option(None, "--batch", help="VC-RewardBench JSONL of pairs (paths relative "
-                                      "to the file).", dir_okay=False),
-    out: Path | None = typer.Option(None, "--out", help="Output folder for --batch (predictions.jsonl).",
-                                    file_okay=False),
-    workers: int = typer.Option(2, "-w", "--workers", min=1, max=64, help="Parallel items for --batch."),
-    no_resume: bool = typer.Option(False, "--no-resume", help="--batch: start over instead of resuming."),
+    batch: Path | None = opt.batch("VC-RewardBench JSONL of pairs (paths relative to the file).", dir_okay=False),
+    out: Path | None = opt.out_dir("Output folder for --batch (predictions.jsonl).", file_okay=False),
+    workers: int = opt.workers("Parallel items for --batch.", default=2),
+    limit: int | None = opt.limit("--batch: only the first N pairs."),
+    timeout: float = opt.timeout("Wall-clock limit per candidate render (s)."),
+    resume: bool = opt.resume("--batch: skip pairs already in predictions.jsonl (failed ones are retried), "
+                              "or start over."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the render cache."),
     allowed_root: list[Path] = typer.Option([], "--allowed-root", metavar="DIR", help="--batch: also allow paths in the JSONL "
                                             "under this folder (repeatable; by default only the JSONL's folder)."),
@@ -51,6 +51,8 @@ def judge(
                                        "when --model is the released Visual-ERM judge)."),
     ray_address: str | None = typer.Option(None, "--ray", metavar="ADDRESS", help="--batch: judge on "
                                            "Ray ('local', 'auto' or ray://HOST:PORT; docs/SCALING.md)."),
+    quiet: bool = opt.quiet(),
+    verbose: bool = opt.verbose(),
 ) -> None:
     """Judge PRED against REF: itemised errors (most severe first) and a reward in [0, 1].
 
@@ -58,7 +60,7 @@ def judge(
       erm judge ref.png pred.py
       erm judge ref.png pred.png --json --fail-under 0.9
       erm judge ref.png answer.txt --judge vlm --model openai:http://localhost:8000/v1#visual-erm
-      erm judge --batch pairs.jsonl --out runs/j
+      erm judge --batch pairs.jsonl --out-dir runs/j
     """
     from ..judges import JUDGE_NAMES
 
@@ -75,12 +77,14 @@ def judge(
         if reference or prediction:
             raise InputError("give either REF PRED or --batch, not both")
         if out is None:
-            raise InputError("--batch needs --out DIR")
-        _judge_batch(batch, out, judge_name, model, options, workers, not no_resume, as_json, allowed_root,
-                     ray_address, fail_under=fail_under, diff_dir=diff_image)
+            raise InputError("--batch needs --out-dir DIR")
+        _judge_batch(batch, out, judge_name, model, options, workers, resume, as_json, allowed_root,
+                     ray_address, fail_under=fail_under, diff_dir=diff_image, limit=limit, timeout=timeout)
         return
     if ray_address is not None:
         raise InputError("--ray goes with --batch")
+    if limit is not None or out is not None:
+        raise InputError("--limit and --out-dir go with --batch")
     if not reference or not prediction:
         raise InputError("missing REF and PRED; see erm judge --help")
     from ..judges.vlm import default_profile
@@ -88,12 +92,12 @@ def judge(
 
     profile = check_profile(profile or (default_profile(model) if judge_name == "vlm" else None) or "erm")
     _judge_one(reference, prediction, task, judge_name, options, kind, as_json, fail_under, diff_image,
-               not no_cache, profile)
+               not no_cache, profile, timeout)
 
 
 def _judge_one(reference: str, prediction: str, task: str, judge_name: str, options: dict[str, Any],
                kind: str | None, as_json: bool, fail_under: float | None, diff_image: Path | None,
-               use_cache: bool, profile: str = "erm") -> None:
+               use_cache: bool, profile: str = "erm", timeout: float = 30.0) -> None:
     from ..console import print_json
     from ..judges import get_judge
     from ..judges.pipeline import score_candidate
@@ -105,7 +109,7 @@ def _judge_one(reference: str, prediction: str, task: str, judge_name: str, opti
         if path != "-" and not os.path.lexists(path):
             raise InputError(f"{what}: no such file: {path}")
     candidate, is_code = _read_candidate(prediction)
-    render_options = RenderOptions(profile=profile)
+    render_options = RenderOptions(profile=profile, timeout=timeout)
     verdict = score_candidate(reference, candidate, task=task, kind=kind, judge=get_judge(judge_name, **options),
                               use_cache=use_cache, render_options=render_options, candidate_is_code=is_code)
     verdict.info["profile"] = profile
@@ -205,7 +209,7 @@ def _print_verdict(verdict: Any, diff_image: Path | None) -> None:
 def _judge_batch(data: Path, out: Path, judge_name: str, model: str | None, options: dict[str, Any],
                  workers: int, resume: bool, as_json: bool, allowed_root: list[Path],
                  ray_address: str | None = None, fail_under: float | None = None,
-                 diff_dir: Path | None = None) -> None:
+                 diff_dir: Path | None = None, limit: int | None = None, timeout: float = 30.0) -> None:
     from functools import partial
 
     from ..console import console, print_json, progress
@@ -213,8 +217,11 @@ def _judge_batch(data: Path, out: Path, judge_name: str, model: str | None, opti
     from ..distributed.ray_pool import optional_pool
     from ..judges import get_judge
     from ..judges.batch import judge_records
+    from ..renderers import RenderOptions
 
     records = read_vcbench(data, allowed_root, per_item_errors=True)  # a refused path fails its item alone
+    if limit is not None:
+        records = records[:limit]
     the_judge = get_judge(judge_name, **options)
     out.mkdir(parents=True, exist_ok=True)
     with optional_pool(ray_address, workers) as executor, progress() as bar:
@@ -225,7 +232,8 @@ def _judge_batch(data: Path, out: Path, judge_name: str, model: str | None, opti
 
         summary = judge_records(records, the_judge, out / "predictions.jsonl", workers=workers, resume=resume,
                                 on_progress=tick, executor=executor,
-                                judge_factory=partial(get_judge, judge_name, **options), fail_under=fail_under)
+                                judge_factory=partial(get_judge, judge_name, **options), fail_under=fail_under,
+                                render_options=RenderOptions(timeout=timeout))
     if diff_dir is not None:
         from ..judges.batch import write_batch_diffs
 

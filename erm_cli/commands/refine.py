@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from . import options as opt
+
 
 def _default_out(image: Path, batch: bool) -> Path:
     stem = image.stem if not batch else (image.stem or "batch")
@@ -13,17 +15,16 @@ def _default_out(image: Path, batch: bool) -> Path:
 
 
 def refine(
-    image: Path = typer.Argument(..., help="Reference image (PNG/JPEG) — or, with --batch, a folder of images "
-                                           "or a JSONL file."),
-    task: str = typer.Option("auto", "--task", "-t", help="auto | chart | table | svg."),
-    policy: str = typer.Option("search", "--policy", "-p",
+    image: Path | None = typer.Argument(None, help="Reference image (PNG/JPEG).", show_default=False),
+    task: str = opt.task("auto | chart | table | svg."),
+    policy: str = typer.Option("search", "--policy",
                                help="Who writes code: 'search' (model-free: image-to-code draft + judge-guided "
                                     "literal search) or a model spec (hf:PATH, vllm:PATH, openai:URL#MODEL, "
                                     "tiny:qwen3-vl)."),
-    judge: str = typer.Option("critic", "--judge", "-j", help="critic (default, no weights) or vlm."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Model spec of the VLM judge (--judge vlm)."),
+    judge: str = opt.judge("critic (default, no weights) or vlm."),
+    model: str | None = opt.model("Model spec of the VLM judge (--judge vlm)."),
     rounds: int = typer.Option(3, "--rounds", "-r", min=0, help="Revision rounds after the first drafts."),
-    samples: int = typer.Option(1, "--samples", "-k", min=1,
+    samples: int = typer.Option(1, "--samples", min=1,
                                 help="K: drafts in round 0 (best-of-K) and revisions per beam member per round."),
     beam: int = typer.Option(1, "--beam", min=1, help="How many of the best candidates are revised each round."),
     init: Path | None = typer.Option(None, "--init", help="Start from this code instead of a draft "
@@ -34,12 +35,15 @@ def refine(
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Token budget (model policies)."),
     max_candidates: int | None = typer.Option(None, "--max-candidates", help="Candidate budget."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default: ./refine-<image stem>)."),
-    batch: bool = typer.Option(False, "--batch", help="IMAGE is a folder or JSONL of items; resumable."),
+    out: Path | None = opt.out_dir("Output folder (default: ./refine-<image or batch stem>)."),
+    batch: Path | None = opt.batch("A folder of images or a JSONL of items (id, image, optional task and "
+                                   "init) instead of IMAGE; resumable."),
+    batch_is_image: bool = typer.Option(False, opt.REFINE_LEGACY_BATCH, hidden=True),  # old: IMAGE --batch
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the render cache."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view / progress on stderr."),
+    as_json: bool = opt.as_json(),
+    quiet: bool = opt.quiet("No live view or progress on stderr."),
+    verbose: bool = opt.verbose(),
     allowed_root: list[Path] = typer.Option([], "--allowed-root", metavar="DIR", help="--batch: also allow paths in the JSONL "
                                             "under this folder (repeatable; by default only the JSONL's folder)."),
 ) -> None:
@@ -51,7 +55,7 @@ def refine(
       erm refine chart.png                        (model-free: works with no model)
       erm refine chart.png --init draft.py --rounds 5
       erm refine icon.png --policy openai:http://localhost:8000/v1#qwen3-vl --samples 4
-      erm refine charts/ --batch --out runs/r   (then: erm bench policy runs/r/predictions.jsonl --refs charts/)
+      erm refine --batch charts/ --out-dir runs/r   (then: erm bench policy runs/r/predictions.jsonl --refs charts/)
     """
     from ..console import err_console, print_json
     from ..errors import InputError
@@ -62,16 +66,20 @@ def refine(
     config = RefineConfig(rounds=rounds, samples=samples, beam=beam, target=target, max_seconds=max_seconds,
                           max_tokens=max_tokens, max_candidates=max_candidates, seed=seed, use_cache=not no_cache)
     config.validate()
-    out_dir = out or _default_out(image, batch)
+    if batch_is_image:  # the old spelling: IMAGE --batch (warned by the rewriter)
+        batch, image = image, None
+    if (batch is None) == (image is None):
+        raise InputError("give IMAGE, or --batch FOLDER_OR_JSONL (not both)")
+    out_dir = out or _default_out(batch if batch is not None else image, batch is not None)  # type: ignore[arg-type]
     show = not quiet and err_console.is_terminal
 
-    if batch:
+    if batch is not None:
         if init is not None:
             raise InputError("--init is per item in --batch mode: give 'init' in the JSONL")
         from ..refine.batch import refine_batch
 
-        with _batch_progress(image, quiet) as on_item:
-            summary = refine_batch(image, out_dir, task=task, policy=policy, judge=judge, judge_model=model,
+        with _batch_progress(batch, quiet) as on_item:
+            summary = refine_batch(batch, out_dir, task=task, policy=policy, judge=judge, judge_model=model,
                                    config=config, report=not no_report, on_item=on_item,
                                    allowed_root=allowed_root)
         if as_json:

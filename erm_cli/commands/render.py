@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import InputError, RenderFailure
+from . import options as opt
 
 ALLOWED_ROOT_HELP = ("--batch: also allow paths in the JSONL under this folder (repeatable; by default only "
                      "the JSONL's own folder).")
@@ -17,34 +18,34 @@ KIND_HELP = "Language: matplotlib, plotly, svg, html, markdown, latex (default: 
 def render(
     code: str | None = typer.Argument(None, help="Code file or model answer (fenced blocks are extracted); "
                                          "'-' reads stdin.", show_default=False),
-    output: str | None = typer.Option(None, "-o", "--output", help="PNG path; '-' writes the PNG to stdout. "
-                                         "Default: CODE with a .png suffix."),
-    kind: str | None = typer.Option(None, "-k", "--kind", help=KIND_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    batch: Path | None = typer.Option(None, "--batch", help="JSONL of items: id + path (relative to the file) "
-                                         "or code, optional kind.", dir_okay=False),
-    out: Path | None = typer.Option(None, "--out", help="Output folder for --batch (PNGs + results.jsonl).",
-                                       file_okay=False),
-    workers: int | None = typer.Option(None, "-w", "--workers", min=1, max=64,
-                                          help="Concurrent renders for --batch (default: CPU count, 2..8)."),
+    output: str | None = opt.out_file("PNG path; '-' writes the PNG to stdout. Default: CODE with a .png "
+                                       "suffix."),
+    kind: str | None = opt.kind(KIND_HELP),
+    as_json: bool = opt.as_json(),
+    batch: Path | None = opt.batch("JSONL of items: id + path (relative to the file) or code, optional kind.",
+                                   dir_okay=False),
+    out: Path | None = opt.out_dir("Output folder for --batch (PNGs + results.jsonl).", file_okay=False),
+    workers: int | None = opt.workers("Concurrent renders for --batch (default: CPU count, 2..8)."),
     width: int | None = typer.Option(None, "--width", min=1, max=16384,
                                         help="Output width for SVG; viewport width for plotly (default 800)."),
     height: int | None = typer.Option(None, "--height", min=1, max=16384,
                                          help="Output height for SVG; viewport height for plotly (default 600)."),
     dpi: int = typer.Option(100, "--dpi", min=10, max=1200, help="matplotlib dpi."),
-    timeout: float = typer.Option(30.0, "--timeout", min=0.1, max=3600, help="Wall-clock limit per render (s)."),
+    timeout: float = opt.timeout("Wall-clock limit per render (s)."),
     mem_mb: int = typer.Option(1536, "--mem-mb", min=64, max=65536, help="Memory limit per render (MB)."),
     strict: bool = typer.Option(False, "--strict", help="Accepted for compatibility; no effect: every render "
                                 "runs in the bubblewrap jail (docs/SANDBOX.md)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the render cache."),
     refresh: bool = typer.Option(False, "--refresh", help="Re-render and overwrite cached results."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Re-run renders whose failure was cached "
-                                      "(and, with --batch, items that failed before)."),
+    retry_failed: bool = opt.retry_failed("Re-run renders whose failure was cached (and, with --batch, items "
+                                          "that failed before)."),
     allowed_root: list[Path] = typer.Option([], "--allowed-root", metavar="DIR", help=ALLOWED_ROOT_HELP),
     profile: str = typer.Option("erm", "--profile", help="erm, or visual-erm: render like the released "
                                 "Visual-ERM reward code (matplotlib defaults, SVG at 336x336)."),
     ray_address: str | None = typer.Option(None, "--ray", metavar="ADDRESS", help="--batch: "
                                            "render on Ray ('local', 'auto' or ray://HOST:PORT; docs/SCALING.md)."),
+    quiet: bool = opt.quiet(),
+    verbose: bool = opt.verbose(),
 ) -> None:
     """Render CODE to a PNG, or many items with --batch (progress on stderr, resumable after a kill)."""
     from ..renderers import KINDS, RenderOptions
@@ -61,12 +62,19 @@ def render(
     if batch is not None:
         if code is not None:
             raise InputError("give either CODE or --batch, not both")
+        if out is None and output is not None:  # the old spelling: --out DIR with --batch
+            opt.warn_deprecated("--out DIR with --batch", "--out-dir DIR", "render")
+            out, output = Path(output), None
+        if output is not None:
+            raise InputError("-o/--out is the PNG of one render; with --batch give --out-dir DIR")
         if out is None:
-            raise InputError("--batch needs --out DIR")
+            raise InputError("--batch needs --out-dir DIR")
         _render_batch(batch, out, options, workers, cache_mode, retry_failed, as_json, allowed_root, ray_address)
         return
     if ray_address is not None:
         raise InputError("--ray goes with --batch")
+    if out is not None:
+        raise InputError("--out-dir goes with --batch (one render: -o/--out FILE)")
     if code is None:
         raise InputError("missing CODE (a code file, or '-' for stdin); see erm render --help")
     _render_one(code, output, kind, options, cache_mode, as_json)

@@ -8,13 +8,13 @@ from pathlib import Path
 import typer
 
 from ..errors import InputError
+from . import options as opt
 
 
 def serve(
-    judge: str = typer.Option("critic", "--judge", "-j", help="Judge to serve: critic (no weights) or vlm."),
-    model: str | None = typer.Option(None, "--model", "-m",
-                                        help="Model spec for --judge vlm and/or --openai: tiny:qwen3-vl, hf:PATH, "
-                                             "vllm:PATH or openai:URL#MODEL."),
+    judge: str = opt.judge("Judge to serve: critic (no weights) or vlm."),
+    model: str | None = opt.model("Model spec for --judge vlm and/or --openai: tiny:qwen3-vl, hf:PATH, vllm:PATH "
+                                  "or openai:URL#MODEL."),
     openai: bool = typer.Option(False, "--openai",
                                 help="Also expose the --model (hf:, tiny: or vllm:) as an OpenAI-compatible "
                                      "/v1/chat/completions endpoint."),
@@ -29,7 +29,7 @@ def serve(
                                                      "(paths are refused without it)."),
     max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="Judgements running at once."),
     max_queue: int = typer.Option(64, "--max-queue", min=0, help="Requests waiting beyond that (then HTTP 503)."),
-    timeout: float = typer.Option(120.0, "--timeout", min=1.0, help="Seconds one item may run (then 504)."),
+    timeout: float = opt.timeout("Seconds one item may run (then 504).", default=120.0, min=1.0),
     max_body_mb: float = typer.Option(32.0, "--max-body-mb", min=0.1, help="Largest request body (then 413)."),
     max_items: int = typer.Option(256, "--max-items", min=1, help="Largest /reward batch."),
     max_pixels: int = typer.Option(16_000_000, "--max-pixels", min=1024,
@@ -53,6 +53,8 @@ def serve(
     profile: str | None = typer.Option(None, "--profile", help="Render code candidates like erm or like the "
                                        "released Visual-ERM reward (visual-erm; the default when --model is the "
                                        "released Visual-ERM judge)."),
+    quiet: bool = opt.quiet("No start-up lines on stderr."),
+    verbose: bool = opt.verbose(),
 ) -> None:
     """Serve the judge over HTTP: POST /judge, POST /reward (batches), GET /health;
     OpenAPI docs at /docs. With --openai also /v1/chat/completions for a local model.

@@ -8,20 +8,19 @@ from typing import List, Optional
 import typer
 
 from ..errors import InputError
+from . import options as opt
 
 TASKS = ("chart", "table", "svg", "all")
 
 
 def synth(
-    out: Path = typer.Option(
-        ...,
-        "--out",
-        "-o",
-        help="Output folder (data.jsonl, pairwise.jsonl, images/, "
-        "manifest.json). Re-running with the same settings resumes.",
+    out: Path = opt.out_dir(
+        "Output folder (data.jsonl, pairwise.jsonl, images/, manifest.json). Re-running with the same "
+        "settings resumes.",
+        default=...,
         file_okay=False,
     ),
-    task: str = typer.Option("all", "--task", "-t", help="chart, table, svg or all (N split evenly)."),
+    task: str = opt.task("chart, table, svg or all (N split evenly).", default="all"),
     n: int = typer.Option(
         100, "--n", "-n", min=1, max=10_000_000, help="Number of (reference, candidate) pairs."
     ),
@@ -29,7 +28,6 @@ def synth(
     max_errors: int = typer.Option(
         3,
         "--max-errors",
-        "-k",
         min=1,
         max=8,
         help="Most injected errors per candidate (each group holds a chain of 1..K).",
@@ -73,15 +71,15 @@ def synth(
     markdown_share: float = typer.Option(
         0.35, "--markdown-share", min=0.0, max=1.0, help="Share of Markdown tables (the rest are HTML)."
     ),
-    workers: Optional[int] = typer.Option(
-        None, "--workers", "-w", min=1, max=64, help="Concurrent renders (default: CPU count, 2..8)."
-    ),
+    workers: Optional[int] = opt.workers("Concurrent renders (default: CPU count, 2..8)."),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Start again in an output folder made with other settings."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the run statistics as JSON."),
+    as_json: bool = opt.as_json("Print the run statistics as JSON on stdout (with schema_version)."),
     ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Render on Ray "
                                               "('local', 'auto' or ray://HOST:PORT; docs/SCALING.md)."),
+    quiet: bool = opt.quiet(),
+    verbose: bool = opt.verbose(),
 ) -> None:
     """Generate labelled (reference, candidate) pairs: render ground truth and perturbed code, record the gold
     errors (category, severity, location, description), plus preference pairs and equivalent 'no error' pairs."""

@@ -17,8 +17,11 @@ import typer
 
 from ..console import console, print_json
 from ..errors import InputError
+from . import options as opt
+from .options import VocabularyGroup
 
 app = typer.Typer(
+    cls=VocabularyGroup,
     help="Train a judge (SFT) or a policy (GRPO) with TRL; export data and reward for verl.",
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -38,11 +41,11 @@ def _opt(*flags: str, help: str | None = None, panel: str | None = _COMMON) -> A
 CONFIG = _opt("--config", help="TOML / YAML / JSON file of settings (overrides the preset).", panel=None)
 SETS = typer.Option(None, "--set", metavar="KEY=VALUE", rich_help_panel=_COMMON,
                     help="Any other setting as KEY=VALUE (repeatable), e.g. --set warmup_ratio=0.03.")
-AS_JSON = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+AS_JSON = opt.as_json()
 
 
 def _shared_options(
-    model: Optional[str] = _opt("--model", help="VLM to train: hf:PATH or tiny:qwen3-vl.", panel=None),
+    model: Optional[str] = opt.model("VLM to train: hf:PATH or tiny:qwen3-vl."),
     config: Optional[Path] = CONFIG,
     max_steps: Optional[int] = _opt(
         "--max-steps", help="Stop after N optimizer steps (overrides epochs).", panel=None
@@ -59,16 +62,17 @@ def _shared_options(
     max_image_side: Optional[int] = _opt(
         "--max-image-side", help="Shrink images to this longest side (0 = no cap)."
     ),
-    limit: Optional[int] = _opt("--limit", help="Use the first N records / prompts."),
+    limit: Optional[int] = opt.limit("Use the first N records / prompts.", rich_help_panel=_COMMON),
     seed: Optional[int] = _opt("--seed"),
-    resume: Optional[bool] = _opt(
-        "--resume/--no-resume", help="Continue from the last checkpoint in OUT/checkpoints."
-    ),
+    resume: Optional[bool] = opt.resume("Continue from the last checkpoint in OUT/checkpoints.", default=None,
+                                        rich_help_panel=_COMMON),
     sets: Optional[list[str]] = SETS,
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the resolved settings (and where each came from); train nothing."
     ),
     as_json: bool = AS_JSON,
+    quiet: bool = opt.quiet(),
+    verbose: bool = opt.verbose(),
 ) -> None:
     """The options `reward` and `policy` share, declared once; :func:`_with_shared_options` adds them."""
 
@@ -134,7 +138,7 @@ def _command_params(local_vars: dict[str, Any]) -> dict[str, Any]:
 
 #: Parameter names that differ from the setting they set.
 _RENAMED = {"lr": "learning_rate", "evaluate": "eval", "reward_spec": "reward"}
-_NOT_SETTINGS = {"preset", "config", "sets", "as_json", "dry_run"}
+_NOT_SETTINGS = {"preset", "config", "sets", "as_json", "dry_run", "quiet", "verbose"}
 
 
 def _overrides(params: dict[str, Any]) -> dict[str, Any]:
@@ -229,14 +233,12 @@ def reward(
         help="VC-RewardBench / `erm synth` JSONL, a folder holding "
         "data.jsonl, or `erm synth --format sft` chat records.",
     ),
-    out: Optional[str] = _opt(
-        "--out", panel=None, help="Output folder; loads afterwards with --judge vlm --model hf:OUT."
-    ),
+    out: Optional[str] = opt.out_dir("Output folder; loads afterwards with --judge vlm --model hf:OUT."),
     preset: Optional[str] = _opt(
         "--preset", panel=None, help="Named settings: paper-sft, cpu-tiny-sft (see `erm train presets`)."
     ),
     batch_size: Optional[int] = _opt("--batch-size", help="Global batch (all devices, after accumulation)."),
-    task: Optional[str] = _opt("--task", help="Only chart, table or svg records."),
+    task: Optional[str] = opt.task("Only chart, table or svg records.", default=None, rich_help_panel=_COMMON),
     evaluate: Optional[bool] = _opt(
         "--eval/--no-eval", panel=_REWARD, help="Run `erm bench judge` metrics (F1, Sc) on a held-out split."
     ),
@@ -273,16 +275,15 @@ def policy(
     reward_spec: Optional[str] = _opt(
         "--reward", panel=None, help="critic | vlm:SPEC | remote:URL (an `erm serve` endpoint)."
     ),
-    out: Optional[str] = _opt("--out", panel=None, help="Output folder for the trained policy (hf:OUT)."),
+    out: Optional[str] = opt.out_dir("Output folder for the trained policy (hf:OUT)."),
     preset: Optional[str] = _opt(
         "--preset", panel=None, help="Named settings: paper-grpo, cpu-tiny-grpo (see `erm train presets`)."
     ),
     batch_size: Optional[int] = _opt(
         "--batch-size", help="Prompts per rollout round (verl's train_batch_size)."
     ),
-    task: Optional[str] = _opt(
-        "--task", help="chart, table or svg: only these items (or a flat folder's task)."
-    ),
+    task: Optional[str] = opt.task("chart, table or svg: only these items (or a flat folder's task).", default=None,
+                                   rich_help_panel=_COMMON),
     num_generations: Optional[int] = _opt("--num-generations", help="Rollouts per prompt.", panel=_POLICY),
     max_completion_length: Optional[int] = _opt("--max-completion-length", panel=_POLICY),
     beta: Optional[float] = _opt("--beta", help="KL-loss coefficient.", panel=_POLICY),
@@ -325,18 +326,13 @@ def export_verl(
     data: str = typer.Option(
         ..., "--data", help="A folder of reference images or a VC-RewardBench / synth JSONL."
     ),
-    out: str = typer.Option(
-        ...,
-        "--out",
-        help="Output folder: train.parquet (+ val.parquet), erm_reward.py, run_grpo.sh, images/.",
-    ),
+    out: str = opt.out_dir("Output folder: train.parquet (+ val.parquet), erm_reward.py, run_grpo.sh, images/.",
+                           default=...),
     reward_spec: str = typer.Option(
         "critic", "--reward", help="critic | vlm:SPEC | remote:URL, baked into the reward module."
     ),
-    task: Optional[str] = typer.Option(
-        None, "--task", help="Only chart, table or svg (or a flat folder's task)."
-    ),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Export the first N prompts."),
+    task: Optional[str] = opt.task("Only chart, table or svg (or a flat folder's task).", default=None),
+    limit: Optional[int] = opt.limit("Export the first N prompts."),
     val_fraction: float = typer.Option(
         0.0, "--val-fraction", help="Share of prompts written to val.parquet."
     ),
@@ -347,6 +343,8 @@ def export_verl(
     format_weight: float = typer.Option(0.0, "--format-weight"),
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = AS_JSON,
+    quiet: bool = opt.quiet(),
+    verbose: bool = opt.verbose(),
 ) -> None:
     """Write a verl-ready parquet and a reward module (verl ``compute_score``) that scores with erm."""
     from ..train.export_verl import export_verl as run_export
@@ -404,7 +402,7 @@ def presets(
         console.print("  " + ", ".join(f"{k}={v}" for k, v in p.settings.items()), soft_wrap=False)
 
 
-CRITIC_OUT = typer.Option(..., "--out", help="Output folder: verifier_model.json and its manifest, resumable caches.")
+CRITIC_OUT = opt.out_dir("Output folder: verifier_model.json and its manifest, resumable caches.", default=...)
 
 
 @app.command("critic")
@@ -412,8 +410,10 @@ def critic(
     out: Path = CRITIC_OUT,
     n_bases: int = typer.Option(160, "--n-bases", help="About this many generated base figures (half charts, a quarter tables, a quarter SVG)."),
     seed: int = typer.Option(0, "--seed"),
-    workers: int = typer.Option(2, "--workers", help="Parallel renders and critic processes."),
+    workers: int = opt.workers("Parallel renders and critic processes.", default=2),
     as_json: bool = AS_JSON,
+    quiet: bool = opt.quiet(),
+    verbose: bool = opt.verbose(),
 ) -> None:
     """Train the critic's learned verifier on erm-generated pairs (needs the train-critic extra)."""
     from ..console import progress

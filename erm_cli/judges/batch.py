@@ -19,7 +19,7 @@ from .base import Judge
 def judge_records(records: Sequence[VCBenchRecord], judge: Judge, out_path: Path, *, workers: int = 2,
                   resume: bool = True, on_progress: Callable[[int, int], None] | None = None,
                   executor: Any = None, judge_factory: Callable[[], Any] | None = None,
-                  fail_under: float | None = None) -> dict[str, Any]:
+                  fail_under: float | None = None, render_options: Any = None) -> dict[str, Any]:
     """Judge ``records`` into ``out_path`` (resumable). ``executor`` (e.g. a Ray pool) judges on its workers,
     each with a judge from ``judge_factory``; the rows are written here in the same format. The summary
     counts items judged, items whose candidate did not render (reward 0) and items that failed alone, and
@@ -27,7 +27,8 @@ def judge_records(records: Sequence[VCBenchRecord], judge: Judge, out_path: Path
     from ..bench.judge_bench import JudgeItem, judge_items
 
     items = [JudgeItem(id=r.id, task=r.task, reference=r.gt_img_path, candidate=r.pred_path, gold=list(r.errors),
-                       candidate_is_code=r.pred_is_code, error=r.error) for r in records]
+                       candidate_is_code=r.pred_is_code, error=r.error, render_options=render_options)
+             for r in records]
     before = 0
     if resume and out_path.exists():
         from ..jsonl import read_jsonl_by_id
