@@ -193,3 +193,22 @@ def test_warm_pool_survives_the_threads_that_used_it() -> None:
     render_many([BASELINE + f"# again {i}\n" for i in range(3)], workers=3, cache=False)
     assert mpl(BASELINE).ok
     assert get_pool()._proc is not None and get_pool()._proc.pid == pid
+
+
+def test_a_warmed_spare_starts_the_code_from_a_clean_pyplot(baseline_sha: str) -> None:
+    """Spare workers draw a fixed throw-away chart before they take a job (copy-on-write warm-up): the code
+    still finds no figure open, figure numbers from 1, erm's rc defaults, and renders byte for byte."""
+    probe = PLT + (
+        "import matplotlib\n"
+        "assert plt.get_fignums() == [], plt.get_fignums()\n"
+        "assert matplotlib.rcParams['font.sans-serif'][0] == 'DejaVu Sans'\n"
+        "assert tuple(matplotlib.rcParams['figure.figsize']) == (8.0, 6.0)\n"
+        "fig = plt.figure()\n"
+        "assert fig.number == 1, fig.number\n"
+        "plt.close(fig)\n"
+    ) + BASELINE[len(PLT):]
+    for gap in (0.0, 0.0, 0.6, 0.6):  # back to back (maybe cold spares) and after a pause (warmed spares)
+        time.sleep(gap)
+        result = mpl(probe)
+        assert result.ok, result.error
+        assert hashlib.sha256(result.png).hexdigest() == baseline_sha

@@ -11,7 +11,9 @@ For a simple matplotlib chart, an SVG icon and an HTML table, in one run on one 
 * plus the wall time of ``erm --help``.
 
 Plus the same figure drawn **in this process** (matplotlib draw + ``savefig``; ``cairosvg.svg2png``), the
-floor any sandbox adds to. Targets: warm at least 5x faster than cold; matplotlib warm at most 1.6x the
+floor any sandbox adds to. The warm renders and the in-process draws are timed in alternating blocks of
+``BLOCK`` (each block back to back), so that a change in machine load during the run hits both sides of
+the ratio; the CPU per warm render includes the spare processes the zygote forks (and warms) after each. Targets: warm at least 5x faster than cold; matplotlib warm at most 1.6x the
 in-process draw + savefig; SVG at most 15 ms per icon; cache hit at most 5 ms; ``erm --help`` at most 0.3 s.
 ``python -m erm_cli.bench.render_speed [--quick] [--json]`` prints the table. Figures, not asserts.
 """
@@ -184,6 +186,10 @@ def tree_cpu_seconds() -> float:
 
 
 # --------------------------------------------------------------------------------------- measures
+#: Renders per block when the warm sandbox and the in-process draw are measured in alternation.
+BLOCK = 3
+
+
 def measure_kind(kind: str, repeats: int = 5, cold_repeats: int | None = None) -> dict[str, Any]:
     """Median ms per render for (a) cold, (b) warm sandbox and (c) cache hit, for one kind."""
     from ..renderers import render
@@ -205,15 +211,35 @@ def measure_kind(kind: str, repeats: int = 5, cold_repeats: int | None = None) -
     if not first.ok:
         row["error"] = first.error
         return row
+    time.sleep(0.5)
     cpu0 = tree_cpu_seconds()
-    row["warm_ms"] = _median_ms(lambda: render(code, kind=kind, cache=False), repeats)
-    time.sleep(0.5)  # the zygote's spares for the next render are forked after each answer: count them too
-    row["warm_cpu_ms"] = round((tree_cpu_seconds() - cpu0) / repeats * 1000.0, 1)
+    warm_once = lambda: render(code, kind=kind, cache=False)  # noqa: E731
     if kind in INPROCESS:
+        # Interleaved blocks (sandbox renders back to back, then in-process draws back to back, a short
+        # pause between blocks), so that both sides of the ratio see the same machine load.
         inproc = INPROCESS[kind](code)
         inproc()  # imports, font caches
-        row["inprocess_ms"] = _median_ms(inproc, repeats)
+        warm_times: list[float] = []
+        inproc_times: list[float] = []
+        block = min(repeats, BLOCK)
+        rounds = max(1, -(-repeats // block))
+        cpu_spent = 0.0
+        for _ in range(rounds):
+            cpu_block = tree_cpu_seconds()
+            warm_times += [_median_ms(warm_once, 1) for _ in range(block)]
+            time.sleep(0.5)  # the spares forked after each answer (and their warm-up) count as the render's CPU
+            cpu_spent += tree_cpu_seconds() - cpu_block
+            inproc_times += [_median_ms(inproc, 1) for _ in range(block)]
+            time.sleep(0.2)
+        row["warm_ms"] = statistics.median(warm_times)
+        row["inprocess_ms"] = statistics.median(inproc_times)
         row["warm_over_inprocess"] = round(row["warm_ms"] / row["inprocess_ms"], 2)
+        row["warm_cpu_ms"] = round(cpu_spent / len(warm_times) * 1000.0, 1)
+        row["ratio_samples"] = len(warm_times)
+    else:
+        row["warm_ms"] = _median_ms(warm_once, repeats)
+        time.sleep(0.5)  # the zygote's spares for the next render are forked after each answer: count them too
+        row["warm_cpu_ms"] = round((tree_cpu_seconds() - cpu0) / repeats * 1000.0, 1)
     cached = _salted(code, kind)
     render(cached, kind=kind)  # store it
     row["cache_hit_ms"] = _median_ms(lambda: render(cached, kind=kind), max(repeats, 20))
@@ -293,7 +319,9 @@ def format_table(result: dict[str, Any]) -> str:
         *("met" if checks[k] else "NOT met" for k in ("warm_speedup", "cache_hit", "help"))))
     m = result["machine"]
     load = ", ".join(f"{x:.2f}" for x in m["loadavg"]) if m.get("loadavg") else "n/a"
-    lines.append(f"machine: {m['cpus']} CPUs, load average {load}; medians of {result['repeats']} runs")
+    paired = max((r.get("ratio_samples") or 0) for r in result["rows"]) if result["rows"] else 0
+    lines.append(f"machine: {m['cpus']} CPUs, load average {load}; medians of {result['repeats']} runs"
+                 + (f" ({paired} for warm vs in-process, alternating blocks of {BLOCK})" if paired else ""))
     return "\n".join(lines)
 
 
