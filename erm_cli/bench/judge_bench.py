@@ -576,8 +576,12 @@ def _check_run_dir(out: Path, label: str, fp: str, resume: bool) -> None:
     info.write_text(json.dumps({"judge": label, "fingerprint": fp}))
 
 
-def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> dict[str, Any]:
-    """The whole ``erm bench judge`` run; returns the metrics document (also written to metrics.json)."""
+def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, executor: Any = None) -> dict[str, Any]:
+    """The whole ``erm bench judge`` run; returns the metrics document (also written to metrics.json).
+    ``executor`` (``--ray``): the judge's items run on its workers, each building the judge once; the
+    baselines, pairwise rewards and matching stay here."""
+    from functools import partial
+
     from ..judges import get_judge
     from .report import write_judge_report
 
@@ -625,7 +629,9 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None) -> 
     points: dict[str, list[dict[str, Any]]] = {}
     margins: dict[str, list[float]] = {}
     for lab, judge, path, itemised in runs:
-        rows = judge_items(judge, lab, items, path, workers=cfg.workers, resume=cfg.resume, progress=progress)
+        remote = executor if (executor is not None and lab == label) else None
+        rows = judge_items(judge, lab, items, path, workers=cfg.workers, resume=cfg.resume, progress=progress,
+                           executor=remote, judge_factory=partial(get_judge, cfg.judge, **judge_opts))
         prow = None
         if pair_items:
             prow = judge_pairs(

@@ -461,6 +461,47 @@ def _done_ids(path: Path) -> dict[str, dict[str, Any]]:
     return read_jsonl_by_id(path)
 
 
+def evaluate_safely(item: PolicyItem, opts: PolicyOptions) -> dict[str, Any]:
+    """:func:`evaluate_item`, with an unexpected failure recorded as this item's error (an InputError
+    still stops the run)."""
+    try:
+        return evaluate_item(item, opts)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure fails this item alone
+        return {"id": item.id, "task": item.task,
+                "error": f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+
+
+class PolicyTask:
+    """One item's evaluation as a picklable callable for an executor (``--ray``): each worker builds its
+    judge once from ``make_judge`` (None: no reward)."""
+
+    def __init__(self, opts: PolicyOptions, make_judge: Callable[[], Any] | None) -> None:
+        self.opts = PolicyOptions(judge=None, timeout=opts.timeout, strict=opts.strict, embedders=opts.embedders)
+        self.make_judge = make_judge
+        self._ready = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"opts": self.opts, "make_judge": self.make_judge, "_ready": False}
+
+    def warm(self) -> None:
+        if not self._ready:
+            if self.make_judge is not None:
+                from .judge_bench import ensure_loaded
+
+                self.opts.judge = self.make_judge()
+                ensure_loaded(self.opts.judge)
+            self._ready = True
+
+    def __call__(self, item: PolicyItem) -> dict[str, Any]:
+        self.warm()
+        return evaluate_safely(item, self.opts)
+
+    def failed(self, item: PolicyItem, reason: str) -> dict[str, Any]:
+        return {"id": item.id, "task": item.task, "error": reason}
+
+
 def run_policy_bench(
     predictions: str | Path,
     references: str | Path,
@@ -474,9 +515,13 @@ def run_policy_bench(
     resume: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
     allowed_root: Iterable[str | Path] = (),
+    executor: Any = None,
+    judge_factory: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every prediction; write ``results.jsonl``, ``metrics.json`` and ``report.md`` to ``out_dir``.
-    Paths in the JSONL files must resolve inside their folder or an ``allowed_root`` (else the item fails)."""
+    Paths in the JSONL files must resolve inside their folder or an ``allowed_root`` (else the item fails).
+    ``executor`` (``--ray``): items are evaluated on its workers, each with a judge from ``judge_factory``
+    (a picklable callable; by default ``judge`` itself is shipped); results are written here as they come."""
     from .report import write_policy_report
 
     out = Path(out_dir)
@@ -488,7 +533,7 @@ def run_policy_bench(
         results_path.unlink()
     todo = [it for it in items if it.id not in done]
     opts = PolicyOptions(judge=judge, timeout=timeout, strict=strict, embedders=embedders)
-    if todo and judge is not None:
+    if todo and judge is not None and executor is None:
         from .judge_bench import ensure_loaded
 
         ensure_loaded(judge)  # a model that cannot load stops here with its own error
@@ -498,16 +543,9 @@ def run_policy_bench(
         on_progress(finished[0], len(items))
 
     def one(item: PolicyItem) -> None:
-        try:
-            rec = evaluate_item(item, opts)
-        except InputError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - an unexpected failure fails this item alone
-            rec = {
-                "id": item.id,
-                "task": item.task,
-                "error": f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-            }
+        record(item, evaluate_safely(item, opts))
+
+    def record(item: PolicyItem, rec: dict[str, Any]) -> None:
         with lock:
             with results_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
@@ -516,7 +554,16 @@ def run_policy_bench(
             if on_progress:
                 on_progress(finished[0], len(items))
 
-    if workers <= 1:
+    if executor is not None and todo:
+        from .judge_bench import _Given
+
+        make = judge_factory or (_Given(judge) if judge is not None else None)
+        from dataclasses import replace
+
+        remote = [replace(it, ref_image=it.ref_image.resolve()) if it.ref_image is not None else it for it in todo]
+        for index, rec in executor.map_unordered(PolicyTask(opts, make), remote):  # absolute paths for workers
+            record(todo[index], rec)
+    elif workers <= 1:
         for it in todo:
             one(it)
     else:

@@ -109,9 +109,14 @@ def refine_batch(
     report: bool = True,
     on_item: Callable[[dict[str, Any]], None] | None = None,
     allowed_root: Sequence[str | Path] = (),
+    executor: Any = None,
 ) -> dict[str, Any]:
-    """Refine every item; returns the batch summary (also written to ``out_dir/summary.json``)."""
-    from .api import build_judge, refine_image
+    """Refine every item; returns the batch summary (also written to ``out_dir/summary.json``).
+
+    ``executor`` (``--ray``): items are refined on its workers, each building the policy and the judge once;
+    a worker writes the item's folder under ``out_dir/items/`` (on a multi-node cluster ``out_dir`` must be
+    on storage every node sees) and the driver appends the ``predictions.jsonl`` line as results come."""
+    from .api import build_judge
     from .policy import get_policy
 
     config = config or RefineConfig()
@@ -132,37 +137,25 @@ def refine_batch(
     t0 = time.perf_counter()
     records: list[dict[str, Any]] = list(kept)
     with pred_path.open("a", encoding="utf-8") as fh:
-        for it in todo:
-            item_dir = out / "items" / it.id
-            rec: dict[str, Any] = {"id": it.id, "gt_img_path": os.path.relpath(it.image.resolve(), out.resolve())}
-            t1 = time.perf_counter()
-            try:
-                if it.error is not None:
-                    raise InputError(it.error)
-                result, paths = refine_image(it.image, out_dir=item_dir, task=it.task if task == "auto" else task,
-                                             policy=the_policy, judge=the_judge, config=config,
-                                             init=str(it.init) if it.init else None, report=report,
-                                             source={"id": it.id})
-                rec.update({"category": result.task, "status": "ok",
-                            "pred_code_path": os.path.relpath(paths["code"], out),
-                            "pred_img_path": os.path.relpath(paths["render"], out) if "render" in paths else None,
-                            "reward_initial": round(result.initial.reward, 6), "reward": round(result.best.reward, 6),
-                            "errors_initial": result.initial.n_errors, "errors": result.best.n_errors,
-                            "render_ok": result.best.render_ok, "rounds": len(result.rounds) - 1,
-                            "candidates": len(result.candidates), "tokens": result.tokens,
-                            "stop_reason": result.stop_reason,
-                            "reward_per_round": [round(r.best_reward, 6) for r in result.rounds]})
-            except ErmError as exc:
-                rec.update({"status": "failed", "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                            "exit_code": exc.exit_code})
-            except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
-                rec.update({"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"[:500]})
-            rec["seconds"] = round(time.perf_counter() - t1, 3)
+        def record(rec: dict[str, Any]) -> None:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
             fh.flush()
             records.append(rec)
             if on_item is not None:
                 on_item(rec)
+
+        if executor is not None and todo:
+            from dataclasses import replace
+
+            # the workers' working folder is not this one: every path they get is absolute
+            job = RefineTask(out.resolve(), task, policy, judge, judge_model, config, report)
+            remote = [replace(it, image=it.image.resolve(), init=it.init.resolve() if it.init else None)
+                      for it in todo]
+            for _, rec in executor.map_unordered(job, remote):
+                record(rec)
+        else:
+            for it in todo:
+                record(refine_item(it, out, task, the_policy, the_judge, config, report))
     summary = summarise(records)
     summary.update({"items": len(items), "skipped_done": len(kept), "ran": len(todo),
                     "seconds": round(time.perf_counter() - t0, 3), "predictions": str(pred_path),
@@ -170,6 +163,70 @@ def refine_batch(
                     "judge": {"name": the_judge.name, "version": the_judge.version}})
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
+
+
+def refine_item(it: BatchItem, out: Path, task: str, the_policy: Any, the_judge: Any, config: RefineConfig,
+                report: bool) -> dict[str, Any]:
+    """Refine one item into ``out/items/<id>/``; its ``predictions.jsonl`` line (status ok or failed with the
+    reason: a bad item never stops the batch)."""
+    from .api import refine_image
+
+    item_dir = out / "items" / it.id
+    rec: dict[str, Any] = {"id": it.id, "gt_img_path": os.path.relpath(it.image.resolve(), out.resolve())}
+    t1 = time.perf_counter()
+    try:
+        if it.error is not None:
+            raise InputError(it.error)
+        result, paths = refine_image(it.image, out_dir=item_dir, task=it.task if task == "auto" else task,
+                                     policy=the_policy, judge=the_judge, config=config,
+                                     init=str(it.init) if it.init else None, report=report,
+                                     source={"id": it.id})
+        rec.update({"category": result.task, "status": "ok",
+                    "pred_code_path": os.path.relpath(paths["code"], out),
+                    "pred_img_path": os.path.relpath(paths["render"], out) if "render" in paths else None,
+                    "reward_initial": round(result.initial.reward, 6), "reward": round(result.best.reward, 6),
+                    "errors_initial": result.initial.n_errors, "errors": result.best.n_errors,
+                    "render_ok": result.best.render_ok, "rounds": len(result.rounds) - 1,
+                    "candidates": len(result.candidates), "tokens": result.tokens,
+                    "stop_reason": result.stop_reason,
+                    "reward_per_round": [round(r.best_reward, 6) for r in result.rounds]})
+    except ErmError as exc:
+        rec.update({"status": "failed", "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    "exit_code": exc.exit_code})
+    except Exception as exc:  # noqa: BLE001 - one bad item must not stop the batch
+        rec.update({"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"[:500]})
+    rec["seconds"] = round(time.perf_counter() - t1, 3)
+    return rec
+
+
+class RefineTask:
+    """One item's refinement as a picklable callable for an executor (``--ray``): each worker builds the
+    policy and the judge once, by name, and refines items with :func:`refine_item`."""
+
+    def __init__(self, out: Path, task: str, policy: str | None, judge: str, judge_model: str | None,
+                 config: RefineConfig, report: bool) -> None:
+        self.out, self.task, self.policy, self.judge, self.judge_model = out, task, policy, judge, judge_model
+        self.config, self.report = config, report
+        self._built: tuple[Any, Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_built": None}
+
+    def warm(self) -> None:
+        if self._built is None:
+            from .api import build_judge
+            from .policy import get_policy
+
+            self._built = (get_policy(self.policy), build_judge(self.judge, self.judge_model))
+
+    def __call__(self, it: BatchItem) -> dict[str, Any]:
+        self.warm()
+        the_policy, the_judge = self._built  # type: ignore[misc]
+        return refine_item(it, self.out, self.task, the_policy, the_judge, self.config, self.report)
+
+    def failed(self, it: BatchItem, reason: str) -> dict[str, Any]:
+        return {"id": it.id, "gt_img_path": os.path.relpath(it.image.resolve(), self.out.resolve()),
+                "status": "failed", "error": reason, "seconds": 0.0}
 
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
