@@ -80,6 +80,8 @@ def judge(
     ),
     quiet: bool = opt.quiet(),
     verbose: bool = opt.verbose(),
+    ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Run the items on Ray "
+                                              "('local', 'auto', HOST:PORT or ray://HOST:PORT; docs/SCALING.md)."),
 ) -> None:
     """Score a judge on VC-RewardBench-format data: F1_hard / F1_soft / Sc, AUROC, pairwise accuracy, baselines on the same items, a Markdown report with plots."""
     from ..bench.judge_bench import BASELINES, JudgeBenchConfig, judge_label, run_judge_bench
@@ -120,8 +122,10 @@ def judge(
         limit=limit,
         allowed_root=tuple(allowed_root),
     )
-    with progress() as bar:
-        metrics = run_judge_bench(cfg, progress=_progress_callback(bar))
+    from ..distributed.ray_pool import optional_pool
+
+    with optional_pool(ray_address, workers) as executor, progress() as bar:
+        metrics = run_judge_bench(cfg, progress=_progress_callback(bar), executor=executor)
     if as_json:
         print_json(metrics)
         return
@@ -203,6 +207,8 @@ def policy(
     ),
     quiet: bool = opt.quiet(),
     verbose: bool = opt.verbose(),
+    ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Run the items on Ray "
+                                              "('local', 'auto', HOST:PORT or ray://HOST:PORT; docs/SCALING.md)."),
 ) -> None:
     """Vision-to-code metrics: render rate, ChartMimic-style chart F1s, TEDS / TEDS-S, SVG MSE / SSIM, and the judge's reward."""
     from ..bench.policy import run_policy_bench
@@ -219,7 +225,12 @@ def policy(
         judge_obj = get_judge(judge_name, **({"model": model} if model else {}))
     embedders = tuple(EmbeddingScorer(p, n) for p, n in ((dino, "dino"), (clip, "clip")) if p is not None)
     run_dir = out or DEFAULT_ROOT / f"policy-{_safe_name(predictions.stem)}"
-    with progress() as bar:
+    from functools import partial
+
+    from ..distributed.ray_pool import optional_pool
+
+    factory = partial(get_judge, judge_name, **({"model": model} if model else {})) if judge_obj else None
+    with optional_pool(ray_address, workers) as executor, progress() as bar:
         update = _progress_callback(bar)
         summary = run_policy_bench(
             predictions,
@@ -233,6 +244,8 @@ def policy(
             resume=resume,
             on_progress=lambda d, t: update("policy items", d, t),
             allowed_root=allowed_root,
+            executor=executor,
+            judge_factory=factory,
         )
     if as_json:
         print_json(summary)

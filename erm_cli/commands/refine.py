@@ -46,6 +46,9 @@ def refine(
     verbose: bool = opt.verbose(),
     allowed_root: list[Path] = typer.Option([], "--allowed-root", metavar="DIR", help="--batch: also allow paths in the JSONL "
                                             "under this folder (repeatable; by default only the JSONL's folder)."),
+    ray_address: str | None = typer.Option(None, "--ray", metavar="ADDRESS", help="--batch: refine the items on "
+                                           "Ray, one item per CPU ('local', 'auto', HOST:PORT or ray://HOST:PORT; "
+                                           "docs/SCALING.md)."),
 ) -> None:
     """Refine code for IMAGE: K drafts, then N rounds of judge-guided revision that keep only improvements.
 
@@ -72,16 +75,19 @@ def refine(
         raise InputError("give IMAGE, or --batch FOLDER_OR_JSONL (not both)")
     out_dir = out or _default_out(batch if batch is not None else image, batch is not None)  # type: ignore[arg-type]
     show = not quiet and err_console.is_terminal
+    if ray_address is not None and batch is None:
+        raise InputError("--ray goes with --batch")
 
     if batch is not None:
         if init is not None:
             raise InputError("--init is per item in --batch mode: give 'init' in the JSONL")
+        from ..distributed.ray_pool import optional_pool
         from ..refine.batch import refine_batch
 
-        with _batch_progress(batch, quiet) as on_item:
+        with optional_pool(ray_address) as executor, _batch_progress(batch, quiet) as on_item:
             summary = refine_batch(batch, out_dir, task=task, policy=policy, judge=judge, judge_model=model,
                                    config=config, report=not no_report, on_item=on_item,
-                                   allowed_root=allowed_root)
+                                   allowed_root=allowed_root, executor=executor)
         if as_json:
             print_json(summary)
         else:
