@@ -68,8 +68,12 @@ _json_written = False
 
 
 def print_json(data: Any) -> None:
-    """Write ``data`` as JSON on stdout (never mixed with rich markup)."""
+    """Write ``data`` as JSON on stdout (never mixed with rich markup); an object gets ``schema_version``
+    (erm_cli/schemas.py, docs/SCHEMAS.md)."""
+    from .schemas import stamp
+
     global _json_written
+    data = stamp(dict(data)) if isinstance(data, dict) else data
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
     _json_written = True
@@ -82,7 +86,7 @@ def print_json_error(code: int, message: str) -> None:
     the rest)."""
     if _json_written:
         return
-    from .judges.verdict import SCHEMA_VERSION
+    from .schemas import SCHEMA_VERSION
 
     print_json({"schema_version": SCHEMA_VERSION, "error": {"code": int(code), "message": message}})
 

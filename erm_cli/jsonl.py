@@ -79,7 +79,9 @@ class JsonlSink:
         self._lock = threading.Lock()
 
     def write(self, row: dict[str, Any]) -> None:
-        line = json.dumps(row, ensure_ascii=False, default=str) + "\n"
+        from .schemas import stamp
+
+        line = json.dumps(stamp(row), ensure_ascii=False, default=str) + "\n"  # with schema_version
         with self._lock, self.path.open("a", encoding="utf-8") as fh:
             fh.write(line)
             fh.flush()

@@ -138,6 +138,10 @@ def score_candidate(
         verdict.info["task_guessed"] = True
     if render_info:
         verdict.info.setdefault("render", render_info)
+    from ..schemas import provenance
+
+    verdict.info.setdefault("versions", provenance(the_judge, profile=getattr(render_options, "profile", None)
+                                                   or "erm"))
     verdict.timings["total"] = time.perf_counter() - t0
     return verdict
 

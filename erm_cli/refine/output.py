@@ -50,7 +50,9 @@ class TrajectoryWriter(Observer):
         if candidate.png:
             (self.renders / f"{candidate.id}.png").write_bytes(candidate.png)
         if self._fh is not None:
-            self._fh.write(json.dumps(candidate.to_dict(), ensure_ascii=False, default=str) + "\n")
+            from ..schemas import stamp
+
+            self._fh.write(json.dumps(stamp(candidate.to_dict()), ensure_ascii=False, default=str) + "\n")
             self._fh.flush()
 
     def on_finish(self, result: RefineResult) -> None:
@@ -108,6 +110,8 @@ def write_outputs(result: RefineResult, out_dir: Path, reference: Image.Image,
     summary = result.to_dict()
     summary["source"] = source or {}
     summary["outputs"] = {k: os.path.relpath(v, out_dir) for k, v in paths.items()}
-    _atomic_write(out_dir / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False, default=str).encode())
+    from ..schemas import stamp
+
+    _atomic_write(out_dir / SUMMARY, json.dumps(stamp(summary), indent=2, ensure_ascii=False, default=str).encode())
     paths["summary"] = str(out_dir / SUMMARY)
     return paths

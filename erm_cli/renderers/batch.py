@@ -170,7 +170,9 @@ def _write_png(out_dir: Path, name: str, png: bytes) -> None:
 
 
 def _append_line(fd: int, rec: dict[str, Any]) -> None:
-    data = (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8")
+    from ..schemas import stamp
+
+    data = (json.dumps(stamp(rec), ensure_ascii=False) + "\n").encode("utf-8")  # with schema_version
     os.write(fd, data)  # one write on an O_APPEND descriptor: whole lines or nothing on a kill
 
 
@@ -254,10 +256,12 @@ def render_batch(jsonl: str | Path, out_dir: str | Path, *, options: RenderOptio
 
 def _compact(results_path: Path, items: list[BatchItem], done: dict[str, dict[str, Any]]) -> None:
     """Rewrite the results file in input order, one line per id (atomic replace)."""
+    from ..schemas import stamp
+
     tmp = results_path.with_name(f".{results_path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for it in items:
             rec = done.get(it.id)
             if rec is not None:
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                fh.write(json.dumps(stamp(rec), ensure_ascii=False) + "\n")
     os.replace(tmp, results_path)

@@ -287,10 +287,12 @@ def make_metrics_callback(path: Path) -> Any:
         ) -> None:
             if not logs or not state.is_world_process_zero:
                 return
+            from ..schemas import stamp
+
             row = {"step": state.global_step, "seconds": round(time.perf_counter() - self.t0, 3)}
             row.update({k: _plain(v) for k, v in logs.items()})
             with path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row) + "\n")
+                fh.write(json.dumps(stamp(row)) + "\n")  # with schema_version
 
     return MetricsFile()
 
