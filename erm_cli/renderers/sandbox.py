@@ -137,6 +137,9 @@ def jail_command(mpl_dir: Path, family: str = "python") -> list[str]:
     exe_dir = os.path.dirname(os.path.realpath(sys.executable))
     if not any(exe_dir.startswith(b + "/") for b in bound) and not exe_dir.startswith("/usr/"):
         args += ["--ro-bind", exe_dir, exe_dir]
+        bound.append(exe_dir)
+    for site_dir in _outside_site_dirs(bound):
+        args += ["--ro-bind", site_dir, site_dir]
     # MPLCONFIGDIR must be writable for uid 65534, or matplotlib ignores it and rescans every system font;
     # it lives in the zygote's /tmp, which no worker sees (each gets a private /tmp)
     args += ["--ro-bind", str(ZYGOTE_SCRIPT), "/erm/zygote.py", "--perms", "01777", "--dir", JAIL_MPL_DIR]
@@ -149,6 +152,22 @@ def jail_command(mpl_dir: Path, family: str = "python") -> list[str]:
     args += ["--setenv", "ERM_ZYGOTE_FAMILY", family]
     args += [sys.executable, "-I", "/erm/zygote.py"]
     return _with_readable_parents(args)
+
+
+def _outside_site_dirs(bound: list[str]) -> list[str]:
+    """``site-packages`` / ``dist-packages`` directories on ``sys.path`` outside the bound prefixes: a
+    ``.pth`` file of the interpreter's own site directory can list another environment's (an
+    unprivileged user's venv over a shared one); the jailed ``python -I`` processes the same ``.pth``.
+    Only directories so named are bound, never a project checkout or the current directory."""
+    out: list[str] = []
+    for entry in sys.path:
+        path = os.path.realpath(entry) if entry else ""
+        if os.path.basename(path) not in ("site-packages", "dist-packages") or not os.path.isdir(path):
+            continue
+        if path.startswith("/usr/") or any(path == b or path.startswith(b + "/") for b in bound + out):
+            continue
+        out.append(path)
+    return out
 
 
 def _with_readable_parents(args: list[str]) -> list[str]:
