@@ -1,9 +1,11 @@
-"""erm's reward entry points driven through the frameworks' own code, where it is installed
-(``pip install --no-deps verl==0.9.1 openrlhf==0.11.2`` beside erm; see docs/RL-INTEGRATION.md):
+"""erm's reward entry points driven through the frameworks' own code. ``make test`` installs it (the Makefile's
+``rl-test`` step: ``pip install --no-deps verl==0.9.1 openrlhf==0.11.2`` plus the ``rl-test`` extra beside erm;
+elsewhere these tests skip; see docs/RL-INTEGRATION.md):
 
 - verl 0.9.1: the documented command and ``run_grpo.sh`` composed with verl's own Hydra config (an unknown
   key fails the composition); the custom reward loaded by verl's ``get_custom_reward_fn`` and scored by its
-  reward-loop ``naive`` manager and its legacy ``batch`` and ``prime`` managers on a real ``DataProto``;
+  reward-loop ``naive`` manager (alone and inside a ``RewardLoopWorker``, the class each Ray actor of verl's
+  ``RewardLoopManager`` runs) and its legacy ``batch`` and ``prime`` managers on a real ``DataProto``;
 - OpenRLHF 0.11.2: the documented flags parsed by ``train_ppo_ray``'s own argparse parser, and its
   ``SingleTurnAgentExecutor`` loading erm's file and scoring a rollout decoded with
   ``skip_special_tokens=False`` by a real Qwen-VL processor (the vLLM engine is the one stand-in);
@@ -137,6 +139,28 @@ def test_verl_reward_loop_naive_manager(reference: Path) -> None:
     data = _data_proto(manager.tokenizer, [FENCED], [{"image_ori": str(reference), "index": 3}])
     out = manager.loop.run_until_complete(manager.run_single(data))
     assert out["reward_extra_info"]["failed"] == 0.0
+
+
+def test_verl_reward_loop_worker_batch(reference: Path) -> None:
+    """verl >= 0.7's default path: each Ray actor of ``RewardLoopManager`` is a ``RewardLoopWorker`` whose
+    ``compute_score_batch`` scores its chunk, and the manager assembles ``rm_scores`` with the manager class's
+    ``assemble_rm_scores``. Driven here without Ray (the same class, the same config, a real ``DataProto``)."""
+    from erm_cli.models.tiny import ensure_tiny_model
+
+    tokenizer_dir = ensure_tiny_model("qwen3-vl")
+    cfg = verl_config(_reward_kwargs("compute_score") + [f"actor_rollout_ref.model.path={tokenizer_dir}"])
+    from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
+    from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls
+
+    worker = RewardLoopWorker(cfg)
+    data = _data_proto(worker.input_tokenizer, [FENCED, "no code here", FENCED],
+                       [{"gt_img_path": str(reference)}] * 2 + [{"image_ori": str(reference)}])
+    outputs = worker.loop.run_until_complete(worker.compute_score_batch(data))
+    scores = [o["reward_score"] for o in outputs]
+    assert scores[0] >= 1.0 and scores[1] == 0.0 and scores[2] >= 1.0
+    assert [o["reward_extra_info"]["render_ok"] for o in outputs] == [1.0, 0.0, 1.0]
+    rm_scores = get_reward_manager_cls(cfg.reward.reward_manager.name).assemble_rm_scores(data, scores)
+    assert rm_scores.sum(dim=-1).tolist() == pytest.approx(scores)
 
 
 @pytest.mark.parametrize("manager_name, function", [("batch", "compute_score"), ("prime", "compute_score_prime"),
