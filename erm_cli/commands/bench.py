@@ -82,6 +82,8 @@ def judge(
     verbose: bool = opt.verbose(),
     ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Run the items on Ray "
                                               "('local', 'auto', HOST:PORT or ray://HOST:PORT; docs/SCALING.md)."),
+    diff_image: Optional[Path] = typer.Option(None, "--diff-image", metavar="DIR", file_okay=False,
+                                              help="Write one diff picture per pair into DIR (<id>.png)."),
 ) -> None:
     """Score a judge on VC-RewardBench-format data: F1_hard / F1_soft / Sc, AUROC, pairwise accuracy, baselines on the same items, a Markdown report with plots."""
     from ..bench.judge_bench import BASELINES, JudgeBenchConfig, judge_label, run_judge_bench
@@ -126,6 +128,12 @@ def judge(
 
     with optional_pool(ray_address, workers) as executor, progress() as bar:
         metrics = run_judge_bench(cfg, progress=_progress_callback(bar), executor=executor)
+    from ..view.build import write_bench_view
+
+    viewer, diffs = write_bench_view(run_dir, data, metrics, allowed_root, limit, diff_image)
+    metrics["viewer"] = str(viewer)
+    if diffs is not None:
+        metrics["diff_images"] = diffs
     if as_json:
         print_json(metrics)
         return
@@ -173,6 +181,9 @@ def judge(
         table.add_section()
     console.print(table)
     console.print(f"report: {metrics['report']}")
+    console.print(f"viewer: {metrics['viewer']} (or: erm view {run_dir})")
+    if diffs is not None:
+        console.print(f"diff images: {diffs['written']} in {diffs['folder']}")
     err_console.print(f"[dim]predictions, metrics.json and plots in {run_dir}[/dim]")
 
 

@@ -238,6 +238,9 @@ def _judge_batch(data: Path, out: Path, judge_name: str, model: str | None, opti
         from ..judges.batch import write_batch_diffs
 
         summary["diff_images"] = write_batch_diffs(records, out / "predictions.jsonl", diff_dir)
+    from ..view.build import write_batch_view
+
+    summary["viewer"] = str(write_batch_view(out, records, summary, diff_dir))  # pages through the pairs
     if as_json:
         print_json(summary)
     else:
@@ -245,6 +248,7 @@ def _judge_batch(data: Path, out: Path, judge_name: str, model: str | None, opti
                       f"{summary['render_failed']} did not render, {summary['failed']} failed); mean reward "
                       f"{summary['mean_reward']:.3f} (a candidate that did not render counts 0)")
         console.print(f"predictions: {summary['predictions']}")
+        console.print(f"viewer: {summary['viewer']} (or: erm view {out})")
         if diff_dir is not None:
             console.print(f"diff images: {summary['diff_images']['written']} in {diff_dir}")
     below = summary.get("below_fail_under") or []

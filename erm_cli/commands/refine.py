@@ -115,6 +115,9 @@ def refine(
     else:
         result, paths = refine_image(image, out_dir=out_dir, task=task, policy=policy, judge=judge, judge_model=model,
                                      config=config, init=init, observers=observers, report=not no_report)
+    from ..view.build import write_refine_view
+
+    paths["viewer"] = str(write_refine_view(out_dir))  # pages through every candidate
     if as_json:
         d = result.to_dict()
         d["outputs"] = paths
@@ -146,7 +149,7 @@ def _print_result(result, paths) -> None:  # type: ignore[no-untyped-def]
         console.print(t)
     elif not b.render_ok:
         console.print(f"[red]best candidate did not render:[/] {b.render_error}")
-    for role in ("code", "render", "trajectory", "report"):
+    for role in ("code", "render", "trajectory", "report", "viewer"):
         if role in paths:
             console.print(f"{role:>10}: {paths[role]}")
 
