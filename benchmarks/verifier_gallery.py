@@ -10,7 +10,9 @@ pairs. Results are cached per pair in ``--cache`` (JSONL, resumable).
     .venv/bin/python benchmarks/verifier_gallery.py --stride 3             # every third base figure
 
 Metrics (positive = equivalent, score = reward): AUROC over all pairs and over hard equivalents (pdf, svg)
-against all perturbations; share of equivalents with no error (all routes and per route); recall (a
+against all perturbations, for the critic's own reward (``Verdict.reward``: the ordered formula over the kept
+errors plus the verifier's pair term) and for the errors alone under Visual-ERM's released ``1 - S/50``
+(``auroc_errors_only``, what earlier rounds reported); share of equivalents with no error (all routes and per route); recall (a
 perturbed pair gets an error of the gold category); category-count precision; severity Pearson.
 """
 
@@ -77,6 +79,7 @@ def judge_pair(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "route": row.get("route") or "perturbed", "kind": row.get("kind"),
             "same": row["verdict"] == "same", "gold": [(e["category"], int(e["severity"])) for e in row["human_errors"]],
             "with": [(e.category, int(e.severity)) for e in v.errors], "without": _BOTH.raw,
+            "reward_with": v.reward,
             "seconds": round(seconds, 3), "verifier_seconds": round(_BOTH.seconds, 4),
             "size": list(ref.size), "rows": _BOTH.rows,
             "mse": mse_score(ref, cand), "ssim": ssim_score(ref, cand), "phash": phash_score(ref, cand)}
@@ -94,16 +97,30 @@ def _reward(errs: list[tuple[str, int]]) -> float:
     return max(0.0, 1.0 - sum(s for _, s in errs) / 50.0)
 
 
+def _ordered(errs: list[tuple[str, int]]) -> float:
+    from erm_cli.judges.verdict import error_weight, ordered_reward
+
+    return ordered_reward(sum(error_weight(c, s) for c, s in errs))
+
+
 def metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     eq = [r for r in rows if r["same"]]
     hard = [r for r in eq if r["route"] in HARD]
     pert = [r for r in rows if not r["same"]]
     out: dict[str, Any] = {"pairs": len(rows), "equivalents": len(eq), "hard": len(hard), "perturbed": len(pert)}
     for name in ("with", "without", "phash", "ssim", "mse"):
-        score = (lambda r, n=name: _reward(r[n])) if name in ("with", "without") else (lambda r, n=name: r[n])
+        if name == "with":  # the critic's own reward (a cache written before it was recorded: errors only)
+            score = lambda r: r["reward_with"] if r.get("reward_with") is not None else _ordered(r["with"])  # noqa: E731
+        elif name == "without":  # the analysers' proposals, all kept, under the critic's ordered formula
+            score = lambda r: _ordered(r["without"])  # noqa: E731
+        else:
+            score = lambda r, n=name: r[n]  # noqa: E731
         m = {"auroc": round(_auroc([score(r) for r in eq], [score(r) for r in pert]), 3),
              "auroc_hard": round(_auroc([score(r) for r in hard], [score(r) for r in pert]), 3)}
         if name in ("with", "without"):
+            m["auroc_errors_only"] = round(_auroc([_reward(r[name]) for r in eq], [_reward(r[name]) for r in pert]), 3)
+            m["auroc_hard_errors_only"] = round(_auroc([_reward(r[name]) for r in hard],
+                                                       [_reward(r[name]) for r in pert]), 3)
             m["equivalents_error_free"] = round(float(np.mean([not r[name] for r in eq])), 3) if eq else None
             m["per_route_error_free"] = {rt: round(float(np.mean([not r[name] for r in eq if r["route"] == rt])), 3)
                                          for rt in sorted({r["route"] for r in eq})}
@@ -161,12 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     results = [done[r["id"]] for r in rows]
     if args.model:  # score the recorded proposals with another model file
         from erm_cli.judges.critic.verifier import VerifierModel
-        from erm_cli.train.critic import verdict_view
+        from erm_cli.train.critic import verdict_view, view_reward
 
         vm = VerifierModel.load(args.model)
         for r in results:
-            kept = verdict_view(vm, r["rows"])[4]
-            r["with"] = kept
+            view = verdict_view(vm, {**r["rows"], "task": "chart"})
+            r["with"], r["reward_with"] = view[4], view_reward(view)
     print(json.dumps(metrics(results), indent=2))
     return 0
 

@@ -23,12 +23,14 @@ from erm_cli.bench.robustness import (
 )
 from erm_cli.data.nuisance import (
     CODE_ROUTES,
+    DOWNSCALE_FACTOR,
     HARD_ROUTES,
     IMAGE_ROUTES,
     JPEG_QUALITY,
     SVG_SIZE_FACTOR,
     code_route,
     document_table_html,
+    downscale_factor,
     equivalents,
     image_route,
     jpeg_quality,
@@ -90,6 +92,12 @@ def svg_png() -> bytes:
 def test_image_route_changes_pixels_but_stays_close(chart_png: bytes, route: str) -> None:
     ref = _rgb(chart_png)
     out = _rgb(image_route(chart_png, route, seed=5))
+    if route == "downscale":  # a smaller copy: 0.25-0.5x, the same picture once resized back
+        h, w = ref.shape[:2]
+        f = downscale_factor(5)
+        assert DOWNSCALE_FACTOR[0] <= f <= DOWNSCALE_FACTOR[1]
+        assert out.shape[:2] == (round(h * f), round(w * f))
+        out = np.asarray(Image.fromarray(out).resize((w, h), Image.LANCZOS))
     assert out.shape == ref.shape
     assert not np.array_equal(out, ref)
     assert _ssim(ref, out) > 0.8

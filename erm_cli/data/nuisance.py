@@ -4,7 +4,8 @@ A route changes how a figure becomes pixels, never what it shows. Two families:
 
 - **image routes** (:data:`IMAGE_ROUTES`) need only the reference PNG: ``jpeg`` (quality drawn from
   60-90 by the seed, 4:2:0 chroma subsampling), ``resample`` (0.75x down with Lanczos and up again
-  bilinear, same size) and ``png8`` (adaptive 64-colour palette, no dithering).
+  bilinear, same size), ``png8`` (adaptive 64-colour palette, no dithering) and ``downscale`` (a smaller
+  copy, 0.25-0.5x drawn by the seed, box-filtered: a thumbnail or a low-dpi screenshot of the same figure).
 - **code routes** (:data:`CODE_ROUTES`, per code kind) re-render the code through erm's sandboxed
   renderers (:mod:`erm_cli.renderers`; candidate code never runs in this process):
 
@@ -38,7 +39,7 @@ from PIL import Image
 from ..errors import InputError
 
 #: Routes that need only the reference PNG.
-IMAGE_ROUTES: tuple[str, ...] = ("jpeg", "resample", "png8")
+IMAGE_ROUTES: tuple[str, ...] = ("jpeg", "resample", "png8", "downscale")
 #: Routes that re-render the code, per code kind.
 CODE_ROUTES: dict[str, tuple[str, ...]] = {
     "matplotlib": ("dpi72", "dpi150", "aa", "svg", "pdf"),
@@ -49,14 +50,15 @@ CODE_ROUTES: dict[str, tuple[str, ...]] = {
 HARD_ROUTES: frozenset[str] = frozenset({"svg", "pdf", "document"})
 #: Routes used by :func:`equivalents` when ``routes`` is not given (dpi150 is left out: large images).
 DEFAULT_ROUTES: dict[str, tuple[str, ...]] = {
-    "matplotlib": ("dpi72", "aa", "svg", "pdf", "jpeg", "resample"),
-    "plotly": ("jpeg", "resample", "png8"),
-    "svg": ("svg_size", "jpeg", "resample"),
+    "matplotlib": ("dpi72", "aa", "svg", "pdf", "jpeg", "resample", "downscale"),
+    "plotly": ("jpeg", "resample", "png8", "downscale"),
+    "svg": ("svg_size", "jpeg", "resample", "downscale"),
     "html": ("document", "jpeg", "resample"), "markdown": ("document", "jpeg", "resample"),
     "latex": ("document", "jpeg", "resample"),
 }
 JPEG_QUALITY = (60, 90)
 RESAMPLE_FACTOR = 0.75
+DOWNSCALE_FACTOR = (0.25, 0.5)
 SVG_SIZE_FACTOR = 1.5
 PNG8_COLOURS = 64
 
@@ -108,6 +110,11 @@ def jpeg_quality(seed: int) -> int:
     return _rng(seed, "jpeg").randint(*JPEG_QUALITY)
 
 
+def downscale_factor(seed: int) -> float:
+    """The size factor the ``downscale`` route uses for ``seed``."""
+    return round(_rng(seed, "downscale").uniform(*DOWNSCALE_FACTOR), 3)
+
+
 def image_route(png: bytes, route: str, seed: int) -> bytes:
     """``png`` through one image route; returns PNG bytes (RGB)."""
     if route not in IMAGE_ROUTES:
@@ -122,6 +129,10 @@ def image_route(png: bytes, route: str, seed: int) -> bytes:
         small = img.resize((max(1, round(w * RESAMPLE_FACTOR)), max(1, round(h * RESAMPLE_FACTOR))),
                            Image.LANCZOS)
         return _png(small.resize((w, h), Image.BILINEAR))
+    if route == "downscale":
+        w, h = img.size
+        f = downscale_factor(seed)
+        return _png(img.resize((max(1, round(w * f)), max(1, round(h * f))), Image.BOX))
     # png8: adaptive 64-colour palette, no dithering, stored as a palette PNG and read back as RGB
     quantised = img.quantize(colors=PNG8_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     buf = io.BytesIO()

@@ -182,6 +182,9 @@ class Verdict:
     max_severity: float = MAX_SEVERITY
     #: "released" (default: Visual-ERM's clip(1 - S / max_severity)) or "ordered"; see REWARD_FORMULAS.
     reward_formula: str = DEFAULT_REWARD_FORMULA
+    #: Added to the "ordered" reward's weighted total: the critic's learned pair term (in [0, 1), less than one
+    #: minor error), from how different the pair head finds the two images; 0 for every other judge.
+    pair_weight: float = 0.0
 
     def sorted_errors(self) -> list[ErrorItem]:
         return sorted(self.errors, key=lambda e: (-e.severity, e.category, e.location))
@@ -209,7 +212,7 @@ class Verdict:
             return float(min(1.0, max(0.0, self.score)))
         if self.reward_formula == "released" or not self.parsed:
             return reward_from_severity(self.severity_total, self.max_severity)
-        return ordered_reward(weighted_total(self.errors))
+        return ordered_reward(weighted_total(self.errors) + max(0.0, float(self.pair_weight)))
 
     @property
     def rl_reward(self) -> float:
@@ -228,6 +231,8 @@ class Verdict:
         d["severity_total"] = self.severity_total
         d["reward"] = round(self.reward, 6)
         d["reward_formula"] = self.reward_formula
+        if self.pair_weight:
+            d["pair_weight"] = round(float(self.pair_weight), 6)
         d["rl_reward"] = round(self.rl_reward, 6)
         d["render_ok"] = self.render_ok
         d["parsed"] = self.parsed
@@ -255,7 +260,8 @@ class Verdict:
         return cls(task=t, errors=errors, render_ok=bool(d.get("render_ok", True)), judge=judge,
                    timings=dict(d.get("timings") or {}), parsed=bool(d.get("parsed", True)),
                    score=d.get("score"), info=dict(d.get("info") or {}),
-                   reward_formula=formula if formula in REWARD_FORMULAS else DEFAULT_REWARD_FORMULA)
+                   reward_formula=formula if formula in REWARD_FORMULAS else DEFAULT_REWARD_FORMULA,
+                   pair_weight=float(d.get("pair_weight") or 0.0))
 
     @classmethod
     def render_failure(cls, task: str, reason: str, judge: dict[str, str] | None = None) -> "Verdict":

@@ -463,12 +463,13 @@ class _Sev:
     severity: int
 
 
-View = tuple[float, set[str], float, float, list[tuple[str, int]]]
+View = tuple[float, set[str], float, float, list[tuple[str, int]], float]
 
 
 def verdict_view(vm: Any, r: dict[str, Any]) -> View:
     """What the verifier makes of a recorded pair (``pair`` and ``proposals`` feature rows): (severity total
-    after, kept categories, P(pair differs), severity total before, kept (category, severity) list)."""
+    after, kept categories, P(pair differs), severity total before, kept (category, severity) list, the
+    ordered reward's pair term)."""
     from ..judges.critic.verifier import pair_aggregates
 
     feats = [p["features"] for p in r["proposals"]]
@@ -482,25 +483,49 @@ def verdict_view(vm: Any, r: dict[str, Any]) -> View:
 
 def view_from_scores(r: dict[str, Any], p_real: np.ndarray, sev: np.ndarray, p_pair: float,
                      decision: dict[str, float]) -> View:
+    """:meth:`erm_cli.judges.critic.verifier.Verifier.decide` on recorded feature rows."""
     from ..judges.critic.verifier import (
+        DEFAULT_DECISION,
         FALLBACK_CATEGORY,
         calibrated_severity,
         decision_rule,
+        merge_duplicates,
+        pair_weight,
         unexplained_severity,
     )
 
+    props = r["proposals"]
     keep, unexplained = decision_rule(p_real, p_pair, decision, bool(r.get("exact_elsewhere")))
-    kept = [(p["category"], calibrated_severity(p["severity"], s, pr))
-            for p, s, pr, k in zip(r["proposals"], sev, p_real, keep) if k]
+    groups = merge_duplicates([p["category"] for p in props], p_real, keep,
+                              int(decision.get("per_category", DEFAULT_DECISION["per_category"])))
+    kept = [(props[i]["category"], calibrated_severity(props[i]["severity"], sev[i], p_real[i])) for i in groups]
     if unexplained:
-        cat = (r["proposals"][int(np.argmax(p_real))]["category"] if r["proposals"]
+        cat = (props[int(np.argmax(p_real))]["category"] if props
                else FALLBACK_CATEGORY.get(r.get("task", ""), "style_error"))
         kept.append((cat, unexplained_severity(p_pair)))
-    before = float(sum(p["severity"] for p in r["proposals"]))
-    return float(sum(s for _, s in kept)), {c for c, _ in kept}, p_pair, before, kept
+    before = float(sum(p["severity"] for p in props))
+    return (float(sum(s for _, s in kept)), {c for c, _ in kept}, p_pair, before, kept,
+            pair_weight(p_pair, decision))
+
+
+def view_reward(view: View) -> float:
+    """The critic's ordered reward of a view (its kept errors and pair term), as ``Verdict.reward`` gives it."""
+    from ..judges.verdict import error_weight, ordered_reward
+
+    return ordered_reward(sum(error_weight(c, s) for c, s in view[4]) + view[5])
 
 
 HARD_ROUTES = {"svg", "pdf", "document"}
+
+
+def _category_precision(rows: list[dict[str, Any]], views: list[View]) -> float | None:
+    right = kept = 0
+    for v, r in zip(views, rows):
+        if not r["differs"]:
+            continue
+        kept += len(v[4])
+        right += sum(1 for c, _ in v[4] if c in set(r["gold_categories"]))
+    return right / kept if kept else None
 
 
 def _view_metrics(rows: list[dict[str, Any]], views: list[View]) -> dict[str, float | None]:
@@ -508,25 +533,30 @@ def _view_metrics(rows: list[dict[str, Any]], views: list[View]) -> dict[str, fl
     eq = [v for v, d in zip(views, differs) if not d]
     hard_idx = [i for i, r in enumerate(rows) if r["differs"] or r["route"] in HARD_ROUTES]
     recall = [bool(v[1] & set(r["gold_categories"])) for v, r in zip(views, rows) if r["differs"]]
-    return {"auroc": _auroc(differs, [v[0] for v in views]),
-            "auroc_hard": _auroc([differs[i] for i in hard_idx], [views[i][0] for i in hard_idx]),
+    loss = [1.0 - view_reward(v) for v in views]  # AUROC of "differs" against the reward's shortfall
+    return {"auroc": _auroc(differs, loss),
+            "auroc_hard": _auroc([differs[i] for i in hard_idx], [loss[i] for i in hard_idx]),
             "error_free": float(np.mean([v[0] == 0 for v in eq])) if eq else None,
-            "recall": float(np.mean(recall)) if recall else None}
+            "recall": float(np.mean(recall)) if recall else None,
+            "category_precision": _category_precision(rows, views)}
 
 
 def tune_decision(scored: list[tuple[dict[str, Any], np.ndarray, np.ndarray, float]],
                   default: dict[str, float]) -> dict[str, float]:
-    """The thresholds that maximise mean(AUROC, hard AUROC, equivalents error-free, recall) on ``scored``
-    (rows with out-of-fold P(real), severities and P(pair differs)); ties keep the earlier grid point."""
+    """The thresholds that maximise mean(reward AUROC, hard AUROC, equivalents error-free, recall, category
+    precision) on ``scored`` (rows with out-of-fold P(real), severities and P(pair differs)); ties keep the
+    earlier grid point."""
     import itertools
 
     rows = [s[0] for s in scored]
     best, best_score = dict(default), -1.0
-    for keep, eq_p, keep_eq, differ in itertools.product((0.3, 0.4, 0.5, 0.6, 0.7), (0.1, 0.2, 0.35, 0.5),
-                                                         (0.7, 0.8, 0.9), (0.7, 0.85, 0.95)):
+    for keep, eq_p, keep_eq, differ, keep_d in itertools.product(
+            (0.3, 0.4, 0.5, 0.6, 0.7), (0.1, 0.2, 0.35, 0.5), (0.7, 0.8, 0.9), (0.7, 0.85, 0.95),
+            (0.3, 0.5, 0.7)):
         if keep_eq < keep:
             continue
-        d = {**default, "keep": keep, "pair_equivalent": eq_p, "keep_if_equivalent": keep_eq, "pair_differ": differ}
+        d = {**default, "keep": keep, "pair_equivalent": eq_p, "keep_if_equivalent": keep_eq, "pair_differ": differ,
+             "keep_if_differs": keep_d, "reward_pair_floor": eq_p}
         m = _view_metrics(rows, [view_from_scores(r, p, s, q, d) for r, p, s, q in scored])
         vals = [v for v in m.values() if v is not None]
         score = float(np.mean(vals)) if vals else 0.0
@@ -554,16 +584,19 @@ def _dev_metrics(vm: Any, dev_rows: list[dict[str, Any]], names: Sequence[str]) 
     return {
         "dev_proposal_auroc": _auroc(ys, ps) if ys else None,
         "dev_pair_auroc": _auroc(differs, [v[2] for v in views]),
-        "dev_reward_auroc": _auroc(differs, [v[0] for v in views]),
+        "dev_reward_auroc": _auroc(differs, [1.0 - view_reward(v) for v in views]),
+        "dev_severity_auroc": _auroc(differs, [v[0] for v in views]),
         "dev_reward_auroc_without_verifier": _auroc(differs, [v[3] for v in views]),
-        "dev_reward_auroc_hard": _auroc([differs[i] for i in hard_idx], [views[i][0] for i in hard_idx]),
+        "dev_reward_auroc_hard": _auroc([differs[i] for i in hard_idx], [1.0 - view_reward(views[i]) for i in hard_idx]),
         "dev_reward_auroc_hard_without_verifier": _auroc([differs[i] for i in hard_idx],
                                                          [views[i][3] for i in hard_idx]),
         "dev_equivalents_error_free": round(float(np.mean([v[0] == 0 for v in eq])), 4) if eq else None,
         "dev_equivalents_error_free_without_verifier": round(float(np.mean([v[3] == 0 for v in eq])), 4)
         if eq else None,
         "dev_category_recall": round(float(np.mean(recall)), 4) if recall else None,
-        "dev_category_precision": round(cats_right / cats_kept, 4) if cats_kept else None,
+        "dev_category_set_precision": round(cats_right / cats_kept, 4) if cats_kept else None,
+        "dev_category_precision": round(prec, 4) if (prec := _category_precision(dev_rows, views)) is not None
+        else None,
     }
 
 

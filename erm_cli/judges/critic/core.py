@@ -152,6 +152,7 @@ class Critic:
             v.info["task_guessed"] = True
         if verifier_info:
             v.info["verifier"] = verifier_info
+            v.pair_weight = float(verifier_info.get("reward_pair_weight") or 0.0)  # the reward sees the pair head
         if warnings:
             v.info["warnings"] = warnings
         return v
@@ -1082,7 +1083,9 @@ def _is_pie(arr: np.ndarray, bg: Sequence[int]) -> bool:
     from .colour import channel_distance, chroma_of
 
     ink = channel_distance(arr, tuple(bg)) > 40  # type: ignore[arg-type]
-    lab, n = ndi.label(ndi.binary_closing(ink, iterations=2) | ink)
+    from .morphology import close_
+
+    lab, n = ndi.label(close_(ink, iterations=2) | ink)
     if n == 0:
         return False
     sizes = np.bincount(lab.ravel())[1:]

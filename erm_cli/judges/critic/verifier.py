@@ -36,8 +36,14 @@ DEFAULT_DECISION: dict[str, float] = {
     "pair_equivalent": 0.2,  # below this P(differ) the pair looks equivalent...
     "keep_if_equivalent": 0.8,  # ...and a proposal needs this much to stay
     "pair_differ": 0.85,  # at or above this P(differ) an unexplained difference becomes one error...
-    "keep_if_differs": 0.0,  # ...and the analysers' itemisation stands (proposals need only this much)
+    "keep_if_differs": 0.5,  # ...and a proposal needs this much to stay
+    "per_category": 1,  # errors kept per category (the others are merged into it: one error per change)
+    "reward_pair_floor": 0.1,  # P(differ) above this adds a pair term to the ordered reward (see pair_weight)
 }
+
+#: The largest pair term added to the ordered reward's weighted total (less than one minor error's weight 1,
+#: so it orders candidates with the same errors by what the pair head sees and never reorders different errors).
+PAIR_REWARD_WEIGHT = 0.9
 
 FALLBACK_CATEGORY = {"chart": "style_error", "table": "layout_error", "svg": "shape_error"}
 
@@ -159,10 +165,11 @@ def score(model: VerifierModel, ctx: Context, findings: Sequence[Finding]) -> tu
 
 def decision_rule(p_real: np.ndarray, p_pair: float, decision: dict[str, float],
                   exact_elsewhere: bool = False) -> tuple[np.ndarray, bool]:
-    """Which proposals stay, and whether one error must be added for a difference none of them explains.
+    """Which proposals pass the probability threshold, and whether one error must be added for a difference
+    none of them explains.
 
     ``exact_elsewhere``: the pair is pixel-identical outside its differences (one rasteriser, one scale), so
-    there is no rasterisation nuisance to remove and every proposal stays.
+    there is no rasterisation nuisance to remove and every proposal passes.
     """
     if exact_elsewhere:
         return np.ones(len(p_real), bool), False
@@ -174,6 +181,40 @@ def decision_rule(p_real: np.ndarray, p_pair: float, decision: dict[str, float],
         need = decision["keep"]
     keep = np.asarray(p_real, np.float64) >= need
     return keep, bool(not keep.any() and p_pair >= decision["pair_differ"])
+
+
+def merge_duplicates(categories: Sequence[str], p_real: np.ndarray, keep: np.ndarray,
+                     per_category: int) -> dict[int, list[int]]:
+    """One error per change: of the proposals that passed, the ``per_category`` most likely real of each
+    category stay; every other passed proposal of that category is merged into the first of them.
+
+    Returns {kept index: [merged indices]} in order of P(real) (ties: the analysers' order). Analysers often
+    itemise one change several times (a new colormap repaints every patch, a bar chart turned sideways moves
+    every bar and tick); the kept error carries the others' locations in its evidence.
+    """
+    order = sorted((i for i in range(len(categories)) if keep[i]), key=lambda i: (-float(p_real[i]), i))
+    out: dict[int, list[int]] = {}
+    heads: dict[str, list[int]] = {}
+    cap = max(1, int(per_category))
+    for i in order:
+        mine = heads.setdefault(categories[i], [])
+        if len(mine) < cap:
+            mine.append(i)
+            out[i] = []
+        else:
+            out[mine[0]].append(i)
+    return out
+
+
+def pair_weight(p_pair: float, decision: dict[str, float]) -> float:
+    """The pair term of the ordered reward: 0 while P(differ) stays under ``reward_pair_floor``, then rising to
+    :data:`PAIR_REWARD_WEIGHT` at P(differ) = 1. Below one minor error's weight, it ranks two candidates with the
+    same errors by how different the pair looks, and an error-free candidate the pair head doubts below an
+    error-free one it does not, so the reward never ignores what a coarse metric sees."""
+    floor = float(decision.get("reward_pair_floor", DEFAULT_DECISION["reward_pair_floor"]))
+    if p_pair <= floor or floor >= 1.0:
+        return 0.0
+    return round(PAIR_REWARD_WEIGHT * (float(p_pair) - floor) / (1.0 - floor), 4)
 
 
 #: A kept proposal's severity is raised above what the analysers proposed only when the verifier finds it
@@ -208,17 +249,24 @@ class Verifier:
         p_real, sev, p_pair = score(self.model, ctx, findings)
         exact = pixel_exact_elsewhere(ctx.al.ref, ctx.al.cand, ctx.diff) and not resampled(ctx)
         keep, unexplained = decision_rule(p_real, p_pair, self.model.decision, exact)
+        groups = merge_duplicates([f.category for f in findings], p_real, keep,
+                                  int(self.model.decision.get("per_category", DEFAULT_DECISION["per_category"])))
         kept: list[Finding] = []
-        for f, p, s, k in zip(findings, p_real, sev, keep):
-            if not k:
-                continue
+        for i, merged in groups.items():
+            f, p = findings[i], float(p_real[i])
             ev = dict(f.evidence or {})
-            ev.update({"verifier_p_real": round(float(p), 3), "verifier_p_pair_differs": round(p_pair, 3),
+            ev.update({"verifier_p_real": round(p, 3), "verifier_p_pair_differs": round(p_pair, 3),
                        "proposed_severity": int(f.severity)})
-            kept.append(Finding(f.category, calibrated_severity(f.severity, s, p), f.location, f.description, f.bbox, ev))
+            if merged:
+                ev["merged"] = [{"location": findings[j].location, "description": findings[j].description}
+                                for j in merged]
+            kept.append(Finding(f.category, calibrated_severity(f.severity, sev[i], p), f.location, f.description,
+                                f.bbox, ev))
         if unexplained:
             kept.append(self._unexplained(ctx, findings, p_real, p_pair))
-        info = {"proposals": len(findings), "kept": len(kept), "p_pair_differs": round(p_pair, 3),
+        weight = pair_weight(p_pair, self.model.decision)
+        info = {"proposals": len(findings), "kept": len(kept), "merged": int(sum(len(m) for m in groups.values())),
+                "p_pair_differs": round(p_pair, 3), "reward_pair_weight": weight,
                 "pixel_exact_elsewhere": exact,
                 "model": self.model.manifest.get("name", "custom")}
         return kept, info
