@@ -19,12 +19,25 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def test_render_next_to_the_code(examples_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = tmp_path / "chart.py"
-    shutil.copy(examples_dir / "chart.py", code)
-    assert run(["render", str(code)]) == 0
-    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
-    assert "rendered" in capsys.readouterr().out
+def test_render_into_the_current_folder_with_the_kind_in_the_name(examples_dir: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    src, work = tmp_path / "src", tmp_path / "work"
+    src.mkdir()
+    work.mkdir()
+    for name in ("chart.py", "table.md", "table.html"):
+        shutil.copy(examples_dir / name, src / name)
+    monkeypatch.chdir(work)
+    for name in ("chart.py", "table.md", "table.html"):
+        assert run(["render", str(src / name)]) == 0
+    assert sorted(p.name for p in work.iterdir()) == ["chart.matplotlib.png", "table.html.png", "table.markdown.png"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in work.iterdir())
+    assert sorted(p.name for p in src.iterdir()) == ["chart.py", "table.html", "table.md"]  # nothing beside the code
+    out = capsys.readouterr().out
+    assert "-> table.markdown.png" in out and "-> table.html.png" in out
+    # the same render again comes from the cache, and a line says so
+    assert run(["render", str(src / "chart.py")]) == 0
+    assert "from the render cache" in capsys.readouterr().out
 
 
 def test_json_output(examples_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
