@@ -214,6 +214,17 @@ DOCUMENTED: tuple[tuple[type, str, bool], ...] = (
     (ErrorDetail, "an error object's `error`", False),
 )
 
+def documented() -> tuple[tuple[type, str, bool], ...]:
+    """:data:`DOCUMENTED` and the pydantic bodies of `erm serve` (imported here: they need pydantic)."""
+    from .serve.schemas import Health, JudgeResponse, RewardResponse
+
+    return DOCUMENTED + (
+        (JudgeResponse, "erm serve: POST /judge, and each of /reward's `results`", False),
+        (RewardResponse, "erm serve: POST /reward", False),
+        (Health, "erm serve: GET /health", False),
+    )
+
+
 #: Every other ``--json`` document and JSONL line (refine results and trajectories, bench metrics, train
 #: results, serve's /reward) is an open object that carries ``schema_version`` too.
 OPEN_OUTPUTS: tuple[tuple[str, str], ...] = (
@@ -224,7 +235,6 @@ OPEN_OUTPUTS: tuple[tuple[str, str], ...] = (
     ("erm bench policy --json, results.jsonl", "render rate, task metrics, reward per item"),
     ("erm bench speed --json, speed.json", "timings by section"),
     ("erm train reward|policy|export-verl|critic --json, metrics.json lines", "the training result"),
-    ("erm serve /reward", "one item per candidate: ok, reward, verdict or error"),
     ("erm cache info|clear --json, erm models --json", "their figures"),
 )
 
@@ -248,6 +258,8 @@ def _closed(cls: type, is_open: bool) -> Any:
 def validate(obj: Any, cls: type) -> None:
     """Raise ``ValueError`` naming the key when ``obj`` is not a ``cls`` (``<category>_count`` keys of a
     verdict are allowed: they depend on the task)."""
+    if hasattr(cls, "model_fields"):
+        return _validate_model(obj, cls)
     is_open = next((o for c, _, o in DOCUMENTED if c is cls), True)
     obj = _without_counts(obj)
     from pydantic import ValidationError
@@ -259,6 +271,30 @@ def validate(obj: Any, cls: type) -> None:
         raise ValueError(f"not a {cls.__name__}: {exc}") from None
     if isinstance(obj, dict) and obj.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"{cls.__name__}: schema_version is {obj.get('schema_version')!r}, not {SCHEMA_VERSION!r}")
+
+
+def _validate_model(obj: Any, cls: Any) -> None:
+    """A response body of `erm serve` (a pydantic model): exactly its fields, each of its type; nested
+    bodies (a reward batch's ``results``) and verdicts are checked too."""
+    from pydantic import ValidationError
+
+    if not isinstance(obj, dict):
+        raise ValueError(f"not a {cls.__name__}: not an object")
+    missing, extra = set(cls.model_fields) - set(obj), set(obj) - set(cls.model_fields)
+    if missing or extra:
+        raise ValueError(f"not a {cls.__name__}: missing {sorted(missing)}, undocumented {sorted(extra)}")
+    try:
+        cls.model_validate(obj)
+    except ValidationError as exc:
+        raise ValueError(f"not a {cls.__name__}: {exc}") from None
+    if obj.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"{cls.__name__}: schema_version is {obj.get('schema_version')!r}")
+    for item in obj.get("results") or []:
+        from .serve.schemas import JudgeResponse
+
+        _validate_model(item, JudgeResponse)
+    if isinstance(obj.get("verdict"), dict):
+        validate(obj["verdict"], Verdict)
 
 
 def _without_counts(obj: Any) -> Any:
@@ -297,7 +333,7 @@ def _type_name(t: Any) -> str:
         return " | ".join(repr(a) for a in args)
     if t is type(None):
         return "null"
-    if isinstance(t, type) and hasattr(t, "__annotations__") and t.__module__ == __name__:
+    if isinstance(t, type) and (t.__module__ == __name__ or hasattr(t, "model_fields")):
         return f"[{t.__name__}](#{t.__name__.lower()})"
     return {str: "string", int: "integer", float: "number", bool: "boolean", Any: "any"}.get(t, str(t))
 
@@ -313,6 +349,22 @@ def _key_comments(cls: type) -> dict[str, str]:
         if m:
             out[m.group(1)] = m.group(2).strip()
     return out
+
+
+def _rows(cls: type) -> list[tuple[str, str, bool, str]]:
+    """(key, type, required, meaning) of a TypedDict (meaning: the comment after the key) or a pydantic model
+    (meaning: the field's description)."""
+    import typing
+
+    fields = getattr(cls, "model_fields", None)
+    if fields is not None:  # pydantic
+        # a response body writes every field (defaults included): each one is always there
+        return [(k, _type_name(f.annotation), True, " ".join((f.description or "").split()))
+                for k, f in fields.items()]
+    hints = typing.get_type_hints(cls, include_extras=True)
+    comments = _key_comments(cls)
+    required = getattr(cls, "__required_keys__", frozenset())
+    return [(k, _type_name(t), k in required, comments.get(k, "")) for k, t in hints.items()]
 
 
 def render_markdown() -> str:
@@ -339,22 +391,21 @@ def render_markdown() -> str:
         "| object | where |",
         "| --- | --- |",
     ]
-    for cls, where, _ in DOCUMENTED:
+    objects = documented()
+    for cls, where, _ in objects:
         lines.append(f"| [{cls.__name__}](#{cls.__name__.lower()}) | {where} |")
-    for cls, where, is_open in DOCUMENTED:
-        hints = typing.get_type_hints(cls, include_extras=True)
-        comments = _key_comments(cls)
-        required = getattr(cls, "__required_keys__", frozenset())
-        lines += ["", f"## {cls.__name__}", "", inspect.getdoc(cls) or "", "",
+    for cls, where, is_open in objects:
+        doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")  # the class's own docstring only
+        lines += ["", f"## {cls.__name__}", "", doc, "",
                   f"{'Open' if is_open else 'Closed'} object; {where}.", "",
                   "| key | type | required | meaning |", "| --- | --- | --- | --- |"]
-        for key, t in hints.items():
-            req = "yes" if key in required else "optional"
-            lines.append(f"| `{key}` | {_type_name(t)} | {req} | {comments.get(key, '')} |")
+        for key, type_name, req, meaning in _rows(cls):
+            cells = [f"`{key}`", type_name, "yes" if req else "optional", meaning]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines += ["", "## Other outputs", "",
               "Open objects that carry `schema_version` (their keys are described by each verb's docs):", "",
               "| output | content |", "| --- | --- |"]
-    lines += [f"| {where} | {what} |" for where, what in OPEN_OUTPUTS]
+    lines += [f"| {where.replace('|', chr(92) + '|')} | {what} |" for where, what in OPEN_OUTPUTS]
     return "\n".join(lines) + "\n"
 
 

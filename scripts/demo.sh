@@ -20,12 +20,12 @@ $ERM judge examples/refine/sales_bar.png examples/refine/sales_bar_init.py --dif
 echo "  diff picture: $OUT/judge-diff.png"
 
 step "3. Refine: judge-guided revision of the wrong chart, no model needed"
-$ERM refine examples/refine/sales_bar.png --init examples/refine/sales_bar_init.py --rounds 3 --out "$OUT/refine" --quiet || true
+$ERM refine examples/refine/sales_bar.png --init examples/refine/sales_bar_init.py --rounds 3 --out-dir "$OUT/refine" --quiet || true
 echo "  best code: $OUT/refine/best.py   report: $OUT/refine/report.html"
 
 if [ -f examples/bench-mini/data.jsonl ]; then
   step "4. Benchmark the critic against coarse baselines on examples/bench-mini"
-  $ERM bench judge examples/bench-mini/data.jsonl --judge critic --out "$OUT/bench" || true
+  $ERM bench judge examples/bench-mini/data.jsonl --judge critic --out-dir "$OUT/bench" || true
   echo "  report: $OUT/bench/"
 fi
 printf '\nDemo outputs are in %s/\n' "$OUT"

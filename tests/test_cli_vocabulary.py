@@ -229,3 +229,33 @@ def test_judge_has_limit_timeout_and_workers(tmp_path: Path) -> None:
             "-w", "1", "--timeout", "20", "--json", "--allowed-root", str(REFINE))
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["total"] == 2 and not deprecations(p)
+
+
+def test_cli_md_is_generated_from_the_vocabulary() -> None:
+    doc = (REPO / "docs" / "CLI.md").read_text(encoding="utf-8")
+    assert doc == options.cli_markdown(), "run: python -m erm_cli.commands.options --write docs/CLI.md"
+
+
+def test_render_batch_limit_keeps_earlier_results(tmp_path: Path) -> None:
+    (tmp_path / "icon.svg").write_bytes((REPO / "examples" / "icon.svg").read_bytes())
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps({"id": f"i{n}", "path": "icon.svg"}) + "\n" for n in range(3)))
+    out = tmp_path / "out"
+    p = erm("render", "--batch", str(items), "--out-dir", str(out), "--json", "-q")
+    assert p.returncode == 0 and json.loads(p.stdout)["ok"] == 3
+    p = erm("render", "--batch", str(items), "--out-dir", str(out), "--limit", "2", "--json", "--refresh")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["total"] == 2
+    assert [json.loads(line)["id"] for line in (out / "results.jsonl").read_text().splitlines()] == ["i0", "i1", "i2"]
+
+
+def test_quiet_silences_stderr_but_not_the_result(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    ref = str(REFINE / "sales_bar.png")
+    pairs.write_text(json.dumps({"id": "a", "category": "chart", "gt_img_path": ref, "pred_img_path": ref}) + "\n")
+    args = ("judge", "--batch", str(pairs), "--judge", "mse", "--allowed-root", str(REFINE))
+    loud = erm(*args, "--out-dir", str(tmp_path / "a"))
+    quiet = erm(*args, "--out-dir", str(tmp_path / "b"), "-q")
+    assert loud.returncode == quiet.returncode == 0
+    assert "judging" in loud.stderr and quiet.stderr == ""
+    assert "judged 1 of 1 pairs" in quiet.stdout

@@ -131,3 +131,32 @@ def test_errors_under_json_and_other_verbs_carry_schema_version(tmp_path: Path) 
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["schema_version"] == schemas.SCHEMA_VERSION
     p = erm("cache", "info", "--json")
     assert p.returncode == 0 and json.loads(p.stdout)["schema_version"] == schemas.SCHEMA_VERSION
+
+
+def test_serve_responses_follow_the_contract(tmp_path: Path) -> None:
+    """A real `erm serve` app (critic judge) on loopback: /health, /judge and /reward bodies."""
+    import base64
+
+    import httpx
+
+    from erm_cli.serve import create_app
+    from erm_cli.serve.schemas import Health, JudgeResponse, RewardResponse
+    from erm_cli.serve.testing import running_server
+
+    ref = base64.b64encode((REFINE / "sales_bar.png").read_bytes()).decode()
+    with running_server(create_app("critic", allowed_root=tmp_path)) as url:
+        schemas.validate(httpx.get(f"{url}/health").json(), Health)
+        r = httpx.post(f"{url}/judge", json={"id": "a", "reference_b64": ref,
+                                             "candidate_code": (REFINE / "sales_bar_init.py").read_text()},
+                       timeout=300)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        schemas.validate(body, JudgeResponse)
+        assert body["ok"] and body["verdict"]["errors"] and body["reward"] == body["verdict"]["reward"]
+        r = httpx.post(f"{url}/reward", json={"include_verdicts": True, "items": [
+            {"id": "same", "reference_b64": ref, "candidate_b64": ref},
+            {"id": "bad", "reference_b64": ref, "candidate_code": BAD_CODE, "kind": "matplotlib"}]}, timeout=300)
+        assert r.status_code == 200, r.text
+        batch = r.json()
+        schemas.validate(batch, RewardResponse)
+        assert [x["ok"] for x in batch["results"]] == [True, False] and "boom" in batch["results"][1]["error"]

@@ -18,14 +18,15 @@ KIND_HELP = "Language: matplotlib, plotly, svg, html, markdown, latex (default: 
 def render(
     code: str | None = typer.Argument(None, help="Code file or model answer (fenced blocks are extracted); "
                                          "'-' reads stdin.", show_default=False),
-    output: str | None = opt.out_file("PNG path; '-' writes the PNG to stdout. Default: NAME.KIND.png in "
-                                       "the current folder (x.tex -> ./x.latex.png)."),
+    output: str | None = opt.out_file("PNG path; '-' writes the PNG to stdout. Default: CODE with a .png "
+                                       "suffix."),
     kind: str | None = opt.kind(KIND_HELP),
     as_json: bool = opt.as_json(),
     batch: Path | None = opt.batch("JSONL of items: id + path (relative to the file) or code, optional kind.",
                                    dir_okay=False),
     out: Path | None = opt.out_dir("Output folder for --batch (PNGs + results.jsonl).", file_okay=False),
     workers: int | None = opt.workers("Concurrent renders for --batch (default: CPU count, 2..8)."),
+    limit: int | None = opt.limit("--batch: only the first N items."),
     width: int | None = typer.Option(None, "--width", min=1, max=16384,
                                         help="Output width for SVG; viewport width for plotly (default 800)."),
     height: int | None = typer.Option(None, "--height", min=1, max=16384,
@@ -69,12 +70,13 @@ def render(
             raise InputError("-o/--out is the PNG of one render; with --batch give --out-dir DIR")
         if out is None:
             raise InputError("--batch needs --out-dir DIR")
-        _render_batch(batch, out, options, workers, cache_mode, retry_failed, as_json, allowed_root, ray_address)
+        _render_batch(batch, out, options, workers, cache_mode, retry_failed, as_json, allowed_root, ray_address,
+                      limit)
         return
     if ray_address is not None:
         raise InputError("--ray goes with --batch")
-    if out is not None:
-        raise InputError("--out-dir goes with --batch (one render: -o/--out FILE)")
+    if out is not None or limit is not None:
+        raise InputError("--out-dir and --limit go with --batch (one render: -o/--out FILE)")
     if code is None:
         raise InputError("missing CODE (a code file, or '-' for stdin); see erm render --help")
     _render_one(code, output, kind, options, cache_mode, as_json)
@@ -103,13 +105,13 @@ def _render_one(code: str, output: str | None, kind: str | None, options, cache_
         suffix = Path(filename).suffix.lower()
         if suffix in KIND_OF_EXTENSION or suffix in PYTHON_EXTENSIONS:
             kind = detect_kind(text, filename)
-    if output is None and filename is None:
-        raise InputError("reading stdin: pass -o OUT.png (or -o - for stdout)")
+    if output is None:
+        if filename is None:
+            raise InputError("reading stdin: pass -o OUT.png (or -o - for stdout)")
+        output = str(Path(filename).with_suffix(".png"))
     if output == "-" and as_json:
         raise InputError("--json and -o - both use stdout; write the PNG to a file")
     result = render(text, kind=kind, options=options, cache=cache_mode)
-    if output is None:  # the current folder, the kind in the name: x.md and x.html do not overwrite each other
-        output = f"{Path(filename).stem}.{result.kind}.png"  # type: ignore[arg-type]
     if result.ok and result.png is not None:
         if output == "-":
             sys.stdout.buffer.write(result.png)
@@ -130,17 +132,15 @@ def _render_one(code: str, output: str | None, kind: str | None, options, cache_
     if as_json:
         print_json(info)
     elif output != "-" and result.ok:
+        hit = " [cache hit]" if result.cache_hit else ""
         console.print(f"[green]rendered[/green] {filename or 'stdin'} ({result.kind}) -> {output}  "
-                      f"{info['width']}x{info['height']}  {result.seconds:.2f} s")
-        if result.cache_hit:
-            console.print("from the render cache: this code was rendered before with the same options "
-                          "(--refresh renders it again)")
+                      f"{info['width']}x{info['height']}  {result.seconds:.2f} s{hit}")
     if not result.ok:
         raise RenderFailure(f"render failed ({result.kind}): {result.error}")
 
 
 def _render_batch(batch: Path, out: Path, options, workers, cache_mode, retry_failed: bool, as_json: bool,
-                  allowed_root: list[Path], ray_address: str | None = None) -> None:
+                  allowed_root: list[Path], ray_address: str | None = None, limit: int | None = None) -> None:
     from ..console import console, err_console, print_json, progress
     from ..distributed.ray_pool import optional_pool
     from ..renderers.batch import render_batch
@@ -159,7 +159,7 @@ def _render_batch(batch: Path, out: Path, options, workers, cache_mode, retry_fa
         summary = render_batch(batch, out, options=options, workers=workers,
                                cache=True if cache_mode == "retry-failed" else cache_mode,
                                retry_failed=retry_failed, on_progress=on_progress, allowed_root=allowed_root,
-                               executor=executor)
+                               executor=executor, limit=limit)
     if as_json:
         print_json(summary.to_dict())
         return

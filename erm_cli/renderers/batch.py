@@ -187,13 +187,15 @@ def _result_record(item: BatchItem, result: RenderResult | None, png: str | None
 def render_batch(jsonl: str | Path, out_dir: str | Path, *, options: RenderOptions | None = None,
                  workers: int | None = None, cache: CacheMode = True, retry_failed: bool = False,
                  on_progress: Callable[[int, int], Any] | None = None,
-                 allowed_root: Sequence[str | Path] = (), executor: Any = None) -> BatchSummary:
+                 allowed_root: Sequence[str | Path] = (), executor: Any = None,
+                 limit: int | None = None) -> BatchSummary:
     """Render every item of ``jsonl`` into ``out_dir``; see the module docstring. Resumable.
     ``executor`` (e.g. :class:`erm_cli.distributed.ray_pool.RayPool`) renders on its workers; the PNGs and
     result lines are still written here, in the same format."""
     t0 = time.perf_counter()
     jsonl, out = Path(jsonl), Path(out_dir)
-    items = read_items(jsonl, allowed_root)
+    every = read_items(jsonl, allowed_root)
+    items = every[:limit] if limit is not None else every  # --limit: only the first N (the rest are kept)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / RESULTS_NAME
     done = load_done(results_path)
@@ -249,7 +251,7 @@ def render_batch(jsonl: str | Path, out_dir: str | Path, *, options: RenderOptio
                 on_progress(progress_done, len(items))
     finally:
         os.close(fd)
-    _compact(results_path, items, done)
+    _compact(results_path, every, done)
     summary.seconds = time.perf_counter() - t0
     return summary
 

@@ -6,6 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..schemas import SCHEMA_VERSION
+
+_VERSION_FIELD = Field(SCHEMA_VERSION, description="Version of erm's JSON contract (docs/SCHEMAS.md).")
+
 
 class JudgeRequest(BaseModel):
     """One pair to judge. Give the reference as base64 or as a path under the server's allowed root, and
@@ -25,6 +29,9 @@ class JudgeRequest(BaseModel):
 
 
 class JudgeResponse(BaseModel):
+    """The answer to one pair: the reward, and the verdict (a [Verdict](#verdict)) or why it failed."""
+
+    schema_version: str = _VERSION_FIELD
     id: str | None = None
     ok: bool = Field(..., description="False when this item could not be judged or its candidate did not render "
                                       "(the reason is in error).")
@@ -44,6 +51,9 @@ class RewardRequest(BaseModel):
 
 
 class RewardResponse(BaseModel):
+    """The answer to a batch: the RL rewards in request order and one result per item."""
+
+    schema_version: str = _VERSION_FIELD
     rewards: list[float] = Field(..., description="RL rewards (render_ok + visual reward), 0 for failed items.")
     visual_rewards: list[float]
     results: list[JudgeResponse]
@@ -51,6 +61,9 @@ class RewardResponse(BaseModel):
 
 
 class Health(BaseModel):
+    """The server's state: the judge it serves and the load it carries."""
+
+    schema_version: str = _VERSION_FIELD
     status: Literal["ok"] = "ok"
     version: str
     judge: dict[str, str]
