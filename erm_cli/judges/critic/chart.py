@@ -28,6 +28,7 @@ from .findings import (
     union_box,
 )
 from .lines import box_iou, find_axes_boxes, stroke_width
+from .morphology import close_, dilate, disc, line, open_
 from .ocr import Line, Word, group_lines, parse_number
 
 
@@ -391,7 +392,7 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
         sy0, sy1 = max(0, int(rows[0]) - 16), min(ch, int(rows[-1]) + 17)
         sx0, sx1 = max(0, int(cols_[0]) - 16), min(cw, int(cols_[-1]) + 17)
         local = raw[sy0:sy1, sx0:sx1]
-        m = ndi.binary_closing(local) | local  # heal anti-aliasing breaks in thin marks
+        m = close_(local) | local  # heal anti-aliasing breaks in thin marks
         if any(_blend_with_grey(p.rgb, q.rgb) and (p.count < 0.1 * q.count or
                                                     (counts[j] > 0.2 * n and _hugs(m, labels[sy0:sy1, sx0:sx1] == j)))
                for j, q in enumerate(cols) if j != k):
@@ -413,7 +414,7 @@ def _hugs(m: np.ndarray, other: np.ndarray, share: float = 0.8) -> bool:
     """True when most of ``m`` lies within 2 px of ``other`` (an edge / overlay of it, not an element)."""
     if not other.any():
         return False
-    near = ndi.binary_dilation(other, iterations=2)
+    near = dilate(other, iterations=2)
     return float((m & near).sum()) >= share * float(m.sum())
 
 
@@ -448,11 +449,9 @@ def classify_bridged(m: np.ndarray, colour: tuple[int, int, int], offset: tuple[
 
 def _close(m: np.ndarray, vertical: bool, k: int = 15) -> np.ndarray:
     """Bridge short cuts across bars (a line or markers drawn over them) without merging neighbours."""
-    st = np.ones((k, 1), bool) if vertical else np.ones((1, k), bool)
-    closed = ndi.binary_closing(m, structure=st) | m
+    closed = close_(m, line(k, vertical)) | m
     # thin grid lines drawn across a bar split it in two: bridge gaps of a few pixels the other way
-    thin = np.ones((1, 5), bool) if vertical else np.ones((5, 1), bool)
-    return ndi.binary_closing(closed, structure=thin) | closed
+    return close_(closed, line(5, not vertical)) | closed
 
 
 def _on_baseline(bars: list[BBox], H: int, W: int, offset: tuple[int, int]) -> list[BBox]:
@@ -489,8 +488,7 @@ def marker_features(m: np.ndarray, on_line: bool) -> np.ndarray:
     if on_line:
         t = stroke_width(m)
         r = int(min(7, max(1, round(1.05 * t))))
-        yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-        core = ndi.binary_opening(m, structure=(xx * xx + yy * yy) <= r * r + 0.5)
+        core = open_(m, disc(r))
     lab, _ = ndi.label(core)
     out = []
     W = m.shape[1]
@@ -547,9 +545,7 @@ def _marker_count(m: np.ndarray) -> int:
         return 0
     t = stroke_width(m)
     r = int(min(7, max(1, round(1.05 * t))))
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-    disk = (xx * xx + yy * yy) <= r * r + 0.5
-    opened = ndi.binary_opening(m, structure=disk)
+    opened = open_(m, disc(r))
     _, n = ndi.label(opened)
     return int(n)
 
@@ -968,7 +964,7 @@ def _present_in(arr: np.ndarray, background: tuple[int, int, int], s: Series, ax
     mine, other = s.mask[:h, :w], other[:h, :w]
     if not mine.any() or not other.any():
         return False
-    near = ndi.binary_dilation(other, iterations=3)
+    near = dilate(other, iterations=3)
     return float((mine & near).sum()) >= 0.5 * float(mine.sum())
 
 
@@ -1227,8 +1223,8 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
     rm, cm = rm[:h, :w], cm[:h, :w]
     box = _mask_box(rm | cm, ax.bbox)
     # coverage: how much of each mask lies near the other
-    rd = ndi.binary_dilation(rm, iterations=3)
-    cd = ndi.binary_dilation(cm, iterations=3)
+    rd = dilate(rm, iterations=3)
+    cd = dilate(cm, iterations=3)
     cov_r = float((rm & cd).sum()) / max(1, rm.sum())  # reference marks reproduced
     cov_c = float((cm & rd).sum()) / max(1, cm.sum())  # candidate marks that belong
     label = f"{name}line of {rs.label}" if rs.kind == "line" else f"{name}markers of {rs.label}"

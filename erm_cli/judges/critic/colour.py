@@ -503,7 +503,9 @@ def paint_shift(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: Seq
     from scipy import ndimage as ndi
 
     # blur and footprint wide enough to gather what JPEG's subsampled chroma spreads around a thin line
-    foot = ndi.binary_dilation(footprint, iterations=5)
+    from .morphology import dilate
+
+    foot = dilate(footprint, iterations=5)
     if foot.sum() < 4:
         return 100.0, 0.0
     H, W = foot.shape

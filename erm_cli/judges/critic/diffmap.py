@@ -17,6 +17,7 @@ from PIL import Image, ImageFilter
 from scipy import ndimage as ndi
 
 from .colour import delta_e_rgb, hex_of
+from .morphology import close_, dilate
 
 BBox = tuple[int, int, int, int]
 
@@ -147,7 +148,7 @@ def find_regions(diff: np.ndarray, *, strong: int = 60, weak: int = 28, min_pixe
     strong_mask = diff > strong
     if not strong_mask.any():
         return []
-    grown = ndi.binary_dilation(weak_mask, iterations=join) if join else weak_mask
+    grown = dilate(weak_mask, iterations=join) if join else weak_mask
     labels, n = ndi.label(grown)
     if n == 0:
         return []
@@ -164,7 +165,7 @@ def find_regions(diff: np.ndarray, *, strong: int = 60, weak: int = 28, min_pixe
     # second pass: many small pieces close together (a dashed line, scattered dots) form one region
     leftover = strong_mask & ~kept[labels]
     if leftover.sum() >= 3 * min_pixels:
-        wide, m2 = ndi.label(ndi.binary_dilation(leftover, iterations=max(3, 3 * join)))
+        wide, m2 = ndi.label(dilate(leftover, iterations=max(3, 3 * join)))
         counts2 = ndi.sum(leftover, wide, index=np.arange(1, m2 + 1))
         for i, sl in enumerate(ndi.find_objects(wide)):
             if sl is None or counts2[i] < 3 * min_pixels:
@@ -199,8 +200,8 @@ def characterise(ref: np.ndarray, cand: np.ndarray, ref_bg: tuple[int, int, int]
         r_ink = ri[y0:y1, x0:x1] & m
         c_ink = ci[y0:y1, x0:x1] & m
         # shapes within one pixel of each other count as the same
-        r_d = ndi.binary_dilation(r_ink) if r_ink.any() else r_ink
-        c_d = ndi.binary_dilation(c_ink) if c_ink.any() else c_ink
+        r_d = dilate(r_ink) if r_ink.any() else r_ink
+        c_d = dilate(c_ink) if c_ink.any() else c_ink
         inter = float((r_ink & c_d).sum() + (c_ink & r_d).sum()) / 2
         union = float(r_ink.sum() + c_ink.sum()) - inter
         iou = inter / union if union > 0 else 0.0  # no ink on either side: a faint shading difference
@@ -223,7 +224,7 @@ def faint_areas(diff: np.ndarray, regions: list[Region], *, level: int = 22, min
     if mask.sum() < min_share * h * w:
         return []
     small = mask[::4, ::4]
-    grown = ndi.binary_closing(small, iterations=2)
+    grown = close_(small, iterations=2)
     labels, n = ndi.label(grown)
     out = []
     for i, sl in enumerate(ndi.find_objects(labels)):

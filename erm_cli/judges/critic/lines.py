@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .morphology import close_, square
+
 BBox = tuple[int, int, int, int]
 
 
@@ -174,7 +176,7 @@ def _filled_areas(arr: np.ndarray, background: tuple[int, int, int], min_frac: f
         if chroma_of(np.asarray([[colour]], np.uint8))[0, 0] > 30:
             continue  # a big coloured shape, not a plot background
         mask = channel_distance(arr, colour) <= 6
-        mask = ndi.binary_closing(mask, structure=np.ones((9, 9), bool))  # bridge marks drawn over the fill
+        mask = close_(mask, square(9))  # bridge marks drawn over the fill
         lab, n = ndi.label(mask)
         if n == 0:
             continue
@@ -208,7 +210,7 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
 
 def stroke_width(mask: np.ndarray) -> float:
     """Mean thickness of a mask's strokes: twice its area over its boundary length (in pixels)."""
-    from scipy import ndimage as ndi
+    from .morphology import erode
 
-    boundary = mask & ~ndi.binary_erosion(mask)
+    boundary = mask & ~erode(mask)
     return 2.0 * float(mask.sum()) / max(1.0, float(boundary.sum()))

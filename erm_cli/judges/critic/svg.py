@@ -16,6 +16,7 @@ from .colour import delta_e_rgb, describe_colour
 from .diffmap import Region
 from .findings import BBox, Context, Finding, centre, position_name, severity_by_share, union_box
 from .lines import box_iou, stroke_width
+from .morphology import dilate, erode
 
 
 def shape_word(mask: np.ndarray) -> str:
@@ -159,12 +160,12 @@ def _stroke_change(ctx: Context, r: Region) -> bool:
     if max(abs(ext[0][0] - ext[1][0]), abs(ext[0][1] - ext[1][1])) > 1.5 * t2 + 2:
         return False
     xor = ri ^ ci
-    near = ndi.binary_dilation(both, iterations=int(max(3, round(2.5 * t))))
+    near = dilate(both, iterations=int(max(3, round(2.5 * t))))
     if float((xor & near).sum()) < 0.9 * float(xor.sum()) or float(both.sum()) < 0.3 * float(thin_side.sum()):
         return False
     # a width change borders the shared stroke along its length (both sides), a length change only at the ends
-    edge = both & ~ndi.binary_erosion(both)
-    touched = edge & ndi.binary_dilation(xor, iterations=2)
+    edge = both & ~erode(both)
+    touched = edge & dilate(xor, iterations=2)
     return float(touched.sum()) >= 0.5 * float(edge.sum())
 
 
@@ -311,7 +312,7 @@ def mirrored_context(ctx: Context) -> tuple[Finding, Context] | None:
     ri, ci = ink_mask(al.ref, al.ref_background), ink_mask(al.cand, al.cand_background)
 
     def iou(a: np.ndarray, b: np.ndarray) -> float:  # at half resolution, within a pixel
-        return _iou(ndi.binary_dilation(a[::2, ::2]), ndi.binary_dilation(b[::2, ::2]))
+        return _iou(dilate(a[::2, ::2]), dilate(b[::2, ::2]))
 
     base = iou(ri, ci)
     best: tuple[float, str, int] | None = None
