@@ -18,8 +18,8 @@ KIND_HELP = "Language: matplotlib, plotly, svg, html, markdown, latex (default: 
 def render(
     code: str | None = typer.Argument(None, help="Code file or model answer (fenced blocks are extracted); "
                                          "'-' reads stdin.", show_default=False),
-    output: str | None = opt.out_file("PNG path; '-' writes the PNG to stdout. Default: CODE with a .png "
-                                       "suffix."),
+    output: str | None = opt.out_file("PNG path; '-' writes the PNG to stdout. Default: NAME.KIND.png in "
+                                       "the current folder (x.tex -> ./x.latex.png)."),
     kind: str | None = opt.kind(KIND_HELP),
     as_json: bool = opt.as_json(),
     batch: Path | None = opt.batch("JSONL of items: id + path (relative to the file) or code, optional kind.",
@@ -105,13 +105,13 @@ def _render_one(code: str, output: str | None, kind: str | None, options, cache_
         suffix = Path(filename).suffix.lower()
         if suffix in KIND_OF_EXTENSION or suffix in PYTHON_EXTENSIONS:
             kind = detect_kind(text, filename)
-    if output is None:
-        if filename is None:
-            raise InputError("reading stdin: pass -o OUT.png (or -o - for stdout)")
-        output = str(Path(filename).with_suffix(".png"))
+    if output is None and filename is None:
+        raise InputError("reading stdin: pass -o OUT.png (or -o - for stdout)")
     if output == "-" and as_json:
         raise InputError("--json and -o - both use stdout; write the PNG to a file")
     result = render(text, kind=kind, options=options, cache=cache_mode)
+    if output is None:  # the current folder, the kind in the name: x.md and x.html do not overwrite each other
+        output = f"{Path(filename).stem}.{result.kind}.png"  # type: ignore[arg-type]
     if result.ok and result.png is not None:
         if output == "-":
             sys.stdout.buffer.write(result.png)
@@ -132,9 +132,11 @@ def _render_one(code: str, output: str | None, kind: str | None, options, cache_
     if as_json:
         print_json(info)
     elif output != "-" and result.ok:
-        hit = " [cache hit]" if result.cache_hit else ""
         console.print(f"[green]rendered[/green] {filename or 'stdin'} ({result.kind}) -> {output}  "
-                      f"{info['width']}x{info['height']}  {result.seconds:.2f} s{hit}")
+                      f"{info['width']}x{info['height']}  {result.seconds:.2f} s")
+        if result.cache_hit:
+            console.print("from the render cache: this code was rendered before with the same options "
+                          "(--refresh renders it again)")
     if not result.ok:
         raise RenderFailure(f"render failed ({result.kind}): {result.error}")
 
