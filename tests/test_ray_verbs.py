@@ -147,3 +147,44 @@ def test_refine_batch_on_ray_matches_the_local_run_and_resumes(ray_cluster: Any,
     summary = json.loads(again.output[again.output.index("{"):])
     assert summary["skipped_done"] == 2 and summary["ran"] == 1
     assert rows_by_id(tmp_path / "ray" / "predictions.jsonl") == b
+
+
+def _reward_items() -> tuple[list[str], list[str], list[str]]:
+    """Completions (good, worse, broken, empty), their reference images and data sources."""
+    def fenced(path: Path, lang: str) -> str:
+        return f"Here it is:\n```{lang}\n{path.read_text()}\n```<|im_end|>"
+
+    completions = [fenced(REFINE / "badge.svg", "svg"), fenced(REFINE / "badge_init.svg", "svg"),
+                   "```svg\n<svg xmlns='http://www.w3.org/2000/svg'><rect</svg>\n```", "",
+                   fenced(REFINE / "sales_bar.py", "python"), fenced(REFINE / "sales_bar_init.py", "python")]
+    references = [str(REFINE / "badge.png")] * 4 + [str(REFINE / "sales_bar.png")] * 2
+    sources = ["icon2svg"] * 4 + ["chart2code"] * 2
+    return completions, references, sources
+
+
+def test_rl_reward_on_a_named_actor_pool_matches_the_in_process_adapter(ray_cluster: Any) -> None:
+    from erm_cli.distributed.ray_reward import NAMESPACE, stop_pool
+    from erm_cli.train.rewards import reward_func, verl_compute_score_batch
+
+    completions, references, sources = _reward_items()
+    infos = [{"gt_img_path": ref} for ref in references]
+    pool = "erm-test-judges"
+    try:
+        local = verl_compute_score_batch(sources, completions, references, infos)
+        on_pool = verl_compute_score_batch(sources, completions, references, infos, ray_pool=pool, ray_actors=2)
+        assert [untimed(dict(s)) for s in on_pool] == [untimed(dict(s)) for s in local]
+        scores = [s["score"] for s in on_pool]
+        assert scores[0] > scores[1] > 0 and scores[2] == scores[3] == 0.0 and scores[4] > scores[5] > 0
+        # the pool is two detached, named actors; a later call (OpenRLHF's adapter here) reuses them
+        actors = [ray.get_actor(f"{pool}-{i}", namespace=NAMESPACE) for i in range(2)]
+        pids = set(ray.get([a.pid.remote() for a in actors]))
+        queries = [f"<|im_start|>user\nDraw it<|im_end|>\n<|im_start|>assistant\n{c}" for c in completions]
+        prompts = ["<|im_start|>user\nDraw it<|im_end|>\n<|im_start|>assistant\n"] * len(completions)
+        labels = [json.dumps({"image": ref, "task": "svg" if "badge" in ref else "chart"}) for ref in references]
+        in_process = reward_func(queries, prompts, labels)
+        through_pool = reward_func(queries, prompts, labels, ray_pool=pool, ray_actors=2)
+        assert through_pool["rewards"].tolist() == in_process["rewards"].tolist()
+        assert through_pool["rewards"].tolist() == pytest.approx(scores, abs=1e-6)  # float32 there
+        assert set(ray.get([a.pid.remote() for a in actors])) == pids
+    finally:
+        assert stop_pool(pool) == 2

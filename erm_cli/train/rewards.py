@@ -25,7 +25,8 @@ an error): ``ERM_REWARD_JUDGE`` (critic | vlm | URL), ``ERM_REWARD_MODEL`` (spec
 ``ERM_REWARD_TIMEOUT`` (seconds, default 120), ``ERM_REWARD_WORKERS`` (parallel samples, default 4),
 ``ERM_REWARD_TOKEN`` (bearer token for a remote ``erm serve``), ``ERM_REWARD_ROOT`` (base folder for
 relative reference paths), ``ERM_REWARD_PROFILE`` (``erm`` | ``visual-erm``), ``ERM_REWARD_PROMPT_FILE``,
-``ERM_REWARD_LOG`` (JSON-lines file of per-sample results).
+``ERM_REWARD_LOG`` (JSON-lines file of per-sample results), ``ERM_REWARD_RAY_POOL`` (score each batch on
+this named pool of Ray judge actors instead of in this process: :mod:`erm_cli.distributed.ray_reward`).
 """
 
 from __future__ import annotations
@@ -600,7 +601,13 @@ def _score(opts: RewardOptions, completions: Sequence[Any], references: Sequence
     kwargs = opts.score_kwargs()
     if root is not None and kwargs.get("root") is None:
         kwargs["root"] = root
-    results = score_batch(list(completions), list(references), list(tasks), **kwargs)
+    if opts.ray_pool:  # scored by a named pool of Ray judge actors, with this same scorer in each actor
+        from erm_cli.distributed.ray_reward import score_on_pool
+
+        results = score_on_pool(list(completions), list(references), list(tasks), pool=opts.ray_pool,
+                                actors=opts.ray_actors, **kwargs)
+    else:
+        results = score_batch(list(completions), list(references), list(tasks), **kwargs)
     write_reward_log(opts.reward_log, [{"reward": r, "task": t, "reason": why, **score_fields(r, v, why)}
                                        for (r, v, why), t in zip(results, tasks)])
     return results

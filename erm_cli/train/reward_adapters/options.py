@@ -21,6 +21,7 @@ ADAPTER_OPTIONS: dict[str, str | None] = {
     "timeout": "ERM_REWARD_TIMEOUT", "max_workers": "ERM_REWARD_WORKERS", "root": "ERM_REWARD_ROOT",
     "token": "ERM_REWARD_TOKEN", "render_weight": None, "visual_weight": None,
     "profile": "ERM_REWARD_PROFILE", "reward_log": "ERM_REWARD_LOG",
+    "ray_pool": "ERM_REWARD_RAY_POOL", "ray_actors": "ERM_REWARD_RAY_ACTORS",
 }
 #: Options handed to the judge, per judge (``erm judge`` flags of the same names).
 JUDGE_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -48,6 +49,8 @@ class RewardOptions:
     visual_weight: float = 1.0
     profile: str | None = None
     reward_log: str | None = None
+    ray_pool: str | None = None     # score on this named pool of Ray judge actors (erm_cli.distributed.ray_reward)
+    ray_actors: int | None = None
     judge_options: dict[str, Any] = field(default_factory=dict)
 
     def score_kwargs(self) -> dict[str, Any]:
@@ -88,8 +91,10 @@ def parse_options(kwargs: dict[str, Any], *, use_env: bool = True) -> RewardOpti
 
     judge = kwargs.get("judge") or kwargs.get("url") or (get("url") or get("judge")) or "critic"
     opts = RewardOptions(judge=judge, model=get("model"), root=get("root"), token=get("token"),
-                         reward_log=get("reward_log"))
+                         reward_log=get("reward_log"), ray_pool=get("ray_pool") or None)
     try:
+        if get("ray_actors") is not None:
+            opts.ray_actors = int(get("ray_actors"))
         if get("timeout") is not None:
             opts.timeout = float(get("timeout"))
         if get("max_workers") is not None:
