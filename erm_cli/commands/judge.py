@@ -108,6 +108,7 @@ def _judge_one(reference: str, prediction: str, task: str, judge_name: str, opti
     for what, path in (("reference", reference), ("candidate", prediction)):
         if path != "-" and not os.path.lexists(path):
             raise InputError(f"{what}: no such file: {path}")
+    _refuse_swapped(reference, prediction)
     candidate, is_code = _read_candidate(prediction)
     render_options = RenderOptions(profile=profile, timeout=timeout)
     verdict = score_candidate(reference, candidate, task=task, kind=kind, judge=get_judge(judge_name, **options),
@@ -129,6 +130,24 @@ def _judge_one(reference: str, prediction: str, task: str, judge_name: str, opti
         raise RenderFailure(f"the candidate did not render: {verdict.info.get('render_error', 'render failed')}")
     if fail_under is not None and verdict.reward < fail_under:
         raise BelowThreshold(f"reward {verdict.reward:.3f} is below --fail-under {fail_under}")
+
+
+def _refuse_swapped(reference: str, prediction: str) -> None:
+    """REF that is code (not an image) with PRED an image: the two look swapped; say so instead of 'not a
+    readable image'."""
+    from ..judges.pipeline import is_image_path
+
+    if prediction == "-" or is_image_path(reference) or not is_image_path(prediction):
+        return
+    try:
+        with open(reference, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")) or head[8:12] == b"WEBP":
+        return  # an image with an unusual name
+    raise InputError(f"REF and PRED look swapped: {reference} is code and {prediction} an image; the reference "
+                     f"image comes first: erm judge {prediction} {reference}")
 
 
 def _read_candidate(prediction: str) -> tuple[str | bytes, bool | None]:
