@@ -96,3 +96,22 @@ def test_models_lists_judges_and_backends_without_importing_them() -> None:
     assert not imported & {"torch", "transformers", "vllm", "playwright", "ray", "sklearn"}
     people = erm("models")
     assert people.returncode == 0 and "model backends" in people.stdout and "critic" in people.stdout
+
+
+def test_bench_speed_prints_a_short_summary_and_keeps_the_long_dump_in_json(tmp_path: Path) -> None:
+    out = tmp_path / "speed.json"
+    p = erm("bench", "speed", "--sections", "startup,judge", "--quick", "--items", "3", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(out.read_text())
+    from erm_cli.bench.speed import flatten
+    from erm_cli.bench.speed_summary import summary_rows
+
+    rows = summary_rows(doc)
+    assert len(rows) < len(flatten(doc)) // 2  # headline figures, not the dump
+    assert [r[1] for r in rows] == ["erm --help (p50)", "heavy imports at start-up", "section took",
+                                    "judge critic throughput", "section took"]
+    for _, figure, value in rows:
+        assert figure in p.stdout and value in p.stdout
+    assert "latency_seconds" not in p.stdout and f"all figures: {out}" in p.stdout
+    as_json = erm("bench", "speed", "--sections", "startup", "--quick", "--out", str(out), "--json")
+    assert "erm_help_seconds" in json.loads(as_json.stdout)["startup"]

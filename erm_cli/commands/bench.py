@@ -296,7 +296,7 @@ def speed(
     verbose: bool = opt.verbose(),
 ) -> None:
     """Render throughput (cold / warm / cache per language), critic latency split, judge throughput, erm --help start-up time."""
-    from ..bench.speed import SECTIONS, flatten, run_speed, write_speed
+    from ..bench.speed import SECTIONS, run_speed, write_speed
     from ..console import console, print_json
     from ..errors import InputError
 
@@ -311,10 +311,14 @@ def speed(
         return
     from rich.table import Table
 
-    table = Table(title="erm bench speed")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for k, v in flatten(doc):
-        table.add_row(k, v)
+    from ..bench.speed_summary import summary_rows
+
+    table = Table(title="erm bench speed: headline figures", title_justify="left")
+    for col in ("section", "figure", "value"):
+        table.add_column(col)
+    last = None
+    for section, figure, value in summary_rows(doc):
+        table.add_row(section if section != last else "", figure, value)
+        last = section
     console.print(table)
-    console.print(f"written: {path}")
+    console.print(f"all figures: {path} (or print them with --json)")
