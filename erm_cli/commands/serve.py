@@ -55,6 +55,12 @@ def serve(
                                        "released Visual-ERM judge)."),
     quiet: bool = opt.quiet("No start-up lines on stderr."),
     verbose: bool = opt.verbose(),
+    ray_address: str | None = typer.Option(None, "--ray", metavar="ADDRESS", help="Serve as a Ray Serve "
+                                           "application ('local', 'auto', HOST:PORT or ray://HOST:PORT): the same "
+                                           "HTTP API, --replicas judge replicas with request batching "
+                                           "(docs/SCALING.md)."),
+    replicas: int = typer.Option(2, "--replicas", min=1, metavar="N", help="--ray: judge replicas."),
+    replica_cpus: float = typer.Option(1.0, "--replica-cpus", min=0.0, metavar="CPUS", help="--ray: CPUs per judge replica."),
 ) -> None:
     """Serve the judge over HTTP: POST /judge, POST /reward (batches), GET /health;
     OpenAPI docs at /docs. With --openai also /v1/chat/completions for a local model.
@@ -74,6 +80,13 @@ def serve(
     model_options = {"dtype": dtype, "device": device} if model and not model.startswith(("openai:", "http")) else {}
     if model and model.startswith("vllm:"):
         model_options.pop("device", None)
+    if ray_address is not None:
+        _serve_on_ray(ray_address, judge, model, prompt_file, swap, model_options, replicas, replica_cpus,
+                      max_concurrency, max_batch, batch_window_ms, host, port, openai, quiet,
+                      dict(allowed_root=allowed_root, token=token or None, max_queue=max_queue,
+                           max_body_mb=max_body_mb, timeout=timeout, max_items=max_items, max_pixels=max_pixels,
+                           pixel_budget=pixel_budget, profile=profile))
+        return
     app = create_app(judge, model=model if judge == "vlm" else None, prompt_file=str(prompt_file) if prompt_file else None,
                      swap=swap, openai_model=model if openai else None, served_model_name=served_model_name,
                      allowed_root=allowed_root, token=token or None, max_concurrency=max_concurrency,
@@ -98,3 +111,31 @@ def serve(
         from ..renderers import sandbox
 
         sandbox.shutdown()  # renders still running in worker threads fail now instead of holding the exit
+
+
+def _serve_on_ray(address: str, judge: str, model: str | None, prompt_file: Path | None, swap: bool,
+                  model_options: dict, replicas: int, replica_cpus: float, threads: int, max_batch: int,
+                  batch_window_ms: float, host: str, port: int, openai: bool, quiet: bool, app_options: dict) -> None:
+    if openai:
+        raise InputError("--openai is not served with --ray (serve the model with vLLM or erm serve without --ray)")
+    from ..distributed.ray_pool import import_ray
+
+    import_ray()  # one line naming the extra when Ray is missing
+    try:
+        from ..serve.ray_app import RayServeOptions, serve_until_stopped
+    except ImportError:
+        raise InputError("Ray Serve is not installed: pip install 'erm-cli[ray]'") from None
+    from ..console import err_console
+
+    options = RayServeOptions(judge=judge, model=model if judge == "vlm" else None,
+                              prompt_file=str(prompt_file) if prompt_file else None, swap=swap,
+                              model_options=model_options, replicas=replicas, replica_cpus=replica_cpus,
+                              threads=threads, max_batch=max_batch, batch_window_ms=batch_window_ms,
+                              app_options=app_options)
+
+    def ready(url: str) -> None:
+        if not quiet:
+            err_console.print(f"erm serve --ray: judge [bold]{judge}[/], {replicas} replicas on {url} (/judge, "
+                              "/reward, /health)" + ("; bearer token required" if app_options["token"] else ""))
+
+    serve_until_stopped(address, options, host=host, port=port, on_ready=ready)

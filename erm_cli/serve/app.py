@@ -243,11 +243,14 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
                timeout: float = 120.0, max_items: int = 256, max_batch: int = 8, batch_window_ms: float = 10.0,
                model_options: dict[str, Any] | None = None, max_pixels: int = 16_000_000,
                pixel_budget: int = 96_000_000, header_timeout: float = 10.0, body_timeout: float = 60.0,
-               profile: str | None = None) -> FastAPI:
+               profile: str | None = None, scorer: Any = None) -> FastAPI:
     """Build the app (loads the judge and any model now, so errors surface at startup).
 
     ``judge``: "critic", "vlm" (with ``model``), a baseline name, a Judge object, or None (no judge: an
     OpenAI-compatible model server only). ``openai_model``: a local model spec to expose under /v1.
+    ``scorer`` (``erm serve --ray``): judge elsewhere; a callable with the arguments of
+    :func:`erm_cli.judges.pipeline.score_candidate` except ``judge``, returning the Verdict, and a
+    ``judge_id`` attribute. The app then builds no judge and keeps only the HTTP side (auth, limits).
     """
     opts = {k: v for k, v in (model_options or {}).items() if v is not None}
     from ..judges.vlm import default_profile
@@ -261,12 +264,15 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
         from ..models import in_flight_options
 
         opts = in_flight_options(model, max_concurrency * (2 if swap else 1), opts)
-    the_judge, judge_backend = build_judge(judge, model, prompt_file, swap, opts, max_batch, batch_window_ms)
+    the_judge, judge_backend = (build_judge(judge, model, prompt_file, swap, opts, max_batch, batch_window_ms)
+                                if scorer is None else (None, None))
     root = Path(allowed_root).expanduser().resolve() if allowed_root else None
     if root is not None and not root.is_dir():
         raise InputError(f"--allowed-root is not a folder: {allowed_root}")
     runner = _Runner(max_concurrency, max_queue, timeout)
-    if the_judge is None:
+    if scorer is not None:
+        judge_id = dict(scorer.judge_id)
+    elif the_judge is None:
         judge_id = {"name": "none"}
     elif hasattr(the_judge, "judge_id"):
         judge_id = dict(the_judge.judge_id())
@@ -307,7 +313,7 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
     def judge_item(req: JudgeRequest) -> JudgeResponse:
         from ..judges.pipeline import score_candidate
 
-        if the_judge is None:
+        if the_judge is None and scorer is None:
             raise NoJudge("this server has no judge (started with judge=None)")
         t0 = time.perf_counter()
         refs = [x for x in (req.reference_b64, req.reference_path) if x is not None]
@@ -339,9 +345,9 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
         need = ref_pixels + (max_pixels if as_code else header_pixels(candidate, "candidate", max_pixels))  # type: ignore[arg-type]
         pixels.acquire(need, timeout=runner.timeout)
         try:
-            verdict = score_candidate(reference, candidate, task=req.task, kind=req.kind, judge=the_judge,
-                                      candidate_is_code=as_code, max_pixels=max_pixels,
-                                      render_options=render_options)
+            score = scorer or (lambda *a, **k: score_candidate(*a, judge=the_judge, **k))
+            verdict = score(reference, candidate, task=req.task, kind=req.kind, candidate_is_code=as_code,
+                            max_pixels=max_pixels, render_options=render_options)
             if as_code:
                 verdict.info["profile"] = profile
         finally:
