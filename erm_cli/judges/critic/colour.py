@@ -500,11 +500,10 @@ def paint_shift(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: Seq
     pixels (anti-aliasing on or off, another engine, JPEG) but hardly in how much ink they lay down, so the
     blurred means agree; a real repaint changes them. The ΔE2000 of the blurred means is compared with the
     ΔE a repaint from ``a`` to ``b`` at the same coverage would give: an effect size, not a threshold."""
-    from scipy import ndimage as ndi
-
-    # blur and footprint wide enough to gather what JPEG's subsampled chroma spreads around a thin line
+    from .blur import blur_weights, blurred_mean
     from .morphology import dilate
 
+    # blur and footprint wide enough to gather what JPEG's subsampled chroma spreads around a thin line
     foot = dilate(footprint, iterations=5)
     if foot.sum() < 4:
         return 100.0, 0.0
@@ -512,13 +511,8 @@ def paint_shift(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: Seq
     ys, xs = np.nonzero(foot)
     y0, y1, x0, x1 = max(0, ys.min() - 8), min(H, ys.max() + 9), max(0, xs.min() - 8), min(W, xs.max() + 9)
     f = foot[y0:y1, x0:x1]
-
-    def blurred_mean(arr: np.ndarray) -> np.ndarray:
-        crop = arr[y0:y1, x0:x1].astype(np.float32)
-        sm = np.stack([ndi.gaussian_filter(crop[..., k], 2.5) for k in range(3)], axis=-1)
-        return sm[f].mean(axis=0)
-
-    ma, mb = blurred_mean(ref), blurred_mean(cand)
+    weights = blur_weights(f, 2.5)  # the blur's adjoint on the footprint, shared by both images
+    ma, mb = (blurred_mean(arr[y0:y1, x0:x1], f, 2.5, weights) for arr in (ref, cand))
     bg = np.asarray(background, float)
     av, bv = np.asarray(a, float), np.asarray(b, float)
     # coverage: how far the reference's blurred mean lies from the background towards its paint
