@@ -18,10 +18,22 @@ from .inputs import MAX_IMAGE_BYTES, read_input_bytes
 
 ImageSource = Union[str, Path, bytes, "Image.Image"]
 
-#: Refuse images above this many pixels (a 64-megapixel cap; PIL's own bomb check is 179 MP).
+#: Refuse images above this many pixels before decoding (a 64-megapixel cap: at most ~1.4 GB peak for the
+#: judge of an RGBA image this size). PIL's own bomb check (179 MP by default) is lowered to the same cap
+#: for every ``Image.open`` in the erm process once this module is imported (warning above it, error
+#: above twice it), so a decoder that bypasses :func:`load_image` is still bounded.
 MAX_PIXELS = 64_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 #: Refuse images smaller than this on either side: nothing meaningful can be judged.
 MIN_SIDE = 4
+
+
+def _header_only(data: bytes) -> Image.Image:
+    """``Image.open`` reads the header and decodes nothing; its bomb warning is left to :func:`load_image`,
+    which refuses the same sizes with its own one-line error (the error above twice the cap stays)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(io.BytesIO(data))
 
 
 def _open(src: ImageSource, what: str) -> Image.Image:
@@ -31,13 +43,15 @@ def _open(src: ImageSource, what: str) -> Image.Image:
         if isinstance(src, (bytes, bytearray)):
             if not src:
                 raise InputError(f"{what}: empty image data")
-            return Image.open(io.BytesIO(src))
+            return _header_only(bytes(src))
         data = read_input_bytes(Path(src), what, MAX_IMAGE_BYTES)  # regular files only, size-capped
         if not data:
             raise InputError(f"{what}: empty file: {src}")
-        return Image.open(io.BytesIO(data))
+        return _header_only(data)
     except InputError:
         raise
+    except Image.DecompressionBombError as exc:  # PIL refuses at open (header) time above 2x its cap
+        raise InputError(f"{what}: refused as a decompression bomb ({exc})") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InputError(f"{what}: not a readable image ({exc.__class__.__name__}: {exc})") from None
 

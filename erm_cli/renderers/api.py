@@ -41,7 +41,7 @@ def _render_plotly(code: str, options: RenderOptions) -> bytes:
     if left <= 0:
         raise CodeFailure(f"timed out: the figure took more than {options.timeout:g} s to build")
     try:
-        return render_plotly_json(result.payload, options.width, options.height, timeout=left)
+        return render_plotly_json(result.payload, options.width, options.height, timeout=left, mem_mb=options.mem_mb)
     except PlotlyDrawError as exc:
         raise CodeFailure(str(exc)) from None
 
@@ -51,7 +51,7 @@ def _render_table(kind: str) -> Callable[[str, RenderOptions], bytes]:
         from .table_renderer import TableRenderTimeout, TableSourceError, render_table
 
         try:
-            return render_table(kind, code, timeout=options.timeout)
+            return render_table(kind, code, timeout=options.timeout, mem_mb=options.mem_mb)
         except (TableSourceError, TableRenderTimeout) as exc:
             raise CodeFailure(str(exc)) from None
 

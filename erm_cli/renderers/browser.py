@@ -26,6 +26,8 @@ from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from ..errors import RenderFailure
+from .failures import CodeFailure
+from .memwatch import TreeWatch
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 LAUNCH_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
@@ -41,6 +43,10 @@ class BrowserUnavailable(RenderFailure):
 
 class BrowserTimeout(TimeoutError):
     """A job overran its budget: it was dropped from the queue, or Chromium was killed mid-job."""
+
+
+class BrowserMemoryExceeded(CodeFailure):
+    """Chromium's processes together held more than the memory cap during a job: all were killed."""
 
 
 #: Seconds a job may overrun its budget (Playwright's own step timeouts should fire first) before
@@ -118,6 +124,14 @@ def browser_mem_mb() -> int:
         return 1536
 
 
+def browser_tree_cap_mb(mem_mb: int | None = None) -> int:
+    """Cap on the memory of all Chromium processes together during one job: ``ERM_BROWSER_MEM_MB`` when
+    set, else the render's ``--mem-mb`` (``mem_mb``), else 1536 MB."""
+    if os.environ.get("ERM_BROWSER_MEM_MB") or mem_mb is None:
+        return browser_mem_mb()
+    return max(64, int(mem_mb))
+
+
 def cap_browser_memory(driver_pids: tuple[int, ...]) -> None:
     """Put every Chromium process under ``RLIMIT_DATA`` (``browser_mem_mb``).
 
@@ -160,13 +174,17 @@ class WarmBrowser:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._session: BrowserSession | None = None  # the live session (read by callers to kill an overrun)
+        # the whole Chromium tree (browser, zygotes, renderers, GPU/utility processes) under Playwright's driver
+        self._watch = TreeWatch(lambda: self._session.driver_pids if self._session is not None else ())
 
-    def call(self, fn: Callable[[BrowserSession], Any], timeout: float) -> Any:
+    def call(self, fn: Callable[[BrowserSession], Any], timeout: float, mem_mb: int | None = None) -> Any:
         """``fn(session)`` on the browser thread, within ``timeout`` seconds (the caller's remaining budget):
-        a job still queued then is dropped, a running one has Chromium killed (:class:`BrowserTimeout`)."""
+        a job still queued then is dropped, a running one has Chromium killed (:class:`BrowserTimeout`).
+        While it runs, all of Chromium's processes together may hold at most :func:`browser_tree_cap_mb`
+        (``mem_mb``): past it they are all killed and the job fails (:class:`BrowserMemoryExceeded`)."""
         self._ensure_thread()
         fut: Future = Future()
-        self._jobs.put((fn, fut))
+        self._jobs.put((fn, fut, browser_tree_cap_mb(mem_mb)))
         try:
             return fut.result(timeout=max(0.0, timeout) + CALL_GRACE)
         except TimeoutError:
@@ -193,14 +211,14 @@ class WarmBrowser:
             thread = self._thread
             self._thread = None
         if thread is not None and thread.is_alive():
-            self._jobs.put((_STOP, None))
+            self._jobs.put((_STOP, None, None))
             thread.join(timeout)
 
     def _run(self) -> None:
         session: BrowserSession | None = None
         try:
             while True:
-                fn, fut = self._jobs.get()
+                fn, fut, cap_mb = self._jobs.get()
                 if fn is _STOP:
                     break
                 if fut.set_running_or_notify_cancel() is False:
@@ -210,7 +228,15 @@ class WarmBrowser:
                         if session is None:
                             session = BrowserSession.start()
                             self._session = session
-                        _settle(fut, result=fn(session))
+                        self._watch.start_job(cap_mb, lambda used, fut=fut, cap=cap_mb: _settle(
+                            fut, error=BrowserMemoryExceeded(
+                                f"Chromium's processes together used {used} MB, over the {cap} MB limit "
+                                "(--mem-mb / ERM_BROWSER_MEM_MB): killed")))
+                        try:
+                            result = fn(session)
+                        finally:
+                            self._watch.end_job()
+                        _settle(fut, result=result)
                         break
                     except BrowserUnavailable as exc:
                         _settle(fut, error=exc)
@@ -232,7 +258,7 @@ class WarmBrowser:
             # fail whatever is still queued
             while True:
                 try:
-                    fn, fut = self._jobs.get_nowait()
+                    fn, fut, _ = self._jobs.get_nowait()
                 except queue.Empty:
                     break
                 if fut is not None and not fut.done():

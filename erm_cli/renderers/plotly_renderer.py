@@ -74,7 +74,7 @@ def _draw(session, spec_json: str, width: int, height: int, timeout: float) -> b
 
 
 def render_plotly_json(spec_json: bytes | str, width: int | None = None, height: int | None = None,
-                       timeout: float = 30.0) -> bytes:
+                       timeout: float = 30.0, mem_mb: int | None = None) -> bytes:
     """PNG of a plotly figure given as JSON. Raises PlotlyDrawError for a bad figure."""
     from .browser import BrowserTimeout, get_browser
 
@@ -85,7 +85,7 @@ def render_plotly_json(spec_json: bytes | str, width: int | None = None, height:
         raise PlotlyDrawError("the code's plotly figure is not valid JSON") from None
     w, h = figure_size(spec, width, height)
     try:
-        raw = get_browser().call(lambda session: _draw(session, text, w, h, timeout), timeout)
+        raw = get_browser().call(lambda session: _draw(session, text, w, h, timeout), timeout, mem_mb)
     except BrowserTimeout:
         raise PlotlyDrawError(f"plotly.js did not finish drawing within {timeout:.1f} s (stopped)") from None
     img = Image.open(io.BytesIO(raw)).convert("RGB")  # re-encoded by PIL: no browser metadata

@@ -202,7 +202,7 @@ def crop_to_content(png: bytes, padding: int = CROP_PADDING) -> bytes:
     return buf.getvalue()
 
 
-def render_table(kind: str, code: str, timeout: float = 30.0) -> bytes:
+def render_table(kind: str, code: str, timeout: float = 30.0, mem_mb: int | None = None) -> bytes:
     """PNG of a table within ``timeout`` seconds in all (conversion, Chromium, crop). Raises
     TableSourceError / TableRenderTimeout for bad tables, BrowserUnavailable when Chromium cannot run."""
     from .browser import BrowserTimeout
@@ -213,7 +213,7 @@ def render_table(kind: str, code: str, timeout: float = 30.0) -> bytes:
     if left <= 0:
         raise TableRenderTimeout(f"converting the {kind} table took more than {timeout:g} s")
     try:
-        raw = get_browser().call(lambda session: _screenshot(session, document, timeout, deadline), left)
+        raw = get_browser().call(lambda session: _screenshot(session, document, timeout, deadline), left, mem_mb)
     except BrowserTimeout as exc:
         raise TableRenderTimeout(f"the table did not render within {timeout:g} s ({exc})") from None
     return crop_to_content(raw)
