@@ -167,3 +167,22 @@ def test_erm_render_of_a_table_past_mem_mb_is_one_line_and_exit_3(tmp_path: Path
     assert proc.returncode == 3, proc.stderr
     assert "over the 512 MB limit" in one_line(proc.stderr)
     assert not (tmp_path / "big.png").exists()
+
+
+def test_bench_policy_records_a_bomb_reference_and_scores_the_rest(images: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from erm_cli.bench.policy import run_policy_bench
+
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    shutil.copyfile(images["ok"], refs / "a.png")
+    shutil.copyfile(images["bomb"], refs / "b.png")
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120"><rect width="160" height="120" fill="#fafafa"/></svg>'
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps({"id": i, "code": svg, "task": "svg"}) + "\n" for i in ("a", "b")))
+    summary = run_policy_bench(preds, refs, tmp_path / "run", judge=None, workers=1)
+    results = {json.loads(x)["id"]: json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()}
+    assert summary["items"] == 2 and sorted(results) == ["a", "b"]
+    assert results["a"]["render_ok"] is True and "ref_error" not in results["a"]
+    assert "decompression bomb" in results["b"]["ref_error"]
