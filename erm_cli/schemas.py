@@ -231,10 +231,13 @@ OPEN_OUTPUTS: tuple[tuple[str, str], ...] = (
     ("erm refine --json, refine summary.json", "the refine result: task, kind, policy, judge, best, initial, "
      "candidates, stop_reason, outputs"),
     ("refine trajectory.jsonl, refine --batch predictions.jsonl", "one candidate / item per line"),
-    ("erm bench judge --json, metrics.json", "F1_hard / F1_soft / Sc, AUROC, pairwise, baselines, versions"),
-    ("erm bench policy --json, results.jsonl", "render rate, task metrics, reward per item"),
+    ("erm bench judge --json, metrics.json, points.json, matches/*.jsonl", "F1_hard / F1_soft / Sc, AUROC, "
+     "pairwise, baselines, provenance (with versions)"),
+    ("erm bench policy --json, metrics.json, results.jsonl", "render rate, task metrics, reward per item"),
     ("erm bench speed --json, speed.json", "timings by section"),
-    ("erm train reward|policy|export-verl|critic --json, metrics.json lines", "the training result"),
+    ("erm train reward|policy|export-verl|critic --json, metrics.jsonl lines", "the training result, the "
+     "trainer's log lines"),
+    ("erm synth: manifest.json, failures.jsonl", "the run's settings and figures; why a group failed"),
     ("erm cache info|clear --json, erm models --json", "their figures"),
 )
 
@@ -380,10 +383,14 @@ def render_markdown() -> str:
         "",
         f"Every `--json` output and every JSONL line or JSON file a verb writes carries `schema_version` "
         f"(now `\"{SCHEMA_VERSION}\"`). It changes when a key changes meaning or goes away; new keys may be "
-        "added within a version. Rewards and scores carry "
-        f"{SCORE_DECIMALS} decimals in JSON (the people view prints 3 of them); errors come most severe first. "
+        "added within a version. A verdict's reward is one number everywhere: rounded to "
+        f"{SCORE_DECIMALS} decimals in JSON and in the Python API (`Verdict.reward`, `rl_reward`), printed with 3 "
+        "of them by the people view; errors come most severe first. "
         "Results record what made them: a render's `versions` (renderer, libraries, fonts), a verdict's "
-        "`judge` and `info.versions` (erm, judge, model, protocol, profile), bench metrics' `versions`.",
+        "`judge` and `info.versions` (erm, judge, model, protocol, profile), bench metrics' "
+        "`provenance.versions` (the same, plus the font set). Datasets written by `erm synth` (data.jsonl, "
+        "pairwise.jsonl, sft.jsonl) keep the VC-RewardBench record layout; their manifest.json and "
+        "failures.jsonl carry `schema_version`.",
         "",
         "A closed object has exactly the keys listed (required unless marked optional); an open one may carry "
         "more.",

@@ -46,7 +46,7 @@ def test_batch_with_bad_items(tmp_path: Path, examples_dir: Path) -> None:
     assert len(recs) == 10
     for ok_id in ("from-path", "icon", "inline", "weird/id with spaces"):
         assert recs[ok_id]["ok"] and (out / recs[ok_id]["png"]).is_file()
-        assert set(recs[ok_id]) == {"id", "png", "ok", "error", "seconds", "cache_hit", "kind"}
+        assert set(recs[ok_id]) == {"id", "png", "ok", "error", "seconds", "cache_hit", "kind", "schema_version"}
     assert "ValueError" in recs["broken"]["error"] and recs["broken"]["png"] is None
     assert "no such file" in recs["missing"]["error"]
     assert "invalid JSON" in recs["line-6"]["error"] and "no 'id'" in recs["line-7"]["error"]

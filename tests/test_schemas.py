@@ -84,8 +84,13 @@ def test_judge_outputs_follow_the_contract_and_record_what_made_them(tmp_path: P
     assert v["info"]["versions"]["judge"] == f"critic-{v['judge']['version']}"
     assert v["info"]["versions"]["profile"] == "erm" and v["info"]["versions"]["erm"]
     assert v["info"]["render"]["versions"]["erm-renderer"].startswith("matplotlib-")
-    assert f"{v['reward']:.3f}" in erm("judge", str(REFINE / "sales_bar.png"),
-                                         str(REFINE / "sales_bar_init.py")).stdout  # one rounding
+    assert f"reward {v['reward']:.3f}" in erm("judge", str(REFINE / "sales_bar.png"),
+                                                str(REFINE / "sales_bar_init.py")).stdout  # one number
+    from erm_cli.judges.pipeline import score_candidate
+
+    api = score_candidate(str(REFINE / "sales_bar.png"), str(REFINE / "sales_bar_init.py"))
+    assert (api.reward, api.rl_reward) == (v["reward"], v["rl_reward"])  # the Python API gives the JSON's number
+    assert api.to_dict()["errors"] == v["errors"]
     bad = tmp_path / "bad.py"
     bad.write_text(BAD_CODE)
     p = erm("judge", str(REFINE / "sales_bar.png"), str(bad), "--json")
@@ -123,6 +128,7 @@ def test_errors_under_json_and_other_verbs_carry_schema_version(tmp_path: Path) 
             "-q")
     assert p.returncode == 0, p.stderr
     schemas.validate(json.loads(p.stdout), schemas.SynthStats)
+    assert json.loads((tmp_path / "s" / "manifest.json").read_text())["schema_version"] == schemas.SCHEMA_VERSION
     p = erm("refine", str(REFINE / "sales_bar.png"), "--init", str(REFINE / "sales_bar.py"), "--rounds", "0",
             "--out-dir", str(tmp_path / "r"), "--no-report", "--json", "-q")
     assert p.returncode == 0, p.stderr
@@ -160,3 +166,19 @@ def test_serve_responses_follow_the_contract(tmp_path: Path) -> None:
         batch = r.json()
         schemas.validate(batch, RewardResponse)
         assert [x["ok"] for x in batch["results"]] == [True, False] and "boom" in batch["results"][1]["error"]
+
+
+def test_bench_judge_files_carry_schema_version_and_what_made_them(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    p = erm("bench", "judge", str(EXAMPLES / "bench-mini" / "data.jsonl"), "--limit", "3", "--baselines", "mse",
+            "--out-dir", str(out), "--json", "-q")
+    assert p.returncode == 0, p.stderr
+    printed = json.loads(p.stdout)
+    written = json.loads((out / "metrics.json").read_text())
+    assert printed["schema_version"] == written["schema_version"] == schemas.SCHEMA_VERSION
+    made = written["provenance"]["versions"]
+    assert made["judge"].startswith("critic-") and made["profile"] == "erm" and made["fonts"] and made["erm"]
+    for row in lines(out / "predictions.jsonl"):
+        schemas.validate(row, schemas.PredictionLine)
+    for row in lines(out / "baselines" / "mse.jsonl"):
+        schemas.validate(row, schemas.PredictionLine)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..schemas import stamp
 from ..judges.verdict import TASKS, ErrorItem, Verdict
 from .judge_metrics import (
     ItemMatch,
@@ -576,6 +577,19 @@ def _check_run_dir(out: Path, label: str, fp: str, resume: bool) -> None:
     info.write_text(json.dumps({"judge": label, "fingerprint": fp}))
 
 
+def _made_by(judge: Any, cfg: JudgeBenchConfig) -> dict[str, str]:
+    """What made the judge's verdicts: erm, the judge, its model and request protocol, the render profile
+    and the pinned font set (the renderer versions of each code candidate are in its verdict)."""
+    from ..renderers.fonts import font_set_id
+    from ..schemas import provenance as made_by
+
+    layout = cfg.judge_options.get("request_layout")
+    versions = made_by(judge, model=cfg.model, protocol="visual-erm" if layout == "visual-erm-bench" else None,
+                       profile=getattr(judge, "profile", None) or "erm")
+    versions["fonts"] = font_set_id()
+    return versions
+
+
 def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, executor: Any = None) -> dict[str, Any]:
     """The whole ``erm bench judge`` run; returns the metrics document (also written to metrics.json).
     ``executor`` (``--ray``): the judge's items run on its workers, each building the judge once; the
@@ -674,7 +688,7 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
                 if isinstance(m, OfflineMatcher):  # cheap to recompute; written for inspection only
                     (out / "matches").mkdir(parents=True, exist_ok=True)
                     (out / "matches" / f"{_safe(lab)}.{m.label}.jsonl").write_text(
-                        "".join(json.dumps(mt.to_dict()) + "\n" for mt in matches)
+                        "".join(json.dumps(stamp(mt.to_dict())) + "\n" for mt in matches)
                     )
                 doc["vcbench"][m.label] = {
                     "metrics": vcbench_metrics(matches),
@@ -701,12 +715,12 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
             "is_vc_rewardbench": vcb,
         },
         "judges": judges_doc,
-        "provenance": provenance(),
+        "provenance": provenance(versions=_made_by(runs[0][1], cfg)),
     }
     if vcb:
         metrics["reference"] = reference_rows()
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False, default=str))
-    (out / "points.json").write_text(json.dumps({"points": points, "margins": margins}))
+    (out / "metrics.json").write_text(json.dumps(stamp(metrics), indent=2, ensure_ascii=False, default=str))
+    (out / "points.json").write_text(json.dumps(stamp({"points": points, "margins": margins})))
     report = write_judge_report(out, metrics, points, margins, metrics.get("reference"))
     metrics["report"] = str(report)
     return metrics

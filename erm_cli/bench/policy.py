@@ -43,6 +43,7 @@ from ..errors import InputError
 from ..inputs import allowed_roots, confine, read_input_text
 from ..jsonl import iter_jsonl, read_jsonl_by_id
 from ..judges.verdict import TASKS
+from ..schemas import stamp
 from .versions import provenance
 
 CODE_KEYS = ("code", "response", "output", "prediction", "completion", "pred_code", "text")
@@ -548,7 +549,7 @@ def run_policy_bench(
     def record(item: PolicyItem, rec: dict[str, Any]) -> None:
         with lock:
             with results_path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+                fh.write(json.dumps(stamp(rec), ensure_ascii=False, default=str) + "\n")
             done[item.id] = rec
             finished[0] += 1
             if on_progress:
@@ -588,6 +589,6 @@ def run_policy_bench(
         "tasks": summarise(results),
         "provenance": provenance(renderers=renderer_versions),
     }
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    (out / "metrics.json").write_text(json.dumps(stamp(summary), indent=2, ensure_ascii=False))
     summary["report"] = str(write_policy_report(out, summary, results))
     return summary

@@ -251,5 +251,7 @@ def write_speed(doc: dict[str, Any], path: str | Path) -> Path:
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(doc, indent=2, default=str))
+    from ..schemas import stamp
+
+    p.write_text(json.dumps(stamp(doc), indent=2, default=str))
     return p

@@ -323,5 +323,7 @@ def write_manifest(
     }
     path = cfg.out / "manifest.json"
     tmp = path.with_name("manifest.json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    from ..schemas import stamp
+
+    tmp.write_text(json.dumps(stamp(manifest), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable
 from ..errors import InputError
 from ..jsonl import read_results
 from ..renderers.base import RenderOptions
+from ..schemas import stamp
 from .perturbation import Edit, PerturbationInfo, conflicts, overlap_share
 
 TASK_ORDER: tuple[str, ...] = ("chart", "table", "svg")
@@ -749,7 +750,7 @@ def run_synth(
                         ],
                     )
                 for f in fails:
-                    failures_fh.write(json.dumps(f, ensure_ascii=False) + "\n")
+                    failures_fh.write(json.dumps(stamp(f), ensure_ascii=False) + "\n")
                     if f["stage"] == "reference":
                         stats.failed_groups += 1
                 done_groups.add(g.gid)

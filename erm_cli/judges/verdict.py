@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..schemas import SCHEMA_VERSION, SCORE_DECIMALS  # noqa: F401 - SCHEMA_VERSION: one version for every output
+
 TASKS: tuple[str, ...] = ("chart", "table", "svg")
 
 TAXONOMY: dict[str, tuple[str, ...]] = {
@@ -26,7 +28,6 @@ MAX_SEVERITY = 50.0
 #: Severity total assumed when a judge's answer cannot be parsed (released code: SEVERITY_AVG).
 SEVERITY_UNPARSED = 25.0
 
-SCHEMA_VERSION = "1"
 
 #: How a verdict's errors become a scalar reward. "released" (the default for every verdict, the contract
 #: of ARCHITECTURE.md 3.1 and what a Visual-ERM judge's verdict must give): Visual-ERM's released
@@ -205,7 +206,12 @@ class Verdict:
 
     @property
     def reward(self) -> float:
-        """Visual reward in [0, 1]; 0 when the candidate did not render."""
+        """Visual reward in [0, 1]; 0 when the candidate did not render. Rounded to
+        :data:`erm_cli.schemas.SCORE_DECIMALS` places: the same number in Python, in JSON and (to 3 places)
+        in the CLI."""
+        return round(self._raw_reward(), SCORE_DECIMALS)
+
+    def _raw_reward(self) -> float:
         if not self.render_ok:
             return 0.0
         if self.score is not None:
@@ -217,7 +223,7 @@ class Verdict:
     @property
     def rl_reward(self) -> float:
         """``render_ok + reward`` in [0, 2] (the paper's r_rsr + r_verm); 0 when nothing rendered."""
-        return (1.0 + self.reward) if self.render_ok else 0.0
+        return round(1.0 + self.reward, SCORE_DECIMALS) if self.render_ok else 0.0
 
     @property
     def equivalent(self) -> bool:

@@ -31,6 +31,7 @@ from ..errors import ErmError, InputError
 from ..inputs import allowed_roots, confine
 from ..jsonl import iter_jsonl, read_jsonl_by_id
 from ..judges.pipeline import IMAGE_SUFFIXES
+from ..schemas import stamp
 from .config import RefineConfig
 
 PREDICTIONS = "predictions.jsonl"
@@ -130,7 +131,7 @@ def refine_batch(
     # keep only the ok lines of earlier runs; failed ones are retried and rewritten
     kept = [previous[it.id] for it in items if previous.get(it.id, {}).get("status") == "ok"]
     tmp = pred_path.with_name(PREDICTIONS + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+    tmp.write_text("".join(json.dumps(stamp(r), ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
     os.replace(tmp, pred_path)
     the_judge = build_judge(judge, judge_model)
     the_policy = get_policy(policy)
@@ -138,7 +139,7 @@ def refine_batch(
     records: list[dict[str, Any]] = list(kept)
     with pred_path.open("a", encoding="utf-8") as fh:
         def record(rec: dict[str, Any]) -> None:
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(stamp(rec), ensure_ascii=False) + "\n")  # with schema_version
             fh.flush()
             records.append(rec)
             if on_item is not None:
