@@ -73,7 +73,7 @@ def test_the_vocabulary_is_spelled_the_same_in_every_verb() -> None:
         assert seen.get(word), f"no command uses --{word}"
     assert {"render", "judge", "refine"} <= set(seen["batch"])
     assert {"render", "judge", "synth", "bench judge", "bench policy", "train critic"} <= set(seen["workers"])
-    assert {"render", "judge", "serve", "bench policy"} <= set(seen["timeout"])
+    assert {"render", "judge", "serve", "bench judge", "bench policy"} <= set(seen["timeout"])
     assert {"judge", "bench judge", "train export-verl"} <= set(seen["limit"])
     assert {"refine", "synth", "bench judge", "bench policy", "judge", "render", "train reward", "train policy",
             "train export-verl", "train critic"} <= set(seen["out_dir"])
@@ -259,3 +259,19 @@ def test_quiet_silences_stderr_but_not_the_result(tmp_path: Path) -> None:
     assert loud.returncode == quiet.returncode == 0
     assert "judging" in loud.stderr and quiet.stderr == ""
     assert "judged 1 of 1 pairs" in quiet.stdout
+
+
+def test_timeout_reaches_the_render_in_judge_and_bench_judge(tmp_path: Path) -> None:
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\nimport matplotlib.pyplot as plt\ntime.sleep(60)\nplt.plot([1, 2])\n")
+    p = erm("judge", str(REFINE / "sales_bar.png"), str(slow), "--timeout", "2", "--json")
+    assert p.returncode == 3, p.stderr
+    assert "time" in json.loads(p.stdout)["info"]["render_error"].lower()
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps({"id": "slow", "category": "chart", "gt_img_path": str(REFINE / "sales_bar.png"),
+                                "pred_code_path": str(slow)}) + "\n")
+    p = erm("bench", "judge", str(data), "--timeout", "2", "--baselines", "", "--out-dir", str(tmp_path / "b"),
+            "--allowed-root", str(REFINE), "--json", "-q")
+    assert p.returncode == 0, p.stderr
+    row = json.loads((tmp_path / "b" / "predictions.jsonl").read_text().splitlines()[0])
+    assert row["verdict"]["render_ok"] is False and "time" in row["verdict"]["info"]["render_error"].lower()

@@ -545,6 +545,7 @@ class JudgeBenchConfig:
     resume: bool = True
     limit: int | None = None
     allowed_root: tuple[Path, ...] = ()  # folders paths in the data may point into, besides its own
+    timeout: float | None = None  # seconds per code candidate's render (None: the renderer's default)
 
 
 def _safe(label: str) -> str:
@@ -605,6 +606,11 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
     items = load_judge_items(data, cfg.allowed_root)
     if cfg.limit:
         items = items[: cfg.limit]
+    if cfg.timeout is not None:  # --timeout: every code candidate renders under it
+        from ..renderers import RenderOptions
+
+        for it in items:
+            it.render_options = RenderOptions(timeout=cfg.timeout)
     if not items:
         raise InputError(f"{data} has no items")
     fp = fingerprint(data) + (f":limit={cfg.limit}" if cfg.limit else "")

@@ -64,6 +64,7 @@ def judge(
     ),
     workers: int = opt.workers("Items judged in parallel.", default=2),
     limit: Optional[int] = opt.limit(),
+    timeout: float = opt.timeout("Wall-clock limit per code candidate's render (s)."),
     resume: bool = opt.resume("Skip items already in the run directory, or start over."),
     as_json: bool = opt.as_json("Print metrics.json (with schema_version) instead of a table."),
     allowed_root: list[Path] = typer.Option(
@@ -123,6 +124,7 @@ def judge(
         resume=resume,
         limit=limit,
         allowed_root=tuple(allowed_root),
+        timeout=timeout,
     )
     from ..distributed.ray_pool import optional_pool
 
