@@ -1,5 +1,7 @@
 """The chat request erm sends to the released Visual-ERM judge, recorded on the wire by a loopback
-OpenAI-compatible server, equals the request the released reward code builds for the same inputs.
+OpenAI-compatible server, equals the request the released reward code builds for the same inputs; and under
+``erm bench judge --protocol visual-erm`` the judge and matcher requests equal those of the released
+VC-RewardBench scripts (``evaluation/api_judge.py``, ``evaluation/evaluation.py``).
 
 The released request builders are replayed here from their published shape (rl_scripts/reward_func:
 ``message_format``/``encode_image`` for chart and SVG, ``vlm_client_qa`` and ``compute_score`` for tables,
@@ -26,7 +28,7 @@ RELEASE = Path(__file__).parent / "fixtures" / "visual_erm_release"
 
 
 @contextmanager
-def recording_server() -> Iterator[tuple[str, list[dict]]]:
+def recording_server(answer: str = '{"errors": []}') -> Iterator[tuple[str, list[dict]]]:
     bodies: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -35,7 +37,7 @@ def recording_server() -> Iterator[tuple[str, list[dict]]]:
 
         def do_POST(self) -> None:  # noqa: N802
             bodies.append(json.loads(self.rfile.read(int(self.headers.get("content-length") or 0))))
-            body = json.dumps({"choices": [{"message": {"content": '{"errors": []}'}, "finish_reason": "stop"}],
+            body = json.dumps({"choices": [{"message": {"content": answer}, "finish_reason": "stop"}],
                                "usage": {}}).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
@@ -129,3 +131,85 @@ def test_request_on_the_wire_equals_the_released_request(task: str, tmp_path: Pa
     for key, value in expected.items():
         if key != "messages":
             assert sent.get(key, {"top_p": 1.0}.get(key)) == value, key
+
+
+# -- erm bench judge --protocol visual-erm -----------------------------------------------------------------------
+def released_bench_request(model: str, system: str, prompt: str, gt: Path, pred: Path) -> dict:
+    """evaluation/api_judge.py: process_item + call_api (each file's bytes, labelled image/jpeg, detail high)."""
+    images = [{"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + base64.b64encode(p.read_bytes())
+                                                  .decode(), "detail": "high"}} for p in (gt, pred)]
+    return {"model": model, "messages": [{"role": "system", "content": system},
+                                         {"role": "user", "content": [{"type": "text", "text": prompt}, *images]}],
+            "max_tokens": 8192}
+
+
+def _pixels(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data)) as im:
+        return im.convert("RGB").tobytes()
+
+
+@pytest.mark.parametrize("task", ["chart", "svg", "table"])
+def test_bench_protocol_request_equals_the_released_bench_request(task: str, tmp_path: Path) -> None:
+    prompts = extract_visual_erm_prompts(RELEASE, bench=True)
+    prompt_file = tmp_path / "bench-prompts.json"
+    prompt_file.write_text(json.dumps(prompts))
+    gt = _image(tmp_path / "gt.png", (1500, 900), "#1f77b4")
+    pred = _image(tmp_path / "pred.png", (2100, 700), "#ff7f0e")
+    with recording_server() as (url, bodies):
+        judge = VLMJudge(f"openai:{url}#visual-erm", prompt_file=prompt_file, request_layout="visual-erm-bench")
+        verdict = judge.judge(Image.open(gt), Image.open(pred), task)
+    assert verdict.parsed and len(bodies) == 1
+    sent = bodies[0]
+    expected = released_bench_request("visual-erm", prompts["system"], prompts[task], gt, pred)
+    assert sorted(sent) == sorted(expected) == ["max_tokens", "messages", "model"]  # no other sampling key
+    assert sent["max_tokens"] == 8192 and sent["model"] == expected["model"]
+    assert sent["messages"][0] == expected["messages"][0]
+    sent_parts, expected_parts = sent["messages"][1]["content"], expected["messages"][1]["content"]
+    assert sent_parts[0] == expected_parts[0]  # the text first, byte for byte (with its <image> prefix)
+    for got, want in zip(sent_parts[1:], expected_parts[1:], strict=True):
+        assert got["type"] == "image_url" and got["image_url"]["detail"] == "high"
+        # unresized and lossless: the file's pixels (erm labels its PNG image/png where the script says jpeg)
+        assert _pixels(_image_bytes(got)) == _pixels(_image_bytes(want))
+
+
+def test_bench_protocol_drops_out_of_taxonomy_categories(tmp_path: Path) -> None:
+    """The released evaluation.py keeps a predicted error only if ``type or category`` is one of the task's
+    types as written; erm's own protocol remaps loose names ("color_error" -> style_error)."""
+    from erm_cli.bench.judge_bench import verdict_of
+    from erm_cli.bench.judge_metrics import allowed_errors
+
+    answer = json.dumps({"errors": [
+        {"category": "color_error", "severity": 2, "location": "bars", "description": "orange bars"},
+        {"category": "style_error", "severity": 1, "location": "grid", "description": "no grid"},
+        {"type": "data_error", "category": "style_error", "severity": 3, "description": "wrong values"}]})
+    gt = _image(tmp_path / "gt.png", (300, 200), "#1f77b4")
+    seen = {}
+    for layout in ("reward", "visual-erm-bench"):
+        with recording_server(answer) as (url, _):
+            judge = VLMJudge(f"openai:{url}#some-judge", request_layout=layout)
+            verdict = judge.judge(Image.open(gt), Image.open(gt), "chart")
+        row = {"id": "a", "task": "chart", "verdict": verdict.to_dict()}  # as predictions.jsonl stores it
+        seen[layout] = sorted(e.category for e in allowed_errors(verdict_of(row).errors, "chart"))
+    assert seen["reward"] == ["style_error", "style_error", "style_error"]  # remapped, "category" first
+    assert seen["visual-erm-bench"] == ["data_error", "style_error"]  # color_error dropped, "type" first
+
+
+@pytest.mark.parametrize("protocol", ["erm", "visual-erm"])
+def test_llm_matcher_request_and_type_check(protocol: str) -> None:
+    from erm_cli.bench.matching import LLMMatcher, MatchRequest
+    from erm_cli.judges.verdict import ErrorItem
+
+    cross_type = json.dumps({"matches": [{"pred_id": 0, "gt_id": 0, "match_level": "yes"}]})
+    req = MatchRequest(id="a", task="chart", gold=[ErrorItem("data_error", 2, "bars", "bar 3 too tall")],
+                       pred=[ErrorItem("style_error", 2, "bars", "bar 3 is too tall")])
+    with recording_server(cross_type) as (url, bodies):
+        [outcome] = LLMMatcher(f"openai:{url}#gpt-5-mini", protocol=protocol).match([req])
+    sent = bodies[0]
+    # the type check is off in both (as the release's post-processing): a pair across types counts
+    assert outcome.match is not None and [(p.pred, p.gold, p.level) for p in outcome.match.pairs] == [(0, 0, "yes")]
+    if protocol == "visual-erm":  # evaluation.py's call_api
+        assert sorted(sent) == ["max_tokens", "messages", "model"] and sent["max_tokens"] == 8192
+        assert sent["messages"][0] == {"role": "system", "content": "You are a helpful assistant."}
+    else:
+        assert sent["temperature"] == 0.0 and sent["max_tokens"] == 2048
+    assert [p["type"] for p in sent["messages"][1]["content"]] == ["text"]

@@ -25,7 +25,7 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -401,7 +401,13 @@ def verdict_of(row: dict[str, Any]) -> Verdict | None:
     v = row.get("verdict")
     if not isinstance(v, dict):
         return None
-    return Verdict.from_dict(v, task=row.get("task"))
+    verdict = Verdict.from_dict(v, task=row.get("task"))
+    if (v.get("judge") or {}).get("layout") == "visual-erm-bench":
+        # --protocol visual-erm: categories as the judge wrote them, so that an out-of-taxonomy name drops
+        # out of the allowed errors (the released evaluation.py) instead of being remapped
+        raw = [e for e in v.get("errors") or [] if isinstance(e, dict)]
+        verdict.errors = [replace(e, category=str(r.get("category"))) for e, r in zip(verdict.errors, raw)]
+    return verdict
 
 
 def match_requests(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]]) -> list[MatchRequest]:
@@ -643,7 +649,9 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
 
     matchers: list[OfflineMatcher | LLMMatcher] = [OfflineMatcher()]
     if cfg.matcher_model:
-        matchers.append(LLMMatcher(cfg.matcher_model))
+        layout = cfg.judge_options.get("request_layout")
+        matchers.append(LLMMatcher(cfg.matcher_model,
+                                   protocol="visual-erm" if layout == "visual-erm-bench" else "erm"))
 
     judges_doc: dict[str, Any] = {}
     points: dict[str, list[dict[str, Any]]] = {}

@@ -339,15 +339,40 @@ def clean_pairs(obj: dict[str, Any], n_pred: int, n_gold: int) -> list[Pair]:
     return pairs
 
 
+#: ``erm``: erm's request (its system message, greedy, 2048 tokens); ``visual-erm``: the request layout of the
+#: released ``evaluation/evaluation.py`` (system "You are a helpful assistant.", ``max_tokens`` 8192 and no
+#: other sampling key). Either way the prompt is erm's, and pairs are cleaned as the release does: the type
+#: check is off (a pair across types counts), ids in range, yes/partial only, first pair wins.
+MATCH_PROTOCOLS = ("erm", "visual-erm")
+RELEASE_MATCH_SYSTEM = "You are a helpful assistant."
+RELEASE_MATCH_MAX_TOKENS = 8192
+
+
 class LLMMatcher:
     """Error matching by a language model loaded through :func:`erm_cli.models.load_model`."""
 
-    def __init__(self, spec: str, batch_size: int = 8, max_tokens: int = 2048, backend: Any = None) -> None:
+    def __init__(self, spec: str, batch_size: int = 8, max_tokens: int = 2048, backend: Any = None,
+                 protocol: str = "erm") -> None:
+        if protocol not in MATCH_PROTOCOLS:
+            raise ValueError(f"matcher protocol must be one of {', '.join(MATCH_PROTOCOLS)}, not {protocol!r}")
         self.spec = spec
-        self.label = f"llm:{spec}"
+        self.protocol = protocol
+        self.label = f"llm:{spec}" if protocol == "erm" else f"llm-{protocol}:{spec}"
         self.batch_size = max(1, batch_size)
         self.max_tokens = max_tokens
         self._backend = backend
+
+    def _request(self, req: MatchRequest) -> list[dict[str, Any]]:
+        system = RELEASE_MATCH_SYSTEM if self.protocol == "visual-erm" else "You are a strict, careful evaluator."
+        return [{"role": "system", "content": system},
+                {"role": "user", "content": [{"type": "text", "text": build_match_prompt(req)}]}]
+
+    def _sampling(self) -> Any:
+        from ..models.base import Sampling
+
+        if self.protocol == "visual-erm":  # evaluation.py's call_api: max_tokens=8192 and nothing else
+            return Sampling(max_tokens=RELEASE_MATCH_MAX_TOKENS, server_defaults=True)
+        return Sampling(max_tokens=self.max_tokens, temperature=0.0)
 
     def _model(self) -> Any:
         if self._backend is None:
@@ -359,8 +384,6 @@ class LLMMatcher:
     def match(
         self, requests: Sequence[MatchRequest], on_done: Callable[[int], None] | None = None
     ) -> list[MatchOutcome]:
-        from ..models.base import Sampling
-
         out: list[MatchOutcome | None] = [None] * len(requests)
         todo: list[int] = []
         for i, r in enumerate(requests):
@@ -370,16 +393,10 @@ class LLMMatcher:
                 out[i] = MatchOutcome(ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred))
                 if on_done:
                     on_done(1)
-        sampling = Sampling(max_tokens=self.max_tokens, temperature=0.0)
+        sampling = self._sampling()
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start : start + self.batch_size]
-            msgs = [
-                [
-                    {"role": "system", "content": "You are a strict, careful evaluator."},
-                    {"role": "user", "content": [{"type": "text", "text": build_match_prompt(requests[i])}]},
-                ]
-                for i in chunk
-            ]
+            msgs = [self._request(requests[i]) for i in chunk]
             completions = self._model().generate(msgs, sampling)
             for i, comp in zip(chunk, completions):
                 r = requests[i]
@@ -402,8 +419,8 @@ class LLMMatcher:
         return [o for o in out if o is not None]
 
 
-def get_matcher(spec: str | None) -> OfflineMatcher | LLMMatcher:
+def get_matcher(spec: str | None, protocol: str = "erm") -> OfflineMatcher | LLMMatcher:
     """``None``/``offline`` -> the offline matcher; anything else is a model spec for the LLM matcher."""
     if not spec or spec == "offline":
         return OfflineMatcher()
-    return LLMMatcher(spec)
+    return LLMMatcher(spec, protocol=protocol)

@@ -43,6 +43,9 @@ RELEASED_SAMPLING: dict[str, Sampling] = {
                     repetition_penalty=1.0),
     "table": Sampling(max_tokens=8192, temperature=0.0, repetition_penalty=1.05),
 }
+#: The released VC-RewardBench script's request (``evaluation/api_judge.py``): ``max_tokens`` only, the
+#: server's defaults for everything else.
+BENCH_SAMPLING = Sampling(max_tokens=8192, server_defaults=True)
 #: Longest image side sent to the judge, per task (released code: 1024 chart/SVG, 768 table).
 RELEASED_IMAGE_SIDE: dict[str, int] = {"chart": 1024, "svg": 1024, "table": 768}
 JPEG_QUALITY = 95
@@ -136,8 +139,8 @@ def build_judge_request(reference_img: Any, candidate_img: Any, task: str, promp
     if layout == "visual-erm-bench":  # api_judge.py: the text first, then the two images as they are
         request.append({"role": "user", "content": [
             {"type": "text", "text": text},
-            {"type": "image", "image": prepare_image(reference_img, None, "original", task)},
-            {"type": "image", "image": prepare_image(candidate_img, None, "original", task)},
+            {"type": "image", "image": prepare_image(reference_img, None, "original", task), "detail": "high"},
+            {"type": "image", "image": prepare_image(candidate_img, None, "original", task), "detail": "high"},
         ]})
         return request
     request.append({"role": "user", "content": [
@@ -221,6 +224,8 @@ class VLMJudge:
         if request_layout not in REQUEST_LAYOUTS:
             raise InputError(f"request_layout must be one of {', '.join(REQUEST_LAYOUTS)}, not {request_layout!r}")
         self.request_layout = request_layout
+        if request_layout == "visual-erm-bench" and sampling is None:
+            self.sampling = {t: BENCH_SAMPLING for t in TASKS}
 
     # -- model ----------------------------------------------------------------------------------------------
     @property
@@ -320,7 +325,8 @@ class VLMJudge:
         judge_id = self.judge_id()
         if comp.error:
             return _failed(task, judge_id, "backend_error", comp.error)
-        verdict = parse_judge_output(comp.text, task, judge=judge_id)
+        verdict = parse_judge_output(comp.text, task, judge=judge_id,
+                                     literal_categories=self.request_layout == "visual-erm-bench")
         verdict.info["attempts"] = attempt + 1
         verdict.info["tokens"] = {"prompt": comp.prompt_tokens, "completion": comp.completion_tokens}
         if comp.info.get("finish_reason"):

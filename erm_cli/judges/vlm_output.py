@@ -415,12 +415,15 @@ def _error_from_string(item: str, task: str) -> ErrorItem:
                      description=text)
 
 
-def _error_from_dict(item: dict[str, Any], task: str, default_category: str = "") -> ErrorItem:
+def _error_from_dict(item: dict[str, Any], task: str, default_category: str = "",
+                     literal: bool = False) -> ErrorItem:
     cat = _first(item, CATEGORY_KEYS) or default_category or "unknown"
+    if literal:  # the released evaluation.py: ``e.get("type") or e.get("category")``, compared as written
+        cat = item.get("type") or item.get("category") or "unknown"
     loc = _first(item, LOCATION_KEYS)
     desc = _first(item, DESCRIPTION_KEYS)
     sev = _first(item, SEVERITY_KEYS)
-    return ErrorItem(category=normalise_category(str(cat), task), severity=parse_severity(sev if sev is not None else 1),
+    return ErrorItem(category=str(cat) if literal else normalise_category(str(cat), task), severity=parse_severity(sev if sev is not None else 1),
                      location="" if loc is None else str(loc).strip(),
                      description="" if desc is None else str(desc).strip())
 
@@ -443,10 +446,14 @@ def _count_keys(obj: dict[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in obj.items() if str(k).lower().endswith("_count")}
 
 
-def errors_from_object(obj: Any, task: str, truncated: bool = False) -> tuple[list[ErrorItem], dict[str, Any]]:
+def errors_from_object(obj: Any, task: str, truncated: bool = False,
+                       literal_categories: bool = False) -> tuple[list[ErrorItem], dict[str, Any]]:
     """Map a parsed JSON value onto error items; raises ValueError if it is not a judge answer.
 
     ``truncated``: the answer was cut off; a last error without a category or a severity is dropped.
+    ``literal_categories``: keep each listed error's ``type``/``category`` exactly as written (no aliases, no
+    cross-task remapping), as the released VC-RewardBench evaluation reads them; an out-of-taxonomy name then
+    drops out of the task's allowed errors instead of being remapped.
     """
     notes: dict[str, Any] = {}
     obj = _unwrap(obj)
@@ -494,7 +501,7 @@ def errors_from_object(obj: Any, task: str, truncated: bool = False) -> tuple[li
         notes["dropped_incomplete_last"] = True
     for e in raw:
         if isinstance(e, dict):
-            items.append(_error_from_dict(e, task))
+            items.append(_error_from_dict(e, task, literal=literal_categories))
         elif isinstance(e, str) and e.strip():
             items.append(_error_from_string(e, task))
         else:
@@ -511,8 +518,10 @@ def _as_int(v: Any) -> int:
         return -1
 
 
-def parse_judge_output(text: str | None, task: str, judge: dict[str, str] | None = None) -> Verdict:
-    """A judge's raw answer -> Verdict (``parsed=False`` with a reason when it cannot be read)."""
+def parse_judge_output(text: str | None, task: str, judge: dict[str, str] | None = None,
+                       literal_categories: bool = False) -> Verdict:
+    """A judge's raw answer -> Verdict (``parsed=False`` with a reason when it cannot be read);
+    ``literal_categories``: see :func:`errors_from_object`."""
     judge_id = dict(judge or {"name": "vlm", "version": "0"})
     raw = "" if text is None else str(text)
     info: dict[str, Any] = {}
@@ -533,7 +542,8 @@ def parse_judge_output(text: str | None, task: str, judge: dict[str, str] | None
                 last_reason = str(exc)
                 continue
         try:
-            errors, notes = errors_from_object(value, task, truncated="truncated" in repair_notes)
+            errors, notes = errors_from_object(value, task, truncated="truncated" in repair_notes,
+                                               literal_categories=literal_categories)
         except ValueError as exc:
             last_reason = str(exc)
             continue

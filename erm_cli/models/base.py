@@ -24,6 +24,9 @@ class Sampling:
     repetition_penalty: float | None = None
     presence_penalty: float | None = None
     seed: int | None = None
+    #: HTTP backends send ``max_tokens`` only and leave every other setting to the server's defaults (the
+    #: released VC-RewardBench scripts' request); local backends use the fields above as given.
+    server_defaults: bool = False
 
     def greedy(self) -> bool:
         return self.temperature <= 0.0

@@ -61,7 +61,10 @@ def to_openai_messages(request: Request, image_format: str = "png") -> list[dict
             raise unsupported(part)
         if not hasattr(img, "save"):
             img = load_image(img, what="image part")
-        return {"type": "image_url", "image_url": {"url": image_to_data_uri(img, image_format)}}
+        url = {"url": image_to_data_uri(img, image_format)}
+        if part.get("detail"):  # OpenAI's image detail level ("high" in the released bench script)
+            url["detail"] = str(part["detail"])
+        return {"type": "image_url", "image_url": url}
 
     return map_parts(request, convert)
 
@@ -161,6 +164,8 @@ class OpenAIBackend:
             return self.urls[next(self._rr) % len(self.urls)]
 
     def _payload(self, body: dict[str, Any], sampling: Sampling) -> dict[str, Any]:
+        if sampling.server_defaults:
+            return {"model": self.model_name(), "messages": body["messages"], "max_tokens": int(sampling.max_tokens)}
         p: dict[str, Any] = {"model": self.model_name(), "messages": body["messages"],
                              "max_tokens": int(sampling.max_tokens), "temperature": float(sampling.temperature),
                              "top_p": float(sampling.top_p), "stream": False}
