@@ -220,6 +220,10 @@ def background_colour(img: Image.Image | np.ndarray) -> RGB:
 def _quantised_keys(arr: np.ndarray, bits: int = 5) -> np.ndarray:
     """Each pixel's colour quantised to ``bits`` per channel, packed into one int32."""
     shift = 8 - bits
+    if arr.dtype == np.uint8:  # shift in 8 bits, widen per channel: a third of the memory traffic
+        q = arr[..., :3] >> shift
+        return ((q[..., 0].astype(np.int32) << (2 * bits)) | (q[..., 1].astype(np.int32) << bits)
+                | q[..., 2].astype(np.int32))
     q = arr.astype(np.int32) >> shift
     return (q[..., 0] << (2 * bits)) | (q[..., 1] << bits) | q[..., 2]
 
@@ -251,14 +255,15 @@ def palette(img: Image.Image | np.ndarray, *, background: Sequence[int] | None =
     bg = np.asarray(background if background is not None else background_colour(arr), float)
     all_keys = _quantised_keys(arr)
     flat = _flat_pixels(all_keys)
-    keys = all_keys[flat]
-    if keys.size == 0:
+    flat_idx = np.flatnonzero(flat)
+    if flat_idx.size == 0:
         return []
-    px = arr[flat]
-    step = 3 if keys.size > 150_000 else 1  # statistics on a third of the flat pixels: same clusters, 3x faster
-    keys_s, px_s = keys[::step], px[::step].astype(np.float64)
+    step = 3 if flat_idx.size > 150_000 else 1  # statistics on a third of the flat pixels: same clusters, 3x faster
+    sel = flat_idx[::step]  # gather only the pixels used (a boolean index over H x W x 3 copies them all)
+    keys_s = all_keys.ravel()[sel]
+    px_s = np.ascontiguousarray(arr).reshape(-1, arr.shape[-1])[sel, :3].T.astype(np.float64)  # 3 x m
     counts = np.bincount(keys_s, minlength=1 << 15) * step
-    sums = np.stack([np.bincount(keys_s, weights=px_s[:, c], minlength=1 << 15) for c in range(3)], axis=1) * step
+    sums = np.stack([np.bincount(keys_s, weights=px_s[c], minlength=1 << 15) for c in range(3)], axis=1) * step
     threshold = max(min_pixels, int(min_fraction * n))
     idx = np.nonzero(counts >= threshold)[0]
     if idx.size == 0:
