@@ -3,12 +3,15 @@
     .venv/bin/python benchmarks/host_limits.py parsing          # ~1 MB adversarial answers, per parser
     .venv/bin/python benchmarks/host_limits.py budget           # --timeout as the whole item's budget
     .venv/bin/python benchmarks/host_limits.py serve [--side N] # erm serve memory under 4 concurrent big pairs
+    .venv/bin/python benchmarks/host_limits.py memory           # bombs to erm judge; Chromium's tree vs its cap
 
 ``parsing`` times each host-side parser (code extraction, table filters, the judge-output and RL format
 parsers) on inputs that made the earlier regexes quadratic; ``budget`` renders slow tables and a slow
 plotly figure against a small ``--timeout``; ``serve`` starts ``erm serve`` (critic judge), sends four
 concurrent /judge requests with two N x N PNGs each while /health is probed, and prints the statuses,
-the server's peak RSS and the probes answered.
+the server's peak RSS and the probes answered. ``memory`` gives ``erm judge`` decompression-bomb PNGs
+(exit code, one line, the erm process's peak RSS) and renders a 1 MB table with the default cap and with
+``--mem-mb 512``, printing the Chromium tree's peak (RSS sum and PSS sum) and what happened.
 """
 
 from __future__ import annotations
@@ -147,13 +150,80 @@ def serve(side: int, port: int) -> None:
         srv.wait(30)
 
 
+def _bomb_png(path: Path, side: int, colour_type: int = 0) -> Path:
+    import struct
+    import zlib
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    comp = zlib.compressobj(9)
+    row = b"\0" * (1 + side * {0: 1, 6: 4}[colour_type])
+    body = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, colour_type, 0, 0, 0))
+                     + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+def memory() -> None:
+    import json
+    import tempfile
+
+    from PIL import Image
+
+    wrapper = ("import json, resource, subprocess, sys\n"
+               "p = subprocess.run(json.loads(sys.argv[1]), capture_output=True, text=True)\n"
+               "print(json.dumps([p.returncode, p.stderr.strip(), resource.getrusage(resource.RUSAGE_CHILDREN)"
+               ".ru_maxrss // 1024]))\n")
+    with tempfile.TemporaryDirectory(prefix="erm-limits-") as tmp:
+        ok = Path(tmp) / "ok.png"
+        Image.new("RGB", (160, 120), "white").save(ok)
+        for side, ct, label in ((40000, 0, "1.6 GP greyscale"), (9000, 6, "81 MP RGBA")):
+            bomb = _bomb_png(Path(tmp) / f"bomb{side}.png", side, ct)
+            cmd = [sys.executable, "-m", "erm_cli.app", "judge", str(bomb), str(ok), "--judge", "mse"]
+            out = subprocess.run([sys.executable, "-c", wrapper, json.dumps(cmd)], capture_output=True, text=True,
+                                 check=True)
+            code, err, peak = json.loads(out.stdout)
+            print(f"erm judge, {label} bomb ({bomb.stat().st_size:,} bytes): exit {code}, erm peak RSS {peak} MB: "
+                  f"{err[:110]}", flush=True)
+    import threading
+
+    from erm_cli.renderers import RenderOptions, render
+    from erm_cli.renderers.browser import get_browser
+    from erm_cli.renderers.memwatch import descendants, pss_bytes, rss_bytes
+
+    table = "<table>" + "".join("<tr>" + "".join(f"<td>r{i}c{j} value</td>" for j in range(12)) + "</tr>"
+                                for i in range(3500)) + "</table>"
+    for mem_mb in (1536, 512):
+        render("<table><tr><td>warm</td></tr></table>", kind="html", cache=False)
+        browser = get_browser()
+        peak = {"rss": 0, "pss": 0}
+        stop = threading.Event()
+
+        def poll(browser=browser, peak=peak, stop=stop) -> None:
+            while not stop.is_set():
+                session = browser._session
+                pids = descendants(session.driver_pids) if session is not None else []
+                peak["rss"] = max(peak["rss"], sum(map(rss_bytes, pids)) >> 20)
+                peak["pss"] = max(peak["pss"], sum(map(pss_bytes, pids)) >> 20)
+                time.sleep(0.1)
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        r = render(table, kind="html", options=RenderOptions(timeout=120, mem_mb=mem_mb), cache=False)
+        stop.set()
+        thread.join()
+        print(f"1 MB html table, --mem-mb {mem_mb}: ok={r.ok} in {r.seconds:.1f} s; Chromium tree peak RSS sum "
+              f"{peak['rss']} MB, PSS sum {peak['pss']} MB (sampled every 0.1 s) {(r.error or '')[:90]}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("section", choices=("parsing", "budget", "serve"))
+    ap.add_argument("section", choices=("parsing", "budget", "serve", "memory"))
     ap.add_argument("--side", type=int, default=7999, help="serve: image side in pixels")
     ap.add_argument("--port", type=int, default=8765)
     args = ap.parse_args()
-    {"parsing": parsing, "budget": budget}.get(args.section, lambda: serve(args.side, args.port))()
+    {"parsing": parsing, "budget": budget, "memory": memory}.get(args.section, lambda: serve(args.side, args.port))()
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ def test_refine_refuses_a_bomb_reference(images: dict[str, Path], tmp_path: Path
 def test_every_pil_open_in_the_erm_process_is_bounded(images: dict[str, Path]) -> None:
     """A decoder that bypasses load_image (a renderer re-encoding a screenshot) still meets PIL's bomb check
     at erm's cap, not PIL's default 179 MP."""
-    import erm_cli.imageio as imageio
+    from erm_cli import imageio
 
     assert Image.MAX_IMAGE_PIXELS == imageio.MAX_PIXELS
     with pytest.raises(Image.DecompressionBombError):

@@ -102,8 +102,8 @@ def unprivileged() -> Iterator[Unprivileged]:
         else:
             prefix, python = [], sys.executable
         user = Unprivileged(root, prefix, python, home)
-        probe = user.run([python, "-c", "import os, erm_cli.renderers, pyseccomp, matplotlib, cairosvg; "
-                                        "print(os.geteuid())"], timeout=120)
+        check = "import os, erm_cli.renderers, pyseccomp, matplotlib, cairosvg; print(os.geteuid())"
+        probe = user.run([python, "-c", check], timeout=120)
         assert probe.returncode == 0, probe.stderr[-2000:]
         assert int(probe.stdout.strip()) != 0
         yield user

@@ -213,7 +213,10 @@ def measure_kind(kind: str, repeats: int = 5, cold_repeats: int | None = None) -
         return row
     time.sleep(0.5)
     cpu0 = tree_cpu_seconds()
-    warm_once = lambda: render(code, kind=kind, cache=False)  # noqa: E731
+
+    def warm_once() -> None:
+        render(code, kind=kind, cache=False)
+
     if kind in INPROCESS:
         # Interleaved blocks (sandbox renders back to back, then in-process draws back to back, a short
         # pause between blocks), so that both sides of the ratio see the same machine load.
