@@ -90,7 +90,7 @@ def test_judge_outputs_follow_the_contract_and_record_what_made_them(tmp_path: P
 
     api = score_candidate(str(REFINE / "sales_bar.png"), str(REFINE / "sales_bar_init.py"))
     assert (api.reward, api.rl_reward) == (v["reward"], v["rl_reward"])  # the Python API gives the JSON's number
-    assert api.to_dict()["errors"] == v["errors"]
+    assert [e.to_dict() for e in api.errors] == api.to_dict()["errors"] == v["errors"]  # most severe first
     bad = tmp_path / "bad.py"
     bad.write_text(BAD_CODE)
     p = erm("judge", str(REFINE / "sales_bar.png"), str(bad), "--json")

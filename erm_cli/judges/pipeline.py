@@ -142,6 +142,7 @@ def score_candidate(
 
     verdict.info.setdefault("versions", provenance(the_judge, profile=getattr(render_options, "profile", None)
                                                    or "erm"))
+    verdict.errors = verdict.sorted_errors()  # most severe first, as in its JSON
     verdict.timings["total"] = time.perf_counter() - t0
     return verdict
 
