@@ -21,7 +21,7 @@ import numpy as np
 from ..verdict import TAXONOMY
 from .findings import Context, Finding, overlap_fraction
 
-FEATURES_VERSION = "1"
+FEATURES_VERSION = "2"
 
 CATEGORIES: tuple[str, ...] = tuple(sorted({c for cats in TAXONOMY.values() for c in cats}))
 TASK_NAMES: tuple[str, ...] = tuple(sorted(TAXONOMY))
@@ -209,11 +209,69 @@ def pair_features(ctx: Context, findings: Sequence[Finding]) -> dict[str, float]
         "pair_severity_sum": float(sum(f.severity for f in findings)),
         "pair_severe": float(sum(1 for f in findings if f.severity >= 3)),
     }
+    out.update(_multiscale_features(sa, sb))
+    out.update(_ink_grid_features(al.ref, al.cand, al.ref_background, al.cand_background))
+    out.update(_word_overlap_features(ctx.ref_words, ctx.cand_words))
     for t in TASK_NAMES:
         out[f"task_{t}"] = float(ctx.task == t)
     for c in CATEGORIES:
         out[f"pair_n_{c}"] = float(sum(1 for f in findings if f.category == c))
     return out
+
+
+def _multiscale_features(sa: np.ndarray, sb: np.ndarray) -> dict[str, float]:
+    """Grey difference after box-averaging to 64 and 16 px cells: rasterisation nuisance (anti-aliasing,
+    another engine's hinting, JPEG) averages out at coarse scales, a changed mark or area does not."""
+    out: dict[str, float] = {}
+    for side in (64, 16):
+        a, b = _shrink(sa, side), _shrink(sb, side)
+        if a.shape != b.shape or a.size == 0:
+            continue
+        d = np.abs(a - b) / 255.0
+        out[f"pair_ms{side}_mean"] = float(d.mean())
+        out[f"pair_ms{side}_max"] = float(d.max())
+        out[f"pair_ms{side}_share_05"] = float((d > 0.05).mean())
+    return out
+
+
+def _ink_grid_features(ref: np.ndarray, cand: np.ndarray, bg_ref: Sequence[int], bg_cand: Sequence[int],
+                       cells: int = 8) -> dict[str, float]:
+    """Ink share (pixels away from each image's background) in an 8x8 grid: the largest and mean change of a
+    cell's ink share, and how many cells gained or lost a tenth of their ink."""
+    if ref.shape != cand.shape:
+        return {}
+    ink_a = (np.abs(ref.astype(np.int16) - np.asarray(bg_ref, np.int16)).max(axis=-1) > 40).astype(np.float32)
+    ink_b = (np.abs(cand.astype(np.int16) - np.asarray(bg_cand, np.int16)).max(axis=-1) > 40).astype(np.float32)
+    h, w = ink_a.shape
+    ys = np.linspace(0, h, cells + 1).astype(int)
+    xs = np.linspace(0, w, cells + 1).astype(int)
+    da, db = [], []
+    for i in range(cells):
+        for j in range(cells):
+            ca = ink_a[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
+            cb = ink_b[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
+            if ca.size:
+                da.append(float(ca.mean()))
+                db.append(float(cb.mean()))
+    a, b = np.asarray(da), np.asarray(db)
+    rel = np.abs(b - a) / np.maximum(np.maximum(a, b), 1e-3)
+    return {"pair_ink_cell_max": float(np.abs(b - a).max()) if a.size else _nan(),
+            "pair_ink_cell_mean": float(np.abs(b - a).mean()) if a.size else _nan(),
+            "pair_ink_cells_changed": float(((rel > 0.1) & (np.maximum(a, b) > 0.005)).sum()),
+            "pair_ink_total_logratio": math.log((float(b.sum()) + 1e-3) / (float(a.sum()) + 1e-3))}
+
+
+def _word_overlap_features(ref_words: Sequence[Any], cand_words: Sequence[Any]) -> dict[str, float]:
+    """How much of the text both images hold, with OCR look-alikes merged (0/O, 1/l...): a re-rasterised
+    figure keeps nearly every token, a changed label or title loses some."""
+    ra = {confusion_normal(w.text) for w in ref_words} - {""}
+    cb = {confusion_normal(w.text) for w in cand_words} - {""}
+    if not ra and not cb:
+        return {"pair_words_jaccard": 1.0, "pair_words_ref_kept": 1.0, "pair_words_cand_new": 0.0}
+    inter = len(ra & cb)
+    return {"pair_words_jaccard": inter / max(1, len(ra | cb)),
+            "pair_words_ref_kept": inter / max(1, len(ra)),
+            "pair_words_cand_new": float(len(cb - ra)) / max(1, len(cb))}
 
 
 # ----------------------------------------------------------------------------------------- proposal level

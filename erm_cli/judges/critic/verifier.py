@@ -234,8 +234,11 @@ def calibrated_severity(proposed: int, predicted: float, p_real: float = 1.0) ->
     return calibrated
 
 
-def unexplained_severity(p_pair: float) -> int:
-    return 2 if p_pair >= 0.97 else 1
+def unexplained_severity(p_pair: float, proposed: int | None = None) -> int:
+    """The severity of the one error added for a difference no kept proposal explains: medium when the pair
+    head is very sure, else minor; never above what the likeliest proposal (which names it) proposed."""
+    sev = 2 if p_pair >= 0.97 else 1
+    return min(sev, max(1, int(proposed))) if proposed is not None else sev
 
 
 class Verifier:
@@ -274,13 +277,14 @@ class Verifier:
     @staticmethod
     def _unexplained(ctx: Context, findings: Sequence[Finding], p_real: np.ndarray, p_pair: float) -> Finding:
         """One located error for a difference the pair head is sure of but no kept proposal explains."""
-        sev = unexplained_severity(p_pair)
         ev = {"verifier_p_pair_differs": round(p_pair, 3)}
         if findings:  # the most likely proposal says where and what
             i = int(np.argmax(p_real))
             f = findings[i]
+            sev = unexplained_severity(p_pair, f.severity)
             ev.update({"verifier_p_real": round(float(p_real[i]), 3), "proposed_severity": int(f.severity)})
             return Finding(f.category, sev, f.location, f.description, f.bbox, {**(f.evidence or {}), **ev})
+        sev = unexplained_severity(p_pair)
         W, H = ctx.size
         if ctx.regions:
             r = max(ctx.regions, key=lambda g: g.pixels)
