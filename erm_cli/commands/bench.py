@@ -86,7 +86,14 @@ def judge(
     diff_image: Optional[Path] = typer.Option(None, "--diff-image", metavar="DIR", file_okay=False,
                                               help="Write one diff picture per pair into DIR (<id>.png)."),
 ) -> None:
-    """Score a judge on VC-RewardBench-format data: F1_hard / F1_soft / Sc, AUROC, pairwise accuracy, baselines on the same items, a Markdown report with plots."""
+    """Score a judge on VC-RewardBench-format data: F1_hard / F1_soft / Sc, AUROC, pairwise accuracy, baselines on the same items, a Markdown report with plots.
+
+    Examples:
+
+    \b
+      erm bench judge examples/bench-mini/data.jsonl --limit 6 --baselines ssim --out-dir runs/bench
+      erm view runs/bench --write
+    """
     from ..bench.judge_bench import BASELINES, JudgeBenchConfig, judge_label, run_judge_bench
     from ..console import console, err_console, print_json, progress
     from ..errors import InputError
@@ -223,7 +230,13 @@ def policy(
     ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Run the items on Ray "
                                               "('local', 'auto', HOST:PORT or ray://HOST:PORT; docs/SCALING.md)."),
 ) -> None:
-    """Vision-to-code metrics: render rate, ChartMimic-style chart F1s, TEDS / TEDS-S, SVG MSE / SSIM, and the judge's reward."""
+    """Vision-to-code metrics: render rate, ChartMimic-style chart F1s, TEDS / TEDS-S, SVG MSE / SSIM, and the judge's reward.
+
+    Examples:
+
+    \b
+      erm bench policy examples/refine --refs examples/refine --out-dir runs/policy
+    """
     from ..bench.policy import run_policy_bench
     from ..bench.svg_metrics import EmbeddingScorer
     from ..console import console, print_json, progress
@@ -297,7 +310,13 @@ def speed(
     quiet: bool = opt.quiet(),
     verbose: bool = opt.verbose(),
 ) -> None:
-    """Render throughput (cold / warm / cache per language), critic latency split, judge throughput, erm --help start-up time."""
+    """Render throughput (cold / warm / cache per language), critic latency split, judge throughput, erm --help start-up time.
+
+    Examples:
+
+    \b
+      erm bench speed --sections startup,judge --quick --items 3 --out runs/speed.json
+    """
     from ..bench.speed import SECTIONS, run_speed, write_speed
     from ..console import console, print_json
     from ..errors import InputError

@@ -23,7 +23,14 @@ def _human(n: int) -> str:
 
 @app.command("info")
 def info(as_json: bool = opt.as_json(), quiet: bool = opt.quiet(), verbose: bool = opt.verbose()) -> None:
-    """Where the render cache lives, how many entries (and failures) it holds, its size and limit."""
+    """Where the render cache lives, how many entries (and failures) it holds, its size and limit.
+
+    Examples:
+
+    \b
+      erm cache info
+      erm cache info --json
+    """
     from ..console import console, print_json
     from ..renderers.cache import get_cache
 
@@ -48,7 +55,15 @@ def clear(
     verbose: bool = opt.verbose(),
 ) -> None:
     """Remove cached renders (all, only failures, or one kind). Removing everything asks first unless --yes
-    (with no terminal to ask on, it refuses)."""
+    (with no terminal to ask on, it refuses).
+
+    Examples:
+
+    \b
+      erm cache clear --failed
+      erm cache clear --kind svg --json
+      erm cache clear --yes
+    """
     import sys
 
     from ..console import console, print_json

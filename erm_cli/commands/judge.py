@@ -57,10 +57,12 @@ def judge(
     """Judge PRED against REF: itemised errors (most severe first) and a reward in [0, 1].
 
     Examples:
-      erm judge ref.png pred.py
-      erm judge ref.png pred.png --json --fail-under 0.9
-      erm judge ref.png answer.txt --judge vlm --model openai:http://localhost:8000/v1#visual-erm
-      erm judge --batch pairs.jsonl --out-dir runs/j
+
+    \b
+      erm judge examples/refine/sales_bar.png examples/refine/sales_bar_init.py --diff-image diff.png
+      erm judge examples/refine/sales_bar.png examples/refine/sales_bar.py --json --fail-under 0.9
+      erm judge --batch examples/bench-mini/data.jsonl --limit 4 --out-dir runs/j   # then: erm view runs/j
+      erm judge ref.png answer.txt --judge vlm --model openai:http://localhost:8000/v1#visual-erm   # needs a model server
     """
     from ..judges import JUDGE_NAMES
 

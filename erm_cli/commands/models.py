@@ -12,6 +12,8 @@ def models(
     and, if not, what to install. Nothing heavy is loaded: installed packages are looked up, not imported.
 
     Examples:
+
+    \b
       erm models
       erm models --json
     """

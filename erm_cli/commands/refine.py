@@ -55,10 +55,12 @@ def refine(
     Writes DIR/best.{py,svg,html}, DIR/best.png, DIR/trajectory.jsonl (every candidate) and DIR/report.html.
 
     Examples:
-      erm refine chart.png                        (model-free: works with no model)
-      erm refine chart.png --init draft.py --rounds 5
-      erm refine icon.png --policy openai:http://localhost:8000/v1#qwen3-vl --samples 4
-      erm refine --batch charts/ --out-dir runs/r   (then: erm bench policy runs/r/predictions.jsonl --refs charts/)
+
+    \b
+      erm refine examples/refine/badge.png --rounds 2 --out-dir runs/badge   # model-free: no model needed
+      erm refine examples/refine/sales_bar.png --init examples/refine/sales_bar_init.py --out-dir runs/r
+      erm refine icon.png --policy openai:http://localhost:8000/v1#qwen3-vl --samples 4   # needs a model server
+      erm refine --batch charts/ --out-dir runs/rb   # needs a folder of images; then: erm bench policy runs/rb/predictions.jsonl --refs charts/
     """
     from ..console import err_console, print_json
     from ..errors import InputError

@@ -48,7 +48,15 @@ def render(
     quiet: bool = opt.quiet(),
     verbose: bool = opt.verbose(),
 ) -> None:
-    """Render CODE to a PNG, or many items with --batch (progress on stderr, resumable after a kill)."""
+    """Render CODE to a PNG, or many items with --batch (progress on stderr, resumable after a kill).
+
+    Examples:
+
+    \b
+      erm render examples/table.md
+      erm render examples/chart.py -o chart.png --json
+      erm render examples/icon.svg -o - --width 64 > icon.png
+    """
     from ..renderers import KINDS, RenderOptions
 
     if kind is not None and kind not in KINDS:

@@ -65,7 +65,11 @@ def serve(
     """Serve the judge over HTTP: POST /judge, POST /reward (batches), GET /health;
     OpenAPI docs at /docs. With --openai also /v1/chat/completions for a local model.
 
-    Example: erm serve --judge vlm --model hf:/models/Visual-ERM --openai --port 8000
+    Examples:
+
+    \b
+      erm serve --port 8765   # serves until Ctrl-C; then: curl http://127.0.0.1:8765/health
+      erm serve --judge vlm --model hf:/models/Visual-ERM --openai --port 8000   # needs the model
     """
     import uvicorn
 

@@ -82,7 +82,14 @@ def synth(
     verbose: bool = opt.verbose(),
 ) -> None:
     """Generate labelled (reference, candidate) pairs: render ground truth and perturbed code, record the gold
-    errors (category, severity, location, description), plus preference pairs and equivalent 'no error' pairs."""
+    errors (category, severity, location, description), plus preference pairs and equivalent 'no error' pairs.
+
+    Examples:
+
+    \b
+      erm synth --task chart -n 4 --dpi 50 --out-dir runs/synth
+      erm synth --task all -n 6 --dpi 50 --svg-size 128 --format sft --out-dir runs/synth-sft
+    """
     from ..console import console, err_console, print_json, progress
     from ..data.formats import FORMATS
     from ..data.synth import SynthConfig, run_synth, validate

@@ -256,7 +256,14 @@ def reward(
     ),
     **shared: Any,
 ) -> None:
-    """Supervised fine-tuning of a VLM into a Visual-ERM-style judge (TRL SFTTrainer, answer-only loss)."""
+    """Supervised fine-tuning of a VLM into a Visual-ERM-style judge (TRL SFTTrainer, answer-only loss).
+
+    Examples:
+
+    \b
+      erm train reward --preset cpu-tiny-sft --data examples/bench-mini/sft.jsonl --out-dir runs/judge --max-steps 1
+      erm train reward --preset paper-sft --data sft.jsonl --model hf:/models/Qwen3-VL-8B --out-dir runs/erm   # needs a GPU
+    """
     params = _command_params(locals())
     from ..train.reward_sft import train_reward_model
 
@@ -314,7 +321,14 @@ def policy(
     ),
     **shared: Any,
 ) -> None:
-    """GRPO of an image-to-code policy with erm's reward (TRL GRPOTrainer): render_ok + visual + format."""
+    """GRPO of an image-to-code policy with erm's reward (TRL GRPOTrainer): render_ok + visual + format.
+
+    Examples:
+
+    \b
+      erm train policy --preset cpu-tiny-grpo --data examples/bench-mini/data.jsonl --out-dir runs/grpo --dry-run
+      erm train policy --preset paper-grpo --data charts/ --model hf:/models/Qwen3-VL-8B --out-dir runs/grpo   # needs a GPU
+    """
     params = _command_params(locals())
     from ..train.policy_grpo import dry_run_plan, train_policy
 
@@ -346,7 +360,13 @@ def export_verl(
     quiet: bool = opt.quiet(),
     verbose: bool = opt.verbose(),
 ) -> None:
-    """Write a verl-ready parquet and a reward module (verl ``compute_score``) that scores with erm."""
+    """Write a verl-ready parquet and a reward module (verl ``compute_score``) that scores with erm.
+
+    Examples:
+
+    \b
+      erm train export-verl --data examples/bench-mini/data.jsonl --limit 4 --out-dir runs/verl
+    """
     from ..train.export_verl import export_verl as run_export
 
     result = run_export(
@@ -376,7 +396,14 @@ def presets(
     kind: Optional[str] = typer.Argument(None, help="reward or policy (default: both)."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """List the shipped presets and their settings."""
+    """List the shipped presets and their settings.
+
+    Examples:
+
+    \b
+      erm train presets
+      erm train presets --json
+    """
     from ..train.presets import list_presets
 
     if kind is not None and kind not in ("reward", "policy"):
@@ -415,7 +442,14 @@ def critic(
     quiet: bool = opt.quiet(),
     verbose: bool = opt.verbose(),
 ) -> None:
-    """Train the critic's learned verifier on erm-generated pairs (needs the train-critic extra)."""
+    """Train the critic's learned verifier on erm-generated pairs (needs the train-critic extra).
+
+    Examples:
+
+    \b
+      erm train critic --out-dir runs/critic-small --n-bases 5   # a small verifier, to try it
+      erm train critic --out-dir runs/critic --n-bases 160   # slow: the shipped model (about 20 min on 2 cores)
+    """
     from ..console import progress
     from ..train.critic import CriticTrainConfig, train_critic
 

@@ -9,8 +9,8 @@ import typer
 
 
 def view(
-    run_dir: Path = typer.Argument(..., help="A run folder: erm judge --batch --out, erm bench judge's run "
-                                   "directory, or erm refine --out.", show_default=False),
+    run_dir: Path = typer.Argument(..., help="A run folder: erm judge --batch --out-dir, erm bench judge's run "
+                                   "directory, or erm refine --out-dir.", show_default=False),
     write: bool = typer.Option(False, "--write", help="Write RUN_DIR/index.html (open it from the folder) "
                                "instead of serving."),
     port: int = typer.Option(8765, "--port", min=0, max=65535, help="Loopback port to serve on (0: any free "
@@ -23,9 +23,11 @@ def view(
     RUN_DIR/diffs). Every judge --batch, bench judge and refine run also writes RUN_DIR/index.html.
 
     Examples:
-      erm refine examples/refine/sales_bar.png --init examples/refine/sales_bar_init.py --out runs/r --rounds 1
+
+    \b
+      erm refine examples/refine/sales_bar.png --init examples/refine/sales_bar_init.py --out-dir runs/r
       erm view runs/r --write
-      erm view runs/r --port 8765
+      erm view runs/r --port 8765   # serves until Ctrl-C
     """
     from ..console import console
     from ..view import load_document
