@@ -53,6 +53,8 @@ def connect(address: str | None = LOCAL, *, num_cpus: int | None = None) -> bool
         return False
     if address and address not in (LOCAL, "auto"):
         check_reachable(address)
+    if address and address != LOCAL:
+        use_cluster_token()
     try:
         if not address or address == LOCAL:
             ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
@@ -62,6 +64,29 @@ def connect(address: str | None = LOCAL, *, num_cpus: int | None = None) -> bool
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise InputError(f"cannot connect to Ray at {address!r}: {str(exc).splitlines()[0] if str(exc) else exc}")
     return True
+
+
+def use_cluster_token() -> None:
+    """A cluster started with ``ray start`` requires Ray's token authentication by default (Ray >= 2.5x), and a
+    driver joining it sends the token (``~/.ray/auth_token``, ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH``)
+    only in token mode: turn that mode on when a token is there and ``RAY_AUTH_MODE`` is not set."""
+    if os.environ.get("RAY_AUTH_MODE") is not None:
+        return
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # a Ray without token authentication
+        return
+    import logging
+
+    quiet = logging.getLogger(maybe_enable_token_auth_if_token_available.__module__)
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # its note that the cluster uses tokens is not news to the user
+    try:
+        maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    finally:
+        quiet.setLevel(level)
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
