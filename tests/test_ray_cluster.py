@@ -153,7 +153,7 @@ def test_judge_batch_on_a_started_cluster_matches_the_local_run(head: dict[str, 
     runs = {"local": erm(*shared, "--out-dir", str(tmp_path / "local")),
             "ray": erm(*shared, "--out-dir", str(tmp_path / "ray"), "--ray", head["address"])}
     for name, proc in runs.items():
-        out, err = proc.communicate(timeout=900)
+        _, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, (name, err[-2000:])
     a, b = judged(tmp_path / "local" / "predictions.jsonl"), judged(tmp_path / "ray" / "predictions.jsonl")
     assert len(a) == 6 and a == b

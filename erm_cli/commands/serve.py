@@ -87,9 +87,9 @@ def serve(
     if ray_address is not None:
         _serve_on_ray(ray_address, judge, model, prompt_file, swap, model_options, replicas, replica_cpus,
                       max_concurrency, max_batch, batch_window_ms, host, port, openai, quiet,
-                      dict(allowed_root=allowed_root, token=token or None, max_queue=max_queue,
-                           max_body_mb=max_body_mb, timeout=timeout, max_items=max_items, max_pixels=max_pixels,
-                           pixel_budget=pixel_budget, profile=profile))
+                      {"allowed_root": allowed_root, "token": token or None, "max_queue": max_queue,
+                       "max_body_mb": max_body_mb, "timeout": timeout, "max_items": max_items,
+                       "max_pixels": max_pixels, "pixel_budget": pixel_budget, "profile": profile})
         return
     app = create_app(judge, model=model if judge == "vlm" else None, prompt_file=str(prompt_file) if prompt_file else None,
                      swap=swap, openai_model=model if openai else None, served_model_name=served_model_name,
