@@ -74,7 +74,7 @@ def refine(
     if batch_is_image:  # the old spelling: IMAGE --batch (warned by the rewriter)
         batch, image = image, None
     if (batch is None) == (image is None):
-        raise InputError("give IMAGE, or --batch FOLDER_OR_JSONL (not both)")
+        raise InputError("give IMAGE, or --batch FOLDER_OR_JSONL (not both); see erm refine --help")
     out_dir = out or _default_out(batch if batch is not None else image, batch is not None)  # type: ignore[arg-type]
     show = not quiet and err_console.is_terminal
     if ray_address is not None and batch is None:
