@@ -9,6 +9,10 @@ One run judges the same image pairs (examples/bench-mini) with the critic
 
 and measures Ray's per-item overhead: the wall time per item of a no-op task through one actor (submit,
 run, return, ``ray.wait``). Timing only: the predictions files go to a temporary folder.
+
+``projection`` (computed, NOT measured) turns the measured cost into seconds per GRPO step of 2,048
+candidates on 8, 64 and 512 cores: core-seconds per pair (the Ray run with the most actors, steady rate)
+times 2,048 divided by the cores, plus the driver's per-item overhead paid serially for every candidate.
 """
 
 from __future__ import annotations
@@ -61,6 +65,20 @@ def _judge_run(items: list[Any], folder: Path, name: str, workers: int, executor
     return out
 
 
+GRPO_CANDIDATES = 2048  # 256 prompts x 8 rollouts (the paper's recipe)
+PROJECTED_CORES = (8, 64, 512)
+
+
+def projection(core_seconds_per_pair: float, overhead_ms: float) -> dict[str, Any]:
+    """Seconds per GRPO step at each core count, from a per-pair cost and the per-item overhead."""
+    serial = GRPO_CANDIDATES * overhead_ms / 1000.0
+    return {"measured_inputs": {"core_seconds_per_pair": round(core_seconds_per_pair, 4),
+                                "overhead_ms_per_item": round(overhead_ms, 3)},
+            "grpo_step_seconds": {str(c): round(GRPO_CANDIDATES * core_seconds_per_pair / c + serial, 1)
+                                  for c in PROJECTED_CORES},
+            "note": "projected from the measured figures above, not measured"}
+
+
 def run(quick: bool = False, items: int = 24, address: str = "local", workers: int = 2) -> dict[str, Any]:
     """The ``ray`` section of ``erm bench speed`` (see the module docstring)."""
     from ..distributed.ray_pool import RayPool, connect, import_ray
@@ -91,6 +109,9 @@ def run(quick: bool = False, items: int = 24, address: str = "local", workers: i
             out["ray_overhead"] = {"items": rest + (first is not None),
                                    "ms_per_item_one_actor": round(per_item * 1000, 3),
                                    "actor_start_seconds": round(t1 - t0, 3)}
+            widest = out[f"ray_{max(1, workers)}_workers"]
+            rate = widest.get("steady_pairs_per_second") or widest["pairs_per_second"]
+            out["projection"] = projection(widest["workers"] / max(1e-9, rate), per_item * 1000)
     finally:
         if started:
             ray.shutdown()
