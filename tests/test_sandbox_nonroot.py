@@ -74,10 +74,14 @@ def _make_venv(root: Path, prefix: list[str]) -> str:
             break
     if base is None:
         pytest.skip(f"no {want} interpreter that uid {NOBODY} can execute (tried {', '.join(candidates)})")
+    paths = [p for p in site.getsitepackages() if os.path.isdir(p)] + [str(REPO)]
+    for path in paths:  # a checkout or venv inside a private folder (mode 0700) is a layout matter
+        if subprocess.run([*prefix, "/usr/bin/test", "-r", path, "-a", "-x", path], capture_output=True,
+                          timeout=60, check=False).returncode != 0:
+            pytest.skip(f"uid {NOBODY} cannot read {path} (a parent folder is private): cannot give it erm")
     venv = root / "venv"
     subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True, timeout=120)
     site_dir = next((venv / "lib").glob("python*/site-packages"))
-    paths = [p for p in site.getsitepackages() if os.path.isdir(p)] + [str(REPO)]
     (site_dir / "erm_unprivileged.pth").write_text("\n".join(paths) + "\n")
     return str(venv / "bin" / "python")
 

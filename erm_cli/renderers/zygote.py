@@ -782,17 +782,30 @@ def _worker_setup(code_fd: int, proc_fd: int) -> int:
 WORKER_WARMUP = False
 
 
-def _warm_worker() -> None:
-    try:
-        if FAMILY_WARMUP == "svg":
+def _warm_worker(code_fd: int) -> None:
+    """The throw-away render. In the Python jail, whose code can see its descriptors, it ends back at "no
+    descriptor but the code pipe": the fonts it opened (matplotlib keeps them open in its font cache)
+    are dropped and closed before the code runs."""
+    if FAMILY_WARMUP == "svg":
+        try:
             run_svg(WARM_SVG, {})
-        else:
-            import matplotlib.pyplot as plt
+        except Exception:  # noqa: BLE001, S110 - only speed is at stake
+            pass
+        return
+    try:
+        import matplotlib.pyplot as plt
+        from matplotlib import font_manager
 
-            run_matplotlib(WARM_CHART, {"dpi": 100})
-            plt.close("all")
+        run_matplotlib(WARM_CHART, {"dpi": 100})
+        plt.close("all")
+        font_manager._get_font.cache_clear()  # its FT2Font objects hold the font files open
     except Exception:  # noqa: BLE001, S110 - only speed is at stake
         pass
+    import gc
+
+    gc.collect()  # close what the dropped objects held
+    os.closerange(3, code_fd)
+    os.closerange(code_fd + 1, 1 << 16)
 
 
 #: Which warm-up a spare worker runs (set by the zygote from its family).
@@ -816,8 +829,8 @@ def worker_main(code_fd: int, proc_fd: int, vm_base: int, warm: bool = False) ->
     all once the code runs. Never returns."""
     try:
         code_fd = _worker_setup(code_fd, proc_fd)
-        if warm:
-            _warm_worker()
+        if warm and not select.select([code_fd], [], [], 0)[0]:  # no warm-up when the job is already there
+            _warm_worker(code_fd)
         frame = read_frame(code_fd)
         os.close(code_fd)
         if frame is None:  # a spare that was never used
