@@ -264,13 +264,16 @@ class PolicyOptions:
     timeout: float = 30.0
     strict: bool = False
     embedders: tuple = ()
+    profile: str = "erm"  # how predictions render (renderers/profiles.py); references always render erm's way
 
 
-def _render(code: str, kind: str | None, timeout: float, strict: bool, size: tuple[int, int] | None = None):
+def _render(code: str, kind: str | None, timeout: float, strict: bool, size: tuple[int, int] | None = None,
+            profile: str = "erm"):
     from ..renderers import RenderOptions, render
 
     opts = RenderOptions(
-        width=size[0] if size else None, height=size[1] if size else None, timeout=timeout, strict=strict
+        width=size[0] if size else None, height=size[1] if size else None, timeout=timeout, strict=strict,
+        profile=profile,
     )
     return render(code, kind=kind, options=opts)
 
@@ -308,7 +311,7 @@ def evaluate_item(item: PolicyItem, opts: PolicyOptions) -> dict[str, Any]:
         rec.update(render_ok=False, render_error="no code in the prediction")
     else:
         size = ref_img.size if (item.task == "svg" and ref_img is not None) else None
-        res = _render(item.code, item.kind, opts.timeout, opts.strict, size)
+        res = _render(item.code, item.kind, opts.timeout, opts.strict, size, opts.profile)
         rec.update(
             render_ok=bool(res.ok),
             render_error=res.error,
@@ -320,6 +323,8 @@ def evaluate_item(item: PolicyItem, opts: PolicyOptions) -> dict[str, Any]:
     pred_img = res.image() if (res is not None and res.ok) else None
     if pred_img is not None:
         from ..judges.pipeline import is_blank
+
+        rec["render_size"] = list(pred_img.size)
 
         if is_blank(pred_img) and (ref_img is None or not is_blank(ref_img)):
             rec.update(render_ok=False, render_error="blank render (a single colour)")
@@ -479,7 +484,8 @@ class PolicyTask:
     judge once from ``make_judge`` (None: no reward)."""
 
     def __init__(self, opts: PolicyOptions, make_judge: Callable[[], Any] | None) -> None:
-        self.opts = PolicyOptions(judge=None, timeout=opts.timeout, strict=opts.strict, embedders=opts.embedders)
+        self.opts = PolicyOptions(judge=None, timeout=opts.timeout, strict=opts.strict, embedders=opts.embedders,
+                                  profile=opts.profile)
         self.make_judge = make_judge
         self._ready = False
 
@@ -518,6 +524,7 @@ def run_policy_bench(
     allowed_root: Iterable[str | Path] = (),
     executor: Any = None,
     judge_factory: Callable[[], Any] | None = None,
+    profile: str = "erm",
 ) -> dict[str, Any]:
     """Evaluate every prediction; write ``results.jsonl``, ``metrics.json`` and ``report.md`` to ``out_dir``.
     Paths in the JSONL files must resolve inside their folder or an ``allowed_root`` (else the item fails).
@@ -533,7 +540,7 @@ def run_policy_bench(
     if not resume and results_path.exists():
         results_path.unlink()
     todo = [it for it in items if it.id not in done]
-    opts = PolicyOptions(judge=judge, timeout=timeout, strict=strict, embedders=embedders)
+    opts = PolicyOptions(judge=judge, timeout=timeout, strict=strict, embedders=embedders, profile=profile)
     if todo and judge is not None and executor is None:
         from .judge_bench import ensure_loaded
 
@@ -586,6 +593,7 @@ def run_policy_bench(
             if judge is not None
             else None
         ),
+        "profile": profile,
         "tasks": summarise(results),
         "provenance": provenance(renderers=renderer_versions),
     }

@@ -213,6 +213,9 @@ def policy(
     workers: int = opt.workers("Items evaluated in parallel.", default=2),
     timeout: float = opt.timeout("Per-render and per-trace time limit (s).", min=1.0),
     strict: bool = typer.Option(False, "--strict", help="No effect (every render runs in the jail)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Render predictions like erm (default) or like "
+                                          "the released Visual-ERM reward code (visual-erm; the default when "
+                                          "--model is the released Visual-ERM judge)."),
     dino: Optional[Path] = typer.Option(
         None, "--dino", help="Local DINO-style model directory for SVG DINO score."
     ),
@@ -242,6 +245,10 @@ def policy(
     from ..console import console, print_json, progress
     from ..errors import InputError
 
+    from ..judges.vlm import default_profile
+    from ..renderers.profiles import check_profile
+
+    profile = check_profile(profile or (default_profile(model) if judge_name == "vlm" else None) or "erm")
     judge_obj = None
     if judge_name != "none":
         if judge_name not in ("critic", "vlm"):
@@ -272,6 +279,7 @@ def policy(
             allowed_root=allowed_root,
             executor=executor,
             judge_factory=factory,
+            profile=profile,
         )
     if as_json:
         print_json(summary)

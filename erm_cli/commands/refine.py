@@ -41,6 +41,9 @@ def refine(
     batch_is_image: bool = typer.Option(False, opt.REFINE_LEGACY_BATCH, hidden=True),  # old: IMAGE --batch
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the render cache."),
+    profile: str | None = typer.Option(None, "--profile", help="Render candidates like erm (default) or like the "
+                                       "released Visual-ERM reward code (visual-erm; the default when --model is "
+                                       "the released Visual-ERM judge)."),
     as_json: bool = opt.as_json(),
     quiet: bool = opt.quiet("No live view or progress on stderr."),
     verbose: bool = opt.verbose(),
@@ -68,8 +71,11 @@ def refine(
 
     if task not in ("auto", "chart", "table", "svg"):
         raise InputError(f"--task must be auto, chart, table or svg, not {task!r}")
+    from ..judges.vlm import default_profile
+
     config = RefineConfig(rounds=rounds, samples=samples, beam=beam, target=target, max_seconds=max_seconds,
-                          max_tokens=max_tokens, max_candidates=max_candidates, seed=seed, use_cache=not no_cache)
+                          max_tokens=max_tokens, max_candidates=max_candidates, seed=seed, use_cache=not no_cache,
+                          profile=profile or (default_profile(model) if judge == "vlm" else None) or "erm")
     config.validate()
     if batch_is_image:  # the old spelling: IMAGE --batch (warned by the rewriter)
         batch, image = image, None

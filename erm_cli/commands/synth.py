@@ -72,6 +72,8 @@ def synth(
         0.35, "--markdown-share", min=0.0, max=1.0, help="Share of Markdown tables (the rest are HTML)."
     ),
     workers: Optional[int] = opt.workers("Concurrent renders (default: CPU count, 2..8)."),
+    profile: str = typer.Option("erm", "--profile", help="Render like erm (default) or like the released "
+                                "Visual-ERM reward code (visual-erm: its matplotlib defaults, SVG at 336x336)."),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Start again in an output folder made with other settings."
     ),
@@ -119,6 +121,7 @@ def synth(
         markdown_share=markdown_share,
         equivalent_rate=equivalent_rate,
         workers=workers,
+        profile=profile,
     )
     validate(cfg, formats)  # bad settings or sources fail before the progress bar appears
     bar = progress()

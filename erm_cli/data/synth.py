@@ -69,6 +69,7 @@ class SynthConfig:
     workers: int | None = None
     batch_groups: int = 12
     timeout: float = 60.0
+    profile: str = "erm"  # how references and candidates render (renderers/profiles.py)
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -88,6 +89,7 @@ class SynthConfig:
             "plotly_share": self.plotly_share,
             "markdown_share": self.markdown_share,
             "equivalent_rate": self.equivalent_rate,
+            **({"profile": self.profile} if self.profile != "erm" else {}),  # older runs (erm) still resume
         }
 
     def targets(self) -> dict[str, int]:
@@ -97,7 +99,7 @@ class SynthConfig:
         return {t: base + (1 if i < extra else 0) for i, t in enumerate(tasks)}
 
     def render_options(self) -> RenderOptions:
-        return RenderOptions(dpi=self.dpi, timeout=self.timeout)
+        return RenderOptions(dpi=self.dpi, timeout=self.timeout, profile=self.profile)
 
 
 @dataclass
@@ -654,6 +656,9 @@ def validate(cfg: SynthConfig, formats: Iterable[str] = ()) -> GroupFactory:
         raise InputError("--n must be at least 1")
     if not 1 <= cfg.max_errors <= 8:
         raise InputError("--max-errors must be between 1 and 8")
+    from ..renderers.profiles import check_profile
+
+    check_profile(cfg.profile)
     for f in formats:
         if f not in FORMATS:
             raise InputError(f"unknown format {f!r}; choose from: {', '.join(FORMATS)}")

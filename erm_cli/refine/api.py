@@ -103,7 +103,8 @@ def refine_image(
     the_judge = build_judge(judge, judge_model)
     the_policy = get_policy(policy) if policy is None or isinstance(policy, str) else policy
     ctx = RefineContext(reference=reference, task=the_task, kind=kind, seed=config.seed)
-    evaluator = CandidateEvaluator(reference, the_task, the_judge, kind, use_cache=config.use_cache)
+    evaluator = CandidateEvaluator(reference, the_task, the_judge, kind, use_cache=config.use_cache,
+                                   profile=config.profile)
     obs = list(observers or [])
     writer = None
     if out_dir is not None:

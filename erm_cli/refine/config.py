@@ -30,6 +30,8 @@ class RefineConfig:
     min_gain: float = 1e-9
     seed: int = 0
     use_cache: bool = True
+    #: How candidates are rendered: erm's renderer or the released Visual-ERM reward's (renderers/profiles.py).
+    profile: str = "erm"
 
     def validate(self) -> None:
         from ..errors import InputError
@@ -46,11 +48,15 @@ class RefineConfig:
             v = getattr(self, name)
             if v is not None and v <= 0:
                 raise InputError(f"--{name.replace('_', '-')} must be positive")
+        from ..renderers.profiles import check_profile
+
+        check_profile(self.profile)
 
     def to_dict(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "samples": self.samples, "beam": self.beam, "target": self.target,
                 "max_seconds": self.max_seconds, "max_tokens": self.max_tokens,
-                "max_candidates": self.max_candidates, "min_gain": self.min_gain, "seed": self.seed}
+                "max_candidates": self.max_candidates, "min_gain": self.min_gain, "seed": self.seed,
+                "profile": self.profile}
 
 
 @dataclass

@@ -32,24 +32,27 @@ class Evaluation:
     judge_seconds: float
 
 
-def render_options_for(kind: str, reference: Image.Image) -> Any:
+def render_options_for(kind: str, reference: Image.Image, profile: str = "erm") -> Any:
     """Render size that makes a candidate comparable with the reference.
 
     SVG and plotly take an explicit canvas, so they render at the reference size; matplotlib and
-    HTML keep the size their code asks for (the judge aligns the two images).
+    HTML keep the size their code asks for (the judge aligns the two images). ``profile`` visual-erm
+    renders as the released reward does (its own sizes: renderers/profiles.py).
     """
     from ..renderers import RenderOptions
 
     if kind in ("svg", "plotly"):
-        return RenderOptions(width=reference.width, height=reference.height)
-    return RenderOptions()
+        return RenderOptions(width=reference.width, height=reference.height, profile=profile)
+    return RenderOptions(profile=profile)
 
 
 class CandidateEvaluator:
     """``evaluate(codes)`` -> one :class:`Evaluation` per code, never raising for bad code."""
 
-    def __init__(self, reference: Image.Image, task: str, judge: Judge, kind: str, use_cache: bool = True) -> None:
+    def __init__(self, reference: Image.Image, task: str, judge: Judge, kind: str, use_cache: bool = True,
+                 profile: str = "erm") -> None:
         self.reference = reference
+        self.profile = profile
         self.task = task
         self.judge = judge
         self.kind = kind
@@ -75,7 +78,7 @@ class CandidateEvaluator:
         for i, (_, kind) in enumerate(jobs):
             by_kind.setdefault(kind, []).append(i)
         for kind, idxs in by_kind.items():
-            options = render_options_for(kind, self.reference)
+            options = render_options_for(kind, self.reference, self.profile)
             outs = renderers.render_many([(jobs[i][0], kind) for i in idxs], options, cache=self.use_cache)
             for i, out in zip(idxs, outs):
                 results[i] = (out, kind)
