@@ -283,8 +283,28 @@ def _evidence_fn(ctx: Context) -> Callable[[Sequence[float]], float]:
     """Strongly differing pixels inside a box, per pixel of box height (~ letters' worth of changed ink).
 
     Same-scale pairs use the unblurred envelope difference (exact, yet blind to sub-pixel shifts);
-    resampled pairs the noise-tolerant map the regions come from.
+    resampled pairs the noise-tolerant map the regions come from. The map is built on the first call (many
+    pairs never ask).
     """
+    table: list[np.ndarray] = []
+
+    def evidence(box: Sequence[float]) -> float:
+        if not table:
+            table.append(_evidence_integral(ctx))
+        integral = table[0]
+        H, W = integral.shape[0] - 1, integral.shape[1] - 1
+        x0, y0 = max(0, int(box[0]) - 1), max(0, int(box[1]) - 1)
+        x1, y1 = min(W, int(np.ceil(box[2])) + 1), min(H, int(np.ceil(box[3])) + 1)
+        if x1 <= x0 or y1 <= y0:
+            return 0.0
+        n = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
+        return float(n) / float(max(6, min(x1 - x0, y1 - y0)))
+
+    return evidence
+
+
+def _evidence_integral(ctx: Context) -> np.ndarray:
+    """Integral image of the strongly differing pixels :func:`_evidence_fn` counts."""
     if _resampled(ctx.al):  # resampled glyphs differ everywhere a little: only the noise-tolerant map is evidence
         strong = ctx.diff > 60
     else:
@@ -297,16 +317,7 @@ def _evidence_fn(ctx: Context) -> Callable[[Sequence[float]], float]:
     H, W = strong.shape
     integral = np.zeros((H + 1, W + 1), np.int64)
     integral[1:, 1:] = strong.cumsum(axis=0).cumsum(axis=1)
-
-    def evidence(box: Sequence[float]) -> float:
-        x0, y0 = max(0, int(box[0]) - 1), max(0, int(box[1]) - 1)
-        x1, y1 = min(W, int(np.ceil(box[2])) + 1), min(H, int(np.ceil(box[3])) + 1)
-        if x1 <= x0 or y1 <= y0:
-            return 0.0
-        n = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
-        return float(n) / float(max(6, min(x1 - x0, y1 - y0)))
-
-    return evidence
+    return integral
 
 
 def _text_mask(ctx: Context, pad: float = 0.25) -> np.ndarray:

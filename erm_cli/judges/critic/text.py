@@ -49,6 +49,15 @@ def similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
+def _far_similarity(a: str, b: str) -> float:
+    """:func:`similarity` where only ``>= 0.999`` or not matters: 1.0 for equal text, 0.0 otherwise (a ratio
+    2M / (len(a) + len(b)) of unequal strings reaches 0.999 only past 2000 characters)."""
+    a, b = normalise_text(a).lower(), normalise_text(b).lower()
+    if a == b:
+        return 1.0
+    return similarity(a, b) if len(a) + len(b) >= 2000 else 0.0
+
+
 @dataclass
 class WordPair:
     ref: Word | None
@@ -78,7 +87,10 @@ def match_words(ref: Sequence[Word], cand: Sequence[Word], *, unmatched_cost: fl
     ch = np.array([max(6.0, w.text_size) for w in cand])
     scale = np.maximum(rh[:, None], ch[None, :])
     dist = np.hypot(rc[:, None, 0] - cc[None, :, 0], rc[:, None, 1] - cc[None, :, 1]) / scale
-    sim = np.array([[similarity(a.text, b.text) for b in cand] for a in ref])
+    # far apart and different never pair (below), whatever their similarity: compare those for equality only
+    far = dist > 4.0
+    sim = np.array([[_far_similarity(a.text, b.text) if far[i, j] else similarity(a.text, b.text)
+                     for j, b in enumerate(cand)] for i, a in enumerate(ref)])
     pos_cost = np.minimum(dist / 4.0, 1.0)
     cost = (1 - sim) + 0.5 * pos_cost
     # far apart and different: never a pair; rotated and horizontal text never pair
