@@ -56,6 +56,19 @@ def reference(tmp_path_factory) -> Path:
 
 
 # -- verl ------------------------------------------------------------------------------------------------------
+def verl_version() -> tuple[int, int]:
+    verl = pytest.importorskip("verl")
+    major, minor = (int(part) for part in verl.__version__.split(".")[:2])
+    return major, minor
+
+
+def needs_verl(low: tuple[int, int], high: tuple[int, int] = (99, 0)) -> None:
+    """Skip unless the installed verl is in [low, high): ``make test`` has 0.9.1; the 0.7-0.8 tests ran in a
+    throwaway venv with verl 0.7.0 (docs/RL-INTEGRATION.md)."""
+    if not low <= verl_version() < high:
+        pytest.skip(f"checks verl {low}..{high}, installed {verl_version()}")
+
+
 def verl_config(overrides: list[str]):
     pytest.importorskip("verl")
     pytest.importorskip("hydra")
@@ -68,7 +81,7 @@ def verl_config(overrides: list[str]):
 
 
 def test_verl_documented_command_and_export_script_compose(tmp_path: Path) -> None:
-    pytest.importorskip("verl")
+    needs_verl((0, 9))
     pytest.importorskip("hydra")
     from hydra.errors import ConfigCompositionException
 
@@ -121,13 +134,13 @@ def _data_proto(tok, answers: list[str], extra_infos: list[dict], ground_truth: 
 
 
 def _reward_kwargs(name: str) -> list[str]:
-    return [f"reward.custom_reward_function.path={rewards.__file__}", f"reward.custom_reward_function.name={name}",
-            "+reward.custom_reward_function.reward_kwargs.judge=vlm",
-            f"+reward.custom_reward_function.reward_kwargs.model='{TINY}'",
-            "+reward.custom_reward_function.reward_kwargs.retries=0"]
+    key = "reward.custom_reward_function" if verl_version() >= (0, 9) else "custom_reward_function"
+    return [f"{key}.path={rewards.__file__}", f"{key}.name={name}", f"+{key}.reward_kwargs.judge=vlm",
+            f"+{key}.reward_kwargs.model='{TINY}'", f"+{key}.reward_kwargs.retries=0"]
 
 
 def test_verl_reward_loop_naive_manager(reference: Path) -> None:
+    needs_verl((0, 9))
     cfg = verl_config(_reward_kwargs("compute_score"))
     from verl.trainer.ppo.reward import load_reward_manager
 
@@ -145,6 +158,7 @@ def test_verl_reward_loop_worker_batch(reference: Path) -> None:
     """verl >= 0.7's default path: each Ray actor of ``RewardLoopManager`` is a ``RewardLoopWorker`` whose
     ``compute_score_batch`` scores its chunk, and the manager assembles ``rm_scores`` with the manager class's
     ``assemble_rm_scores``. Driven here without Ray (the same class, the same config, a real ``DataProto``)."""
+    needs_verl((0, 9))
     from erm_cli.models.tiny import ensure_tiny_model
 
     tokenizer_dir = ensure_tiny_model("qwen3-vl")
@@ -166,6 +180,7 @@ def test_verl_reward_loop_worker_batch(reference: Path) -> None:
 @pytest.mark.parametrize("manager_name, function", [("batch", "compute_score"), ("prime", "compute_score_prime"),
                                                     ("prime", "compute_score")])
 def test_verl_legacy_managers(reference: Path, manager_name: str, function: str) -> None:
+    needs_verl((0, 9))
     cfg = verl_config(_reward_kwargs(function))
     from verl.trainer.ppo.reward import get_custom_reward_fn
     from verl.workers.reward_manager import get_reward_manager_cls
@@ -177,6 +192,78 @@ def test_verl_legacy_managers(reference: Path, manager_name: str, function: str)
     result = manager(data, return_dict=True)
     scores = result["reward_tensor"].sum(dim=-1).tolist()
     assert scores[0] >= 1.0 and scores[1] == 0.0
+
+
+# -- verl 0.7-0.8 (run in a venv with verl 0.7.0; skipped under make test's 0.9.1) ------------------------
+# verl 0.7.0 imports AutoModelForVision2Seq, gone in transformers 5, so that venv has transformers 4.57 and these
+# tests use what works there: a byte-level BPE tokenizer built with `tokenizers` (the tiny model's vocabulary)
+# and erm's critic judge.
+def _plain_tokenizer_dir(root: Path) -> Path:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from erm_cli.models.tiny import SPECIAL_TOKENS, _bpe_vocab_and_merges
+
+    vocab, merges = _bpe_vocab_and_merges()
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    fast.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS[1:]})
+    out = root / "tokenizer"
+    fast.save_pretrained(out)
+    return out
+
+
+def test_verl_07_08_documented_command_composes() -> None:
+    needs_verl((0, 7), (0, 9))
+    from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls
+
+    args = doc_block(" custom_reward_function.path=$ERM_REWARDS")
+    cfg = verl_config([a.replace("$ERM_REWARDS", rewards.__file__) for a in args[3:]])
+    assert cfg.custom_reward_function.path == rewards.__file__ and cfg.custom_reward_function.name == "compute_score"
+    assert cfg.custom_reward_function.reward_kwargs.judge == "http://127.0.0.1:9000"
+    assert cfg.reward_model.use_reward_loop and cfg.reward_model.reward_manager == "naive"
+    with pytest.raises(ValueError, match="Unknown reward manager: batch"):
+        get_reward_manager_cls("batch")  # what the old documented reward_manager=batch hit
+
+
+@pytest.mark.parametrize("manager_name, function", [("batch", "compute_score"), ("prime", "compute_score_prime")])
+def test_verl_07_08_legacy_managers(reference: Path, tmp_path: Path, manager_name: str, function: str) -> None:
+    needs_verl((0, 7), (0, 9))
+    cfg = verl_config([f"custom_reward_function.path={rewards.__file__}", f"custom_reward_function.name={function}",
+                       "+custom_reward_function.reward_kwargs.judge=critic", "reward_model.use_reward_loop=False",
+                       f"reward_model.reward_manager={manager_name}"])
+    from transformers import AutoTokenizer
+    from verl.trainer.ppo.reward import load_reward_manager
+
+    manager = load_reward_manager(cfg, AutoTokenizer.from_pretrained(_plain_tokenizer_dir(tmp_path)), num_examine=0)
+    data = _data_proto(manager.tokenizer, [FENCED, "no code here"], [{"gt_img_path": str(reference)}] * 2)
+    scores = manager(data, return_dict=True)["reward_tensor"].sum(dim=-1).tolist()
+    assert scores[0] >= 1.0 and scores[1] == 0.0
+
+
+def test_verl_07_08_reward_loop_worker_on_ray(reference: Path, tmp_path: Path) -> None:
+    """verl 0.7-0.8: the agent loop scores each rollout on a ``RewardLoopWorker`` Ray actor (a local Ray here)."""
+    needs_verl((0, 7), (0, 9))
+    ray = pytest.importorskip("ray")
+    tokenizer_dir = _plain_tokenizer_dir(tmp_path)
+    cfg = verl_config([f"custom_reward_function.path={rewards.__file__}", "custom_reward_function.name=compute_score",
+                       "+custom_reward_function.reward_kwargs.judge=critic",
+                       f"actor_rollout_ref.model.path={tokenizer_dir}"])
+    from transformers import AutoTokenizer
+    from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
+
+    data = _data_proto(AutoTokenizer.from_pretrained(tokenizer_dir), [FENCED, "no code here", FENCED],
+                       [{"gt_img_path": str(reference)}] * 2 + [{"image_ori": str(reference)}])
+    ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True)
+    try:
+        worker = RewardLoopWorker.remote(cfg, None)
+        outputs = ray.get(worker.compute_score_batch.remote(data), timeout=600)
+    finally:
+        ray.shutdown()
+    assert outputs[0]["reward_score"] >= 1.0 and outputs[1]["reward_score"] == 0.0 and outputs[2]["reward_score"] >= 1.0
+    assert [o["reward_extra_info"]["render_ok"] for o in outputs] == [1.0, 0.0, 1.0]
 
 
 # -- OpenRLHF --------------------------------------------------------------------------------------------------
