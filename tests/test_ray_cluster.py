@@ -187,3 +187,38 @@ def test_ctrl_c_leaves_no_ray_task_running(head: dict[str, Any], tmp_path: Path)
     if head["raylet"]:
         left = [cmd for _, cmd in children(head["raylet"]) if cmd.startswith("ray::_ItemWorker")]
         assert not left, left
+
+
+def test_erm_serve_on_the_cluster_answers_and_leaves_nothing_behind(head: dict[str, Any]) -> None:
+    import httpx
+
+    (port,) = free_ports(1)
+    proc = erm("serve", "--ray", head["address"], "--port", str(port), "--replicas", "2", "--replica-cpus", "1",
+               "--token", "secret")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    health = None
+    while health is None:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "erm serve --ray did not come up"
+        try:
+            health = httpx.get(f"{url}/health", timeout=5).json()
+        except httpx.HTTPError:
+            time.sleep(1.0)
+    assert health["judge"]["name"] == "critic" and health["max_concurrency"] == 8  # 2 replicas x 4 threads
+    reference = (MINI / json.loads((MINI / "data.jsonl").read_text().splitlines()[0])["gt_img_path"]).read_bytes()
+    import base64
+
+    item = {"reference_b64": base64.b64encode(reference).decode(), "candidate_b64": base64.b64encode(reference).decode()}
+    r = httpx.post(f"{url}/judge", json=item, headers={"Authorization": "Bearer secret"}, timeout=300)
+    assert r.status_code == 200 and r.json()["ok"] and r.json()["rl_reward"] > 1.0
+    assert httpx.post(f"{url}/judge", json=item, timeout=60).status_code == 401
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=180)
+    assert proc.returncode in (0, 130)
+    deadline = time.monotonic() + 120
+    while cluster_cpus_free(head["address"]) < 2.0:  # the replicas are gone
+        assert time.monotonic() < deadline, "Ray Serve replicas still hold the cluster's CPUs"
+        time.sleep(1.0)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/health", timeout=5)
