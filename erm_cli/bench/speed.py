@@ -7,7 +7,9 @@ Sections (each can be skipped; a section whose module is missing reports why ins
 * ``critic``: critic latency and its split per stage (:mod:`erm_cli.bench.critic_speed`);
 * ``judge``: throughput of any judge (``critic`` or ``vlm`` with a model spec) on a fixed set of
   reference / candidate pairs;
-* ``startup``: wall time of ``erm --help`` in a fresh interpreter (median of several runs).
+* ``startup``: wall time of ``erm --help`` in a fresh interpreter (median of several runs);
+* ``rewards`` (only when asked for): rewards per second through each RL adapter with the critic, at 1 and
+  2 workers, for ``--items`` rollouts each (:mod:`erm_cli.bench.reward_speed`; 256 is the RL figure).
 
 Every figure is measured, printed as a table and written as JSON with the provenance block.
 """
@@ -24,7 +26,8 @@ from typing import Any
 
 from .versions import provenance
 
-SECTIONS = ("startup", "render", "critic", "judge")
+SECTIONS = ("startup", "render", "critic", "judge", "rewards")
+DEFAULT_SECTIONS = ("startup", "render", "critic", "judge")  # rewards is long: asked for by name
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -188,7 +191,7 @@ def _critic_section(quick: bool) -> dict[str, Any]:
 
 
 def run_speed(
-    sections: tuple[str, ...] = SECTIONS,
+    sections: tuple[str, ...] = DEFAULT_SECTIONS,
     judge: str = "critic",
     model: str | None = None,
     quick: bool = False,
@@ -216,6 +219,10 @@ def run_speed(
             out[name] = _section(
                 name, lambda: judge_throughput(judge, model, max(3, items // 3 if quick else items))
             )
+        elif name == "rewards":
+            from .reward_speed import run as reward_speed
+
+            out[name] = _section(name, lambda: reward_speed(rollouts=items))
         else:
             raise ValueError(f"unknown section {name!r}")
         if isinstance(out[name], dict):

@@ -62,7 +62,17 @@ def _ray(s: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-SECTION_ROWS = {"startup": _startup, "render": _render, "critic": _critic, "judge": _judge, "ray": _ray}
+def _rewards(s: dict[str, Any]) -> list[tuple[str, str]]:
+    by_adapter: dict[str, dict[int, Any]] = {}
+    for r in s.get("rows") or []:
+        by_adapter.setdefault(str(r.get("adapter")), {})[int(r.get("workers") or 0)] = r.get("rewards_per_second")
+    return [(f"rewards/s {a} ({s.get('rollouts')} rollouts)",
+             ", ".join(f"{w} worker{'s' if w > 1 else ''} {_f(v)}" for w, v in sorted(ws.items())))
+            for a, ws in by_adapter.items()]
+
+
+SECTION_ROWS = {"startup": _startup, "render": _render, "critic": _critic, "judge": _judge, "ray": _ray,
+                "rewards": _rewards}
 
 
 def summary_rows(doc: dict[str, Any]) -> list[tuple[str, str, str]]:

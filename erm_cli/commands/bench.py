@@ -304,11 +304,13 @@ def policy(
 @app.command("speed")
 def speed(
     sections: str = typer.Option(
-        "startup,render,critic,judge", "--sections", help="Comma-separated: startup, render, critic, judge."
+        "startup,render,critic,judge", "--sections", help="Comma-separated: startup, render, critic, judge, "
+        "rewards (rewards/s through each RL adapter at 1 and 2 workers, --items rollouts each; not in the default)."
     ),
     judge_name: str = opt.judge("Judge for the judge-throughput section."),
     model: Optional[str] = opt.model("Model spec for --judge vlm."),
-    items: int = typer.Option(12, "--items", min=1, help="Pairs judged in the judge section."),
+    items: int = typer.Option(12, "--items", min=1, help="Pairs judged in the judge section; rollouts per adapter "
+                              "and worker count in the rewards section (256 for the RL figure)."),
     quick: bool = typer.Option(False, "--quick", help="Fewer repetitions."),
     out: Path = opt.out_file("Where to write the JSON.", default=DEFAULT_ROOT / "speed.json", dir_okay=False),
     as_json: bool = opt.as_json("Print the JSON (with schema_version) instead of a table."),
