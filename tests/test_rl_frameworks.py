@@ -9,7 +9,10 @@ elsewhere these tests skip; see docs/RL-INTEGRATION.md):
 - OpenRLHF 0.11.2: the documented flags parsed by ``train_ppo_ray``'s own argparse parser, and its
   ``SingleTurnAgentExecutor`` loading erm's file and scoring a rollout decoded with
   ``skip_special_tokens=False`` by a real Qwen-VL processor (the vLLM engine is the one stand-in);
-- EasyR1 (not on PyPI): a replay of its reward config merge (OmegaConf structured config).
+- EasyR1 (not on PyPI): a replay of its code at hiyouga/EasyR1@b44b311, checked line by line against it:
+  the documented command through its config merge, and its ``AutoRewardManager`` batch call site;
+- verl 0.7-0.8 (version-gated, run in a venv with verl 0.7.0): the documented 0.7-0.8 command, the legacy
+  managers and erm's reward on a ``RewardLoopWorker`` Ray actor.
 """
 
 from __future__ import annotations
@@ -330,34 +333,106 @@ def test_openrlhf_single_turn_executor_scores_a_vlm_rollout(reference: Path, mon
     assert float(out["reward"][0]) >= 1.0 and float(out["extra_logs"]["erm_render_ok"][0]) == 1.0
 
 
-# -- EasyR1 (replay of its reward config: verl/workers/reward/config.py, 2026-07) -----------------------------
+# -- EasyR1 (not on PyPI): a replay of its code at hiyouga/EasyR1@b44b311 (2026-07-30) ---------------------------
+# verl/workers/reward/config.py (RewardConfig, field for field, and its post_init's "path:name" split), the
+# fields of DataConfig / ModelConfig that the documented command sets, and verl/trainer/main.py's merge
+# (OmegaConf.structured(PPOConfig()) merged with the CLI dot-list).
 @dataclass
 class _RewardConfig:
     reward_function: str | None = None
     reward_function_kwargs: dict = field(default_factory=dict)
     skip_special_tokens: bool = True
     num_cpus: int = 1
+    reward_function_name: str | None = field(default=None, init=False)
+
+    def post_init(self) -> None:
+        if self.reward_function is not None:
+            if ":" not in self.reward_function:
+                self.reward_function_name = "main"
+            else:
+                self.reward_function, self.reward_function_name = self.reward_function.rsplit(":", maxsplit=1)
+
+
+@dataclass
+class _ModelConfig:
+    model_path: str | None = None
+
+
+@dataclass
+class _ActorConfig:
+    model: _ModelConfig = field(default_factory=_ModelConfig)
 
 
 @dataclass
 class _Worker:
+    actor: _ActorConfig = field(default_factory=_ActorConfig)
     reward: _RewardConfig = field(default_factory=_RewardConfig)
 
 
 @dataclass
+class _DataConfig:
+    train_files: str = ""
+    val_files: str = ""
+    prompt_key: str = "prompt"
+    answer_key: str = "answer"
+    image_key: str = "images"
+
+
+@dataclass
 class _PPOConfig:
+    data: _DataConfig = field(default_factory=_DataConfig)
     worker: _Worker = field(default_factory=_Worker)
 
 
-def test_easyr1_documented_reward_keys_merge() -> None:
-    pytest.importorskip("omegaconf")
+def _easyr1_config(args: list[str]) -> _PPOConfig:
     from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(_PPOConfig()), OmegaConf.from_dotlist(args)))
+    cfg.worker.reward.post_init()
+    return cfg
+
+
+def test_easyr1_documented_command_merges() -> None:
+    pytest.importorskip("omegaconf")
     from omegaconf.errors import ConfigKeyError
 
-    args = [a.replace("$ERM_REWARDS", rewards.__file__) for a in doc_block("verl.trainer.main config=")
-            if a.startswith("worker.reward.")]
-    cfg = OmegaConf.merge(OmegaConf.structured(_PPOConfig()), OmegaConf.from_dotlist(args))
-    assert cfg.worker.reward.reward_function.endswith("rewards.py:compute_score")
+    args = [a.replace("$ERM_REWARDS", rewards.__file__) for a in doc_block("verl.trainer.main config=")[3:]
+            if not a.startswith("config=")]
+    cfg = _easyr1_config(args)
+    assert (cfg.worker.reward.reward_function, cfg.worker.reward.reward_function_name) == (rewards.__file__,
+                                                                                           "compute_score")
     assert cfg.worker.reward.reward_function_kwargs == {"judge": "http://127.0.0.1:9000", "timeout": 120}
+    assert cfg.data.answer_key == "reference" and cfg.worker.actor.model.model_path
     with pytest.raises(ConfigKeyError):
-        OmegaConf.merge(OmegaConf.structured(_PPOConfig()), OmegaConf.from_dotlist(["worker.reward.reward_type=batch"]))
+        _easyr1_config(["worker.reward.reward_type=batch"])  # removed upstream in 2025-11
+
+
+def test_easyr1_reward_manager_call_site(reference: Path) -> None:
+    """AutoRewardManager: the file loaded by path as ``custom_reward_fn``, ``REWARD_TYPE`` read from it,
+    ``partial(fn, **reward_function_kwargs)`` called once with the batch of ``RewardInput`` dicts (responses
+    decoded with ``skip_special_tokens``), ``score["overall"]`` into the reward tensor, every key a metric."""
+    import sys
+    from functools import partial
+
+    cfg = _easyr1_config([f"worker.reward.reward_function={rewards.__file__}:compute_score",
+                          "worker.reward.reward_function_kwargs.judge=critic"]).worker.reward
+    spec = importlib.util.spec_from_file_location("custom_reward_fn", cfg.reward_function)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["custom_reward_fn"] = module
+    try:
+        spec.loader.exec_module(module)
+        reward_fn = partial(getattr(module, cfg.reward_function_name), **cfg.reward_function_kwargs)
+        assert getattr(module, "REWARD_TYPE", "batch") == "batch"
+        tok = _tiny_tokenizer()
+        end = tok.convert_tokens_to_ids(["<|im_end|>"])
+        inputs = []
+        for text in (FENCED, "no code here"):
+            ids = tok(text, add_special_tokens=False)["input_ids"] + end
+            inputs.append({"response": tok.decode(ids, skip_special_tokens=cfg.skip_special_tokens),
+                           "response_length": len(ids), "ground_truth": str(reference)})
+        scores = reward_fn(inputs)
+    finally:
+        sys.modules.pop("custom_reward_fn", None)
+    assert [s["overall"] >= 1.0 for s in scores] == [True, False] and scores[1]["overall"] == 0.0
+    for score in scores:  # reward_metrics[key].append(value) for every key: numbers only
+        assert all(isinstance(v, (int, float)) for v in score.values()), score
