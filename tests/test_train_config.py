@@ -206,7 +206,8 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "unknown setting 'bogus'" in r.stderr and "Traceback" not in r.stderr
     r = subprocess.run(ERM + ["train", "presets", "--json"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0
-    assert {p["name"] for p in json.loads(r.stdout)} >= {"paper-sft", "paper-grpo"}
+    doc = json.loads(r.stdout)
+    assert doc["schema_version"] and {p["name"] for p in doc["presets"]} >= {"paper-sft", "paper-grpo"}
 
 
 def test_cli_dry_run_shows_layers(tmp_path: Path) -> None:

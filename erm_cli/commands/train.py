@@ -410,17 +410,19 @@ def presets(
         raise InputError(f"kind must be reward or policy, got {kind!r}")
     found = list_presets(kind)
     if as_json:
-        print_json(
-            [
-                {
-                    "name": p.name,
-                    "kind": p.kind,
-                    "description": p.description,
-                    "source": p.source,
-                    "settings": p.settings,
-                }
-                for p in found
-            ]
+        print_json(  # an object (with schema_version), like every --json output
+            {
+                "presets": [
+                    {
+                        "name": p.name,
+                        "kind": p.kind,
+                        "description": p.description,
+                        "source": p.source,
+                        "settings": p.settings,
+                    }
+                    for p in found
+                ]
+            }
         )
         return
     for p in found:
