@@ -238,7 +238,8 @@ OPEN_OUTPUTS: tuple[tuple[str, str], ...] = (
     ("erm train reward|policy|export-verl|critic --json, metrics.jsonl lines", "the training result, the "
      "trainer's log lines"),
     ("erm synth: manifest.json, failures.jsonl", "the run's settings and figures; why a group failed"),
-    ("erm cache info|clear --json, erm models --json", "their figures"),
+    ("erm cache info|clear --json, erm models --json, erm train presets --json", "their figures and lists "
+     "(a list is under a key: items, presets)"),
 )
 
 
