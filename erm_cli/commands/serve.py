@@ -86,7 +86,7 @@ def serve(
         model_options.pop("device", None)
     if ray_address is not None:
         _serve_on_ray(ray_address, judge, model, prompt_file, swap, model_options, replicas, replica_cpus,
-                      max_concurrency, max_batch, batch_window_ms, host, port, openai, quiet,
+                      max_concurrency, max_batch, batch_window_ms, host, port, openai, quiet, log_level,
                       {"allowed_root": allowed_root, "token": token or None, "max_queue": max_queue,
                        "max_body_mb": max_body_mb, "timeout": timeout, "max_items": max_items,
                        "max_pixels": max_pixels, "pixel_budget": pixel_budget, "profile": profile})
@@ -119,7 +119,8 @@ def serve(
 
 def _serve_on_ray(address: str, judge: str, model: str | None, prompt_file: Path | None, swap: bool,
                   model_options: dict, replicas: int, replica_cpus: float, threads: int, max_batch: int,
-                  batch_window_ms: float, host: str, port: int, openai: bool, quiet: bool, app_options: dict) -> None:
+                  batch_window_ms: float, host: str, port: int, openai: bool, quiet: bool, log_level: str,
+                  app_options: dict) -> None:
     if openai:
         raise InputError("--openai is not served with --ray (serve the model with vLLM or erm serve without --ray)")
     from ..distributed.ray_pool import import_ray
@@ -135,7 +136,8 @@ def _serve_on_ray(address: str, judge: str, model: str | None, prompt_file: Path
                               prompt_file=str(prompt_file) if prompt_file else None, swap=swap,
                               model_options=model_options, replicas=replicas, replica_cpus=replica_cpus,
                               threads=threads, max_batch=max_batch, batch_window_ms=batch_window_ms,
-                              app_options=app_options)
+                              app_options=app_options,
+                              log_level="INFO" if log_level in ("debug", "trace") else "WARNING")
 
     def ready(url: str) -> None:
         if not quiet:

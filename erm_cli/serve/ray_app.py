@@ -44,6 +44,7 @@ class RayServeOptions:
     max_batch: int = 8
     batch_window_ms: float = 10.0
     app_options: dict[str, Any] = field(default_factory=dict)  # create_app's limits, token, profile, root
+    log_level: str = "WARNING"     # Ray Serve's own logs (INFO adds one access line per request)
 
 
 @serve.deployment(name="JudgeReplica")
@@ -120,21 +121,25 @@ class Gateway:
 def build(options: RayServeOptions) -> Any:
     """The bound application (``serve.run`` it)."""
     replica_load = max(2 * options.max_batch, options.threads)
-    judges = JudgeReplica.options(num_replicas=max(1, options.replicas),
+    logs = {"log_level": options.log_level, "enable_access_log": options.log_level in ("DEBUG", "INFO")}
+    judges = JudgeReplica.options(num_replicas=max(1, options.replicas), logging_config=logs,
                                   ray_actor_options={"num_cpus": options.replica_cpus},
                                   max_ongoing_requests=replica_load).bind(asdict(options))
     app_options = dict(options.app_options)
     # the gateway holds one waiting thread per pair in flight: room for every replica's share
     app_options["max_concurrency"] = max(1, options.replicas) * max(1, options.threads)
     gateway_load = app_options["max_concurrency"] + int(app_options.get("max_queue", 64)) + 16
-    return Gateway.options(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=gateway_load).bind(
+    return Gateway.options(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=gateway_load,
+                           logging_config=logs).bind(
         judges, app_options)
 
 
 def deploy(options: RayServeOptions, host: str = "127.0.0.1", port: int = 8000) -> str:
     """Start Ray Serve's HTTP proxy on ``host:port`` (Ray must be connected) and run the application;
     returns its base URL once every replica is up."""
-    serve.start(http_options={"host": host, "port": port})
+    serve.start(http_options={"host": host, "port": port},
+                logging_config={"log_level": options.log_level,
+                                "enable_access_log": options.log_level in ("DEBUG", "INFO")})
     serve.run(build(options), name=APP_NAME, route_prefix="/", blocking=False)
     return f"http://{host}:{port}"
 
