@@ -11,6 +11,7 @@ by its own temp folder and ended by process id.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -207,8 +208,6 @@ def test_erm_serve_on_the_cluster_answers_and_leaves_nothing_behind(head: dict[s
             time.sleep(1.0)
     assert health["judge"]["name"] == "critic" and health["max_concurrency"] == 8  # 2 replicas x 4 threads
     reference = (MINI / json.loads((MINI / "data.jsonl").read_text().splitlines()[0])["gt_img_path"]).read_bytes()
-    import base64
-
     item = {"reference_b64": base64.b64encode(reference).decode(), "candidate_b64": base64.b64encode(reference).decode()}
     r = httpx.post(f"{url}/judge", json=item, headers={"Authorization": "Bearer secret"}, timeout=300)
     assert r.status_code == 200 and r.json()["ok"] and r.json()["rl_reward"] > 1.0
