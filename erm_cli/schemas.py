@@ -226,7 +226,7 @@ def documented() -> tuple[tuple[type, str, bool], ...]:
 
 
 #: Every other ``--json`` document and JSONL line (refine results and trajectories, bench metrics, train
-#: results, serve's /reward) is an open object that carries ``schema_version`` too.
+#: results, lists) is an open object that carries ``schema_version`` too.
 OPEN_OUTPUTS: tuple[tuple[str, str], ...] = (
     ("erm refine --json, refine summary.json", "the refine result: task, kind, policy, judge, best, initial, "
      "candidates, stop_reason, outputs"),
@@ -248,29 +248,17 @@ OPEN_OUTPUTS: tuple[tuple[str, str], ...] = (
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _closed(cls: type, is_open: bool) -> Any:
-    """A pydantic validator for ``cls``: extra keys are an error unless the object is open."""
-    from pydantic import ConfigDict, TypeAdapter
-
-    try:
-        cls.__pydantic_config__ = ConfigDict(extra="allow" if is_open else "forbid")  # type: ignore[attr-defined]
-    except (AttributeError, TypeError):  # pragma: no cover
-        pass
-    return TypeAdapter(cls)
-
-
 def validate(obj: Any, cls: type) -> None:
     """Raise ``ValueError`` naming the key when ``obj`` is not a ``cls`` (``<category>_count`` keys of a
     verdict are allowed: they depend on the task)."""
     if hasattr(cls, "model_fields"):
         return _validate_model(obj, cls)
-    is_open = next((o for c, _, o in DOCUMENTED if c is cls), True)
     obj = _without_counts(obj)
-    from pydantic import ValidationError
+    from pydantic import TypeAdapter, ValidationError
 
-    _set_nested_config()
+    _set_nested_config()  # closed objects refuse extra keys, also where they are nested
     try:
-        _closed(cls, is_open).validate_python(obj, strict=False)
+        TypeAdapter(cls).validate_python(obj, strict=False)
     except ValidationError as exc:
         raise ValueError(f"not a {cls.__name__}: {exc}") from None
     if isinstance(obj, dict) and obj.get("schema_version") != SCHEMA_VERSION:
@@ -374,7 +362,6 @@ def _rows(cls: type) -> list[tuple[str, str, bool, str]]:
 def render_markdown() -> str:
     """docs/SCHEMAS.md, from the types above."""
     import inspect
-    import typing
 
     lines = [
         "# erm's JSON contract",

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from erm_cli.app import app
-from erm_cli.commands import options
 from typer._click.core import Context
 from typer.core import TyperGroup as Group
 from typer.core import TyperOption as Option
 from typer.main import get_command
+
+from erm_cli.app import app
+from erm_cli.commands import options
 
 REPO = Path(__file__).resolve().parent.parent
 REFINE = REPO / "examples" / "refine"
@@ -83,7 +83,7 @@ def test_the_vocabulary_is_spelled_the_same_in_every_verb() -> None:
 def test_same_spelling_same_meaning_and_one_meaning_per_short_flag() -> None:
     long_of_short: dict[str, set[str]] = {}
     kind_of_long: dict[str, set[tuple[bool, bool]]] = {}  # (switch?, counter?)
-    for path, cmd in commands().items():
+    for cmd in commands().values():
         for param in visible_options(cmd):
             longs = sorted(o for o in param.opts if o.startswith("--"))
             for short in (o for o in param.opts if not o.startswith("--")):

@@ -131,65 +131,65 @@ class VocabularyGroup(TyperGroup):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def out_file(help: str, default: Any = None, **kw: Any) -> Any:  # noqa: A002 - typer's own keyword
+def out_file(help: str, default: Any = None, **kw: Any) -> Any:
     """``-o/--out FILE``: where the result file goes."""
     kw.setdefault("dir_okay", False)
     return typer.Option(default, *VOCABULARY["out"].flags, help=help, **{"metavar": "FILE", **kw})
 
 
-def out_dir(help: str, default: Any = None, **kw: Any) -> Any:  # noqa: A002
+def out_dir(help: str, default: Any = None, **kw: Any) -> Any:
     """``--out-dir DIR``: the folder a batch, run or training writes into."""
     kw.setdefault("file_okay", False)
     return typer.Option(default, *VOCABULARY["out_dir"].flags, help=help, **{"metavar": "DIR", **kw})
 
 
-def workers(help: str, default: Any = None, **kw: Any) -> Any:  # noqa: A002
+def workers(help: str, default: Any = None, **kw: Any) -> Any:
     kw.setdefault("min", 1)
     kw.setdefault("max", 64)
     return typer.Option(default, *VOCABULARY["workers"].flags, help=help, **{"metavar": "N", **kw})
 
 
-def timeout(help: str, default: Any = 30.0, **kw: Any) -> Any:  # noqa: A002
+def timeout(help: str, default: Any = 30.0, **kw: Any) -> Any:
     kw.setdefault("min", 0.1)
     kw.setdefault("max", 3600)
     return typer.Option(default, *VOCABULARY["timeout"].flags, help=help, **{"metavar": "SECONDS", **kw})
 
 
-def limit(help: str = "Only the first N items.", **kw: Any) -> Any:  # noqa: A002
+def limit(help: str = "Only the first N items.", **kw: Any) -> Any:
     kw.setdefault("min", 1)
     return typer.Option(None, *VOCABULARY["limit"].flags, help=help, **{"metavar": "N", **kw})
 
 
-def judge(help: str, default: Any = "critic", **kw: Any) -> Any:  # noqa: A002
+def judge(help: str, default: Any = "critic", **kw: Any) -> Any:
     return typer.Option(default, *VOCABULARY["judge"].flags, help=help, **{"metavar": "NAME", **kw})
 
 
-def model(help: str, default: Any = None, **kw: Any) -> Any:  # noqa: A002
+def model(help: str, default: Any = None, **kw: Any) -> Any:
     return typer.Option(default, *VOCABULARY["model"].flags, help=help, **{"metavar": "SPEC", **kw})
 
 
-def kind(help: str, **kw: Any) -> Any:  # noqa: A002
+def kind(help: str, **kw: Any) -> Any:
     return typer.Option(None, *VOCABULARY["kind"].flags, help=help, **{"metavar": "KIND", **kw})
 
 
-def task(help: str, default: Any = "auto", **kw: Any) -> Any:  # noqa: A002
+def task(help: str, default: Any = "auto", **kw: Any) -> Any:
     return typer.Option(default, *VOCABULARY["task"].flags, help=help, **{"metavar": "TASK", **kw})
 
 
-def resume(help: str, default: Any = True, **kw: Any) -> Any:  # noqa: A002
+def resume(help: str, default: Any = True, **kw: Any) -> Any:
     return typer.Option(default, "--resume/--no-resume", help=help, **kw)
 
 
-def retry_failed(help: str, **kw: Any) -> Any:  # noqa: A002
+def retry_failed(help: str, **kw: Any) -> Any:
     return typer.Option(False, *VOCABULARY["retry_failed"].flags, help=help, **kw)
 
 
-def as_json(help: str = "Print the result as JSON on stdout (with schema_version; errors as a JSON "  # noqa: A002
+def as_json(help: str = "Print the result as JSON on stdout (with schema_version; errors as a JSON "
             "object too).", **kw: Any) -> Any:
     return typer.Option(False, *VOCABULARY["json"].flags, help=help, **kw)
 
 
-def batch(help: str, **kw: Any) -> Any:  # noqa: A002
+def batch(help: str, **kw: Any) -> Any:
     return typer.Option(None, *VOCABULARY["batch"].flags, help=help, **{"metavar": "FILE", **kw})
 
 
@@ -217,12 +217,12 @@ def _set_verbose(value: bool) -> bool:
     return value
 
 
-def quiet(help: str = "No progress bars or notes on stderr (results and errors still print).",  # noqa: A002
+def quiet(help: str = "No progress bars or notes on stderr (results and errors still print).",
           **kw: Any) -> Any:
     return typer.Option(False, *VOCABULARY["quiet"].flags, help=help, callback=_set_quiet, **kw)
 
 
-def verbose(help: str = "More detail on stderr (erm's log lines).", **kw: Any) -> Any:  # noqa: A002
+def verbose(help: str = "More detail on stderr (erm's log lines).", **kw: Any) -> Any:
     return typer.Option(False, *VOCABULARY["verbose"].flags, help=help, callback=_set_verbose, **kw)
 
 
