@@ -53,7 +53,8 @@ def test_cli_writes_json_and_prints_a_table(tmp_path):
     assert res.returncode == 0, res.stderr
     doc = json.loads(out.read_text())
     assert doc["judge"]["judge"] == "phash" and "metrics_version" in doc["provenance"]
-    assert "startup.erm_help_seconds.p50" in res.stdout
+    assert "erm --help (p50)" in res.stdout and "judge phash throughput" in res.stdout  # the short summary
+    assert f"{doc['judge']['items_per_second']:.3g} pairs/s" in res.stdout
     assert ("judge.items_per_second", f"{doc['judge']['items_per_second']:.4g}") in flatten(doc)
     print(res.stdout)
 
