@@ -86,6 +86,12 @@ def _usage_message(exc: click_errors.UsageError) -> str:
     return f"{message} (see {command} --help)"
 
 
+def _interrupted() -> str:
+    """Ctrl-C's one line: how far a batch got when one was running (its items are saved as they finish)."""
+    console = sys.modules.get("erm_cli.console")
+    return console.interrupted_message() if console is not None else "interrupted"
+
+
 def _exit_on_sigterm() -> None:
     """SIGTERM ends erm like an error exit: exit handlers run and stop the sandbox pools and Chromium
     (their processes also die with erm through PR_SET_PDEATHSIG, even on SIGKILL). A server that
@@ -118,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     except click_errors.UsageError as exc:  # a wrong flag, a missing argument, a value out of range
         _fail(_usage_message(exc), EXIT_USAGE, argv)
     except Abort:
-        _fail("interrupted", 130, argv)
+        _fail(_interrupted(), 130, argv)
     except TyperException as exc:
         _fail(" ".join(exc.format_message().split()), exc.exit_code, argv)
     except ErmError as exc:
@@ -126,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__, exc.exit_code, argv)
     except KeyboardInterrupt:
-        _fail("interrupted", 130, argv)
+        _fail(_interrupted(), 130, argv)
     except BrokenPipeError:
         raise SystemExit(0)
     except Exception as exc:  # a bug: still one line, the traceback only with --debug
