@@ -53,7 +53,9 @@ def test_png_to_stdout(examples_dir: Path, capsysbinary: pytest.CaptureFixture[b
     assert capsysbinary.readouterr().out.startswith(b"\x89PNG")
 
 
-def test_kind_option_and_model_answer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_kind_option_and_model_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)  # the default output goes to the current folder
     answer = tmp_path / "answer.txt"
     answer.write_text("Sure:\n```svg\n<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'>"
                       "<rect width='5' height='5'/></svg>\n```\n")
