@@ -324,7 +324,7 @@ def palette(img: Image.Image | np.ndarray, *, background: Sequence[int] | None =
     # locate each colour: nearest-palette assignment on all pixels (flat or not) within merge_de
     from scipy import ndimage as ndi
 
-    lut = _label_lut([rgbs_a[i] for i in keep], merge_de * 1.5)
+    lut = _label_lut([rgbs_a[i] for i in keep], merge_de * 1.5, _used_bins(all_keys))
     labels = lut[all_keys] + 1  # 0 = no palette colour
     pix = np.bincount(labels.ravel(), minlength=len(keep) + 1)
     slices = ndi.find_objects(labels, max_label=len(keep))
@@ -378,16 +378,29 @@ def label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[float]],
         cols.append(np.asarray(background, float))
     if not cols:
         return np.full((h, w), -1, np.int16)
-    return _label_lut(cols, tolerance)[_quantised_keys(arr)]
+    keys = _quantised_keys(arr)
+    return _label_lut(cols, tolerance, _used_bins(keys))[keys]
 
 
-def _label_lut(colours: Sequence[Sequence[float]], tolerance: float) -> np.ndarray:
-    """For every 5-bit colour bin: index of the nearest colour within ``tolerance`` (ΔE76), else -1."""
+def _used_bins(keys: np.ndarray) -> np.ndarray:
+    """The 5-bit colour bins that occur in ``keys`` (a chart uses a few thousand of 32768)."""
+    return np.flatnonzero(np.bincount(keys.ravel(), minlength=1 << 15))
+
+
+def _label_lut(colours: Sequence[Sequence[float]], tolerance: float, bins: np.ndarray | None = None) -> np.ndarray:
+    """For every 5-bit colour bin: index of the nearest colour within ``tolerance`` (ΔE76), else -1. With
+    ``bins``, only those entries are computed (the rest stay -1; the same per-bin arithmetic)."""
     plab = rgb_to_lab(np.asarray(colours, float))
-    d = np.sqrt(((_bin_lab()[:, None, :] - plab[None, :, :]) ** 2).sum(axis=2))
+    lab = _bin_lab() if bins is None else _bin_lab()[bins]
+    d = np.sqrt(((lab[:, None, :] - plab[None, :, :]) ** 2).sum(axis=2))
     best = np.argmin(d, axis=1)
     ok = d[np.arange(d.shape[0]), best] <= tolerance
-    return np.where(ok, best, -1).astype(np.int16)
+    lut = np.where(ok, best, -1).astype(np.int16)
+    if bins is None:
+        return lut
+    full = np.full(1 << 15, -1, np.int16)
+    full[bins] = lut
+    return full
 
 
 def blend_label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[float]], background: Sequence[float],
@@ -398,11 +411,12 @@ def blend_label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[fl
     if not colours:
         return np.full(arr.shape[:2], -1, np.int16)
     keys = _quantised_keys(arr)
-    q = np.arange(1 << 15)
+    q = _used_bins(keys)  # only the colour bins the image uses: the same per-bin arithmetic
     rgb = (np.stack([(q >> 10) & 31, (q >> 5) & 31, q & 31], axis=1) * 8 + 4).astype(float)
     bg = np.asarray(background, float)
     best_res = np.full(len(q), np.inf)
-    best = np.full(len(q), -1, np.int16)
+    best = np.full(1 << 15, -1, np.int16)
+    present = np.full(len(q), -1, np.int16)
     for k, c in enumerate(colours):
         d = np.asarray(c, float) - bg
         dd = float(d @ d)
@@ -411,8 +425,9 @@ def blend_label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[fl
         alpha = np.clip(((rgb - bg) @ d) / dd, 0.0, 1.0)
         res = np.abs(rgb - (bg + alpha[:, None] * d)).max(axis=1)
         ok = (alpha >= min_alpha) & (res <= tolerance) & (res < best_res)
-        best[ok] = k
+        present[ok] = k
         best_res[ok] = res[ok]
+    best[q] = present
     return best[keys]
 
 
