@@ -3,7 +3,7 @@
 A judge batch (``erm judge --batch``), a judge benchmark (``erm bench judge``) and a refine run each
 become the same document::
 
-    {"schema": "erm-view/1", "kind", "title", "run_dir", "aggregate": [[label, value], ...],
+    {"schema": "erm-view/1", "schema_version", "kind", "title", "run_dir", "aggregate": [[label, value], ...],
      "sorts": [[key, label], ...], "pairs": [{"id", "task", "judge", "reward", "render_ok", "failure",
      "reference", "candidate", "candidate_code", "diff", "errors", "gold", "fp", "fn", "fp_n", "fn_n"}]}
 
@@ -209,6 +209,9 @@ def refine_document(run_dir: Path) -> dict[str, Any]:
 
 
 def save_document(run_dir: Path, doc: dict[str, Any]) -> Path:
+    from ..schemas import stamp
+
+    stamp(doc)  # schema_version, like every file a verb writes
     path = run_dir / VIEW_JSON
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, default=str), encoding="utf-8")
