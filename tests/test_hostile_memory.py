@@ -186,3 +186,23 @@ def test_bench_policy_records_a_bomb_reference_and_scores_the_rest(images: dict[
     assert summary["items"] == 2 and sorted(results) == ["a", "b"]
     assert results["a"]["render_ok"] is True and "ref_error" not in results["a"]
     assert "decompression bomb" in results["b"]["ref_error"]
+
+
+def test_a_render_over_the_pixel_cap_is_a_render_failure_not_an_input_error(images: dict[str, Path],
+                                                                               tmp_path: Path) -> None:
+    """Candidate code that draws a 9000x9000 chart (it fits in the worker's memory, its PNG is small) is
+    refused by the jail's supervisor from the PNG header: a render failure (reward 0, exit 3), never
+    decoded in the erm process and never an input error of the judge."""
+    from erm_cli import imageio
+    from erm_cli.renderers import zygote
+
+    assert zygote.MAX_RENDER_PIXELS == imageio.MAX_PIXELS
+    code = tmp_path / "huge.py"
+    code.write_text("import matplotlib.pyplot as plt\nfig = plt.figure(figsize=(90, 90), dpi=100)\n"
+                    f"plt.plot([1, 2], [3, 4])\n# {os.getpid()} {tmp_path.name}\n")  # a fresh cache key
+    proc, peak_mb = run_measured(["judge", str(images["ok"]), str(code), "--judge", "mse", "--json"])
+    verdict = json.loads(proc.stdout)
+    assert proc.returncode == 3, proc.stderr
+    assert verdict["render_ok"] is False and verdict["reward"] == 0
+    assert "9000x9000 pixels, over the 64,000,000-pixel limit" in verdict["info"]["render_error"]
+    assert peak_mb < REFUSE_PEAK_MB + 400

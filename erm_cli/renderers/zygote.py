@@ -43,6 +43,9 @@ TMPFS_INODES = 16384  # files + directories in the private /tmp (inodes cost ker
 NOFILE_LIMIT = 64
 MAX_SVG_SIDE = 16384
 MAX_SVG_PIXELS = 50_000_000
+#: A PNG result larger than this (from its IHDR) is refused here, before erm decodes it: the same cap as
+#: ``erm_cli.imageio.MAX_PIXELS`` (this file imports nothing of erm; a test checks they agree).
+MAX_RENDER_PIXELS = 64_000_000
 EXIT_WALL_TIMEOUT = 125
 
 
@@ -935,6 +938,11 @@ def collect_result(tmp_fd: int, job: dict, status: int) -> tuple[dict, bytes]:
         return {"status": "error", "error": f"{what} is missing or larger than {limit >> 20} MB"}, b""
     if fmt == "png" and not (payload.startswith(PNG_SIGNATURE) and payload[12:16] == b"IHDR"):
         return {"status": "error", "error": "the sandbox worker returned something that is not a PNG"}, b""
+    if fmt == "png":
+        width, height = struct.unpack(">II", payload[16:24])
+        if width * height > MAX_RENDER_PIXELS:
+            return {"status": "error", "error": f"the render is {width}x{height} pixels, over the "
+                                                f"{MAX_RENDER_PIXELS:,}-pixel limit"}, b""
     if fmt == "json" and not (payload.lstrip()[:1] == b"{" and payload.rstrip()[-1:] == b"}"):
         return {"status": "error", "error": "the sandbox worker returned something that is not a JSON object"}, b""
     if fmt == "text":
