@@ -70,8 +70,11 @@ def content_bbox(arr: np.ndarray, background: tuple[int, int, int] | None = None
     """Extent (x0, y0, x1, y1 exclusive) of pixels that differ from the background by more than ``tol``."""
     bg = background if background is not None else background_colour(arr)
     ink = channel_distance(arr, bg) > tol
-    rows = np.nonzero(ink.sum(axis=1) >= min_run)[0]
-    cols = np.nonzero(ink.sum(axis=0) >= min_run)[0]
+    if min_run <= 1:  # any ink in the row / column: no count needed
+        rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    else:
+        rows = np.nonzero(ink.sum(axis=1) >= min_run)[0]
+        cols = np.nonzero(ink.sum(axis=0) >= min_run)[0]
     if rows.size == 0 or cols.size == 0:
         return None
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
@@ -171,12 +174,22 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
                 if abs(sw / native - 1) < 0.012:  # a table a few pixels wider (a minus sign): same scale
                     sw = native
                 hypotheses.append(("content-top-left", sw, sw, rb[0] - cb[0] * sw, rb[1] - cb[1] * sw))
+
+    placements: dict[tuple[float, float, int, int, tuple[int, int]], np.ndarray] = {}
+
+    def place(sx: float, sy: float, ox: float, oy: float, size: tuple[int, int]) -> np.ndarray:
+        """The candidate placed with these parameters, each placement made once."""
+        key = (sx, sy, int(round(ox)), int(round(oy)), size)
+        if key not in placements:
+            placements[key] = _place(candidate, sx, sy, key[2], key[3], size, cand_bg)
+        return placements[key]
+
     # evaluate hypotheses at low resolution (with a small shift search each)
     factor = max(1, int(max(W, H) // 256))
     ref_small = _grey_small(ref, factor)
     scored = []
     for name, sx, sy, ox, oy in hypotheses:
-        placed = _place(candidate, sx, sy, int(round(ox)), int(round(oy)), size, cand_bg)
+        placed = place(sx, sy, ox, oy, size)
         dx, dy, d = _best_shift(ref_small, _grey_small(placed, factor), radius=2)
         scored.append((d, name, sx, sy, ox + dx * factor, oy + dy * factor))
     scored.sort(key=lambda t: t[0])
@@ -187,18 +200,18 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
         if uniform and uniform[0][0] <= 1.35 * scored[0][0] + 0.5:
             _, name, sx, sy, ox, oy = uniform[0]
     # refine the translation at full working resolution
-    placed = _place(candidate, sx, sy, int(round(ox)), int(round(oy)), size, cand_bg)
+    placed = place(sx, sy, ox, oy, size)
     r2 = _grey_small(ref, 2)
     dx, dy, _ = _best_shift(r2, _grey_small(placed, 2), radius=1)
     if dx or dy:
         ox, oy = ox + 2 * dx, oy + 2 * dy
-        placed = _place(candidate, sx, sy, int(round(ox)), int(round(oy)), size, cand_bg)
+        placed = place(sx, sy, ox, oy, size)
     g_ref = _grey_small(ref, 1)
     g_c = _grey_small(placed, 1)
     dx, dy, resid = _best_shift(g_ref, g_c, radius=1)
     if dx or dy:
         ox, oy = ox + dx, oy + dy
-        placed = _place(candidate, sx, sy, int(round(ox)), int(round(oy)), size, cand_bg)
+        placed = place(sx, sy, ox, oy, size)
 
     if cb is not None and name.startswith("content"):
         # content added at the bottom / right (a table row, a column) must not be cut off by the reference's
@@ -210,7 +223,7 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
             canvas = Image.new("RGB", size, tuple(int(v) for v in ref_bg))
             canvas.paste(ref_img, (0, 0))
             ref = np.asarray(canvas, dtype=np.uint8)
-            placed = _place(candidate, sx, sy, int(round(ox)), int(round(oy)), size, cand_bg)
+            placed = place(sx, sy, ox, oy, size)
             resid = float(np.abs(_grey_small(ref, 1) - _grey_small(placed, 1)).mean())
 
     al = Alignment(ref=ref, cand=placed, work_scale=work_scale, cand_scale=(sx, sy),

@@ -380,7 +380,7 @@ def _series(arr: np.ndarray, background: tuple[int, int, int], ax: AxesInfo, pal
         labels[max(0, ly0 - y0):max(0, ly1 - y0), max(0, lx0 - x0):max(0, lx1 - x0)] = -1
     out: list[Series] = []
     area = crop.shape[0] * crop.shape[1]
-    counts = [int((labels == k).sum()) for k in range(len(cols))]
+    counts = [int(v) for v in np.bincount(labels[labels >= 0].ravel(), minlength=len(cols))[:len(cols)]]
     ch, cw = crop.shape[:2]
     for k, p in enumerate(cols):
         n = counts[k]
