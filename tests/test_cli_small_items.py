@@ -21,7 +21,7 @@ ERM = [sys.executable, "-m", "erm_cli.app"]
 
 def erm(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    return subprocess.run([*ERM, *args], capture_output=True, text=True, timeout=600, cwd=REPO, env=env, **kw)
+    return subprocess.run(check=False, args=[*ERM, *args], capture_output=True, text=True, timeout=600, cwd=REPO, env=env, **kw)
 
 
 def _verdict_rows(path: Path) -> int:
@@ -82,7 +82,7 @@ def test_piped_output_is_not_wrapped_at_80_columns() -> None:
 
 
 def test_models_lists_judges_and_backends_without_importing_them() -> None:
-    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "erm_cli.app", "models", "--json"],
+    p = subprocess.run(check=False, args=[sys.executable, "-X", "importtime", "-m", "erm_cli.app", "models", "--json"],
                        capture_output=True, text=True, timeout=120, cwd=REPO)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)

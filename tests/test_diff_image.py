@@ -5,6 +5,7 @@ titles that fit small images, and a note when the judge gave no boxes."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,7 @@ def test_titles_fit_a_small_image_and_no_box_note() -> None:
     title_rows = arr[: min(tops) - 1]
     assert (title_rows < 128).sum() > 200  # the titles are drawn ...
     xs = sorted(lay.panels.values())
-    for left, right in zip(xs, xs[1:]):  # ... and none runs into the next panel's column or off the sheet
+    for left, right in itertools.pairwise(xs):  # ... and none runs into the next panel's column or off the sheet
         assert (title_rows[:, left[2] + 1: right[0] - 1] < 128).sum() == 0
     assert (title_rows[:, xs[-1][2] + 1:] < 128).sum() == 0
     below = arr[lay.legend[3]:]

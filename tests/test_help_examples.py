@@ -38,7 +38,7 @@ def _verbs() -> dict[str, list[str]]:
 
     walk(typer.main.get_command(app), [])
     for verb in out:
-        helped = subprocess.run([sys.executable, "-m", "erm_cli.app", *verb.split(), "--help"], capture_output=True,
+        helped = subprocess.run(check=False, args=[sys.executable, "-m", "erm_cli.app", *verb.split(), "--help"], capture_output=True,
                                 text=True, timeout=120, cwd=REPO, env={**os.environ, "COLUMNS": "250"})
         assert helped.returncode == 0, helped.stderr
         text = helped.stdout
@@ -108,7 +108,7 @@ def test_the_examples_of_each_verb_run_verbatim(verb: str, tmp_path: Path) -> No
         if "# serves until Ctrl-C" in line:
             _serve_and_stop(line, work, env)
             continue
-        p = subprocess.run(["bash", "-c", line], cwd=work, env=env, capture_output=True, text=True, timeout=900,
+        p = subprocess.run(check=False, args=["bash", "-c", line], cwd=work, env=env, capture_output=True, text=True, timeout=900,
                            stdin=subprocess.DEVNULL)
         assert p.returncode == 0, f"{line}\n{p.stderr[-2000:]}"
         assert "Traceback" not in p.stderr

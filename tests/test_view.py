@@ -11,8 +11,9 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ ERM = [sys.executable, "-m", "erm_cli.app"]
 
 
 def erm(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ERM, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO,
+    return subprocess.run(check=False, args=[*ERM, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO,
                           env={**os.environ, "COLUMNS": "200"})
 
 

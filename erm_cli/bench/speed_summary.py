@@ -21,8 +21,9 @@ def _startup(s: dict[str, Any]) -> list[tuple[str, str]]:
 def _render(s: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for r in s.get("rows") or []:
-        rows.append((f"render {r.get('kind')}", f"cold {_f(r.get('cold_ms'), '{:.0f}')} ms, warm "
-                     f"{_f(r.get('warm_ms'), '{:.0f}')} ms, cache hit {_f(r.get('cache_hit_ms'), '{:.1f}')} ms"))
+        timings = (f"cold {_f(r.get('cold_ms'), '{:.0f}')} ms, warm {_f(r.get('warm_ms'), '{:.0f}')} ms, "
+                   f"cache hit {_f(r.get('cache_hit_ms'), '{:.1f}')} ms")
+        rows.append((f"render {r.get('kind')}", timings))
     checks = s.get("meets_targets") or {}
     if checks:
         missed = [k for k, ok in checks.items() if not ok]
@@ -44,8 +45,9 @@ def _critic(s: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _judge(s: dict[str, Any]) -> list[tuple[str, str]]:
     lat = s.get("latency_seconds") or {}
-    return [(f"judge {s.get('judge')} throughput", f"{_f(s.get('items_per_second'))} pairs/s over {s.get('items')} "
-             f"pairs (latency p50 {_f(lat.get('p50'))} s, p90 {_f(lat.get('p90'))} s)")]
+    figure = (f"{_f(s.get('items_per_second'))} pairs/s over {s.get('items')} pairs (latency p50 "
+              f"{_f(lat.get('p50'))} s, p90 {_f(lat.get('p90'))} s)")
+    return [(f"judge {s.get('judge')} throughput", figure)]
 
 
 def _ray(s: dict[str, Any]) -> list[tuple[str, str]]:

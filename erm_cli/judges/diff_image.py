@@ -324,8 +324,8 @@ def layout_diff_image(reference: Image.Image, candidate: Image.Image, verdict: V
     boxes: list[tuple[int, Rect]] = []
     for n, e in with_box:
         bx0, by0, bx1, by1 = e.bbox  # type: ignore[misc]
-        r = (int(round(ox + min(bx0, bx1) * scale)), int(round(oy + min(by0, by1) * scale)),
-             int(round(ox + max(bx0, bx1) * scale)), int(round(oy + max(by0, by1) * scale)))
+        r = (round(ox + min(bx0, bx1) * scale), round(oy + min(by0, by1) * scale),
+             round(ox + max(bx0, bx1) * scale), round(oy + max(by0, by1) * scale))
         r = (max(xs[2], min(r[0], xs[2] + W)), max(panel_y, min(r[1], panel_y + H)),
              max(xs[2], min(r[2], xs[2] + W)), max(panel_y, min(r[3], panel_y + H)))
         boxes.append((n, r))

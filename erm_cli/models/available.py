@@ -48,9 +48,9 @@ def _ocr_note() -> tuple[bool, str]:
 
     for cand in [c for c in env if c] + list(TESSDATA_CANDIDATES):
         p = Path(cand)
-        if (p / "eng.traineddata").is_file() or (p / "tessdata" / "eng.traineddata").is_file():
-            if not _have("tesserocr"):
-                return True, f"OCR: tesserocr with {p}"
+        has_data = (p / "eng.traineddata").is_file() or (p / "tessdata" / "eng.traineddata").is_file()
+        if has_data and not _have("tesserocr"):
+            return True, f"OCR: tesserocr with {p}"
     if not _have("rapidocr", "onnxruntime"):
         return True, "OCR: rapidocr (pip fallback)"
     return False, "no OCR engine: apt-get install tesseract-ocr-eng (tesserocr comes with erm)"

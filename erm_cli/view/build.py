@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .html import write_index
 from .model import batch_aggregate, bench_aggregate, judge_document, refine_document

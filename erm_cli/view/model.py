@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 SCHEMA = "erm-view/1"
 VIEW_JSON = "view.json"
@@ -156,7 +157,7 @@ def bench_aggregate(metrics: dict[str, Any]) -> list[list[Any]]:
 
     data = metrics.get("data") or {}
     rows: list[list[Any]] = [["data", data.get("name")], ["items", data.get("items")]]
-    fmt = lambda v: None if v is None else round(float(v), 1)  # noqa: E731
+    fmt = lambda v: None if v is None else round(float(v), 1)
     for r in leaderboard_rows([metrics]):
         who = r["judge"] if r.get("matcher") in (None, "–") else f"{r['judge']} ({r['matcher']} matcher)"
         overall = r.get("overall") or {}

@@ -63,7 +63,7 @@ class ViewServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _send(self, status: int, body: bytes, ctype: str) -> None:
@@ -83,7 +83,7 @@ class ViewServer:
                 ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
                 self._send(HTTPStatus.OK, path.read_bytes(), ctype)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 route = self.path.split("?", 1)[0]
                 parts = route.strip("/").split("/")
                 if route in ("/", "/index.html"):
@@ -113,4 +113,4 @@ class ViewServer:
         self.httpd.server_close()
 
 
-__all__ = ["ViewServer", "LOOPBACK", "PATH_KEYS"]
+__all__ = ["LOOPBACK", "PATH_KEYS", "ViewServer"]
