@@ -12,8 +12,10 @@ from PIL import Image
 from erm_cli.judges.critic import Critic
 from erm_cli.judges.critic.verifier import (
     DEFAULT_DECISION,
+    MERGED_REWARD_WEIGHT,
     PAIR_REWARD_WEIGHT,
     decision_rule,
+    group_severity,
     merge_duplicates,
     pair_weight,
 )
@@ -51,7 +53,19 @@ def test_pair_weight_is_zero_for_a_pair_that_looks_equivalent_and_below_one_mino
     assert pair_weight(0.0, d) == 0.0 and pair_weight(floor, d) == 0.0
     ws = [pair_weight(p, d) for p in np.linspace(floor, 1.0, 21)]
     assert all(b >= a for a, b in zip(ws, ws[1:])) and ws[-1] == pytest.approx(PAIR_REWARD_WEIGHT)
-    assert PAIR_REWARD_WEIGHT < 1.0  # one minor error weighs 1 in the ordered reward
+    # merged duplicates add a little more, never reaching one minor error's weight (1 in the ordered reward)
+    assert pair_weight(0.0, d, merged=3) > 0.0
+    assert pair_weight(1.0, d, merged=2) > pair_weight(1.0, d, merged=1) > pair_weight(1.0, d)
+    assert pair_weight(1.0, d, merged=10_000) <= PAIR_REWARD_WEIGHT + MERGED_REWARD_WEIGHT < 1.0
+
+
+def test_a_kept_error_takes_the_worst_severity_of_what_was_merged_into_it() -> None:
+    props = [{"severity": 1}, {"severity": 2}, {"severity": 3}]
+    sev = np.array([1.0, 2.2, 1.0])
+    p = np.array([0.9, 0.8, 0.7])
+    assert group_severity(props, sev, p, 0, []) == 1
+    assert group_severity(props, sev, p, 0, [1]) == 2
+    assert group_severity(props, sev, p, 0, [1, 2]) == 3  # proposed severe stays severe
 
 
 def _verdict(errors: list[tuple[str, int]], pw: float) -> Verdict:
@@ -65,8 +79,9 @@ def test_pair_term_orders_equal_errors_and_never_reorders_different_ones() -> No
     # the same errors: the pair the head finds more different scores lower
     assert _verdict([("data_error", 2)], 0.1).reward > _verdict([("data_error", 2)], 0.8).reward
     # a subset of another's errors never scores lower, whatever the two pair terms
-    for pw_sub in (0.0, 0.5, PAIR_REWARD_WEIGHT):
-        for pw_sup in (0.0, 0.5, PAIR_REWARD_WEIGHT):
+    top = PAIR_REWARD_WEIGHT + MERGED_REWARD_WEIGHT
+    for pw_sub in (0.0, 0.5, top):
+        for pw_sup in (0.0, 0.5, top):
             sub = _verdict([("text_error", 1)], pw_sub)
             sup = _verdict([("text_error", 1), ("style_error", 1)], pw_sup)
             assert sub.reward > sup.reward

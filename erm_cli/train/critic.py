@@ -487,8 +487,8 @@ def view_from_scores(r: dict[str, Any], p_real: np.ndarray, sev: np.ndarray, p_p
     from ..judges.critic.verifier import (
         DEFAULT_DECISION,
         FALLBACK_CATEGORY,
-        calibrated_severity,
         decision_rule,
+        group_severity,
         merge_duplicates,
         pair_weight,
         unexplained_severity,
@@ -498,14 +498,14 @@ def view_from_scores(r: dict[str, Any], p_real: np.ndarray, sev: np.ndarray, p_p
     keep, unexplained = decision_rule(p_real, p_pair, decision, bool(r.get("exact_elsewhere")))
     groups = merge_duplicates([p["category"] for p in props], p_real, keep,
                               int(decision.get("per_category", DEFAULT_DECISION["per_category"])))
-    kept = [(props[i]["category"], calibrated_severity(props[i]["severity"], sev[i], p_real[i])) for i in groups]
+    kept = [(props[i]["category"], group_severity(props, sev, p_real, i, merged)) for i, merged in groups.items()]
     if unexplained:
         top = props[int(np.argmax(p_real))] if props else None
         cat = top["category"] if top else FALLBACK_CATEGORY.get(r.get("task", ""), "style_error")
         kept.append((cat, unexplained_severity(p_pair, top["severity"] if top else None)))
     before = float(sum(p["severity"] for p in props))
     return (float(sum(s for _, s in kept)), {c for c, _ in kept}, p_pair, before, kept,
-            pair_weight(p_pair, decision))
+            pair_weight(p_pair, decision, sum(len(m) for m in groups.values())))
 
 
 def view_reward(view: View) -> float:

@@ -41,9 +41,12 @@ DEFAULT_DECISION: dict[str, float] = {
     "reward_pair_floor": 0.1,  # P(differ) above this adds a pair term to the ordered reward (see pair_weight)
 }
 
-#: The largest pair term added to the ordered reward's weighted total (less than one minor error's weight 1,
-#: so it orders candidates with the same errors by what the pair head sees and never reorders different errors).
+#: The largest pair term added to the ordered reward's weighted total. With :data:`MERGED_REWARD_WEIGHT` it
+#: stays below one minor error's weight 1, so it orders candidates with the same errors by what the pair head
+#: sees and never reorders different errors.
 PAIR_REWARD_WEIGHT = 0.9
+#: The most the merged duplicates add to the pair term (more itemised evidence of the same changes).
+MERGED_REWARD_WEIGHT = 0.05
 
 FALLBACK_CATEGORY = {"chart": "style_error", "table": "layout_error", "svg": "shape_error"}
 
@@ -206,15 +209,20 @@ def merge_duplicates(categories: Sequence[str], p_real: np.ndarray, keep: np.nda
     return out
 
 
-def pair_weight(p_pair: float, decision: dict[str, float]) -> float:
+def pair_weight(p_pair: float, decision: dict[str, float], merged: int = 0) -> float:
     """The pair term of the ordered reward: 0 while P(differ) stays under ``reward_pair_floor``, then rising to
-    :data:`PAIR_REWARD_WEIGHT` at P(differ) = 1. Below one minor error's weight, it ranks two candidates with the
-    same errors by how different the pair looks, and an error-free candidate the pair head doubts below an
-    error-free one it does not, so the reward never ignores what a coarse metric sees."""
+    :data:`PAIR_REWARD_WEIGHT` at P(differ) = 1, plus up to :data:`MERGED_REWARD_WEIGHT` for the proposals
+    merged into kept errors. Below one minor error's weight, it ranks two candidates with the same errors by
+    how different the pair looks (and how much of it the analysers itemised), and an error-free candidate the
+    pair head doubts below an error-free one it does not, so the reward never ignores what a coarse metric
+    sees."""
     floor = float(decision.get("reward_pair_floor", DEFAULT_DECISION["reward_pair_floor"]))
-    if p_pair <= floor or floor >= 1.0:
-        return 0.0
-    return round(PAIR_REWARD_WEIGHT * (float(p_pair) - floor) / (1.0 - floor), 4)
+    w = 0.0
+    if p_pair > floor and floor < 1.0:
+        w += PAIR_REWARD_WEIGHT * (float(p_pair) - floor) / (1.0 - floor)
+    if merged > 0:
+        w += MERGED_REWARD_WEIGHT * (1.0 - 0.7 ** int(merged))
+    return round(w, 4)
 
 
 #: A kept proposal's severity is raised above what the analysers proposed only when the verifier finds it
@@ -232,6 +240,18 @@ def calibrated_severity(proposed: int, predicted: float, p_real: float = 1.0) ->
     if calibrated > int(proposed) and float(p_real) < RAISE_SEVERITY_MIN_P_REAL:
         return int(proposed)
     return calibrated
+
+
+def group_severity(proposals: Sequence[Any], sev: np.ndarray, p_real: np.ndarray, i: int,
+                   merged: Sequence[int]) -> int:
+    """The severity of kept proposal ``i``: the most severe calibrated severity of it and the proposals merged
+    into it (one change, seen at its worst). ``proposals`` hold ``severity`` (Findings or their records)."""
+    def one(j: int) -> int:
+        prop = proposals[j]
+        proposed = prop["severity"] if isinstance(prop, dict) else prop.severity
+        return calibrated_severity(int(proposed), float(sev[j]), float(p_real[j]))
+
+    return max(one(j) for j in [i, *merged])
 
 
 def unexplained_severity(p_pair: float, proposed: int | None = None) -> int:
@@ -263,12 +283,13 @@ class Verifier:
             if merged:
                 ev["merged"] = [{"location": findings[j].location, "description": findings[j].description}
                                 for j in merged]
-            kept.append(Finding(f.category, calibrated_severity(f.severity, sev[i], p), f.location, f.description,
-                                f.bbox, ev))
+            kept.append(Finding(f.category, group_severity(findings, sev, p_real, i, merged), f.location,
+                                f.description, f.bbox, ev))
         if unexplained:
             kept.append(self._unexplained(ctx, findings, p_real, p_pair))
-        weight = pair_weight(p_pair, self.model.decision)
-        info = {"proposals": len(findings), "kept": len(kept), "merged": int(sum(len(m) for m in groups.values())),
+        n_merged = int(sum(len(m) for m in groups.values()))
+        weight = pair_weight(p_pair, self.model.decision, n_merged)
+        info = {"proposals": len(findings), "kept": len(kept), "merged": n_merged,
                 "p_pair_differs": round(p_pair, 3), "reward_pair_weight": weight,
                 "pixel_exact_elsewhere": exact,
                 "model": self.model.manifest.get("name", "custom")}
