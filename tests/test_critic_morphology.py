@@ -62,3 +62,13 @@ def test_plot_sized_mask_and_degenerate_inputs() -> None:
     assert not mo.erode(np.ones((1, 9), bool)).any()  # the cross reaches outside a one-row image
     with pytest.raises(ValueError):
         mo.line(4, True)
+
+
+def test_count_in_labels_matches_ndimage_sum() -> None:
+    for i, m in enumerate(_masks(300, 20)):
+        lab, n = ndi.label(m)
+        other = np.random.default_rng(i).random(m.shape) < 0.5
+        for mask in (m, other):
+            got = mo.count_in_labels(mask, lab, n)
+            assert got.dtype == np.float64
+            assert np.array_equal(got, ndi.sum(mask, lab, index=np.arange(1, n + 1)) if n else np.zeros(0))

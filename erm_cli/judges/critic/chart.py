@@ -28,7 +28,7 @@ from .findings import (
     union_box,
 )
 from .lines import box_iou, find_axes_boxes, stroke_width
-from .morphology import close_, dilate, disc, line, open_
+from .morphology import close_, count_in_labels, dilate, disc, line, open_
 from .ocr import Line, Word, group_lines, parse_number
 
 
@@ -554,7 +554,7 @@ def _classify_pieces(m0: np.ndarray, m: np.ndarray, colour: tuple[int, int, int]
                      frame: tuple[int, int] | None = None) -> Series:
     lab, n = ndi.label(m)
     objs = ndi.find_objects(lab)
-    sizes = ndi.sum(m, lab, index=np.arange(1, n + 1)) if n else np.array([])
+    sizes = count_in_labels(m, lab, n) if n else np.array([])
     H, W = frame if frame is not None else m.shape
     bars: list[BBox] = []
     blobs: list[BBox] = []

@@ -17,7 +17,7 @@ from PIL import Image, ImageFilter
 from scipy import ndimage as ndi
 
 from .colour import delta_e_rgb, hex_of
-from .morphology import close_, dilate
+from .morphology import close_, count_in_labels, dilate
 
 BBox = tuple[int, int, int, int]
 
@@ -165,7 +165,7 @@ def find_regions(diff: np.ndarray, *, strong: int = 60, weak: int = 28, min_pixe
     labels, n = ndi.label(grown)
     if n == 0:
         return []
-    strong_counts = ndi.sum(strong_mask, labels, index=np.arange(1, n + 1))
+    strong_counts = count_in_labels(strong_mask, labels, n)
     out = []
     kept = np.zeros(n + 1, bool)
     for i, sl in enumerate(ndi.find_objects(labels)):
@@ -179,7 +179,7 @@ def find_regions(diff: np.ndarray, *, strong: int = 60, weak: int = 28, min_pixe
     leftover = strong_mask & ~kept[labels]
     if leftover.sum() >= 3 * min_pixels:
         wide, m2 = ndi.label(dilate(leftover, iterations=max(3, 3 * join)))
-        counts2 = ndi.sum(leftover, wide, index=np.arange(1, m2 + 1))
+        counts2 = count_in_labels(leftover, wide, m2)
         for i, sl in enumerate(ndi.find_objects(wide)):
             if sl is None or counts2[i] < 3 * min_pixels:
                 continue

@@ -167,3 +167,11 @@ def close_(m: np.ndarray, runs: Runs | None = None, iterations: int = 1) -> np.n
 def open_(m: np.ndarray, runs: Runs | None = None, iterations: int = 1) -> np.ndarray:
     """``ndi.binary_opening``: erosion (outside unset) then dilation."""
     return dilate(erode(m, runs, iterations), runs, iterations)
+
+
+def count_in_labels(mask: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """``ndi.sum(mask, labels, index=np.arange(1, n + 1))`` for a boolean ``mask``: set pixels per label 1..n
+    (float64, as scipy returns), by one bincount."""
+    if n <= 0:
+        return np.zeros(0, np.float64)
+    return np.bincount(labels[np.asarray(mask, bool)], minlength=n + 1)[1:n + 1].astype(np.float64)
