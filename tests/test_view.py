@@ -60,6 +60,8 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--diff-image", str(run / "diffs"))
     assert p.returncode == 0, p.stderr
     assert f"viewer: {run / 'index.html'}" in p.stdout
+    assert f"diff images: 8 in {run / 'diffs'}" in p.stdout  # one picture per judged pair
+    assert len(list((run / "diffs").glob("*.png"))) == 8
     return run
 
 
