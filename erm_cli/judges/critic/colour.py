@@ -11,6 +11,7 @@ Reusable outside the critic:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -39,12 +40,31 @@ def as_array(img: Image.Image | np.ndarray) -> np.ndarray:
     return arr[..., :3].astype(np.uint8, copy=False)
 
 
+_PLAIN: dict[tuple[tuple[int, int], tuple[int, ...]], Image.Image] = {}
+_PLAIN_LOCK = threading.Lock()
+
+
+def _plain_image(size: tuple[int, int], colour: tuple[int, ...]) -> Image.Image:
+    """An RGB image of one colour, remembered (the analysers compare each image with its background many
+    times; PIL's difference never changes its inputs)."""
+    if size[0] * size[1] > 2_000_000:  # large images: not worth holding
+        return Image.new("RGB", size, colour)
+    key = (size, colour)
+    with _PLAIN_LOCK:
+        img = _PLAIN.get(key)
+        if img is None:
+            while len(_PLAIN) >= 8:
+                _PLAIN.pop(next(iter(_PLAIN)))
+            img = _PLAIN[key] = Image.new("RGB", size, colour)
+    return img
+
+
 def channel_distance(arr: np.ndarray, colour: Sequence[int]) -> np.ndarray:
     """Per pixel max_c |arr[..., c] - colour[c]| as uint8 (PIL's C loops: a few ms for 800x600)."""
     from PIL import ImageChops
 
     img = Image.fromarray(np.ascontiguousarray(arr[..., :3], dtype=np.uint8), "RGB")
-    d = ImageChops.difference(img, Image.new("RGB", img.size, tuple(int(v) for v in colour[:3])))
+    d = ImageChops.difference(img, _plain_image(img.size, tuple(int(v) for v in colour[:3])))
     r, g, b = d.split()
     return np.asarray(ImageChops.lighter(ImageChops.lighter(r, g), b))
 
