@@ -163,6 +163,20 @@ def test_erm_view_serves_a_batch_and_draws_a_missing_diff_on_request(tmp_path: P
     assert err_text.strip().splitlines()[-1] == "erm: error: interrupted"
 
 
+def test_erm_view_rebuilds_the_page_of_a_bench_run_from_its_metrics(bench_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    old = tmp_path / "old-run"  # a run made before runs wrote view.json
+    shutil.copytree(bench_run, old, ignore=shutil.ignore_patterns("view.json", "index.html", "diffs"))
+    p = erm("view", str(old), "--write")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads((old / "view.json").read_text())
+    before = json.loads((bench_run / "view.json").read_text())
+    assert [q["id"] for q in doc["pairs"]] == [q["id"] for q in before["pairs"]]  # the same 8 items (--limit)
+    assert [q["fp"] for q in doc["pairs"]] == [q["fp"] for q in before["pairs"]]
+    assert (old / "index.html").is_file()
+
+
 def test_erm_view_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     p = erm("view", str(tmp_path), "--write")
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "view.json" in p.stderr

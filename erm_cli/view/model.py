@@ -239,5 +239,18 @@ def load_document(run_dir: Path) -> dict[str, Any]:
         return doc
     if (run_dir / TRAJECTORY).is_file():
         return refine_document(run_dir)
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.is_file() and (run_dir / "predictions.jsonl").is_file():  # a bench judge run from before
+        try:
+            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{metrics_path}: not readable ({exc})") from None
+        data = (metrics.get("data") or {}).get("path")
+        if metrics.get("kind") == "judge" and data and Path(data).is_file():
+            from ..bench.judge_bench import load_judge_items
+            from .build import bench_document
+
+            items = load_judge_items(data)[: int((metrics.get("data") or {}).get("items") or 0) or None]
+            return bench_document(run_dir, items, metrics)  # the items the run used (--limit)
     raise InputError(f"{run_dir} holds no {VIEW_JSON} (written by erm judge --batch, erm bench judge and erm "
-                     f"refine) and no refine trajectory")
+                     f"refine), no refine trajectory and no bench judge metrics.json")
