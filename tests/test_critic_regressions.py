@@ -252,3 +252,79 @@ def test_a_guessed_task_is_said_in_the_verdict_and_the_human_output() -> None:
     p = subprocess.run([sys.executable, "-m", "erm_cli.app", "judge", str(ref), str(ref), "--json"],
                        capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
     assert json.loads(p.stdout)["info"]["task_guessed"] is True
+
+
+# ------------------------------------------------------------------------------------------ missed kinds, round 2
+# Each edit is checked with the analysers alone and with the default judge (the learned verifier deciding).
+
+def _default_critic() -> _Critic:
+    return _Critic()
+
+
+GRID_BASE = BASE.replace("ax.grid(True)\n", "ax.grid(True, linestyle='--', alpha=0.5)\n")
+HEAT = """import numpy as np
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+values = np.array([[52, 61, 70, 44], [35, 80, 66, 58], [90, 47, 38, 73], [64, 55, 83, 41]])
+im = ax.imshow(values, cmap='{cmap}')
+ax.set_xticks(range(4), ['Parse', 'Count', 'Read', 'Trend'])
+ax.set_yticks(range(4), ['Model A', 'Model B', 'Model C', 'Model D'])
+fig.colorbar(im, ax=ax, label='Accuracy (%)')
+ax.set_title('Accuracy per model and task')
+"""
+QUARTERS = """import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+ax.bar(['{q}', 'Q2', 'Q3', 'Q4'], [12, 19, 7, 15], color='#4c72b0')
+ax.set_title('Revenue by quarter')
+ax.set_ylabel('Revenue (M$)')
+"""
+GGPLOT = """import matplotlib.pyplot as plt
+plt.style.use('ggplot')
+fig, axes = plt.subplots(1, 3, figsize=(12, 4), dpi=100)
+for k, ax in enumerate(axes):
+    ax.plot([1, 2, 3, 4, 5], [3 + k, 4 + k, 3.5 + k, 5 + k, 6 + k], marker='o')
+    ax.set_title('Panel ' + str(k + 1))
+    ax.grid(GRID)
+"""
+
+EDITS_2 = {
+    "dashed to dotted": (BASE.replace(BETA, BETA.replace("'-'", "'--'")),
+                         BASE.replace(BETA, BETA.replace("'-'", "':'")), "style_error", "line style differs"),
+    "faint dashed grid removed": (GRID_BASE, GRID_BASE.replace("ax.grid(True, linestyle='--', alpha=0.5)\n", ""),
+                                  "style_error", "grid lines missing"),
+    "white grid on grey switched on": (GGPLOT.replace("GRID", "False"),
+                                       GGPLOT.replace("GRID", "k == 2"), "style_error", "grid lines unexpected"),
+    "grid drawn solid instead of dashed": (GRID_BASE, GRID_BASE.replace("linestyle='--'", "linestyle='-'"),
+                                           "style_error", "grid line style differs"),
+    "circle markers drawn as plus": (BASE, BASE.replace("marker='o'", "marker='+'"), "style_error", "marker"),
+    "colour map": (HEAT.format(cmap="viridis"), HEAT.format(cmap="plasma"), "style_error", "colour map differs"),
+    "Ql for Q1": (QUARTERS.format(q="Q1"), QUARTERS.format(q="Ql"), "text_error", "Ql"),
+}
+
+
+#: Found by the analysers, dropped by the verifier model shipped before these analyser checks existed (it never
+#: saw their proposals); the retrained model must keep them: /work/briefs/h3_to_h2.md has the evidence.
+DROPPED_BY_THE_OLD_VERIFIER = {"faint dashed grid removed", "white grid on grey switched on",
+                               "grid drawn solid instead of dashed"}
+
+
+@pytest.mark.parametrize("kind", sorted(EDITS_2))
+@pytest.mark.parametrize("judge", ["analysers", "default"])
+def test_a_real_error_of_round_2_is_found(kind: str, judge: str, request: pytest.FixtureRequest) -> None:
+    if judge == "default" and kind in DROPPED_BY_THE_OLD_VERIFIER:
+        request.applymarker(pytest.mark.xfail(reason="the verifier model predates this analyser check", strict=False))
+    ref_code, cand_code, category, words = EDITS_2[kind]
+    critic = Critic() if judge == "analysers" else _default_critic()
+    v = critic.judge(render(ref_code), render(cand_code), "chart")
+    hits = [e for e in v.errors if e.category == category and words in e.description]
+    assert hits, describe(v)
+    assert len(v.errors) <= 3, describe(v)
+    assert v.reward < 1.0
+
+
+@pytest.mark.parametrize("code", [GRID_BASE, HEAT.format(cmap="viridis"), QUARTERS.format(q="Q1"),
+                                  GGPLOT.replace("GRID", "True")], ids=["grid", "heatmap", "quarters", "ggplot"])
+def test_round_2_checks_add_nothing_on_the_same_figure_rendered_twice(code: str) -> None:
+    v = Critic().judge(render(code), render(code.replace("import matplotlib.pyplot as plt",
+                                                        "import matplotlib.pyplot as plt  # again")), "chart")
+    assert v.errors == [], describe(v)

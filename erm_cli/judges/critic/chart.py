@@ -746,8 +746,18 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
                                f"plot area position or size differs by {shift * 100:.0f} % of its size",
                                rb, {"ref_box": [round(v) for v in rb], "cand_box": [round(v) for v in cb]}))
         out.extend(_compare_scales(ctx, ra, ca, name))
+        recoloured = _compare_colour_mapping(ctx, ra.bbox, f"{name}plot area colour map")
+        if recoloured:  # a heatmap or image in another colour map: its cells are no series to compare
+            out.extend(recoloured)
+            continue
+        before = len(out)
         out.extend(_compare_series(ctx, ra, ca, name, loc))
         out.extend(_compare_grid(ctx, ra, ca, name))
+        if len(out) == before:  # nothing else explains this plot area: markers redrawn in another shape?
+            out.extend(_compare_marker_sites(ctx, ra, name))
+    whole = _compare_colour_mapping(ctx)  # a heatmap not found as a plot area, or the colour bar beside one
+    if not any(f.description.startswith("colour map differs") for f in out):
+        out.extend(whole)  # (else the colour bar follows from the plot area's colour map: consumed, not repeated)
     # ---- legend presence
     if ref.legend and not cand.legend and _supported(ctx, ref.legend_box or union_box([e.bbox for e in ref.legend])):
         box = ref.legend_box or union_box([e.bbox for e in ref.legend])
@@ -767,6 +777,69 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
             ctx.consume_overlapping(ref.legend_box, 0.5, pad=4)
             ctx.consume_overlapping(cand.legend_box, 0.5, pad=4)
     return out
+
+
+def colour_mapping_change(ref: np.ndarray, cand: np.ndarray, background: Sequence[int], *, min_delta_e: float = 10.0,
+                          min_share: float = 0.01, min_colours: int = 4,
+                          max_spread: float = 8.0) -> tuple[BBox, int, float] | None:
+    """Many colours of the drawing repainted with the geometry kept: a colour map (heatmap, image, colour bar)
+    or a whole palette changed. Pixels (every 2nd) that are not background in either image and whose colour
+    moved by at least ``min_delta_e`` (CIE76 on Lab) must cover ``min_share`` of the frame and come from at
+    least ``min_colours`` distinct reference colours (5-bit bins holding 0.1 % of the frame each; one repainted
+    series is one colour), each sent to one colour (median Lab spread of its new colours at most
+    ``max_spread``). Returns (box of the repainted pixels, distinct colours, median ΔE) or None."""
+    from .colour import channel_distance, rgb_to_lab
+
+    r, c = ref[::2, ::2], cand[::2, ::2]
+    if r.shape != c.shape:
+        return None
+    ink = (channel_distance(r, background) >= 25) & (channel_distance(c, background) >= 25)
+    if ink.sum() < min_share * ink.size:
+        return None
+    lr, lc = rgb_to_lab(r[ink]), rgb_to_lab(c[ink])
+    de = np.sqrt(((lr - lc) ** 2).sum(axis=1))
+    moved = de >= min_delta_e
+    if moved.sum() < min_share * ink.size:
+        return None
+    q = (r[ink][moved].astype(np.int32) >> 3)
+    keys = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    big = np.nonzero(counts >= 0.001 * ink.size)[0]
+    colours = int(big.size)
+    if colours < min_colours:
+        return None
+    # a mapping, not a mess: each repainted reference colour becomes one colour (a shifted or different
+    # drawing sends one colour to many)
+    lc_moved = lc[moved]
+    spread = [float(np.sqrt(lc_moved[inverse == k].var(axis=0).sum())) for k in big]
+    if float(np.median(spread)) > max_spread:
+        return None
+    ys, xs = np.nonzero(ink)
+    ys, xs = ys[moved], xs[moved]
+    box = (2 * int(xs.min()), 2 * int(ys.min()), 2 * int(xs.max()) + 2, 2 * int(ys.max()) + 2)
+    return box, colours, float(np.median(de[moved]))
+
+
+def _compare_colour_mapping(ctx: Context, area: BBox | None = None, where: str = "colour map") -> list[Finding]:
+    """A colour map changed: in ``area`` (default: what is left unexplained in the whole frame), a large
+    share of many repainted colours with the same shapes."""
+    W, H = ctx.size
+    x0, y0, x1, y1 = (0, 0, W, H) if area is None else (max(0, int(area[0])), max(0, int(area[1])),
+                                                          min(W, int(area[2]) + 1), min(H, int(area[3]) + 1))
+    left = [r for _, r in ctx.unexplained() if overlap_fraction(r.bbox, (x0, y0, x1, y1)) > 0.5]
+    if not left or sum(r.area for r in left) < 0.01 * W * H:
+        return []
+    found = colour_mapping_change(ctx.al.ref[y0:y1, x0:x1], ctx.al.cand[y0:y1, x0:x1], ctx.al.ref_background)
+    if found is None:
+        return []
+    b, colours, de = found
+    box = (x0 + b[0], y0 + b[1], x0 + b[2], y0 + b[3])
+    ctx.consume_overlapping(box, 0.6, pad=4)
+    if area is not None:
+        ctx.consume_overlapping(area, 0.6, pad=2)
+    return [Finding("style_error", 2, where,
+                    f"colour map differs: {colours} colours of the drawing are repainted (median ΔE {de:.0f}) "
+                    f"with the same shapes", box, {"repainted_colours": colours, "median_delta_e": round(de, 1)})]
 
 
 def _consume_big(ctx: Context, min_share: float) -> None:
@@ -839,6 +912,19 @@ def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[F
             rf, cf = rn, cn
         if (rn >= 3 and cf <= 1) or (cn >= 3 and rf <= 1):
             changes.append((axis, "missing" if rn >= 2 else "unexpected", rn, cn))
+    if not changes:  # faint, dashed or light-on-grey grids the counts miss: lines only one image draws
+        changes = grid_line_changes(ctx.al.ref, ctx.al.cand, ra.bbox)
+    if not resampled:  # the same grid lines drawn in another dash pattern (a faint dashed grid counts as none)
+        style = grid_style_change(ctx.al.ref, ctx.al.cand, ra.bbox)
+        if style is not None:
+            box = ra.bbox
+            out.append(Finding("style_error", 1, f"{name}plot area grid",
+                               f"grid line style differs ({style[0]} expected, {style[1]} found)", box,
+                               {"ref_grid_pattern": style[2], "cand_grid_pattern": style[3]}))
+            for i, r in enumerate(ctx.regions):
+                if i not in ctx.consumed and overlap_fraction(r.bbox, box) > 0.8 and r.pixels < 0.02 * r.area + 50:
+                    ctx.consumed.add(i)
+            return out
     if changes:  # a grid switched on or off is one style change, whichever directions it draws
         desc = "; ".join(f"{axis} grid lines {state} ({rn} expected, {cn} found)" for axis, state, rn, cn in changes)
         out.append(Finding("style_error", 1, f"{name}plot area grid", desc, ra.bbox,
@@ -850,11 +936,122 @@ def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[F
     return out
 
 
+def _row_contrast(img: np.ndarray, s0: int, s1: int, cols: np.ndarray) -> float:
+    """How much rows ``s0:s1`` of a grey crop stand out, at columns ``cols``, from the rows 3 px around them."""
+    line = img[s0:s1][:, cols].mean(axis=0)
+    around = (img[s0 - 3][cols] + img[s1 + 2][cols]) / 2.0
+    return float(np.median(np.abs(line - around)))
+
+
+def grid_line_changes(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover: float = 0.25,
+                      min_contrast: float = 6.0) -> list[tuple[str, str, int, int]]:
+    """Grid lines one image draws across plot area ``box`` and the other does not (both in one frame).
+
+    Rows (columns) where the two images differ over at least ``min_cover`` of the plot's width (height), in
+    runs at most 4 px thick, are candidate lines; a line belongs to the image where it stands out from the
+    rows 3 px above and below it (by ``min_contrast`` grey levels) while in the other image it does not, so
+    a grid drawn in both (crisper in one) is no change. Faint, dashed and white-on-grey grids count. Returns
+    ``(axis, "missing" | "unexpected", lines in ref, lines in cand)`` per direction with at least 2 such lines
+    (3 over both directions), all on the same side."""
+    from .colour import chroma_of
+
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    if x1 - x0 < 40 or y1 - y0 < 40:
+        return []
+    r = ref[y0 + 3:y1 - 2, x0 + 3:x1 - 2].astype(np.int16)
+    c = cand[y0 + 3:y1 - 2, x0 + 3:x1 - 2].astype(np.int16)
+    if r.shape != c.shape or r.size == 0:
+        return []
+    grey = (chroma_of(ref[y0 + 3:y1 - 2, x0 + 3:x1 - 2]) < 24) & (chroma_of(cand[y0 + 3:y1 - 2, x0 + 3:x1 - 2]) < 24)
+    changed = (np.abs(r - c).max(axis=2) >= min_contrast) & grey
+    rg, cg = r.mean(axis=2), c.mean(axis=2)
+    found: dict[str, list[int]] = {}
+    for axis, ch, a, b in (("horizontal", changed, rg, cg), ("vertical", changed.T, rg.T, cg.T)):
+        hot = ch.mean(axis=1) >= min_cover
+        padded = np.concatenate([[False], hot, [False]]).astype(np.int8)
+        d = np.diff(padded)
+        sides = [0, 0]  # lines drawn by ref only, by cand only
+        for s0, s1 in zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]):
+            if s1 - s0 > 4 or s0 < 3 or s1 + 3 > a.shape[0]:
+                continue
+            cols = ch[s0:s1].any(axis=0)
+            if cols.sum() < 10:
+                continue
+            ca_, cb_ = _row_contrast(a, s0, s1, cols), _row_contrast(b, s0, s1, cols)
+            if ca_ >= min_contrast and cb_ < 0.35 * ca_:
+                sides[0] += 1
+            elif cb_ >= min_contrast and ca_ < 0.35 * cb_:
+                sides[1] += 1
+        found[axis] = sides
+    ref_only = sum(s[0] for s in found.values())
+    cand_only = sum(s[1] for s in found.values())
+    if max(ref_only, cand_only) < 3 or min(ref_only, cand_only) > 0:
+        return []
+    k = 0 if ref_only else 1
+    state = "missing" if k == 0 else "unexpected"
+    return [(axis, state, s[0], s[1]) for axis, s in found.items() if s[k] >= 2]
+
+
+def _line_pattern(img: np.ndarray, row: int, min_contrast: float) -> tuple[float, float]:
+    """Along one grid row of a grey crop: the share of columns where the line stands out from the rows 3 px
+    above and below, and how many separate pieces it is drawn in per 100 px."""
+    on = np.abs(img[row] - (img[row - 3] + img[row + 3]) / 2.0) >= min_contrast
+    pieces = int(np.count_nonzero(np.diff(np.concatenate([[0], on.astype(np.int8)])) == 1))
+    return float(on.mean()), 100.0 * pieces / max(1, on.size)
+
+
+def grid_style_change(ref: np.ndarray, cand: np.ndarray, box: BBox, *,
+                      min_contrast: float = 6.0) -> tuple[str, str, list[float], list[float]] | None:
+    """The grid lines both images draw in plot area ``box``, in another dash pattern (solid, dashed,
+    dash-dot): at least 3 lines whose drawn share or pieces per 100 px differ clearly and the same way.
+    Returns (ref style, cand style, ref pattern, cand pattern) or None."""
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    if x1 - x0 < 60 or y1 - y0 < 60:
+        return None
+    r = ref[y0 + 3:y1 - 2, x0 + 3:x1 - 2].astype(np.float32).mean(axis=2)
+    c = cand[y0 + 3:y1 - 2, x0 + 3:x1 - 2].astype(np.float32).mean(axis=2)
+    if r.shape != c.shape:
+        return None
+    diffs = []
+    for a, b in ((r, c), (r.T, c.T)):
+        pats = [(_line_pattern(a, row, min_contrast), _line_pattern(b, row, min_contrast))
+                for row in range(3, a.shape[0] - 3)]
+        best = np.asarray([max(pa[0], pb[0]) for pa, pb in pats])
+        for k, (ra_, rb_) in enumerate(pats):
+            if best[k] < 0.45 or min(ra_[0], rb_[0]) < 0.2:
+                continue  # not a grid line in both images
+            if best[k] < best[max(0, k - 2):k + 3].max():
+                continue  # a row next to the line (its neighbours 3 px away hold the line)
+            diffs.append((ra_, rb_))
+    if len(diffs) < 3:
+        return None
+    share_gap = np.asarray([d[1][0] - d[0][0] for d in diffs])
+    piece_ratio = np.asarray([(d[1][1] + 0.2) / (d[0][1] + 0.2) for d in diffs])
+    moved = (np.abs(share_gap) >= 0.15) | (piece_ratio >= 1.6) | (piece_ratio <= 1 / 1.6)
+    if moved.sum() < 3 or moved.mean() < 0.6:
+        return None
+
+    def style(share: float, per100: float) -> str:
+        return "solid" if share >= 0.9 or per100 < 2.0 else "dashed or dotted"
+
+    ref_p = [float(np.median([d[0][0] for d in diffs])), float(np.median([d[0][1] for d in diffs]))]
+    cand_p = [float(np.median([d[1][0] for d in diffs])), float(np.median([d[1][1] for d in diffs]))]
+    rs, cs = style(*ref_p), style(*cand_p)
+    if rs == cs:
+        rs, cs = f"{rs}, {ref_p[1]:.1f} pieces per 100 px", f"{cs}, {cand_p[1]:.1f} pieces per 100 px"
+    return rs, cs, [round(v, 2) for v in ref_p], [round(v, 2) for v in cand_p]
+
+
 def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) -> list[Finding]:  # type: ignore[no-untyped-def]
     out: list[Finding] = []
     pairs, missing, extra = _pair_series(ctx, ra, ca)
     ph = max(1.0, ra.bbox[3] - ra.bbox[1])
     pw = max(1.0, ra.bbox[2] - ra.bbox[0])
+    for s in missing:  # a broken line the candidate's series finder lost: its own paint, in other pieces
+        restyled = _unpaired_line_style(ctx, ra, s, f"{name}line of {s.label}")
+        if restyled is not None:
+            out.append(restyled)
+            ctx.consume_overlapping(restyled.bbox, 0.6, pad=4)
     missing = [s for s in missing if not _present_in(ctx.al.cand, ctx.al.cand_background, s, ra.bbox)
                and _ink_changed(ctx, ra, s, s.colour, ctx.al.ref_background)]
     extra = [s for s in extra if not _present_in(ctx.al.ref, ctx.al.ref_background, s, ca.bbox)
@@ -897,6 +1094,7 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
             if shape is not None:
                 out.append(shape)
                 ctx.consume_overlapping(_mask_box(rs.mask, ra.bbox), 0.6, pad=4)
+                continue
         if not _supported(ctx, _mask_box(rs.mask | _fit(cs.mask, rs.mask.shape), ra.bbox)):
             continue  # no real pixel difference where this series is drawn: nothing to report
         label = rs.label
@@ -915,6 +1113,100 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
         elif rs.kind in ("line", "markers"):
             out.extend(_compare_line(ctx, ra, ca, rs, cs, name, ph, pw))
     return out
+
+
+def changed_mark_sites(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_contrast: int = 45,
+                       faint_contrast: int = 20, max_side: int = 30) -> tuple[list[BBox], float]:
+    """Small compact places inside plot area ``box`` where the two images' marks have another shape.
+
+    Both crops are binarised against the plot's own background with hysteresis: a pixel is one image's only
+    when it stands out there by ``min_contrast`` channel levels and by less than ``faint_contrast`` in the
+    other (blur, anti-aliasing, JPEG or another rasteriser move edges, not ink); such pixels are grouped
+    into sites at most ``max_side`` px wide holding at least 2 pixels 2 px or more from the other image's
+    ink. Returns the sites (frame boxes) and the share of all such pixels they hold."""
+    from .colour import channel_distance
+
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    r, c = ref[y0 + 2:y1 - 1, x0 + 2:x1 - 1], cand[y0 + 2:y1 - 1, x0 + 2:x1 - 1]
+    if r.shape != c.shape or r.shape[0] < 20 or r.shape[1] < 20:
+        return [], 0.0
+    bg = tuple(int(v) for v in np.median(r.reshape(-1, 3), axis=0))
+    dr, dc = channel_distance(r, bg), channel_distance(c, bg)
+    r_ink, c_ink = dr >= faint_contrast, dc >= faint_contrast
+    only_r, only_c = (dr >= min_contrast) & ~c_ink, (dc >= min_contrast) & ~r_ink
+    x = only_r | only_c
+    total = int(x.sum())
+    if total == 0:
+        return [], 0.0
+    deep = (only_r & (ndi.distance_transform_cdt(~c_ink) >= 2)) | (only_c & (ndi.distance_transform_cdt(~r_ink) >= 2))
+    lab, _ = ndi.label(ndi.binary_dilation(x, iterations=2))
+    sites: list[BBox] = []
+    held = 0
+    for i, sl in enumerate(ndi.find_objects(lab)):
+        if sl is None:
+            continue
+        mine = lab[sl] == i + 1
+        n = int((x[sl] & mine).sum())
+        bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        if n >= 6 and int((deep[sl] & mine).sum()) >= 2 and max(bh, bw) <= max_side:
+            sites.append((x0 + 2 + sl[1].start, y0 + 2 + sl[0].start, x0 + 2 + sl[1].stop, y0 + 2 + sl[0].stop))
+            held += n
+    return sites, held / total
+
+
+def _compare_marker_sites(ctx: Context, ra: AxesInfo, name: str) -> list[Finding]:
+    """Markers redrawn in another shape where nothing else changed: at least 3 compact sites of changed
+    marks holding most of the plot area's difference (same-size renders only: resampling blurs shapes)."""
+    sx, sy = ctx.al.cand_scale
+    ws = ctx.al.work_scale
+    if abs(sx / ws - 1) > 0.002 or abs(sy / ws - 1) > 0.002:
+        return []
+    sites, share = changed_mark_sites(ctx.al.ref, ctx.al.cand, ra.bbox)
+    if len(sites) < 3 or share < 0.6:
+        return []
+    sizes = np.asarray([(b[2] - b[0]) * (b[3] - b[1]) for b in sites], float)
+    similar = np.mean((sizes >= 0.33 * np.median(sizes)) & (sizes <= 3 * np.median(sizes)))
+    if similar < 0.6:
+        return []
+    box = union_box(sites)
+    for b in sites:
+        ctx.consume_overlapping(b, 0.5, pad=3)
+    return [Finding("style_error", 1, f"{name}plot area markers",
+                    f"marker shape differs at {len(sites)} places (the marks are drawn in another shape)", box,
+                    {"changed_sites": len(sites), "share_of_plot_difference": round(share, 3)})]
+
+
+def _unpaired_line_style(ctx: Context, ax: AxesInfo, s: Series, label: str) -> Finding | None:
+    """A dashed or dotted reference line whose candidate was not found as a series: the candidate's pixels of
+    the same colour at the same places, broken into pieces of another length (dashes against dots)."""
+    from .colour import blend_label_map
+
+    if s.kind not in ("line", "markers") or (s.kind == "markers" and not dotted_line(s.mask)):
+        return None  # (a dashed line's pieces may be taken for markers; a scatter's are far apart)
+    x0, y0, x1, y1 = (int(round(v)) for v in ax.bbox)
+    x0, y0 = max(0, x0 + 1), max(0, y0 + 1)
+    crop = ctx.al.cand[y0:y1, x0:x1]
+    if crop.size == 0:
+        return None
+    other = blend_label_map(crop, [s.colour], ctx.al.cand_background) == 0
+    h, w = min(other.shape[0], s.mask.shape[0]), min(other.shape[1], s.mask.shape[1])
+    mine, other = s.mask[:h, :w], other[:h, :w]
+    near = ndi.binary_dilation(mine, iterations=3)
+    other = other & near  # the same path only
+    if not mine.any() or float(other.sum()) < 0.3 * float(mine.sum()):
+        return None
+    nr, nc = _pieces(mine), _pieces(other, min_px=3)
+    if min(nr, nc) < 6:
+        return None
+    lr, lc = piece_length(mine), piece_length(other, min_px=3)
+    if max(lr, lc) < 1.8 * max(1.0, min(lr, lc)):
+        return None
+    styles = ("dashed", "dotted") if lr > lc else ("dotted", "dashed")
+    return Finding("style_error", 1, label,
+                   f"line style differs ({styles[0]} expected, {styles[1]} found: pieces {lr:.0f} px long "
+                   f"expected, {lc:.0f} px found)", _mask_box(s.mask, ax.bbox),
+                   {"ref_pieces": nr, "cand_pieces": nc, "ref_piece_length": round(lr, 1),
+                    "cand_piece_length": round(lc, 1)})
 
 
 def _repainted(ctx: Context, ax: AxesInfo, rs: Series, cs: Series) -> bool:
@@ -1001,7 +1293,8 @@ def _type_changed(rs: Series, cs: Series) -> bool:
         return len(cs.bars) >= 2 and len(rs.bars) == 0
     if {rs.kind, cs.kind} == {"line", "markers"}:  # plot <-> scatter: many round dots against one stroke
         dots, line = (rs, cs) if rs.kind == "markers" else (cs, rs)
-        return len(dots.blobs) >= 4 and _dots_share(dots.mask) >= 0.7 and _pieces(line.mask) <= 2
+        return (len(dots.blobs) >= 4 and _dots_share(dots.mask) >= 0.7 and _pieces(line.mask) <= 2
+                and not dotted_line(dots.mask))
     return False
 
 
@@ -1232,7 +1525,8 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
     if rs.kind == "line":
         nr, nc = _pieces(rm), _pieces(cm)
         broken = cm if nc > nr else rm
-        if (nc >= max(6, 3 * nr) or nr >= max(6, 3 * nc)) and _dots_share(broken) >= 0.7:
+        if (nc >= max(6, 3 * nr) or nr >= max(6, 3 * nc)) and _dots_share(broken) >= 0.7 \
+                and not dotted_line(broken):
             # the pieces are round dots, not dashes: the line became a scatter of markers (or the reverse)
             kinds = ("line", "markers (scatter)") if nc > nr else ("markers (scatter)", "line")
             out.append(Finding("structure_error", 3, label, f"chart type differs: {kinds[0]} expected, {kinds[1]} found",
@@ -1245,6 +1539,18 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
                                box, {"ref_pieces": nr, "cand_pieces": nc}))
             ctx.consume_overlapping(box, 0.6, pad=4)
             cov_r = cov_c = 1.0  # the style explains the coverage gaps
+        elif min(nr, nc) >= 6:
+            lr, lc = piece_length(rm), piece_length(cm)
+            if max(lr, lc) >= 1.8 * max(1.0, min(lr, lc)):
+                # both broken, into pieces of another length: dashes against dots (or dash-dot)
+                styles = ("dashed", "dotted") if lr > lc else ("dotted", "dashed")
+                out.append(Finding("style_error", 1, label,
+                                   f"line style differs ({styles[0]} expected, {styles[1]} found: pieces "
+                                   f"{lr:.0f} px long expected, {lc:.0f} px found)", box,
+                                   {"ref_pieces": nr, "cand_pieces": nc, "ref_piece_length": round(lr, 1),
+                                    "cand_piece_length": round(lc, 1)}))
+                ctx.consume_overlapping(box, 0.6, pad=4)
+                cov_r = cov_c = 1.0
     if cov_r < 0.9 or cov_c < 0.9:
         pr, pc = _profile(rm), _profile(cm)
         gap = _profile_gap(pr, pc)
@@ -1283,6 +1589,22 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
     return out
 
 
+def dotted_line(m: np.ndarray, min_px: int = 6) -> bool:
+    """Round pieces packed close along a path (each one's nearest neighbour within ~3 dot sizes): a dotted
+    line, not a scatter of markers at the data points."""
+    lab, n = ndi.label(m)
+    if n < 8:
+        return False
+    sizes = np.bincount(lab.ravel())[1:]
+    keep = [i for i in range(n) if sizes[i] >= min_px]
+    if len(keep) < 8:
+        return False
+    cents = np.asarray(ndi.center_of_mass(m, lab, [i + 1 for i in keep]))
+    d = np.sqrt(((cents[:, None, :] - cents[None, :, :]) ** 2).sum(axis=2))
+    np.fill_diagonal(d, np.inf)
+    return float(np.median(d.min(axis=1))) <= 3.5 * max(1.0, piece_length(m, min_px))
+
+
 def _dots_share(m: np.ndarray, min_px: int = 6) -> float:
     """Share of a mask's pieces that are round dots (about as wide as tall, filling most of their box)
     rather than dashes (long, or thin along a diagonal)."""
@@ -1298,6 +1620,18 @@ def _dots_share(m: np.ndarray, min_px: int = 6) -> float:
         total += 1
         dots += max(bh, bw) <= 1.6 * min(bh, bw) and sizes[i] >= 0.6 * bh * bw
     return dots / total if total else 0.0
+
+
+def piece_length(m: np.ndarray, min_px: int = 6) -> float:
+    """Median length (the longer side of its box, in px) of a broken line's pieces: dashes are several times
+    longer than dots."""
+    lab, n = ndi.label(m)
+    if n == 0:
+        return 0.0
+    sizes = np.bincount(lab.ravel())[1:]
+    lengths = [max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
+               for i, sl in enumerate(ndi.find_objects(lab)) if sl is not None and sizes[i] >= min_px]
+    return float(np.median(lengths)) if lengths else 0.0
 
 
 def _pieces(m: np.ndarray, min_px: int = 6) -> int:

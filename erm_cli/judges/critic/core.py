@@ -180,6 +180,31 @@ def cached_ocr(img: Image.Image, layer: str = "plain") -> list[Word]:
     return list(words)
 
 
+def cached_ocr_rotated(arr: np.ndarray, box: tuple[int, int, int, int]) -> list[Word]:
+    """:func:`.ocr.ocr_rotated` of ``box`` in ``arr``, remembered by the strip's pixels: the y-label strip of a
+    candidate is often pixel-identical to the reference's, and a refine loop or an RL batch reads the same
+    reference's again and again."""
+    from .ocr import ocr_rotated
+
+    x0, y0, x1, y1 = box
+    if x1 - x0 < 6 or y1 - y0 < 12:
+        return []
+    strip = Image.fromarray(np.asarray(arr, dtype=np.uint8)).crop(box)  # as ocr_rotated crops (padded outside)
+    key = hashlib.blake2b(strip.tobytes(), digest_size=16).digest() + f"{strip.size}{strip.mode}rot".encode()
+    with _OCR_LOCK:
+        hit = _OCR_CACHE.get(key)
+        if hit is not None:
+            _OCR_CACHE.move_to_end(key)
+    if hit is None:
+        hit = ocr_rotated(strip, (0, 0, strip.width, strip.height))
+        with _OCR_LOCK:
+            _OCR_CACHE[key] = hit
+            while len(_OCR_CACHE) > _OCR_CACHE_SIZE:
+                _OCR_CACHE.popitem(last=False)
+    return [Word(w.text, (w.bbox[0] + x0, w.bbox[1] + y0, w.bbox[2] + x0, w.bbox[3] + y0), w.conf, w.vertical)
+            for w in hit]
+
+
 def clear_ocr_cache() -> None:
     """Forget remembered OCR results (benchmarks measuring cold latency call this)."""
     with _OCR_LOCK:
@@ -522,8 +547,6 @@ def _analyse_chart(ctx: Context) -> list[Finding]:
 def _add_vertical_labels(ctx: Context, ref_l: Any, cand_l: Any) -> None:
     """OCR the strips left of each y axis (rotated labels) in both images, each with the strips its own
     layout found (narrower tick labels move the label) and the reference's where it found none."""
-    from .ocr import ocr_rotated
-
     ref_boxes = [ax.ylabel_box for ax in ref_l.axes if ax.ylabel_box is not None]
     cand_boxes = [ax.ylabel_box for ax in cand_l.axes if ax.ylabel_box is not None]
     jobs = [(b, ctx.ref_words, ctx.al.ref, ctx.al.ref_background) for b in ref_boxes]
@@ -532,7 +555,7 @@ def _add_vertical_labels(ctx: Context, ref_l: Any, cand_l: Any) -> None:
         box = tuple(int(round(v)) for v in ylabel_box)
         # horizontal readings of rotated letters are noise: the rotated pass reads the label
         words[:] = [w for w in words if w.vertical or not (box[0] <= w.cx <= box[2] and box[1] <= w.cy <= box[3])]
-        got = [w for w in ocr_rotated(arr, box)  # type: ignore[arg-type]
+        got = [w for w in cached_ocr_rotated(arr, box)  # type: ignore[arg-type]
                if w.conf >= MIN_WORD_CONF and len(w.text) >= 2]
         words.extend(plausible_words(arr, bg, got))
 
@@ -759,6 +782,7 @@ def _table_cell_findings(ctx: Context, ref_l: Any, cand_l: Any) -> list[Finding]
     rg, cg = cell_grid(ref_l), cell_grid(cand_l)
     pixel_diff = _crop_differ(ctx)
     out: list[Finding] = []
+    same_read: list[tuple[str, Any, Any]] = []  # cells OCR reads alike in both tables
     for ri, ci in pairs.rows:
         if ri is None or ci is None:
             continue
@@ -767,6 +791,7 @@ def _table_cell_findings(ctx: Context, ref_l: Any, cand_l: Any) -> list[Finding]
                 continue
             a, b = rg[ri][rc], cg[ci][cc]
             if normalise_text(a) == normalise_text(b):
+                same_read.append((a, cell_box(ref_l, ri, rc), cell_box(cand_l, ci, cc)))
                 continue
             rbox, cbox = cell_box(ref_l, ri, rc), cell_box(cand_l, ci, cc)
             ev = pixel_diff(rbox, cbox)
@@ -784,6 +809,33 @@ def _table_cell_findings(ctx: Context, ref_l: Any, cand_l: Any) -> list[Finding]
             loc = cell_name(ref_l, rbox)
             out.append(Finding("numeric_error" if numeric else "text_error", sev, loc, desc, rbox, _text_evidence(d)))
             ctx.consume_overlapping(rbox, 0.5, pad=2)
+    out.extend(_cell_glyph_findings(ctx, ref_l, same_read, pixel_diff))
+    return out
+
+
+def _cell_glyph_findings(ctx: Context, ref_l: Any, same_read: Sequence[tuple[str, Any, Any]],
+                         pixel_diff: Callable[[Sequence[float], Sequence[float]], float]) -> list[Finding]:
+    """Cells OCR reads alike whose pixels differ under a difference region: a sign, decimal point or
+    confusable letter OCR drops ('-72.5' read as '72.5'). Only a few such cells: a table restyled everywhere
+    (another font) is no glyph change."""
+    from .ocr import parse_number
+    from .table import cell_name
+
+    touched = [(t, rb, cb) for t, rb, cb in same_read if t and any(
+        i not in ctx.consumed and overlap_fraction(r.bbox, rb) >= 0.5 for i, r in enumerate(ctx.regions))]
+    if not touched or len(touched) > max(2, 0.1 * len(same_read)):
+        return []
+    out = []
+    for text, rbox, cbox in touched:
+        ev = pixel_diff(rbox, cbox)
+        if ev < 0.7:
+            continue
+        numeric = parse_number(text.replace(" ", "")) is not None
+        out.append(Finding("numeric_error" if numeric else "text_error", 2, cell_name(ref_l, rbox),
+                           f"{'value' if numeric else 'text'} '{text}' is drawn with other glyphs (OCR reads both "
+                           "alike: a sign, decimal point or confusable letter differs)", rbox,
+                           {"kind": "glyphs", "expected": text, "pixel_evidence": round(ev, 4)}))
+        ctx.consume_overlapping(rbox, 0.5, pad=2)
     return out
 
 

@@ -181,13 +181,24 @@ def _filled_areas(arr: np.ndarray, background: tuple[int, int, int], min_frac: f
         if n == 0:
             continue
         sizes = np.bincount(lab.ravel())[1:]
-        k = int(np.argmax(sizes))
-        sl = ndi.find_objects(lab)[k]
-        bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
-        comp = lab[sl] == k + 1
-        # a plot background is a rectangle: its top row and left column are (mostly) the fill colour
-        if bw >= 2 * min_frac * w and bh >= 2 * min_frac * h and comp[0].mean() >= 0.5 and comp[:, 0].mean() >= 0.5:
-            out.append((sl[1].start, sl[0].start, sl[1].stop, sl[0].stop))
+        objects = ndi.find_objects(lab)
+        for k in np.argsort(-sizes)[:6]:  # one plot area per panel of a subplot grid
+            if sizes[k] < min_frac * w * 2 * min_frac * h * 0.5:
+                break
+            comp = lab[objects[k]] == k + 1
+            # the rows and columns the fill spans (a title's anti-aliased letters bridged by the closing
+            # stretch the component's box, not these)
+            rows = np.nonzero(comp.mean(axis=1) >= 0.5)[0]
+            cols = np.nonzero(comp.mean(axis=0) >= 0.5)[0]
+            if rows.size == 0 or cols.size == 0:
+                continue
+            ys, xs = objects[k][0].start, objects[k][1].start
+            by0, by1, bx0, bx1 = ys + int(rows[0]), ys + int(rows[-1]) + 1, xs + int(cols[0]), xs + int(cols[-1]) + 1
+            inner = comp[by0 - ys:by1 - ys, bx0 - xs:bx1 - xs]
+            # a plot background is a rectangle: its top row and left column are (mostly) the fill colour
+            if bx1 - bx0 >= min_frac * w and by1 - by0 >= 2 * min_frac * h and inner[0].mean() >= 0.5 \
+                    and inner[:, 0].mean() >= 0.5:
+                out.append((bx0, by0, bx1, by1))
     return out
 
 

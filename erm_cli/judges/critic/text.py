@@ -130,6 +130,7 @@ class TextDifference:
     confidence: float = 0.0
     evidence: float = 0.0
     words: list[WordPair] = field(default_factory=list, repr=False)
+    glyphs: bool = False  # OCR reads both alike, the pixels under the word differ ("Ql" drawn for "Q1")
 
     @property
     def relative_error(self) -> float | None:
@@ -147,6 +148,9 @@ class TextDifference:
             return f"text '{self.ref_text}' is misplaced"
         if self.kind == "resized":
             return f"text '{self.ref_text}' is drawn at a different size"
+        if self.glyphs:
+            return (f"text '{self.ref_text}' is drawn with other letters (OCR reads both as '{self.cand_text}'; "
+                    "the glyphs under it differ)")
         if self.numeric and self.ref_value is not None and self.cand_value is not None:
             rel = self.relative_error
             tail = f" ({rel * 100:.0f} % off)" if rel is not None and self.ref_value != 0 else ""
@@ -246,6 +250,8 @@ def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evide
                                     numeric=all(is_numeric_text(w.text) for w in words),
                                     cand_value=parse_number(text) if len(words) == 1 else None))
     noise = _nuisance_level(pairs, evidence) if relative_to_noise else 0.0
+    if relative_to_noise:
+        diffs.extend(_glyph_differences(pairs, evidence, noise, min_evidence, {id(p) for d in diffs for p in d.words}))
     kept = []
     for d in diffs:
         focus = [b for p in d.words if p.status != "same" for b in
@@ -258,6 +264,8 @@ def compare_text(ref_words: Sequence[Word], cand_words: Sequence[Word], *, evide
         if d.kind in ("moved", "resized"):
             if d.evidence >= need:
                 kept.append(d)
+        elif d.glyphs:
+            kept.append(d)  # measured against the pair's noise already (:func:`_glyph_differences`)
         elif d.kind == "changed" and ocr_fold(d.ref_text) == ocr_fold(d.cand_text):
             # case, punctuation or a confusable letter only: OCR often does that; ask for a letter's worth of ink
             if d.evidence >= max(3 * min_evidence, need):
@@ -290,6 +298,39 @@ def _nuisance_level(pairs: Sequence[WordPair], evidence: EvidenceFn) -> float:
     if len(vals) < 3:
         return 0.0
     return float(np.percentile(vals, 90))
+
+
+def _glyph_differences(pairs: Sequence[WordPair], evidence: EvidenceFn, noise: float, min_evidence: float,
+                       explained: set[int]) -> list[TextDifference]:
+    """Words OCR reads alike in both images, in place, whose pixels differ far more than the same words of
+    this pair do (``noise``, per letter-sized square): a confusable letter OCR cannot tell apart ("Ql" drawn
+    for "Q1", "O" for "0"). Needs at least three same-read words to know the pair's noise."""
+    in_place = [p for p in pairs if p.status == "same" and p.ref is not None and p.cand is not None
+                and max(abs(p.ref.bbox[k] - p.cand.bbox[k]) for k in range(4)) <= 0.3 * max(4.0, p.ref.text_size)]
+    if len(in_place) < 3:
+        return []
+    measured = []
+    for p in in_place:
+        assert p.ref is not None and p.cand is not None
+        box = _union([p.ref.bbox, p.cand.bbox])
+        if is_numeric_text(p.ref.text):  # a sign or currency sign OCR dropped lies just left of the number
+            pad = 0.6 * max(4.0, p.ref.text_size)
+            box = (box[0] - pad, box[1], box[2], box[3])
+        measured.append((p, box, evidence(box) / _squares(box)))
+    out = []
+    for k, (p, box, per_square) in enumerate(measured):
+        assert p.ref is not None and p.cand is not None
+        if id(p) in explained:
+            continue
+        a, b = p.ref.bbox, p.cand.bbox
+        ev = per_square * _squares(box)
+        # it must stand out from every other word read alike (re-rasterised text differs everywhere a little)
+        others = max((m[2] for j, m in enumerate(measured) if j != k), default=0.0)
+        if ev >= max(4 * min_evidence, 4.0 * noise, 1.5 * others) * _squares(box):
+            numeric = is_numeric_text(p.ref.text)
+            out.append(TextDifference("changed", p.ref.text, p.cand.text, box, a, b, numeric, None, None,
+                                      float(min(p.ref.conf, p.cand.conf)), evidence=ev, words=[p], glyphs=True))
+    return out
 
 
 def reading_key(w: Word) -> float:
