@@ -992,12 +992,13 @@ def grid_line_changes(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover
     return [(axis, state, s[0], s[1]) for axis, s in found.items() if s[k] >= 2]
 
 
-def _line_pattern(img: np.ndarray, row: int, min_contrast: float) -> tuple[float, float]:
-    """Along one grid row of a grey crop: the share of columns where the line stands out from the rows 3 px
-    above and below, and how many separate pieces it is drawn in per 100 px."""
-    on = np.abs(img[row] - (img[row - 3] + img[row + 3]) / 2.0) >= min_contrast
-    pieces = int(np.count_nonzero(np.diff(np.concatenate([[0], on.astype(np.int8)])) == 1))
-    return float(on.mean()), 100.0 * pieces / max(1, on.size)
+def _line_patterns(img: np.ndarray, min_contrast: float) -> list[tuple[float, float]]:
+    """For rows 3 .. n-4 of a grey crop: the share of columns where the row stands out from the rows 3 px
+    above and below it (a grid line), and how many separate pieces it is drawn in per 100 px."""
+    on = np.abs(img[3:-3] - (img[:-6] + img[6:]) / 2.0) >= min_contrast
+    starts = np.count_nonzero(np.diff(np.pad(on.astype(np.int8), ((0, 0), (1, 0))), axis=1) == 1, axis=1)
+    per100 = 100.0 * starts / max(1, on.shape[1])
+    return [(float(a), float(b)) for a, b in zip(on.mean(axis=1), per100)]
 
 
 def grid_style_change(ref: np.ndarray, cand: np.ndarray, box: BBox, *,
@@ -1014,8 +1015,7 @@ def grid_style_change(ref: np.ndarray, cand: np.ndarray, box: BBox, *,
         return None
     diffs = []
     for a, b in ((r, c), (r.T, c.T)):
-        pats = [(_line_pattern(a, row, min_contrast), _line_pattern(b, row, min_contrast))
-                for row in range(3, a.shape[0] - 3)]
+        pats = list(zip(_line_patterns(a, min_contrast), _line_patterns(b, min_contrast)))
         best = np.asarray([max(pa[0], pb[0]) for pa, pb in pats])
         for k, (ra_, rb_) in enumerate(pats):
             if best[k] < 0.45 or min(ra_[0], rb_[0]) < 0.2:
