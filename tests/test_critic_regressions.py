@@ -328,3 +328,27 @@ def test_round_2_checks_add_nothing_on_the_same_figure_rendered_twice(code: str)
     v = Critic().judge(render(code), render(code.replace("import matplotlib.pyplot as plt",
                                                         "import matplotlib.pyplot as plt  # again")), "chart")
     assert v.errors == [], describe(v)
+
+
+COUNTRIES = [["Country", "Capital", "Population (M)", "Growth (%)", "Area (km²)", "Life exp. (years)"],
+             ["Spain", "Madrid", "150.3", "+6.2", "954,587", "64.7"],
+             ["Kenya", "Nairobi", "91.7", "+5.0", "2,933,335", "79.7"],
+             ["India", "New Delhi", "287.5", "+5.7", "2,389,540", "72.5"],
+             ["France", "Paris", "73.9", "+6.6", "669,012", "71.3"],
+             ["Mexico", "Mexico City", "82.4", "+1.9", "397,394", "77.5"],
+             ["Japan", "Tokyo", "151.1", "+4.4", "918,227", "80.8"],
+             ["Brazil", "Brasília", "48.9", "+7.0", "2,121,642", "67.5"]]
+
+
+@pytest.mark.usefixtures("_chromium")
+@pytest.mark.parametrize("judge", ["analysers", "default"])
+def test_a_sign_ocr_drops_is_found_in_the_cell_glyphs(judge: str) -> None:
+    """'-72.5' for '72.5': OCR reads the cell as '72.5' in both tables; the pixels under it differ."""
+    flipped = [r[:] for r in COUNTRIES]
+    flipped[3][5] = "-72.5"
+    critic = Critic() if judge == "analysers" else _default_critic()
+    v = critic.judge(render(_table(COUNTRIES), "html"), render(_table(flipped), "html"), "table")
+    assert [e.category for e in v.errors] == ["numeric_error"], describe(v)
+    # the cell of India's life expectancy (OCR's own reading of it, e.g. '725', is quoted)
+    assert v.errors[0].location == "row 4, column 6" and "other glyphs" in v.errors[0].description, describe(v)
+    assert v.reward < 1.0
