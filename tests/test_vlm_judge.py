@@ -86,8 +86,10 @@ def test_judge_many_through_hf_with_one_bad_item() -> None:
         assert v.judge == {"name": "vlm", "version": judge.version, "model": "tiny:qwen3-vl",
                            "prompts": judge.prompt_id}
         assert judge.prompt_id.startswith("builtin-")
-        assert v.info["attempts"] == (1 if v.parsed else 2)  # one retry for an unreadable answer
-        assert v.info["tokens"]["prompt"] > 0 and 0 < v.info["tokens"]["completion"] <= 12
+        # one retry for an unreadable answer; the retry samples (temperature 0.7, torch's global RNG), so it may
+        # parse, or stop at once: which one depends on the tests run before (seen flaking under the full set)
+        assert v.info["attempts"] in ((1, 2) if v.parsed else (2,))
+        assert v.info["tokens"]["prompt"] > 0 and 0 <= v.info["tokens"]["completion"] <= 12
         if not v.parsed:
             assert v.severity_total == SEVERITY_UNPARSED and v.reward == 0.5 and v.info["parse_error"]
         assert set(v.counts) == set(TAXONOMY[v.task])
