@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: still one line, the traceback only with --debug
         if os.environ.get("ERM_DEBUG"):
             raise
+        if isinstance(exc, OSError) and exc.filename is not None:  # the file system refused a path: the user's to fix
+            _fail(f"{exc.filename}: {exc.strerror or exc.__class__.__name__}", EXIT_USAGE, argv)
         first = (str(exc).splitlines() or [""])[0]
         _fail(f"internal error: {exc.__class__.__name__}: {first} (rerun with --debug for the traceback)",
               EXIT_USAGE, argv)

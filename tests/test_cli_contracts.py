@@ -341,3 +341,14 @@ def test_help_has_no_bool_or_python_type_metavars(verb: list[str]) -> None:
     p = erm(*verb, "--help")
     assert p.returncode == 0, p.stderr
     assert "<bool>" not in p.stdout and "list[" not in p.stdout and "BOOLEAN" not in p.stdout
+
+
+def test_an_output_path_the_file_system_refuses_is_one_line_exit_2(tmp_path: Path) -> None:
+    """A real render whose output folder cannot be written: the path and the reason, no 'internal error'."""
+    p = erm("render", str(REPO / "examples" / "icon.svg"), "-o", "/proc/erm-no-such/out.png", cwd=tmp_path)
+    assert p.returncode == 2 and one_line_error(p), p.stderr
+    assert "/proc/erm-no-such" in p.stderr and "internal error" not in p.stderr
+    p = erm("render", str(REPO / "examples" / "icon.svg"), "-o", "/proc/version/out.png", "--json", cwd=tmp_path)
+    assert p.returncode == 2 and one_line_error(p), p.stderr
+    assert "internal error" not in p.stderr
+    assert json.loads(p.stdout)["error"]["code"] == 2
