@@ -14,6 +14,7 @@ from erm_cli.judges.critic.verifier import (
     DEFAULT_DECISION,
     MERGED_REWARD_WEIGHT,
     PAIR_REWARD_WEIGHT,
+    beyond_nuisance,
     decision_rule,
     group_severity,
     merge_duplicates,
@@ -45,6 +46,12 @@ def test_decision_rule_thresholds_follow_the_pair_head() -> None:
     assert not keep.any() and unexplained
     keep, unexplained = decision_rule(np.array([0.1]), 0.3, d, exact_elsewhere=True)  # no nuisance at all
     assert keep.all() and not unexplained
+
+
+def test_an_extreme_aspect_ratio_is_certain_whatever_the_heads_say() -> None:
+    # no rasterisation route turns a 4:3 figure into a 20:1 strip (test_bad_images checks it on a real render)
+    assert beyond_nuisance(13.5) and beyond_nuisance(3.0)
+    assert not beyond_nuisance(1.2) and not beyond_nuisance(None) and not beyond_nuisance(float("nan"))
 
 
 def test_pair_weight_is_zero_for_a_pair_that_looks_equivalent_and_below_one_minor_error() -> None:

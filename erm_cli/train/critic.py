@@ -487,6 +487,7 @@ def view_from_scores(r: dict[str, Any], p_real: np.ndarray, sev: np.ndarray, p_p
     from ..judges.critic.verifier import (
         DEFAULT_DECISION,
         FALLBACK_CATEGORY,
+        beyond_nuisance,
         decision_rule,
         group_severity,
         merge_duplicates,
@@ -496,6 +497,9 @@ def view_from_scores(r: dict[str, Any], p_real: np.ndarray, sev: np.ndarray, p_p
 
     props = r["proposals"]
     keep, unexplained = decision_rule(p_real, p_pair, decision, bool(r.get("exact_elsewhere")))
+    certain = np.asarray([beyond_nuisance(p["features"].get("ev_aspect_ratio_factor")) for p in props], bool)
+    if certain.any():
+        keep, unexplained = keep | certain, False
     groups = merge_duplicates([p["category"] for p in props], p_real, keep,
                               int(decision.get("per_category", DEFAULT_DECISION["per_category"])))
     kept = [(props[i]["category"], group_severity(props, sev, p_real, i, merged)) for i, merged in groups.items()]

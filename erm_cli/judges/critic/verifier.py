@@ -186,6 +186,18 @@ def decision_rule(p_real: np.ndarray, p_pair: float, decision: dict[str, float],
     return keep, bool(not keep.any() and p_pair >= decision["pair_differ"])
 
 
+#: A content aspect ratio this many times the reference's is a fact of the frame that no rasterisation
+#: route produces (align.EXTREME_ASPECT): such a proposal always stays, whatever the heads say.
+CERTAIN_ASPECT_FACTOR = 3.0
+
+
+def beyond_nuisance(aspect_ratio_factor: float | None) -> bool:
+    """Is a proposal certain without the heads (its evidence: the two contents' aspect ratios differ by
+    :data:`CERTAIN_ASPECT_FACTOR` or more)?"""
+    return aspect_ratio_factor is not None and not math.isnan(float(aspect_ratio_factor)) \
+        and float(aspect_ratio_factor) >= CERTAIN_ASPECT_FACTOR
+
+
 def merge_duplicates(categories: Sequence[str], p_real: np.ndarray, keep: np.ndarray,
                      per_category: int) -> dict[int, list[int]]:
     """One error per change: of the proposals that passed, the ``per_category`` most likely real of each
@@ -272,6 +284,9 @@ class Verifier:
         p_real, sev, p_pair = score(self.model, ctx, findings)
         exact = pixel_exact_elsewhere(ctx.al.ref, ctx.al.cand, ctx.diff) and not resampled(ctx)
         keep, unexplained = decision_rule(p_real, p_pair, self.model.decision, exact)
+        certain = np.asarray([beyond_nuisance((f.evidence or {}).get("aspect_ratio_factor")) for f in findings], bool)
+        if certain.any():
+            keep, unexplained = keep | certain, False
         groups = merge_duplicates([f.category for f in findings], p_real, keep,
                                   int(self.model.decision.get("per_category", DEFAULT_DECISION["per_category"])))
         kept: list[Finding] = []
