@@ -110,11 +110,11 @@ def metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"pairs": len(rows), "equivalents": len(eq), "hard": len(hard), "perturbed": len(pert)}
     for name in ("with", "without", "phash", "ssim", "mse"):
         if name == "with":  # the critic's own reward (a cache written before it was recorded: errors only)
-            score = lambda r: r["reward_with"] if r.get("reward_with") is not None else _ordered(r["with"])  # noqa: E731
+            score = lambda r: r["reward_with"] if r.get("reward_with") is not None else _ordered(r["with"])
         elif name == "without":  # the analysers' proposals, all kept, under the critic's ordered formula
-            score = lambda r: _ordered(r["without"])  # noqa: E731
+            score = lambda r: _ordered(r["without"])
         else:
-            score = lambda r, n=name: r[n]  # noqa: E731
+            score = lambda r, n=name: r[n]
         m = {"auroc": round(_auroc([score(r) for r in eq], [score(r) for r in pert]), 3),
              "auroc_hard": round(_auroc([score(r) for r in hard], [score(r) for r in pert]), 3)}
         if name in ("with", "without"):

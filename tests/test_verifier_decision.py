@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import math
 
 import numpy as np
@@ -59,7 +60,7 @@ def test_pair_weight_is_zero_for_a_pair_that_looks_equivalent_and_below_one_mino
     floor = d["reward_pair_floor"]
     assert pair_weight(0.0, d) == 0.0 and pair_weight(floor, d) == 0.0
     ws = [pair_weight(p, d) for p in np.linspace(floor, 1.0, 21)]
-    assert all(b >= a for a, b in zip(ws, ws[1:])) and ws[-1] == pytest.approx(PAIR_REWARD_WEIGHT)
+    assert all(b >= a for a, b in itertools.pairwise(ws)) and ws[-1] == pytest.approx(PAIR_REWARD_WEIGHT)
     # merged duplicates add a little more, never reaching one minor error's weight (1 in the ordered reward)
     assert pair_weight(0.0, d, merged=3) > 0.0
     assert pair_weight(1.0, d, merged=2) > pair_weight(1.0, d, merged=1) > pair_weight(1.0, d)
