@@ -312,7 +312,9 @@ DROPPED_BY_THE_OLD_VERIFIER = {"faint dashed grid removed", "white grid on grey 
 @pytest.mark.parametrize("judge", ["analysers", "default"])
 def test_a_real_error_of_round_2_is_found(kind: str, judge: str, request: pytest.FixtureRequest) -> None:
     if judge == "default" and kind in DROPPED_BY_THE_OLD_VERIFIER:
-        request.applymarker(pytest.mark.xfail(reason="the verifier model predates this analyser check", strict=False))
+        reason = ("the shipped verifier (71dc69b) scores these grid proposals as nuisance (P(real) 0.02-0.16): "
+                  "the training equivalents carry the same grid proposals")
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
     ref_code, cand_code, category, words = EDITS_2[kind]
     critic = Critic() if judge == "analysers" else _default_critic()
     v = critic.judge(render(ref_code), render(cand_code), "chart")
