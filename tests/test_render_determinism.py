@@ -241,3 +241,20 @@ print(json.dumps(out))
         assert not probe.startswith("failed") and probe == missing, (kind, hashes)
     fontlist = json.loads(next((cache / "mplconfig").glob("fontlist-v*.json")).read_text())
     assert fontlist["ttflist"] and not any("ErmProbe" in entry["fname"] for entry in fontlist["ttflist"])
+
+
+def _render_svg_ok(svg: str) -> bool:
+    return render(svg, kind="svg").ok
+
+
+def test_a_worker_forked_after_the_cache_folder_changed_still_renders(tmp_path: Path, monkeypatch) -> None:
+    """verl's prime manager forks reward workers; a process that moved ERM_CACHE_DIR after its first render
+    must hand them a fonts.conf that exists under the folder the jail binds (it bound a missing one)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><rect width="40" height="30" fill="#{}"/></svg>'
+    assert render(svg.format("123456"), kind="svg").ok  # fonts.conf made under the current cache folder
+    monkeypatch.setenv("ERM_CACHE_DIR", str(tmp_path / "moved-cache"))
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        assert pool.submit(_render_svg_ok, svg.format("654321")).result(timeout=120)

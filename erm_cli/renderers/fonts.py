@@ -232,10 +232,15 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-@functools.cache
 def fontconfig_file() -> Path:
-    """The generated ``fonts.conf`` for this machine (written once per font set; fontconfig cache primed)."""
-    directory = fontconfig_dir()
+    """The generated ``fonts.conf`` for this machine (written once per font set and erm cache folder;
+    fontconfig cache primed). Keyed on the folder: a process that changes ``ERM_CACHE_DIR`` (or forks a
+    worker after it did) gets a file that exists under the folder the sandbox binds."""
+    return _fontconfig_file_in(fontconfig_dir())
+
+
+@functools.cache
+def _fontconfig_file_in(directory: Path) -> Path:
     cache = directory / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     path = directory / "fonts.conf"
