@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import RenderFailure
 from .failures import CodeFailure
-from .memwatch import TreeWatch
+from .memwatch import TreeWatch, descendants
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 LAUNCH_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
@@ -64,27 +64,7 @@ def _comm(pid: int) -> str:
 
 def _children_of(pid: int) -> list[int]:
     """Every descendant of ``pid`` (from /proc; empty where /proc is missing)."""
-    parents: dict[int, list[int]] = {}
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return []
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        parents.setdefault(ppid, []).append(int(name))
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
+    return descendants([pid])
 
 
 def find_chromium(required: bool = True) -> str | None:
