@@ -348,3 +348,23 @@ def test_vlm_judge_through_the_shared_loader(dataset, tmp_path):
     preds = read_jsonl_by_id(tmp_path / "vlm" / "predictions.jsonl")
     assert all(r["verdict"]["judge"]["name"] == "vlm" for r in preds.values())
     assert "offline-v1" in j["vcbench"]
+
+
+def test_pairwise_margin_plot_gives_each_judge_its_own_row(tmp_path: Path) -> None:
+    """One row per judge (overlaid histograms hid each other), wrong-order pairs drawn in red."""
+    import numpy as np
+    from PIL import Image
+
+    from erm_cli.bench.report import plot_pairwise_margins
+
+    def red_dots(path: Path) -> int:
+        px = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        return int(((abs(px[..., 0] - 214) < 25) & (px[..., 1] < 80) & (px[..., 2] < 80)).sum())
+
+    one = plot_pairwise_margins({"critic": [0.1, 0.3, 0.5]}, tmp_path / "one.png")
+    three = plot_pairwise_margins({"critic": [0.1, 0.3, 0.5], "ssim": [-0.2, 0.1, 0.2], "mse": [0.0, 0.05, -0.1]},
+                                  tmp_path / "three.png")
+    assert one is not None and three is not None
+    assert Image.open(three).height > Image.open(one).height
+    assert red_dots(one) == 0 and red_dots(three) > 0
+    assert plot_pairwise_margins({"critic": []}, tmp_path / "none.png") is None

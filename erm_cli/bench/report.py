@@ -193,19 +193,45 @@ def plot_reward_distributions(points: dict[str, list[dict[str, Any]]], path: Pat
 
 
 def plot_pairwise_margins(pairs: dict[str, list[float]], path: Path) -> Path | None:
-    """Histogram of reward(chosen) - reward(rejected) per judge on pairwise data."""
+    """reward(chosen) - reward(rejected) per judge, one row each (overlaid histograms hid each other).
+
+    Each row shows every pair as a dot (deterministic jitter) over its quartile box; the wrong-order side
+    (margin <= 0) is shaded, and the row's label says how many pairs the judge ranked right.
+    """
     usable = {k: v for k, v in pairs.items() if v}
     if not usable:
         return None
+    import numpy as np
+
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 3.2), dpi=100)
-    for label, margins in usable.items():
-        ax.hist(margins, bins=21, alpha=0.5, label=label)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("reward(chosen) - reward(rejected)")
-    ax.set_ylabel("pairs")
-    ax.legend(fontsize=7)
-    ax.set_title("Pairwise margins", fontsize=10)
+    rows = list(usable.items())
+    fig, ax = plt.subplots(figsize=(6.4, 1.0 + 0.55 * len(rows)), dpi=100)
+    lo = min(min(v) for _, v in rows)
+    hi = max(max(v) for _, v in rows)
+    pad = max(0.05, 0.05 * (hi - lo))
+    left, right = min(lo, 0.0) - pad, max(hi, 0.0) + pad
+    ax.axvspan(left, 0.0, color="#d62728", alpha=0.08, lw=0)
+    ax.axvline(0.0, color="black", lw=0.8)
+    rng = np.random.default_rng(0)
+    labels = []
+    for i, (name, margins) in enumerate(rows):
+        y = len(rows) - 1 - i
+        values = np.asarray(margins, dtype=float)
+        ax.boxplot(values, positions=[y], vert=False, widths=0.5, showfliers=False, manage_ticks=False,
+                   medianprops={"color": "black"}, boxprops={"color": "#555555"},
+                   whiskerprops={"color": "#555555"}, capprops={"color": "#555555"})
+        wrong = values <= 0
+        jitter = rng.uniform(-0.18, 0.18, size=values.size)
+        ax.scatter(values[~wrong], y + jitter[~wrong], s=9, color="#1f77b4", alpha=0.7, lw=0)
+        ax.scatter(values[wrong], y + jitter[wrong], s=9, color="#d62728", alpha=0.9, lw=0)
+        right_n = int((~wrong).sum())
+        labels.append(f"{name}  {right_n}/{values.size} right")
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(list(reversed(labels)), fontsize=8)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_xlim(left, right)
+    ax.set_xlabel("reward(chosen) - reward(rejected)   (shaded: wrong order or tie)", fontsize=8)
+    ax.set_title("Pairwise margins per judge", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
