@@ -129,3 +129,22 @@ def test_policy_input_errors_are_one_line(tmp_path):
         timeout=120,
     )
     assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and "--refs" in res.stderr
+
+
+def test_policy_limit_takes_the_first_items_and_a_later_run_completes_them(bench_inputs, tmp_path):
+    preds, refs = bench_inputs
+    out = tmp_path / "limited"
+
+    def run(*extra: str) -> dict:
+        res = subprocess.run([sys.executable, "-m", "erm_cli.app", "bench", "policy", str(preds), "--refs", str(refs),
+                              "--out-dir", str(out), "--judge", "none", "--json", *extra],
+                             capture_output=True, text=True, cwd=REPO, timeout=600, check=False)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)
+
+    assert run("--limit", "2")["items"] == 2
+    assert len((out / "results.jsonl").read_text().splitlines()) == 2
+    assert run()["items"] == 4  # resumed: the two done items are kept, the other two evaluated
+    assert len((out / "results.jsonl").read_text().splitlines()) == 4
+    assert run("--limit", "1")["items"] == 1  # metrics over the first item only, results.jsonl untouched
+    assert len((out / "results.jsonl").read_text().splitlines()) == 4

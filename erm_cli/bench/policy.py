@@ -525,8 +525,10 @@ def run_policy_bench(
     executor: Any = None,
     judge_factory: Callable[[], Any] | None = None,
     profile: str = "erm",
+    limit: int | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every prediction; write ``results.jsonl``, ``metrics.json`` and ``report.md`` to ``out_dir``.
+    """Evaluate every prediction (the first ``limit`` items when given); write ``results.jsonl``,
+    ``metrics.json`` and ``report.md`` to ``out_dir``.
     Paths in the JSONL files must resolve inside their folder or an ``allowed_root`` (else the item fails).
     ``executor`` (``--ray``): items are evaluated on its workers, each with a judge from ``judge_factory``
     (a picklable callable; by default ``judge`` itself is shipped); results are written here as they come."""
@@ -535,6 +537,8 @@ def run_policy_bench(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = build_items(load_predictions(predictions, allowed_root), load_references(references, allowed_root))
+    if limit is not None:
+        items = items[:limit]  # metrics cover these items only, even when results.jsonl holds more
     results_path = out / "results.jsonl"
     done = _done_ids(results_path) if resume else {}
     if not resume and results_path.exists():

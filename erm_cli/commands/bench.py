@@ -211,6 +211,7 @@ def policy(
     judge_name: str = opt.judge("Reward judge: critic, vlm (with --model) or none."),
     model: Optional[str] = opt.model("Model spec for --judge vlm."),
     workers: int = opt.workers("Items evaluated in parallel.", default=2),
+    limit: Optional[int] = opt.limit(),
     timeout: float = opt.timeout("Per-render and per-trace time limit (s).", min=1.0),
     strict: bool = typer.Option(False, "--strict", help="No effect (every render runs in the jail)."),
     profile: Optional[str] = typer.Option(None, "--profile", help="Render predictions like erm (default) or like "
@@ -280,6 +281,7 @@ def policy(
             executor=executor,
             judge_factory=factory,
             profile=profile,
+            limit=limit,
         )
     if as_json:
         print_json(summary)
