@@ -172,3 +172,22 @@ def test_batch_is_resumable_and_isolates_bad_items(tools, tmp_path):
     assert s2["skipped_done"] == 1 and s2["ran"] == 1
     lines = (out / "predictions.jsonl").read_text().splitlines()
     assert len(lines) == 2  # the retried failure replaced its old line
+
+
+def test_batch_limit_refines_the_first_items_and_keeps_the_other_lines(tools, tmp_path):
+    src = tmp_path / "items"
+    src.mkdir()
+    shutil.copy(_reference(tools, tmp_path, "sales_bar"), src / "sales.png")
+    (src / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "run"
+    from erm_cli.refine import refine_batch
+
+    cfg = RefineConfig(rounds=1, samples=1)
+    full = refine_batch(src, out, task="chart", config=cfg, report=False)
+    assert full["items"] == 2 and full["ok"] == 1
+    first = json.loads((out / "predictions.jsonl").read_text().splitlines()[0])["id"]
+    limited = refine_batch(src, out, task="chart", config=cfg, report=False, limit=1)
+    assert limited["items"] == 1
+    ids = [json.loads(x)["id"] for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert "sales" in ids  # the ok line of an item beyond --limit is kept
+    assert limited["ok"] + limited["failed"] == 1 and first in ids

@@ -39,6 +39,7 @@ def refine(
     batch: Path | None = opt.batch("A folder of images or a JSONL of items (id, image, optional task and "
                                    "init) instead of IMAGE; resumable."),
     batch_is_image: bool = typer.Option(False, opt.REFINE_LEGACY_BATCH, hidden=True),  # old: IMAGE --batch
+    limit: int | None = opt.limit("--batch: only the first N items."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the render cache."),
     profile: str | None = typer.Option(None, "--profile", help="Render candidates like erm (default) or like the "
@@ -85,6 +86,8 @@ def refine(
     show = not quiet and err_console.is_terminal
     if ray_address is not None and batch is None:
         raise InputError("--ray goes with --batch")
+    if limit is not None and batch is None:
+        raise InputError("--limit goes with --batch")
 
     if batch is not None:
         if init is not None:
@@ -95,7 +98,7 @@ def refine(
         with optional_pool(ray_address) as executor, _batch_progress(batch, quiet) as on_item:
             summary = refine_batch(batch, out_dir, task=task, policy=policy, judge=judge, judge_model=model,
                                    config=config, report=not no_report, on_item=on_item,
-                                   allowed_root=allowed_root, executor=executor)
+                                   allowed_root=allowed_root, executor=executor, limit=limit)
         if as_json:
             print_json(summary)
         else:

@@ -111,8 +111,10 @@ def refine_batch(
     on_item: Callable[[dict[str, Any]], None] | None = None,
     allowed_root: Sequence[str | Path] = (),
     executor: Any = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
-    """Refine every item; returns the batch summary (also written to ``out_dir/summary.json``).
+    """Refine every item (the first ``limit`` when given; lines of other items from earlier runs stay in
+    ``predictions.jsonl``); returns the batch summary (also written to ``out_dir/summary.json``).
 
     ``executor`` (``--ray``): items are refined on its workers, each building the policy and the judge once;
     a worker writes the item's folder under ``out_dir/items/`` (on a multi-node cluster ``out_dir`` must be
@@ -122,21 +124,23 @@ def refine_batch(
 
     config = config or RefineConfig()
     config.validate()
-    items = read_items(source, init_from_stem, allowed_root)
+    every_item = read_items(source, init_from_stem, allowed_root)
+    items = every_item[:limit] if limit is not None else every_item
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pred_path = out / PREDICTIONS
     previous = _done_ids(pred_path)
     todo = [it for it in items if previous.get(it.id, {}).get("status") != "ok"]
     # keep only the ok lines of earlier runs; failed ones are retried and rewritten
-    kept = [previous[it.id] for it in items if previous.get(it.id, {}).get("status") == "ok"]
+    kept = [previous[it.id] for it in every_item if previous.get(it.id, {}).get("status") == "ok"]
+    selected = {it.id for it in items}
     tmp = pred_path.with_name(PREDICTIONS + ".tmp")
     tmp.write_text("".join(json.dumps(stamp(r), ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
     os.replace(tmp, pred_path)
     the_judge = build_judge(judge, judge_model)
     the_policy = get_policy(policy)
     t0 = time.perf_counter()
-    records: list[dict[str, Any]] = list(kept)
+    records: list[dict[str, Any]] = [r for r in kept if r["id"] in selected]  # the summary covers these
     with pred_path.open("a", encoding="utf-8") as fh:
         def record(rec: dict[str, Any]) -> None:
             fh.write(json.dumps(stamp(rec), ensure_ascii=False) + "\n")  # with schema_version
@@ -158,7 +162,7 @@ def refine_batch(
             for it in todo:
                 record(refine_item(it, out, task, the_policy, the_judge, config, report))
     summary = summarise(records)
-    summary.update({"items": len(items), "skipped_done": len(kept), "ran": len(todo),
+    summary.update({"items": len(items), "skipped_done": len(items) - len(todo), "ran": len(todo),
                     "seconds": round(time.perf_counter() - t0, 3), "predictions": str(pred_path),
                     "config": config.to_dict(), "policy": the_policy.name,
                     "judge": {"name": the_judge.name, "version": the_judge.version}})
