@@ -115,3 +115,15 @@ def test_bench_speed_prints_a_short_summary_and_keeps_the_long_dump_in_json(tmp_
     assert "latency_seconds" not in p.stdout and f"all figures: {out}" in p.stdout
     as_json = erm("bench", "speed", "--sections", "startup", "--quick", "--out", str(out), "--json")
     assert "erm_help_seconds" in json.loads(as_json.stdout)["startup"]
+
+
+def test_bench_speed_summary_prints_the_sandbox_ratios_of_issue_13() -> None:
+    """The render section's summary shows matplotlib warm / in-process and SVG ms per icon, measured in one run."""
+    from erm_cli.bench import render_speed
+    from erm_cli.bench.speed_summary import _render
+
+    figures = render_speed.run(quick=True, repeats=1, kinds=("matplotlib", "svg"))
+    rows = dict(_render(figures))
+    ratio = figures["ratios"]["matplotlib_warm_over_inprocess"]
+    assert rows["matplotlib warm sandbox / in-process"].startswith(f"{ratio:.3g}x (target ≤ 1.6x)")
+    assert "cairosvg in-process" in rows["SVG per icon in the sandbox"]

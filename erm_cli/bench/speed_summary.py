@@ -24,6 +24,15 @@ def _render(s: dict[str, Any]) -> list[tuple[str, str]]:
         timings = (f"cold {_f(r.get('cold_ms'), '{:.0f}')} ms, warm {_f(r.get('warm_ms'), '{:.0f}')} ms, "
                    f"cache hit {_f(r.get('cache_hit_ms'), '{:.1f}')} ms")
         rows.append((f"render {r.get('kind')}", timings))
+    ratios, targets = s.get("ratios") or {}, s.get("targets") or {}
+    if ratios.get("matplotlib_warm_over_inprocess") is not None:
+        rows.append(("matplotlib warm sandbox / in-process", f"{_f(ratios['matplotlib_warm_over_inprocess'])}x"
+                     + (f" (target ≤ {targets['matplotlib_warm_over_inprocess_max']}x)"
+                        if targets.get("matplotlib_warm_over_inprocess_max") else "")))
+    if ratios.get("svg_warm_ms_per_icon") is not None:
+        rows.append(("SVG per icon in the sandbox", f"{_f(ratios['svg_warm_ms_per_icon'], '{:.1f}')} ms"
+                     + (f" (target ≤ {targets['svg_warm_ms_max']:g} ms" if targets.get("svg_warm_ms_max") else " (")
+                     + f"; cairosvg in-process {_f(ratios.get('svg_cairosvg_inprocess_ms'), '{:.2f}')} ms)"))
     checks = s.get("meets_targets") or {}
     if checks:
         missed = [k for k, ok in checks.items() if not ok]
