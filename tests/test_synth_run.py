@@ -211,3 +211,19 @@ def test_cli_json_run(tmp_path):
     stats = json.loads(proc.stdout)
     assert stats["records"] == 3 and stats["by_task"] == {"svg": 3}
     assert len(_rows(out / "data.jsonl")) == 3
+
+
+def test_a_source_that_always_hits_the_time_limit_gives_up_with_one_line(tmp_path):
+    """--timeout reaches the sandbox; a reference that never renders in time is not drawn again without end."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "slow.py").write_text("import time\nimport matplotlib.pyplot as plt\ntime.sleep(60)\n"
+                                 "plt.plot([1, 2, 3], [3, 4, 5], color='red')\nplt.title('Sales')\n")
+    erm = str(Path(sys.executable).with_name("erm"))
+    proc = subprocess.run([erm, "synth", "--task", "chart", "-n", "2", "--source", str(src), "--timeout", "1",
+                           "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("erm: error:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr  # (the other stderr line is the progress bar)
+    assert "every source file failed to render" in errors[0] and "timed out" in errors[0]

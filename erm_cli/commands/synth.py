@@ -72,6 +72,8 @@ def synth(
         0.35, "--markdown-share", min=0.0, max=1.0, help="Share of Markdown tables (the rest are HTML)."
     ),
     workers: Optional[int] = opt.workers("Concurrent renders (default: CPU count, 2..8)."),
+    timeout: float = opt.timeout("Wall-clock limit per render (s); a reference past it fails its group.",
+                                 default=60.0),
     profile: str = typer.Option("erm", "--profile", help="Render like erm (default) or like the released "
                                 "Visual-ERM reward code (visual-erm: its matplotlib defaults, SVG at 336x336)."),
     overwrite: bool = typer.Option(
@@ -121,6 +123,7 @@ def synth(
         markdown_share=markdown_share,
         equivalent_rate=equivalent_rate,
         workers=workers,
+        timeout=timeout,
         profile=profile,
     )
     validate(cfg, formats)  # bad settings or sources fail before the progress bar appears

@@ -667,6 +667,16 @@ def validate(cfg: SynthConfig, formats: Iterable[str] = ()) -> GroupFactory:
     return GroupFactory(cfg)
 
 
+def _give_up_on_failed_references(task: str, failures: int, made: int, target: int, n_sources: int,
+                                   last: str) -> None:
+    """Stop instead of retrying without end when references keep failing to render (a ``--source`` file that
+    always hits the time limit was drawn again and again): every source file failed before any pair was made,
+    or as many failures as the generator's own give-up rule allows."""
+    if (n_sources and made == 0 and failures >= n_sources) or failures > 10 * target + 50:
+        what = "every source file" if n_sources and made == 0 else "too many references"
+        raise InputError(f"gave up on task {task}: {what} failed to render (last: {last})")
+
+
 def run_synth(
     cfg: SynthConfig,
     *,
@@ -697,6 +707,7 @@ def run_synth(
     counts = {t: sum(1 for r in records if r.get("category") == t) for t in targets}
     done_groups = {str(r.get("group")) for r in records} | state.failed
     next_index = {t: 0 for t in targets}
+    reference_failures = {t: 0 for t in targets}
     data_path = cfg.out / "data.jsonl"
     fmt.write_jsonl(data_path, records)  # drop incomplete groups left by an interruption
     fmt.write_manifest(cfg, stats, targets, running=True)
@@ -758,6 +769,10 @@ def run_synth(
                     failures_fh.write(json.dumps(stamp(f), ensure_ascii=False) + "\n")
                     if f["stage"] == "reference":
                         stats.failed_groups += 1
+                        reference_failures[g.task] += 1
+                        _give_up_on_failed_references(g.task, reference_failures[g.task], counts[g.task],
+                                                      targets[g.task], len(factory.sources.get(g.task) or []),
+                                                      f["error"])
                 done_groups.add(g.gid)
                 room = targets[g.task] - counts[g.task]
                 if not recs or room <= 0:
