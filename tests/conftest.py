@@ -93,3 +93,12 @@ def tiny_train_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray with 2 CPUs per test module (tests/test_ray*.py); Ray is imported only when asked for."""
+    ray = pytest.importorskip("ray", reason="needs erm-cli[ray]")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()

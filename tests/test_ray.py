@@ -32,13 +32,6 @@ except ImportError:  # the extra is not installed: only the tests that need no R
 needs_ray = pytest.mark.skipif(ray is None, reason="needs erm-cli[ray]")
 
 
-@pytest.fixture(scope="module")
-def ray_cluster() -> Any:
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    yield ray
-    ray.shutdown()
-
-
 def cli(*args: str) -> Any:
     """The erm CLI in this process (so it reuses the module's Ray instance)."""
     from typer.testing import CliRunner

@@ -24,20 +24,7 @@ TIMINGS = ("seconds", "render_seconds", "timings", "cache_hit")
 ray = pytest.importorskip("ray", reason="needs erm-cli[ray]")
 
 
-@pytest.fixture(scope="module")
-def ray_cluster() -> Any:
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    yield ray
-    ray.shutdown()
-
-
-def cli(*args: str) -> Any:
-    """The erm CLI in this process (so it reuses the module's Ray instance)."""
-    from typer.testing import CliRunner
-
-    from erm_cli.app import app
-
-    return CliRunner().invoke(app, list(args))
+from test_ray import cli  # the erm CLI in this process (the ray_cluster fixture is in conftest.py)
 
 
 def untimed(row: Any) -> Any:

@@ -154,12 +154,17 @@ def test_budgets_stop_the_loop(tools, tmp_path):
     assert len(r2.candidates) == 1 and "target" in r2.stop_reason
 
 
-def test_batch_is_resumable_and_isolates_bad_items(tools, tmp_path):
+def _batch_folder(tools, tmp_path):
+    """A --batch folder with one real chart and one unreadable image, and the run folder to write."""
     src = tmp_path / "items"
     src.mkdir()
     shutil.copy(_reference(tools, tmp_path, "sales_bar"), src / "sales.png")
     (src / "broken.png").write_bytes(b"not a png")
-    out = tmp_path / "run"
+    return src, tmp_path / "run"
+
+
+def test_batch_is_resumable_and_isolates_bad_items(tools, tmp_path):
+    src, out = _batch_folder(tools, tmp_path)
     from erm_cli.refine import refine_batch
 
     cfg = RefineConfig(rounds=1, samples=1)
@@ -175,11 +180,7 @@ def test_batch_is_resumable_and_isolates_bad_items(tools, tmp_path):
 
 
 def test_batch_limit_refines_the_first_items_and_keeps_the_other_lines(tools, tmp_path):
-    src = tmp_path / "items"
-    src.mkdir()
-    shutil.copy(_reference(tools, tmp_path, "sales_bar"), src / "sales.png")
-    (src / "broken.png").write_bytes(b"not a png")
-    out = tmp_path / "run"
+    src, out = _batch_folder(tools, tmp_path)
     from erm_cli.refine import refine_batch
 
     cfg = RefineConfig(rounds=1, samples=1)
