@@ -56,11 +56,16 @@ def judge_records(records: Sequence[VCBenchRecord], judge: Judge, out_path: Path
     return summary
 
 
+def safe_stem(item_id: str) -> str:
+    """The file name of an item's ``--diff-image`` picture (``erm view`` finds the pictures by it)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", item_id).strip("._")[:100] or "item"
+
+
 def write_batch_diffs(records: Sequence[VCBenchRecord], predictions: Path, folder: Path) -> dict[str, Any]:
     """One ``--diff-image`` picture per judged pair of ``predictions`` into ``folder`` (``<id>.png``; a pair
     whose candidate did not render or could not be read gets none). Returns ``{"written", "folder"}``."""
-    import re
-
     from ..jsonl import read_jsonl_by_id
     from .diff_image import write_diff_image
     from .pipeline import candidate_image
@@ -74,7 +79,7 @@ def write_batch_diffs(records: Sequence[VCBenchRecord], predictions: Path, folde
         row = rows.get(rec.id) or {}
         if rec.error is not None or "verdict" not in row or not row["verdict"].get("render_ok", True):
             continue
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", rec.id).strip("._")[:100] or "item"
+        stem = safe_stem(rec.id)
         name, n = stem, 1
         while name in used:
             n += 1

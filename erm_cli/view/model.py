@@ -17,7 +17,6 @@ sort by reward, lowest first.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,9 @@ SORTS_WITH_GOLD = [["fp", "worst false positives"], ["fn", "worst false negative
 SORTS_WITHOUT_GOLD = [["reward", "lowest reward"], ["errors", "most errors"], ["id", "id"]]
 
 
-def safe_stem(item_id: str) -> str:
-    """A file name for an item id (the rule ``erm judge --batch --diff-image`` names its pictures by)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", item_id).strip("._")[:100] or "item"
-
-
 def unique_stems(ids: Sequence[str]) -> dict[str, str]:
+    from ..judges.batch import safe_stem  # the rule erm judge --batch --diff-image names its pictures by
+
     used: set[str] = set()
     out: dict[str, str] = {}
     for item_id in ids:
