@@ -672,8 +672,9 @@ def _give_up_on_failed_references(task: str, failures: int, made: int, target: i
     """Stop instead of retrying without end when references keep failing to render (a ``--source`` file that
     always hits the time limit was drawn again and again): every source file failed before any pair was made,
     or as many failures as the generator's own give-up rule allows."""
-    if (n_sources and made == 0 and failures >= n_sources) or failures > 10 * target + 50:
-        what = "every source file" if n_sources and made == 0 else "too many references"
+    every_source_failed = bool(n_sources) and made == 0 and failures >= n_sources
+    if every_source_failed or failures > 10 * target + 50:
+        what = "every source file" if every_source_failed else "too many references"
         raise InputError(f"gave up on task {task}: {what} failed to render (last: {last})")
 
 
