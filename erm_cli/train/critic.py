@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import InputError
 from ..jsonl import JsonlSink, read_jsonl_by_id, read_results
 
-TRAIN_CRITIC_VERSION = "1"
+TRAIN_CRITIC_VERSION = "2"  # 2: bases drawn from training_synth_seed (no benchmark seed)
 SKLEARN_PIN = "scikit-learn==1.9.1"
 
 Progress = Callable[[str, int, int], Any]
@@ -66,7 +66,8 @@ class CriticTrainConfig:
         ``n_bases`` may change: each task's bases are a prefix of one fixed stream, caches are reused)."""
         from ..judges.critic.features import FEATURES_VERSION
 
-        return {"seed": self.seed, "nuisance_perturbed": self.nuisance_perturbed,
+        return {"seed": self.seed, "synth_seed": training_synth_seed(self.seed),
+                "nuisance_perturbed": self.nuisance_perturbed,
                 "task_shares": TASK_SHARES, "records_per_base": RECORDS_PER_BASE, "features": FEATURES_VERSION}
 
     def heads(self) -> dict[str, Any]:
@@ -95,6 +96,18 @@ def is_dev(group: str, seed: int, share: float) -> bool:
     return _hash01(f"{seed}:split:{group}") < share
 
 
+#: Training synth seeds start here: erm's benchmarks draw their bases with small seeds (``erm synth``'s
+#: default 0 made ``examples/bench-mini``; ``critic_robustness.py --seed 777``), and ``erm synth`` seeds group
+#: *i* with ``f"{seed}:{task}:{i}"``, so a training seed in [10**12, 2*10**12) never draws a benchmark's base.
+TRAIN_SYNTH_SEED_BASE = 10 ** 12
+
+
+def training_synth_seed(seed: int) -> int:
+    """The ``erm synth`` seed ``erm train critic --seed SEED`` draws its bases from: a hash of ``SEED`` offset
+    into a namespace (>= :data:`TRAIN_SYNTH_SEED_BASE`) that no benchmark seed reaches."""
+    return TRAIN_SYNTH_SEED_BASE + int(_hash01(f"erm-train-critic:{seed}") * TRAIN_SYNTH_SEED_BASE)
+
+
 # ------------------------------------------------------------------------------------ 1. synth
 
 #: Share of the bases per task: charts first (the third-party images users judge are mostly charts).
@@ -111,7 +124,8 @@ def _synth(cfg: CriticTrainConfig, progress: Progress | None) -> list[dict[str, 
     for task, share in TASK_SHARES.items():
         n = max(RECORDS_PER_BASE, round(RECORDS_PER_BASE * cfg.n_bases * share))
         out = cfg.out / "synth" / task
-        scfg = SynthConfig(out=out, task=task, n=n, seed=cfg.seed, max_errors=3, workers=cfg.workers)
+        scfg = SynthConfig(out=out, task=task, n=n, seed=training_synth_seed(cfg.seed), max_errors=3,
+                           workers=cfg.workers)
         run_synth(scfg, on_record=(lambda d, t, k=task: progress(f"synth {k}", d, t)) if progress else None)
         records.extend({**r, "_dir": str(out)} for r in read_results(out / "data.jsonl"))
     return records
@@ -674,9 +688,11 @@ def train_critic(cfg: CriticTrainConfig, progress: Progress | None = None) -> Cr
         "name": f"erm-verifier seed {cfg.seed}, {cfg.n_bases} bases",
         "command": f"erm train critic --out OUT --n-bases {cfg.n_bases} --seed {cfg.seed}",
         "seed": cfg.seed,
+        "synth_seed": training_synth_seed(cfg.seed),
         "settings": {**cfg.identity(), **cfg.heads()},
         "sources": {"generator": "erm synth (charts: matplotlib and plotly; tables: html, markdown, latex; svg "
-                                 "scenes and icons), erm_cli.data.nuisance routes",
+                                 "scenes and icons) with synth_seed, outside every benchmark's seeds, and "
+                                 "erm_cli.data.nuisance routes",
                     "excluded": "no third-party pairs: the matplotlib gallery, resvg suite, ChartMimic and "
                                 "fivethirtyeight are never read"},
         "sizes": {"pairs": len(rows), "bases": len({r["group"] for r in rows}),
