@@ -151,7 +151,7 @@ class MatplotlibWriter(_Writer):
         if p.rotate_ticks:
             self.add('plt.setp(ax.get_xticklabels(), rotation=30, ha="right")')
         if p.grid:
-            self.add('ax.grid(True, linestyle="--", alpha=0.5)')
+            self.add(f'ax.grid(True, linestyle="{p.grid_style}", alpha=0.5)')
         elif self.spec.style != "default":
             self.add("ax.grid(False)")
         if p.legend_loc and p.kind in LEGEND_KINDS and p.series:

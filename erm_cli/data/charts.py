@@ -159,6 +159,7 @@ class Panel:
     yscale: str = "linear"
     ylim: tuple[float, float] | None = None
     grid: bool = False
+    grid_style: str = "--"  # matplotlib linestyle of the grid when ``grid``
     legend_loc: str | None = None
     decimals: int = 1
     twin: Series | None = None

@@ -993,6 +993,23 @@ def grid_toggle(spec: ChartSpec, rng: random.Random) -> Edit | None:
     return _panel_edit(spec, i, "chart.grid", "style_error", 1, "grid lines", desc, f"p{i}.grid")
 
 
+#: Grid line styles a grid_style edit switches between, and how a description names them.
+GRID_STYLES = {"--": "dashed", "-": "solid", ":": "dotted"}
+
+
+def grid_style(spec: ChartSpec, rng: random.Random) -> Edit | None:
+    """A matplotlib grid drawn in another line style (dashed <-> solid <-> dotted); default style only (the
+    half-transparent grid of the ggplot/whitegrid styles barely differs from its background)."""
+    i = _pick(spec, rng, lambda p: p.grid and p.kind not in ("pie", "heatmap")
+              and spec.library == "matplotlib" and spec.style == "default")
+    if i is None:
+        return None
+    p = spec.panels[i]
+    old = _switch(p, "grid_style", tuple(GRID_STYLES), rng)
+    desc = f"The grid lines are {GRID_STYLES[p.grid_style]} instead of {GRID_STYLES[old]}."
+    return _panel_edit(spec, i, "chart.grid_style", "style_error", 1, "grid lines", desc, f"p{i}.grid_style")
+
+
 def opacity(spec: ChartSpec, rng: random.Random) -> Edit | None:
     picked = _pick_series(
         spec,
@@ -1052,7 +1069,8 @@ PERTURBATIONS = registry(
         PerturbationInfo("chart.line_style", "style_error", line_style, 1.0),
         PerturbationInfo("chart.marker", "style_error", marker_style, 1.0),
         PerturbationInfo("chart.line_width", "style_error", line_width, 0.7),
-        PerturbationInfo("chart.grid", "style_error", grid_toggle, 1.0),
+        PerturbationInfo("chart.grid", "style_error", grid_toggle, 1.5),
+        PerturbationInfo("chart.grid_style", "style_error", grid_style, 1.0),
         PerturbationInfo("chart.opacity", "style_error", opacity, 0.6),
     ]
 )
