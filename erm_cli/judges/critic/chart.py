@@ -781,13 +781,14 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
 
 def colour_mapping_change(ref: np.ndarray, cand: np.ndarray, background: Sequence[int], *, min_delta_e: float = 10.0,
                           min_share: float = 0.01, min_colours: int = 4,
-                          max_spread: float = 8.0) -> tuple[BBox, int, float] | None:
+                          max_spread: float = 8.0, max_step: int = 16) -> tuple[BBox, int, float] | None:
     """Many colours of the drawing repainted with the geometry kept: a colour map (heatmap, image, colour bar)
     or a whole palette changed. Pixels (every 2nd) that are not background in either image and whose colour
     moved by at least ``min_delta_e`` (CIE76 on Lab) must cover ``min_share`` of the frame and come from at
     least ``min_colours`` distinct reference colours (5-bit bins holding 0.1 % of the frame each; one repainted
     series is one colour), each sent to one colour (median Lab spread of its new colours at most
-    ``max_spread``). Returns (box of the repainted pixels, distinct colours, median ΔE) or None."""
+    ``max_spread``). Only pixels inside painted areas count (no channel steps by more than ``max_step`` to
+    the 4 neighbours, in both images). Returns (box of the repainted pixels, distinct colours, median ΔE) or None."""
     from .colour import channel_distance, rgb_to_lab
 
     r, c = ref[::2, ::2], cand[::2, ::2]
@@ -796,6 +797,9 @@ def colour_mapping_change(ref: np.ndarray, cand: np.ndarray, background: Sequenc
     ink = (channel_distance(r, background) >= 25) & (channel_distance(c, background) >= 25)
     if ink.sum() < min_share * ink.size:
         return None
+    # only the inside of painted areas: edges and thin strokes change colour with every rasteriser (anti-
+    # aliasing, JPEG, resampling), a colour map repaints the flat inside of its cells too
+    ink &= _flat(r, max_step) & _flat(c, max_step)
     lr, lc = rgb_to_lab(r[ink]), rgb_to_lab(c[ink])
     de = np.sqrt(((lr - lc) ** 2).sum(axis=1))
     moved = de >= min_delta_e
@@ -818,6 +822,19 @@ def colour_mapping_change(ref: np.ndarray, cand: np.ndarray, background: Sequenc
     ys, xs = ys[moved], xs[moved]
     box = (2 * int(xs.min()), 2 * int(ys.min()), 2 * int(xs.max()) + 2, 2 * int(ys.max()) + 2)
     return box, colours, float(np.median(de[moved]))
+
+
+def _flat(a: np.ndarray, max_step: int) -> np.ndarray:
+    """Pixels of an RGB array whose 4 neighbours differ from them by at most ``max_step`` in every channel
+    (the inside of a painted area, not an edge or a thin stroke); the border counts as not flat."""
+    x = a.astype(np.int16)
+    flat = np.zeros(a.shape[:2], dtype=bool)
+    inner = flat[1:-1, 1:-1]
+    inner[...] = True
+    core = x[1:-1, 1:-1]
+    for nb in (x[:-2, 1:-1], x[2:, 1:-1], x[1:-1, :-2], x[1:-1, 2:]):
+        inner &= np.abs(core - nb).max(axis=2) <= max_step
+    return flat
 
 
 def _compare_colour_mapping(ctx: Context, area: BBox | None = None, where: str = "colour map") -> list[Finding]:
@@ -994,8 +1011,14 @@ def grid_line_changes(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover
 
 def _line_patterns(img: np.ndarray, min_contrast: float) -> list[tuple[float, float]]:
     """For rows 3 .. n-4 of a grey crop: the share of columns where the row stands out from the rows 3 px
-    above and below it (a grid line), and how many separate pieces it is drawn in per 100 px."""
-    on = np.abs(img[3:-3] - (img[:-6] + img[6:]) / 2.0) >= min_contrast
+    above and below it (a grid line), and how many separate pieces it is drawn in per 100 px. The contrast is
+    averaged over 3 px along the row (a 1-px dip from JPEG or anti-aliasing does not cut a dash; a dash
+    pattern's gaps are wider) and a pixel is drawn where it reaches half the row's 90th percentile (a crisper
+    or softer copy of the same dashes keeps its pattern)."""
+    con = np.abs(img[3:-3] - (img[:-6] + img[6:]) / 2.0)
+    if con.shape[1] >= 3:
+        con[:, 1:-1] = (con[:, :-2] + con[:, 1:-1] + con[:, 2:]) / 3.0
+    on = con >= np.maximum(min_contrast, 0.5 * np.percentile(con, 90, axis=1))[:, None]
     starts = np.count_nonzero(np.diff(np.pad(on.astype(np.int8), ((0, 0), (1, 0))), axis=1) == 1, axis=1)
     per100 = 100.0 * starts / max(1, on.shape[1])
     return [(float(a), float(b)) for a, b in zip(on.mean(axis=1), per100)]
@@ -1027,7 +1050,7 @@ def grid_style_change(ref: np.ndarray, cand: np.ndarray, box: BBox, *,
         return None
     share_gap = np.asarray([d[1][0] - d[0][0] for d in diffs])
     piece_ratio = np.asarray([(d[1][1] + 0.2) / (d[0][1] + 0.2) for d in diffs])
-    moved = (np.abs(share_gap) >= 0.15) | (piece_ratio >= 1.6) | (piece_ratio <= 1 / 1.6)
+    moved = (np.abs(share_gap) >= 0.3) | (piece_ratio >= 1.6) | (piece_ratio <= 1 / 1.6)
     if moved.sum() < 3 or moved.mean() < 0.6:
         return None
 
@@ -1037,6 +1060,8 @@ def grid_style_change(ref: np.ndarray, cand: np.ndarray, box: BBox, *,
     ref_p = [float(np.median([d[0][0] for d in diffs])), float(np.median([d[0][1] for d in diffs]))]
     cand_p = [float(np.median([d[1][0] for d in diffs])), float(np.median([d[1][1] for d in diffs]))]
     rs, cs = style(*ref_p), style(*cand_p)
+    if rs == cs == "solid":  # both solid: lines partly hidden or softer, not another dash pattern
+        return None
     if rs == cs:
         rs, cs = f"{rs}, {ref_p[1]:.1f} pieces per 100 px", f"{cs}, {cand_p[1]:.1f} pieces per 100 px"
     return rs, cs, [round(v, 2) for v in ref_p], [round(v, 2) for v in cand_p]
