@@ -51,3 +51,137 @@ def test_batch_cli(ready, tmp_path):
     assert d["ok"] == 1 and d["failed"] == 0 and d["mean_reward"] is not None
     pred = json.loads((tmp_path / "run" / "predictions.jsonl").read_text().splitlines()[0])
     assert pred["id"] == "fruit" and (tmp_path / "run" / pred["pred_code_path"]).exists()
+
+
+# --- -w/--workers on --batch, --timeout per render (issue 15's vocabulary on refine) --------------------------
+
+
+def _items_jsonl(tmp_path: Path) -> Path:
+    """Three real items (an SVG, a chart, a table, each from its wrong init code) and one unreadable image."""
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    rows = [{"id": "badge", "image": str(EXAMPLES / "badge.png"), "init": str(EXAMPLES / "badge_init.svg")},
+            {"id": "sales", "image": str(EXAMPLES / "sales_bar.png"), "init": str(EXAMPLES / "sales_bar_init.py")},
+            {"id": "broken", "image": "broken.png"},
+            {"id": "table", "image": str(EXAMPLES / "scores_table.png"),
+             "init": str(EXAMPLES / "scores_table_init.html")}]
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return items
+
+
+def _lines(run: Path) -> list[dict]:
+    out = []
+    for line in (run / "predictions.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        row.pop("seconds")
+        if row["status"] != "ok":
+            assert "not a readable image" in row.pop("error")  # the reason names an object address
+        out.append(row)
+    return out
+
+
+def _candidates(item_dir: Path) -> list[tuple]:
+    rows = [json.loads(line) for line in (item_dir / "trajectory.jsonl").read_text().splitlines()]
+    return [(r["id"], r["parent"], r["code"], r["render"]["ok"], r["reward"], r["accepted"]) for r in rows]
+
+
+def test_batch_workers_give_the_same_outputs_as_one_at_a_time(ready, tmp_path):
+    """-w 2 refines two items at once (real renders, no cache): predictions.jsonl, every item's candidates,
+    best code and every render are those of -w 1, in the same order."""
+    items = _items_jsonl(tmp_path)
+    runs = {}
+    for w in ("1", "2"):
+        run = tmp_path / f"w{w}"
+        p = _erm("refine", "--batch", str(items), "--allowed-root", str(EXAMPLES), "--rounds", "1", "--out-dir",
+                 str(run), "-w", w, "--no-cache", "--no-report", "--json", "-q")
+        assert p.returncode == 0, p.stderr
+        d = json.loads(p.stdout)
+        assert (d["ok"], d["failed"], d["ran"]) == (3, 1, 4)
+        runs[w] = (run, d)
+    (one, s1), (two, s2) = runs["1"], runs["2"]
+    assert [r["id"] for r in _lines(two)] == ["badge", "sales", "broken", "table"]  # item order, not finish order
+    assert _lines(two) == _lines(one)
+    assert [f["id"] for f in s2["failures"]] == ["broken"] and s2["mean_reward"] == s1["mean_reward"]
+    for item in ("badge", "sales", "table"):
+        a, b = one / "items" / item, two / "items" / item
+        assert _candidates(b) == _candidates(a)
+        assert len(_candidates(a)) >= 2  # a draft and at least one revision were rendered and judged
+        code = next(p.name for p in a.iterdir() if p.stem == "best" and p.suffix != ".png")
+        assert (b / code).read_text() == (a / code).read_text()
+        renders = sorted(p.name for p in (a / "renders").iterdir())
+        assert renders and renders == sorted(p.name for p in (b / "renders").iterdir())
+        for name in renders + ["../best.png"]:
+            assert (b / "renders" / name).read_bytes() == (a / "renders" / name).read_bytes(), (item, name)
+
+
+def test_workers_is_a_batch_option(tmp_path):
+    p = _erm("refine", str(EXAMPLES / "sales_bar.png"), "-w", "2", "--out-dir", str(tmp_path / "r"))
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "--batch" in p.stderr
+
+
+def test_timeout_fails_the_sleeping_candidate_and_the_loop_goes_on(ready, tmp_path):
+    """--timeout 1: the init code sleeps, so its render hits the limit; it is recorded as a failed candidate
+    with the reason, and the run goes on with the policy's draft (exit 0, the draft is the best)."""
+    sleepy = tmp_path / "sleepy.py"
+    sleepy.write_text("import time\nimport matplotlib.pyplot as plt\ntime.sleep(60)\nplt.bar(['a', 'b'], [1, 2])\n")
+    out = tmp_path / "r"
+    p = _erm("refine", str(EXAMPLES / "sales_bar.png"), "--init", str(sleepy), "--samples", "2", "--rounds", "1",
+             "--timeout", "1", "--out-dir", str(out), "--json", "-q")
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["config"]["timeout"] == 1.0 and d["best"]["render_ok"] and d["best"]["id"] != "r0-0"
+    rows = {r["id"]: r for r in map(json.loads, (out / "trajectory.jsonl").read_text().splitlines())}
+    slow = rows["r0-0"]
+    assert slow["note"] == "init" and slow["render"]["ok"] is False
+    assert "timed out" in slow["render"]["error"] and slow["verdict"]["render_ok"] is False
+    assert slow["verdict"]["info"]["render_error"] == slow["render"]["error"]
+    assert rows["r0-1"]["render"]["ok"] is True  # the next candidate of the same round rendered
+    # only the sleeping candidate: nothing rendered, exit 3 with the reason (not a crash)
+    p = _erm("refine", str(EXAMPLES / "sales_bar.png"), "--init", str(sleepy), "--rounds", "0", "--timeout", "1",
+             "--out-dir", str(tmp_path / "r2"), "--json", "-q")
+    assert p.returncode == 3, p.stderr
+    assert "timed out" in p.stderr and "Traceback" not in p.stderr
+    p = _erm("refine", str(EXAMPLES / "sales_bar.png"), "--timeout", "0", "--out-dir", str(tmp_path / "r3"))
+    assert p.returncode == 2 and "--timeout" in p.stderr
+
+
+def test_sigint_stops_a_parallel_batch_and_the_rerun_resumes(ready, tmp_path):
+    """Ctrl-C (a real SIGINT) during -w 2: exit 130 with how far it got, no traceback, the running items stop
+    (they are not recorded) and the re-run refines only what was not saved."""
+    import re
+    import signal
+    import time
+
+    rows = [{"id": f"{stem}{n}", "image": str(EXAMPLES / f"{stem}.png"), "init": str(EXAMPLES / init)}
+            for n in range(2) for stem, init in (("sales_bar", "sales_bar_init.py"), ("badge", "badge_init.svg"),
+                                                 ("fruit_grouped", "fruit_grouped_init.py"))]
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = tmp_path / "run"
+    preds = run / "predictions.jsonl"
+    args = ["refine", "--batch", str(items), "--allowed-root", str(EXAMPLES), "--rounds", "3", "--samples", "2",
+            "--out-dir", str(run), "--no-report"]
+    proc = subprocess.Popen([sys.executable, "-m", "erm_cli.app", *args, "-w", "2"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def saved() -> int:
+        return len(preds.read_text().splitlines()) if preds.exists() else 0
+
+    deadline = time.monotonic() + 300
+    while saved() < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the batch ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    m = re.fullmatch(r"erm: error: interrupted: (\d+) of 6 saved, re-run to resume", err.strip().splitlines()[-1])
+    assert m, err
+    n = int(m.group(1))
+    assert 1 <= n < 6 and n == saved()
+    assert all(json.loads(line)["status"] == "ok" for line in preds.read_text().splitlines())
+    again = _erm(*args, "-w", "2", "--json", "-q")
+    assert again.returncode == 0, again.stderr
+    d = json.loads(again.stdout)
+    assert d["skipped_done"] == n and d["ran"] == 6 - n and d["ok"] == 6
+    assert [json.loads(line)["id"] for line in preds.read_text().splitlines()] == [r["id"] for r in rows]

@@ -40,6 +40,9 @@ def refine(
                                    "init) instead of IMAGE; resumable."),
     batch_is_image: bool = typer.Option(False, opt.REFINE_LEGACY_BATCH, hidden=True),  # old: IMAGE --batch
     limit: int | None = opt.limit("--batch: only the first N items."),
+    workers: int | None = opt.workers("--batch: items refined in parallel (default 1; with --ray, one per CPU)."),
+    timeout: float = opt.timeout("Seconds one candidate's render may take (a candidate that takes longer fails "
+                                 "with the reason recorded, and the loop goes on)."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the render cache."),
     profile: str | None = typer.Option(None, "--profile", help="Render candidates like erm (default) or like the "
@@ -64,7 +67,7 @@ def refine(
       erm refine examples/refine/badge.png --rounds 2 --out-dir runs/badge   # model-free: no model needed
       erm refine examples/refine/sales_bar.png --init examples/refine/sales_bar_init.py --out-dir runs/r
       erm refine icon.png --policy openai:http://localhost:8000/v1#qwen3-vl --samples 4   # needs a model server
-      erm refine --batch charts/ --out-dir runs/rb   # needs a folder of images; then: erm bench policy runs/rb/predictions.jsonl --refs charts/
+      erm refine --batch charts/ --out-dir runs/rb -w 2   # needs a folder of images; then: erm bench policy runs/rb/predictions.jsonl --refs charts/
     """
     from ..console import err_console, print_json
     from ..errors import InputError
@@ -76,7 +79,8 @@ def refine(
 
     config = RefineConfig(rounds=rounds, samples=samples, beam=beam, target=target, max_seconds=max_seconds,
                           max_tokens=max_tokens, max_candidates=max_candidates, seed=seed, use_cache=not no_cache,
-                          profile=profile or (default_profile(model) if judge == "vlm" else None) or "erm")
+                          profile=profile or (default_profile(model) if judge == "vlm" else None) or "erm",
+                          timeout=timeout)
     config.validate()
     if batch_is_image:  # the old spelling: IMAGE --batch (warned by the rewriter)
         batch, image = image, None
@@ -88,6 +92,8 @@ def refine(
         raise InputError("--ray goes with --batch")
     if limit is not None and batch is None:
         raise InputError("--limit goes with --batch")
+    if workers is not None and batch is None:
+        raise InputError("--workers goes with --batch (one image's candidates already render in parallel)")
 
     if batch is not None:
         if init is not None:
@@ -95,10 +101,11 @@ def refine(
         from ..distributed.ray_pool import optional_pool
         from ..refine.batch import refine_batch
 
-        with optional_pool(ray_address) as executor, _batch_progress(batch, quiet) as on_item:
+        with optional_pool(ray_address, workers) as executor, _batch_progress(batch, quiet) as on_item:
             summary = refine_batch(batch, out_dir, task=task, policy=policy, judge=judge, judge_model=model,
                                    config=config, report=not no_report, on_item=on_item,
-                                   allowed_root=allowed_root, executor=executor, limit=limit)
+                                   allowed_root=allowed_root, executor=executor, limit=limit,
+                                   workers=workers or 1)
         if as_json:
             print_json(summary)
         else:

@@ -104,7 +104,7 @@ def refine_image(
     the_policy = get_policy(policy) if policy is None or isinstance(policy, str) else policy
     ctx = RefineContext(reference=reference, task=the_task, kind=kind, seed=config.seed)
     evaluator = CandidateEvaluator(reference, the_task, the_judge, kind, use_cache=config.use_cache,
-                                   profile=config.profile)
+                                   profile=config.profile, timeout=config.timeout)
     obs = list(observers or [])
     writer = None
     if out_dir is not None:

@@ -14,6 +14,11 @@ Output (``--out DIR``)
 Resume
     items with an ``ok`` line in ``predictions.jsonl`` are skipped; failed items are tried again. A bad
     item (unreadable image, a policy or judge that fails) is recorded with its reason and the batch goes on.
+Parallel (``-w N``)
+    N items are refined at once in this process's threads (their renders run in the sandbox's children, as
+    every batch verb's do), sharing one policy and one judge; ``--ray`` runs them on Ray workers instead.
+    Lines are appended as items finish, and ``predictions.jsonl`` is rewritten in item order at the end, so
+    it is the same file whatever N. Ctrl-C stops the items still running at their next step.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +40,7 @@ from ..jsonl import iter_jsonl, read_jsonl_by_id
 from ..judges.pipeline import IMAGE_SUFFIXES
 from ..schemas import stamp
 from .config import RefineConfig
+from .loop import Observer
 
 PREDICTIONS = "predictions.jsonl"
 
@@ -112,9 +120,12 @@ def refine_batch(
     allowed_root: Sequence[str | Path] = (),
     executor: Any = None,
     limit: int | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Refine every item (the first ``limit`` when given; lines of other items from earlier runs stay in
     ``predictions.jsonl``); returns the batch summary (also written to ``out_dir/summary.json``).
+
+    ``workers``: items refined at once in this process (threads; each item's renders go through the sandbox).
 
     ``executor`` (``--ray``): items are refined on its workers, each building the policy and the judge once;
     a worker writes the item's folder under ``out_dir/items/`` (on a multi-node cluster ``out_dir`` must be
@@ -124,6 +135,8 @@ def refine_batch(
 
     config = config or RefineConfig()
     config.validate()
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, not {workers}")
     every_item = read_items(source, init_from_stem, allowed_root)
     items = every_item[:limit] if limit is not None else every_item
     out = Path(out_dir)
@@ -159,8 +172,18 @@ def refine_batch(
             for _, rec in executor.map_unordered(job, remote):
                 record(rec)
         else:
-            for it in todo:
-                record(refine_item(it, out, task, the_policy, the_judge, config, report))
+            def refine_one(it: BatchItem, observers: list[Observer]) -> dict[str, Any]:
+                return refine_item(it, out, task, the_policy, the_judge, config, report, observers)
+
+            refine_locally(todo, refine_one, workers, record, the_policy)
+    # one order whatever the workers: the lines of predictions.jsonl (and the summary) in item order
+    position = {it.id: n for n, it in enumerate(every_item)}
+    records.sort(key=lambda r: position.get(r["id"], len(position)))
+    lines = {r["id"]: r for r in kept}
+    lines.update((r["id"], r) for r in records)
+    tmp.write_text("".join(json.dumps(stamp(lines[i]), ensure_ascii=False) + "\n"
+                           for i in sorted(lines, key=lambda i: position.get(i, len(position)))), encoding="utf-8")
+    os.replace(tmp, pred_path)
     summary = summarise(records)
     summary.update({"items": len(items), "skipped_done": len(items) - len(todo), "ran": len(todo),
                     "seconds": round(time.perf_counter() - t0, 3), "predictions": str(pred_path),
@@ -170,10 +193,57 @@ def refine_batch(
     return summary
 
 
+class Stopped(Exception):
+    """Raised inside an item's refine loop when the batch was interrupted (Ctrl-C): the item stops at its
+    next step and is not recorded (it is refined again on the next run)."""
+
+
+class _StopWhenSet(Observer):
+    """Stops an item's loop at its next step once ``event`` is set."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def _check(self) -> None:
+        if self.event.is_set():
+            raise Stopped("the batch was interrupted")
+
+    def on_status(self, text: str) -> None:
+        self._check()
+
+    def on_candidate(self, candidate: Any, best: Any) -> None:
+        self._check()
+
+
+def refine_locally(todo: Sequence[BatchItem], refine_one: Callable[[BatchItem, list[Observer]], dict[str, Any]],
+                   workers: int, record: Callable[[dict[str, Any]], None], the_policy: Any = None) -> None:
+    """Refine ``todo`` here, ``workers`` items at a time; ``record`` gets each item's line in this thread as
+    the item finishes. On Ctrl-C (or any error here) items not started are dropped, running ones stop at
+    their next step, and nothing more is recorded."""
+    if workers <= 1 or len(todo) <= 1:
+        for it in todo:
+            record(refine_one(it, []))
+        return
+    if hasattr(the_policy, "backend"):
+        the_policy.backend  # a model policy loads its model once, before the threads share it
+    stop = threading.Event()
+    observers: list[Observer] = [_StopWhenSet(stop)]
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="erm-refine")
+    try:
+        futures = [pool.submit(refine_one, it, observers) for it in todo]
+        for future in as_completed(futures):
+            record(future.result())
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def refine_item(it: BatchItem, out: Path, task: str, the_policy: Any, the_judge: Any, config: RefineConfig,
-                report: bool) -> dict[str, Any]:
+                report: bool, observers: list[Observer] | None = None) -> dict[str, Any]:
     """Refine one item into ``out/items/<id>/``; its ``predictions.jsonl`` line (status ok or failed with the
-    reason: a bad item never stops the batch)."""
+    reason: a bad item never stops the batch). ``observers`` see the item's loop."""
     from .api import refine_image
 
     item_dir = out / "items" / it.id
@@ -185,7 +255,7 @@ def refine_item(it: BatchItem, out: Path, task: str, the_policy: Any, the_judge:
         result, paths = refine_image(it.image, out_dir=item_dir, task=it.task if task == "auto" else task,
                                      policy=the_policy, judge=the_judge, config=config,
                                      init=str(it.init) if it.init else None, report=report,
-                                     source={"id": it.id})
+                                     source={"id": it.id}, observers=list(observers or []))
         rec.update({"category": result.task, "status": "ok",
                     "pred_code_path": os.path.relpath(paths["code"], out),
                     "pred_img_path": os.path.relpath(paths["render"], out) if "render" in paths else None,

@@ -32,6 +32,9 @@ class RefineConfig:
     use_cache: bool = True
     #: How candidates are rendered: erm's renderer or the released Visual-ERM reward's (renderers/profiles.py).
     profile: str = "erm"
+    #: Seconds one candidate's render may take (``--timeout``); one that takes longer is a failed candidate
+    #: with the reason recorded, and the loop goes on. ``None``: the renderer's default (30 s).
+    timeout: float | None = None
 
     def validate(self) -> None:
         from ..errors import InputError
@@ -44,6 +47,8 @@ class RefineConfig:
             raise InputError("--beam must be at least 1")
         if self.target is not None and not 0.0 <= self.target <= 1.0:
             raise InputError("--target must be a reward between 0 and 1")
+        if self.timeout is not None and not 0 < self.timeout <= 3600:
+            raise InputError(f"--timeout must be between 0 and 3600 seconds, not {self.timeout:g}")
         for name in ("max_seconds", "max_tokens", "max_candidates"):
             v = getattr(self, name)
             if v is not None and v <= 0:
@@ -56,7 +61,7 @@ class RefineConfig:
         return {"rounds": self.rounds, "samples": self.samples, "beam": self.beam, "target": self.target,
                 "max_seconds": self.max_seconds, "max_tokens": self.max_tokens,
                 "max_candidates": self.max_candidates, "min_gain": self.min_gain, "seed": self.seed,
-                "profile": self.profile}
+                "profile": self.profile, "timeout": self.timeout}
 
 
 @dataclass

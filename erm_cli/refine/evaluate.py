@@ -32,27 +32,30 @@ class Evaluation:
     judge_seconds: float
 
 
-def render_options_for(kind: str, reference: Image.Image, profile: str = "erm") -> Any:
+def render_options_for(kind: str, reference: Image.Image, profile: str = "erm", timeout: float | None = None) -> Any:
     """Render size that makes a candidate comparable with the reference.
 
     SVG and plotly take an explicit canvas, so they render at the reference size; matplotlib and
     HTML keep the size their code asks for (the judge aligns the two images). ``profile`` visual-erm
-    renders as the released reward does (its own sizes: renderers/profiles.py).
+    renders as the released reward does (its own sizes: renderers/profiles.py). ``timeout``: seconds one
+    render may take (``None``: the renderer's default).
     """
     from ..renderers import RenderOptions
 
+    limit: dict[str, Any] = {"timeout": float(timeout)} if timeout is not None else {}
     if kind in ("svg", "plotly"):
-        return RenderOptions(width=reference.width, height=reference.height, profile=profile)
-    return RenderOptions(profile=profile)
+        return RenderOptions(width=reference.width, height=reference.height, profile=profile, **limit)
+    return RenderOptions(profile=profile, **limit)
 
 
 class CandidateEvaluator:
     """``evaluate(codes)`` -> one :class:`Evaluation` per code, never raising for bad code."""
 
     def __init__(self, reference: Image.Image, task: str, judge: Judge, kind: str, use_cache: bool = True,
-                 profile: str = "erm") -> None:
+                 profile: str = "erm", timeout: float | None = None) -> None:
         self.reference = reference
         self.profile = profile
+        self.timeout = timeout  # per render; a render that takes longer is a failed candidate
         self.task = task
         self.judge = judge
         self.kind = kind
@@ -78,7 +81,7 @@ class CandidateEvaluator:
         for i, (_, kind) in enumerate(jobs):
             by_kind.setdefault(kind, []).append(i)
         for kind, idxs in by_kind.items():
-            options = render_options_for(kind, self.reference, self.profile)
+            options = render_options_for(kind, self.reference, self.profile, self.timeout)
             outs = renderers.render_many([(jobs[i][0], kind) for i in idxs], options, cache=self.use_cache)
             for i, out in zip(idxs, outs):
                 results[i] = (out, kind)
