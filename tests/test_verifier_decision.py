@@ -13,6 +13,7 @@ from PIL import Image
 from erm_cli.judges.critic import Critic
 from erm_cli.judges.critic.verifier import (
     DEFAULT_DECISION,
+    EXTENT_REWARD_WEIGHT,
     MERGED_REWARD_WEIGHT,
     PAIR_REWARD_WEIGHT,
     beyond_nuisance,
@@ -65,6 +66,13 @@ def test_pair_weight_is_zero_for_a_pair_that_looks_equivalent_and_below_one_mino
     assert pair_weight(0.0, d, merged=3) > 0.0
     assert pair_weight(1.0, d, merged=2) > pair_weight(1.0, d, merged=1) > pair_weight(1.0, d)
     assert pair_weight(1.0, d, merged=10_000) <= PAIR_REWARD_WEIGHT + MERGED_REWARD_WEIGHT < 1.0
+    # a larger changed area adds a little more (scaled like the pair head's term), all of it below one minor error
+    assert pair_weight(0.0, d, changed_share=0.5) == 0.0
+    assert pair_weight(1.0, d, changed_share=0.02) > pair_weight(1.0, d, changed_share=0.01) > pair_weight(1.0, d)
+    assert pair_weight(0.6, d, changed_share=0.02) < pair_weight(1.0, d, changed_share=0.02)
+    assert pair_weight(1.0, d, changed_share=float("nan")) == pair_weight(1.0, d)
+    top = pair_weight(1.0, d, merged=10_000, changed_share=1.0)
+    assert top <= PAIR_REWARD_WEIGHT + MERGED_REWARD_WEIGHT + EXTENT_REWARD_WEIGHT < 1.0
 
 
 def test_a_kept_error_takes_the_worst_severity_of_what_was_merged_into_it() -> None:
@@ -87,7 +95,7 @@ def test_pair_term_orders_equal_errors_and_never_reorders_different_ones() -> No
     # the same errors: the pair the head finds more different scores lower
     assert _verdict([("data_error", 2)], 0.1).reward > _verdict([("data_error", 2)], 0.8).reward
     # a subset of another's errors never scores lower, whatever the two pair terms
-    top = PAIR_REWARD_WEIGHT + MERGED_REWARD_WEIGHT
+    top = PAIR_REWARD_WEIGHT + MERGED_REWARD_WEIGHT + EXTENT_REWARD_WEIGHT
     for pw_sub in (0.0, 0.5, top):
         for pw_sup in (0.0, 0.5, top):
             sub = _verdict([("text_error", 1)], pw_sub)

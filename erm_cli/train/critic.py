@@ -523,7 +523,8 @@ def view_from_scores(r: dict[str, Any], p_real: np.ndarray, sev: np.ndarray, p_p
         kept.append((cat, unexplained_severity(p_pair, top["severity"] if top else None)))
     before = float(sum(p["severity"] for p in props))
     return (float(sum(s for _, s in kept)), {c for c, _ in kept}, p_pair, before, kept,
-            pair_weight(p_pair, decision, sum(len(m) for m in groups.values())))
+            pair_weight(p_pair, decision, sum(len(m) for m in groups.values()),
+                        float(r["pair"].get("pair_region_share") or 0.0)))
 
 
 def view_reward(view: View) -> float:

@@ -164,6 +164,12 @@ def pixel_exact_elsewhere(ref: np.ndarray, cand: np.ndarray, diff: np.ndarray) -
     return float(same[quiet].mean()) >= 0.995
 
 
+def changed_share(ctx: Context) -> float:
+    """The share of the image the difference regions cover (``pair_region_share``)."""
+    H, W = ctx.diff.shape
+    return float(sum(r.pixels for r in ctx.regions)) / float(max(1, H * W))
+
+
 def pair_features(ctx: Context, findings: Sequence[Finding]) -> dict[str, float]:
     """Coarse similarity of the aligned pair (pHash, SSIM, MSE, edges, differing pixels) and proposal counts."""
     al = ctx.al
@@ -174,7 +180,6 @@ def pair_features(ctx: Context, findings: Sequence[Finding]) -> dict[str, float]
     edge_mass = float(ea.sum() + eb.sum()) + 1e-6
     H, W = ctx.diff.shape
     area = float(H * W)
-    region_px = float(sum(r.pixels for r in ctx.regions))
     sx, sy = al.cand_scale
     out: dict[str, float] = {
         "pair_phash_dist": float((_phash_bits(sa) != _phash_bits(sb)).sum()),
@@ -189,7 +194,7 @@ def pair_features(ctx: Context, findings: Sequence[Finding]) -> dict[str, float]
         "pair_diff_share_120": float((ctx.diff > 120).mean()),
         "pair_diff_p999": float(np.percentile(ctx.diff, 99.9)),
         "pair_regions": float(len(ctx.regions)),
-        "pair_region_share": region_px / area,
+        "pair_region_share": changed_share(ctx),
         "pair_max_region_share": max((r.pixels for r in ctx.regions), default=0) / area,
         "pair_align_residual": float(al.residual),
         "pair_scale_x": float(sx),

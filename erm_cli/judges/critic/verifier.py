@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .features import pair_features, pixel_exact_elsewhere, proposal_features, resampled
+from .features import changed_share, pair_features, pixel_exact_elsewhere, proposal_features, resampled
 from .findings import Context, Finding, position_name
 
 MODEL_PATH = Path(__file__).with_name("verifier_model.json")
@@ -47,6 +47,12 @@ DEFAULT_DECISION: dict[str, float] = {
 PAIR_REWARD_WEIGHT = 0.9
 #: The most the merged duplicates add to the pair term (more itemised evidence of the same changes).
 MERGED_REWARD_WEIGHT = 0.05
+#: The most the changed area adds to the pair term, scaled like the pair head's term: of two candidates the
+#: pair head finds equally (often surely) different with the same kept errors, the one whose difference
+#: regions cover more of the image scores lower (a superset of another's changes changes more pixels).
+EXTENT_REWARD_WEIGHT = 0.04
+#: The changed-area share at which the extent term reaches 63 % of :data:`EXTENT_REWARD_WEIGHT`.
+EXTENT_SCALE = 0.02
 
 FALLBACK_CATEGORY = {"chart": "style_error", "table": "layout_error", "svg": "shape_error"}
 
@@ -221,17 +227,21 @@ def merge_duplicates(categories: Sequence[str], p_real: np.ndarray, keep: np.nda
     return out
 
 
-def pair_weight(p_pair: float, decision: dict[str, float], merged: int = 0) -> float:
+def pair_weight(p_pair: float, decision: dict[str, float], merged: int = 0, changed_share: float = 0.0) -> float:
     """The pair term of the ordered reward: 0 while P(differ) stays under ``reward_pair_floor``, then rising to
     :data:`PAIR_REWARD_WEIGHT` at P(differ) = 1, plus up to :data:`MERGED_REWARD_WEIGHT` for the proposals
-    merged into kept errors. Below one minor error's weight, it ranks two candidates with the same errors by
-    how different the pair looks (and how much of it the analysers itemised), and an error-free candidate the
-    pair head doubts below an error-free one it does not, so the reward never ignores what a coarse metric
-    sees."""
+    merged into kept errors and up to :data:`EXTENT_REWARD_WEIGHT` (times the pair head's share) for the
+    image share its difference regions cover (``changed_share``). Below one minor error's weight, it ranks two
+    candidates with the same errors by how different the pair looks (and how much of it changed and the
+    analysers itemised), and an error-free candidate the pair head doubts below an error-free one it does not,
+    so the reward never ignores what a coarse metric sees."""
     floor = float(decision.get("reward_pair_floor", DEFAULT_DECISION["reward_pair_floor"]))
     w = 0.0
     if p_pair > floor and floor < 1.0:
-        w += PAIR_REWARD_WEIGHT * (float(p_pair) - floor) / (1.0 - floor)
+        share = (float(p_pair) - floor) / (1.0 - floor)
+        w += PAIR_REWARD_WEIGHT * share
+        extent = max(0.0, float(changed_share)) if math.isfinite(float(changed_share)) else 0.0
+        w += EXTENT_REWARD_WEIGHT * share * (1.0 - math.exp(-extent / EXTENT_SCALE))
     if merged > 0:
         w += MERGED_REWARD_WEIGHT * (1.0 - 0.7 ** int(merged))
     return round(w, 4)
@@ -303,7 +313,7 @@ class Verifier:
         if unexplained:
             kept.append(self._unexplained(ctx, findings, p_real, p_pair))
         n_merged = int(sum(len(m) for m in groups.values()))
-        weight = pair_weight(p_pair, self.model.decision, n_merged)
+        weight = pair_weight(p_pair, self.model.decision, n_merged, changed_share(ctx))
         info = {"proposals": len(findings), "kept": len(kept), "merged": n_merged,
                 "p_pair_differs": round(p_pair, 3), "reward_pair_weight": weight,
                 "pixel_exact_elsewhere": exact,
