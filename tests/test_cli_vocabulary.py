@@ -80,6 +80,18 @@ def test_the_vocabulary_is_spelled_the_same_in_every_verb() -> None:
     assert {"render", "bench speed"} <= set(seen["out"])
 
 
+def test_allowed_root_repeats_in_every_verb() -> None:
+    """--allowed-root (options.allowed_root) is repeatable wherever it appears, serve included."""
+    users = []
+    for path, cmd in commands().items():
+        for param in visible_options(cmd):
+            if "--allowed-root" in param.opts:
+                assert param.multiple, f"erm {path} --allowed-root takes one folder"
+                assert param.metavar == "DIR", path
+                users.append(path)
+    assert {"serve", "render", "judge", "refine", "bench judge"} <= set(users)
+
+
 def test_same_spelling_same_meaning_and_one_meaning_per_short_flag() -> None:
     long_of_short: dict[str, set[str]] = {}
     kind_of_long: dict[str, set[tuple[bool, bool]]] = {}  # (switch?, counter?)

@@ -15,7 +15,7 @@ EXAMPLES = REPO / "examples" / "refine"
 
 
 def _erm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "erm_cli.app", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "erm_cli.app", *args], capture_output=True, text=True, check=False,
                           cwd=cwd or REPO, timeout=600)
 
 

@@ -275,6 +275,61 @@ def test_cli_starts_a_working_server() -> None:
     assert "erm serve: judge vlm" in proc.stderr.read()
 
 
+def test_cli_allowed_root_is_repeatable(tmp_path: Path) -> None:
+    """`erm serve --allowed-root A --allowed-root B` (a real server on loopback, the critic judge): a file under
+    either folder is judged (relative names are looked up in A then B, absolute ones may be in either), and a
+    path outside both, a symlink out of them or a `..` escape is refused with 403 'outside the allowed root'."""
+    a, b, secret = tmp_path / "refs", tmp_path / "cands", tmp_path / "secret"
+    for d in (a, b, secret):
+        d.mkdir()
+    (a / "ref.png").write_bytes(REF)
+    (b / "cand.png").write_bytes(CAND)
+    (b / "same.png").write_bytes(REF)
+    (secret / "secret.png").write_bytes(REF)
+    (a / "link.png").symlink_to(secret / "secret.png")
+    port = free_port()
+    erm = Path(sys.executable).with_name("erm")
+    proc = subprocess.Popen([str(erm), "serve", "--allowed-root", str(a), "--allowed-root", str(b), "--port",
+                             str(port), "--log-level", "warning"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                health = httpx.get(f"{url}/health", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert health is not None, proc.stderr.read() if proc.poll() is not None else "no answer"
+
+        def judge(ref: str, cand: str) -> httpx.Response:
+            return httpx.post(f"{url}/judge", json={"reference_path": ref, "candidate_path": cand, "task": "svg"},
+                              timeout=120)
+
+        differ = judge("ref.png", "cand.png")  # one file in each root, both by relative name
+        assert differ.status_code == 200, differ.text
+        assert differ.json()["ok"] and differ.json()["render_ok"] and differ.json()["reward"] < 1.0
+        same = judge(str(a / "ref.png"), str(b / "same.png"))  # absolute paths, one in each root
+        assert same.status_code == 200, same.text
+        assert same.json()["reward"] > differ.json()["reward"]
+        for bad in (str(secret / "secret.png"), "../secret/secret.png", "link.png", "/etc/passwd"):
+            r = judge("ref.png", bad)
+            assert r.status_code == 403, (bad, r.text)
+            assert r.json()["detail"].startswith("candidate_path: ") and "outside the allowed root" in r.text
+            assert str(secret) not in r.json()["detail"].replace(bad, "")  # the server's layout is not told
+        missing = judge("ref.png", "nowhere.png")
+        assert missing.status_code == 400 and "no such file" in missing.json()["detail"]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def test_cli_rejects_bad_setups_with_exit_code_2() -> None:
     erm = Path(sys.executable).with_name("erm")
     for args, fragment in ((["--judge", "vlm"], "needs --model"), (["--judge", "oracle"], "unknown judge")):

@@ -44,8 +44,8 @@ def judge(
     resume: bool = opt.resume("--batch: skip pairs already in predictions.jsonl (failed ones are retried), "
                               "or start over."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the render cache."),
-    allowed_root: list[Path] = typer.Option([], "--allowed-root", metavar="DIR", help="--batch: also allow paths in the JSONL "
-                                            "under this folder (repeatable; by default only the JSONL's folder)."),
+    allowed_root: list[Path] = opt.allowed_root("--batch: also allow paths in the JSONL under this folder "
+                                                "(repeatable; by default only the JSONL's folder)."),
     profile: str | None = typer.Option(None, "--profile", help="Render code candidates like erm (default) or "
                                        "like the released Visual-ERM reward code (visual-erm; the default "
                                        "when --model is the released Visual-ERM judge)."),

@@ -46,6 +46,7 @@ VOCABULARY: dict[str, Term] = {
     "verbose": Term(("-v", "--verbose"), False, "more detail on stderr (erm's log lines at INFO)"),
     "json": Term(("--json",), False, "the result as JSON on stdout (with schema_version); errors too"),
     "batch": Term(("--batch",), True, "a JSONL FILE of items (refine: also a folder of images)"),
+    "allowed_root": Term(("--allowed-root",), True, "a FOLDER paths in the input may point into (repeatable)"),
 }
 
 #: Old spellings, per command path: rewritten to the new one with a one-line warning, for one release.
@@ -191,6 +192,12 @@ def as_json(help: str = "Print the result as JSON on stdout (with schema_version
 
 def batch(help: str, **kw: Any) -> Any:
     return typer.Option(None, *VOCABULARY["batch"].flags, help=help, **{"metavar": "FILE", **kw})
+
+
+def allowed_root(help: str, **kw: Any) -> Any:
+    """``--allowed-root DIR``, repeatable: folders that paths named in the input may resolve into."""
+    kw.setdefault("file_okay", False)
+    return typer.Option([], *VOCABULARY["allowed_root"].flags, help=help, **{"metavar": "DIR", **kw})
 
 
 def _set_quiet(value: bool) -> bool:

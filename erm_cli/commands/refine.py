@@ -51,8 +51,8 @@ def refine(
     as_json: bool = opt.as_json(),
     quiet: bool = opt.quiet("No live view or progress on stderr."),
     verbose: bool = opt.verbose(),
-    allowed_root: list[Path] = typer.Option([], "--allowed-root", metavar="DIR", help="--batch: also allow paths in the JSONL "
-                                            "under this folder (repeatable; by default only the JSONL's folder)."),
+    allowed_root: list[Path] = opt.allowed_root("--batch: also allow paths in the JSONL under this folder "
+                                                "(repeatable; by default only the JSONL's folder)."),
     ray_address: str | None = typer.Option(None, "--ray", metavar="ADDRESS", help="--batch: refine the items on "
                                            "Ray, one item per CPU ('local', 'auto', HOST:PORT or ray://HOST:PORT; "
                                            "docs/SCALING.md)."),

@@ -40,7 +40,7 @@ def render(
     refresh: bool = typer.Option(False, "--refresh", help="Re-render and overwrite cached results."),
     retry_failed: bool = opt.retry_failed("Re-run renders whose failure was cached (and, with --batch, items "
                                           "that failed before)."),
-    allowed_root: list[Path] = typer.Option([], "--allowed-root", metavar="DIR", help=ALLOWED_ROOT_HELP),
+    allowed_root: list[Path] = opt.allowed_root(ALLOWED_ROOT_HELP),
     profile: str = typer.Option("erm", "--profile", help="erm, or visual-erm: render like the released "
                                 "Visual-ERM reward code (matplotlib defaults, SVG at 336x336)."),
     ray_address: str | None = typer.Option(None, "--ray", metavar="ADDRESS", help="--batch: "

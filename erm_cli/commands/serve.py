@@ -24,9 +24,9 @@ def serve(
     port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port."),
     token: str | None = typer.Option(None, "--token", envvar="ERM_SERVE_TOKEN",
                                         help="Require 'Authorization: Bearer TOKEN' (env ERM_SERVE_TOKEN)."),
-    allowed_root: Path | None = typer.Option(None, "--allowed-root", file_okay=False,
-                                                help="Allow reference/candidate paths under this folder "
-                                                     "(paths are refused without it)."),
+    allowed_root: list[Path] = opt.allowed_root("Allow reference/candidate paths under this folder (repeatable; "
+                                                "a relative path is looked up in each in turn; paths are "
+                                                "refused without one)."),
     max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="Judgements running at once."),
     max_queue: int = typer.Option(64, "--max-queue", min=0, help="Requests waiting beyond that (then HTTP 503)."),
     timeout: float = opt.timeout("Seconds one item may run (then 504).", default=120.0, min=1.0),
@@ -87,13 +87,13 @@ def serve(
     if ray_address is not None:
         _serve_on_ray(ray_address, judge, model, prompt_file, swap, model_options, replicas, replica_cpus,
                       max_concurrency, max_batch, batch_window_ms, host, port, openai, quiet, log_level,
-                      {"allowed_root": allowed_root, "token": token or None, "max_queue": max_queue,
+                      {"allowed_root": allowed_root or None, "token": token or None, "max_queue": max_queue,
                        "max_body_mb": max_body_mb, "timeout": timeout, "max_items": max_items,
                        "max_pixels": max_pixels, "pixel_budget": pixel_budget, "profile": profile})
         return
     app = create_app(judge, model=model if judge == "vlm" else None, prompt_file=str(prompt_file) if prompt_file else None,
                      swap=swap, openai_model=model if openai else None, served_model_name=served_model_name,
-                     allowed_root=allowed_root, token=token or None, max_concurrency=max_concurrency,
+                     allowed_root=allowed_root or None, token=token or None, max_concurrency=max_concurrency,
                      max_queue=max_queue, max_body_mb=max_body_mb, timeout=timeout, max_items=max_items,
                      max_batch=max_batch, batch_window_ms=batch_window_ms, model_options=model_options,
                      max_pixels=max_pixels, pixel_budget=pixel_budget, header_timeout=header_timeout,

@@ -225,7 +225,7 @@ def refine_locally(todo: Sequence[BatchItem], refine_one: Callable[[BatchItem, l
             record(refine_one(it, []))
         return
     if hasattr(the_policy, "backend"):
-        the_policy.backend  # a model policy loads its model once, before the threads share it
+        _ = the_policy.backend  # a model policy loads its model once, before the threads share it
     stop = threading.Event()
     observers: list[Observer] = [_StopWhenSet(stop)]
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="erm-refine")

@@ -14,7 +14,7 @@ pixels (a request waits for room, then 503). A request's headers must arrive wit
 seconds and its body within ``body_timeout`` (else 408 and the connection closes). With ``token`` every
 route except ``/health`` needs ``Authorization: Bearer <token>``; without one, only requests whose
 ``Host``/``Origin`` name a loopback address are answered. Paths in requests are refused unless
-``allowed_root`` is set, and must then resolve inside it (symlinks included).
+``allowed_root`` (one folder or several) is set, and must then resolve inside one of them (symlinks included).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from ..inputs import check_text_size
 from ..judges.base import Judge
 from ..models.base import Backend
 from ..models.messages import decode_base64
-from .inputs import PathNotAllowed, read_image_input, resolve_under
+from .inputs import PathNotAllowed, allowed_folders, read_image_input, resolve_under
 from .limits import (
     LoopbackOnlyMiddleware,
     PixelBudget,
@@ -238,7 +238,8 @@ def shared_backend(model: str | Backend | None, model_options: dict[str, Any], m
 
 def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | None = None,
                prompt_file: str | None = None, swap: bool = False, openai_model: str | Backend | None = None,
-               served_model_name: str | None = None, allowed_root: str | Path | None = None,
+               served_model_name: str | None = None,
+               allowed_root: str | Path | Sequence[str | Path] | None = None,
                token: str | None = None, max_concurrency: int = 4, max_queue: int = 64, max_body_mb: float = 32.0,
                timeout: float = 120.0, max_items: int = 256, max_batch: int = 8, batch_window_ms: float = 10.0,
                model_options: dict[str, Any] | None = None, max_pixels: int = 16_000_000,
@@ -266,9 +267,7 @@ def create_app(judge: str | Judge | None = "critic", *, model: str | Backend | N
         opts = in_flight_options(model, max_concurrency * (2 if swap else 1), opts)
     the_judge, judge_backend = (build_judge(judge, model, prompt_file, swap, opts, max_batch, batch_window_ms)
                                 if scorer is None else (None, None))
-    root = Path(allowed_root).expanduser().resolve() if allowed_root else None
-    if root is not None and not root.is_dir():
-        raise InputError(f"--allowed-root is not a folder: {allowed_root}")
+    root = allowed_folders(allowed_root)  # () refuses every path
     runner = _Runner(max_concurrency, max_queue, timeout)
     if scorer is not None:
         judge_id = dict(scorer.judge_id)

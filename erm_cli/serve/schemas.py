@@ -19,9 +19,9 @@ class JudgeRequest(BaseModel):
 
     id: str | None = Field(None, description="Echoed back; useful in batches.")
     reference_b64: str | None = Field(None, description="Reference image bytes, base64 (a data: URI works).")
-    reference_path: str | None = Field(None, description="Reference image path, relative to --allowed-root.")
+    reference_path: str | None = Field(None, description="Reference image path, relative to an --allowed-root folder (looked up in each in turn).")
     candidate_b64: str | None = Field(None, description="Candidate image bytes, base64.")
-    candidate_path: str | None = Field(None, description="Candidate image or code file under --allowed-root.")
+    candidate_path: str | None = Field(None, description="Candidate image or code file under an --allowed-root folder.")
     candidate_code: str | None = Field(None, description="Candidate code or a model completion to render.")
     task: Literal["auto", "chart", "table", "svg"] = "auto"
     kind: Literal["matplotlib", "plotly", "svg", "html", "markdown", "latex"] | None = Field(
