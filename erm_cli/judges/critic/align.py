@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from .colour import as_array, background_colour, channel_distance
+from .framecache import register_frames
 
 BBox = tuple[float, float, float, float]
 
@@ -137,6 +138,7 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
     work_scale, size = working_size(reference.size, max_side, min_side)
     ref_img = _resize(reference, *size)
     ref = np.asarray(ref_img, dtype=np.uint8)
+    register_frames(ref)  # its ink map, made here for the content box, serves the analysers too
     cand_arr = as_array(candidate)
     ref_bg = background_colour(ref)
     cand_bg = background_colour(cand_arr)

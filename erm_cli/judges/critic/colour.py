@@ -60,17 +60,31 @@ def _plain_image(size: tuple[int, int], colour: tuple[int, ...]) -> Image.Image:
 
 
 def channel_distance(arr: np.ndarray, colour: Sequence[int]) -> np.ndarray:
-    """Per pixel max_c |arr[..., c] - colour[c]| as uint8 (PIL's C loops: a few ms for 800x600)."""
+    """Per pixel max_c |arr[..., c] - colour[c]| as uint8 (PIL's C loops: a few ms for 800x600; of a judged
+    pair's frames, once per colour: framecache.py)."""
+    from .framecache import frame_map
+
+    col = tuple(int(v) for v in colour[:3])
+    return frame_map("distance", col, arr, lambda a: _channel_distance(a, col))
+
+
+def _channel_distance(arr: np.ndarray, colour: tuple[int, ...]) -> np.ndarray:
     from PIL import ImageChops
 
     img = Image.fromarray(np.ascontiguousarray(arr[..., :3], dtype=np.uint8), "RGB")
-    d = ImageChops.difference(img, _plain_image(img.size, tuple(int(v) for v in colour[:3])))
+    d = ImageChops.difference(img, _plain_image(img.size, colour))
     r, g, b = d.split()
     return np.asarray(ImageChops.lighter(ImageChops.lighter(r, g), b))
 
 
 def chroma_of(arr: np.ndarray) -> np.ndarray:
-    """Per pixel max channel - min channel (uint8)."""
+    """Per pixel max channel - min channel (uint8; of a judged pair's frames, once: framecache.py)."""
+    from .framecache import frame_map
+
+    return frame_map("chroma", None, arr, _chroma_of)
+
+
+def _chroma_of(arr: np.ndarray) -> np.ndarray:
     from PIL import ImageChops
 
     img = Image.fromarray(np.ascontiguousarray(arr[..., :3], dtype=np.uint8), "RGB")

@@ -32,7 +32,9 @@ from .align import EXTREME_ASPECT, Alignment, align, content_bbox
 from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, palette
 from .diffmap import Region, diff_regions, difference_map
 from .findings import BBox, Context, Finding, overlap_fraction, position_name, severity_by_share, union_box
+from .framecache import frame_scope, register_frames
 from .ocr import OcrUnavailable, Word, engine_info, ocr_words, text_layer
+from .phrasing import name_chart_series, name_table_cells, phrase_findings
 from .text import TextDifference, compare_text, plausible_words
 
 CRITIC_VERSION = "0.1.0"
@@ -87,11 +89,16 @@ class Critic:
 
             raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
         timings: dict[str, float] = {}
-        warnings: list[str] = []
         t = time.perf_counter()
-        al = align(reference, candidate, max_side=self.max_side, min_side=self.min_side)
-        timings["alignment"] = time.perf_counter() - t
+        with frame_scope():  # per-pixel maps of the pair's two frames made once (framecache.py)
+            al = align(reference, candidate, max_side=self.max_side, min_side=self.min_side)
+            timings["alignment"] = time.perf_counter() - t
+            register_frames(al.ref, al.cand)
+            return self._judge_aligned(reference, candidate, task, task_guessed, al, timings)
 
+    def _judge_aligned(self, reference: Image.Image, candidate: Image.Image, task: str, task_guessed: bool,
+                       al: Alignment, timings: dict[str, float]) -> Verdict:
+        warnings: list[str] = []
         t = time.perf_counter()
         ref_words: list[Word] = []
         cand_words: list[Word] = []
@@ -135,6 +142,9 @@ class Critic:
             t = time.perf_counter()
             findings, verifier_info = self.verifier.decide(findings, ctx)
             timings["verifier"] = time.perf_counter() - t
+            # Visual-ERM wording, after the decision: the verifier read the analysers' own words (phrasing.py);
+            # without a verifier the verdict lists the analysers' proposals as they are
+            findings = phrase_findings(task, findings, ctx.size)
         timings["total"] = sum(timings.values())
 
         errors = [_to_error(f, al) for f in findings]
@@ -541,6 +551,7 @@ def _analyse_chart(ctx: Context) -> list[Finding]:
             cat = "structure_error" if sev >= 2 else "style_error"
             out.append(Finding(cat, sev, loc, _region_text(rs, "figure elements outside the plot area differ"), box,
                                {"regions": len(rs), "kinds": kinds}))
+    name_chart_series(out, ref_l)  # evidence only (strings): the legend label the wording names
     return out
 
 
@@ -769,6 +780,7 @@ def _analyse_table(ctx: Context) -> list[Finding]:
         sev = severity_by_share(area / float(W * H), 0.01, 0.05)
         out.append(Finding("layout_error", sev, loc, _region_text(rs, "cell content or borders differ"), box,
                            {"regions": len(rs)}))
+    name_table_cells(out, ref_l)  # evidence only (strings): the row and column headers the wording names
     return out
 
 
