@@ -21,7 +21,7 @@ import numpy as np
 from ..verdict import TAXONOMY
 from .findings import Context, Finding, overlap_fraction
 
-FEATURES_VERSION = "2"
+FEATURES_VERSION = "3"  # 3: grid line evidence (grid_features)
 
 CATEGORIES: tuple[str, ...] = tuple(sorted({c for cats in TAXONOMY.values() for c in cats}))
 TASK_NAMES: tuple[str, ...] = tuple(sorted(TAXONOMY))
@@ -291,6 +291,89 @@ def _words_in(words: Sequence[Any], box: Sequence[float]) -> list[Any]:
     return [w for w in words if overlap_fraction(w.bbox, box) > 0.5]
 
 
+def _line_contrast(g: np.ndarray) -> np.ndarray:
+    """Per pixel of rows 3 .. n-4 of a grey crop: how far it stands out from the pixels 3 rows above and below
+    (a horizontal line's ink), averaged over 3 px along the row (a dash keeps its contrast through a 1-px dip)."""
+    con = np.abs(g[3:-3] - (g[:-6] + g[6:]) / 2.0)
+    if con.shape[1] >= 3:
+        con[:, 1:-1] = (con[:, :-2] + con[:, 1:-1] + con[:, 2:]) / 3.0
+    return con
+
+
+def grid_line_kept(lines: np.ndarray, other: np.ndarray, *, min_contrast: float = 6.0,
+                   min_cover: float = 0.2) -> tuple[float, float, float, float]:
+    """For the horizontal lines of grey crop ``lines`` (rows whose contrast reaches ``min_contrast`` over at
+    least ``min_cover`` of the width): the median share of their contrast that ``other`` keeps at the same
+    pixels (best of +-1 row), how many line rows there are, and the median share of each line's span left
+    undrawn (its dash gaps, pixel by pixel, unsmoothed) in ``lines`` and in ``other``. A grid removed keeps ~0
+    (only what crosses it), the same grid re-rasterised (anti-aliasing, another engine, JPEG) keeps most of
+    it; a dashed grid drawn solid loses its gaps, a dashed grid without anti-aliasing keeps thinner ones.
+    (nan, 0, nan, nan) when ``lines`` has no such row."""
+    nan = _nan()
+    if lines.shape != other.shape or lines.shape[0] < 12 or lines.shape[1] < 12:
+        return nan, 0.0, nan, nan
+    ca, cb = _line_contrast(lines), _line_contrast(other)
+    on = ca >= min_contrast
+    rows = np.nonzero(on.mean(axis=1) >= min_cover)[0]
+    if rows.size == 0:
+        return nan, 0.0, nan, nan
+    raw_a = np.abs(lines[3:-3] - (lines[:-6] + lines[6:]) / 2.0)
+    raw_b = np.abs(other[3:-3] - (other[:-6] + other[6:]) / 2.0)
+    kept, gap_a, gap_b = [], [], []
+    for k in rows:
+        m = on[k]
+        a = float(ca[k][m].mean())
+        near = range(max(0, k - 1), min(cb.shape[0], k + 2))
+        j = max(near, key=lambda i: float(cb[i][m].mean()))
+        kept.append(min(2.0, float(cb[j][m].mean()) / max(a, 1e-6)))
+        cols = np.nonzero(m)[0]
+        span = slice(int(cols[0]), int(cols[-1]) + 1)
+        for raw, row, dst in ((raw_a, k, gap_a), (raw_b, j, gap_b)):
+            seg = raw[row, span]
+            top = float(np.percentile(seg, 90))
+            dst.append(float((seg < 0.35 * top).mean()) if top >= min_contrast else 1.0)
+    return float(np.median(kept)), float(rows.size), float(np.median(gap_a)), float(np.median(gap_b))
+
+
+def grid_features(ctx: Context, f: Finding) -> dict[str, float]:
+    """Evidence of a grid proposal (lines switched on or off, another dash pattern): line counts, the dash
+    patterns' drawn-share gap and pieces ratio, and how much of the grid ink of the image that draws it the
+    other keeps (``grid_features``: vanished ~0, re-anti-aliased most)."""
+    ev = f.evidence or {}
+    out: dict[str, float] = {}
+    rl, cl = ev.get("ref_grid_lines"), ev.get("cand_grid_lines")
+    if isinstance(rl, list) and isinstance(cl, list):
+        r, c = float(sum(rl)), float(sum(cl))
+        out["grid_ref_lines"], out["grid_cand_lines"] = r, c
+        out["grid_lines_logratio"] = math.log((c + 1.0) / (r + 1.0))
+    rp, cp = ev.get("ref_grid_pattern"), ev.get("cand_grid_pattern")
+    if isinstance(rp, list) and isinstance(cp, list) and len(rp) >= 2 and len(cp) >= 2:
+        out["grid_pattern_share_gap"] = float(cp[0]) - float(rp[0])
+        out["grid_pattern_pieces_logratio"] = math.log((float(cp[1]) + 0.2) / (float(rp[1]) + 0.2))
+    if not out or f.bbox is None:
+        return out
+    x0, y0, x1, y1 = (int(round(v)) for v in f.bbox)
+    ga = _grey(ctx.al.ref[max(0, y0 + 3):max(0, y1 - 2), max(0, x0 + 3):max(0, x1 - 2)])
+    gb = _grey(ctx.al.cand[max(0, y0 + 3):max(0, y1 - 2), max(0, x0 + 3):max(0, x1 - 2)])
+    if ga.shape != gb.shape or ga.size == 0:
+        return out
+    # the grid of the image that draws more lines: the reference when lines went missing, else the candidate
+    cand_draws = out.get("grid_lines_logratio", 0.0) > 0
+    lines, other = (gb, ga) if cand_draws else (ga, gb)
+    h, v = grid_line_kept(lines, other), grid_line_kept(lines.T, other.T)
+    best = h if h[1] >= v[1] else v  # the direction with more grid line rows
+    out["grid_ink_kept"] = best[0]
+    out["grid_line_rows"] = h[1] + v[1]
+    gap_ref, gap_cand = (best[3], best[2]) if cand_draws else (best[2], best[3])
+    out["grid_gap_ref"], out["grid_gap_cand"] = gap_ref, gap_cand
+    if not (math.isnan(gap_ref) or math.isnan(gap_cand)):
+        out["grid_gap_logratio"] = math.log((gap_cand + 0.02) / (gap_ref + 0.02))
+    # the same measure the other way round: lines the other image draws that this one lacks
+    back = grid_line_kept(other, lines) if h[1] >= v[1] else grid_line_kept(other.T, lines.T)
+    out["grid_ink_kept_reverse"] = back[0]
+    return out
+
+
 def proposal_features(ctx: Context, f: Finding, pair: dict[str, float]) -> dict[str, float]:
     """What one proposal says (category, template words, severity, evidence) and what the pixels under it show."""
     H, W = ctx.diff.shape
@@ -312,6 +395,7 @@ def proposal_features(ctx: Context, f: Finding, pair: dict[str, float]) -> dict[
         v = ev.get(key)
         out[f"ev_{key}"] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else _nan()
     out["ev_numeric_keys"] = float(sum(1 for v in ev.values() if isinstance(v, (int, float))))
+    out.update(grid_features(ctx, f))
     # text pairs: similarity, and equality once OCR look-alikes are merged
     exp, fnd = ev.get("expected"), ev.get("found")
     if isinstance(exp, str) or isinstance(fnd, str):
