@@ -8,12 +8,14 @@ pairs. Results are cached per pair in ``--cache`` (JSONL, resumable).
 
     .venv/bin/python benchmarks/verifier_gallery.py --workers 2            # all 1051 pairs
     .venv/bin/python benchmarks/verifier_gallery.py --stride 3             # every third base figure
+    .venv/bin/python benchmarks/verifier_gallery.py --stride 2 --offset 1  # the odd bases (failure analysis only)
 
 Metrics (positive = equivalent, score = reward): AUROC over all pairs and over hard equivalents (pdf, svg)
 against all perturbations, for the critic's own reward (``Verdict.reward``: the ordered formula over the kept
 errors plus the verifier's pair term) and for the errors alone under Visual-ERM's released ``1 - S/50``
 (``auroc_errors_only``, what earlier rounds reported); share of equivalents with no error (all routes and per route); recall (a
-perturbed pair gets an error of the gold category); category-count precision; severity Pearson.
+perturbed pair gets an error of the gold category), also per perturbation kind (``recall_per_kind``, printed
+as a table on stderr); category-count precision; severity Pearson.
 """
 
 from __future__ import annotations
@@ -126,6 +128,12 @@ def metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
                                          for rt in sorted({r["route"] for r in eq})}
             m["recall"] = round(float(np.mean([any(c == g for c, _ in r[name] for g, _ in r["gold"])
                                                for r in pert])), 3) if pert else None
+            kinds = sorted({str(r.get("kind")) for r in pert})
+            m["recall_per_kind"] = {k: {"n": len(rs := [r for r in pert if str(r.get("kind")) == k]),
+                                        "recall": round(float(np.mean([any(c == g for c, _ in r[name]
+                                                                           for g, _ in r["gold"]) for r in rs])), 3),
+                                        "flagged": round(float(np.mean([bool(r[name]) for r in rs])), 3)}
+                                    for k in kinds}
             m["flagged"] = round(float(np.mean([bool(r[name]) for r in pert])), 3) if pert else None
             right = kept = 0
             for r in pert:
@@ -152,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--stride", type=int, default=1, help="use every N-th base figure")
+    ap.add_argument("--offset", type=int, default=0,
+                    help="start the stride at this base (--stride 2 --offset 1: the odd bases, for failure "
+                         "analysis only; the reported figures are offset 0)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/erm-verifier-gallery.jsonl"))
     ap.add_argument("--fresh", action="store_true", help="ignore the cache")
@@ -161,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [json.loads(line) for line in (args.data / "pairs.jsonl").read_text().splitlines() if line.strip()]
     bases = sorted({r["gt_img_path"] for r in rows})
-    keep = set(bases[:: max(1, args.stride)])
+    keep = set(bases[args.offset:: max(1, args.stride)])
     rows = [r for r in rows if r["gt_img_path"] in keep]
     if args.fresh and args.cache.exists():
         args.cache.unlink()
@@ -184,8 +195,21 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             view = verdict_view(vm, {**r["rows"], "task": "chart"})
             r["with"], r["reward_with"] = view[4], view_reward(view)
-    print(json.dumps(metrics(results), indent=2))
+    out = metrics(results)
+    print(json.dumps(out, indent=2))
+    print(kind_table(out), file=sys.stderr)
     return 0
+
+
+def kind_table(m: dict[str, Any]) -> str:
+    """Recall of the gold category (and share flagged at all) per perturbation kind, with and without the
+    verifier."""
+    w, wo = m["with"].get("recall_per_kind", {}), m["without"].get("recall_per_kind", {})
+    lines = [f"{'perturbation kind':<20} {'n':>4} {'recall':>7} {'flagged':>8} {'recall w/o verifier':>20}"]
+    for k in sorted(w, key=lambda k: (w[k]["recall"], k)):
+        lines.append(f"{k:<20} {w[k]['n']:>4} {w[k]['recall']:>7.3f} {w[k]['flagged']:>8.3f} "
+                     f"{wo.get(k, {}).get('recall', float('nan')):>20.3f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
