@@ -188,3 +188,22 @@ def test_backend_over_a_model_in_memory() -> None:
     req = [ask(chart(90), "Describe.")]
     assert live.spec == "live:test" and live.model is not shared.model
     assert live.generate(req, Sampling(max_tokens=6))[0].text == shared.generate(req, Sampling(max_tokens=6))[0].text
+
+
+def test_server_defaults_send_only_max_tokens_and_use_the_models_generation_config() -> None:
+    """``Sampling.server_defaults`` (the released VC-RewardBench request: ``max_tokens`` only): hf passes
+    ``max_new_tokens`` alone, so the model's generation_config decides the decoding (greedy for the tiny
+    model), whatever the other Sampling fields say, as a server does with such a request."""
+    from erm_cli.models.hf import _generate_kwargs
+
+    loose = Sampling(max_tokens=6, temperature=2.0, top_p=0.5, top_k=3, presence_penalty=1.5,
+                     repetition_penalty=1.3, seed=7, server_defaults=True)
+    assert _generate_kwargs(loose) == {"max_new_tokens": 6}
+    backend = load_model("tiny:qwen3-vl")
+    assert not backend.model.generation_config.do_sample
+    req = [ask(chart(80), "Compare.")]
+    greedy = backend.generate(req, Sampling(max_tokens=6))[0].text
+    assert backend.generate(req, loose)[0].text == greedy
+    # the same fields without server_defaults are applied: this seed samples away from the greedy answer
+    sampled = backend.generate(req, Sampling(max_tokens=6, temperature=2.0, top_p=0.5, top_k=3, seed=7))[0]
+    assert sampled.error is None and sampled.text != greedy

@@ -59,3 +59,27 @@ def test_sampling_maps_onto_vllm_params() -> None:  # pragma: no cover - GPU mac
     p = sampling_params(Sampling(max_tokens=99, temperature=0.7, top_p=0.8, top_k=20, presence_penalty=1.5,
                                  repetition_penalty=1.0, seed=5))
     assert (p.max_tokens, p.temperature, p.top_p, p.top_k, p.presence_penalty, p.seed) == (99, 0.7, 0.8, 20, 1.5, 5)
+
+
+def test_server_defaults_map_onto_the_models_own_sampling_defaults() -> None:
+    """vLLM itself cannot run on CPU; its parameter mapping can: ``server_defaults`` keeps the model's default
+    sampling parameters (``LLM.get_default_sampling_params()``, what ``vllm serve`` uses when a request sets
+    none) and sets ``max_tokens`` only; otherwise every Sampling field is mapped."""
+    from types import SimpleNamespace
+
+    from erm_cli.models.vllm import model_sampling_defaults, sampling_kwargs
+
+    # the attributes of a vllm.SamplingParams built from a Qwen3-VL generation_config.json
+    params = SimpleNamespace(temperature=0.7, top_p=0.8, top_k=20, min_p=0.0, repetition_penalty=1.0,
+                             presence_penalty=0.0, frequency_penalty=0.0, max_tokens=16, seed=None)
+    llm = SimpleNamespace(get_default_sampling_params=lambda: params)
+    defaults = model_sampling_defaults(llm)
+    assert defaults == {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "min_p": 0.0, "repetition_penalty": 1.0,
+                        "presence_penalty": 0.0, "frequency_penalty": 0.0}
+    only_max = Sampling(max_tokens=8192, temperature=0.0, top_k=5, seed=3, server_defaults=True)
+    assert sampling_kwargs(only_max, defaults) == {**defaults, "n": 1, "max_tokens": 8192}
+    assert sampling_kwargs(only_max) == {"n": 1, "max_tokens": 8192}
+    assert sampling_kwargs(Sampling(max_tokens=99, temperature=0.7, top_p=0.8, top_k=20, presence_penalty=1.5,
+                                    repetition_penalty=1.0, seed=5), defaults) == {
+        "n": 1, "max_tokens": 99, "temperature": 0.7, "top_p": 0.8, "top_k": 20, "presence_penalty": 1.5,
+        "repetition_penalty": 1.0, "seed": 5}

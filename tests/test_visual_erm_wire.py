@@ -153,11 +153,12 @@ def test_bench_protocol_request_equals_the_released_bench_request(task: str, tmp
     prompts = extract_visual_erm_prompts(RELEASE, bench=True)
     prompt_file = tmp_path / "bench-prompts.json"
     prompt_file.write_text(json.dumps(prompts))
-    gt = _image(tmp_path / "gt.png", (1500, 900), "#1f77b4")
-    pred = _image(tmp_path / "pred.png", (2100, 700), "#ff7f0e")
+    gt = _image(tmp_path / "gt.jpg", (1500, 900), "#1f77b4")  # a JPEG and a PNG: each file goes as it is
+    pred = tmp_path / "pred.png"  # not PIL's default PNG encoding: re-encoded bytes would differ
+    Image.open(_image(tmp_path / "p.png", (2100, 700), "#ff7f0e")).save(pred, compress_level=1)
     with recording_server() as (url, bodies):
         judge = VLMJudge(f"openai:{url}#visual-erm", prompt_file=prompt_file, request_layout="visual-erm-bench")
-        verdict = judge.judge(Image.open(gt), Image.open(pred), task)
+        verdict = judge.judge(Image.open(gt), pred, task)  # an image opened from its file, and a path
     assert verdict.parsed and len(bodies) == 1
     sent = bodies[0]
     expected = released_bench_request("visual-erm", prompts["system"], prompts[task], gt, pred)
@@ -166,10 +167,8 @@ def test_bench_protocol_request_equals_the_released_bench_request(task: str, tmp
     assert sent["messages"][0] == expected["messages"][0]
     sent_parts, expected_parts = sent["messages"][1]["content"], expected["messages"][1]["content"]
     assert sent_parts[0] == expected_parts[0]  # the text first, byte for byte (with its <image> prefix)
-    for got, want in zip(sent_parts[1:], expected_parts[1:], strict=True):
-        assert got["type"] == "image_url" and got["image_url"]["detail"] == "high"
-        # unresized and lossless: the file's pixels (erm labels its PNG image/png where the script says jpeg)
-        assert _pixels(_image_bytes(got)) == _pixels(_image_bytes(want))
+    # each file's own bytes, unresized and not re-encoded, labelled image/jpeg whatever they hold, detail high
+    assert sent_parts[1:] == expected_parts[1:]
 
 
 def test_bench_protocol_drops_out_of_taxonomy_categories(tmp_path: Path) -> None:
@@ -213,3 +212,131 @@ def test_llm_matcher_request_and_type_check(protocol: str) -> None:
     else:
         assert sent["temperature"] == 0.0 and sent["max_tokens"] == 2048
     assert [p["type"] for p in sent["messages"][1]["content"]] == ["text"]
+
+
+# -- the released matcher prompt, read from the release layout at run time -------------------------------------
+def _released_builder():
+    """The fixture's own ``build_llm_prompt`` (same shape as the release's; placeholder text), run as is."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("release_evaluation", RELEASE / "evaluation" / "evaluation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("task", ["chart", "table"])
+def test_matcher_prompt_is_read_from_the_release_layout(task: str) -> None:
+    """Under --protocol visual-erm with a release checkout the matcher sends, byte for byte, the prompt the
+    release's ``build_llm_prompt`` builds for the same errors (its f-string filled with the task, the allowed
+    types and its rows: id, type, description, severity), and parses the answer as ``parse_llm_output`` does."""
+    from erm_cli.bench.matching import LLMMatcher, MatchRequest
+    from erm_cli.judges.verdict import ErrorItem
+
+    release = _released_builder()
+    gold = [ErrorItem("data_error" if task == "chart" else "numeric_error", 2, "bars", "bar 3 too tall — 高"),
+            ErrorItem("text_error", 1, "", "title typo")]
+    pred = [ErrorItem("text_error", 3, "title", "typo in the title"), ErrorItem("text_error", 2, "x", 'say "hi"')]
+    req = MatchRequest(id="a", task=task, gold=gold, pred=pred)
+    # the answer in a fence with chatter after it: the released parser reads the first { to the last }
+    answer = 'Sure.\n```json\n{"matches": [{"pred_id": 0, "gt_id": 1, "match_level": "partial"}]}\n```\nDone.'
+    with recording_server(answer) as (url, bodies):
+        matcher = LLMMatcher(f"openai:{url}#gpt-5-mini", protocol="visual-erm", release_dir=RELEASE)
+        [outcome] = matcher.match([req])
+    expected = release.build_llm_prompt(
+        task, release.CATEGORY_ERROR_TYPES[task],
+        [{"category": e.category, "severity": e.severity, "location": e.location, "description": e.description}
+         for e in pred],
+        [{"type": e.category, "severity": e.severity, "description": e.description} for e in gold])
+    sent = bodies[0]["messages"][1]["content"][0]["text"]
+    assert sent == expected and sent.startswith("MATCHER PLACEHOLDER") and '"gt_id": 0' in sent
+    assert matcher.prompt_source == {"prompt": "visual-erm", "source": "evaluation.py:build_llm_prompt",
+                                     "sha": matcher.template.digest}
+    assert [(p.pred, p.gold, p.level) for p in outcome.match.pairs] == [(0, 1, "partial")]
+    assert release.parse_llm_output(answer) == {"matches": [{"pred_id": 0, "gt_id": 1, "match_level": "partial"}]}
+
+
+def test_matcher_falls_back_to_erms_prompt_with_a_note(tmp_path: Path) -> None:
+    from erm_cli.bench.matching import LLMMatcher, MatchRequest, build_match_prompt
+    from erm_cli.judges.verdict import ErrorItem
+
+    req = MatchRequest(id="a", task="svg", gold=[ErrorItem("shape_error", 2, "", "wheel missing")],
+                       pred=[ErrorItem("shape_error", 2, "", "no wheel")])
+    unfillable = tmp_path / "odd" / "evaluation"
+    unfillable.mkdir(parents=True)
+    (unfillable / "evaluation.py").write_text('def build_llm_prompt(category, a, p, g):\n'
+                                              '    return f"{category.upper()} {p} {g}"\n')
+    for release_dir, reason in ((None, "no release checkout given"), (tmp_path, "no evaluation/evaluation.py"),
+                                (tmp_path / "odd", "an expression erm cannot fill")):
+        with recording_server('{"matches": []}') as (url, bodies):
+            matcher = LLMMatcher(f"openai:{url}#m", protocol="visual-erm", release_dir=release_dir)
+            matcher.match([req])
+        assert bodies[0]["messages"][1]["content"][0]["text"] == build_match_prompt(req)
+        assert matcher.prompt_source["prompt"] == "erm" and reason in matcher.prompt_source["note"]
+    with pytest.raises(ValueError, match="not JSON"):  # the released parser repairs nothing
+        from erm_cli.bench.matching import parse_match_answer_released
+
+        parse_match_answer_released("{'matches': []}")
+
+
+def test_bench_run_sends_files_as_they_are_and_records_the_matcher_prompt(tmp_path: Path) -> None:
+    """``erm bench judge --protocol visual-erm --matcher ... --release-dir``, through the library call the
+    command makes: each image file's bytes on the wire (an RGBA PNG too, which erm flattens to judge it),
+    the released matcher prompt, and which matcher prompt was used in metrics.json and the report."""
+    from erm_cli.bench.judge_bench import JudgeBenchConfig, run_judge_bench
+
+    prompt_file = tmp_path / "bench-prompts.json"
+    prompt_file.write_text(json.dumps(extract_visual_erm_prompts(RELEASE, bench=True)))
+    _image(tmp_path / "gt.jpg", (400, 300), "#1f77b4")
+    rgba = Image.new("RGBA", (400, 300), (0, 0, 0, 0))
+    ImageDraw.Draw(rgba).rectangle((50, 50, 200, 150), fill=(255, 127, 14, 255))
+    rgba.save(tmp_path / "pred.png")
+    gold = [{"type": "data_error", "severity": 2, "description": "bar 3 too tall"}]
+    (tmp_path / "data.jsonl").write_text(json.dumps({"id": "a", "category": "chart", "gt_img_path": "gt.jpg",
+                                                     "pred_img_path": "pred.png", "human_errors": gold}) + "\n")
+    answer = json.dumps({"errors": [{"category": "data_error", "severity": 2, "description": "bar 3 is too tall"}],
+                         "matches": [{"pred_id": 0, "gt_id": 0, "match_level": "yes"}]})
+    notes: list[str] = []
+    for release_dir in (RELEASE, None):
+        with recording_server(answer) as (url, bodies):
+            cfg = JudgeBenchConfig(data=tmp_path / "data.jsonl", out_dir=tmp_path / f"run-{release_dir is None}",
+                                   judge="vlm", model=f"openai:{url}#visual-erm", baselines=(),
+                                   judge_options={"prompt_file": str(prompt_file), "request_layout": "visual-erm-bench"},
+                                   matcher_model=f"openai:{url}#gpt-5-mini", release_dir=release_dir, workers=1)
+            metrics = run_judge_bench(cfg, notify=notes.append)
+        judged, matched = bodies
+        images = judged["messages"][1]["content"][1:]
+        assert [p["image_url"]["url"] for p in images] == [
+            "data:image/jpeg;base64," + base64.b64encode((tmp_path / name).read_bytes()).decode()
+            for name in ("gt.jpg", "pred.png")]
+        [(label, doc)] = metrics["judges"].items()
+        entry = doc["vcbench"]["llm-visual-erm:" + cfg.matcher_model]
+        report = (cfg.out_dir / "report.md").read_text()
+        if release_dir is not None:
+            release = _released_builder()
+            assert matched["messages"][1]["content"][0]["text"] == release.build_llm_prompt(
+                "chart", release.CATEGORY_ERROR_TYPES["chart"], json.loads(answer)["errors"], gold)
+            assert entry["prompt"]["prompt"] == "visual-erm" and not notes
+            assert "Matcher prompt: the released one (evaluation.py:build_llm_prompt" in report
+        else:
+            assert entry["prompt"]["prompt"] == "erm" and len(notes) == 1 and "--release-dir" in notes[0]
+            assert "Matcher prompt: erm's. erm's English matcher prompt: no release checkout" in report
+        assert entry["metrics"]["overall"]["tp_hard"] == 1
+
+
+def test_released_judge_answers_are_read_as_the_release_reads_them(tmp_path: Path) -> None:
+    """Two JSON objects in one answer: the released judge's verdict comes from the first (the chart/SVG reward's
+    ``extract_json_object``); any other judge's from the last (erm's reader), unless asked otherwise."""
+    first = {"errors": [{"category": "data_error", "severity": 3, "description": "first"}]}
+    last = {"errors": [{"category": "text_error", "severity": 1, "description": "last"}]}
+    answer = json.dumps(first) + "\n" + json.dumps(last)
+    gt = _image(tmp_path / "gt.png", (300, 200), "#1f77b4")
+    seen = {}
+    for name, options in (("visual-erm", {}), ("other-judge", {}), ("visual-erm", {"answer_reader": "erm"}),
+                          ("other-judge", {"answer_reader": "visual-erm"})):
+        with recording_server(answer) as (url, _):
+            judge = VLMJudge(f"openai:{url}#{name}", **options)
+            verdict = judge.judge(Image.open(gt), Image.open(gt), "svg")
+        seen[(name, options.get("answer_reader"))] = [e.description for e in verdict.errors]
+    assert seen == {("visual-erm", None): ["first"], ("other-judge", None): ["last"],
+                    ("visual-erm", "erm"): ["last"], ("other-judge", "visual-erm"): ["first"]}

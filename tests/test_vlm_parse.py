@@ -103,3 +103,103 @@ def test_wrapped_well_formed_answers_parse_identically(seed: int) -> None:
 ])
 def test_repair_json(broken: str, fixed: object) -> None:
     assert json.loads(repair_json(broken)) == fixed
+
+
+# -- the released code's readers (--profile / --protocol visual-erm) ---------------------------------------------
+# Replays of the released parsers (InternLM/Visual-ERM@c3855aa), for comparison with erm's implementation:
+# rl_scripts/reward_func/omnirender_rm_v3.py (chart/SVG reward) and table_parse_rm_v2.py / evaluation/api_judge.py.
+def _replay_reward_parser(resp: str):
+    import re
+
+    raw = re.sub(r"<think>.*?</think>", "", resp.strip(), flags=re.DOTALL).strip()
+    if raw.startswith("```"):
+        raw = re.sub(r"^```[a-zA-Z0-9_+-]*\s*\n?", "", raw, count=1)
+        raw = re.sub(r"\n?\s*```$", "", raw).strip()
+    try:
+        parsed = json.loads(raw)
+        if isinstance(parsed, dict):
+            return parsed
+    except Exception:  # noqa: BLE001 - as released
+        pass
+    start = raw.find("{")  # extract_json_object: the first object by brace depth
+    if start == -1:
+        return None
+    depth = 0
+    for i in range(start, len(raw)):
+        depth += {"{": 1, "}": -1}.get(raw[i], 0)
+        if raw[i] == "}" and depth == 0:
+            try:
+                return json.loads(raw[start:i + 1])
+            except Exception:  # noqa: BLE001
+                return None
+    return None
+
+
+def _replay_span_parser(resp: str):
+    import re
+
+    raw = resp.strip()
+    if raw.startswith("```"):
+        raw = re.sub(r"^```[a-zA-Z0-9_+-]*\s*", "", raw)
+        raw = re.sub(r"\s*```$", "", raw).strip()
+    try:
+        return json.loads(raw)
+    except Exception:  # noqa: BLE001
+        m = re.search(r"\{.*\}", raw, re.S)
+        if not m:
+            return None
+        try:
+            return json.loads(m.group(0))
+        except Exception:  # noqa: BLE001
+            return None
+
+
+A = {"category": "data_error", "severity": 2, "description": "first"}
+B = {"category": "text_error", "severity": 1, "description": "second"}
+TWO_OBJECTS = json.dumps({"errors": [A]}) + "\nOn reflection:\n" + json.dumps({"errors": [B, B]})
+READER_CASES = [
+    TWO_OBJECTS,
+    "```json\n" + json.dumps({"errors": [A]}) + "\n```",
+    '<think>{"errors": []} a draft</think>\n```json\n' + json.dumps({"errors": [A]}) + "\n```",
+    "{'errors': [{'category': 'data_error', 'severity': 2}]}",
+    json.dumps([{"errors": [A]}]),
+    'Answer: {"errors": [{"description": "a } in text", "severity": 3, "category": "text_error"}]} end',
+]
+
+
+@pytest.mark.parametrize("text", READER_CASES + [p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt"))])
+def test_release_readers_read_what_the_released_parsers_read(text: str) -> None:
+    from erm_cli.judges.vlm_output import release_answer_object
+
+    assert release_answer_object(text, "visual-erm-first") == _replay_reward_parser(text)
+    assert release_answer_object(text, "visual-erm-table") == _replay_span_parser(text)
+    assert release_answer_object(text, "visual-erm-bench") == _replay_span_parser(text)
+
+
+def test_first_or_last_object_of_a_malformed_answer() -> None:
+    """erm's reader takes the last answer object; the released chart/SVG reward the first; the released
+    table reward and bench script read the whole first-{ to last-} span, which two objects make unreadable."""
+    def categories(reader: str, task: str = "chart") -> list[str] | None:
+        v = parse_judge_output(TWO_OBJECTS, task, reader=reader)
+        return [e.category for e in v.errors] if v.parsed else None
+
+    assert categories("erm") == ["text_error", "text_error"]
+    assert categories("visual-erm-first") == ["data_error"]
+    assert categories("visual-erm-table", "table") is None and categories("visual-erm-bench") is None
+    # no repair in the released readers; erm repairs
+    single_quoted = "{'errors': [{'category': 'data_error', 'severity': 2}]}"
+    assert parse_judge_output(single_quoted, "chart").parsed
+    assert not parse_judge_output(single_quoted, "chart", reader="visual-erm-first").parsed
+    # a missing "errors" list: no errors for the chart/SVG reward and the bench, the fallback for tables
+    counts_only = '{"layout_error_count": 0, "text_error_count": 0}'
+    assert parse_judge_output(counts_only, "chart", reader="visual-erm-first").errors == []
+    assert parse_judge_output(counts_only, "chart", reader="visual-erm-bench").parsed
+    table = parse_judge_output(counts_only, "table", reader="visual-erm-table")
+    assert not table.parsed and table.severity_total == SEVERITY_UNPARSED
+    # an error without a severity adds 0 to the released reward sums: left out there, kept for matching
+    no_severity = json.dumps({"errors": [{"category": "data_error", "description": "x"}, B]})
+    reward = parse_judge_output(no_severity, "chart", reader="visual-erm-first")
+    assert [e.category for e in reward.errors] == ["text_error"] and reward.info["without_severity"] == 1
+    assert len(parse_judge_output(no_severity, "chart", reader="visual-erm-bench").errors) == 2
+    with pytest.raises(ValueError, match="reader must be one of"):
+        parse_judge_output("{}", "chart", reader="first")

@@ -226,8 +226,13 @@ def judge_row(judge: Any, label: str, it: JudgeItem) -> dict[str, Any]:
     try:
         if it.error is not None:
             raise InputError(it.error)
+        reference: Any = it.reference
+        if _sends_files(judge):
+            from ..imageio import load_image
+
+            reference = _with_source(load_image(it.reference, what="reference"), it.reference)
         v = score_candidate(
-            it.reference, it.candidate, task=it.task, judge=judge, candidate_is_code=it.candidate_is_code,
+            reference, it.candidate, task=it.task, judge=judge, candidate_is_code=it.candidate_is_code,
             render_options=it.render_options,
         )
         row["verdict"] = v.to_dict()
@@ -270,6 +275,20 @@ class JudgeTask:
         return {"id": it.id, "task": it.task, "judge": self.label, "error": reason}
 
 
+def _sends_files(judge: Any) -> bool:
+    """Under ``--protocol visual-erm`` the judge sends each image file's own bytes (api_judge.py)."""
+    return getattr(judge, "request_layout", None) == "visual-erm-bench"
+
+
+def _with_source(img: Any, path: Any) -> Any:
+    """``img`` remembering the file it came from (:func:`erm_cli.judges.vlm.bench_image` sends its bytes)."""
+    from ..judges.vlm import SOURCE_FILE_KEY
+
+    if isinstance(path, (str, Path)):
+        img.info[SOURCE_FILE_KEY] = str(path)
+    return img
+
+
 #: Pairs per batched call of a model judge (``judge_many``).
 BATCH_SIZE = 8
 
@@ -289,6 +308,8 @@ def _judge_image_batch(judge: Any, label: str, batch: Sequence[JudgeItem]) -> li
         try:
             ref = load_image(it.reference, what="reference")
             cand = load_image(it.candidate, what="candidate")
+            if _sends_files(judge):
+                ref, cand = _with_source(ref, it.reference), _with_source(cand, it.candidate)
         except Exception as exc:  # noqa: BLE001
             row["error"] = _one_line(exc)
             continue
@@ -552,6 +573,7 @@ class JudgeBenchConfig:
     limit: int | None = None
     allowed_root: tuple[Path, ...] = ()  # folders paths in the data may point into, besides its own
     timeout: float | None = None  # seconds per code candidate's render (None: the renderer's default)
+    release_dir: Path | None = None  # a release checkout: --protocol visual-erm's LLM matcher reads its prompt
 
 
 def _safe(label: str) -> str:
@@ -597,10 +619,12 @@ def _made_by(judge: Any, cfg: JudgeBenchConfig) -> dict[str, str]:
     return versions
 
 
-def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, executor: Any = None) -> dict[str, Any]:
+def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, executor: Any = None,
+                    notify: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The whole ``erm bench judge`` run; returns the metrics document (also written to metrics.json).
     ``executor`` (``--ray``): the judge's items run on its workers, each building the judge once; the
-    baselines, pairwise rewards and matching stay here."""
+    baselines, pairwise rewards and matching stay here. ``notify`` gets one-line notes for the user (e.g.
+    that the LLM matcher falls back to erm's prompt)."""
     from functools import partial
 
     from ..judges import get_judge
@@ -650,8 +674,11 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
     matchers: list[OfflineMatcher | LLMMatcher] = [OfflineMatcher()]
     if cfg.matcher_model:
         layout = cfg.judge_options.get("request_layout")
-        matchers.append(LLMMatcher(cfg.matcher_model,
-                                   protocol="visual-erm" if layout == "visual-erm-bench" else "erm"))
+        llm = LLMMatcher(cfg.matcher_model, protocol="visual-erm" if layout == "visual-erm-bench" else "erm",
+                         release_dir=cfg.release_dir)
+        if llm.prompt_note and notify is not None:
+            notify(llm.prompt_note)
+        matchers.append(llm)
 
     judges_doc: dict[str, Any] = {}
     points: dict[str, list[dict[str, Any]]] = {}
@@ -709,6 +736,8 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
                     "failed": len(mfail),
                     "failures": mfail[:50],
                 }
+                if isinstance(m, LLMMatcher):  # which matcher prompt produced these numbers
+                    doc["vcbench"][m.label]["prompt"] = m.prompt_source
         judges_doc[lab] = doc
         points[lab] = points_of(items, rows, itemised)
 

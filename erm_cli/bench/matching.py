@@ -24,8 +24,11 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+from ..errors import InputError
+from ..judges.prompts import PromptTemplate, extract_visual_erm_matcher
 from ..judges.verdict import TAXONOMY, ErrorItem
 from .judge_metrics import ItemMatch, Pair
 
@@ -339,10 +342,40 @@ def clean_pairs(obj: dict[str, Any], n_pred: int, n_gold: int) -> list[Pair]:
     return pairs
 
 
-#: ``erm``: erm's request (its system message, greedy, 2048 tokens); ``visual-erm``: the request layout of the
-#: released ``evaluation/evaluation.py`` (system "You are a helpful assistant.", ``max_tokens`` 8192 and no
-#: other sampling key). Either way the prompt is erm's, and pairs are cleaned as the release does: the type
-#: check is off (a pair across types counts), ids in range, yes/partial only, first pair wins.
+def release_rows(errors: Sequence[ErrorItem], key: str) -> list[dict[str, Any]]:
+    """The rows the released ``build_llm_prompt`` lists for each error (its ``normalize_err``): the id, the
+    type as written, the description and the severity; no location."""
+    return [{key: i, "type": e.category or "unknown", "description": e.description, "severity": e.severity}
+            for i, e in enumerate(errors)]
+
+
+def parse_match_answer_released(text: str) -> dict[str, Any]:
+    """The released ``parse_llm_output``: an outer fence's backticks dropped, the span from the first ``{``
+    to the last ``}``, ``json.loads`` without repair; raises ValueError when that is not a JSON object."""
+    raw = (text or "").strip()
+    if raw.startswith("```"):
+        raw = raw.strip("`")
+        idx = raw.find("{")
+        if idx >= 0:
+            raw = raw[idx:]
+    first, last = raw.find("{"), raw.rfind("}")
+    if first >= 0 and last > first:
+        raw = raw[first:last + 1]
+    try:
+        obj = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"not JSON (the released parser: {exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"the answer is a JSON {type(obj).__name__}, not an object")
+    return obj
+
+
+#: ``erm``: erm's request (its system message, greedy, 2048 tokens) and prompt. ``visual-erm``: the released
+#: ``evaluation/evaluation.py``: system "You are a helpful assistant.", ``max_tokens`` 8192 and no other
+#: sampling key, its answer parser (no repair), and its prompt (Chinese), read at run time from a release
+#: checkout given as ``release_dir`` (erm ships none of its text); without a readable checkout, erm's prompt,
+#: with the reason in :attr:`LLMMatcher.prompt_note`. Either way pairs are cleaned as the release does: the
+#: type check is off (a pair across types counts), ids in range, yes/partial only, first pair wins.
 MATCH_PROTOCOLS = ("erm", "visual-erm")
 RELEASE_MATCH_SYSTEM = "You are a helpful assistant."
 RELEASE_MATCH_MAX_TOKENS = 8192
@@ -352,7 +385,7 @@ class LLMMatcher:
     """Error matching by a language model loaded through :func:`erm_cli.models.load_model`."""
 
     def __init__(self, spec: str, batch_size: int = 8, max_tokens: int = 2048, backend: Any = None,
-                 protocol: str = "erm") -> None:
+                 protocol: str = "erm", release_dir: str | Path | None = None) -> None:
         if protocol not in MATCH_PROTOCOLS:
             raise ValueError(f"matcher protocol must be one of {', '.join(MATCH_PROTOCOLS)}, not {protocol!r}")
         self.spec = spec
@@ -361,11 +394,39 @@ class LLMMatcher:
         self.batch_size = max(1, batch_size)
         self.max_tokens = max_tokens
         self._backend = backend
+        self.template: PromptTemplate | None = None
+        self.prompt_note: str | None = None
+        if protocol == "visual-erm":
+            if release_dir is None:
+                self.prompt_note = ("erm's English matcher prompt: no release checkout given (--release-dir) to "
+                                    "read the released one from")
+            else:
+                try:
+                    self.template = extract_visual_erm_matcher(release_dir)
+                except InputError as exc:
+                    self.prompt_note = f"erm's English matcher prompt: {exc}"
+
+    @property
+    def prompt_source(self) -> dict[str, Any]:
+        """Which prompt the matcher sends (recorded in metrics.json and the report)."""
+        if self.template is not None:
+            return {"prompt": "visual-erm", "source": self.template.source, "sha": self.template.digest}
+        out: dict[str, Any] = {"prompt": "erm"}
+        if self.prompt_note:
+            out["note"] = self.prompt_note
+        return out
+
+    def prompt(self, req: MatchRequest) -> str:
+        if self.template is None:
+            return build_match_prompt(req)
+        return self.template.render({"category": req.task, "allowed_types": list(TAXONOMY.get(req.task, ())),
+                                     "pred_list": release_rows(req.pred, "pred_id"),
+                                     "gt_list": release_rows(req.gold, "gt_id")})
 
     def _request(self, req: MatchRequest) -> list[dict[str, Any]]:
         system = RELEASE_MATCH_SYSTEM if self.protocol == "visual-erm" else "You are a strict, careful evaluator."
         return [{"role": "system", "content": system},
-                {"role": "user", "content": [{"type": "text", "text": build_match_prompt(req)}]}]
+                {"role": "user", "content": [{"type": "text", "text": self.prompt(req)}]}]
 
     def _sampling(self) -> Any:
         from ..models.base import Sampling
@@ -404,7 +465,8 @@ class LLMMatcher:
                     out[i] = MatchOutcome(None, error=f"model error: {comp.error}", raw=comp.text)
                 else:
                     try:
-                        obj = parse_match_answer(comp.text)
+                        obj = (parse_match_answer_released(comp.text) if self.protocol == "visual-erm"
+                               else parse_match_answer(comp.text))
                         pairs = clean_pairs(obj, len(r.pred), len(r.gold))
                         out[i] = MatchOutcome(
                             ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred, pairs=pairs),
@@ -419,8 +481,9 @@ class LLMMatcher:
         return [o for o in out if o is not None]
 
 
-def get_matcher(spec: str | None, protocol: str = "erm") -> OfflineMatcher | LLMMatcher:
+def get_matcher(spec: str | None, protocol: str = "erm",
+                release_dir: str | Path | None = None) -> OfflineMatcher | LLMMatcher:
     """``None``/``offline`` -> the offline matcher; anything else is a model spec for the LLM matcher."""
     if not spec or spec == "offline":
         return OfflineMatcher()
-    return LLMMatcher(spec, protocol=protocol)
+    return LLMMatcher(spec, protocol=protocol, release_dir=release_dir)

@@ -353,9 +353,14 @@ def write_judge_report(
     lines += ["## Per-task details", ""]
     for label, j in (metrics.get("judges") or {}).items():
         for matcher, m in (j.get("vcbench") or {}).items():
+            prompt = m.get("prompt") or {}
             lines += [
                 f"### {label} — matcher `{matcher}`",
                 "",
+                *([f"Matcher prompt: the released one ({prompt.get('source')}, sha {prompt.get('sha')})."
+                   if prompt.get("prompt") == "visual-erm" else
+                   "Matcher prompt: erm's." + (f" {prompt['note']}." if prompt.get("note") else ""), ""]
+                  if prompt else []),
                 "| task | type | gold | pred | TP hard | TP soft | FP | FN | F1_hard | F1_soft | Sc |",
                 "|---|---|---|---|---|---|---|---|---|---|---|",
             ]

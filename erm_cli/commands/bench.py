@@ -79,6 +79,11 @@ def judge(
         "erm", "--protocol", help="erm, or visual-erm: the request of the released VC-RewardBench script "
         "(system message, text then the two images, unresized; needs --judge vlm and --prompt-file)."
     ),
+    release_dir: Optional[Path] = typer.Option(
+        None, "--release-dir", metavar="DIR", file_okay=False, help="--protocol visual-erm: a local clone of "
+        "InternLM/Visual-ERM; the --matcher LLM gets the released matcher prompt read from it (else erm's, "
+        "with a note)."
+    ),
     quiet: bool = opt.quiet(),
     verbose: bool = opt.verbose(),
     ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Run the items on Ray "
@@ -108,6 +113,8 @@ def judge(
         raise InputError(f"--protocol must be erm or visual-erm, not {protocol!r}")
     if protocol == "visual-erm" and (judge_name != "vlm" or prompt_file is None):
         raise InputError("--protocol visual-erm needs --judge vlm and --prompt-file (the released bench prompts)")
+    if release_dir is not None and protocol != "visual-erm":
+        raise InputError("--release-dir goes with --protocol visual-erm")
     judge_options: dict = {"prompt_file": str(prompt_file)} if prompt_file is not None else {}
     if protocol == "visual-erm":
         judge_options["request_layout"] = "visual-erm-bench"
@@ -132,11 +139,13 @@ def judge(
         limit=limit,
         allowed_root=tuple(allowed_root),
         timeout=timeout,
+        release_dir=release_dir,
     )
     from ..distributed.ray_pool import optional_pool
 
     with optional_pool(ray_address, workers) as executor, progress() as bar:
-        metrics = run_judge_bench(cfg, progress=_progress_callback(bar), executor=executor)
+        metrics = run_judge_bench(cfg, progress=_progress_callback(bar), executor=executor,
+                                  notify=lambda note: err_console.print(f"note: {note}", markup=False))
     from ..view.build import write_bench_view
 
     viewer, diffs = write_bench_view(run_dir, data, metrics, allowed_root, limit, diff_image)

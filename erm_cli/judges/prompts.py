@@ -19,6 +19,7 @@ with the ``internlm/Visual-ERM`` weights; see docs/MODELS.md). Accepted forms:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -343,6 +344,124 @@ def extract_visual_erm_prompts(checkout: str | Path, bench: bool = False) -> dic
         raise InputError(f"no Visual-ERM judge prompts found under {root} (looked for "
                          + ", ".join(f"{name} in {rel}" for rel, _, name in wanted.values()) + ")")
     return found
+
+
+#: Where the released VC-RewardBench evaluation builds its LLM matcher's prompt: an f-string in this function.
+VISUAL_ERM_MATCHER_SOURCE = ("evaluation/evaluation.py", "build_llm_prompt")
+#: The names that f-string may format, each filled by :func:`erm_cli.bench.matching` with the value the
+#: released code computes (the task, its allowed types, the predicted and the gold error rows).
+MATCHER_FIELDS = ("category", "allowed_types", "pred_list", "gt_list")
+
+
+@dataclass(frozen=True)
+class TemplateField:
+    """One ``{...}`` of a released f-string: a name, optionally through ``json.dumps(name, **kwargs)``."""
+
+    name: str
+    json_kwargs: tuple[tuple[str, Any], ...] | None = None
+    conversion: int = -1  # ast.FormattedValue.conversion: -1 none, ord("s"), ord("r"), ord("a")
+
+    def render(self, value: Any) -> Any:
+        if self.json_kwargs is not None:
+            value = json.dumps(value, **dict(self.json_kwargs))
+        return {ord("r"): repr, ord("a"): ascii, ord("s"): str}.get(self.conversion, format)(value)
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A prompt the released code builds with an f-string, read from a checkout at run time (erm ships
+    none of its text): literal pieces and :class:`TemplateField` s, and whether the code ``.strip()`` s it."""
+
+    parts: tuple[str | TemplateField, ...]
+    strip: bool
+    source: str
+    digest: str
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.name for p in self.parts if isinstance(p, TemplateField)))
+
+    def render(self, values: dict[str, Any]) -> str:
+        text = "".join(p if isinstance(p, str) else p.render(values[p.name]) for p in self.parts)
+        return text.strip() if self.strip else text
+
+
+def _template_field(node: Any, allowed: tuple[str, ...]) -> TemplateField:
+    """A ``FormattedValue`` the renderer can fill: ``{name}`` or ``{json.dumps(name, k=literal, ...)}``."""
+    import ast
+
+    value = node.value
+    if node.format_spec is not None:
+        raise ValueError(f"a format spec in {{{ast.unparse(value)}}}")
+    if isinstance(value, ast.Name):
+        name, json_kwargs = value.id, None
+    elif (isinstance(value, ast.Call) and ast.unparse(value.func) == "json.dumps" and len(value.args) == 1
+          and isinstance(value.args[0], ast.Name) and all(k.arg for k in value.keywords)):
+        name = value.args[0].id
+        json_kwargs = tuple((k.arg, ast.literal_eval(k.value)) for k in value.keywords)
+    else:
+        raise ValueError(f"an expression erm cannot fill: {{{ast.unparse(value)}}}")
+    if name not in allowed:
+        raise ValueError(f"an unknown field {{{name}}}")
+    return TemplateField(name=name, json_kwargs=json_kwargs, conversion=node.conversion)
+
+
+def extract_fstring_template(path: Path, function: str, allowed: tuple[str, ...]) -> PromptTemplate:
+    """The f-string prompt that the last top-level ``def function(...)`` of ``path`` assigns and returns
+    (``prompt = f\"\"\"...\"\"\".strip()``; ``return prompt``). Raises ValueError with the reason."""
+    import ast
+    import hashlib
+
+    tree = _module(path)
+    funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function]
+    if not funcs:
+        raise ValueError(f"no function {function}() in {path.name}")
+    returned = {n.value.id for n in ast.walk(funcs[-1]) if isinstance(n, ast.Return) and isinstance(n.value, ast.Name)}
+    found: tuple[ast.JoinedStr, bool] | None = None
+    for node in funcs[-1].body:  # the function's own statements (not those of a nested helper)
+        value = None
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in returned for t in node.targets):
+            value = node.value
+        elif isinstance(node, ast.Return):
+            value = node.value
+        if isinstance(value, ast.JoinedStr):
+            found = (value, False)
+        elif (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "strip"
+              and not value.args and isinstance(value.func.value, ast.JoinedStr)):
+            found = (value.func.value, True)
+    if found is None:
+        raise ValueError(f"{function}() in {path.name} returns no f-string prompt")
+    joined, strip = found
+    parts: list[str | TemplateField] = []
+    for piece in joined.values:
+        if isinstance(piece, ast.Constant) and isinstance(piece.value, str):
+            parts.append(piece.value)
+        elif isinstance(piece, ast.FormattedValue):
+            parts.append(_template_field(piece, allowed))
+        else:
+            raise ValueError(f"an f-string piece erm cannot read: {ast.unparse(piece)}")
+    blob = json.dumps([p if isinstance(p, str) else [p.name, p.json_kwargs, p.conversion] for p in parts] + [strip])
+    return PromptTemplate(parts=tuple(parts), strip=strip, source=f"{path.name}:{function}",
+                          digest=hashlib.sha256(blob.encode()).hexdigest()[:12])
+
+
+def extract_visual_erm_matcher(checkout: str | Path) -> PromptTemplate:
+    """The released VC-RewardBench LLM matcher prompt (``build_llm_prompt`` in ``evaluation/evaluation.py``)
+    read from a local InternLM/Visual-ERM checkout, as a template erm fills with each item's errors.
+    Raises :class:`InputError` with the reason when the checkout does not hold it in a form erm can fill."""
+    root = Path(checkout).expanduser()
+    rel, function = VISUAL_ERM_MATCHER_SOURCE
+    path = root / rel
+    if not path.is_file():
+        raise InputError(f"no {rel} under {root} (a clone of InternLM/Visual-ERM)")
+    try:
+        template = extract_fstring_template(path, function, MATCHER_FIELDS)
+    except ValueError as exc:
+        raise InputError(f"{rel}: {exc}") from None
+    missing = [f for f in ("pred_list", "gt_list") if f not in template.fields]
+    if missing:
+        raise InputError(f"{rel}: {function}() does not format {', '.join(missing)}")
+    return template
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ from ..errors import InputError, ModelError
 from ..models.base import Backend, Completion, Request, Sampling
 from .prompts import judge_prompt, load_prompt_file
 from .verdict import TASKS, Verdict
-from .vlm_output import parse_judge_output, verdict_to_target_json
+from .vlm_output import parse_judge_output, release_reader, verdict_to_target_json
 
 #: Sampling of the released chart/SVG reward code and of its table reward code.
 RELEASED_SAMPLING: dict[str, Sampling] = {
@@ -82,6 +82,11 @@ IMAGE_STYLES = ("erm", "visual-erm", "original")
 #: Request layouts: the released reward code's ([system], user = image 1, image 2, text) or the released
 #: VC-RewardBench script's (``evaluation/api_judge.py``: user = text, image 1, image 2; images as they are).
 REQUEST_LAYOUTS = ("reward", "visual-erm-bench")
+#: How answers are read: erm's reader (the last answer object, repaired), or the released code's (the first
+#: object for the chart/SVG reward, the whole ``{...}`` span for the table reward and the bench script; see
+#: :data:`erm_cli.judges.vlm_output.READERS`). Default: the released reader for the released judge (as
+#: ``image_style``) and under the VC-RewardBench layout.
+ANSWER_READERS = ("erm", "visual-erm")
 
 
 def prepare_image(img: Image.Image, max_side: int | None, style: str = "erm", task: str = "chart") -> Image.Image:
@@ -122,6 +127,49 @@ def prepare_image(img: Image.Image, max_side: int | None, style: str = "erm", ta
     return out
 
 
+#: ``evaluation/api_judge.py`` labels every image ``image/jpeg``, whatever the file holds.
+BENCH_IMAGE_MIME = "image/jpeg"
+#: ``info`` key naming the file an image was loaded from (set by ``erm bench judge``), so that the bench
+#: layout can send that file's own bytes.
+SOURCE_FILE_KEY = "erm_source_file"
+
+
+def bench_image(src: Any, what: str = "image") -> Image.Image:
+    """An image as the released VC-RewardBench script sends it (``call_api``): the file's own bytes,
+    unresized and not re-encoded, labelled ``image/jpeg`` (whatever the format). ``src`` is a path, bytes,
+    or a PIL image; for an image loaded from a file (``img.info[SOURCE_FILE_KEY]``, or PIL's ``filename``)
+    the file's bytes are sent if they still decode to the same pixels; any other image (a render) is sent as PNG, labelled
+    ``image/jpeg`` as the script labels its PNG files."""
+    from ..imageio import load_image, to_rgb
+
+    data: bytes | None = None
+    if isinstance(src, (bytes, bytearray)):
+        data = bytes(src)
+    elif isinstance(src, (str, Path)):
+        data = _file_bytes(Path(src), what)
+    elif isinstance(src, Image.Image) and (src.info.get(SOURCE_FILE_KEY) or getattr(src, "filename", "")):
+        from contextlib import suppress
+
+        with suppress(Exception):  # a file that changed or went away: send the pixels as PNG instead
+            candidate = _file_bytes(Path(src.info.get(SOURCE_FILE_KEY) or src.filename), what)
+            decoded = load_image(candidate, what=what)
+            if decoded.size == src.size and decoded.tobytes() == to_rgb(src).tobytes():
+                data = candidate
+    if data is None:
+        buf = io.BytesIO()
+        load_image(src, what=what).save(buf, format="PNG")
+        data = buf.getvalue()
+    out = load_image(data, what=what).copy()
+    out.info["erm_encoded"] = (BENCH_IMAGE_MIME, data)
+    return out
+
+
+def _file_bytes(path: Path, what: str) -> bytes:
+    from ..inputs import MAX_IMAGE_BYTES, read_input_bytes
+
+    return read_input_bytes(path, what, MAX_IMAGE_BYTES)
+
+
 def build_judge_request(reference_img: Any, candidate_img: Any, task: str, prompt: str | None = None,
                         system: str | None = None, max_image_side: int | None = None,
                         image_style: str = "erm", layout: str = "reward") -> Request:
@@ -139,8 +187,8 @@ def build_judge_request(reference_img: Any, candidate_img: Any, task: str, promp
     if layout == "visual-erm-bench":  # api_judge.py: the text first, then the two images as they are
         request.append({"role": "user", "content": [
             {"type": "text", "text": text},
-            {"type": "image", "image": prepare_image(reference_img, None, "original", task), "detail": "high"},
-            {"type": "image", "image": prepare_image(candidate_img, None, "original", task), "detail": "high"},
+            {"type": "image", "image": bench_image(reference_img, "reference"), "detail": "high"},
+            {"type": "image", "image": bench_image(candidate_img, "candidate"), "detail": "high"},
         ]})
         return request
     request.append({"role": "user", "content": [
@@ -176,7 +224,8 @@ class VLMJudge:
                  swap: bool = False, sampling: Sampling | dict[str, Sampling] | None = None,
                  max_image_side: int | dict[str, int] | None = None, retries: int = 1,
                  model_options: dict[str, Any] | None = None, image_style: str | None = None,
-                 request_layout: str = "reward", **extra_model_options: Any) -> None:
+                 request_layout: str = "reward", answer_reader: str | None = None,
+                 **extra_model_options: Any) -> None:
         model = model if model is not None else os.environ.get("ERM_JUDGE_MODEL")
         if model is None or (isinstance(model, str) and not model.strip()):
             raise InputError("the vlm judge needs a model: --model SPEC (e.g. tiny:qwen3-vl, hf:PATH, "
@@ -226,6 +275,11 @@ class VLMJudge:
         self.request_layout = request_layout
         if request_layout == "visual-erm-bench" and sampling is None:
             self.sampling = {t: BENCH_SAMPLING for t in TASKS}
+        if answer_reader is None:  # the released judge's answers are read as the released code reads them
+            answer_reader = "visual-erm" if image_style == "visual-erm" or request_layout != "reward" else "erm"
+        if answer_reader not in ANSWER_READERS:
+            raise InputError(f"answer_reader must be one of {', '.join(ANSWER_READERS)}, not {answer_reader!r}")
+        self.answer_reader = answer_reader
 
     # -- model ----------------------------------------------------------------------------------------------
     @property
@@ -325,8 +379,9 @@ class VLMJudge:
         judge_id = self.judge_id()
         if comp.error:
             return _failed(task, judge_id, "backend_error", comp.error)
-        verdict = parse_judge_output(comp.text, task, judge=judge_id,
-                                     literal_categories=self.request_layout == "visual-erm-bench")
+        bench = self.request_layout == "visual-erm-bench"
+        reader = release_reader(task, bench) if self.answer_reader == "visual-erm" else "erm"
+        verdict = parse_judge_output(comp.text, task, judge=judge_id, literal_categories=bench, reader=reader)
         verdict.info["attempts"] = attempt + 1
         verdict.info["tokens"] = {"prompt": comp.prompt_tokens, "completion": comp.completion_tokens}
         if comp.info.get("finish_reason"):

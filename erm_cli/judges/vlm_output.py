@@ -518,15 +518,117 @@ def _as_int(v: Any) -> int:
         return -1
 
 
+# ---------------------------------------------------------------------------------------------------------
+# 4. The released Visual-ERM code's readers (``reader="visual-erm"``)
+# ---------------------------------------------------------------------------------------------------------
+#: How an answer is read. ``erm``: every candidate object, fenced ones and those that mention an error list
+#: first, the last one first, with JSON repair. The released code's readers repair nothing:
+#:
+#: * ``visual-erm-first`` (chart/SVG reward, ``omnirender_rm_v3.parse_error_response``): ``<think>`` blocks
+#:   and one outer fence dropped, the whole text as JSON, else the FIRST ``{...}`` by brace depth;
+#: * ``visual-erm-table`` (table reward, ``table_parse_rm_v2.parse_error_response``) and ``visual-erm-bench``
+#:   (VC-RewardBench, ``evaluation/api_judge.py``): one outer fence dropped, the whole text as JSON, else the
+#:   span from the first ``{`` to the last ``}`` (so two objects in a row do not parse). The table reward
+#:   needs an ``errors`` key; the others read a missing one as no errors.
+#:
+#: The reward readers leave out listed errors without a ``severity`` (the released sums add 0 for them).
+READERS = ("erm", "visual-erm-first", "visual-erm-table", "visual-erm-bench")
+_RELEASE_FENCE_OPEN = re.compile(r"^```[a-zA-Z0-9_+-]*+\s*+")
+
+
+def release_reader(task: str, bench: bool = False) -> str:
+    """The released code's reader for ``task`` (reward code, or the VC-RewardBench script if ``bench``)."""
+    if bench:
+        return "visual-erm-bench"
+    return "visual-erm-table" if task == "table" else "visual-erm-first"
+
+
+def _first_object_by_depth(text: str) -> str | None:
+    """``extract_json_object`` of the released reward code: from the first ``{`` to where the brace depth
+    returns to 0 (braces inside strings count too, as there)."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start:i + 1]
+    return None
+
+
+def release_answer_object(text: str, reader: str) -> Any:
+    """The value the released code's parser reads from ``text`` (see :data:`READERS`), or None."""
+    raw = text.strip()
+    if reader == "visual-erm-first":  # re.sub(r"<think>.*?</think>", "", raw, flags=re.DOTALL), in one pass
+        raw = drop_think_blocks(raw).strip()
+    if raw.startswith("```"):  # the opening fence with its language tag, then a closing fence at the very end
+        raw = _RELEASE_FENCE_OPEN.sub("", raw, count=1)
+        if raw.rstrip().endswith("```"):
+            raw = raw.rstrip()[:-3]
+        raw = raw.strip()
+    try:
+        value = json.loads(raw)
+        if reader != "visual-erm-first" or isinstance(value, dict):
+            return value
+    except (json.JSONDecodeError, RecursionError):
+        pass
+    if reader == "visual-erm-first":
+        piece = _first_object_by_depth(raw)
+    else:
+        first, last = raw.find("{"), raw.rfind("}")
+        piece = raw[first:last + 1] if 0 <= first < last else None
+    if piece is None:
+        return None
+    try:
+        return json.loads(piece)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+
+
+def _parse_as_released(raw: str, task: str, judge_id: dict[str, str], reader: str,
+                       literal_categories: bool) -> Verdict:
+    value = release_answer_object(raw, reader)
+    if not isinstance(value, dict):
+        return _unparsed(task, judge_id, f"no JSON object the released parser reads ({reader})", raw)
+    if "errors" not in value and reader == "visual-erm-table":
+        # the table reward indexes error_analysis["errors"]: a missing list is its unparsed fallback
+        return _unparsed(task, judge_id, "no 'errors' list in the answer", raw)
+    listed = value.get("errors") or []
+    if not isinstance(listed, list):
+        return _unparsed(task, judge_id, f"'errors' is a {type(listed).__name__}, not a list", raw)
+    items = [e for e in listed if isinstance(e, dict)]
+    kept = items if reader == "visual-erm-bench" else [e for e in items if e.get("severity") is not None]
+    errors = [_error_from_dict(e, task, literal=literal_categories) for e in kept]
+    verdict = Verdict(task=task, errors=errors, judge=judge_id, parsed=True)
+    verdict.info["reader"] = reader
+    if len(kept) < len(items):
+        verdict.info["without_severity"] = len(items) - len(kept)
+    known = set(TAXONOMY.get(task, ()))
+    unknown = sorted({e.category for e in errors if e.category not in known})
+    if unknown:
+        verdict.info["unknown_categories"] = unknown
+    return verdict
+
+
 def parse_judge_output(text: str | None, task: str, judge: dict[str, str] | None = None,
-                       literal_categories: bool = False) -> Verdict:
+                       literal_categories: bool = False, reader: str = "erm") -> Verdict:
     """A judge's raw answer -> Verdict (``parsed=False`` with a reason when it cannot be read);
-    ``literal_categories``: see :func:`errors_from_object`."""
+    ``literal_categories``: see :func:`errors_from_object`; ``reader``: see :data:`READERS` (erm's own reader
+    takes the last answer object and repairs it; the released code's readers take the first or the whole
+    ``{...}`` span, without repair)."""
     judge_id = dict(judge or {"name": "vlm", "version": "0"})
     raw = "" if text is None else str(text)
     info: dict[str, Any] = {}
+    if reader not in READERS:
+        raise ValueError(f"reader must be one of {', '.join(READERS)}, not {reader!r}")
     if not raw.strip():
         return _unparsed(task, judge_id, "empty answer", raw)
+    if reader != "erm":
+        return _parse_as_released(raw, task, judge_id, reader, literal_categories)
     last_reason = "no JSON object in the answer"
     for cand in candidate_texts(raw):
         try:

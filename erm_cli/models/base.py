@@ -24,8 +24,10 @@ class Sampling:
     repetition_penalty: float | None = None
     presence_penalty: float | None = None
     seed: int | None = None
-    #: HTTP backends send ``max_tokens`` only and leave every other setting to the server's defaults (the
-    #: released VC-RewardBench scripts' request); local backends use the fields above as given.
+    #: Only ``max_tokens`` is set and every other setting is left to the defaults (the released VC-RewardBench
+    #: scripts' request): HTTP backends send ``max_tokens`` only (the server's defaults apply); ``hf:`` passes
+    #: only ``max_new_tokens`` (the model's ``generation_config`` applies); ``vllm:`` uses the model's default
+    #: sampling parameters (``LLM.get_default_sampling_params``, what ``vllm serve`` applies) with ``max_tokens``.
     server_defaults: bool = False
 
     def greedy(self) -> bool:

@@ -193,7 +193,12 @@ _WARNED_PRESENCE = False
 
 
 def _generate_kwargs(sampling: Sampling) -> dict[str, Any]:
+    """``model.generate`` keywords for ``sampling``. ``server_defaults`` (the released VC-RewardBench
+    request: ``max_tokens`` only): only ``max_new_tokens``, so the model's own ``generation_config`` decides
+    the rest, as a server does with such a request."""
     global _WARNED_PRESENCE
+    if sampling.server_defaults:
+        return {"max_new_tokens": int(sampling.max_tokens)}
     if sampling.presence_penalty and not _WARNED_PRESENCE:  # transformers' generate has no such setting
         import logging
 
@@ -287,7 +292,7 @@ class HFBackend:
         kwargs = _generate_kwargs(sampling)
         tok = getattr(self.processor, "tokenizer", self.processor)
         with self._lock, torch.inference_mode(), torch_threads(self.threads if self.device == "cpu" else None):
-            if sampling.seed is not None:
+            if sampling.seed is not None and not sampling.server_defaults:
                 torch.manual_seed(int(sampling.seed))
             out = self.model.generate(**inputs, **kwargs, pad_token_id=tok.pad_token_id)
         new = out[:, prompt_len:]

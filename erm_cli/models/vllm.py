@@ -42,10 +42,14 @@ def vllm_available() -> tuple[bool, str]:
     return True, ""
 
 
-def sampling_params(sampling: Sampling) -> Any:
-    """Our :class:`Sampling` as ``vllm.SamplingParams`` (top_k -1 = off; seed per request)."""
-    from vllm import SamplingParams
+def sampling_kwargs(sampling: Sampling, model_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Our :class:`Sampling` as ``vllm.SamplingParams`` keywords (top_k -1 = off; seed per request).
 
+    ``server_defaults`` (the released VC-RewardBench request: ``max_tokens`` only): ``model_defaults`` (the
+    model's own sampling settings, :func:`model_sampling_defaults`) and ``max_tokens``, nothing else: what
+    ``vllm serve`` applies to a request that sets only ``max_tokens``."""
+    if sampling.server_defaults:
+        return {**(model_defaults or {}), "n": 1, "max_tokens": int(sampling.max_tokens)}
     kwargs: dict[str, Any] = {"n": 1, "max_tokens": int(sampling.max_tokens),
                               "temperature": float(sampling.temperature), "top_p": float(sampling.top_p),
                               "top_k": int(sampling.top_k) if sampling.top_k else -1}
@@ -55,7 +59,26 @@ def sampling_params(sampling: Sampling) -> Any:
         kwargs["repetition_penalty"] = float(sampling.repetition_penalty)
     if sampling.seed is not None:
         kwargs["seed"] = int(sampling.seed)
-    return SamplingParams(**kwargs)
+    return kwargs
+
+
+#: The sampling settings a model's ``generation_config.json`` can set (vLLM's ``get_diff_sampling_param``).
+MODEL_DEFAULT_KEYS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty",
+                      "frequency_penalty")
+
+
+def model_sampling_defaults(llm: Any) -> dict[str, Any]:
+    """The sampling settings ``vllm serve`` would use for this model when a request sets none: those of
+    ``LLM.get_default_sampling_params()`` (vLLM's defaults overlaid with the model's generation config)."""
+    params = llm.get_default_sampling_params()
+    return {k: getattr(params, k) for k in MODEL_DEFAULT_KEYS if getattr(params, k, None) is not None}
+
+
+def sampling_params(sampling: Sampling, model_defaults: dict[str, Any] | None = None) -> Any:
+    """:func:`sampling_kwargs` as a ``vllm.SamplingParams``."""
+    from vllm import SamplingParams
+
+    return SamplingParams(**sampling_kwargs(sampling, model_defaults))
 
 
 #: Two judge images, the prompt and an 8192-token answer fit; without a limit vLLM sizes the KV cache for the
@@ -95,7 +118,7 @@ class VLLMBackend:
     def generate(self, requests: list[Request], sampling: Sampling | None = None) -> list[Completion]:
         sampling = sampling or Sampling()
         conversations = [to_openai_messages(r, "png") for r in requests]
-        params = sampling_params(sampling)
+        params = sampling_params(sampling, model_sampling_defaults(self.llm) if sampling.server_defaults else None)
         t0 = time.perf_counter()
         with self._lock:
             try:

@@ -26,7 +26,8 @@ ADAPTER_OPTIONS: dict[str, str | None] = {
 #: Options handed to the judge, per judge (``erm judge`` flags of the same names).
 JUDGE_OPTIONS: dict[str, tuple[str, ...]] = {
     "critic": ("ocr", "max_side", "min_side", "max_severity"),
-    "vlm": ("prompt_file", "swap", "sampling", "max_image_side", "retries", "model_options", "image_style"),
+    "vlm": ("prompt_file", "swap", "sampling", "max_image_side", "retries", "model_options", "image_style",
+            "answer_reader"),
 }
 #: Judge options that may also come from the environment.
 JUDGE_ENV: dict[str, str] = {"prompt_file": "ERM_REWARD_PROMPT_FILE"}
