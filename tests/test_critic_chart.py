@@ -77,8 +77,10 @@ def test_bar_value_is_a_located_data_error_with_evidence() -> None:
     data = [e for e in v.errors if e.category == "data_error"]
     assert data, [e.to_dict() for e in v.errors]
     e = data[0]
-    assert "bar 3" in e.location and "Sales" in e.location
-    assert "% of the y-axis range" in e.description and "30" in e.description and "38" in e.description
+    # Visual-ERM wording (phrasing.py): the series and category named, expected against found
+    assert e.location == "'Sales' bars at 'Q3'" and "30" in e.description and "38" in e.description
+    said = e.evidence["proposal"]  # the analyser's own words, which the verifier decided on
+    assert "bar 3" in said["location"] and "% of the y-axis range" in said["description"]
     assert e.bbox is not None and 350 < (e.bbox[0] + e.bbox[2]) / 2 < 550  # the third bar, in reference pixels
 
 

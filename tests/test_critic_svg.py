@@ -50,7 +50,7 @@ def test_missing_shape() -> None:
     v = judge(svg(sun=""))
     assert "shape_error" in cats(v), [e.to_dict() for e in v.errors]
     e = next(e for e in v.errors if e.category == "shape_error")
-    assert "missing" in e.description and "upper-left" in e.location
+    assert "missing" in e.description and "top-left" in e.location.lower()
 
 
 def test_moved_shape() -> None:

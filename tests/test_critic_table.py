@@ -65,7 +65,8 @@ def test_changed_number_is_a_numeric_error_in_its_cell() -> None:
     v = judge(render(_html(rows), "html"))
     assert [e.category for e in v.errors] == ["numeric_error"], [e.to_dict() for e in v.errors]
     e = v.errors[0]
-    assert e.location == "row 3, column 2" and "980" in e.description and "890" in e.description
+    assert e.location == "Row 2 ('Japan'), column 'Units'" and "980" in e.description and "890" in e.description
+    assert e.evidence["proposal"]["location"] == "row 3, column 2"  # the analyser's grid cell
     assert e.evidence["expected_value"] == 980 and e.evidence["found_value"] == 890
 
 
@@ -75,7 +76,8 @@ def test_changed_word_is_a_text_error() -> None:
     v = judge(render(_html(rows), "html"))
     assert [e.category for e in v.errors] == ["text_error"], [e.to_dict() for e in v.errors]
     assert "Brazil" in v.errors[0].description and "Chile" in v.errors[0].description
-    assert v.errors[0].location == "row 4, column 1"
+    assert v.errors[0].location == "Row 3 ('Brazil'), column 'Country'"
+    assert v.errors[0].evidence["proposal"]["location"] == "row 4, column 1"
 
 
 def test_missing_row_is_one_layout_error_not_a_cascade() -> None:

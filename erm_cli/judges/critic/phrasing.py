@@ -155,11 +155,18 @@ def name_chart_series(findings: Sequence[Finding], ref: Any) -> None:
         f.evidence = {**ev, "series": names}
 
 
+def _colour_detail(desc: str) -> str:
+    """" (drawn with about 40 % opacity)" from "colour #a expected, #b found: drawn with about 40 % opacity, ..."."""
+    m = re.search(r" found: ([^,()]+)", desc)
+    return f" ({m.group(1).strip()})" if m else ""
+
+
 def _chart_series_colour(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str, str] | None:
     m = re.match(rf"colour {_COLOUR} expected, {_COLOUR} found", desc)
     if not m:
         return None
     exp, found = m.group(1), m.group(2)
+    how = _colour_detail(desc)
     pre, rest = _prefix(loc)
     named = ev.get("series") if isinstance(ev.get("series"), Mapping) else {}
     s = re.fullmatch(r"(.*?) \((bars|line|markers|area)\)", rest)
@@ -168,16 +175,16 @@ def _chart_series_colour(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[st
         name = name or named.get("name")
         marks = _MARKS[s.group(2)]
         if name:
-            return f"{pre}{q(name)} {marks}", f"{q(name)} is drawn in {found} instead of {exp}."
+            return f"{pre}{q(name)} {marks}", f"{q(name)} is drawn in {found} instead of {exp}{how}."
         if colour:
             verb = "are" if marks in ("bars", "points") else "is"
-            return f"{pre}{exp} {marks}", f"The {exp} {marks} {verb} drawn in {found} instead of {exp}."
+            return f"{pre}{exp} {marks}", f"The {exp} {marks} {verb} drawn in {found} instead of {exp}{how}."
     if named.get("name"):
         marks = f" {named['marks']}" if named.get("marks") else ""
-        return f"{pre}{q(named['name'])}{marks}", f"{q(named['name'])} is drawn in {found} instead of {exp}."
+        return f"{pre}{q(named['name'])}{marks}", f"{q(named['name'])} is drawn in {found} instead of {exp}{how}."
     places = re.search(r"\((\d+) places\)", desc)
     where = f" ({places.group(1)} places)" if places else ""
-    return loc, f"Elements drawn in {exp} are drawn in {found} instead{where}."
+    return loc, f"Elements drawn in {exp} are drawn in {found} instead{how}{where}."
 
 
 def _text_element(rest: str) -> str | None:
@@ -641,7 +648,7 @@ def _svg_colour(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str, str] |
         return "Canvas background", f"The background is {m.group(2)} instead of {m.group(1)}."
     if pos is None:
         return None
-    return f"{_cap(pos)} shape", f"The {pos} shape is drawn in {m.group(2)} instead of {m.group(1)}."
+    return f"{_cap(pos)} shape", f"The {pos} shape is drawn in {m.group(2)} instead of {m.group(1)}{_colour_detail(desc)}."
 
 
 def _svg_text(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str, str] | None:
