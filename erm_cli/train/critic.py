@@ -3,7 +3,9 @@
 Steps (each resumable; ``OUT`` keeps everything):
 
 1. **bases and perturbations**: ``erm synth`` into ``OUT/synth`` (charts, tables, SVG; chains of 1-3 errors
-   with exact gold labels, a few equivalents);
+   with exact gold labels, a few equivalents), seeded with :func:`training_synth_seed` (``--seed`` hashed
+   into seeds >= 10**12), so no base meets a benchmark's (bench-mini is ``erm synth --seed 0``, the robustness
+   run ``--seed 777``);
 2. **nuisance routes** (:mod:`erm_cli.data.nuisance`): every base re-rasterised through its kind's default
    routes (other dpi, anti-aliasing off, vector export rasterised by another engine, JPEG, resampling, a
    table's document look) -> equivalent pairs; and perturbed candidates sent through one route too, so real
