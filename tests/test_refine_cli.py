@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_refine_loop import tools as ready  # noqa: F401  (the same skip rules)
+from test_view import browser, page  # noqa: F401  (a real headless Chromium)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "refine"
@@ -185,3 +187,37 @@ def test_sigint_stops_a_parallel_batch_and_the_rerun_resumes(ready, tmp_path):
     d = json.loads(again.stdout)
     assert d["skipped_done"] == n and d["ran"] == 6 - n and d["ok"] == 6
     assert [json.loads(line)["id"] for line in preds.read_text().splitlines()] == [r["id"] for r in rows]
+
+
+@pytest.mark.browser
+def test_batch_writes_a_viewer_from_items_to_their_candidates(ready, tmp_path, page):  # noqa: F811
+    """refine --batch writes RUN/index.html (each item's reference against its best render, the failed item
+    with its reason) and every item's own page of candidates; checked in a real headless Chromium."""
+    items = _items_jsonl(tmp_path)
+    run = tmp_path / "run"
+    p = _erm("refine", "--batch", str(items), "--allowed-root", str(EXAMPLES), "--rounds", "1", "--out-dir",
+             str(run), "-w", "2", "--no-report", "--json", "-q")
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["viewer"] == str(run / "index.html")
+    doc = json.loads((run / "view.json").read_text())
+    assert doc["kind"] == "refine-batch" and {x["id"] for x in doc["pairs"]} == {"badge", "sales", "broken", "table"}
+    page.goto((run / "index.html").as_uri())
+    assert "mean reward: first draft -> best" in page.locator("#aggregate").inner_text()
+    rows = page.locator("#pairs tbody tr")
+    assert rows.count() == 4
+    ids = [rows.nth(i).get_attribute("data-id") for i in range(4)]
+    sales = next(x for x in doc["pairs"] if x["id"] == "sales")
+    assert sales["reward"] == round(json.loads((run / "items" / "sales" / "summary.json").read_text())["best"]["reward"], 4)
+    rows.nth(ids.index("sales")).locator("a.pair-link").click()
+    page.wait_for_selector("#pair-view:not([hidden])")
+    assert page.locator("#pair-title").inner_text() == "sales"
+    page.wait_for_function("() => [...document.querySelectorAll('#images img')].every(i => i.complete)")
+    imgs = page.locator("#images img")
+    assert [imgs.nth(i).get_attribute("alt") for i in range(imgs.count())] == ["reference", "candidate"]
+    assert all(imgs.nth(i).evaluate("i => i.naturalWidth") > 0 for i in range(2))  # both load from the run
+    broken = next(x for x in doc["pairs"] if x["id"] == "broken")
+    assert "not a readable image" in broken["failure"]
+    for item in ("badge", "sales", "table"):  # each item's own page of candidates
+        own = json.loads((run / "items" / item / "view.json").read_text())
+        assert own["kind"] == "refine" and len(own["pairs"]) == len(_candidates(run / "items" / item))

@@ -101,11 +101,14 @@ def refine(
         from ..distributed.ray_pool import optional_pool
         from ..refine.batch import refine_batch
 
-        with optional_pool(ray_address, workers) as executor, _batch_progress(batch, quiet) as on_item:
+        with optional_pool(ray_address, workers) as executor, _batch_progress(quiet) as on_progress:
             summary = refine_batch(batch, out_dir, task=task, policy=policy, judge=judge, judge_model=model,
-                                   config=config, report=not no_report, on_item=on_item,
+                                   config=config, report=not no_report, on_progress=on_progress,
                                    allowed_root=allowed_root, executor=executor, limit=limit,
                                    workers=workers or 1)
+        from ..view.build import write_refine_batch_view
+
+        summary["viewer"] = str(write_refine_batch_view(out_dir, summary))  # each item: reference vs best
         if as_json:
             print_json(summary)
         else:
@@ -173,10 +176,10 @@ def _print_result(result, paths) -> None:  # type: ignore[no-untyped-def]
 
 
 class _batch_progress:
-    """A progress bar over batch items on stderr (a no-op when quiet)."""
+    """A progress bar over batch items on stderr, items already done included; it appears with the first
+    figures (bad input stays one line) and is a no-op when quiet."""
 
-    def __init__(self, source: Path, quiet: bool) -> None:
-        self.source = source
+    def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.progress = None
         self.task_id = None
@@ -184,21 +187,17 @@ class _batch_progress:
     def __enter__(self):  # type: ignore[no-untyped-def]
         if self.quiet:
             return None
-        from ..console import progress
-        from ..refine.batch import read_items
 
-        try:
-            n = len(read_items(self.source))
-        except Exception:  # noqa: BLE001 - refine_batch reports bad input itself
-            return None
-        self.progress = progress()
-        self.progress.__enter__()
-        self.task_id = self.progress.add_task("refine", total=n)
+        def on_progress(done: int, total: int) -> None:
+            if self.progress is None:
+                from ..console import progress
 
-        def on_item(rec):  # type: ignore[no-untyped-def]
-            self.progress.advance(self.task_id)  # type: ignore[union-attr]
+                self.progress = progress()
+                self.progress.__enter__()
+                self.task_id = self.progress.add_task("refine", total=total)
+            self.progress.update(self.task_id, completed=done, total=total)
 
-        return on_item
+        return on_progress
 
     def __exit__(self, *exc) -> None:  # type: ignore[no-untyped-def]
         if self.progress is not None:
@@ -218,3 +217,4 @@ def _print_batch(summary, out_dir) -> None:  # type: ignore[no-untyped-def]
         console.print(f"  [red]failed[/] {f['id']}: {f['error']}")
     pred = Path(out_dir) / "predictions.jsonl"
     console.print(f"predictions: {pred}  (score them with: erm bench policy {pred} --refs REFERENCES)")
+    console.print(f"viewer: {summary['viewer']} (or: erm view {out_dir})")

@@ -121,11 +121,13 @@ def refine_batch(
     executor: Any = None,
     limit: int | None = None,
     workers: int = 1,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Refine every item (the first ``limit`` when given; lines of other items from earlier runs stay in
     ``predictions.jsonl``); returns the batch summary (also written to ``out_dir/summary.json``).
 
     ``workers``: items refined at once in this process (threads; each item's renders go through the sandbox).
+    ``on_progress(done, total)``: at the start (items already done count) and after each item.
 
     ``executor`` (``--ray``): items are refined on its workers, each building the policy and the judge once;
     a worker writes the item's folder under ``out_dir/items/`` (on a multi-node cluster ``out_dir`` must be
@@ -154,6 +156,8 @@ def refine_batch(
     the_policy = get_policy(policy)
     t0 = time.perf_counter()
     records: list[dict[str, Any]] = [r for r in kept if r["id"] in selected]  # the summary covers these
+    if on_progress is not None:
+        on_progress(len(records), len(items))  # the items already done
     with pred_path.open("a", encoding="utf-8") as fh:
         def record(rec: dict[str, Any]) -> None:
             fh.write(json.dumps(stamp(rec), ensure_ascii=False) + "\n")  # with schema_version
@@ -161,6 +165,8 @@ def refine_batch(
             records.append(rec)
             if on_item is not None:
                 on_item(rec)
+            if on_progress is not None:
+                on_progress(len(records), len(items))
 
         if executor is not None and todo:
             from dataclasses import replace

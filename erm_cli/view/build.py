@@ -1,5 +1,5 @@
-"""Write a run's viewer page: called at the end of ``erm judge --batch``, ``erm bench judge`` and
-``erm refine`` (``RUN_DIR/index.html`` + ``RUN_DIR/view.json``)."""
+"""Write a run's viewer page: called at the end of ``erm judge --batch``, ``erm bench judge``, ``erm refine``
+and ``erm refine --batch`` (``RUN_DIR/index.html`` + ``RUN_DIR/view.json``)."""
 
 from __future__ import annotations
 
@@ -60,3 +60,41 @@ def write_bench_view(run_dir: Path, data: Path, metrics: dict[str, Any], allowed
 
 def write_refine_view(run_dir: Path) -> Path:
     return write_index(run_dir, refine_document(run_dir))
+
+
+def write_refine_batch_view(run_dir: Path, summary: dict[str, Any]) -> Path:
+    """The page of an ``erm refine --batch`` run: each item's reference against its best render, with the best
+    candidate's verdict (``items/<id>/summary.json``), lowest reward first; every item's folder also gets the
+    page of its own candidates (as ``erm refine IMAGE`` writes)."""
+    import json
+    import os
+
+    from ..bench.judge_bench import JudgeItem
+
+    base = run_dir.resolve()  # predictions.jsonl's paths are relative to the resolved run folder
+    items: list[Any] = []
+    rows: dict[str, dict[str, Any]] = {}
+    for item_id, row in _rows(run_dir / "predictions.jsonl").items():
+        item_dir = run_dir / "items" / item_id
+        ok = row.get("status") == "ok"
+        best = base / str(row.get("pred_img_path") or Path("items") / item_id / "best.png")
+        reference = Path(os.path.normpath(base / str(row.get("gt_img_path") or "")))
+        items.append(JudgeItem(id=item_id, task=str(row.get("category") or "auto"), reference=reference,
+                               candidate=best,
+                               error=None if ok else str(row.get("error") or "failed")))
+        verdict = None
+        if ok and (item_dir / "summary.json").is_file():
+            verdict = json.loads((item_dir / "summary.json").read_text(encoding="utf-8")).get("best_verdict")
+            if (item_dir / "trajectory.jsonl").is_file():
+                write_refine_view(item_dir)
+        rows[item_id] = ({"id": item_id, "judge": (summary.get("judge") or {}).get("name"), "verdict": verdict}
+                         if verdict else {"id": item_id, "error": row.get("error")})
+    aggregate: list[list[Any]] = [["items", summary.get("items")], ["ok", summary.get("ok")],
+                                  ["failed", summary.get("failed")]]
+    if summary.get("mean_reward") is not None:
+        aggregate.append(["mean reward: first draft -> best",
+                          f"{summary.get('mean_reward_initial'):.3f} -> {summary['mean_reward']:.3f}"])
+    for task, v in sorted((summary.get("per_task") or {}).items()):
+        aggregate.append([f"{task} (n={v['n']})", f"{v['reward_initial']:.3f} -> {v['reward']:.3f}"])
+    doc = judge_document(f"erm refine --batch - {run_dir.name}", "refine-batch", run_dir, items, rows, aggregate)
+    return write_index(run_dir, doc)
