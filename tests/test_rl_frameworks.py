@@ -11,7 +11,9 @@ elsewhere these tests skip; see docs/RL-INTEGRATION.md):
   ``skip_special_tokens=False`` by a real Qwen-VL processor (the vLLM engine is the one stand-in);
 - EasyR1 (not on PyPI): a replay of its code at hiyouga/EasyR1@b44b311, checked line by line against it:
   the documented command through its config merge, and its ``AutoRewardManager`` batch call site;
-- verl 0.7-0.8 (version-gated, run in a venv with verl 0.7.0): the documented 0.7-0.8 command, the legacy
+- verl 0.8 (version-gated, run in a venv with verl 0.8.0): every verl >= 0.8 test above, and the 0.7 command
+  migrated by its ``main_ppo``; verl >= 0.8: the whole ``RewardLoopManager`` over a local Ray;
+- verl 0.7 (version-gated, run in a venv with verl 0.7.0): the documented 0.7 command, the legacy
   managers and erm's reward on a ``RewardLoopWorker`` Ray actor.
 """
 
@@ -66,8 +68,8 @@ def verl_version() -> tuple[int, int]:
 
 
 def needs_verl(low: tuple[int, int], high: tuple[int, int] = (99, 0)) -> None:
-    """Skip unless the installed verl is in [low, high): ``make test`` has 0.9.1; the 0.7-0.8 tests ran in a
-    throwaway venv with verl 0.7.0 (docs/RL-INTEGRATION.md)."""
+    """Skip unless the installed verl is in [low, high): ``make test`` has 0.9.1; the 0.7 and 0.8 tests ran in
+    throwaway venvs with verl 0.7.0 and 0.8.0 (docs/RL-INTEGRATION.md)."""
     if not low <= verl_version() < high:
         pytest.skip(f"checks verl {low}..{high}, installed {verl_version()}")
 
@@ -84,7 +86,7 @@ def verl_config(overrides: list[str]):
 
 
 def test_verl_documented_command_and_export_script_compose(tmp_path: Path) -> None:
-    needs_verl((0, 9))
+    needs_verl((0, 8))
     pytest.importorskip("hydra")
     from hydra.errors import ConfigCompositionException
 
@@ -137,13 +139,13 @@ def _data_proto(tok, answers: list[str], extra_infos: list[dict], ground_truth: 
 
 
 def _reward_kwargs(name: str) -> list[str]:
-    key = "reward.custom_reward_function" if verl_version() >= (0, 9) else "custom_reward_function"
+    key = "reward.custom_reward_function" if verl_version() >= (0, 8) else "custom_reward_function"
     return [f"{key}.path={rewards.__file__}", f"{key}.name={name}", f"+{key}.reward_kwargs.judge=vlm",
             f"+{key}.reward_kwargs.model='{TINY}'", f"+{key}.reward_kwargs.retries=0"]
 
 
 def test_verl_reward_loop_naive_manager(reference: Path) -> None:
-    needs_verl((0, 9))
+    needs_verl((0, 8))
     cfg = verl_config(_reward_kwargs("compute_score"))
     from verl.trainer.ppo.reward import load_reward_manager
 
@@ -161,7 +163,7 @@ def test_verl_reward_loop_worker_batch(reference: Path) -> None:
     """verl >= 0.7's default path: each Ray actor of ``RewardLoopManager`` is a ``RewardLoopWorker`` whose
     ``compute_score_batch`` scores its chunk, and the manager assembles ``rm_scores`` with the manager class's
     ``assemble_rm_scores``. Driven here without Ray (the same class, the same config, a real ``DataProto``)."""
-    needs_verl((0, 9))
+    needs_verl((0, 8))
     from erm_cli.models.tiny import ensure_tiny_model
 
     tokenizer_dir = ensure_tiny_model("qwen3-vl")
@@ -183,7 +185,7 @@ def test_verl_reward_loop_worker_batch(reference: Path) -> None:
 @pytest.mark.parametrize("manager_name, function", [("batch", "compute_score"), ("prime", "compute_score_prime"),
                                                     ("prime", "compute_score")])
 def test_verl_legacy_managers(reference: Path, manager_name: str, function: str) -> None:
-    needs_verl((0, 9))
+    needs_verl((0, 8))
     cfg = verl_config(_reward_kwargs(function))
     from verl.trainer.ppo.reward import get_custom_reward_fn
     from verl.workers.reward_manager import get_reward_manager_cls
@@ -197,7 +199,55 @@ def test_verl_legacy_managers(reference: Path, manager_name: str, function: str)
     assert scores[0] >= 1.0 and scores[1] == 0.0
 
 
-# -- verl 0.7-0.8 (run in a venv with verl 0.7.0; skipped under make test's 0.9.1) ------------------------
+def test_verl_reward_loop_manager_on_ray(reference: Path, tmp_path: Path) -> None:
+    """verl >= 0.8's whole reward path as ``RayPPOTrainer`` builds it: a ``RewardLoopManager`` over a local Ray
+    (2 CPUs, loopback) starts ``reward.num_workers`` ``RewardLoopWorker`` actors, splits the batch between them
+    and assembles ``rm_scores`` and the extra infos from what erm's reward returned."""
+    needs_verl((0, 8))
+    ray = pytest.importorskip("ray")
+    from erm_cli.models.tiny import ensure_tiny_model
+
+    cfg = verl_config(["reward.custom_reward_function.path=" + rewards.__file__,
+                       "reward.custom_reward_function.name=compute_score",
+                       "+reward.custom_reward_function.reward_kwargs.judge=critic", "reward.num_workers=2",
+                       f"actor_rollout_ref.model.path={ensure_tiny_model('qwen3-vl')}"])
+    from verl.experimental.reward_loop.reward_loop import RewardLoopManager
+
+    data = _data_proto(_tiny_tokenizer(), [FENCED, "no code here", FENCED, "nothing to render"],
+                       [{"gt_img_path": str(reference)}] * 2 + [{"image_ori": str(reference)}] * 2)
+    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, _node_ip_address="127.0.0.1",
+             logging_level="WARNING")
+    try:
+        manager = RewardLoopManager(cfg)
+        assert len(manager.reward_loop_workers) == 2
+        out = manager.compute_rm_score(data)
+    finally:
+        ray.shutdown()
+    scores = out.batch["rm_scores"].sum(dim=-1).tolist()
+    assert scores[0] >= 1.0 and scores[1] == 0.0 and scores[2] >= 1.0 and scores[3] == 0.0
+    assert out.non_tensor_batch["render_ok"].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert set(out.meta_info["reward_extra_keys"]) >= {"render_ok", "visual_reward", "severity_total", "failed"}
+
+
+def test_verl_08_migrates_the_07_command() -> None:
+    """verl 0.8's ``main_ppo`` moves the 0.7 top-level keys under ``reward.`` (``migrate_legacy_reward_impl``;
+    0.9.1's does not call it), and has no ``reward_model.use_reward_loop`` (the legacy managers are gone
+    from its trainer)."""
+    needs_verl((0, 8), (0, 9))
+    from hydra.errors import ConfigCompositionException
+    from verl.experimental.reward_loop import migrate_legacy_reward_impl
+
+    args = doc_block(" custom_reward_function.path=$ERM_REWARDS")
+    cfg = migrate_legacy_reward_impl(verl_config([a.replace("$ERM_REWARDS", rewards.__file__) for a in args[3:]]))
+    assert cfg.reward.custom_reward_function.path == rewards.__file__
+    assert cfg.reward.custom_reward_function.reward_kwargs.judge == "http://127.0.0.1:9000"
+    with pytest.raises(ConfigCompositionException):
+        verl_config(["reward_model.use_reward_loop=False"])
+
+
+# -- verl 0.7 (run in a venv with verl 0.7.0; skipped under make test's 0.9.1) ------------------------------
+# verl 0.8.0 already has 0.9's layout (every reward setting under ``reward.``, the reward loop only), so the
+# tests above run on it too (checked in a venv with verl 0.8.0, docs/RL-INTEGRATION.md).
 # verl 0.7.0 imports AutoModelForVision2Seq, gone in transformers 5, so that venv has transformers 4.57 and these
 # tests use what works there: a byte-level BPE tokenizer built with `tokenizers` (the tiny model's vocabulary)
 # and erm's critic judge.
@@ -218,8 +268,8 @@ def _plain_tokenizer_dir(root: Path) -> Path:
     return out
 
 
-def test_verl_07_08_documented_command_composes() -> None:
-    needs_verl((0, 7), (0, 9))
+def test_verl_07_documented_command_composes() -> None:
+    needs_verl((0, 7), (0, 8))
     from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls
 
     args = doc_block(" custom_reward_function.path=$ERM_REWARDS")
@@ -232,8 +282,8 @@ def test_verl_07_08_documented_command_composes() -> None:
 
 
 @pytest.mark.parametrize("manager_name, function", [("batch", "compute_score"), ("prime", "compute_score_prime")])
-def test_verl_07_08_legacy_managers(reference: Path, tmp_path: Path, manager_name: str, function: str) -> None:
-    needs_verl((0, 7), (0, 9))
+def test_verl_07_legacy_managers(reference: Path, tmp_path: Path, manager_name: str, function: str) -> None:
+    needs_verl((0, 7), (0, 8))
     cfg = verl_config([f"custom_reward_function.path={rewards.__file__}", f"custom_reward_function.name={function}",
                        "+custom_reward_function.reward_kwargs.judge=critic", "reward_model.use_reward_loop=False",
                        f"reward_model.reward_manager={manager_name}"])
@@ -246,9 +296,9 @@ def test_verl_07_08_legacy_managers(reference: Path, tmp_path: Path, manager_nam
     assert scores[0] >= 1.0 and scores[1] == 0.0
 
 
-def test_verl_07_08_reward_loop_worker_on_ray(reference: Path, tmp_path: Path) -> None:
-    """verl 0.7-0.8: the agent loop scores each rollout on a ``RewardLoopWorker`` Ray actor (a local Ray here)."""
-    needs_verl((0, 7), (0, 9))
+def test_verl_07_reward_loop_worker_on_ray(reference: Path, tmp_path: Path) -> None:
+    """verl 0.7: the agent loop scores each rollout on a ``RewardLoopWorker`` Ray actor (a local Ray here)."""
+    needs_verl((0, 7), (0, 8))
     ray = pytest.importorskip("ray")
     tokenizer_dir = _plain_tokenizer_dir(tmp_path)
     cfg = verl_config([f"custom_reward_function.path={rewards.__file__}", "custom_reward_function.name=compute_score",

@@ -127,7 +127,7 @@ def test_request_on_the_wire_equals_the_released_request(task: str, tmp_path: Pa
     assert sent_parts[-1]["text"] == expected_parts[-1]["text"]  # the prompt, byte for byte
     for got, want in zip(sent_parts[:2], expected_parts[:2]):
         assert _image_bytes(got) == _image_bytes(want)  # the same encoded image bytes
-    # the released table code labels its PNGs "data:image;base64,": the same bytes, a MIME type vLLM ignores
+        assert got == want  # and the same label: image/jpeg, or "data:image;base64," for the table's PNGs
     for key, value in expected.items():
         if key != "messages":
             assert sent.get(key, {"top_p": 1.0}.get(key)) == value, key

@@ -77,7 +77,8 @@ def default_profile(model: Any) -> str | None:
 
 
 #: How images are shrunk and encoded for the judge: erm's way (LANCZOS, JPEG quality 95) or the released
-#: reward code's (``Image.thumbnail`` defaults; JPEG at PIL's default quality 75 for chart/SVG, PNG for tables).
+#: reward code's (``Image.thumbnail`` defaults, i.e. BICUBIC; JPEG at PIL's default quality 75 labelled
+#: ``image/jpeg`` for chart/SVG, PNG labelled just ``image`` for tables, as ``data:image;base64,``).
 IMAGE_STYLES = ("erm", "visual-erm", "original")
 #: Request layouts: the released reward code's ([system], user = image 1, image 2, text) or the released
 #: VC-RewardBench script's (``evaluation/api_judge.py``: user = text, image 1, image 2; images as they are).
@@ -108,9 +109,9 @@ def prepare_image(img: Image.Image, max_side: int | None, style: str = "erm", ta
     if style == "visual-erm":
         if max_side:
             im.thumbnail((max_side, max_side))  # the released code's call: PIL's default resampling
-        if task == "table":
+        if task == "table":  # table_parse_rm_v2.vlm_client_qa labels its PNGs "data:image;base64,"
             im.convert("RGB").save(buf, format="PNG")
-            mime = "image/png"
+            mime = "image"
         else:
             im.convert("RGB").save(buf, format="JPEG")
             mime = "image/jpeg"

@@ -270,8 +270,8 @@ def prime_score(data_source: Any = None, solution_str: Any = None, ground_truth:
 
 REWARD_MODULE = '''"""erm's visual reward for verl, written by `erm train export-verl`.
 
-verl >= 0.9: reward.custom_reward_function.path=<this file> reward.custom_reward_function.name=compute_score
-(verl 0.7-0.8: the same keys without "reward."); verl's legacy managers (<= 0.8,
+verl >= 0.8: reward.custom_reward_function.path=<this file> reward.custom_reward_function.name=compute_score
+(verl 0.7: the same keys without "reward."); verl's legacy managers (0.7,
 reward_model.use_reward_loop=False): reward_manager=batch with compute_score (batch keywords),
 reward_manager=prime with compute_score_prime (a number per sample). Needs erm-cli installed in verl's
 environment. The reference image of a sample is reward_model.ground_truth /
@@ -337,8 +337,8 @@ def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=
 LAUNCH_SCRIPT = r"""#!/usr/bin/env bash
 # verl GRPO with erm's reward, using the Visual-ERM paper's settings (VISUAL-ERM.md section 4):
 # lr 1e-6, 256 prompts x 8 rollouts, mini-batch 128, KL loss 0.01 (low_var_kl), no KL in reward,
-# entropy 0, 1 epoch, vLLM rollouts. Written by `erm train export-verl` for verl >= 0.9 (the reward loop;
-# every reward key under "reward."). verl 0.7-0.8: write custom_reward_function.path/name without the
+# entropy 0, 1 epoch, vLLM rollouts. Written by `erm train export-verl` for verl >= 0.8 (the reward loop;
+# every reward key under "reward."). verl 0.7: write custom_reward_function.path/name without the
 # "reward." prefix (0.9 ignores those). erm's tests compose these keys with verl's own Hydra config when
 # verl is installed; no GPU run.
 #   MODEL=/models/Qwen3-VL-8B-Instruct NGPUS=8 NNODES=1 bash run_grpo.sh [extra hydra overrides]
