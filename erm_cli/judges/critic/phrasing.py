@@ -380,13 +380,15 @@ def _chart_style(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str, str] 
         many = f" ({n.group(1)} colours repainted)" if n else ""
         return f"{pre}Colour map", f"A different colour map or palette is used{many}."
     if rest.endswith("grid"):
-        if re.search(r"grid lines? (?:are )?missing|missing grid", desc):
-            return f"{pre}Grid lines", "The grid lines are missing."
-        if re.search(r"unexpected grid|grid lines? (?:are )?drawn|extra grid", desc):
-            return f"{pre}Grid lines", "Grid lines are drawn although the reference has none."
+        states = re.findall(r"(\w+) grid lines (missing|unexpected) \((\d+) expected, (\d+) found\)", desc)
+        if states and len({st for _, st, _, _ in states}) == 1:
+            axes = " and ".join(a for a, _, _, _ in states)
+            if states[0][1] == "missing":
+                return f"{pre}grid lines", f"The {axes} grid lines are missing."
+            return f"{pre}grid lines", f"{_cap(axes)} grid lines are drawn although the reference has none."
         m = re.match(r"grid line style differs", desc)
         if m:
-            return f"{pre}Grid lines", "The grid lines are drawn in another line style" + desc[len(m.group(0)):] + "."
+            return f"{pre}grid lines", "The grid lines are drawn in another line style" + desc[len(m.group(0)):] + "."
     return None
 
 
