@@ -252,7 +252,14 @@ def background_colour(img: Image.Image | np.ndarray) -> RGB:
 
 
 def _quantised_keys(arr: np.ndarray, bits: int = 5) -> np.ndarray:
-    """Each pixel's colour quantised to ``bits`` per channel, packed into one int32."""
+    """Each pixel's colour quantised to ``bits`` per channel, packed into one int32 (of a judged pair's frames
+    and their crops, made once: framecache.py)."""
+    from .framecache import frame_map
+
+    return frame_map("keys", bits, arr, lambda a: _make_quantised_keys(a, bits))
+
+
+def _make_quantised_keys(arr: np.ndarray, bits: int) -> np.ndarray:
     shift = 8 - bits
     if arr.dtype == np.uint8:  # shift in 8 bits, widen per channel: a third of the memory traffic
         q = arr[..., :3] >> shift
@@ -295,9 +302,11 @@ def palette(img: Image.Image | np.ndarray, *, background: Sequence[int] | None =
     step = 3 if flat_idx.size > 150_000 else 1  # statistics on a third of the flat pixels: same clusters, 3x faster
     sel = flat_idx[::step]  # gather only the pixels used (a boolean index over H x W x 3 copies them all)
     keys_s = all_keys.ravel()[sel]
-    px_s = np.ascontiguousarray(arr).reshape(-1, arr.shape[-1])[sel, :3].T.astype(np.float64)  # 3 x m
+    flat_px = np.ascontiguousarray(arr).reshape(-1, arr.shape[-1])
     counts = np.bincount(keys_s, minlength=1 << 15) * step
-    sums = np.stack([np.bincount(keys_s, weights=px_s[c], minlength=1 << 15) for c in range(3)], axis=1) * step
+    # each channel gathered on its own (uint8; bincount widens the weights to float64 as before)
+    sums = np.stack([np.bincount(keys_s, weights=flat_px[:, c][sel], minlength=1 << 15) for c in range(3)],
+                    axis=1) * step
     threshold = max(min_pixels, int(min_fraction * n))
     idx = np.nonzero(counts >= threshold)[0]
     if idx.size == 0:
@@ -359,7 +368,7 @@ def palette(img: Image.Image | np.ndarray, *, background: Sequence[int] | None =
     from scipy import ndimage as ndi
 
     lut = _label_lut([rgbs_a[i] for i in keep], merge_de * 1.5, _used_bins(all_keys))
-    labels = lut[all_keys] + 1  # 0 = no palette colour
+    labels = np.take(lut, all_keys) + 1  # 0 = no palette colour (np.take: the same gather, faster)
     pix = np.bincount(labels.ravel(), minlength=len(keep) + 1)
     slices = ndi.find_objects(labels, max_label=len(keep))
     for k, i in enumerate(keep):
@@ -413,12 +422,14 @@ def label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[float]],
     if not cols:
         return np.full((h, w), -1, np.int16)
     keys = _quantised_keys(arr)
-    return _label_lut(cols, tolerance, _used_bins(keys))[keys]
+    return np.take(_label_lut(cols, tolerance, _used_bins(keys)), keys)
 
 
 def _used_bins(keys: np.ndarray) -> np.ndarray:
-    """The 5-bit colour bins that occur in ``keys`` (a chart uses a few thousand of 32768)."""
-    return np.flatnonzero(np.bincount(keys.ravel(), minlength=1 << 15))
+    """The 5-bit colour bins that occur in ``keys`` (a chart uses a few thousand of 32768), ascending."""
+    used = np.zeros(1 << 15, bool)
+    used[keys.ravel()] = True
+    return np.flatnonzero(used)
 
 
 def _label_lut(colours: Sequence[Sequence[float]], tolerance: float, bins: np.ndarray | None = None) -> np.ndarray:
@@ -462,7 +473,7 @@ def blend_label_map(img: Image.Image | np.ndarray, colours: Sequence[Sequence[fl
         present[ok] = k
         best_res[ok] = res[ok]
     best[q] = present
-    return best[keys]
+    return np.take(best, keys)
 
 
 _BIN_LAB_CACHE: list[np.ndarray] = []
@@ -557,14 +568,21 @@ def paint_shift(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: Seq
     from .blur import blur_weights, blurred_mean
     from .morphology import dilate
 
-    # blur and footprint wide enough to gather what JPEG's subsampled chroma spreads around a thin line
-    foot = dilate(footprint, iterations=5)
+    # blur and footprint wide enough to gather what JPEG's subsampled chroma spreads around a thin line;
+    # dilated within the footprint's box grown by the dilation and the margin below (the same pixels)
+    H, W = footprint.shape
+    rows, cols = np.flatnonzero(footprint.any(axis=1)), np.flatnonzero(footprint.any(axis=0))
+    if rows.size == 0:
+        return 100.0, 0.0
+    cy0, cy1 = max(0, int(rows[0]) - 13), min(H, int(rows[-1]) + 14)
+    cx0, cx1 = max(0, int(cols[0]) - 13), min(W, int(cols[-1]) + 14)
+    foot = dilate(footprint[cy0:cy1, cx0:cx1], iterations=5)
     if foot.sum() < 4:
         return 100.0, 0.0
-    H, W = foot.shape
     ys, xs = np.nonzero(foot)
+    ys, xs = ys + cy0, xs + cx0
     y0, y1, x0, x1 = max(0, ys.min() - 8), min(H, ys.max() + 9), max(0, xs.min() - 8), min(W, xs.max() + 9)
-    f = foot[y0:y1, x0:x1]
+    f = foot[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
     weights = blur_weights(f, 2.5)  # the blur's adjoint on the footprint, shared by both images
     ma, mb = (blurred_mean(arr[y0:y1, x0:x1], f, 2.5, weights) for arr in (ref, cand))
     bg = np.asarray(background, float)
