@@ -52,7 +52,9 @@ def _open(src: ImageSource, what: str) -> Image.Image:
         raise
     except Image.DecompressionBombError as exc:  # PIL refuses at open (header) time above 2x its cap
         raise InputError(f"{what}: refused as a decompression bomb ({exc})") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except UnidentifiedImageError:  # PIL's text names the in-memory buffer's address, which tells nothing
+        raise InputError(f"{what}: not a readable image (no image format recognised)") from None
+    except (OSError, ValueError) as exc:
         raise InputError(f"{what}: not a readable image ({exc.__class__.__name__}: {exc})") from None
 
 
