@@ -187,6 +187,13 @@ def test_sigint_stops_a_parallel_batch_and_the_rerun_resumes(ready, tmp_path):
     d = json.loads(again.stdout)
     assert d["skipped_done"] == n and d["ran"] == 6 - n and d["ok"] == 6
     assert [json.loads(line)["id"] for line in preds.read_text().splitlines()] == [r["id"] for r in rows]
+    fresh = _erm("refine", "--batch", str(items), "--allowed-root", str(EXAMPLES), "--rounds", "0", "--out-dir",
+                 str(run), "--no-report", "--no-resume", "--limit", "2", "--json", "-q")  # start over: the earlier lines go, only the two refined items are left
+    assert fresh.returncode == 0, fresh.stderr
+    assert json.loads(fresh.stdout)["skipped_done"] == 0 and json.loads(fresh.stdout)["ran"] == 2
+    assert [json.loads(line)["id"] for line in preds.read_text().splitlines()] == [r["id"] for r in rows[:2]]
+    p = _erm("refine", str(EXAMPLES / "sales_bar.png"), "--no-resume")
+    assert p.returncode == 2 and "--batch" in p.stderr
 
 
 @pytest.mark.browser

@@ -40,6 +40,7 @@ def refine(
                                    "init) instead of IMAGE; resumable."),
     batch_is_image: bool = typer.Option(False, opt.REFINE_LEGACY_BATCH, hidden=True),  # old: IMAGE --batch
     limit: int | None = opt.limit("--batch: only the first N items."),
+    resume: bool = opt.resume("--batch: skip the items an earlier run finished (default), or start over."),
     workers: int | None = opt.workers("--batch: items refined in parallel (default 1; with --ray, one per CPU)."),
     timeout: float = opt.timeout("Seconds one candidate's render may take (a candidate that takes longer fails "
                                  "with the reason recorded, and the loop goes on)."),
@@ -92,6 +93,8 @@ def refine(
         raise InputError("--ray goes with --batch")
     if limit is not None and batch is None:
         raise InputError("--limit goes with --batch")
+    if not resume and batch is None:
+        raise InputError("--no-resume goes with --batch")
     if workers is not None and batch is None:
         raise InputError("--workers goes with --batch (one image's candidates already render in parallel)")
 
@@ -105,7 +108,7 @@ def refine(
             summary = refine_batch(batch, out_dir, task=task, policy=policy, judge=judge, judge_model=model,
                                    config=config, report=not no_report, on_progress=on_progress,
                                    allowed_root=allowed_root, executor=executor, limit=limit,
-                                   workers=workers or 1)
+                                   workers=workers or 1, resume=resume)
         from ..view.build import write_refine_batch_view
 
         summary["viewer"] = str(write_refine_batch_view(out_dir, summary))  # each item: reference vs best

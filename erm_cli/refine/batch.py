@@ -12,8 +12,9 @@ Output (``--out DIR``)
     ``pred_code_path``, ``pred_img_path`` relative to DIR, rewards before/after, status), the input of
     ``erm bench policy``; ``DIR/summary.json`` — totals.
 Resume
-    items with an ``ok`` line in ``predictions.jsonl`` are skipped; failed items are tried again. A bad
-    item (unreadable image, a policy or judge that fails) is recorded with its reason and the batch goes on.
+    items with an ``ok`` line in ``predictions.jsonl`` are skipped; failed items are tried again
+    (``--no-resume`` starts over). A bad item (unreadable image, a policy or judge that fails) is recorded
+    with its reason and the batch goes on.
 Parallel (``-w N``)
     N items are refined at once in this process's threads (their renders run in the sandbox's children, as
     every batch verb's do), sharing one policy and one judge; ``--ray`` runs them on Ray workers instead.
@@ -122,12 +123,14 @@ def refine_batch(
     limit: int | None = None,
     workers: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
+    resume: bool = True,
 ) -> dict[str, Any]:
     """Refine every item (the first ``limit`` when given; lines of other items from earlier runs stay in
     ``predictions.jsonl``); returns the batch summary (also written to ``out_dir/summary.json``).
 
     ``workers``: items refined at once in this process (threads; each item's renders go through the sandbox).
     ``on_progress(done, total)``: at the start (items already done count) and after each item.
+    ``resume`` False (``--no-resume``): start over; every line of an earlier run is dropped.
 
     ``executor`` (``--ray``): items are refined on its workers, each building the policy and the judge once;
     a worker writes the item's folder under ``out_dir/items/`` (on a multi-node cluster ``out_dir`` must be
@@ -144,7 +147,7 @@ def refine_batch(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pred_path = out / PREDICTIONS
-    previous = _done_ids(pred_path)
+    previous = _done_ids(pred_path) if resume else {}
     todo = [it for it in items if previous.get(it.id, {}).get("status") != "ok"]
     # keep only the ok lines of earlier runs; failed ones are retried and rewritten
     kept = [previous[it.id] for it in every_item if previous.get(it.id, {}).get("status") == "ok"]
