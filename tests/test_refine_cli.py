@@ -104,6 +104,9 @@ def test_batch_workers_give_the_same_outputs_as_one_at_a_time(ready, tmp_path):
     assert [r["id"] for r in _lines(two)] == ["badge", "sales", "broken", "table"]  # item order, not finish order
     assert _lines(two) == _lines(one)
     assert [f["id"] for f in s2["failures"]] == ["broken"] and s2["mean_reward"] == s1["mean_reward"]
+    for run in (one, two):  # every file the batch writes says its schema version
+        assert json.loads((run / "summary.json").read_text())["schema_version"] == "1"
+        assert all(json.loads(line)["schema_version"] == "1" for line in (run / "predictions.jsonl").open())
     for item in ("badge", "sales", "table"):
         a, b = one / "items" / item, two / "items" / item
         assert _candidates(b) == _candidates(a)

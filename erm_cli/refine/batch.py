@@ -198,7 +198,7 @@ def refine_batch(
                     "seconds": round(time.perf_counter() - t0, 3), "predictions": str(pred_path),
                     "config": config.to_dict(), "policy": the_policy.name,
                     "judge": {"name": the_judge.name, "version": the_judge.version}})
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps(stamp(summary), indent=2), encoding="utf-8")  # schema_version
     return summary
 
 
