@@ -1069,8 +1069,10 @@ PERTURBATIONS = registry(
         PerturbationInfo("chart.line_style", "style_error", line_style, 1.0),
         PerturbationInfo("chart.marker", "style_error", marker_style, 1.0),
         PerturbationInfo("chart.line_width", "style_error", line_width, 0.7),
-        PerturbationInfo("chart.grid", "style_error", grid_toggle, 1.5),
-        PerturbationInfo("chart.grid_style", "style_error", grid_style, 1.0),
+        PerturbationInfo("chart.grid", "style_error", grid_toggle, 1.0),
+        # weight 0: `erm synth` never draws it by default, so every seed still makes the data it made before
+        # (examples/bench-mini, the robustness seeds); `erm train critic` turns it on (TRAIN_PERTURBATION_WEIGHTS)
+        PerturbationInfo("chart.grid_style", "style_error", grid_style, 0.0),
         PerturbationInfo("chart.opacity", "style_error", opacity, 0.6),
     ]
 )

@@ -70,6 +70,9 @@ class SynthConfig:
     batch_groups: int = 12
     timeout: float = 60.0
     profile: str = "erm"  # how references and candidates render (renderers/profiles.py)
+    #: Sampling weights by perturbation name that replace the registry's (``erm train critic`` draws more grid
+    #: changes); empty for ``erm synth``, so a seed always makes the same data.
+    weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -90,6 +93,7 @@ class SynthConfig:
             "markdown_share": self.markdown_share,
             "equivalent_rate": self.equivalent_rate,
             **({"profile": self.profile} if self.profile != "erm" else {}),  # older runs (erm) still resume
+            **({"weights": dict(sorted(self.weights.items()))} if self.weights else {}),
         }
 
     def targets(self) -> dict[str, int]:
@@ -172,13 +176,20 @@ def build_chain(
     rng: random.Random,
     task: str,
     errors: list[str] | None = None,
+    weights: dict[str, float] | None = None,
 ) -> list[tuple[Any, Edit]]:
     """Up to ``k`` successive edits of ``doc``; returns (document after the edit, edit) per step.
 
     Each step draws an error category (weighted), then a perturbation of that category; edits whose
-    target overlaps an earlier edit's are refused, and an exclusive edit (layout) stands alone.
+    target overlaps an earlier edit's are refused, and an exclusive edit (layout) stands alone. ``weights``
+    replaces the registry's sampling weight of the perturbations it names; a weight of 0 is never drawn.
     """
-    weights = CATEGORY_WEIGHTS.get(task, {})
+    override = weights or {}
+
+    def weight(info: PerturbationInfo) -> float:
+        return override.get(info.name, info.weight)
+
+    cat_weights = CATEGORY_WEIGHTS.get(task, {})
     by_cat: dict[str, list[PerturbationInfo]] = {}
     for info in registry.values():
         by_cat.setdefault(info.category, []).append(info)
@@ -189,11 +200,11 @@ def build_chain(
     for _ in range(k):
         applied = None
         for _attempt in range(16):
-            cat = _weighted(rng, cats, [weights.get(c, 0.1) for c in cats])
-            infos = [i for i in by_cat[cat] if not (i.exclusive and steps)]
+            cat = _weighted(rng, cats, [cat_weights.get(c, 0.1) for c in cats])
+            infos = [i for i in by_cat[cat] if not (i.exclusive and steps) and weight(i) > 0]
             if not infos:
                 continue
-            info = _weighted(rng, infos, [i.weight for i in infos])
+            info = _weighted(rng, infos, [weight(i) for i in infos])
             trial = current.copy()
             try:
                 edit = info.fn(trial, rng)
@@ -324,7 +335,8 @@ class GroupFactory:
         base = cfg.render_options()
         group = Group(gid, task, index, kind, label, doc.code(), base)
         k = rng.randint(1, max(1, cfg.max_errors))
-        steps = build_chain(doc, perturbations_for(doc), k, rng, task, group.perturbation_errors)
+        steps = build_chain(doc, perturbations_for(doc), k, rng, task, group.perturbation_errors,
+                            weights=cfg.weights)
         edits: list[Edit] = []
         for i, (state, edit) in enumerate(steps, 1):
             edits.append(edit)
