@@ -92,6 +92,19 @@ def test_a_title_typo_is_worded_as_a_typo_in_the_title() -> None:
     assert texts[0].description == "Typo in the title: 'Quarterly revenve' instead of 'Quarterly revenue'."
 
 
+def test_bars_read_in_data_units_are_named_by_their_categories() -> None:
+    from pathlib import Path
+
+    refine = Path(__file__).resolve().parents[1] / "examples" / "refine"
+    v = Critic().judge(Image.open(refine / "sales_bar.png"), render((refine / "sales_bar_init.py").read_text()),
+                       "chart")
+    data = [e for e in v.errors if e.category == "data_error"]
+    assert data, describe(v)
+    # the Q2 bar: 19 in the reference, 14 in the candidate, each read from its own image's axis
+    assert "'Q2'" in data[0].location and "'Q2': 14 instead of 19" in data[0].description, describe(v)
+    assert data[0].description.startswith("Wrong value")
+
+
 def test_without_the_verifier_the_analysers_words_stay() -> None:
     v = Critic(verifier=False).judge(bars(), bars(colour="#2ca02c"), "chart")
     style = [e for e in v.errors if e.category == "style_error"]
@@ -177,6 +190,7 @@ def test_typos_and_miswritten_numbers_are_told_apart() -> None:
     assert numeric_change("51.1", "51") == "Value rounded (a decimal digit is missing)"
     assert numeric_change("88.0%", "81.0%") == "Wrong digit"
     assert numeric_change("980", "1204") == "Wrong value"
+    assert numeric_change("70B", "7B") == "Value off by a factor of 10"  # a digit dropped: no decimal point
 
 
 def test_two_header_rows_name_a_column_by_its_group() -> None:

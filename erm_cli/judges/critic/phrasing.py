@@ -249,6 +249,11 @@ def _chart_ticks(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str, str] 
     axis = f"{m.group(1)}-axis"
     exp = [str(v) for v in ev.get("expected") or [] if str(v)]
     found = [str(v) for v in ev.get("found") or [] if str(v)]
+    r = re.fullmatch(r"([xy])-axis range differs \(scale or limits\): (.+)", desc)
+    if r:
+        return f"{pre}{_cap(axis)} range", f"The {axis} range differs (scale or limits): {r.group(2)}."
+    if not desc.startswith("tick"):
+        return None
     if desc.startswith("tick values differ"):
         said = f"The {axis} scale or range differs: tick values {', '.join(exp) or 'none'} expected, " \
                f"{', '.join(found) or 'none'} found."
@@ -310,6 +315,17 @@ def _chart_series_data(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str,
             value = f"off by {d.group(1)} % of the axis range"
         whose = f" for {q(name)}" if name else ""
         return f"{pre}{who}{at}", f"Wrong value{whose} ({value})."
+    m = re.fullmatch(r"bars of (series .+)", rest)
+    d = re.match(r"\d+ of \d+ bars differ in (?:height|length) \(up to (\d+) % of the axis range\): (.+)", desc)
+    if m and d:
+        name, colour = _series(m.group(1))
+        who = _subject(name, colour, "bars")
+        items = re.findall(r"\d+ \('(.+?)'\): (\S+) expected, (\S+) found", d.group(2))
+        if who and items:
+            cats = ", ".join(q(c) for c, _, _ in items)
+            values = "; ".join(f"{q(c)}: {b} instead of {a}" for c, a, b in items)
+            whose = f" for {q(name)}" if name else ""
+            return f"{pre}{who} at {cats}", f"Wrong values{whose} ({values})."
     s = _series_location(rest)
     if s is not None:
         name, colour, marks = s
@@ -317,7 +333,7 @@ def _chart_series_data(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str,
         if who is None:
             return None
         whose = q(name) if name else f"the {colour} {marks}"
-        d = re.match(r"(line shape|point positions) differ(?: in data units)?: up to (\d+) % of the ([xy]-axis) range",
+        d = re.match(r"(line shape|point positions) differ(?: in data \w+)?: up to (\d+) % of the ([xy]-axis) range",
                      desc)
         if d:
             if d.group(1) == "point positions":
@@ -453,6 +469,9 @@ def name_table_cells(findings: Sequence[Finding], layout: Any) -> None:
         if f.bbox is None or "cell" in (f.evidence or {}):
             continue
         rc = layout.cell_of((f.bbox[0] + f.bbox[2]) / 2, (f.bbox[1] + f.bbox[3]) / 2)
+        at = re.fullmatch(r"merged cells \(row (\d+) col (\d+)\)", f.location)  # the analyser's own cell
+        if at and 0 < int(at.group(1)) <= len(grid) and 0 < int(at.group(2)) <= len(grid[0]):
+            rc = (int(at.group(1)) - 1, int(at.group(2)) - 1)
         if rc is None:
             continue
         names = table_cell_names(grid, *rc)
@@ -492,7 +511,10 @@ def numeric_change(expected: str, found: str) -> str:
             return "Wrong sign"
         for f in (10.0, 100.0, 1000.0):
             if abs(abs(b) * f - abs(a)) <= 1e-9 * f * max(1.0, abs(a)) or abs(abs(a) * f - abs(b)) <= 1e-9 * f * max(1.0, abs(b)):
-                return "Misplaced decimal point (value off by a factor of 10)" if f == 10 else "Misplaced decimal point"
+                factor = f"value off by a factor of {f:g}"
+                if "." in expected + found:
+                    return f"Misplaced decimal point ({factor})"
+                return _cap(factor)
         ea, eb = expected.strip(), found.strip()
         if len(eb) < len(ea) and ea.startswith(eb.rstrip(".")) and "." in ea:
             return "Value rounded (a decimal digit is missing)"
@@ -629,6 +651,7 @@ def _svg_shape(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str, str] | 
     m = re.fullmatch(r"(\w+) drawn (thicker|thinner) \(stroke width ([\d.]+)x the reference\)", desc)
     if m:
         part = _SVG_PARTS.get(m.group(1), m.group(1))
+        part = "outline" if part == "stroke" else part
         return f"{_cap(pos)} {part}", f"The stroke of the {pos} {part} is {m.group(2)} ({m.group(3)}x the reference)."
     m = re.fullmatch(r"stroke width differs \(ink ([\d.]+)x the reference\)", desc)
     if m:
@@ -637,6 +660,7 @@ def _svg_shape(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str, str] | 
     m = re.fullmatch(r"stroke width differs \((thicker|thinner) (\w+).*\)", desc)
     if m:
         part = _SVG_PARTS.get(m.group(2), "shape")
+        part = "outline" if part == "stroke" else part
         return f"{_cap(pos)} {part}", f"The stroke of the {pos} {part} is {m.group(1)}."
     return None
 
