@@ -299,6 +299,9 @@ EDITS_2 = {
     "circle markers drawn as plus": (BASE, BASE.replace("marker='o'", "marker='+'"), "style_error", "marker"),
     "colour map": (HEAT.format(cmap="viridis"), HEAT.format(cmap="plasma"), "style_error", "colour map differs"),
     "Ql for Q1": (QUARTERS.format(q="Q1"), QUARTERS.format(q="Ql"), "text_error", "Ql"),
+    # round 3: dash-dot against dashes (the same mean piece length; half the pieces are dots)
+    "dashed to dash-dot": (BASE.replace(BETA, BETA.replace("'-'", "'--'")),
+                           BASE.replace(BETA, BETA.replace("'-'", "'-.'")), "style_error", "dash-dot found"),
 }
 
 

@@ -927,10 +927,14 @@ def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[F
                                  ("vertical", ra.v_grid, ca.v_grid, ra.v_grid_faint, ca.v_grid_faint)):
         if not resampled:  # faint lines only matter when resampling may have washed a grid out
             rf, cf = rn, cn
+        rf, cf = max(rf, rn), max(cf, cn)  # (a line found at the plain threshold is there, however blurred)
         if (rn >= 3 and cf <= 1) or (cn >= 3 and rf <= 1):
             changes.append((axis, "missing" if rn >= 2 else "unexpected", rn, cn))
-    if not changes:  # faint, dashed or light-on-grey grids the counts miss: lines only one image draws
-        changes = grid_line_changes(ctx.al.ref, ctx.al.cand, ra.bbox)
+    seen = grid_line_changes(ctx.al.ref, ctx.al.cand, ra.bbox)  # lines only one image draws (blur-tolerant)
+    if changes and not any(s[1] == c[1] for s in seen for c in changes):
+        changes = []  # the counts differ, the pixels do not: the same grid drawn wider or softer (resampling)
+    if not changes:  # faint, dashed or light-on-grey grids the counts miss
+        changes = seen
     if not resampled:  # the same grid lines drawn in another dash pattern (a faint dashed grid counts as none)
         style = grid_style_change(ctx.al.ref, ctx.al.cand, ra.bbox)
         if style is not None:
@@ -950,6 +954,14 @@ def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[F
         for i, r in enumerate(ctx.regions):
             if i not in ctx.consumed and overlap_fraction(r.bbox, ra.bbox) > 0.8 and r.pixels < 0.02 * r.area + 50:
                 ctx.consumed.add(i)
+    return out
+
+
+def _blur_rows(img: np.ndarray) -> np.ndarray:
+    """A 2-D array averaged over each row and its two neighbours (edge rows kept)."""
+    out = img.astype(np.float32, copy=True)
+    if img.shape[0] >= 3:
+        out[1:-1] = (img[:-2] + img[1:-1] + img[2:]) / 3.0
     return out
 
 
@@ -984,6 +996,10 @@ def grid_line_changes(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover
     rg, cg = r.mean(axis=2), c.mean(axis=2)
     found: dict[str, list[int]] = {}
     for axis, ch, a, b in (("horizontal", changed, rg, cg), ("vertical", changed.T, rg.T, cg.T)):
+        # contrast measured after a 3-px blur across the lines, in both images: the same line drawn 1 px
+        # off, crisper (anti-aliasing off) or softer (resampled, another rasteriser) keeps its contrast there,
+        # a line only one image draws keeps a third of it
+        a, b = _blur_rows(a), _blur_rows(b)
         hot = ch.mean(axis=1) >= min_cover
         padded = np.concatenate([[False], hot, [False]]).astype(np.int8)
         d = np.diff(padded)
@@ -1141,14 +1157,15 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
 
 
 def changed_mark_sites(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_contrast: int = 45,
-                       faint_contrast: int = 20, max_side: int = 30) -> tuple[list[BBox], float]:
+                       faint_contrast: int = 20, max_side: int = 30,
+                       min_blurred_gap: float = 70.0) -> tuple[list[BBox], float]:
     """Small compact places inside plot area ``box`` where the two images' marks have another shape.
 
     Both crops are binarised against the plot's own background with hysteresis: a pixel is one image's only
     when it stands out there by ``min_contrast`` channel levels and by less than ``faint_contrast`` in the
     other (blur, anti-aliasing, JPEG or another rasteriser move edges, not ink); such pixels are grouped
     into sites at most ``max_side`` px wide holding at least 2 pixels 2 px or more from the other image's
-    ink. Returns the sites (frame boxes) and the share of all such pixels they hold."""
+    ink, where the two images' ink still differs by ``min_blurred_gap`` levels after a 5-px blur. Returns the sites (frame boxes) and the share of all such pixels they hold."""
     from .colour import channel_distance
 
     x0, y0, x1, y1 = (int(round(v)) for v in box)
@@ -1165,6 +1182,9 @@ def changed_mark_sites(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cont
         return [], 0.0
     deep = (only_r & (ndi.distance_transform_cdt(~c_ink) >= 2)) | (only_c & (ndi.distance_transform_cdt(~r_ink) >= 2))
     lab, _ = ndi.label(ndi.binary_dilation(x, iterations=2))
+    # a shape change survives a 5-px blur of both images (ink moves by a mark's size); anti-aliasing, JPEG or
+    # another rasteriser move ink by a pixel, which the blur evens out
+    gap = np.abs(ndi.uniform_filter(dr.astype(np.float32), 5) - ndi.uniform_filter(dc.astype(np.float32), 5))
     sites: list[BBox] = []
     held = 0
     for i, sl in enumerate(ndi.find_objects(lab)):
@@ -1173,7 +1193,8 @@ def changed_mark_sites(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cont
         mine = lab[sl] == i + 1
         n = int((x[sl] & mine).sum())
         bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
-        if n >= 6 and int((deep[sl] & mine).sum()) >= 2 and max(bh, bw) <= max_side:
+        if n >= 6 and int((deep[sl] & mine).sum()) >= 2 and max(bh, bw) <= max_side \
+                and float(gap[sl][mine].max()) >= min_blurred_gap:
             sites.append((x0 + 2 + sl[1].start, y0 + 2 + sl[0].start, x0 + 2 + sl[1].stop, y0 + 2 + sl[0].stop))
             held += n
     return sites, held / total
@@ -1217,7 +1238,8 @@ def _unpaired_line_style(ctx: Context, ax: AxesInfo, s: Series, label: str) -> F
     h, w = min(other.shape[0], s.mask.shape[0]), min(other.shape[1], s.mask.shape[1])
     mine, other = s.mask[:h, :w], other[:h, :w]
     near = ndi.binary_dilation(mine, iterations=3)
-    other = other & near  # the same path only
+    other = bridge_1px(other & near)  # the same path only (1-px breaks bridged, as in _compare_line)
+    mine = bridge_1px(mine)
     if not mine.any() or float(other.sum()) < 0.3 * float(mine.sum()):
         return None
     nr, nc = _pieces(mine), _pieces(other, min_px=3)
@@ -1547,9 +1569,19 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
     cov_c = float((cm & rd).sum()) / max(1, cm.sum())  # candidate marks that belong
     label = f"{name}line of {rs.label}" if rs.kind == "line" else f"{name}markers of {rs.label}"
     ev = {"coverage_ref": round(cov_r, 3), "coverage_cand": round(cov_c, 3)}
-    if rs.kind == "line":
+    dashes = rs.kind == cs.kind == "line" or ("line" in (rs.kind, cs.kind) and
+                                               dotted_line(rs.mask if rs.kind != "line" else cs.mask))
+    if dashes:  # (a dashed line's dashes may be found as packed markers)
+        # pieces counted after 1-px breaks are bridged (JPEG and thin anti-aliased strokes cut the colour
+        # mask; a dash pattern's gaps are 2 px or more)
+        rm, cm = bridge_1px(rm), bridge_1px(cm)
         nr, nc = _pieces(rm), _pieces(cm)
         broken = cm if nc > nr else rm
+        # the same dashes drawn softer or cut by JPEG keep each image's ink within 1 px of the other's;
+        # another dash pattern leaves a share of one image's ink (its dashes, or the gaps it fills) uncovered
+        cover1 = min(float((rm & dilate(cm, iterations=1)).sum()) / max(1, int(rm.sum())),
+                     float((cm & dilate(rm, iterations=1)).sum()) / max(1, int(cm.sum())))
+        ev["coverage_1px"] = round(cover1, 3)
         if (nc >= max(6, 3 * nr) or nr >= max(6, 3 * nc)) and _dots_share(broken) >= 0.7 \
                 and not dotted_line(broken):
             # the pieces are round dots, not dashes: the line became a scatter of markers (or the reverse)
@@ -1561,19 +1593,30 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
         if nc >= max(6, 3 * nr) or nr >= max(6, 3 * nc):
             styles = ("solid", "dashed or dotted") if nc > nr else ("dashed or dotted", "solid")
             out.append(Finding("style_error", 1, label, f"line style differs ({styles[0]} expected, {styles[1]} found)",
-                               box, {"ref_pieces": nr, "cand_pieces": nc}))
+                               box, {"ref_pieces": nr, "cand_pieces": nc, "coverage_1px": round(cover1, 3)}))
             ctx.consume_overlapping(box, 0.6, pad=4)
             cov_r = cov_c = 1.0  # the style explains the coverage gaps
         elif min(nr, nc) >= 6:
             lr, lc = piece_length(rm), piece_length(cm)
-            if max(lr, lc) >= 1.8 * max(1.0, min(lr, lc)):
+            sr, sc = short_piece_share(rm), short_piece_share(cm)
+            if abs(sr - sc) >= 0.3 and 0.3 <= max(sr, sc) <= 0.6 and min(sr, sc) <= 0.1:
+                # one pattern mixes short and long pieces, the other does not: dash-dot against dashes or dots
+                name_r, name_c = (_dash_name(sv, lv) for sv, lv in ((sr, lr), (sc, lc)))
+                out.append(Finding("style_error", 1, label,
+                                   f"line style differs ({name_r} expected, {name_c} found: "
+                                   f"{sr * 100:.0f} % short pieces expected, {sc * 100:.0f} % found)", box,
+                                   {"ref_pieces": nr, "cand_pieces": nc, "ref_short_share": round(sr, 2),
+                                    "cand_short_share": round(sc, 2), "coverage_1px": round(cover1, 3)}))
+                ctx.consume_overlapping(box, 0.6, pad=4)
+                cov_r = cov_c = 1.0
+            elif max(lr, lc) >= 1.8 * max(1.0, min(lr, lc)):
                 # both broken, into pieces of another length: dashes against dots (or dash-dot)
                 styles = ("dashed", "dotted") if lr > lc else ("dotted", "dashed")
                 out.append(Finding("style_error", 1, label,
                                    f"line style differs ({styles[0]} expected, {styles[1]} found: pieces "
                                    f"{lr:.0f} px long expected, {lc:.0f} px found)", box,
                                    {"ref_pieces": nr, "cand_pieces": nc, "ref_piece_length": round(lr, 1),
-                                    "cand_piece_length": round(lc, 1)}))
+                                    "cand_piece_length": round(lc, 1), "coverage_1px": round(cover1, 3)}))
                 ctx.consume_overlapping(box, 0.6, pad=4)
                 cov_r = cov_c = 1.0
     if cov_r < 0.9 or cov_c < 0.9:
@@ -1612,6 +1655,42 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
     if out:
         ctx.consume_overlapping(box, 0.6, pad=4)
     return out
+
+
+def short_piece_share(m: np.ndarray, min_px: int = 3) -> float:
+    """Share of a broken line's pieces under half the length of its long ones (75th percentile): about half
+    for dash-dot, near 0 for plain dashes or dots."""
+    lab, n = ndi.label(m)
+    if n == 0:
+        return 0.0
+    sizes = np.bincount(lab.ravel())[1:]
+    objs = [(sl, max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start))
+            for i, sl in enumerate(ndi.find_objects(lab)) if sl is not None and sizes[i] >= min_px]
+    if len(objs) < 8:
+        return 0.0
+    lengths = np.asarray([n for _, n in objs])
+    short = lengths < 0.5 * np.percentile(lengths, 75)
+    share = float(np.mean(short))
+    if not 0.3 <= share <= 0.6:
+        return 0.0 if share < 0.3 else share
+    # dash-dot alternates: along the line (pieces ordered by position), a short piece follows a long one
+    order = np.lexsort(([sl[0].start for sl, _ in objs], [sl[1].start for sl, _ in objs]))
+    seq = short[order]
+    return share if float(np.mean(seq[1:] != seq[:-1])) >= 0.7 else 0.0
+
+
+def _dash_name(short_share: float, length: float) -> str:
+    return "dash-dot" if short_share >= 0.3 else ("dashed" if length >= 5 else "dotted")
+
+
+def bridge_1px(m: np.ndarray) -> np.ndarray:
+    """A mask with every 1-px break filled: an off pixel whose two opposite neighbours (left-right, up-down
+    or either diagonal) are both on becomes on."""
+    p = np.pad(m, 1)
+    c = p[1:-1, 1:-1]
+    fill = (p[1:-1, :-2] & p[1:-1, 2:]) | (p[:-2, 1:-1] & p[2:, 1:-1]) | (p[:-2, :-2] & p[2:, 2:]) \
+        | (p[:-2, 2:] & p[2:, :-2])
+    return c | fill
 
 
 def dotted_line(m: np.ndarray, min_px: int = 6) -> bool:
