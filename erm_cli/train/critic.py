@@ -69,7 +69,7 @@ class CriticTrainConfig:
         from ..judges.critic.features import FEATURES_VERSION
 
         return {"seed": self.seed, "synth_seed": training_synth_seed(self.seed),
-                "nuisance_perturbed": self.nuisance_perturbed,
+                "nuisance_perturbed": self.nuisance_perturbed, "perturbation_weights": TRAIN_PERTURBATION_WEIGHTS,
                 "task_shares": TASK_SHARES, "records_per_base": RECORDS_PER_BASE, "features": FEATURES_VERSION}
 
     def heads(self) -> dict[str, Any]:
