@@ -297,31 +297,32 @@ def test_bench_run_sends_files_as_they_are_and_records_the_matcher_prompt(tmp_pa
     answer = json.dumps({"errors": [{"category": "data_error", "severity": 2, "description": "bar 3 is too tall"}],
                          "matches": [{"pred_id": 0, "gt_id": 0, "match_level": "yes"}]})
     notes: list[str] = []
-    for release_dir in (RELEASE, None):
-        with recording_server(answer) as (url, bodies):
-            cfg = JudgeBenchConfig(data=tmp_path / "data.jsonl", out_dir=tmp_path / f"run-{release_dir is None}",
-                                   judge="vlm", model=f"openai:{url}#visual-erm", baselines=(),
+    with recording_server(answer) as (url, bodies):
+        for release_dir in (RELEASE, None):  # the same run directory: the second run resumes
+            cfg = JudgeBenchConfig(data=tmp_path / "data.jsonl", out_dir=tmp_path / "run", judge="vlm",
+                                   model=f"openai:{url}#visual-erm", baselines=(),
                                    judge_options={"prompt_file": str(prompt_file), "request_layout": "visual-erm-bench"},
                                    matcher_model=f"openai:{url}#gpt-5-mini", release_dir=release_dir, workers=1)
             metrics = run_judge_bench(cfg, notify=notes.append)
-        judged, matched = bodies
-        images = judged["messages"][1]["content"][1:]
-        assert [p["image_url"]["url"] for p in images] == [
-            "data:image/jpeg;base64," + base64.b64encode((tmp_path / name).read_bytes()).decode()
-            for name in ("gt.jpg", "pred.png")]
-        [(label, doc)] = metrics["judges"].items()
-        entry = doc["vcbench"]["llm-visual-erm:" + cfg.matcher_model]
-        report = (cfg.out_dir / "report.md").read_text()
-        if release_dir is not None:
-            release = _released_builder()
-            assert matched["messages"][1]["content"][0]["text"] == release.build_llm_prompt(
-                "chart", release.CATEGORY_ERROR_TYPES["chart"], json.loads(answer)["errors"], gold)
-            assert entry["prompt"]["prompt"] == "visual-erm" and not notes
-            assert "Matcher prompt: the released one (evaluation.py:build_llm_prompt" in report
-        else:
-            assert entry["prompt"]["prompt"] == "erm" and len(notes) == 1 and "--release-dir" in notes[0]
-            assert "Matcher prompt: erm's. erm's English matcher prompt: no release checkout" in report
-        assert entry["metrics"]["overall"]["tp_hard"] == 1
+            [(_, doc)] = metrics["judges"].items()
+            entry = doc["vcbench"]["llm-visual-erm:" + cfg.matcher_model]
+            report = (cfg.out_dir / "report.md").read_text()
+            assert entry["metrics"]["overall"]["tp_hard"] == 1
+            if release_dir is not None:
+                judged, matched = bodies
+                images = judged["messages"][1]["content"][1:]
+                assert [p["image_url"]["url"] for p in images] == [
+                    "data:image/jpeg;base64," + base64.b64encode((tmp_path / name).read_bytes()).decode()
+                    for name in ("gt.jpg", "pred.png")]
+                release = _released_builder()
+                assert matched["messages"][1]["content"][0]["text"] == release.build_llm_prompt(
+                    "chart", release.CATEGORY_ERROR_TYPES["chart"], json.loads(answer)["errors"], gold)
+                assert entry["prompt"]["prompt"] == "visual-erm" and not notes
+                assert "Matcher prompt: the released one (evaluation.py:build_llm_prompt" in report
+            else:  # verdicts reused; the matching, made with another prompt, is redone with erm's
+                assert len(bodies) == 3 and "PRED:" in bodies[2]["messages"][1]["content"][0]["text"]
+                assert entry["prompt"]["prompt"] == "erm" and len(notes) == 1 and "--release-dir" in notes[0]
+                assert "Matcher prompt: erm's. erm's English matcher prompt: no release checkout" in report
 
 
 def test_released_judge_answers_are_read_as_the_release_reads_them(tmp_path: Path) -> None:

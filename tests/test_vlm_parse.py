@@ -145,7 +145,7 @@ def _replay_span_parser(resp: str):
     try:
         return json.loads(raw)
     except Exception:  # noqa: BLE001
-        m = re.search(r"\{.*\}", raw, re.S)
+        m = re.search(r"\{.*\}", raw, re.DOTALL)
         if not m:
             return None
         try:

@@ -461,6 +461,7 @@ def run_matcher(
     from .judge_metrics import Pair
 
     cached = read_jsonl_by_id(out_path, repair=True) if (out_path is not None and resume) else {}
+    prompt_id = getattr(matcher, "prompt_id", "erm")  # matches made with another prompt are redone
     if out_path is not None and not resume and out_path.exists():
         out_path.unlink()
     matches: list[ItemMatch] = []
@@ -473,6 +474,7 @@ def run_matcher(
             and not row.get("error")
             and row.get("n_pred") == len(r.pred)
             and row.get("n_gold") == len(r.gold)
+            and row.get("prompt", "erm") == prompt_id
         ):
             pairs = [
                 Pair(pred=int(p["pred"]), gold=int(p["gold"]), level=str(p["level"])) for p in row["pairs"]
@@ -492,7 +494,8 @@ def run_matcher(
             progress(name, count[0], total)
 
     for req, outcome in zip(todo, matcher.match(todo, on_done=done_one)):
-        row = {"id": req.id, "matcher": matcher.label, "n_pred": len(req.pred), "n_gold": len(req.gold)}
+        row = {"id": req.id, "matcher": matcher.label, "n_pred": len(req.pred), "n_gold": len(req.gold),
+               "prompt": prompt_id}
         if outcome.match is None:
             row["error"] = outcome.error
             failures.append({"id": req.id, "error": outcome.error})

@@ -407,6 +407,12 @@ class LLMMatcher:
                     self.prompt_note = f"erm's English matcher prompt: {exc}"
 
     @property
+    def prompt_id(self) -> str:
+        """``erm``, or ``visual-erm:<hash>`` of the released prompt (stored with each match, so that a rerun
+        with another prompt redoes the matching instead of reusing it)."""
+        return "erm" if self.template is None else f"visual-erm:{self.template.digest}"
+
+    @property
     def prompt_source(self) -> dict[str, Any]:
         """Which prompt the matcher sends (recorded in metrics.json and the report)."""
         if self.template is not None:
