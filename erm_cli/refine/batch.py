@@ -184,7 +184,7 @@ def refine_batch(
             def refine_one(it: BatchItem, observers: list[Observer]) -> dict[str, Any]:
                 return refine_item(it, out, task, the_policy, the_judge, config, report, observers)
 
-            refine_locally(todo, refine_one, workers, record, the_policy)
+            refine_locally(todo, refine_one, workers, record, the_policy, the_judge)
     # one order whatever the workers: the lines of predictions.jsonl (and the summary) in item order
     position = {it.id: n for n, it in enumerate(every_item)}
     records.sort(key=lambda r: position.get(r["id"], len(position)))
@@ -225,7 +225,8 @@ class _StopWhenSet(Observer):
 
 
 def refine_locally(todo: Sequence[BatchItem], refine_one: Callable[[BatchItem, list[Observer]], dict[str, Any]],
-                   workers: int, record: Callable[[dict[str, Any]], None], the_policy: Any = None) -> None:
+                   workers: int, record: Callable[[dict[str, Any]], None], the_policy: Any = None,
+                   the_judge: Any = None) -> None:
     """Refine ``todo`` here, ``workers`` items at a time; ``record`` gets each item's line in this thread as
     the item finishes. On Ctrl-C (or any error here) items not started are dropped, running ones stop at
     their next step, and nothing more is recorded."""
@@ -233,8 +234,9 @@ def refine_locally(todo: Sequence[BatchItem], refine_one: Callable[[BatchItem, l
         for it in todo:
             record(refine_one(it, []))
         return
-    if hasattr(the_policy, "backend"):
-        _ = the_policy.backend  # a model policy loads its model once, before the threads share it
+    for shared in (the_policy, the_judge):  # a model policy or judge loads its model once, before the threads
+        if hasattr(shared, "backend"):  # share it (the property loads it; a model that cannot load stops here)
+            _ = shared.backend
     stop = threading.Event()
     observers: list[Observer] = [_StopWhenSet(stop)]
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="erm-refine")
