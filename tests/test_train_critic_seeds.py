@@ -3,6 +3,7 @@ erm's benchmark seeds (bench-mini: ``erm synth --seed 0``; ``critic_robustness.p
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from pathlib import Path
@@ -55,3 +56,27 @@ def test_training_bases_share_no_reference_code_with_the_seed_777_robustness_run
     for seed in (0, 1, 777):
         train = set().union(*_codes(training_synth_seed(seed), tmp_path).values())
         assert not (bench & train), seed
+
+
+def test_training_adds_grid_only_candidates_to_matplotlib_chart_bases(tmp_path: Path) -> None:
+    from erm_cli.train.critic import CriticTrainConfig, grid_extra
+
+    cfg = CriticTrainConfig(out=tmp_path)
+    factory = GroupFactory(SynthConfig(out=tmp_path / "s", task="chart", n=40, seed=training_synth_seed(0)))
+    names = set()
+    for i in range(40):
+        g = factory.build("chart", i)
+        made = grid_extra(cfg, g.gid, {"kind": g.kind, "gt_code": g.ref_code})
+        if g.kind != "matplotlib":
+            assert made is None
+            continue
+        if made is None:
+            continue
+        code, edit = made
+        assert code != g.ref_code and edit.category == "style_error" and edit.severity == 1
+        changed = [line for line in difflib.unified_diff(g.ref_code.splitlines(), code.splitlines(), lineterm="", n=0)
+                   if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+        assert changed and all("grid" in line for line in changed), changed
+        assert grid_extra(cfg, g.gid, {"kind": g.kind, "gt_code": g.ref_code})[0] == code  # deterministic
+        names.add(edit.name)
+    assert names == {"chart.grid", "chart.grid_style"}

@@ -70,6 +70,7 @@ class CriticTrainConfig:
 
         return {"seed": self.seed, "synth_seed": training_synth_seed(self.seed),
                 "nuisance_perturbed": self.nuisance_perturbed, "perturbation_weights": TRAIN_PERTURBATION_WEIGHTS,
+                "grid_extra_share": GRID_EXTRA_SHARE,
                 "task_shares": TASK_SHARES, "records_per_base": RECORDS_PER_BASE, "features": FEATURES_VERSION}
 
     def heads(self) -> dict[str, Any]:
@@ -141,6 +142,67 @@ def _synth(cfg: CriticTrainConfig, progress: Progress | None) -> list[dict[str, 
 
 # ------------------------------------------------------------------------------------ 2. nuisance pairs
 
+#: Share of matplotlib chart bases that get one extra candidate with only a grid change (a grid line style
+#: where the panel's grid allows one, else the grid switched on or off): ``erm synth``'s chains hold few grid
+#: changes (about 10 of 240 chart records), while every nuisance route of a grid chart carries grid
+#: proposals; without real ones the verifier learned grid proposals as nuisance.
+GRID_EXTRA_SHARE = 1.0
+
+
+def grid_extra(cfg: CriticTrainConfig, group: str, first: dict[str, Any]) -> tuple[str, Any] | None:
+    """(candidate code, its grid edit) for chart base ``group`` (an ``erm synth`` group of the training seed),
+    or None when the base is no matplotlib chart, its document cannot be rebuilt to the same code, or it
+    allows no grid edit. Deterministic per (seed, group)."""
+    from ..data.perturb_chart import grid_style, grid_toggle
+    from ..data.sources import generate
+    from ..data.synth import SynthConfig, group_rng
+
+    if first.get("kind") != "matplotlib" or not first.get("gt_code"):
+        return None
+    try:
+        index = int(group.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return None
+    rng = random.Random(f"{cfg.seed}:{group}:grid")
+    if rng.random() >= GRID_EXTRA_SHARE:
+        return None
+    scfg = SynthConfig(out=cfg.out / "synth" / "chart", task="chart", seed=training_synth_seed(cfg.seed))
+    doc = generate("chart", group_rng(scfg.seed, "chart", index), plotly_share=scfg.plotly_share,
+                   markdown_share=scfg.markdown_share, icons=None, svg_px=scfg.svg_px)
+    if doc.code() != first["gt_code"]:  # the generator changed since the synth folder was made
+        return None
+    for fn in (grid_style, grid_toggle):  # a line style change where the grid allows one (rarer), else on/off
+        trial = doc.copy()
+        edit = fn(trial, rng)
+        if edit is not None:
+            return trial.code(), edit
+    return None
+
+
+def _grid_pair(cfg: CriticTrainConfig, group: str, first: dict[str, Any], ref_png: bytes, ref_path: str,
+               ndir: Path) -> dict[str, Any] | None:
+    """The base's grid-only candidate (:func:`grid_extra`) rendered as ``erm synth`` renders, with its exact
+    gold error; None when there is none or its render does not change the reference's pixels."""
+    from ..data.synth import SynthConfig, _pixels, same_pixels
+    from ..renderers import render
+
+    made = grid_extra(cfg, group, first)
+    if made is None:
+        return None
+    code, edit = made
+    res = render(code, "matplotlib", SynthConfig(out=cfg.out, task="chart").render_options())
+    if not res.ok or not res.png:
+        return None
+    ref_px, px = _pixels(ref_png), _pixels(res.png)
+    if same_pixels(ref_px, px):
+        return None
+    path = ndir / f"{group}-grid.png"
+    path.write_bytes(res.png)
+    h, w = ref_px.shape[:2]
+    gold = edit.to_error((w, h)).to_dict()
+    return {"id": f"{group}-grid", "group": group, "task": "chart", "ref": ref_path, "cand": str(path),
+            "route": "perturbed", "gold": [gold]}
+
 def _group_pairs(cfg: CriticTrainConfig, group: str, recs: list[dict[str, Any]]) -> dict[str, Any]:
     """All pairs of one base: its synth records, its equivalents through nuisance routes, and perturbed
     candidates through one route each."""
@@ -172,6 +234,10 @@ def _group_pairs(cfg: CriticTrainConfig, group: str, recs: list[dict[str, Any]])
         path.write_bytes(png)
         pairs.append({"id": f"{group}-eq-{route}", "group": group, "task": task, "ref": str(synth / ref_rel),
                       "cand": str(path), "route": route, "gold": []})
+    if task == "chart":
+        extra = _grid_pair(cfg, group, first, ref_png, str(synth / ref_rel), ndir)
+        if extra is not None:
+            pairs.append(extra)
     rng = random.Random(f"{cfg.seed}:{group}:routes")
     perturbed = [r for r in recs if r.get("pair_type") == "perturbed" and r.get("human_errors")]
     routes = list(DEFAULT_ROUTES.get(kind, IMAGE_ROUTES))
