@@ -105,6 +105,24 @@ def test_bars_read_in_data_units_are_named_by_their_categories() -> None:
     assert data[0].description.startswith("Wrong value")
 
 
+PANELS = """
+import matplotlib.pyplot as plt
+fig, (a, b) = plt.subplots(1, 2, figsize=(9, 4))
+a.bar(["A", "B", "C"], [3, 5, 4], color="#4c72b0")
+a.set_title("Sales by store")
+b.plot([1, 2, 3, 4], [2, 3, 2.5, 4], color="#dd8452")
+b.set_title("{title}")
+"""
+
+
+def test_an_error_in_one_of_two_panels_names_the_panel_by_its_place() -> None:
+    v = Critic().judge(render(PANELS.format(title="Weekly visitors")), render(PANELS.format(title="Weekly vizitors")),
+                       "chart")
+    texts = [e for e in v.errors if e.category == "text_error"]
+    assert [e.location for e in texts] == ["Right subplot, title"], describe(v)
+    assert texts[0].evidence["subplot"] == "right" and texts[0].evidence["proposal"]["location"] == "subplot 2 title"
+
+
 def test_without_the_verifier_the_analysers_words_stay() -> None:
     v = Critic(verifier=False).judge(bars(), bars(colour="#2ca02c"), "chart")
     style = [e for e in v.errors if e.category == "style_error"]

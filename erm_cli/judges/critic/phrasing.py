@@ -100,8 +100,18 @@ def phrase_error(task: str, location: str, description: str, evidence: Mapping[s
     for rule in rules:
         got = rule(location, description, evidence)
         if got is not None:
-            return got
-    return location, description
+            return _name_subplot(got, evidence) if task == "chart" else got
+    return _name_subplot((location, description), evidence) if task == "chart" else (location, description)
+
+
+def _name_subplot(said: tuple[str, str], ev: Mapping[str, Any]) -> tuple[str, str]:
+    """"subplot 2 title" -> "Right subplot, title" when the evidence places the plot area."""
+    place = ev.get("subplot")
+    loc, desc = said
+    m = re.match(r"subplot \d+ (.*)$", loc)
+    if not place or not m:
+        return said
+    return f"{_cap(str(place))} subplot, {m.group(1)}", desc
 
 
 # ============================================================================================== chart
@@ -133,13 +143,47 @@ def _subject(name: str | None, colour: str | None, marks: str) -> str | None:
     return None
 
 
+def subplot_names(boxes: Sequence[Sequence[float]]) -> list[str]:
+    """"left", "right", "top-left"... for plot areas ``boxes`` (x0, y0, x1, y1) laid out in a grid of up to
+    three rows and three columns; "" for each when they form no such grid."""
+    if len(boxes) < 2:
+        return [""] * len(boxes)
+
+    def bands(centres: list[float], sizes: list[float]) -> list[int] | None:
+        order = sorted(range(len(centres)), key=lambda i: centres[i])
+        band, out, last = 0, [0] * len(centres), None
+        for i in order:
+            if last is not None and centres[i] - last > 0.5 * min(sizes):
+                band += 1
+            out[i], last = band, centres[i]
+        return out if band < 3 else None
+
+    rows = bands([(b[1] + b[3]) / 2 for b in boxes], [b[3] - b[1] for b in boxes])
+    cols = bands([(b[0] + b[2]) / 2 for b in boxes], [b[2] - b[0] for b in boxes])
+    if rows is None or cols is None or len(set(zip(rows, cols))) != len(boxes):
+        return [""] * len(boxes)
+    n_rows, n_cols = max(rows) + 1, max(cols) + 1
+    vertical = {1: [""], 2: ["top", "bottom"], 3: ["top", "middle", "bottom"]}[n_rows]
+    horizontal = {1: [""], 2: ["left", "right"], 3: ["left", "middle", "right"]}[n_cols]
+    out = []
+    for r, c in zip(rows, cols):
+        v, h = vertical[r], horizontal[c]
+        out.append("middle" if v == h == "middle" else (f"{v}-{h}" if v and h else v or h))
+    return out
+
+
 def name_chart_series(findings: Sequence[Finding], ref: Any) -> None:
     """Add ``evidence["series"]`` ({"name": legend label, "marks": bars/line/points/area}) to colour findings
     whose expected colour is a legend entry's colour in the reference's chart layout ``ref`` (ΔE2000 < 12, as
-    the chart analyser names series). Strings only: the verifier's features do not change."""
+    the chart analyser names series), and ``evidence["subplot"]`` ("left", "top-right"...) to findings in one
+    of several plot areas ("subplot 2 ..."). Strings only: the verifier's features do not change."""
     from .colour import delta_e_rgb
 
+    places = subplot_names([ax.bbox for ax in ref.axes])
     for f in findings:
+        at = re.match(r"subplot (\d+) ", f.location)
+        if at and 0 < int(at.group(1)) <= len(places) and places[int(at.group(1)) - 1]:
+            f.evidence = {**(f.evidence or {}), "subplot": places[int(at.group(1)) - 1]}
         ev = f.evidence or {}
         exp = ev.get("expected")
         if "series" in ev or not isinstance(exp, str) or not re.fullmatch(_HEX, exp):
