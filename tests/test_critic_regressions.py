@@ -302,6 +302,15 @@ EDITS_2 = {
     # round 3: dash-dot against dashes (the same mean piece length; half the pieces are dots)
     "dashed to dash-dot": (BASE.replace(BETA, BETA.replace("'-'", "'--'")),
                            BASE.replace(BETA, BETA.replace("'-'", "'-.'")), "style_error", "dash-dot found"),
+    # black -> dark grey: grey ink is no series colour, and the difference map tolerates dark strokes
+    "black line drawn dark grey": (BASE.replace("color='tab:orange'", "color='black'"),
+                                   BASE.replace("color='tab:orange'", "color='#404040'"), "style_error",
+                                   "#404040 (dark grey) found"),
+    "black title drawn dark grey": (BASE.replace("ax.set_title('Growth by month')",
+                                                 "ax.set_title('Growth by month', color='black')"),
+                                    BASE.replace("ax.set_title('Growth by month')",
+                                                 "ax.set_title('Growth by month', color='#505050')"), "style_error",
+                                    "text colour #000000 (black) expected"),
 }
 
 

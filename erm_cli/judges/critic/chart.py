@@ -696,10 +696,21 @@ def _mask_overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _pool(m: np.ndarray, k: int) -> np.ndarray:
+    """Any set pixel per k x k block (the same as ``.any(axis=(1, 3))`` on the blocks, ~40x faster: four bools
+    of a row read as one uint32, then k rows OR-ed)."""
     h, w = (m.shape[0] // k) * k, (m.shape[1] // k) * k
     if h == 0 or w == 0:
         return m
-    return m[:h, :w].reshape(h // k, k, w // k, k).any(axis=(1, 3))
+    a = np.ascontiguousarray(m[:h, :w])
+    if k == 4 and a.dtype == np.bool_:
+        cols = a.view(np.uint32).reshape(h, w // 4) != 0
+    else:
+        cols = a.reshape(h, w // k, k).any(axis=2)
+    rows = cols.reshape(h // k, k, w // k)
+    out = rows[:, 0].copy()
+    for i in range(1, k):
+        out |= rows[:, i]
+    return out
 
 
 def _value_of(ax: AxesInfo, y: float) -> float | None:
@@ -755,6 +766,9 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
         out.extend(_compare_grid(ctx, ra, ca, name))
         if len(out) == before:  # nothing else explains this plot area: markers redrawn in another shape?
             out.extend(_compare_marker_sites(ctx, ra, name))
+        if len(out) == before:  # or black strokes drawn in dark grey (no series: grey ink is no palette colour)
+            out.extend(_compare_dark_ink(ctx, ra, ref, name))
+    out.extend(_compare_text_ink(ctx))
     whole = _compare_colour_mapping(ctx)  # a heatmap not found as a plot area, or the colour bar beside one
     if not any(f.description.startswith("colour map differs") for f in out):
         out.extend(whole)  # (else the colour bar follows from the plot area's colour map: consumed, not repeated)
@@ -1220,6 +1234,104 @@ def _compare_marker_sites(ctx: Context, ra: AxesInfo, name: str) -> list[Finding
     return [Finding("style_error", 1, f"{name}plot area markers",
                     f"marker shape differs at {len(sites)} places (the marks are drawn in another shape)", box,
                     {"changed_sites": len(sites), "share_of_plot_difference": round(share, 3)})]
+
+
+def dark_ink_levels(ref: np.ndarray, cand: np.ndarray, *, max_level: int = 150,
+                    max_chroma: int = 15) -> tuple[float, float, int, int] | None:
+    """The darkest level (10th percentile of the grey value) of the neutral dark ink (chroma below
+    ``max_chroma``, grey below ``max_level``) in two same-size crops, and how many such pixels each holds."""
+    from .colour import chroma_of
+
+    if ref.shape != cand.shape or ref.size == 0:
+        return None
+    out = []
+    for a in (ref, cand):
+        g = a.astype(np.float32).mean(axis=2)
+        m = (chroma_of(a) < max_chroma) & (g < max_level)
+        out.append((float(np.percentile(g[m], 10)) if m.sum() >= 60 else -1.0, int(m.sum())))
+    (lr, nr), (lc, nc) = out
+    if lr < 0 or lc < 0:
+        return None
+    return lr, lc, nr, nc
+
+
+def _compare_dark_ink(ctx: Context, ra: AxesInfo, layout: ChartLayout, name: str) -> list[Finding]:
+    """Black strokes drawn in dark grey (or the reverse) in a plot area: the same amount of neutral dark ink,
+    its darkest level moved by 40 or more grey levels from black (same-size renders only: resampling
+    lightens thin strokes; the legend is left out)."""
+    sx, sy = ctx.al.cand_scale
+    ws = ctx.al.work_scale
+    if abs(sx / ws - 1) > 0.002 or abs(sy / ws - 1) > 0.002:
+        return []
+    x0, y0, x1, y1 = (int(round(v)) for v in ra.bbox)
+    r = ctx.al.ref[y0 + 3:y1 - 2, x0 + 3:x1 - 2].copy()
+    c = ctx.al.cand[y0 + 3:y1 - 2, x0 + 3:x1 - 2].copy()
+    if r.shape != c.shape or min(r.shape[:2]) < 20:
+        return []
+    if layout.legend_box is not None:  # the legend's sample and text are compared elsewhere
+        lx0, ly0, lx1, ly1 = (int(round(v)) for v in layout.legend_box)
+        for a in (r, c):
+            a[max(0, ly0 - y0 - 3):max(0, ly1 - y0 - 1), max(0, lx0 - x0 - 3):max(0, lx1 - x0 - 1)] = 255
+    found = dark_ink_levels(r, c)
+    if found is None:
+        return []
+    lr, lc, nr, nc = found
+    if min(lr, lc) > 25 or abs(lr - lc) < 40 or not 0.6 <= nc / max(1, nr) <= 1.6:
+        return []
+    grey = lambda v: f"#{int(v):02x}{int(v):02x}{int(v):02x}"
+    for i, reg in enumerate(ctx.regions):  # the recoloured strokes' own difference regions
+        if i not in ctx.consumed and reg.colour_only and reg.ref_colour is not None and is_greyish(reg.ref_colour) \
+                and overlap_fraction(reg.bbox, ra.bbox) > 0.5:
+            ctx.consumed.add(i)
+    return [Finding("style_error", 1, f"{name}plot area lines",
+                    f"colour {grey(lr)} ({'black' if lr <= 25 else 'dark grey'}) expected, {grey(lc)} "
+                    f"({'black' if lc <= 25 else 'dark grey'}) found: dark strokes drawn in another grey", ra.bbox,
+                    {"ref_dark_level": round(lr, 1), "cand_dark_level": round(lc, 1), "ref_dark_pixels": nr,
+                     "cand_dark_pixels": nc})]
+
+
+def _compare_text_ink(ctx: Context, min_chars: int = 3) -> list[Finding]:
+    """Black text drawn in dark grey (or the reverse): words both images read alike at the same place whose
+    darkest glyph level (10th percentile of the neutral ink) moved by 40 or more grey levels from black,
+    while the words' median level did not move (another text rasteriser shifts every word a little).
+    Same-size renders only."""
+    sx, sy = ctx.al.cand_scale
+    ws = ctx.al.work_scale
+    if abs(sx / ws - 1) > 0.002 or abs(sy / ws - 1) > 0.002 or not ctx.ref_words or not ctx.cand_words:
+        return []
+    H, W = ctx.al.ref.shape[:2]
+    rows = []
+    for rw in ctx.ref_words:
+        if len(rw.text) < min_chars:
+            continue
+        cw = next((w for w in ctx.cand_words if w.text == rw.text and box_iou(w.bbox, rw.bbox) >= 0.5), None)
+        if cw is None:
+            continue
+        x0, y0 = max(0, int(rw.bbox[0])), max(0, int(rw.bbox[1]))
+        x1, y1 = min(W, int(np.ceil(rw.bbox[2]))), min(H, int(np.ceil(rw.bbox[3])))
+        found = dark_ink_levels(ctx.al.ref[y0:y1, x0:x1], ctx.al.cand[y0:y1, x0:x1], max_level=170)
+        if found is not None:
+            rows.append((rw, found))
+    if len(rows) < 3:
+        return []
+    noise = float(np.median([abs(f[0] - f[1]) for _, f in rows]))
+    if noise >= 10:
+        return []
+    changed = [(w, f) for w, f in rows if min(f[0], f[1]) <= 25 and abs(f[0] - f[1]) >= 40
+               and 0.6 <= f[3] / max(1, f[2]) <= 1.6]
+    if not changed or len(changed) > 0.5 * len(rows):
+        return []
+    lr = float(np.median([f[0] for _, f in changed]))
+    lc = float(np.median([f[1] for _, f in changed]))
+    grey = lambda v: f"#{int(v):02x}{int(v):02x}{int(v):02x}"
+    box = union_box([w.bbox for w, _ in changed])
+    words = " ".join(w.text for w, _ in changed)
+    ctx.consume_overlapping(box, 0.5, pad=3)
+    return [Finding("style_error", 1, f"text '{words}'",
+                    f"text colour {grey(lr)} ({'black' if lr <= 25 else 'dark grey'}) expected, {grey(lc)} "
+                    f"({'black' if lc <= 25 else 'dark grey'}) found", box,
+                    {"ref_dark_level": round(lr, 1), "cand_dark_level": round(lc, 1), "words": len(changed),
+                     "text_level_noise": round(noise, 1)})]
 
 
 def _unpaired_line_style(ctx: Context, ax: AxesInfo, s: Series, label: str) -> Finding | None:
