@@ -807,7 +807,9 @@ def _table_cell_findings(ctx: Context, ref_l: Any, cand_l: Any) -> list[Finding]
                 continue
             rbox, cbox = cell_box(ref_l, ri, rc), cell_box(cand_l, ci, cc)
             ev = pixel_diff(rbox, cbox)
-            if ev < 0.35:
+            # a sign OCR reads in one cell only: a minus is a few pixels, so less pixel evidence is needed
+            sign_only = a != b and a.lstrip("-−+") == b.lstrip("-−+") != "" and parse_number(a.lstrip("-−+")) is not None
+            if ev < (0.1 if sign_only else 0.35):
                 continue  # OCR disagrees but the cell looks the same
             va = parse_number(a.replace(" ", "")) if a else None
             vb = parse_number(b.replace(" ", "")) if b else None
