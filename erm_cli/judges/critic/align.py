@@ -190,9 +190,12 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
     factor = max(1, int(max(W, H) // 256))
     ref_small = _grey_small(ref, factor)
     scored = []
+    shifts: dict[tuple[float, float, int, int], tuple[int, int, float]] = {}
     for name, sx, sy, ox, oy in hypotheses:
-        placed = place(sx, sy, ox, oy, size)
-        dx, dy, d = _best_shift(ref_small, _grey_small(placed, factor), radius=2)
+        key = (sx, sy, int(round(ox)), int(round(oy)))  # hypotheses that place the candidate alike: scored once
+        if key not in shifts:
+            shifts[key] = _best_shift(ref_small, _grey_small(place(sx, sy, ox, oy, size), factor), radius=2)
+        dx, dy, d = shifts[key]
         scored.append((d, name, sx, sy, ox + dx * factor, oy + dy * factor))
     scored.sort(key=lambda t: t[0])
     _, name, sx, sy, ox, oy = scored[0]
