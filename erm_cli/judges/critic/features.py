@@ -305,8 +305,8 @@ def _line_contrast(g: np.ndarray) -> np.ndarray:
 def grid_line_kept(lines: np.ndarray, other: np.ndarray, *, min_contrast: float = 6.0,
                    min_cover: float = 0.2) -> tuple[float, float, float, float]:
     """For the horizontal lines of grey crop ``lines`` (rows whose contrast reaches ``min_contrast`` over at
-    least ``min_cover`` of the width): the median share of their contrast that ``other`` keeps at the same
-    pixels (best of +-1 row), how many line rows there are, and the median share of each line's span left
+    least ``min_cover`` of the width): the lower quartile over rows of the share of their contrast that
+    ``other`` keeps at the same pixels (best of +-1 row), how many line rows there are, and the median share of each line's span left
     undrawn (its dash gaps, pixel by pixel, unsmoothed) in ``lines`` and in ``other``. A grid removed keeps ~0
     (only what crosses it), the same grid re-rasterised (anti-aliasing, another engine, JPEG) keeps most of
     it; a dashed grid drawn solid loses its gaps, a dashed grid without anti-aliasing keeps thinner ones.
@@ -334,7 +334,9 @@ def grid_line_kept(lines: np.ndarray, other: np.ndarray, *, min_contrast: float 
             seg = raw[row, span]
             top = float(np.percentile(seg, 90))
             dst.append(float((seg < 0.35 * top).mean()) if top >= min_contrast else 1.0)
-    return float(np.median(kept)), float(rows.size), float(np.median(gap_a)), float(np.median(gap_b))
+    # the lower quartile: the line rows also hold bar edges, spines of insets and legend frames, which both
+    # images draw; a grid that vanished is a good share of the rows, and re-rasterising keeps every row
+    return float(np.percentile(kept, 25)), float(rows.size), float(np.median(gap_a)), float(np.median(gap_b))
 
 
 def grid_features(ctx: Context, f: Finding) -> dict[str, float]:
@@ -364,15 +366,16 @@ def grid_features(ctx: Context, f: Finding) -> dict[str, float]:
     lines, other = (gb, ga) if cand_draws else (ga, gb)
     h, v = grid_line_kept(lines, other), grid_line_kept(lines.T, other.T)
     best = h if h[1] >= v[1] else v  # the direction with more grid line rows
-    out["grid_ink_kept"] = best[0]
+    kept = [k for k in (h[0], v[0]) if not math.isnan(k)]
+    out["grid_ink_kept"] = float(min(kept)) if kept else _nan()
     out["grid_line_rows"] = h[1] + v[1]
     gap_ref, gap_cand = (best[3], best[2]) if cand_draws else (best[2], best[3])
     out["grid_gap_ref"], out["grid_gap_cand"] = gap_ref, gap_cand
     if not (math.isnan(gap_ref) or math.isnan(gap_cand)):
         out["grid_gap_logratio"] = math.log((gap_cand + 0.02) / (gap_ref + 0.02))
     # the same measure the other way round: lines the other image draws that this one lacks
-    back = grid_line_kept(other, lines) if h[1] >= v[1] else grid_line_kept(other.T, lines.T)
-    out["grid_ink_kept_reverse"] = back[0]
+    back = [k for k in (grid_line_kept(other, lines)[0], grid_line_kept(other.T, lines.T)[0]) if not math.isnan(k)]
+    out["grid_ink_kept_reverse"] = float(min(back)) if back else _nan()
     return out
 
 
