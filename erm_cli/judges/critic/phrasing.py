@@ -83,7 +83,10 @@ def phrase_findings(task: str, findings: Sequence[Finding], size: tuple[int, int
     for f in findings:
         ev = dict(f.evidence or {})
         place = canvas_place(f.bbox, size) if (task == "svg" and size and f.bbox is not None) else None
-        loc, desc = phrase_error(task, f.location, f.description, ev, place)
+        try:
+            loc, desc = phrase_error(task, f.location, f.description, ev, place)
+        except (ValueError, TypeError, KeyError, IndexError):  # evidence of an unexpected shape: keep the words
+            loc, desc = f.location, f.description
         if (loc, desc) != (f.location, f.description):
             ev["proposal"] = {"location": f.location, "description": f.description}
         out.append(Finding(f.category, f.severity, loc, desc, f.bbox, ev))
@@ -236,7 +239,7 @@ def _text_element(rest: str) -> str | None:
     r = rest.lower()
     if r in ("title", "figure title", "suptitle"):
         return "title"
-    if r.endswith("x-axis label") or r.endswith("y-axis label"):
+    if r.endswith(("x-axis label", "y-axis label")):
         return r[-12:]
     if r == "legend":
         return "legend entry"
@@ -591,8 +594,8 @@ def _table_cell(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str, str] |
     if kind == "extra" and found:
         return where, f"The cell at {where} holds {q(found)}, which the reference does not have."
     if kind == "glyphs" and exp:
-        return where, f"The value {q(exp)} at {where} is drawn with other glyphs (a sign, decimal point or " \
-                      "confusable letter differs)."
+        return where, (f"The value {q(exp)} at {where} is drawn with other glyphs (a sign, decimal point or "
+                       "confusable letter differs).")
     return where, desc
 
 
@@ -660,7 +663,7 @@ def _svg_direction(dx: float, dy: float) -> str:
 
 def _svg_shape(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str, str] | None:
     pos = _svg_place(loc, ev)
-    if pos is None or loc.startswith("fill/stroke") or loc.startswith("text at"):
+    if pos is None or loc.startswith(("fill/stroke", "text at")):
         return None
     m = re.fullmatch(r"(\w+)(?: \((" + _HEX + r")(?: \([^()]*\))?\))? missing from the candidate", desc)
     if m and m.group(1) in _SVG_PARTS:
@@ -687,6 +690,10 @@ def _svg_shape(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str, str] | 
         part = _SVG_PARTS[m.group(1)]
         way = _svg_direction(float(m.group(3)), float(m.group(4)))
         return f"{_cap(pos)} {part}", f"The {pos} {part} is moved {way} by about {m.group(2)}% of the canvas."
+    m = re.fullmatch(r"(\w+) \((" + _HEX + r")(?: \([^()]*\))?\) moved by (\d+) % of the canvas diagonal", desc)
+    if m and m.group(1) in _SVG_PARTS:
+        part = _SVG_PARTS[m.group(1)]
+        return f"{_cap(pos)} {part}", f"The {pos} {part} ({m.group(2)}) is moved by about {m.group(3)}% of the canvas."
     m = re.fullmatch(r"(\w+) moved by (\d+) % of the canvas diagonal \(towards the (.+)\)", desc)
     if m and m.group(1) in _SVG_PARTS:
         part = _SVG_PARTS[m.group(1)]
