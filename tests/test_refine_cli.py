@@ -50,7 +50,7 @@ def test_batch_cli(ready, tmp_path):
              "--no-report")
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
-    assert d["ok"] == 1 and d["failed"] == 0 and d["mean_reward"] is not None
+    assert d["ok"] == 1 and d["failed"] == 0 and d["mean_reward"] is not None, d["failures"]
     pred = json.loads((tmp_path / "run" / "predictions.jsonl").read_text().splitlines()[0])
     assert pred["id"] == "fruit" and (tmp_path / "run" / pred["pred_code_path"]).exists()
 
