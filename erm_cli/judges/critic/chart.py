@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
+from .channels import channel_mean, max_abs_diff
 from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, is_greyish
 from .findings import (
     BBox,
@@ -341,7 +342,7 @@ def _legend(arr: np.ndarray, background: tuple[int, int, int], words: Sequence[W
         if any(wd is not first and overlap_fraction(wd.bbox, strip_box) > 0.2 for wd in words):
             continue  # the left neighbour is text, not a legend sample
         strip = arr[sy0:sy1, sx0:sx1].astype(np.int16)
-        ink = np.abs(strip - bg).max(axis=2) > 60
+        ink = max_abs_diff(strip, bg) > 60
         if ink.sum() < 0.08 * ink.size:
             continue
         cols = np.nonzero(ink.any(axis=0))[0]
@@ -847,7 +848,7 @@ def _flat(a: np.ndarray, max_step: int) -> np.ndarray:
     inner[...] = True
     core = x[1:-1, 1:-1]
     for nb in (x[:-2, 1:-1], x[2:, 1:-1], x[1:-1, :-2], x[1:-1, 2:]):
-        inner &= np.abs(core - nb).max(axis=2) <= max_step
+        inner &= max_abs_diff(core, nb) <= max_step
     return flat
 
 
@@ -1006,8 +1007,8 @@ def grid_line_changes(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover
     if r.shape != c.shape or r.size == 0:
         return []
     grey = (chroma_of(ref[y0 + 3:y1 - 2, x0 + 3:x1 - 2]) < 24) & (chroma_of(cand[y0 + 3:y1 - 2, x0 + 3:x1 - 2]) < 24)
-    changed = (np.abs(r - c).max(axis=2) >= min_contrast) & grey
-    rg, cg = r.mean(axis=2), c.mean(axis=2)
+    changed = (max_abs_diff(r, c) >= min_contrast) & grey
+    rg, cg = channel_mean(r), channel_mean(c)
     found: dict[str, list[int]] = {}
     for axis, ch, a, b in (("horizontal", changed, rg, cg), ("vertical", changed.T, rg.T, cg.T)):
         # contrast measured after a 3-px blur across the lines, in both images: the same line drawn 1 px
@@ -1062,8 +1063,8 @@ def grid_style_change(ref: np.ndarray, cand: np.ndarray, box: BBox, *,
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     if x1 - x0 < 60 or y1 - y0 < 60:
         return None
-    r = ref[y0 + 3:y1 - 2, x0 + 3:x1 - 2].astype(np.float32).mean(axis=2)
-    c = cand[y0 + 3:y1 - 2, x0 + 3:x1 - 2].astype(np.float32).mean(axis=2)
+    r = channel_mean(ref[y0 + 3:y1 - 2, x0 + 3:x1 - 2], np.float32)
+    c = channel_mean(cand[y0 + 3:y1 - 2, x0 + 3:x1 - 2], np.float32)
     if r.shape != c.shape:
         return None
     diffs = []
@@ -1246,7 +1247,7 @@ def dark_ink_levels(ref: np.ndarray, cand: np.ndarray, *, max_level: int = 150,
         return None
     out = []
     for a in (ref, cand):
-        g = a.astype(np.float32).mean(axis=2)
+        g = channel_mean(a, np.float32)
         m = (chroma_of(a) < max_chroma) & (g < max_level)
         out.append((float(np.percentile(g[m], 10)) if m.sum() >= 60 else -1.0, int(m.sum())))
     (lr, nr), (lc, nc) = out
