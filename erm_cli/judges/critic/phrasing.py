@@ -348,18 +348,18 @@ def _chart_series_data(loc: str, desc: str, ev: Mapping[str, Any]) -> tuple[str,
     pre, rest = _prefix(loc)
     # one bar's value, from each image's own axis calibration
     m = re.fullmatch(r"bar \d+(?: \('(.+)'\))? of (series .+)", rest)
-    d = re.fullmatch(r"bar (?:height|length) differs by (\d+) % of the [xy]-axis range \((.+) expected, (.+) found\)",
-                     desc)
+    d = re.fullmatch(r"bar (?:height|length) differs by (\d+) % of the [xy]-axis range"
+                     r"(?: \((.+) expected, (.+) found\))?", desc)
     if m and d:
         cat, (name, colour) = m.group(1), _series(m.group(2))
         at = f" at {q(cat)}" if cat else ""
         who = _subject(name, colour, "bars")
         if who is None:
             return None
-        if ev.get("units") == "data":
+        if ev.get("units") == "data" and d.group(2):
             value = f"{q(cat)}: {d.group(3)} instead of {d.group(2)}" if cat else f"{d.group(3)} instead of {d.group(2)}"
         else:
-            value = f"off by {d.group(1)} % of the axis range"
+            value = (f"{q(cat)}: " if cat else "") + f"off by {d.group(1)} % of the axis range"
         whose = f" for {q(name)}" if name else ""
         return f"{pre}{who}{at}", f"Wrong value{whose} ({value})."
     m = re.fullmatch(r"bars of (series .+)", rest)
