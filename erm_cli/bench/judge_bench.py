@@ -31,7 +31,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..schemas import stamp
-from ..judges.verdict import TASKS, ErrorItem, Verdict
+from ..judges.verdict import TASKS, TAXONOMY, ErrorItem, Verdict, clamp_severity
 from .judge_metrics import (
     ItemMatch,
     allowed_errors,
@@ -42,7 +42,7 @@ from .judge_metrics import (
     vcbench_metrics,
 )
 from ..jsonl import JsonlSink, read_jsonl_by_id
-from .matching import LLMMatcher, MatchRequest, OfflineMatcher
+from .matching import LLMMatcher, MatchRequest, OfflineMatcher, release_type
 from .reference import is_vc_rewardbench, reference_rows
 from .versions import provenance
 
@@ -62,6 +62,7 @@ class JudgeItem:
     candidate_is_code: bool = False
     error: str | None = None  # a refused path: the item fails alone with this reason, nothing is read
     render_options: Any = None  # RenderOptions for a code candidate (erm judge --batch --timeout)
+    gold_rows: list[dict[str, Any]] = field(default_factory=list)  # human_errors as written (--protocol visual-erm)
 
 
 @dataclass
@@ -102,6 +103,7 @@ def load_judge_items(path: str | Path, allowed_root: Sequence[str | Path] = ()) 
             gold=list(r.errors),
             candidate_is_code=r.pred_is_code,
             error=r.error,
+            gold_rows=[e for e in r.raw.get("human_errors") or [] if isinstance(e, dict)],
         )
         for r in read_vcbench(Path(path), allowed_root, per_item_errors=True)
     ]
@@ -431,12 +433,18 @@ def verdict_of(row: dict[str, Any]) -> Verdict | None:
     return verdict
 
 
-def match_requests(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]]) -> list[MatchRequest]:
+def match_requests(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]],
+                   protocol: str = "erm") -> list[MatchRequest]:
+    """The errors to match per judged item: erm's reading (both sides through the taxonomy), or under
+    ``visual-erm`` the released evaluation.py's (:func:`release_match_request`)."""
     reqs = []
     for it in items:
         row = rows.get(it.id)
         v = verdict_of(row) if row else None
         if v is None:
+            continue
+        if protocol == "visual-erm":
+            reqs.append(release_match_request(it, row or {}))
             continue
         reqs.append(
             MatchRequest(
@@ -447,6 +455,40 @@ def match_requests(items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]]) 
             )
         )
     return reqs
+
+
+def answer_errors(verdict: dict[str, Any]) -> Any:
+    """The ``errors`` value of the judge's answer as written (kept by the released bench reader in
+    ``info.answer_errors``); for verdicts stored without it, the verdict's own errors (unparsed: none)."""
+    from ..judges.vlm_output import ANSWER_ERRORS_KEY
+
+    info = verdict.get("info") or {}
+    if ANSWER_ERRORS_KEY in info:
+        return info[ANSWER_ERRORS_KEY]
+    return (verdict.get("errors") or []) if verdict.get("parsed", True) else []
+
+
+def release_match_request(it: JudgeItem, row: dict[str, Any]) -> MatchRequest:
+    """One item as the released evaluation.py reads it (lines 232-242 at c3855aa): a gold error counts when its
+    ``type`` is one of the task's types as written; a predicted one when its ``type``, else ``category``, is;
+    each keeps what was written (severity, description) for the matcher prompt and the severity sums. An error
+    list the script cannot walk (not a list, or an entry that is not an object) fails the item, as there."""
+    allowed = TAXONOMY.get(it.task, ())
+    gold_rows = [e for e in it.gold_rows if e.get("type") in allowed]
+    listed = answer_errors(row.get("verdict") or {}) or []
+    error = None
+    if not isinstance(listed, list) or any(not isinstance(e, dict) for e in listed):
+        listed, error = [], "the released evaluation.py fails on this item: the judge's 'errors' is not a list of objects"
+    pred_rows = [e for e in listed if release_type(e) in allowed]
+
+    def item(r: dict[str, Any], category: Any) -> ErrorItem:
+        desc, loc = r.get("description", ""), r.get("location", "")
+        return ErrorItem(category=str(category), severity=clamp_severity(r.get("severity", 1)),
+                         location="" if loc is None else str(loc), description="" if desc is None else str(desc))
+
+    return MatchRequest(id=it.id, task=it.task, gold=[item(r, r.get("type")) for r in gold_rows],
+                        pred=[item(r, release_type(r)) for r in pred_rows], pred_rows=pred_rows,
+                        gold_rows=gold_rows, error=error)
 
 
 def run_matcher(
@@ -462,6 +504,7 @@ def run_matcher(
 
     cached = read_jsonl_by_id(out_path, repair=True) if (out_path is not None and resume) else {}
     prompt_id = getattr(matcher, "prompt_id", "erm")  # matches made with another prompt are redone
+    released = getattr(matcher, "protocol", "erm") == "visual-erm"  # rows must then keep the model's lists
     if out_path is not None and not resume and out_path.exists():
         out_path.unlink()
     matches: list[ItemMatch] = []
@@ -475,11 +518,12 @@ def run_matcher(
             and row.get("n_pred") == len(r.pred)
             and row.get("n_gold") == len(r.gold)
             and row.get("prompt", "erm") == prompt_id
+            and (not released or "unmatched" in row)
         ):
             pairs = [
                 Pair(pred=int(p["pred"]), gold=int(p["gold"]), level=str(p["level"])) for p in row["pairs"]
             ]
-            matches.append(ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred, pairs=pairs))
+            matches.append(r.item_match(pairs, *_stored_unmatched(row)))
         else:
             todo.append(r)
     sink = JsonlSink(out_path) if out_path is not None else None
@@ -501,12 +545,25 @@ def run_matcher(
             failures.append({"id": req.id, "error": outcome.error})
         else:
             row["pairs"] = [{"pred": p.pred, "gold": p.gold, "level": p.level} for p in outcome.match.pairs]
+            if released:
+                row["unmatched"] = {side: None if ids is None else sorted(ids) for side, ids in
+                                    (("pred", outcome.match.unmatched_pred), ("gold", outcome.match.unmatched_gold))}
             matches.append(outcome.match)
         if sink is not None:
             sink.write(row)
     order = {r.id: k for k, r in enumerate(requests)}
     matches.sort(key=lambda m: order.get(m.id, 0))
     return matches, failures
+
+
+def _stored_unmatched(row: dict[str, Any]) -> tuple[frozenset[int] | None, frozenset[int] | None]:
+    """The model's own unmatched lists stored with a visual-erm match (None: it gave none)."""
+    stored = row.get("unmatched") or {}
+
+    def ids(side: str) -> frozenset[int] | None:
+        return None if stored.get(side) is None else frozenset(int(i) for i in stored[side])
+
+    return ids("pred"), ids("gold")
 
 
 def reward_block(
@@ -675,10 +732,9 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
             runs.append((b, get_judge(b), out / "baselines" / f"{b}.jsonl", False))
 
     matchers: list[OfflineMatcher | LLMMatcher] = [OfflineMatcher()]
+    protocol = "visual-erm" if cfg.judge_options.get("request_layout") == "visual-erm-bench" else "erm"
     if cfg.matcher_model:
-        layout = cfg.judge_options.get("request_layout")
-        llm = LLMMatcher(cfg.matcher_model, protocol="visual-erm" if layout == "visual-erm-bench" else "erm",
-                         release_dir=cfg.release_dir)
+        llm = LLMMatcher(cfg.matcher_model, protocol=protocol, release_dir=cfg.release_dir)
         if llm.prompt_note and notify is not None:
             notify(llm.prompt_note)
         matchers.append(llm)
@@ -720,7 +776,7 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
             "reward": reward_block(items, rows, prow),
         }
         if itemised:
-            reqs = match_requests(items, rows)
+            reqs = match_requests(items, rows, protocol)
             doc["vcbench"] = {}
             for m in matchers:
                 mpath = None

@@ -17,6 +17,11 @@ levels ``yes`` / ``partial`` (see :mod:`erm_cli.bench.matching`):
   and pooled over all items for the overall figure (not a mean of tasks); undefined (constant
   input or fewer than two items) is reported as ``None``.
 
+Under ``--protocol visual-erm`` an :class:`ItemMatch` also carries what the released ``evaluation.py``
+counts with: the matcher model's own ``unmatched_pred`` / ``unmatched_gt`` ids (FP / FN are counted from
+them when the model gave them) and each error's severity as the release reads it
+(:func:`release_severity`: the number the answer or the annotator wrote, not clamped).
+
 Also here: AUROC of a reward for "no error" vs "error" items and pairwise accuracy. All F1 / Sc /
 AUROC / accuracy figures are returned in percent.
 """
@@ -51,6 +56,14 @@ class ItemMatch:
     gold: list[ErrorItem]
     pred: list[ErrorItem]
     pairs: list[Pair] = field(default_factory=list)
+    #: The ids the matcher model itself listed as unmatched (``--protocol visual-erm``, when it listed any): FP /
+    #: FN are their counts, as in the released evaluation.py, instead of the errors left unpaired. Ids index as
+    #: Python indexes a list there (-1 is the last error, and may count again beside its own id).
+    unmatched_pred: frozenset[int] | None = None
+    unmatched_gold: frozenset[int] | None = None
+    #: Severities as the released evaluation.py sums them (aligned with ``pred`` / ``gold``); None: the errors' own.
+    pred_severity: list[float] | None = None
+    gold_severity: list[float] | None = None
 
     def __post_init__(self) -> None:
         used_p: set[int] = set()
@@ -64,6 +77,28 @@ class ItemMatch:
                 raise ValueError(f"item {self.id}: matching is not one-to-one")
             used_p.add(p.pred)
             used_g.add(p.gold)
+        for ids, errors in ((self.unmatched_pred, self.pred), (self.unmatched_gold, self.gold)):
+            if ids is not None and any(not -len(errors) <= i < len(errors) for i in ids):
+                raise ValueError(f"item {self.id}: an unmatched id is out of range")
+        for sev, errors in ((self.pred_severity, self.pred), (self.gold_severity, self.gold)):
+            if sev is not None and len(sev) != len(errors):
+                raise ValueError(f"item {self.id}: severities do not line up with the errors")
+
+    def unmatched(self, side: str) -> list[int]:
+        """Ids counted as FP (``pred``) or FN (``gold``): the model's own list when it gave one, else the
+        errors no pair uses."""
+        given = self.unmatched_pred if side == "pred" else self.unmatched_gold
+        if given is not None:
+            return sorted(given)
+        errors = self.pred if side == "pred" else self.gold
+        used = {p.pred if side == "pred" else p.gold for p in self.pairs}
+        return [i for i in range(len(errors)) if i not in used]
+
+    def severities(self, side: str) -> list[float]:
+        """Each error's severity as summed (the release's reading when set, else the error's own)."""
+        given = self.pred_severity if side == "pred" else self.gold_severity
+        errors = self.pred if side == "pred" else self.gold
+        return list(given) if given is not None else [float(e.severity) for e in errors]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +106,15 @@ class ItemMatch:
             "task": self.task,
             "pairs": [{"pred": p.pred, "gold": p.gold, "level": p.level} for p in self.pairs],
         }
+
+
+def release_severity(value: Any) -> float:
+    """A severity as the released evaluation.py reads it (``float(e.get("severity", 0))``, 0.0 when that
+    fails): any number as given, numeric strings too; words, null and lists are 0."""
+    try:
+        return float(value)
+    except Exception:  # noqa: BLE001 - the release's own bare except
+        return 0.0
 
 
 def allowed_errors(errors: Iterable[ErrorItem], task: str) -> list[ErrorItem]:
@@ -137,14 +181,13 @@ def f1_soft(tp: float, fp: float, fn: float) -> float:
 
 
 def item_counts(m: ItemMatch) -> tuple[Counts, dict[str, Counts]]:
-    """Overall and per-type counts of one item."""
-    matched_p = {p.pred for p in m.pairs}
-    matched_g = {p.gold for p in m.pairs}
+    """Overall and per-type counts of one item (FP / FN: :meth:`ItemMatch.unmatched`)."""
+    unmatched_p, unmatched_g = m.unmatched("pred"), m.unmatched("gold")
     overall = Counts(
         tp_hard=sum(1 for p in m.pairs if p.level == "yes"),
         tp_soft=sum(1.0 if p.level == "yes" else 0.5 for p in m.pairs),
-        fp=len(m.pred) - len(matched_p),
-        fn=len(m.gold) - len(matched_g),
+        fp=len(unmatched_p),
+        fn=len(unmatched_g),
     )
     by_type: dict[str, Counts] = {}
     for t in TAXONOMY.get(m.task, ()):
@@ -153,14 +196,27 @@ def item_counts(m: ItemMatch) -> tuple[Counts, dict[str, Counts]]:
             if m.pred[p.pred].category == t:
                 c.tp_hard += 1 if p.level == "yes" else 0
                 c.tp_soft += 1.0 if p.level == "yes" else 0.5
-        c.fp = sum(1 for i, e in enumerate(m.pred) if i not in matched_p and e.category == t)
-        c.fn = sum(1 for i, e in enumerate(m.gold) if i not in matched_g and e.category == t)
+        c.fp = sum(1 for i in unmatched_p if m.pred[i].category == t)
+        c.fn = sum(1 for i in unmatched_g if m.gold[i].category == t)
         by_type[t] = c
     return overall, by_type
 
 
 def severity_total(errors: Iterable[ErrorItem]) -> float:
     return float(sum(e.severity for e in errors))
+
+
+def severity_sums(m: ItemMatch, side: str) -> dict[str, float]:
+    """Severity sums of one side of an item per type of its task, and ``__total__`` (the sum of the types'
+    sums, added in the same order as the released ``sum_severity_by_type``)."""
+    types = TAXONOMY.get(m.task, ())
+    sums = dict.fromkeys(types, 0.0)
+    errors = m.pred if side == "pred" else m.gold
+    for e, sev in zip(errors, m.severities(side)):
+        if e.category in sums:
+            sums[e.category] += sev
+    sums["__total__"] = sum(sums[t] for t in types)
+    return sums
 
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
@@ -194,8 +250,9 @@ def _block(items: list[ItemMatch], task: str | None) -> dict[str, Any]:
             s = support.setdefault(t, {"gold": 0, "pred": 0})
             s["gold"] += sum(1 for e in m.gold if e.category == t)
             s["pred"] += sum(1 for e in m.pred if e.category == t)
-    gold_tot = [severity_total(m.gold) for m in items]
-    pred_tot = [severity_total(m.pred) for m in items]
+    sums = [(severity_sums(m, "pred"), severity_sums(m, "gold")) for m in items]
+    pred_tot = [p["__total__"] for p, _ in sums]
+    gold_tot = [g["__total__"] for _, g in sums]
     out: dict[str, Any] = {
         "items": len(items),
         "gold_errors": sum(len(m.gold) for m in items),
@@ -210,12 +267,7 @@ def _block(items: list[ItemMatch], task: str | None) -> dict[str, Any]:
     }
     if task:
         out["sc_per_type"] = {
-            t: _pct(
-                pearson(
-                    [severity_total(e for e in m.pred if e.category == t) for m in items],
-                    [severity_total(e for e in m.gold if e.category == t) for m in items],
-                )
-            )
+            t: _pct(pearson([p.get(t, 0.0) for p, _ in sums], [g.get(t, 0.0) for _, g in sums]))
             for t in TAXONOMY[task]
         }
     return out

@@ -15,7 +15,8 @@ Two matchers, each labelled in every result:
   conflict). An item whose answer cannot be parsed is reported as failed and left out of the
   metrics, with the count recorded.
 
-An item with no gold or no predicted error has nothing to match and never calls a model.
+An item with no gold or no predicted error has nothing to match and never calls a model, except under
+``--protocol visual-erm`` (the released ``evaluation.py`` asks for every item; see :class:`LLMMatcher`).
 """
 
 from __future__ import annotations
@@ -30,17 +31,34 @@ from typing import Any, Protocol
 from ..errors import InputError
 from ..judges.prompts import PromptTemplate, extract_visual_erm_matcher
 from ..judges.verdict import TAXONOMY, ErrorItem
-from .judge_metrics import ItemMatch, Pair
+from .judge_metrics import ItemMatch, Pair, release_severity
 
 
 @dataclass
 class MatchRequest:
-    """One item to match: errors already filtered to the task's allowed types."""
+    """One item to match: errors already filtered to the task's allowed types.
+
+    Under ``--protocol visual-erm`` ``pred_rows`` / ``gold_rows`` hold the same errors as written (the judge's
+    answer, the annotator's line; aligned with ``pred`` / ``gold``): the released matcher prompt lists them as
+    they are and their severities are summed as the release sums them. ``error``: the released evaluation.py
+    cannot evaluate this item (e.g. an entry of the answer's error list is not an object); it fails alone."""
 
     id: str
     task: str
     gold: list[ErrorItem]
     pred: list[ErrorItem]
+    pred_rows: list[dict[str, Any]] | None = None
+    gold_rows: list[dict[str, Any]] | None = None
+    error: str | None = None
+
+    def item_match(self, pairs: Sequence[Pair] = (), unmatched_pred: frozenset[int] | None = None,
+                   unmatched_gold: frozenset[int] | None = None) -> ItemMatch:
+        def sevs(rows: list[dict[str, Any]] | None) -> list[float] | None:
+            return None if rows is None else [release_severity(r.get("severity", 0)) for r in rows]
+
+        return ItemMatch(id=self.id, task=self.task, gold=self.gold, pred=self.pred, pairs=list(pairs),
+                         unmatched_pred=unmatched_pred, unmatched_gold=unmatched_gold,
+                         pred_severity=sevs(self.pred_rows), gold_severity=sevs(self.gold_rows))
 
 
 @dataclass
@@ -247,14 +265,14 @@ class OfflineMatcher:
                     pairs.append(Pair(pred=int(r), gold=int(c), level="yes"))
                 elif s >= self.partial_threshold:
                     pairs.append(Pair(pred=int(r), gold=int(c), level="partial"))
-        return ItemMatch(id=req.id, task=req.task, gold=req.gold, pred=req.pred, pairs=pairs)
+        return req.item_match(pairs)
 
     def match(
         self, requests: Sequence[MatchRequest], on_done: Callable[[int], None] | None = None
     ) -> list[MatchOutcome]:
         out = []
         for r in requests:
-            out.append(MatchOutcome(self.match_one(r)))
+            out.append(MatchOutcome(None, error=r.error) if r.error else MatchOutcome(self.match_one(r)))
             if on_done:
                 on_done(1)
         return out
@@ -321,18 +339,27 @@ def parse_match_answer(text: str) -> dict[str, Any]:
     raise ValueError("no matching object (with 'matches') in the answer")
 
 
-def clean_pairs(obj: dict[str, Any], n_pred: int, n_gold: int) -> list[Pair]:
-    """Keep valid pairs only: integer ids in range, level yes/partial, first pair wins (1-to-1)."""
+def clean_pairs(obj: dict[str, Any], n_pred: int, n_gold: int, released: bool = False) -> list[Pair]:
+    """Keep valid pairs only: integer ids in range, level yes/partial, first pair wins (1-to-1).
+
+    ``released``: exactly as evaluation.py:248-281 (c3855aa): a ``matches`` value or entry it cannot walk
+    (not a list; an entry that is not an object) fails the item (ValueError), and a JSON ``true``/``false`` id
+    passes its ``isinstance(pid, int)`` check as 1 / 0."""
     pairs: list[Pair] = []
     used_p: set[int] = set()
     used_g: set[int] = set()
-    for m in obj.get("matches") or []:
+    listed = obj.get("matches") or []
+    if released and (not isinstance(listed, list) or any(not isinstance(m, dict) for m in listed)):
+        raise ValueError(f"{_RELEASE_FAILS}: 'matches' is not a list of objects")
+    for m in listed:
         if not isinstance(m, dict):
             continue
         pid, gid, level = m.get("pred_id"), m.get("gt_id"), m.get("match_level", "no")
         if level not in ("yes", "partial") or not isinstance(pid, int) or not isinstance(gid, int):
             continue
-        if isinstance(pid, bool) or isinstance(gid, bool):
+        if released:
+            pid, gid = int(pid), int(gid)
+        elif isinstance(pid, bool) or isinstance(gid, bool):
             continue
         if not (0 <= pid < n_pred and 0 <= gid < n_gold) or pid in used_p or gid in used_g:
             continue
@@ -342,9 +369,47 @@ def clean_pairs(obj: dict[str, Any], n_pred: int, n_gold: int) -> list[Pair]:
     return pairs
 
 
-def release_rows(errors: Sequence[ErrorItem], key: str) -> list[dict[str, Any]]:
+_RELEASE_FAILS = "the released evaluation.py fails on this item"
+
+
+def release_unmatched(obj: dict[str, Any], key: str, n: int) -> frozenset[int] | None:
+    """The ids the matcher model listed under ``key`` (``unmatched_pred`` / ``unmatched_gt``) as evaluation.py
+    uses them (lines 249-250, 289-292, 334-342 at c3855aa): None when the value is empty or missing (the release
+    then counts the errors left unpaired); else its set of ids, which must each index the ``n`` errors as a
+    Python list does (-1 is the last) - anything else fails the item there (TypeError / IndexError), and here
+    (ValueError)."""
+    given = obj.get(key)
+    if not given:
+        return None
+    try:
+        ids = set(given)
+    except TypeError:
+        raise ValueError(f"{_RELEASE_FAILS}: '{key}' is a {type(given).__name__}") from None
+    for i in ids:
+        if not isinstance(i, int):  # a JSON true / false passes, as there
+            raise ValueError(f"{_RELEASE_FAILS}: '{key}' holds {i!r}, not an index")  # noqa: TRY004 - the item fails
+        if not -n <= i < n:
+            raise ValueError(f"{_RELEASE_FAILS}: '{key}' holds {i}, out of range for {n} errors")
+    return frozenset(int(i) for i in ids)
+
+
+def release_type(row: dict[str, Any]) -> Any:
+    """evaluation.py's ``get_err_type``: ``type``, else ``category``, as written."""
+    return row.get("type") or row.get("category")
+
+
+def release_rows(errors: Sequence[ErrorItem], key: str,
+                 rows: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """The rows the released ``build_llm_prompt`` lists for each error (its ``normalize_err``): the id, the
-    type as written, the description and the severity; no location."""
+    type, the description and the severity, from the errors as written when ``rows`` are given (else from
+    erm's reading of them); no location."""
+    if rows is not None:
+        out = []
+        for i, r in enumerate(rows):
+            t = release_type(r)
+            out.append({key: i, "type": "unknown" if t is None else t, "description": r.get("description", ""),
+                        "severity": r.get("severity", None)})
+        return out
     return [{key: i, "type": e.category or "unknown", "description": e.description, "severity": e.severity}
             for i, e in enumerate(errors)]
 
@@ -375,7 +440,10 @@ def parse_match_answer_released(text: str) -> dict[str, Any]:
 #: sampling key, its answer parser (no repair), and its prompt (Chinese), read at run time from a release
 #: checkout given as ``release_dir`` (erm ships none of its text); without a readable checkout, erm's prompt,
 #: with the reason in :attr:`LLMMatcher.prompt_note`. Either way pairs are cleaned as the release does: the
-#: type check is off (a pair across types counts), ids in range, yes/partial only, first pair wins.
+#: type check is off (a pair across types counts), ids in range, yes/partial only, first pair wins. Under
+#: ``visual-erm`` also: every item is asked, even one with an empty list (evaluation.py:244-245); the model's own
+#: ``unmatched_pred`` / ``unmatched_gt`` give FP / FN when it lists any (:func:`release_unmatched`); an answer
+#: the release cannot walk fails the item (:func:`clean_pairs` ``released``).
 MATCH_PROTOCOLS = ("erm", "visual-erm")
 RELEASE_MATCH_SYSTEM = "You are a helpful assistant."
 RELEASE_MATCH_MAX_TOKENS = 8192
@@ -426,8 +494,8 @@ class LLMMatcher:
         if self.template is None:
             return build_match_prompt(req)
         return self.template.render({"category": req.task, "allowed_types": list(TAXONOMY.get(req.task, ())),
-                                     "pred_list": release_rows(req.pred, "pred_id"),
-                                     "gt_list": release_rows(req.gold, "gt_id")})
+                                     "pred_list": release_rows(req.pred, "pred_id", req.pred_rows),
+                                     "gt_list": release_rows(req.gold, "gt_id", req.gold_rows)})
 
     def _request(self, req: MatchRequest) -> list[dict[str, Any]]:
         system = RELEASE_MATCH_SYSTEM if self.protocol == "visual-erm" else "You are a strict, careful evaluator."
@@ -453,11 +521,12 @@ class LLMMatcher:
     ) -> list[MatchOutcome]:
         out: list[MatchOutcome | None] = [None] * len(requests)
         todo: list[int] = []
+        released = self.protocol == "visual-erm"
         for i, r in enumerate(requests):
-            if r.gold and r.pred:
+            if r.error is None and (released or (r.gold and r.pred)):
                 todo.append(i)
             else:
-                out[i] = MatchOutcome(ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred))
+                out[i] = MatchOutcome(None, error=r.error) if r.error else MatchOutcome(r.item_match())
                 if on_done:
                     on_done(1)
         sampling = self._sampling()
@@ -471,17 +540,18 @@ class LLMMatcher:
                     out[i] = MatchOutcome(None, error=f"model error: {comp.error}", raw=comp.text)
                 else:
                     try:
-                        obj = (parse_match_answer_released(comp.text) if self.protocol == "visual-erm"
-                               else parse_match_answer(comp.text))
-                        pairs = clean_pairs(obj, len(r.pred), len(r.gold))
-                        out[i] = MatchOutcome(
-                            ItemMatch(id=r.id, task=r.task, gold=r.gold, pred=r.pred, pairs=pairs),
-                            raw=comp.text,
-                        )
+                        if released:
+                            obj = parse_match_answer_released(comp.text)
+                            match = r.item_match(clean_pairs(obj, len(r.pred), len(r.gold), released=True),
+                                                 release_unmatched(obj, "unmatched_pred", len(r.pred)),
+                                                 release_unmatched(obj, "unmatched_gt", len(r.gold)))
+                        else:
+                            obj = parse_match_answer(comp.text)
+                            match = r.item_match(clean_pairs(obj, len(r.pred), len(r.gold)))
+                        out[i] = MatchOutcome(match, raw=comp.text)
                     except ValueError as exc:
-                        out[i] = MatchOutcome(
-                            None, error=f"unparseable matcher answer: {exc}", raw=(comp.text or "")[:2000]
-                        )
+                        reason = str(exc) if str(exc).startswith(_RELEASE_FAILS) else f"unparseable matcher answer: {exc}"
+                        out[i] = MatchOutcome(None, error=reason, raw=(comp.text or "")[:2000])
                 if on_done:
                     on_done(1)
         return [o for o in out if o is not None]

@@ -533,6 +533,8 @@ def _as_int(v: Any) -> int:
 #:
 #: The reward readers leave out listed errors without a ``severity`` (the released sums add 0 for them).
 READERS = ("erm", "visual-erm-first", "visual-erm-table", "visual-erm-bench")
+#: ``info`` key of a ``visual-erm-bench`` verdict holding the answer's ``errors`` value exactly as written.
+ANSWER_ERRORS_KEY = "answer_errors"
 _RELEASE_FENCE_OPEN = re.compile(r"^```[a-zA-Z0-9_+-]*+\s*+")
 
 
@@ -599,12 +601,19 @@ def _parse_as_released(raw: str, task: str, judge_id: dict[str, str], reader: st
         return _unparsed(task, judge_id, "no 'errors' list in the answer", raw)
     listed = value.get("errors") or []
     if not isinstance(listed, list):
-        return _unparsed(task, judge_id, f"'errors' is a {type(listed).__name__}, not a list", raw)
+        verdict = _unparsed(task, judge_id, f"'errors' is a {type(listed).__name__}, not a list", raw)
+        if reader == "visual-erm-bench":  # the released evaluation.py fails on this item (erm_cli.bench)
+            verdict.info[ANSWER_ERRORS_KEY] = listed
+        return verdict
     items = [e for e in listed if isinstance(e, dict)]
     kept = items if reader == "visual-erm-bench" else [e for e in items if e.get("severity") is not None]
     errors = [_error_from_dict(e, task, literal=literal_categories) for e in kept]
     verdict = Verdict(task=task, errors=errors, judge=judge_id, parsed=True)
     verdict.info["reader"] = reader
+    if reader == "visual-erm-bench":
+        # the list as the answer wrote it: the released evaluation.py sums each severity as given (not clamped
+        # to 1..3 as ``errors`` are) and lists type, description and severity as written to its matcher
+        verdict.info[ANSWER_ERRORS_KEY] = listed
     if len(kept) < len(items):
         verdict.info["without_severity"] = len(items) - len(kept)
     known = set(TAXONOMY.get(task, ()))
