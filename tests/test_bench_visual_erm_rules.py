@@ -238,3 +238,42 @@ def test_resumed_visual_erm_matching_keeps_the_models_lists(tmp_path: Path) -> N
     assert asked_again == asked + 1  # only b (failed) is asked again
     assert again == first
 
+
+
+def test_unreadable_judge_answers_as_the_release_takes_them(tmp_path: Path) -> None:
+    """api_judge.py asks the judge once: an answer with no JSON gives no predicted errors (pred_json None) and
+    the item is still matched; an answer that is JSON but not an object (a list) fails the item in
+    evaluation.py (its ``.get``)."""
+    from erm_cli.bench.judge_bench import JudgeBenchConfig, run_judge_bench
+
+    _image(tmp_path / "gt.png", "#1f77b4")
+    gold = [{"type": "data_error", "severity": 2, "description": "bar 3 too tall"}]
+    lines = []
+    for item in ("a", "b"):
+        _image(tmp_path / f"pred_{item}.png", "#{:02x}{:02x}{:02x}".format(*COLOURS[item]))
+        lines.append(json.dumps({"id": item, "category": "chart", "gt_img_path": "gt.png",
+                                 "pred_img_path": f"pred_{item}.png", "human_errors": gold}))
+    (tmp_path / "data.jsonl").write_text("\n".join(lines) + "\n")
+    prompt_file = tmp_path / "bench-prompts.json"
+    prompt_file.write_text(json.dumps(extract_visual_erm_prompts(RELEASE, bench=True)))
+    judge_answers = {"a": "Sorry, I cannot compare these.",
+                     "b": json.dumps([{"category": "data_error", "severity": 2, "description": "bars"}])}
+
+    def answer(body: dict) -> str:
+        images = [p["image_url"]["url"] for p in body["messages"][-1]["content"] if p["type"] == "image_url"]
+        return judge_answers[_item_of(images[1])] if images else json.dumps({"matches": []})
+
+    with answering_server(answer) as (url, bodies):
+        cfg = JudgeBenchConfig(data=tmp_path / "data.jsonl", out_dir=tmp_path / "run", judge="vlm",
+                               model=f"openai:{url}#j", baselines=(), workers=1,
+                               judge_options={"prompt_file": str(prompt_file), "request_layout": "visual-erm-bench"},
+                               matcher_model=f"openai:{url}#gpt-5-mini", release_dir=RELEASE)
+        metrics = run_judge_bench(cfg)
+    judged = [b for b in bodies if any(p["type"] == "image_url" for p in b["messages"][-1]["content"])]
+    assert len(judged) == 2  # once per item: no retry of the unreadable answers
+    [(_, doc)] = metrics["judges"].items()
+    entry = doc["vcbench"]["llm-visual-erm:" + cfg.matcher_model]
+    assert len(bodies) - len(judged) == 1  # only a is matched (with no predicted error); b cannot be evaluated
+    assert entry["failed"] == 1 and entry["failures"][0]["id"] == "b" and "JSON list" in entry["failures"][0]["error"]
+    overall = entry["metrics"]["overall"]
+    assert (overall["items"], overall["tp_hard"], overall["fp"], overall["fn"]) == (1, 0, 0, 1)

@@ -473,11 +473,17 @@ def release_match_request(it: JudgeItem, row: dict[str, Any]) -> MatchRequest:
     ``type`` is one of the task's types as written; a predicted one when its ``type``, else ``category``, is;
     each keeps what was written (severity, description) for the matcher prompt and the severity sums. An error
     list the script cannot walk (not a list, or an entry that is not an object) fails the item, as there."""
+    from ..judges.vlm_output import ANSWER_NOT_OBJECT_KEY
+
     allowed = TAXONOMY.get(it.task, ())
     gold_rows = [e for e in it.gold_rows if e.get("type") in allowed]
-    listed = answer_errors(row.get("verdict") or {}) or []
+    verdict = row.get("verdict") or {}
+    listed = answer_errors(verdict) or []
     error = None
-    if not isinstance(listed, list) or any(not isinstance(e, dict) for e in listed):
+    not_object = (verdict.get("info") or {}).get(ANSWER_NOT_OBJECT_KEY)
+    if not_object:
+        listed, error = [], f"the released evaluation.py fails on this item: the judge's answer is a JSON {not_object}"
+    elif not isinstance(listed, list) or any(not isinstance(e, dict) for e in listed):
         listed, error = [], "the released evaluation.py fails on this item: the judge's 'errors' is not a list of objects"
     pred_rows = [e for e in listed if release_type(e) in allowed]
 
@@ -724,6 +730,9 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
     judge_opts = dict(cfg.judge_options)
     if cfg.model:
         judge_opts["model"] = cfg.model
+    protocol = "visual-erm" if judge_opts.get("request_layout") == "visual-erm-bench" else "erm"
+    if protocol == "visual-erm":  # api_judge.py asks once: an unreadable answer is not asked again
+        judge_opts.setdefault("retries", 0)
     runs: list[tuple[str, Any, Path, bool]] = [
         (label, get_judge(cfg.judge, **judge_opts), out / "predictions.jsonl", cfg.judge in ("critic", "vlm"))
     ]
@@ -732,7 +741,6 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
             runs.append((b, get_judge(b), out / "baselines" / f"{b}.jsonl", False))
 
     matchers: list[OfflineMatcher | LLMMatcher] = [OfflineMatcher()]
-    protocol = "visual-erm" if cfg.judge_options.get("request_layout") == "visual-erm-bench" else "erm"
     if cfg.matcher_model:
         llm = LLMMatcher(cfg.matcher_model, protocol=protocol, release_dir=cfg.release_dir)
         if llm.prompt_note and notify is not None:

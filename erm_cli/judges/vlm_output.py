@@ -535,6 +535,9 @@ def _as_int(v: Any) -> int:
 READERS = ("erm", "visual-erm-first", "visual-erm-table", "visual-erm-bench")
 #: ``info`` key of a ``visual-erm-bench`` verdict holding the answer's ``errors`` value exactly as written.
 ANSWER_ERRORS_KEY = "answer_errors"
+#: ``info`` key of a ``visual-erm-bench`` verdict whose answer is JSON but not an object (its type): the released
+#: evaluation.py calls ``.get`` on it and fails the item.
+ANSWER_NOT_OBJECT_KEY = "answer_not_object"
 _RELEASE_FENCE_OPEN = re.compile(r"^```[a-zA-Z0-9_+-]*+\s*+")
 
 
@@ -595,7 +598,10 @@ def _parse_as_released(raw: str, task: str, judge_id: dict[str, str], reader: st
                        literal_categories: bool) -> Verdict:
     value = release_answer_object(raw, reader)
     if not isinstance(value, dict):
-        return _unparsed(task, judge_id, f"no JSON object the released parser reads ({reader})", raw)
+        verdict = _unparsed(task, judge_id, f"no JSON object the released parser reads ({reader})", raw)
+        if reader == "visual-erm-bench" and value:  # e.g. a JSON list: the released evaluation.py fails on it
+            verdict.info[ANSWER_NOT_OBJECT_KEY] = type(value).__name__
+        return verdict
     if "errors" not in value and reader == "visual-erm-table":
         # the table reward indexes error_analysis["errors"]: a missing list is its unparsed fallback
         return _unparsed(task, judge_id, "no 'errors' list in the answer", raw)
