@@ -785,13 +785,28 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
                            {"entries": [e.text for e in cand.legend]}))
         ctx.consume_overlapping(box, 0.5, pad=4)
     elif ref.legend and cand.legend and ref.legend_box and cand.legend_box:
-        if box_iou(ref.legend_box, cand.legend_box) < 0.3 and _supported(ctx, ref.legend_box):
+        where = (position_name(ref.legend_box, (0, 0, W, H)), position_name(cand.legend_box, (0, 0, W, H)))
+        if box_iou(ref.legend_box, cand.legend_box) < 0.3 and where[0] != where[1] \
+                and not _legend_entries_stay(ref.legend, cand.legend, ref.text_height) \
+                and _supported(ctx, ref.legend_box):  # (the same place named twice: a legend box found larger)
             out.append(Finding("text_error", 1, "legend",
                                f"legend placed at the {position_name(cand.legend_box, (0, 0, W, H))} instead of the "
                                f"{position_name(ref.legend_box, (0, 0, W, H))}", ref.legend_box))
             ctx.consume_overlapping(ref.legend_box, 0.5, pad=4)
             ctx.consume_overlapping(cand.legend_box, 0.5, pad=4)
     return out
+
+
+def _legend_entries_stay(ref: Sequence[LegendEntry], cand: Sequence[LegendEntry], th: float) -> bool:
+    """Most legend entries read alike at the same place (within a text height) in both images: the legend
+    did not move, whatever box each image's legend finder drew around it."""
+    same = 0
+    for e in ref:
+        for f in cand:
+            if e.text and e.text == f.text and abs(e.bbox[0] - f.bbox[0]) <= th and abs(e.bbox[1] - f.bbox[1]) <= th:
+                same += 1
+                break
+    return bool(ref) and same >= max(1, 0.5 * len(ref))
 
 
 def colour_mapping_change(ref: np.ndarray, cand: np.ndarray, background: Sequence[int], *, min_delta_e: float = 10.0,
