@@ -535,6 +535,9 @@ def _marker_shape_finding(rs: Series, cs: Series, label: str, box: BBox) -> Find
             return "round"
         return "triangular or diamond" if f[0] > 0.35 else "thin (cross, plus)"
 
+    if shape(mr) == shape(mc) and abs(mr[1] - mc[1]) < 2 * max(0.25, 3 * spread[1]) \
+            and abs(mr[0] - mc[0]) < 2 * max(0.12, 3 * spread[0]):
+        return None  # the same kind of shape, a little fuller or sharper: another rasteriser's edges
     return Finding("style_error", 1, label, f"marker shape differs ({shape(mr)} markers expected, {shape(mc)} found)",
                    box, {"ref_marker_fill": round(float(mr[0]), 3), "cand_marker_fill": round(float(mc[0]), 3),
                          "ref_marker_edge": round(float(mr[1]), 3), "cand_marker_edge": round(float(mc[1]), 3)})
