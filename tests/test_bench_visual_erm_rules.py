@@ -173,6 +173,9 @@ def test_bench_counts_as_the_released_evaluation_does(tmp_path: Path) -> None:
     # rule 1: severity totals per item (a, c, d): predicted 5 + 0, 0, 1; gold 2 + 1, 0, 1
     want = round(100 * statistics.correlation([5.0, 0.0, 1.0], [3.0, 0.0, 1.0]), 4)
     assert overall["sc"] == pytest.approx(want, abs=1e-4)
+    points = json.loads((tmp_path / "run-visual-erm" / "points.json").read_text())["points"]
+    [sev_a] = [(p["pred_sev"], p["gold_sev"]) for pts in points.values() for p in pts if p["id"] == "a"]
+    assert sev_a == (5.0, 3.0)  # the report's severity scatter plots the same sums
     # the matcher prompt lists the errors as written (severity "high" as given) and only the kept gold errors
     release = _released_builder()
     sent_a = next(_texts(b) for b in matcher_calls if "bar 3 too tall" in _texts(b))

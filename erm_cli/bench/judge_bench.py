@@ -597,23 +597,30 @@ def reward_block(
 
 
 def points_of(
-    items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]], itemised: bool
+    items: Sequence[JudgeItem], rows: dict[str, dict[str, Any]], itemised: bool, protocol: str = "erm"
 ) -> list[dict[str, Any]]:
-    """Per-item figures the report plots: reward, gold error count and severity totals."""
+    """Per-item figures the report plots: reward, gold error count and severity totals (under ``visual-erm``
+    the severity totals the metrics' Sc correlates: the released evaluation.py's sums)."""
+    from .judge_metrics import severity_sums
+
     pts = []
     for it in items:
         v = verdict_of(rows.get(it.id) or {})
         if v is None:
             continue
         gold = allowed_errors(it.gold, it.task)
+        gold_sev, pred_sev = severity_total(gold), severity_total(allowed_errors(v.errors, it.task))
+        if protocol == "visual-erm":
+            m = release_match_request(it, rows.get(it.id) or {}).item_match()
+            gold_sev, pred_sev = severity_sums(m, "gold")["__total__"], severity_sums(m, "pred")["__total__"]
         pts.append(
             {
                 "id": it.id,
                 "task": it.task,
                 "reward": round(v.reward, 6),
                 "gold_n": len(gold),
-                "gold_sev": severity_total(gold),
-                "pred_sev": severity_total(allowed_errors(v.errors, it.task)) if itemised else None,
+                "gold_sev": gold_sev,
+                "pred_sev": pred_sev if itemised else None,
             }
         )
     return pts
@@ -806,7 +813,7 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
                 if isinstance(m, LLMMatcher):  # which matcher prompt produced these numbers
                     doc["vcbench"][m.label]["prompt"] = m.prompt_source
         judges_doc[lab] = doc
-        points[lab] = points_of(items, rows, itemised)
+        points[lab] = points_of(items, rows, itemised, protocol if lab == label else "erm")
 
     task_counts = {
         t: sum(1 for it in items if it.task == t) for t in TASKS if any(it.task == t for it in items)
