@@ -76,8 +76,9 @@ def judge(
         "python -m erm_cli.judges.prompts CHECKOUT --bench)."
     ),
     protocol: str = typer.Option(
-        "erm", "--protocol", help="erm, or visual-erm: the request of the released VC-RewardBench script "
-        "(system message, text then the two images, unresized; needs --judge vlm and --prompt-file)."
+        "erm", "--protocol", help="erm, or visual-erm: the request and the counting of the released "
+        "VC-RewardBench scripts (system message, text then the two images, unresized; their gold filter, "
+        "severity sums and matcher rules, docs/MODELS.md; needs --judge vlm and --prompt-file)."
     ),
     release_dir: Optional[Path] = typer.Option(
         None, "--release-dir", metavar="DIR", file_okay=False, help="--protocol visual-erm: a local clone of "
