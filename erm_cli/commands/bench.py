@@ -67,9 +67,8 @@ def judge(
     timeout: float = opt.timeout("Wall-clock limit per code candidate's render (s)."),
     resume: bool = opt.resume("Skip items already in the run directory, or start over."),
     as_json: bool = opt.as_json("Print metrics.json (with schema_version) instead of a table."),
-    allowed_root: list[Path] = typer.Option(
-        [], "--allowed-root", metavar="DIR", help="Also allow paths in the data under this folder (repeatable; by default "
-        "only the data file's folder)."
+    allowed_root: list[Path] = opt.allowed_root(
+        "Also allow paths in the data under this folder (repeatable; by default only the data file's folder)."
     ),
     prompt_file: Optional[Path] = typer.Option(
         None, "--prompt-file", help="--judge vlm: judge prompts (e.g. the released VC-RewardBench prompts: "
@@ -235,9 +234,8 @@ def policy(
     ),
     resume: bool = opt.resume("Skip items already in results.jsonl, or start over."),
     as_json: bool = opt.as_json("Print metrics.json (with schema_version) instead of a table."),
-    allowed_root: list[Path] = typer.Option(
-        [], "--allowed-root", metavar="DIR", help="Also allow paths in the JSONL files under this folder (repeatable; by "
-        "default only each file's own folder)."
+    allowed_root: list[Path] = opt.allowed_root(
+        "Also allow paths in the JSONL files under this folder (repeatable; by default only each file's own folder)."
     ),
     quiet: bool = opt.quiet(),
     verbose: bool = opt.verbose(),
