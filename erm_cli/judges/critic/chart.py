@@ -939,6 +939,8 @@ def _compare_scales(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list
         assert r is not None and c is not None
         ticks = ra.y_ticks if axis == "y" else ra.x_ticks
         box = union_box([t.bbox for t in ticks]) if ticks else ra.bbox
+        if ticks and not _supported(ctx, box):
+            continue  # the tick labels' pixels did not change: the same scale, read differently by OCR
         span = abs(r[1] - r[0])
 
         def rng(v: tuple[float, float], span: float = span) -> str:
