@@ -165,3 +165,12 @@ def test_markdown_with_raw_html_script_does_not_run(server: tuple[str, list[str]
           f'<script>document.body.style.background = "red"</script><img src="{url}/md.png">\n')
     result = render(md, kind="markdown", options=RenderOptions(timeout=15), cache=False)
     assert result.ok and hits == [] and red_pixels(result.png) == 0
+
+
+def test_a_time_out_names_the_items_limit_not_the_budget_left() -> None:
+    """--timeout is the whole item's budget; the sandbox gets what is left of it, and its message used to name
+    that ("timed out after 0.979 s" under --timeout 1). The failure names the limit the user set."""
+    code = "import time\ntime.sleep(30)\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\n"
+    result = render(code, kind="matplotlib", options=RenderOptions(timeout=1.0), cache=False)
+    assert not result.ok
+    assert result.error is not None and result.error.startswith("timed out after 1 s"), result.error

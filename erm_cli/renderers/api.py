@@ -11,6 +11,7 @@ overwrite; ``"retry-failed"`` use cached successes but re-run cached failures.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -153,11 +154,22 @@ def render(code: str | bytes, kind: str | None = None, options: RenderOptions | 
         png: bytes | None = RENDERERS[kind](text, replace(options, timeout=left))
         ok, error = True, None
     except CodeFailure as exc:
-        png, ok, error = None, False, (str(exc).splitlines() or ["render failed"])[0][:500]
+        png, ok, error = None, False, name_the_limit((str(exc).splitlines() or ["render failed"])[0][:500],
+                                                     options.timeout)
     if store is not None:
         store.set(key, ok=ok, png=png, error=error, kind=kind)
     return RenderResult(ok=ok, kind=kind, png=png, error=error, seconds=time.perf_counter() - t0,
                         versions=versions, key=key, profile=options.profile)
+
+
+#: A renderer's time-out message names the seconds it was given: what was left of the item's budget.
+_TIMED_OUT = re.compile(r"(timed out after|took more than) [0-9.]+(?:e[+-]?[0-9]+)? s")
+
+
+def name_the_limit(error: str, limit: float) -> str:
+    """``error`` with the item's time limit (``--timeout``) where a renderer named the budget left of it
+    ("timed out after 0.979 s" under ``--timeout 1`` reads "timed out after 1 s")."""
+    return _TIMED_OUT.sub(lambda m: f"{m.group(1)} {limit:g} s", error, count=1)
 
 
 # ------------------------------------------------------------------------------------ many items
