@@ -255,3 +255,17 @@ def test_llm_matcher_skips_empty_items_and_reports_unparseable_answers():
     assert out[1].match is not None and out[1].match.pairs == []
     assert out[2].match is None and "unparseable" in (out[2].error or "")
     assert m.label == "llm:openai:http://127.0.0.1:9#x"
+
+
+def test_an_empty_block_is_undefined_except_under_the_released_protocol():
+    # one chart item, both lists empty: nothing to count overall nor for any type
+    items = [ItemMatch("e", "chart", gold=[], pred=[])]
+    ours = vcbench_metrics(items)
+    assert ours["chart"]["f1_hard"] is None and ours["chart"]["f1_soft"] is None
+    released = vcbench_metrics(items, released=True)  # --protocol visual-erm: evaluation.py's f1_score/safe_div
+    assert released["chart"]["f1_hard"] == 100.0 and released["chart"]["f1_soft"] == 0.0
+    assert released["overall"]["f1_hard"] == 100.0 and released["overall"]["f1_soft"] == 0.0
+    assert all(t["f1_hard"] == 100.0 and t["f1_soft"] == 0.0 for t in released["chart"]["per_type"].values())
+    # a block with something to count is the same under both
+    full = [ItemMatch("a", "chart", gold=[E("text_error")], pred=[E("text_error")], pairs=[Pair(0, 0, "yes")])]
+    assert vcbench_metrics(full)["chart"]["f1_hard"] == vcbench_metrics(full, released=True)["chart"]["f1_hard"] == 100.0

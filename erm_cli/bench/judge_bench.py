@@ -806,7 +806,7 @@ def run_judge_bench(cfg: JudgeBenchConfig, progress: Progress | None = None, exe
                         "".join(json.dumps(stamp(mt.to_dict())) + "\n" for mt in matches)
                     )
                 doc["vcbench"][m.label] = {
-                    "metrics": vcbench_metrics(matches),
+                    "metrics": vcbench_metrics(matches, released=protocol == "visual-erm"),
                     "failed": len(mfail),
                     "failures": mfail[:50],
                 }

@@ -10,7 +10,8 @@ levels ``yes`` / ``partial`` (see :mod:`erm_cli.bench.matching`):
 * TP / FP / FN are summed over items (micro) per task and over all items; per error type, TP is
   keyed by the *predicted* type, FP by the predicted type, FN by the gold type;
 * the released code scores an empty case (no gold and no predicted error: TP = FP = FN = 0) as
-  ``f1_hard`` 1.0 and ``f1_soft`` 0.0; we report such a block's F1s as ``None`` (undefined) instead,
+  ``f1_hard`` 1.0 and ``f1_soft`` 0.0; we report such a block's F1s as ``None`` (undefined) instead
+  (except under ``--protocol visual-erm``, which reports the released values),
   so a task or type nobody mentioned does not show 100 or 0 (real tasks always have gold errors;
   :func:`f1_hard` / :func:`f1_soft` keep the released values for anyone who needs them);
 * ``Sc`` = Pearson correlation x 100 between per-item predicted and gold severity totals, per task
@@ -150,8 +151,10 @@ class Counts:
     def empty(self) -> bool:
         return self.tp_soft == 0 and self.fp == 0 and self.fn == 0
 
-    def to_dict(self) -> dict[str, Any]:
-        undefined = self.empty
+    def to_dict(self, released: bool = False) -> dict[str, Any]:
+        """``released``: an empty block gets the released evaluation.py's F1s (hard 100, soft 0) instead of
+        None (``--protocol visual-erm``)."""
+        undefined = self.empty and not released
         return {
             "tp_hard": self.tp_hard,
             "tp_soft": self.tp_soft,
@@ -236,7 +239,7 @@ def _pct(v: float | None) -> float | None:
     return None if v is None else round(100.0 * v, 4)
 
 
-def _block(items: list[ItemMatch], task: str | None) -> dict[str, Any]:
+def _block(items: list[ItemMatch], task: str | None, released: bool = False) -> dict[str, Any]:
     overall = Counts()
     types = TAXONOMY[task] if task else tuple(sorted({c for cats in TAXONOMY.values() for c in cats}))
     per_type: dict[str, Counts] = {}
@@ -257,10 +260,10 @@ def _block(items: list[ItemMatch], task: str | None) -> dict[str, Any]:
         "items": len(items),
         "gold_errors": sum(len(m.gold) for m in items),
         "pred_errors": sum(len(m.pred) for m in items),
-        **overall.to_dict(),
+        **overall.to_dict(released),
         "sc": _pct(pearson(pred_tot, gold_tot)),
         "per_type": {
-            t: {**per_type[t].to_dict(), "support": support.get(t, {"gold": 0, "pred": 0})}
+            t: {**per_type[t].to_dict(released), "support": support.get(t, {"gold": 0, "pred": 0})}
             for t in types
             if t in per_type
         },
@@ -273,14 +276,15 @@ def _block(items: list[ItemMatch], task: str | None) -> dict[str, Any]:
     return out
 
 
-def vcbench_metrics(items: list[ItemMatch]) -> dict[str, Any]:
-    """F1_hard / F1_soft / Sc per task (``chart``, ``table``, ``svg``) and ``overall`` (percent)."""
+def vcbench_metrics(items: list[ItemMatch], released: bool = False) -> dict[str, Any]:
+    """F1_hard / F1_soft / Sc per task (``chart``, ``table``, ``svg``) and ``overall`` (percent). ``released``
+    (``--protocol visual-erm``): a block with nothing to count gets the released F1s, not None."""
     out: dict[str, Any] = {}
     for task in TASKS:
         rows = [m for m in items if m.task == task]
         if rows:
-            out[task] = _block(rows, task)
-    out["overall"] = _block(items, None)
+            out[task] = _block(rows, task, released)
+    out["overall"] = _block(items, None, released)
     return out
 
 
