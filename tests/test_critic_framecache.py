@@ -93,3 +93,30 @@ def test_frames_that_can_change_are_not_cached() -> None:
         frame_map("distance", (255, 255, 255), readonly_view, dist)
         frame_map("distance", (255, 255, 255), readonly_view, dist)
     assert len(calls) == 4
+
+
+def test_pair_memo_computes_once_per_scope_for_registered_frames_only() -> None:
+    from erm_cli.judges.critic.colour import paint_shift
+    from erm_cli.judges.critic.framecache import pair_memo
+
+    a, b = _chart(), _chart()
+    calls: list[int] = []
+
+    def work() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert pair_memo("k", 1, (a, b), work) == 1 and pair_memo("k", 1, (a, b), work) == 2  # no scope
+    with frame_scope(a, b):
+        first = pair_memo("k", 1, (a, b), work)
+        assert pair_memo("k", 1, (a, b), work) == first  # the same question: answered once
+        assert pair_memo("k", 2, (a, b), work) != first  # another key
+        assert pair_memo("k", 1, (a[1:], b), work) != first  # a crop is no registered frame: computed
+    assert len(calls) == 5
+    # paint_shift, memoised inside a scope, answers what it computes outside one
+    foot = np.zeros(a.shape[:2], bool)
+    foot[40:200, 60:300] = a[40:200, 60:300, 0] < 200
+    direct = paint_shift(a, b, foot, (214, 39, 40), (31, 119, 180), (255, 255, 255))
+    with frame_scope(a, b):
+        assert paint_shift(a, b, foot, (214, 39, 40), (31, 119, 180), (255, 255, 255)) == direct
+        assert paint_shift(a, b, foot.copy(), (214, 39, 40), (31, 119, 180), (255, 255, 255)) == direct

@@ -11,6 +11,7 @@ Reusable outside the critic:
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -567,6 +568,18 @@ def paint_shift(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: Seq
     pixels (anti-aliasing on or off, another engine, JPEG) but hardly in how much ink they lay down, so the
     blurred means agree; a real repaint changes them. The ΔE2000 of the blurred means is compared with the
     ΔE a repaint from ``a`` to ``b`` at the same coverage would give: an effect size, not a threshold."""
+    from .framecache import pair_memo
+
+    # the colour-change check and the per-series shift ask for the same pair, footprint and colours: once
+    fp = np.ascontiguousarray(footprint, dtype=bool)
+    key = (hashlib.blake2b(np.packbits(fp).tobytes(), digest_size=16).digest(), fp.shape,
+           tuple(float(v) for v in a), tuple(float(v) for v in b), tuple(float(v) for v in background))
+    return pair_memo("paint_shift", key, (ref, cand),  # type: ignore[return-value]
+                     lambda: _paint_shift(ref, cand, fp, a, b, background))
+
+
+def _paint_shift(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: Sequence[int], b: Sequence[int],
+                 background: Sequence[int]) -> tuple[float, float]:
     from .blur import blur_weights, blurred_mean
     from .morphology import dilate
 

@@ -112,3 +112,20 @@ def frame_map(kind: str, key: Hashable, arr: np.ndarray, compute: Callable[[np.n
     if whole:
         fr.maps[(kind, key)] = out.copy()
     return out
+
+
+def pair_memo(kind: str, key: Hashable, frames: tuple[np.ndarray, ...], compute: Callable[[], object]) -> object:
+    """``compute()`` once per scope for a result determined by ``key`` and the registered ``frames`` (the very
+    array objects, not copies or crops): a computation two analysers ask for with the same arguments. Outside a
+    scope, or for arrays that are not registered frames, it is simply computed."""
+    kept = _SCOPE.get()
+    if not kept:
+        return compute()
+    owners = [next((fr for fr in kept if fr.array is f), None) for f in frames]
+    if not owners or any(o is None for o in owners):
+        return compute()
+    slot = (kind, key, tuple(id(o) for o in owners))
+    memo = owners[0].maps  # type: ignore[union-attr]
+    if slot not in memo:
+        memo[slot] = compute()  # type: ignore[assignment]
+    return memo[slot]
