@@ -1060,14 +1060,14 @@ def grid_line_changes(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover
     return [(axis, state, s[0], s[1]) for axis, s in found.items() if s[k] >= 2]
 
 
-def _line_patterns(img: np.ndarray, min_contrast: float) -> list[tuple[float, float]]:
+def _line_patterns(img: np.ndarray, min_contrast: float, smooth: bool = False) -> list[tuple[float, float]]:
     """For rows 3 .. n-4 of a grey crop: the share of columns where the row stands out from the rows 3 px
-    above and below it (a grid line), and how many separate pieces it is drawn in per 100 px. The contrast is
-    averaged over 3 px along the row (a 1-px dip from JPEG or anti-aliasing does not cut a dash; a dash
-    pattern's gaps are wider) and a pixel is drawn where it reaches half the row's 90th percentile (a crisper
-    or softer copy of the same dashes keeps its pattern)."""
+    above and below it (a grid line), and how many separate pieces it is drawn in per 100 px. A pixel is
+    drawn where it reaches half the row's 90th percentile (a crisper or softer copy of the same dashes keeps
+    its pattern); ``smooth`` first averages the contrast over 3 px along the row (a 1-px dip from JPEG does
+    not cut a dash, but a crisp 1-px dash gap closes too)."""
     con = np.abs(img[3:-3] - (img[:-6] + img[6:]) / 2.0)
-    if con.shape[1] >= 3:
+    if smooth and con.shape[1] >= 3:
         con[:, 1:-1] = (con[:, :-2] + con[:, 1:-1] + con[:, 2:]) / 3.0
     on = con >= np.maximum(min_contrast, 0.5 * np.percentile(con, 90, axis=1))[:, None]
     starts = np.count_nonzero(np.diff(np.pad(on.astype(np.int8), ((0, 0), (1, 0))), axis=1) == 1, axis=1)
@@ -1087,23 +1087,29 @@ def grid_style_change(ref: np.ndarray, cand: np.ndarray, box: BBox, *,
     c = channel_mean(cand[y0 + 3:y1 - 2, x0 + 3:x1 - 2], np.float32)
     if r.shape != c.shape:
         return None
-    diffs = []
-    for a, b in ((r, c), (r.T, c.T)):
-        pats = list(zip(_line_patterns(a, min_contrast), _line_patterns(b, min_contrast)))
-        best = np.asarray([max(pa[0], pb[0]) for pa, pb in pats])
-        for k, (ra_, rb_) in enumerate(pats):
-            if best[k] < 0.45 or min(ra_[0], rb_[0]) < 0.2:
-                continue  # not a grid line in both images
-            if best[k] < best[max(0, k - 2):k + 3].max():
-                continue  # a row next to the line (its neighbours 3 px away hold the line)
-            diffs.append((ra_, rb_))
-    if len(diffs) < 3:
-        return None
-    share_gap = np.asarray([d[1][0] - d[0][0] for d in diffs])
-    piece_ratio = np.asarray([(d[1][1] + 0.2) / (d[0][1] + 0.2) for d in diffs])
-    moved = (np.abs(share_gap) >= 0.3) | (piece_ratio >= 1.6) | (piece_ratio <= 1 / 1.6)
-    if moved.sum() < 3 or moved.mean() < 0.6:
-        return None
+    # the change must hold measured both ways: raw (JPEG noise cuts dashes into more pieces) and smoothed
+    # along the lines (a crisp copy's 1-px dash gaps close): a real new pattern survives both
+    for smooth in (True, False):
+        diffs = []
+        for a, b in ((r, c), (r.T, c.T)):
+            pats = list(zip(_line_patterns(a, min_contrast, smooth), _line_patterns(b, min_contrast, smooth)))
+            best = np.asarray([max(pa[0], pb[0]) for pa, pb in pats])
+            for k, (ra_, rb_) in enumerate(pats):
+                if best[k] < 0.45 or min(ra_[0], rb_[0]) < 0.2:
+                    continue  # not a grid line in both images
+                if best[k] < best[max(0, k - 2):k + 3].max():
+                    continue  # a row next to the line (its neighbours 3 px away hold the line)
+                diffs.append((ra_, rb_))
+        if len(diffs) < 3:
+            return None
+        share_gap = np.asarray([d[1][0] - d[0][0] for d in diffs])
+        piece_ratio = np.asarray([(d[1][1] + 0.2) / (d[0][1] + 0.2) for d in diffs])
+        moved = (np.abs(share_gap) >= 0.3) | (piece_ratio >= 1.6) | (piece_ratio <= 1 / 1.6)
+        if moved.sum() < 3 or moved.mean() < 0.6:
+            return None
+        if smooth:
+            smoothed = diffs
+    diffs = smoothed  # (described as measured smoothed)
 
     def style(share: float, per100: float) -> str:
         return "solid" if share >= 0.9 or per100 < 2.0 else "dashed or dotted"
