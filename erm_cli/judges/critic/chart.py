@@ -1284,8 +1284,9 @@ def dark_ink_levels(ref: np.ndarray, cand: np.ndarray, *, max_level: int = 150,
 
 def _compare_dark_ink(ctx: Context, ra: AxesInfo, layout: ChartLayout, name: str) -> list[Finding]:
     """Black strokes drawn in dark grey (or the reverse) in a plot area: the same amount of neutral dark ink,
-    its darkest level moved by 40 or more grey levels from black (same-size renders only: resampling
-    lightens thin strokes; the legend is left out)."""
+    its darkest level moved by 40 or more grey levels from black, in strokes at least 2 px thick, while the
+    plot's other ink is drawn pixel for pixel alike (same-size renders of one rasteriser only: resampling and
+    other engines lighten thin strokes; the legend is left out)."""
     sx, sy = ctx.al.cand_scale
     ws = ctx.al.work_scale
     if abs(sx / ws - 1) > 0.002 or abs(sy / ws - 1) > 0.002:
@@ -1305,6 +1306,22 @@ def _compare_dark_ink(ctx: Context, ra: AxesInfo, layout: ChartLayout, name: str
     lr, lc, nr, nc = found
     if min(lr, lc) > 25 or abs(lr - lc) < 40 or not 0.6 <= nc / max(1, nr) <= 1.6:
         return []
+    from .colour import chroma_of
+
+    darks = []
+    for a in (r, c):  # hairlines (hatching, thin frames) reach another darkest level in every rasteriser
+        dark = (chroma_of(a) < 15) & (a.astype(np.float32).mean(axis=2) < 150)
+        if stroke_width(dark) < 2.0:
+            return []
+        darks.append(dark)
+    from .colour import channel_distance
+
+    bg = ctx.al.ref_background
+    ink = (channel_distance(r, bg) >= 25) | (channel_distance(c, bg) >= 25)
+    rest = ink & ~dilate(darks[0] | darks[1], iterations=2)  # the other ink: lines, fills, grid
+    same = np.abs(r.astype(np.int16) - c.astype(np.int16)).max(axis=2) <= 2
+    if rest.sum() < 200 or float(same[rest].mean()) < 0.9:
+        return []  # the rest of the plot is drawn by another rasteriser: its dark levels are no evidence
     grey = lambda v: f"#{int(v):02x}{int(v):02x}{int(v):02x}"
     for i, reg in enumerate(ctx.regions):  # the recoloured strokes' own difference regions
         if i not in ctx.consumed and reg.colour_only and reg.ref_colour is not None and is_greyish(reg.ref_colour) \
@@ -1716,13 +1733,15 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
         rm, cm = bridge_1px(rm), bridge_1px(cm)
         nr, nc = _pieces(rm), _pieces(cm)
         broken = cm if nc > nr else rm
+        solid = rm if nc > nr else cm
         # the same dashes drawn softer or cut by JPEG keep each image's ink within 1 px of the other's;
         # another dash pattern leaves a share of one image's ink (its dashes, or the gaps it fills) uncovered
         cover1 = min(float((rm & dilate(cm, iterations=1)).sum()) / max(1, int(rm.sum())),
                      float((cm & dilate(rm, iterations=1)).sum()) / max(1, int(cm.sum())))
         ev["coverage_1px"] = round(cover1, 3)
-        if (nc >= max(6, 3 * nr) or nr >= max(6, 3 * nc)) and _dots_share(broken) >= 0.7 \
-                and not dotted_line(broken):
+        if (nc >= max(6, 3 * nr) or nr >= max(6, 3 * nc)) and (
+                (_dots_share(broken) >= 0.7 and not dotted_line(broken))
+                or piece_thickness(broken) >= 2.2 * max(1.0, stroke_width(solid))):
             # the pieces are round dots, not dashes: the line became a scatter of markers (or the reverse)
             kinds = ("line", "markers (scatter)") if nc > nr else ("markers (scatter)", "line")
             out.append(Finding("structure_error", 3, label, f"chart type differs: {kinds[0]} expected, {kinds[1]} found",
@@ -1794,6 +1813,18 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
     if out:
         ctx.consume_overlapping(box, 0.6, pad=4)
     return out
+
+
+def piece_thickness(m: np.ndarray, min_px: int = 6) -> float:
+    """Median area over length (longer box side) of a broken line's pieces: a dash is as thick as the line,
+    a scatter marker several line widths."""
+    lab, n = ndi.label(m)
+    if n == 0:
+        return 0.0
+    sizes = np.bincount(lab.ravel())[1:]
+    vals = [sizes[i] / max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
+            for i, sl in enumerate(ndi.find_objects(lab)) if sl is not None and sizes[i] >= min_px]
+    return float(np.median(vals)) if vals else 0.0
 
 
 def short_piece_share(m: np.ndarray, min_px: int = 3) -> float:
