@@ -370,9 +370,12 @@ def palette(img: Image.Image | np.ndarray, *, background: Sequence[int] | None =
     # locate each colour: nearest-palette assignment on all pixels (flat or not) within merge_de
     from scipy import ndimage as ndi
 
-    lut = _label_lut([rgbs_a[i] for i in keep], merge_de * 1.5, _used_bins(all_keys))
-    labels = np.take(lut, all_keys) + 1  # 0 = no palette colour (np.take: the same gather, faster)
-    pix = np.bincount(labels.ravel(), minlength=len(keep) + 1)
+    # one histogram of all pixels' bins gives the bins in use and, through the table, each label's pixel count
+    hist = np.bincount(all_keys.ravel(), minlength=1 << 15)
+    used = np.flatnonzero(hist)
+    lut = _label_lut([rgbs_a[i] for i in keep], merge_de * 1.5, used) + 1  # 0 = no palette colour
+    labels = np.take(lut, all_keys)  # (np.take: the same gather as indexing, faster)
+    pix = np.bincount(lut[used], weights=hist[used], minlength=len(keep) + 1)  # exact integer counts
     slices = ndi.find_objects(labels, max_label=len(keep))
     for k, i in enumerate(keep):
         sl = slices[k] if k < len(slices) else None
