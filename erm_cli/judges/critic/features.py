@@ -248,8 +248,8 @@ def _ink_grid_features(ref: np.ndarray, cand: np.ndarray, bg_ref: Sequence[int],
     from .colour import channel_distance
 
     # max over channels of |pixel - background| > 40 (PIL's uint8 loops: exact, several times faster)
-    ink_a = (channel_distance(ref, bg_ref) > 40).astype(np.float32)
-    ink_b = (channel_distance(cand, bg_cand) > 40).astype(np.float32)
+    ink_a = channel_distance(ref, bg_ref) > 40  # boolean: counted straight into int32 below
+    ink_b = channel_distance(cand, bg_cand) > 40
     h, w = ink_a.shape
     ys = np.linspace(0, h, cells + 1).astype(int)
     xs = np.linspace(0, w, cells + 1).astype(int)
@@ -257,12 +257,12 @@ def _ink_grid_features(ref: np.ndarray, cand: np.ndarray, bg_ref: Sequence[int],
     if h >= cells and w >= cells:  # no empty cell: per-cell counts in one pass, each share as float32 like .mean()
         size = (np.diff(ys)[:, None] * np.diff(xs)[None, :]).astype(np.float32).ravel()
         for ink, dst in ((ink_a, da), (ink_b, db)):
-            cnt = np.add.reduceat(np.add.reduceat(ink.astype(np.int32), ys[:-1], axis=0), xs[:-1], axis=1)
+            cnt = np.add.reduceat(np.add.reduceat(ink, ys[:-1], axis=0, dtype=np.int32), xs[:-1], axis=1)
             dst.extend(float(v) for v in cnt.astype(np.float32).ravel() / size)
     for i in range(cells if not da else 0):
         for j in range(cells):
-            ca = ink_a[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
-            cb = ink_b[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
+            ca = ink_a[ys[i]:ys[i + 1], xs[j]:xs[j + 1]].astype(np.float32)  # float32 means, as before
+            cb = ink_b[ys[i]:ys[i + 1], xs[j]:xs[j + 1]].astype(np.float32)
             if ca.size:
                 da.append(float(ca.mean()))
                 db.append(float(cb.mean()))
