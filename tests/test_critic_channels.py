@@ -50,3 +50,17 @@ def test_pool_equals_blockwise_any() -> None:
                 assert got.dtype == want.dtype and np.array_equal(got, want)
     ints = (rng.random((40, 40)) < 0.1).astype(np.uint8) * 3  # not boolean: the generic path
     assert np.array_equal(_pool(ints, 4), ints.reshape(10, 4, 10, 4).any(axis=(1, 3)))
+
+
+def test_mask_box_equals_the_extent_of_nonzero() -> None:
+    from erm_cli.judges.critic.chart import _mask_box
+
+    rng = np.random.default_rng(1)
+    for shape in ((455, 614), (1, 1), (3, 9), (200, 1)):
+        for density in (0.0, 0.001, 0.3, 1.0):
+            m = rng.random(shape) < density
+            for box in ((10.0, 20.0, 500.0, 400.0), (3, 4, 50, 60)):
+                ys, xs = np.nonzero(m)
+                want = box if ys.size == 0 else (box[0] + 1 + xs.min(), box[1] + 1 + ys.min(),
+                                                 box[0] + 2 + xs.max(), box[1] + 2 + ys.max())
+                assert _mask_box(m, box) == want

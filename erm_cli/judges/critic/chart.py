@@ -1502,10 +1502,10 @@ def _type_changed(rs: Series, cs: Series) -> bool:
 
 
 def _mask_box(m: np.ndarray, ax_box: BBox) -> BBox:
-    ys, xs = np.nonzero(m)
+    ys, xs = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))  # the rows and columns in use
     if ys.size == 0:
         return ax_box
-    return (ax_box[0] + 1 + xs.min(), ax_box[1] + 1 + ys.min(), ax_box[0] + 2 + xs.max(), ax_box[1] + 2 + ys.max())
+    return (ax_box[0] + 1 + xs[0], ax_box[1] + 1 + ys[0], ax_box[0] + 2 + xs[-1], ax_box[1] + 2 + ys[-1])
 
 
 def _compare_bars(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Series, name: str,
