@@ -597,9 +597,8 @@ def _paint_shift(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: Se
     foot = dilate(footprint[cy0:cy1, cx0:cx1], iterations=5)
     if foot.sum() < 4:
         return 100.0, 0.0
-    ys, xs = np.nonzero(foot)
-    ys, xs = ys + cy0, xs + cx0
-    y0, y1, x0, x1 = max(0, ys.min() - 8), min(H, ys.max() + 9), max(0, xs.min() - 8), min(W, xs.max() + 9)
+    ys, xs = np.flatnonzero(foot.any(axis=1)) + cy0, np.flatnonzero(foot.any(axis=0)) + cx0  # rows / columns in use
+    y0, y1, x0, x1 = max(0, ys[0] - 8), min(H, ys[-1] + 9), max(0, xs[0] - 8), min(W, xs[-1] + 9)
     f = foot[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
     weights = blur_weights(f, 2.5)  # the blur's adjoint on the footprint, shared by both images
     ma, mb = (blurred_mean(arr[y0:y1, x0:x1], f, 2.5, weights) for arr in (ref, cand))
