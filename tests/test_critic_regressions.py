@@ -314,19 +314,11 @@ EDITS_2 = {
 }
 
 
-#: Found by the analysers, dropped by the verifier model shipped before these analyser checks existed (it never
-#: saw their proposals); the retrained model must keep them: /work/briefs/h3_to_h2.md has the evidence.
-DROPPED_BY_THE_OLD_VERIFIER = {"faint dashed grid removed", "white grid on grey switched on",
-                               "grid drawn solid instead of dashed"}
-
-
 @pytest.mark.parametrize("kind", sorted(EDITS_2))
 @pytest.mark.parametrize("judge", ["analysers", "default"])
-def test_a_real_error_of_round_2_is_found(kind: str, judge: str, request: pytest.FixtureRequest) -> None:
-    if judge == "default" and kind in DROPPED_BY_THE_OLD_VERIFIER:
-        reason = ("the shipped verifier (71dc69b) scores these grid proposals as nuisance (P(real) 0.02-0.16): "
-                  "the training equivalents carry the same grid proposals")
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
+def test_a_real_error_of_round_2_is_found(kind: str, judge: str) -> None:
+    # the three grid kinds were xfail with the verifier of 71dc69b (P(real) 0.02-0.16); the verifier retrained
+    # with grid-only training candidates and grid evidence (features v3) keeps them: plain asserts since
     ref_code, cand_code, category, words = EDITS_2[kind]
     critic = Critic() if judge == "analysers" else _default_critic()
     v = critic.judge(render(ref_code), render(cand_code), "chart")
