@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from PIL import Image
 
 from erm_cli.data.nuisance import equivalents
 from erm_cli.judges.critic import Critic
+from erm_cli.judges.critic.features import _grey, grid_line_kept
 from erm_cli.renderers import RenderOptions, render
 from erm_cli.train.critic import FeatureRecorder
 
@@ -44,13 +46,19 @@ def test_grid_removed_or_restyled_is_told_from_the_same_grid_re_rasterised() -> 
     assert removed and solid
     assert all(f["grid_ink_kept"] < 0.6 for f in removed), removed
     assert all(f["grid_gap_cand"] < 0.15 < f["grid_gap_ref"] for f in solid), solid
-    kept, gaps = [], []
-    for route, png in equivalents(_GRID, "matplotlib", ref, seed=1, routes=["aa", "jpeg", "dpi72", "pdf"]).items():
-        for f in _grid_proposals(ref, png):  # whatever grid proposals a route provokes carry its ink
-            if f.get("grid_ink_kept") == f.get("grid_ink_kept"):  # not nan
-                kept.append((route, f["grid_ink_kept"]))
-            if "grid_gap_cand" in f and f["grid_gap_cand"] == f["grid_gap_cand"]:
-                gaps.append((route, f["grid_gap_cand"], f["grid_gap_ref"]))
-    assert kept, "the routes provoke grid proposals on this figure"
-    assert all(k > 0.8 for _, k in kept), kept
-    assert all(c > 0.15 for _, c, _ in gaps), gaps
+    # the measure itself on the same figure re-rasterised (no proposal needed: the analysers of 995b383 rarely
+    # propose grid changes on these routes any more): the grid image keeps most of its line contrast
+    box = (86, 63, 570, 421)  # inside matplotlib's default plot area of a 640x480 figure
+    grey = lambda png: _grey(np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))[box[1]:box[3], box[0]:box[2]])
+    g_ref = grey(ref)
+    g_removed = grey(_png(_GRID.replace("ax.grid(True, linestyle='--', alpha=0.5)\n", "")))
+    assert grid_line_kept(g_ref, g_removed)[0] < 0.6
+    routes = equivalents(_GRID, "matplotlib", ref, seed=1, routes=["aa", "jpeg", "dpi72", "pdf"])
+    assert set(routes) >= {"aa", "jpeg"}
+    for route, png in routes.items():
+        g = grey(png)
+        if g.shape != g_ref.shape:  # dpi72: another pixel size
+            continue
+        kept, rows, gap_ref, gap_eq = grid_line_kept(g_ref, g)
+        assert rows > 0 and kept > 0.8, (route, kept)
+        assert gap_eq > 0.15, (route, gap_eq)  # a dashed grid stays dashed (fewer, thinner gaps without AA)
