@@ -356,7 +356,7 @@ def grid_features(ctx: Context, f: Finding) -> dict[str, float]:
         out["grid_pattern_pieces_logratio"] = math.log((float(cp[1]) + 0.2) / (float(rp[1]) + 0.2))
     if not out or f.bbox is None:
         return out
-    x0, y0, x1, y1 = (int(round(v)) for v in f.bbox)
+    x0, y0, x1, y1 = (int(np.rint(v)) for v in f.bbox)
     ga = _grey(ctx.al.ref[max(0, y0 + 3):max(0, y1 - 2), max(0, x0 + 3):max(0, x1 - 2)])
     gb = _grey(ctx.al.cand[max(0, y0 + 3):max(0, y1 - 2), max(0, x0 + 3):max(0, x1 - 2)])
     if ga.shape != gb.shape or ga.size == 0:
