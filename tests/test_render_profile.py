@@ -128,3 +128,32 @@ def test_tables_render_the_whole_answer_as_html_like_the_release() -> None:
     assert verm.ok and verm.kind == "html" and verm.profile == "visual-erm"
     erm_size, verm_size = size(erm), size(verm)
     assert verm_size[1] > erm_size[1]  # the prose and the fence lines are on the page too
+
+
+def _first_rule_row(img: Image.Image) -> int:
+    """The first pixel row where most of the row is dark: the table's first horizontal border."""
+    import numpy as np
+
+    grey = np.asarray(img.convert("L"))
+    dark = (grey < 128).mean(axis=1)
+    return int(np.argmax(dark > 0.5))
+
+
+def test_tables_use_the_released_page_viewport_and_crop() -> None:
+    """table_parse_rm_v2.py styles ``td`` only (header cells get no border), screenshots a 3600x2400 viewport
+    (a taller table is cut there) and crops inside that screenshot; erm's own profile draws every cell's
+    border and the whole table."""
+    header = ("<table><tr><th>Year</th><th>Units</th></tr>"
+              + "".join(f"<tr><td>{2000 + i}</td><td>{7 * i}</td></tr>" for i in range(3)) + "</table>")
+    erm_img = Image.open(io.BytesIO(render(header, kind="html", options=ERM, cache=False).png))
+    verm = render(header, kind="html", options=VERM, cache=False)
+    assert verm.ok, verm.error
+    verm_img = Image.open(io.BytesIO(verm.png))
+    assert _first_rule_row(erm_img) == 12  # the header row's top border, right after the 12 px crop margin
+    assert _first_rule_row(verm_img) > 12 + 12  # no border above or between the header cells: the first rule
+    # is the one under the header row
+    tall = "<table>" + "".join(f"<tr><td>{i}</td><td>{3 * i}</td></tr>" for i in range(150)) + "</table>"
+    erm_h = Image.open(io.BytesIO(render(tall, kind="html", options=ERM, cache=False).png)).size[1]
+    verm_h = Image.open(io.BytesIO(render(tall, kind="html", options=VERM, cache=False).png)).size[1]
+    assert erm_h > 2400 and verm_h <= 2400  # the released screenshot stops at its 2400 px viewport
+    assert VERM.key()["profile_version"] == "2"  # older visual-erm table renders are not reused from the cache

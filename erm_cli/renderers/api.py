@@ -52,7 +52,7 @@ def _render_table(kind: str) -> Callable[[str, RenderOptions], bytes]:
         from .table_renderer import TableRenderTimeout, TableSourceError, render_table
 
         try:
-            return render_table(kind, code, timeout=options.timeout, mem_mb=options.mem_mb)
+            return render_table(kind, code, timeout=options.timeout, mem_mb=options.mem_mb, profile=options.profile)
         except (TableSourceError, TableRenderTimeout) as exc:
             raise CodeFailure(str(exc)) from None
 

@@ -14,6 +14,9 @@ TASK_OF_KIND: dict[str, str] = {"matplotlib": "chart", "plotly": "chart", "svg":
                                 "html": "table", "markdown": "table", "latex": "table"}
 EXTENSION_OF_KIND: dict[str, str] = {"matplotlib": ".py", "plotly": ".py", "svg": ".svg", "html": ".html",
                                      "markdown": ".md", "latex": ".tex"}
+#: Bumped when a render profile's pixels change (in the cache key of that profile's renders only).
+#: visual-erm 2: tables on the released reward's own page, viewport and crop (table_renderer.RELEASED_CSS).
+PROFILE_VERSIONS: dict[str, str] = {"visual-erm": "2"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class RenderOptions:
                "mem_mb": self.mem_mb, "strict": self.strict}
         if self.profile != "erm":  # keys of the default profile stay those of earlier caches
             key["profile"] = self.profile
+            key["profile_version"] = PROFILE_VERSIONS.get(self.profile, "1")
         return key
 
 

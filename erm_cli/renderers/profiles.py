@@ -11,9 +11,11 @@ differently from erm's defaults, and the released judge was trained on its rende
 - **SVG**: ``cairosvg.svg2png(..., output_width=336, output_height=336, background_color="white")``:
   every candidate at 336x336 on white, whatever its own size;
 - **tables** (``table_parse_rm_v2.py``): the whole answer (prose and fences included) goes raw into the
-  page as HTML; the page and crop are erm's table renderer's, which follow the released ones (Arial
-  14px, 1px solid #333 cells, 6px 10px padding, cropped to content + 12 px). Markdown or LaTeX answers
-  therefore show as text, as they do in the released reward.
+  released page as HTML: its stylesheet as written (``td`` borders only, so header cells have none; 20 px
+  body margin; body text in the browser's default font), no doctype, a 3600x2400 viewport screenshot (a
+  taller table is cut there) cropped to content + 12 px inside the screenshot
+  (``table_renderer.released_document``). Markdown or LaTeX answers therefore show as text, as they do in
+  the released reward.
 
 :func:`apply_profile` turns (kind, code, options) into what erm's renderers need to produce those pixels.
 """

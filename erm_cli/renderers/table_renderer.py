@@ -23,6 +23,16 @@ CSS_PATH = Path(__file__).with_name("table.css")
 CROP_PADDING = 12
 MAX_WIDTH = 3600     # the paper's viewport width
 MAX_HEIGHT = 12000
+#: The released table reward's page (``table_parse_rm_v2.py::compute_score``) for render profile ``visual-erm``:
+#: its stylesheet as written (``td`` only: header cells ``th`` get no border; body text in the browser's default
+#: font), no doctype (quirks mode, as there), a screenshot of the 3600x2400 viewport (a taller table is cut
+#: there) and the crop taken inside that screenshot (content + 12 px, clamped at its edges).
+RELEASED_CSS = ("body { background: white; margin: 20px; } "
+                "table { border-collapse: collapse; font-family: Arial, sans-serif; font-size: 14px; } "
+                "td { border: 1px solid #333; padding: 6px 10px; }")
+RELEASED_VIEWPORT = {"width": 3600, "height": 2400}
+#: The table page's viewport otherwise (browser.py makes every context at this size).
+DEFAULT_VIEWPORT = {"width": 800, "height": 600}
 #: Nothing may be fetched: no scripts, frames, images, fonts or styles other than inline ones and data: URIs.
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; script-src 'none'; "
        "frame-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
@@ -154,7 +164,17 @@ def html_document(body: str) -> str:
             f"<style>{stylesheet()}</style></head><body>{body}</body></html>")
 
 
-def _screenshot(session, document: str, timeout: float, deadline: float | None = None) -> bytes:
+def released_document(body: str) -> str:
+    """The released table reward's page around ``body`` (render profile ``visual-erm``), with erm's CSP (it
+    changes no pixel of a static page) and without ``<meta http-equiv=refresh>``."""
+    body = drop_meta_refresh(body)
+    return ("<html><head><meta charset=\"utf-8\">"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
+            f"<style>{RELEASED_CSS}</style></head><body>\n{body}\n</body></html>")
+
+
+def _screenshot(session, document: str, timeout: float, deadline: float | None = None,
+                released: bool = False) -> bytes:
     deadline = deadline if deadline is not None else time.monotonic() + timeout
     page = session.table_page()
 
@@ -165,6 +185,15 @@ def _screenshot(session, document: str, timeout: float, deadline: float | None =
         return max(100, int(left * 1000))
 
     try:
+        if released:  # the released page: its viewport, screenshotted as it is
+            page.set_viewport_size(RELEASED_VIEWPORT)
+            try:
+                page.set_content(document, wait_until="load", timeout=step_ms())
+                png = page.screenshot(animations="disabled", caret="hide", type="png", timeout=step_ms())
+                page.set_content("<html><body></body></html>", timeout=10_000)
+            finally:
+                page.set_viewport_size(DEFAULT_VIEWPORT)
+            return png
         page.set_content(document, wait_until="load", timeout=step_ms())
         width, height = page.evaluate(
             "() => [Math.ceil(Math.max(document.documentElement.scrollWidth, document.body ? "
@@ -187,12 +216,18 @@ def _screenshot(session, document: str, timeout: float, deadline: float | None =
         raise
 
 
-def crop_to_content(png: bytes, padding: int = CROP_PADDING) -> bytes:
-    """Crop to the bounding box of pixels that differ from the top-left (background) pixel, plus padding."""
+def crop_to_content(png: bytes, padding: int = CROP_PADDING, within: bool = False) -> bytes:
+    """Crop to the bounding box of pixels that differ from the top-left (background) pixel, plus padding.
+    ``within``: the padding is taken from the screenshot and stops at its edges, as the released
+    ``crop_with_padding`` does (else background is added around the box)."""
     img = Image.open(io.BytesIO(png)).convert("RGB")
     background = img.getpixel((0, 0))
     bbox = ImageChops.difference(img, Image.new("RGB", img.size, background)).getbbox()
-    if bbox is not None:
+    if bbox is not None and within:
+        x0, y0, x1, y1 = bbox
+        img = img.crop((max(0, x0 - padding), max(0, y0 - padding), min(img.width, x1 + padding),
+                        min(img.height, y1 + padding)))
+    elif bbox is not None:
         x0, y0, x1, y1 = bbox
         out = Image.new("RGB", (x1 - x0 + 2 * padding, y1 - y0 + 2 * padding), background)
         out.paste(img.crop(bbox), (padding, padding))
@@ -202,21 +237,26 @@ def crop_to_content(png: bytes, padding: int = CROP_PADDING) -> bytes:
     return buf.getvalue()
 
 
-def render_table(kind: str, code: str, timeout: float = 30.0, mem_mb: int | None = None) -> bytes:
-    """PNG of a table within ``timeout`` seconds in all (conversion, Chromium, crop). Raises
-    TableSourceError / TableRenderTimeout for bad tables, BrowserUnavailable when Chromium cannot run."""
+def render_table(kind: str, code: str, timeout: float = 30.0, mem_mb: int | None = None,
+                 profile: str = "erm") -> bytes:
+    """PNG of a table within ``timeout`` seconds in all (conversion, Chromium, crop). ``profile="visual-erm"``:
+    the released reward's page, viewport and crop (:data:`RELEASED_CSS`). Raises TableSourceError /
+    TableRenderTimeout for bad tables, BrowserUnavailable when Chromium cannot run."""
     from .browser import BrowserTimeout
 
+    released = profile == "visual-erm"
     deadline = time.monotonic() + timeout  # the browser's steps get what is left of it
-    document = html_document(convert_within(kind, code, timeout))
+    body = convert_within(kind, code, timeout)
+    document = released_document(body) if released else html_document(body)
     left = deadline - time.monotonic()
     if left <= 0:
         raise TableRenderTimeout(f"converting the {kind} table took more than {timeout:g} s")
     try:
-        raw = get_browser().call(lambda session: _screenshot(session, document, timeout, deadline), left, mem_mb)
+        raw = get_browser().call(lambda session: _screenshot(session, document, timeout, deadline, released),
+                                 left, mem_mb)
     except BrowserTimeout as exc:
         raise TableRenderTimeout(f"the table did not render within {timeout:g} s ({exc})") from None
-    return crop_to_content(raw)
+    return crop_to_content(raw, within=released)
 
 
 if __name__ == "__main__":  # the conversion child of convert_within
