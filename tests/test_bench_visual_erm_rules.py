@@ -18,10 +18,7 @@ import base64
 import io
 import json
 import statistics
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,36 +27,14 @@ from PIL import Image, ImageDraw
 from erm_cli.bench.matching import LLMMatcher, MatchRequest
 from erm_cli.judges.prompts import extract_visual_erm_prompts
 from erm_cli.judges.verdict import ErrorItem
+from test_visual_erm_wire import recording_server
 
 RELEASE = Path(__file__).parent / "fixtures" / "visual_erm_release"
 
 
-@contextmanager
-def answering_server(answer: Callable[[dict], str]) -> Iterator[tuple[str, list[dict]]]:
-    bodies: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
-            bodies.append(body)
-            data = json.dumps({"choices": [{"message": {"content": answer(body)}, "finish_reason": "stop"}],
-                               "usage": {}}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", bodies
-    finally:
-        server.shutdown()
-        server.server_close()
+def answering_server(answer: Callable[[dict], str]):  # type: ignore[no-untyped-def]
+    """The wire tests' loopback server, answering ``answer(request body)``."""
+    return recording_server(answer)
 
 
 def _image(path: Path, colour: str) -> Path:

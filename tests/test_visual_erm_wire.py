@@ -13,7 +13,7 @@ import base64
 import io
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,7 +28,9 @@ RELEASE = Path(__file__).parent / "fixtures" / "visual_erm_release"
 
 
 @contextmanager
-def recording_server(answer: str = '{"errors": []}') -> Iterator[tuple[str, list[dict]]]:
+def recording_server(answer: str | Callable[[dict], str] = '{"errors": []}') -> Iterator[tuple[str, list[dict]]]:
+    """A loopback OpenAI-compatible server that records each request body and answers ``answer`` (or
+    ``answer(body)``)."""
     bodies: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -36,8 +38,10 @@ def recording_server(answer: str = '{"errors": []}') -> Iterator[tuple[str, list
             pass
 
         def do_POST(self) -> None:  # noqa: N802
-            bodies.append(json.loads(self.rfile.read(int(self.headers.get("content-length") or 0))))
-            body = json.dumps({"choices": [{"message": {"content": answer}, "finish_reason": "stop"}],
+            request = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+            bodies.append(request)
+            content = answer(request) if callable(answer) else answer
+            body = json.dumps({"choices": [{"message": {"content": content}, "finish_reason": "stop"}],
                                "usage": {}}).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
