@@ -203,8 +203,13 @@ def test_erm_serve_on_the_cluster_answers_and_leaves_nothing_behind(head: dict[s
         assert proc.poll() is None, proc.communicate()[1][-2000:]
         assert time.monotonic() < deadline, "erm serve --ray did not come up"
         try:
-            health = httpx.get(f"{url}/health", timeout=5).json()
+            r = httpx.get(f"{url}/health", timeout=5)
         except httpx.HTTPError:
+            time.sleep(1.0)
+            continue
+        if r.status_code == 200:
+            health = r.json()
+        else:  # Ray Serve's proxy answers 404 "Path '/health' not found" until the app's route is deployed
             time.sleep(1.0)
     assert health["judge"]["name"] == "critic" and health["max_concurrency"] == 8  # 2 replicas x 4 threads
     reference = (MINI / json.loads((MINI / "data.jsonl").read_text().splitlines()[0])["gt_img_path"]).read_bytes()
