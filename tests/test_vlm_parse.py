@@ -203,3 +203,25 @@ def test_first_or_last_object_of_a_malformed_answer() -> None:
     assert len(parse_judge_output(no_severity, "chart", reader="visual-erm-bench").errors) == 2
     with pytest.raises(ValueError, match="reader must be one of"):
         parse_judge_output("{}", "chart", reader="first")
+
+
+def test_released_readers_sum_severities_as_the_released_reward_code_does() -> None:
+    """omnirender_rm_v3.py sums float(severity) (negatives as 0, unreadable values skipped); table_parse_rm_v2.py adds
+    severity as written (default 0), and a non-number makes its whole parse fail (S = 4). erm's reader clamps 1-3."""
+    answer = json.dumps({"errors": [
+        {"category": "text_error", "severity": 5, "location": "title", "description": "a"},
+        {"category": "data_error", "severity": "2", "location": "bars", "description": "b"},
+        {"category": "style_error", "severity": "high", "location": "legend", "description": "c"},
+        {"category": "style_error", "severity": -1, "location": "grid", "description": "d"},
+    ]})
+    chart = parse_judge_output(answer, "chart", reader="visual-erm-first")
+    assert chart.parsed and chart.severity_total == 7.0  # 5 + 2, "high" skipped, -1 as 0
+    assert all(1 <= e.severity <= 3 for e in chart.errors)  # the itemised errors keep erm's 1-3 reading
+    ours = parse_judge_output(answer, "chart", reader="erm")
+    assert ours.severity_total == sum(e.severity for e in ours.errors) and ours.severity_total != 7.0
+    table_ok = json.dumps({"errors": [{"category": "numeric_error", "severity": 5}, {"category": "text_error",
+                                                                                     "severity": 2.5}, {}]})
+    assert parse_judge_output(table_ok, "table", reader="visual-erm-table").severity_total == 7.5
+    table_bad = json.dumps({"errors": [{"category": "numeric_error", "severity": "2"}]})
+    bad = parse_judge_output(table_bad, "table", reader="visual-erm-table")
+    assert not bad.parsed  # the released table reward's parse fails on "2" + 0: S = 4 in its reward

@@ -200,8 +200,14 @@ class Verdict:
 
     @property
     def severity_total(self) -> float:
+        """The sum of the errors' severities (each 1-3); an answer read by a released reward parser sums them as
+        that code does (``info["released_severity_total"]``, see ``vlm_output.released_severity_sum``);
+        :data:`SEVERITY_UNPARSED` when the answer could not be read."""
         if not self.parsed:
             return SEVERITY_UNPARSED
+        released = self.info.get("released_severity_total")
+        if isinstance(released, (int, float)):
+            return float(released)
         return float(sum(e.severity for e in self.errors))
 
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from typing import Any
 
@@ -539,6 +540,36 @@ ANSWER_ERRORS_KEY = "answer_errors"
 #: evaluation.py calls ``.get`` on it and fails the item.
 ANSWER_NOT_OBJECT_KEY = "answer_not_object"
 _RELEASE_FENCE_OPEN = re.compile(r"^```[a-zA-Z0-9_+-]*+\s*+")
+#: ``info`` key of a verdict read by a released reward parser: S as that reward code sums the answer's severities
+#: (:func:`released_severity_sum`), which ``Verdict.severity_total`` (and so the reward) then uses.
+RELEASED_SEVERITY_KEY = "released_severity_total"
+
+
+def released_severity_sum(listed: list[Any], reader: str) -> float | None:
+    """S as the released reward code sums an answer's ``errors``. ``visual-erm-first`` (chart/SVG,
+    ``omnirender_rm_v3.py``): ``float(severity)`` of each dict that has one, negatives as 0, values ``float`` cannot
+    read skipped. ``visual-erm-table`` (``table_parse_rm_v2.py::calculate_error_score``): ``severity`` (default
+    0) added as written, so a non-number or a non-dict entry makes its whole parse fail: None (the reward's S = 4).
+    Values that are not finite are skipped (the released sums would turn the reward into NaN)."""
+    total = 0.0
+    for e in listed:
+        if reader == "visual-erm-table":
+            if not isinstance(e, dict):
+                return None
+            sev = e.get("severity", 0)
+            if not isinstance(sev, (int, float)):  # bool is an int there too
+                return None
+            value = float(sev)
+        else:
+            if not isinstance(e, dict) or e.get("severity") is None:
+                continue
+            try:
+                value = max(0.0, float(e["severity"]))
+            except (TypeError, ValueError):
+                continue
+        if math.isfinite(value):
+            total += value
+    return total
 
 
 def release_reader(task: str, bench: bool = False) -> str:
@@ -611,11 +642,16 @@ def _parse_as_released(raw: str, task: str, judge_id: dict[str, str], reader: st
         if reader == "visual-erm-bench":  # the released evaluation.py fails on this item (erm_cli.bench)
             verdict.info[ANSWER_ERRORS_KEY] = listed
         return verdict
+    released_sum = released_severity_sum(listed, reader) if reader != "visual-erm-bench" else None
+    if reader == "visual-erm-table" and released_sum is None:  # the table reward's parse fails: S = 4
+        return _unparsed(task, judge_id, "an error entry the released table reward cannot add up", raw)
     items = [e for e in listed if isinstance(e, dict)]
     kept = items if reader == "visual-erm-bench" else [e for e in items if e.get("severity") is not None]
     errors = [_error_from_dict(e, task, literal=literal_categories) for e in kept]
     verdict = Verdict(task=task, errors=errors, judge=judge_id, parsed=True)
     verdict.info["reader"] = reader
+    if released_sum is not None:
+        verdict.info[RELEASED_SEVERITY_KEY] = released_sum
     if reader == "visual-erm-bench":
         # the list as the answer wrote it: the released evaluation.py sums each severity as given (not clamped
         # to 1..3 as ``errors`` are) and lists type, description and severity as written to its matcher
