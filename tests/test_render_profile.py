@@ -157,3 +157,26 @@ def test_tables_use_the_released_page_viewport_and_crop() -> None:
     verm_h = Image.open(io.BytesIO(render(tall, kind="html", options=VERM, cache=False).png)).size[1]
     assert erm_h > 2400 and verm_h <= 2400  # the released screenshot stops at its 2400 px viewport
     assert VERM.key()["profile_version"] == "2"  # older visual-erm table renders are not reused from the cache
+
+
+def test_blank_renders_are_judged_as_the_release_does() -> None:
+    """erm fails a (near) single-colour render without asking the judge. The released reward code fails only a pure
+    white chart/SVG render (is_white_image) and sends a blank table page to the judge."""
+    from pathlib import Path
+
+    from erm_cli.judges.pipeline import score_candidate
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    table_ref = examples / "bench-mini" / "images" / "table-00000-ref.png"
+    chart_ref = examples / "refine" / "sales_bar.png"
+    empty_page = "<p></p>"
+    grey = "import matplotlib.pyplot as plt\nplt.figure(facecolor='0.5')\n"
+    white = "import matplotlib.pyplot as plt\nplt.figure()\n"
+
+    def ok(ref: Path, code: str, kind: str, options: RenderOptions) -> bool:
+        return score_candidate(ref, code, kind=kind, candidate_is_code=True, render_options=options,
+                               use_cache=False).render_ok
+
+    assert not ok(table_ref, empty_page, "html", ERM) and ok(table_ref, empty_page, "html", VERM)
+    assert not ok(chart_ref, grey, "matplotlib", ERM) and ok(chart_ref, grey, "matplotlib", VERM)
+    assert not ok(chart_ref, white, "matplotlib", VERM)

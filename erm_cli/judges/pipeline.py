@@ -41,6 +41,19 @@ def is_blank(img: Image.Image, tolerance: int = 2) -> bool:
     return (hi - lo) <= tolerance
 
 
+def blank_render(cand: Image.Image, ref: Image.Image, task: str, profile: str | None) -> bool:
+    """Whether a rendered candidate counts as a blank render (reward 0, the judge is not asked). erm: a (near)
+    single-colour image against a reference that is not. Render profile ``visual-erm`` as the released reward code
+    does: chart/SVG only a pure white image (``omnirender_rm_v3.py::is_white_image``), tables never (the table
+    reward sends a blank page to the judge)."""
+    if profile == "visual-erm":
+        if task == "table":
+            return False
+        lo, hi = cand.convert("L").getextrema()
+        return lo == hi == 255
+    return is_blank(cand) and not is_blank(ref)
+
+
 def read_code(path: str | Path) -> str:
     from ..inputs import read_input_bytes
 
@@ -128,7 +141,7 @@ def score_candidate(
         task = guess_task(ref_img)
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)} or auto")
-    if is_blank(cand_img) and not is_blank(ref_img):
+    if blank_render(cand_img, ref_img, task, getattr(render_options, "profile", None)):
         v = Verdict.render_failure(task, "blank render (a single colour)", judge_id)
         v.info.update(render_info)
         v.timings["total"] = time.perf_counter() - t0
