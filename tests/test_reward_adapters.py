@@ -228,9 +228,10 @@ def test_visual_erm_profile_scores_tables_with_the_released_reward(tmp_path: Pat
     # the tiny judge writes junk: unparseable -> -4 (released S = 4), no render term, never a plain 0
     [(junk, jv, _)] = score_batch([TABLE], [path], "table", profile="visual-erm", **VLM)
     assert not jv.parsed and junk == -4.0
-    # a page with nothing on it (the whole answer goes into the page, as in the release): -4
-    [(failed, fv, _)] = score_batch(["<table></table>"], [path], "table", judge="critic", profile="visual-erm")
-    assert failed == -4.0 and not fv.render_ok
+    # a page with nothing on it (the whole answer goes into the page, as in the release) goes to the judge as the
+    # released table reward sends it: -S, no blank-render shortcut
+    [(blank, bv, _)] = score_batch(["<table></table>"], [path], "table", judge="critic", profile="visual-erm")
+    assert bv.render_ok and bv.parsed and blank == -bv.severity_total < 0
     erm = score_batch([wrong], [path], "table", judge="critic")[0][0]
     assert erm >= 1.0  # the erm profile keeps render_ok + visual reward
 
