@@ -141,7 +141,8 @@ def score_candidate(
         task = guess_task(ref_img)
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)} or auto")
-    if blank_render(cand_img, ref_img, task, getattr(render_options, "profile", None)):
+    # a profile says how code renders: an image candidate (no render) keeps erm's rule
+    if blank_render(cand_img, ref_img, task, getattr(render_options, "profile", None) if as_code else None):
         v = Verdict.render_failure(task, "blank render (a single colour)", judge_id)
         v.info.update(render_info)
         v.timings["total"] = time.perf_counter() - t0
