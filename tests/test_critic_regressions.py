@@ -385,3 +385,97 @@ def test_a_short_number_sign_flip_is_a_numeric_error(judge: str, request: pytest
     v = critic.judge(render(_table(STANDINGS), "html"), render(_table(flipped), "html"), "table")
     assert [e.category for e in v.errors] == ["numeric_error"], describe(v)
     assert "-20" in v.errors[0].description and v.reward < 1.0, describe(v)
+
+
+# ------------------------------------------------------------------------------------------ session 6: beads
+# A line drawn as a dense scatter (hundreds of points, as real gallery scripts do) reads as one thick stroke:
+# it was called "line width differs" (style, minor). A chain of round dots has scalloped edges a wider line
+# does not have, so the two stay apart.
+
+DAMPED = """import numpy as np
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+t = np.linspace(0.0, 4.0, 260)
+ax.plot(t, np.exp(-t / 2) * np.cos(3 * np.pi * t), color='#2a9d8f')
+ax.axhline(0.0, color='#2a9d8f', linewidth=1)
+ax.set_title('Damped oscillation')
+ax.set_xlabel('time (s)')
+ax.set_ylabel('amplitude')
+"""
+DENSE_SCATTER = DAMPED.replace("ax.plot(t, np.exp(-t / 2) * np.cos(3 * np.pi * t), color='#2a9d8f')",
+                               "ax.scatter(t, np.exp(-t / 2) * np.cos(3 * np.pi * t), color='#2a9d8f')")
+
+
+@pytest.mark.parametrize("judge", ["analysers", "default"])
+def test_a_line_drawn_as_a_dense_scatter_is_a_chart_type_change(judge: str) -> None:
+    critic = Critic() if judge == "analysers" else _default_critic()
+    v = critic.judge(render(DAMPED), render(DENSE_SCATTER), "chart")
+    hits = [e for e in v.errors if e.category == "structure_error" and "chart type differs" in (
+        e.evidence or {}).get("proposal", {}).get("description", e.description)]
+    assert hits and hits[0].severity == 3, describe(v)
+    assert hits[0].evidence["scallop_share"] >= 0.02, describe(v)
+    # and the reverse: a dense scatter drawn as a line
+    back = Critic().judge(render(DENSE_SCATTER), render(DAMPED), "chart")
+    assert any("markers (scatter) expected, line found" in e.description for e in back.errors), describe(back)
+
+
+@pytest.mark.parametrize("width", [4, 6])
+def test_a_wider_line_stays_a_width_change(width: int) -> None:
+    wide = DAMPED.replace("color='#2a9d8f')", f"color='#2a9d8f', linewidth={width})", 1)
+    v = Critic().judge(render(DAMPED), render(wide), "chart")
+    assert v.errors and not [e for e in v.errors if e.category == "structure_error"], describe(v)
+
+
+# ------------------------------------------------------------------------------------------ session 6: shades
+# A slightly different shade (a grey span drawn darker, a blue drawn lighter) moves every channel by less than the
+# difference map's thresholds, so no analyser saw it. Every pixel of the one colour moved to one other colour
+# while the rest of the image stayed pixel-exact: that is a repaint, not another rasteriser.
+
+SHADES = """import numpy as np
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+x = np.linspace(0, 10, 60)
+ax.axvspan(2.0, 4.5, color='{span}')
+ax.plot(x, np.sqrt(x) * 3, color='{line}', label='sqrt')
+ax.plot(x, 9 - x * 0.6, color='tab:red', label='decay')
+ax.set_title('Growth against a threshold')
+ax.set_xlabel('step')
+ax.set_ylabel('level')
+ax.legend(loc='lower right')
+"""
+PLAIN_SHADES = SHADES.format(line="tab:blue", span="#e0e0e0")
+
+
+@pytest.mark.parametrize("judge", ["analysers", "default"])
+@pytest.mark.parametrize("line,span,expected", [("tab:blue", "#c8c8c8", "#e0e0e0"), ("#45a0df", "#e0e0e0", "#1f77b4")],
+                         ids=["grey span drawn darker", "blue line drawn lighter"])
+def test_a_slightly_different_shade_is_found(judge: str, line: str, span: str, expected: str) -> None:
+    critic = Critic() if judge == "analysers" else _default_critic()
+    v = critic.judge(render(PLAIN_SHADES), render(SHADES.format(line=line, span=span)), "chart")
+    from erm_cli.judges.critic.colour import delta_e_rgb, parse_colour
+
+    def names(e) -> bool:  # type: ignore[no-untyped-def]
+        said = (e.evidence or {}).get("expected")
+        return isinstance(said, str) and said.startswith("#") and delta_e_rgb(parse_colour(said),
+                                                                              parse_colour(expected)) < 5
+
+    hits = [e for e in v.errors if e.category == "style_error" and names(e)]
+    assert hits and hits[0].severity == 1, describe(v)
+    assert len(v.errors) == 1 and v.reward < 1.0, describe(v)  # one change, one error
+
+
+@pytest.mark.parametrize("route", ["antialiasing off", "jpeg 75"])
+def test_shades_of_another_rasterisation_are_no_repaint(route: str) -> None:
+    import io
+
+    ref = render(PLAIN_SHADES)
+    if route == "jpeg 75":
+        buf = io.BytesIO()
+        ref.convert("RGB").save(buf, format="JPEG", quality=75)
+        cand = Image.open(io.BytesIO(buf.getvalue()))
+    else:
+        cand = render(PLAIN_SHADES.replace("import matplotlib.pyplot as plt",
+                                           "import matplotlib.pyplot as plt\nplt.rcParams.update({'lines.antialiased': "
+                                           "False, 'patch.antialiased': False, 'text.antialiased': False})"))
+    v = Critic().judge(ref, cand, "chart")
+    assert not [e for e in v.errors if "slightly different shade" in e.description], describe(v)

@@ -297,15 +297,10 @@ class FeatureRecorder:
         self.proposals: list[dict[str, Any]] = []
 
     def decide(self, findings: list[Any], ctx: Any) -> tuple[list[Any], None]:
-        from ..judges.critic.features import (
-            pair_features,
-            pixel_exact_elsewhere,
-            proposal_features,
-            resampled,
-        )
+        from ..judges.critic.features import exact_elsewhere, pair_features, proposal_features
 
         self.pair = pair_features(ctx, findings)
-        self.exact_elsewhere = bool(pixel_exact_elsewhere(ctx.al.ref, ctx.al.cand, ctx.diff) and not resampled(ctx))
+        self.exact_elsewhere = exact_elsewhere(ctx)
         self.proposals = []
         for f in findings:
             self.proposals.append({"features": proposal_features(ctx, f, self.pair), "category": f.category,

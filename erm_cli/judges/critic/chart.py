@@ -1739,6 +1739,11 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
         cover1 = min(float((rm & dilate(cm, iterations=1)).sum()) / max(1, int(rm.sum())),
                      float((cm & dilate(rm, iterations=1)).sum()) / max(1, int(cm.sum())))
         ev["coverage_1px"] = round(cover1, 3)
+        beads = _beads_finding(rs.mask, cs.mask, label, box, ev) if max(nr, nc) > min(nr, nc) else None
+        if beads is not None:  # a scatter's dots cut apart by other marks drawn over them, not dashes
+            out.append(beads)
+            ctx.consume_overlapping(box, 0.6, pad=4)
+            return out
         if (nc >= max(6, 3 * nr) or nr >= max(6, 3 * nc)) and (
                 (_dots_share(broken) >= 0.7 and not dotted_line(broken))
                 or piece_thickness(broken) >= 2.2 * max(1.0, stroke_width(solid))):
@@ -1796,7 +1801,10 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
             out.append(Finding("data_error", 2, label, "the series covers a different x range", box, ev))
         elif rs.kind == "line":
             ratio = float(cm.sum()) / max(1.0, float(rm.sum()))
-            if ratio > 1.25 or ratio < 0.8:
+            beads = _beads_finding(rm, cm, label, box, ev)
+            if beads is not None:
+                out.append(beads)
+            elif ratio > 1.25 or ratio < 0.8:
                 out.append(Finding("style_error", 1, label, f"line width differs ({ratio:.2f}x the reference's ink)",
                                    box, ev))
             else:
@@ -1813,6 +1821,54 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
     if out:
         ctx.consume_overlapping(box, 0.6, pad=4)
     return out
+
+
+def _stroke_radius(m: np.ndarray) -> float:
+    """Half the typical stroke width of a mask: over its pixels, the median of the largest distance to the
+    edge within 4 px (each pixel's local stroke radius), so a few wide or thin marks of the same colour (a bar,
+    a legend patch, a reference line) do not decide it."""
+    if not m.any():
+        return 0.0
+    edt = ndi.distance_transform_edt(m)
+    return float(np.median(ndi.maximum_filter(edt, size=9)[m]))
+
+
+def scallop_share(m: np.ndarray) -> float:
+    """How much a closing with a disc of about the stroke's radius adds, as a share of the mask: 0 for a stroke
+    of any width (its edges are smooth), 0.03-0.08 for a chain of overlapping round dots (the notches between
+    them fill), which is what a dense scatter or a line with markers looks like."""
+    if not m.any():
+        return 0.0
+    rows, cols = np.nonzero(m.any(axis=1))[0], np.nonzero(m.any(axis=0))[0]
+    k = max(1, int(round(0.8 * _stroke_radius(m))))
+    y0, y1 = max(0, int(rows[0]) - k - 1), int(rows[-1]) + k + 2
+    x0, x1 = max(0, int(cols[0]) - k - 1), int(cols[-1]) + k + 2
+    crop = m[y0:y1, x0:x1]
+    closed = close_(crop, disc(k)) | crop
+    return float((closed & ~crop).sum()) / float(crop.sum())
+
+
+def _beads_finding(rm: np.ndarray, cm: np.ndarray, label: str, box: BBox, ev: dict) -> Finding | None:
+    """The chart-type change of a thin line drawn as a dense scatter (or the reverse), else None."""
+    h, w = min(rm.shape[0], cm.shape[0]), min(rm.shape[1], cm.shape[1])
+    rm, cm = rm[:h, :w], cm[:h, :w]
+    ratio = float(cm.sum()) / max(1.0, float(rm.sum()))
+    if 1 / 1.6 <= ratio <= 1.6:
+        return None
+    thin, thick = (rm, cm) if ratio > 1.0 else (cm, rm)
+    if not became_beads(thin, thick):
+        return None
+    kinds = ("line", "markers (scatter)") if ratio > 1.0 else ("markers (scatter)", "line")
+    return Finding("structure_error", 3, label, f"chart type differs: {kinds[0]} expected, {kinds[1]} found", box,
+                   {**ev, "ref_kind": kinds[0], "cand_kind": kinds[1], "ink_ratio": round(ratio, 2),
+                    "scallop_share": round(scallop_share(thick), 3)})
+
+
+def became_beads(thin: np.ndarray, thick: np.ndarray) -> bool:
+    """A smooth stroke against a chain of round dots at least twice as wide (plot <-> a dense scatter); a line
+    drawn wider keeps smooth edges (scallop share under 0.01), so it stays a width change."""
+    rt, rk = _stroke_radius(thin), _stroke_radius(thick)
+    return rk >= 2.0 * max(1.0, rt) and scallop_share(thick) >= 0.02 and scallop_share(thin) < 0.01
 
 
 def piece_thickness(m: np.ndarray, min_px: int = 6) -> float:

@@ -609,3 +609,63 @@ def _paint_shift(ref: np.ndarray, cand: np.ndarray, footprint: np.ndarray, a: Se
     cover = float(np.clip(np.linalg.norm(ma - bg) / span, 0.05, 1.0)) if span > 1 else 1.0
     expected = delta_e_rgb(cover * av + (1 - cover) * bg, cover * bv + (1 - cover) * bg)
     return delta_e_rgb(ma, mb), expected
+
+
+@dataclass
+class Recolour:
+    """One colour of the reference painted in another colour in the candidate, pixel for pixel."""
+
+    expected: RGB
+    found: RGB
+    mask: np.ndarray  # the reference's pixels of ``expected`` that changed (image-sized, bool)
+    pixels: int
+    share_moved: float  # of all the reference's pixels of ``expected``
+    consistency: float  # of the moved pixels, the share painted ``found`` (within ``tol``)
+
+
+def exact_recolours(ref: np.ndarray, cand: np.ndarray, *, min_pixels: int = 40, tol: int = 6,
+                    min_moved: float = 0.6, min_consistency: float = 0.6, min_delta_e: float = 3.0,
+                    max_colours: int = 8) -> list[Recolour]:
+    """Colours of the reference that the candidate paints in another colour at the same pixels.
+
+    For two images of one size from one rasteriser: a reference colour ``A`` counts when at least
+    ``min_moved`` of its pixels changed by more than ``tol`` in some channel and at least ``min_consistency``
+    of those now hold one colour ``B`` (within ``tol``), with ΔE2000(A, B) >= ``min_delta_e``, and ``B`` is
+    not a colour the reference already paints as much (that is an anti-aliased edge drawn solid). A slightly
+    different shade moves every pixel of an element the same way; another rasteriser (anti-aliasing, a
+    vector engine, JPEG) moves only edge pixels, each its own way, and leaves an element's inside as it was.
+    The difference map misses such shifts (its channel thresholds tolerate them), this does not."""
+    if ref.shape != cand.shape or ref.ndim != 3 or ref.shape[2] < 3:
+        return []
+    r = np.ascontiguousarray(ref[..., :3]).astype(np.int16)
+    c = np.ascontiguousarray(cand[..., :3]).astype(np.int16)
+    moved = np.abs(r - c).max(axis=2) > tol
+    if int(np.count_nonzero(moved)) < min_pixels:
+        return []
+    keys = (r[..., 0].astype(np.int32) << 16) | (r[..., 1].astype(np.int32) << 8) | r[..., 2].astype(np.int32)
+    moved_keys = keys[moved]
+    uniq, counts = np.unique(moved_keys, return_counts=True)
+    order = np.argsort(-counts)
+    out: list[Recolour] = []
+    for j in order[:max_colours]:
+        if counts[j] < min_pixels:
+            break
+        key = int(uniq[j])
+        mine = keys == key
+        total = int(np.count_nonzero(mine))
+        here = mine & moved
+        n = int(np.count_nonzero(here))
+        if n < min_moved * total:
+            continue  # most of this colour stayed as it was: edges another rasteriser drew its own way
+        now = c[here]
+        found = np.median(now, axis=0)
+        consistency = float(np.count_nonzero(np.abs(now - found).max(axis=1) <= tol)) / n
+        expected = ((key >> 16) & 255, (key >> 8) & 255, key & 255)
+        found_rgb = tuple(int(round(v)) for v in found)
+        if consistency < min_consistency or delta_e_rgb(expected, found_rgb) < min_delta_e:
+            continue
+        if int(np.count_nonzero(np.abs(r - found).max(axis=2) <= tol)) >= 0.5 * n:
+            continue  # the new colour is one the reference already has (the background, an element's own
+            # colour): an anti-aliased edge drawn solid, not a repaint
+        out.append(Recolour(expected, found_rgb, here, n, n / total, consistency))  # type: ignore[arg-type]
+    return out

@@ -29,7 +29,7 @@ from PIL import Image
 
 from ..verdict import CRITIC_REWARD_FORMULA, REWARD_FORMULAS, TASKS, ErrorItem, Verdict
 from .align import EXTREME_ASPECT, Alignment, align, content_bbox
-from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, palette
+from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, palette, parse_colour
 from .diffmap import Region, diff_regions, difference_map
 from .findings import BBox, Context, Finding, overlap_fraction, position_name, severity_by_share, union_box
 from .framecache import frame_scope, register_frames
@@ -245,7 +245,75 @@ def _analyse(ctx: Context) -> list[Finding]:
         findings.extend(_analyse_table(ctx))
     else:
         findings.extend(_analyse_svg(ctx))
+    if ctx.task in ("chart", "svg"):
+        shades = _shade_findings(ctx, findings)
+        if shades:  # a faint-area finding over a repainted element says less about the same change
+            findings = [f for f in findings if not ((f.evidence or {}).get("faint_area") and f.bbox is not None
+                                                    and any(overlap_fraction(s.bbox, f.bbox) >= 0.5
+                                                            for s in shades if s.bbox is not None))] + shades
     return _dedupe(findings)
+
+
+def _hex_or_none(value: Any) -> tuple[int, int, int] | None:
+    """A finding's ``expected`` evidence as a colour, when it is one (some name a marker or a style)."""
+    if not isinstance(value, str) or not value.startswith("#"):
+        return None
+    try:
+        return parse_colour(value)
+    except ValueError:
+        return None
+
+
+#: Repaints whose channels move this much or more make difference regions the other analysers explain.
+SHADE_MAX_CHANNEL = 60
+
+
+def _shade_findings(ctx: Context, found: Sequence[Finding]) -> list[Finding]:
+    """Elements repainted in a slightly different shade (black drawn #292929, tab:blue drawn #45a0df): every
+    pixel of one reference colour moved to one other colour, by less than the difference map sees. Only for
+    two images of one size and scale (another rasteriser or a resampling moves colours too); the pixels are
+    set aside in ``ctx.recoloured`` so the pair still counts as pixel-exact elsewhere. They are proposed only
+    when the pair is pixel-exact outside them and the difference map's regions (``repaint_exact_elsewhere``:
+    the verifier keeps them), so another rasteriser's or JPEG's colour noise never is."""
+    from .colour import exact_recolours
+    from .features import pixel_exact_elsewhere
+    from .morphology import dilate
+
+    if _resampled(ctx.al) or ctx.al.ref.shape != ctx.al.cand.shape:
+        return []
+    W, H = ctx.size
+    reported = [c for c in (_hex_or_none(f.evidence.get("expected")) for f in found if f.evidence) if c is not None]
+    # where another analyser already reports a colour change (a colour map, a repainted series)
+    colour_boxes = [f.bbox for f in found if f.bbox is not None and "colour" in f.description.lower()
+                    and not (f.evidence or {}).get("faint_area")]
+    out: list[Finding] = []
+    elements: list[np.ndarray] = []  # grown masks of the repaints reported so far
+    for rc in exact_recolours(ctx.al.ref, ctx.al.cand, min_pixels=max(40, int(W * H * 1e-4))):
+        a, b = rc.expected, rc.found
+        grown = dilate(rc.mask, iterations=2)  # with the element's anti-aliased edge
+        ctx.recoloured = grown if ctx.recoloured is None else (ctx.recoloured | grown)
+        if any(np.count_nonzero(grown & e) >= 0.3 * rc.pixels for e in elements):
+            continue  # the anti-aliased shades of an element already reported, repainted with it
+        elements.append(grown)
+        if max(abs(int(x) - int(y)) for x, y in zip(a, b, strict=True)) >= SHADE_MAX_CHANNEL:
+            continue
+        if any(delta_e_rgb(a, c) < 5 for c in reported):
+            continue  # another analyser already said this colour changed
+        ys, xs = np.nonzero(rc.mask)
+        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+        if any(overlap_fraction(box, b) >= 0.5 for b in colour_boxes):
+            continue
+        de = delta_e_rgb(a, b)
+        out.append(Finding("style_error", 1, f"{position_name(box, (0, 0, W, H))} element",
+                           f"colour {describe_colour(a)} expected, {describe_colour(b)} found (a slightly "
+                           f"different shade), ΔE2000 = {de:.0f}", box,  # type: ignore[arg-type]
+                           {"expected": hex_of(a), "found": hex_of(b), "delta_e2000": round(de, 1),
+                            "pixels": rc.pixels, "share_repainted": round(rc.share_moved, 3),
+                            "consistency": round(rc.consistency, 3), "repaint_exact_elsewhere": True}))
+    if ctx.recoloured is not None and not pixel_exact_elsewhere(ctx.al.ref, ctx.al.cand, ctx.diff, ctx.recoloured):
+        ctx.recoloured = None  # other pixels moved as well: another rasteriser or JPEG, not a repaint
+        return []
+    return out
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -274,7 +342,8 @@ def _faint_findings(ctx: Context) -> list[Finding]:
         de = delta_e_rgb(a, b)
         out.append(Finding(cat, 1, f"{position_name(box, (0, 0, W, H))} area",
                            f"colours or shading differ slightly over a large area (mean colour {hex_of(a)} expected, "
-                           f"{hex_of(b)} found, ΔE2000 = {de:.0f})", box, {"delta_e2000": round(de, 1)}))
+                           f"{hex_of(b)} found, ΔE2000 = {de:.0f})", box, {"delta_e2000": round(de, 1),
+                                                                          "faint_area": True}))
     return out
 
 

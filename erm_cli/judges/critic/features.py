@@ -149,8 +149,11 @@ def _number(text: str) -> float | None:
 
 # ----------------------------------------------------------------------------------------- pair level
 
-def pixel_exact_elsewhere(ref: np.ndarray, cand: np.ndarray, diff: np.ndarray) -> bool:
-    """Are the two aligned images identical, pixel for pixel, wherever the difference map is quiet?
+def pixel_exact_elsewhere(ref: np.ndarray, cand: np.ndarray, diff: np.ndarray,
+                          ignore: np.ndarray | None = None) -> bool:
+    """Are the two aligned images identical, pixel for pixel, wherever the difference map is quiet (and
+    outside ``ignore``: pixels an analyser already explained, e.g. an element repainted a slightly
+    different shade, which the difference map's thresholds tolerate)?
 
     Then both come from one rasteriser at one scale and every difference is a real change: no nuisance
     route (another engine, dpi, JPEG, anti-aliasing) leaves the untouched pixels exactly as they were.
@@ -158,12 +161,20 @@ def pixel_exact_elsewhere(ref: np.ndarray, cand: np.ndarray, diff: np.ndarray) -
     if ref.shape != cand.shape:
         return False
     quiet = diff < 28
+    if ignore is not None and ignore.shape == quiet.shape:
+        quiet = quiet & ~ignore
     n = int(np.count_nonzero(quiet))
     if n == 0:
         return False
     d = ref != cand  # channels OR-ed and pixels counted: the share .mean() of a boolean index gave, 7x faster
     differ = d[..., 0] | d[..., 1] | d[..., 2]
     return float(n - int(np.count_nonzero(differ & quiet))) / n >= 0.995
+
+
+def exact_elsewhere(ctx: Context) -> bool:
+    """:func:`pixel_exact_elsewhere` for an analysed pair, at one scale (not resampled), with the pixels of
+    slight repaints the analysers found (``ctx.recoloured``) set aside."""
+    return bool(pixel_exact_elsewhere(ctx.al.ref, ctx.al.cand, ctx.diff, ctx.recoloured) and not resampled(ctx))
 
 
 def changed_share(ctx: Context) -> float:

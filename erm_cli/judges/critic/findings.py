@@ -45,6 +45,7 @@ class Context:
     notes: list[str] = field(default_factory=list)
     diff_blur: float = 0.5  # how the difference map was made (an analyser that re-frames a pair redoes it)
     diff_radius: int = 1
+    recoloured: np.ndarray | None = None  # pixels a slight repaint explains (see core._shade_findings)
 
     @property
     def size(self) -> tuple[int, int]:

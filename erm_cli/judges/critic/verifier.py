@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .features import changed_share, pair_features, pixel_exact_elsewhere, proposal_features, resampled
+from .features import changed_share, exact_elsewhere, pair_features, proposal_features
 from .findings import Context, Finding, position_name
 
 MODEL_PATH = Path(__file__).with_name("verifier_model.json")
@@ -292,9 +292,10 @@ class Verifier:
 
     def decide(self, findings: list[Finding], ctx: Context) -> tuple[list[Finding], dict[str, Any]]:
         p_real, sev, p_pair = score(self.model, ctx, findings)
-        exact = pixel_exact_elsewhere(ctx.al.ref, ctx.al.cand, ctx.diff) and not resampled(ctx)
+        exact = exact_elsewhere(ctx)
         keep, unexplained = decision_rule(p_real, p_pair, self.model.decision, exact)
-        certain = np.asarray([beyond_nuisance((f.evidence or {}).get("aspect_ratio_factor")) for f in findings], bool)
+        certain = np.asarray([beyond_nuisance((f.evidence or {}).get("aspect_ratio_factor"))
+                              or bool((f.evidence or {}).get("repaint_exact_elsewhere")) for f in findings], bool)
         if certain.any():
             keep, unexplained = keep | certain, False
         groups = merge_duplicates([f.category for f in findings], p_real, keep,
