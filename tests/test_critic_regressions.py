@@ -479,3 +479,28 @@ def test_shades_of_another_rasterisation_are_no_repaint(route: str) -> None:
                                            "False, 'patch.antialiased': False, 'text.antialiased': False})"))
     v = Critic().judge(ref, cand, "chart")
     assert not [e for e in v.errors if "slightly different shade" in e.description], describe(v)
+
+
+# A scatter of dots too small to be a series of its own, joined into a line in the order of the data (a web of
+# segments): it was an "unexpected series". Every reference dot lies on the candidate's line.
+TINY_DOTS = """import numpy as np
+import matplotlib.pyplot as plt
+rng = np.random.default_rng(3)
+x = rng.normal(0, 2, 300)
+y = 0.6 * x + rng.normal(0, 1, 300)
+fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+ax.scatter(x, y, s=1.5, color='#2a6f97')
+ax.set_title('Paired measurements')
+"""
+TINY_DOTS_JOINED = TINY_DOTS.replace("ax.scatter(x, y, s=1.5, color='#2a6f97')", "ax.plot(x, y, color='#2a6f97')")
+
+
+@pytest.mark.parametrize("judge", ["analysers", "default"])
+def test_tiny_scatter_dots_joined_into_a_line_are_a_chart_type_change(judge: str) -> None:
+    critic = Critic() if judge == "analysers" else _default_critic()
+    v = critic.judge(render(TINY_DOTS), render(TINY_DOTS_JOINED), "chart")
+    hits = [e for e in v.errors if e.category == "structure_error" and "markers (scatter) expected, line found" in (
+        e.evidence or {}).get("proposal", {}).get("description", e.description)]
+    assert hits and hits[0].severity == 3, describe(v)
+    back = Critic().judge(render(TINY_DOTS_JOINED), render(TINY_DOTS), "chart")
+    assert any("line expected, markers (scatter) found" in e.description for e in back.errors), describe(back)

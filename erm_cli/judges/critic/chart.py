@@ -756,6 +756,10 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
         rb, cb = ra.bbox, ca.bbox
         rw, rh = rb[2] - rb[0], rb[3] - rb[1]
         shift = max(abs(rb[0] - cb[0]) / rw, abs(rb[2] - cb[2]) / rw, abs(rb[1] - cb[1]) / rh, abs(rb[3] - cb[3]) / rh)
+        if shift > 0.15 and changed_area < 0.02 and len(ref.axes) != len(cand.axes):
+            # the two images' plot areas were read differently (two subplots taken for one) while hardly any
+            # pixel changed: comparing marks inside unlike boxes would invent data errors
+            continue
         if shift > 0.04 and _supported(ctx, rb) and not relayout:  # a new subplot grid moves every plot area
             out.append(Finding("structure_error", 2 if shift < 0.15 else 3, f"{name}plot area",
                                f"plot area position or size differs by {shift * 100:.0f} % of its size",
@@ -1138,6 +1142,19 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
                and _ink_changed(ctx, ra, s, s.colour, ctx.al.ref_background)]
     extra = [s for s in extra if not _present_in(ctx.al.ref, ctx.al.ref_background, s, ca.bbox)
              and _ink_changed(ctx, ca, s, ctx.al.ref_background, s.colour)]
+    # a scatter of dots too small to be a series of its own, joined into a line (or the reverse): every dot
+    # lies on the other image's line
+    for s, was_line in [(s, False) for s in extra] + [(s, True) for s in missing]:
+        img, bg, box_of = (ctx.al.ref, ctx.al.ref_background, ra.bbox) if not was_line else \
+            (ctx.al.cand, ctx.al.cand_background, ca.bbox)
+        if s.kind == "line" and _dots_on_line(img, bg, s.colour, s.mask, box_of):
+            kinds = ("line", "markers (scatter)") if was_line else ("markers (scatter)", "line")
+            box = _mask_box(s.mask, ca.bbox if not was_line else ra.bbox)
+            out.append(Finding("structure_error", 3, f"{name}plot area, {s.label}",
+                               f"chart type differs: {kinds[0]} expected, {kinds[1]} found", box,
+                               {"ref_kind": kinds[0], "cand_kind": kinds[1], "colour": hex_of(s.colour)}))
+            ctx.consume_overlapping(box, 0.6, pad=4)
+            (missing if was_line else extra).remove(s)
     for s in missing:
         box = _mask_box(s.mask, ra.bbox)
         out.append(Finding("data_error", 3, f"{name}plot area, {s.label}",
@@ -1689,10 +1706,65 @@ def _unit_profiles(ax: AxesInfo, ca: AxesInfo, rm: np.ndarray, cm: np.ndarray) -
     return pr, pc_ref
 
 
+def _dots_on_line(arr: np.ndarray, background: tuple[int, int, int], colour: tuple[int, int, int],
+                  line_mask: np.ndarray, ax_box: BBox) -> bool:
+    """Does ``arr`` paint ``colour`` as many small dots (at least 8, too small to be found as a series)
+    that all lie on ``line_mask`` (another image's line in plot area ``ax_box``), the line having at least
+    twice their ink? Then one image joined the other's scatter points into a line."""
+    from .colour import blend_label_map
+
+    x0, y0, x1, y1 = (int(round(v)) for v in ax_box)
+    x0, y0 = max(0, x0 + 1), max(0, y0 + 1)
+    crop = arr[y0:y1, x0:x1]
+    if crop.size == 0:
+        return False
+    dots = blend_label_map(crop, [colour], background) == 0
+    h, w = min(dots.shape[0], line_mask.shape[0]), min(dots.shape[1], line_mask.shape[1])
+    dots, line_ = dots[:h, :w], line_mask[:h, :w]
+    n = int(dots.sum())
+    if n < 20 or int(line_.sum()) < 2 * n:
+        return False
+    lab, k = ndi.label(dots)
+    if k < 8:
+        return False
+    sizes = np.bincount(lab.ravel())[1:]
+    if float(np.median(sizes)) > 0.002 * h * w:
+        return False  # blobs as large as bars or patches, not scatter dots
+    return joined_dots(dots, line_)
+
+
+def joined_dots(dots: np.ndarray, line_: np.ndarray) -> bool:
+    """Scatter dots joined into a line: they lie on the line (70 % of their ink within 2 px), yet most of
+    the line runs between them (under half of its ink within 3 px of a dot). A dotted or dashed version of a
+    line lies on it too, but its pieces cover the whole line."""
+    n = int(dots.sum())
+    if n == 0 or not line_.any():
+        return False
+    on_line = float((dots & dilate(line_, iterations=2)).sum()) / n
+    near = float((line_ & dilate(dots, iterations=3)).sum()) / float(line_.sum())
+    return on_line >= 0.7 and near < 0.5
+
+
+def _same_marks_in_place(ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Series) -> bool:
+    """The two plot areas sit in the same place and the series' marks cover each other (within 3 px): whatever
+    the tick labels were read as, the data drawn is the same (a scale that differs is the axis's error)."""
+    rb, cb = ax.bbox, ca.bbox
+    rw, rh = max(1.0, rb[2] - rb[0]), max(1.0, rb[3] - rb[1])
+    if max(abs(rb[0] - cb[0]) / rw, abs(rb[2] - cb[2]) / rw, abs(rb[1] - cb[1]) / rh, abs(rb[3] - cb[3]) / rh) > 0.02:
+        return False
+    h, w = min(rs.mask.shape[0], cs.mask.shape[0]), min(rs.mask.shape[1], cs.mask.shape[1])
+    rm, cm = rs.mask[:h, :w], cs.mask[:h, :w]
+    if not rm.any() or not cm.any():
+        return False
+    cov_r = float((rm & dilate(cm, iterations=3)).sum()) / float(rm.sum())
+    cov_c = float((cm & dilate(rm, iterations=3)).sum()) / float(cm.sum())
+    return min(cov_r, cov_c) >= 0.95
+
+
 def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Series, name: str, ph: float,
                   pw: float) -> list[Finding]:
     out: list[Finding] = []
-    if "differs" in (scale_status(ax, ca, "y"), scale_status(ax, ca, "x")):
+    if "differs" in (scale_status(ax, ca, "y"), scale_status(ax, ca, "x")) and not _same_marks_in_place(ax, ca, rs, cs):
         # the axes differ: compare the series in data units, the axis finding covers the moved pixels
         prof = _unit_profiles(ax, ca, rs.mask, cs.mask)
         if prof is not None:
@@ -1740,6 +1812,12 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
                      float((cm & dilate(rm, iterations=1)).sum()) / max(1, int(cm.sum())))
         ev["coverage_1px"] = round(cover1, 3)
         beads = _beads_finding(rs.mask, cs.mask, label, box, ev) if max(nr, nc) > min(nr, nc) else None
+        if beads is None and (nc >= max(8, 3 * nr) or nr >= max(8, 3 * nc)) and _dots_share(broken) >= 0.7 \
+                and joined_dots(broken, solid):
+            kinds = ("line", "markers (scatter)") if nc > nr else ("markers (scatter)", "line")
+            beads = Finding("structure_error", 3, label, f"chart type differs: {kinds[0]} expected, {kinds[1]} found",
+                            box, {**ev, "ref_kind": kinds[0], "cand_kind": kinds[1], "ref_pieces": nr,
+                                  "cand_pieces": nc})
         if beads is not None:  # a scatter's dots cut apart by other marks drawn over them, not dashes
             out.append(beads)
             ctx.consume_overlapping(box, 0.6, pad=4)
