@@ -1745,26 +1745,10 @@ def joined_dots(dots: np.ndarray, line_: np.ndarray) -> bool:
     return on_line >= 0.7 and near < 0.5
 
 
-def _same_marks_in_place(ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Series) -> bool:
-    """The two plot areas sit in the same place and the series' marks cover each other (within 3 px): whatever
-    the tick labels were read as, the data drawn is the same (a scale that differs is the axis's error)."""
-    rb, cb = ax.bbox, ca.bbox
-    rw, rh = max(1.0, rb[2] - rb[0]), max(1.0, rb[3] - rb[1])
-    if max(abs(rb[0] - cb[0]) / rw, abs(rb[2] - cb[2]) / rw, abs(rb[1] - cb[1]) / rh, abs(rb[3] - cb[3]) / rh) > 0.02:
-        return False
-    h, w = min(rs.mask.shape[0], cs.mask.shape[0]), min(rs.mask.shape[1], cs.mask.shape[1])
-    rm, cm = rs.mask[:h, :w], cs.mask[:h, :w]
-    if not rm.any() or not cm.any():
-        return False
-    cov_r = float((rm & dilate(cm, iterations=3)).sum()) / float(rm.sum())
-    cov_c = float((cm & dilate(rm, iterations=3)).sum()) / float(cm.sum())
-    return min(cov_r, cov_c) >= 0.95
-
-
 def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Series, name: str, ph: float,
                   pw: float) -> list[Finding]:
     out: list[Finding] = []
-    if "differs" in (scale_status(ax, ca, "y"), scale_status(ax, ca, "x")) and not _same_marks_in_place(ax, ca, rs, cs):
+    if "differs" in (scale_status(ax, ca, "y"), scale_status(ax, ca, "x")):
         # the axes differ: compare the series in data units, the axis finding covers the moved pixels
         prof = _unit_profiles(ax, ca, rs.mask, cs.mask)
         if prof is not None:

@@ -291,18 +291,20 @@ def _shade_findings(ctx: Context, found: Sequence[Finding]) -> list[Finding]:
     for rc in exact_recolours(ctx.al.ref, ctx.al.cand, min_pixels=max(40, int(W * H * 1e-4))):
         a, b = rc.expected, rc.found
         grown = dilate(rc.mask, iterations=2)  # with the element's anti-aliased edge
-        ctx.recoloured = grown if ctx.recoloured is None else (ctx.recoloured | grown)
         if any(np.count_nonzero(grown & e) >= 0.3 * rc.pixels for e in elements):
-            continue  # the anti-aliased shades of an element already reported, repainted with it
-        elements.append(grown)
-        if max(abs(int(x) - int(y)) for x, y in zip(a, b, strict=True)) >= SHADE_MAX_CHANNEL:
+            # the anti-aliased shades of an element already reported, repainted with it
+            ctx.recoloured = ctx.recoloured | grown  # type: ignore[operator]
             continue
+        if max(abs(int(x) - int(y)) for x, y in zip(a, b, strict=True)) >= SHADE_MAX_CHANNEL:
+            continue  # the difference map sees it: its regions are the other analysers' to explain
         if any(delta_e_rgb(a, c) < 5 for c in reported):
             continue  # another analyser already said this colour changed
         ys, xs = np.nonzero(rc.mask)
         box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
         if any(overlap_fraction(box, b) >= 0.5 for b in colour_boxes):
             continue
+        elements.append(grown)
+        ctx.recoloured = grown if ctx.recoloured is None else (ctx.recoloured | grown)
         de = delta_e_rgb(a, b)
         out.append(Finding("style_error", 1, f"{position_name(box, (0, 0, W, H))} element",
                            f"colour {describe_colour(a)} expected, {describe_colour(b)} found (a slightly "
