@@ -625,7 +625,7 @@ class Recolour:
 
 def exact_recolours(ref: np.ndarray, cand: np.ndarray, *, min_pixels: int = 40, tol: int = 6,
                     min_moved: float = 0.6, min_consistency: float = 0.6, min_delta_e: float = 3.0,
-                    max_colours: int = 8) -> list[Recolour]:
+                    max_colours: int = 8, max_moved_share: float = 0.15) -> list[Recolour]:
     """Colours of the reference that the candidate paints in another colour at the same pixels.
 
     For two images of one size from one rasteriser: a reference colour ``A`` counts when at least
@@ -637,35 +637,42 @@ def exact_recolours(ref: np.ndarray, cand: np.ndarray, *, min_pixels: int = 40, 
     The difference map misses such shifts (its channel thresholds tolerate them), this does not."""
     if ref.shape != cand.shape or ref.ndim != 3 or ref.shape[2] < 3:
         return []
-    r = np.ascontiguousarray(ref[..., :3]).astype(np.int16)
-    c = np.ascontiguousarray(cand[..., :3]).astype(np.int16)
-    moved = np.abs(r - c).max(axis=2) > tol
-    if int(np.count_nonzero(moved)) < min_pixels:
-        return []
+    r = np.ascontiguousarray(ref[..., :3])
+    c = np.ascontiguousarray(cand[..., :3])
+    d = np.maximum(r, c) - np.minimum(r, c)  # |r - c| without leaving uint8
+    moved = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]) > tol
+    n_moved = int(np.count_nonzero(moved))
+    if n_moved < min_pixels or n_moved > max_moved_share * moved.size:
+        return []  # nothing, or noise all over (JPEG): a repaint of that much is the faint-area check's
     keys = (r[..., 0].astype(np.int32) << 16) | (r[..., 1].astype(np.int32) << 8) | r[..., 2].astype(np.int32)
-    moved_keys = keys[moved]
-    uniq, counts = np.unique(moved_keys, return_counts=True)
+    # the frequent colours among the moved pixels, found on every 4th of them (counted exactly below)
+    uniq, counts = np.unique(keys[moved][::4], return_counts=True)
     order = np.argsort(-counts)
+    # the reference's colours on every 3rd row and column, with counts: "does it already paint that colour"
+    skeys, scounts = np.unique(keys[::3, ::3], return_counts=True)
+    srgb = np.stack([(skeys >> 16) & 255, (skeys >> 8) & 255, skeys & 255], axis=1).astype(np.int16)
     out: list[Recolour] = []
     for j in order[:max_colours]:
-        if counts[j] < min_pixels:
+        if 4 * counts[j] < min_pixels // 2:
             break
         key = int(uniq[j])
         mine = keys == key
-        total = int(np.count_nonzero(mine))
         here = mine & moved
         n = int(np.count_nonzero(here))
-        if n < min_moved * total:
-            continue  # most of this colour stayed as it was: edges another rasteriser drew its own way
-        now = c[here]
+        total = int(np.count_nonzero(mine))
+        if n < min_pixels or n < min_moved * total:
+            continue  # too few, or most of this colour stayed as it was (edges another rasteriser drew its way)
+        now = c[here].astype(np.int16)
         found = np.median(now, axis=0)
         consistency = float(np.count_nonzero(np.abs(now - found).max(axis=1) <= tol)) / n
         expected = ((key >> 16) & 255, (key >> 8) & 255, key & 255)
         found_rgb = tuple(int(round(v)) for v in found)
         if consistency < min_consistency or delta_e_rgb(expected, found_rgb) < min_delta_e:
             continue
-        if int(np.count_nonzero(np.abs(r - found).max(axis=2) <= tol)) >= 0.5 * n:
-            continue  # the new colour is one the reference already has (the background, an element's own
+        near = np.abs(srgb - np.asarray(found_rgb, np.int16)).max(axis=1) <= tol
+        already = int(scounts[near].sum()) * 9
+        if already >= 0.5 * n:
+            continue  # the new colour is one the reference already paints (the background, an element's own
             # colour): an anti-aliased edge drawn solid, not a repaint
         out.append(Recolour(expected, found_rgb, here, n, n / total, consistency))  # type: ignore[arg-type]
     return out
