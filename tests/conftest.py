@@ -34,18 +34,21 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @contextmanager
-def fixed_answer_chat_server(answer: str) -> Iterator[str]:
-    """A real OpenAI-compatible chat server on loopback that answers ``answer`` to every request; yields its
-    base URL (``http://127.0.0.1:PORT/v1``) for an ``openai:URL#model`` spec. For tests that need a judge answer
-    the tiny random model cannot promise (its junk tokens depend on the machine's float arithmetic)."""
+def recording_server(answer: str | Callable[[dict], str] = '{"errors": []}') -> Iterator[tuple[str, list[dict]]]:
+    """A real OpenAI-compatible chat server on loopback that records each request body and answers ``answer``
+    (or ``answer(body)``, called in the request's own thread); yields its base URL
+    (``http://127.0.0.1:PORT/v1``, for an ``openai:URL#model`` spec) and the recorded bodies."""
+    bodies: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:  # quiet
             pass
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            body = json.dumps({"choices": [{"message": {"content": answer}, "finish_reason": "stop"}],
+        def do_POST(self) -> None:  # noqa: N802
+            request = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+            bodies.append(request)
+            content = answer(request) if callable(answer) else answer
+            body = json.dumps({"choices": [{"message": {"content": content}, "finish_reason": "stop"}],
                                "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
@@ -54,10 +57,9 @@ def fixed_answer_chat_server(answer: str) -> Iterator[str]:
             self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", bodies
     finally:
         server.shutdown()
         server.server_close()

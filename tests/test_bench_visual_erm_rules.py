@@ -22,12 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import recording_server
 from PIL import Image, ImageDraw
 
 from erm_cli.bench.matching import LLMMatcher, MatchRequest
 from erm_cli.judges.prompts import extract_visual_erm_prompts
 from erm_cli.judges.verdict import ErrorItem
-from test_visual_erm_wire import recording_server
 
 RELEASE = Path(__file__).parent / "fixtures" / "visual_erm_release"
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import fixed_answer_chat_server
+from conftest import recording_server
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parent.parent
@@ -185,7 +185,7 @@ def test_unparseable_vlm_answer_is_not_called_equivalent(tmp_path: Path) -> None
     icon("#2a9d8f").save(tmp_path / "cand.png")
     # junk a tiny random model answered on one machine (on another, its junk happened to repair into an error:
     # the answer is fixed here, served over real HTTP, so the test does not depend on float arithmetic)
-    with fixed_answer_chat_server(" symbol symbol symbol\n\niewiew%") as url:
+    with recording_server(" symbol symbol symbol\n\niewiew%") as (url, _):
         p = erm("judge", str(tmp_path / "ref.png"), str(tmp_path / "cand.png"), "--task", "svg", "--judge", "vlm",
                 "--model", f"openai:{url}#junk")
     assert p.returncode == 0, p.stderr

@@ -43,6 +43,16 @@ def describe(v: Verdict) -> list[dict]:
     return [e.to_dict() for e in v.errors]
 
 
+def said(e: ErrorItem) -> str:
+    """The analysers' words for an error (the default judge rewords kept errors and keeps these in evidence)."""
+    return (e.evidence or {}).get("proposal", {}).get("description", e.description)
+
+
+def type_changes(v: Verdict, words: str) -> list[ErrorItem]:
+    """The verdict's structure errors whose analysers' words include ``words``."""
+    return [e for e in v.errors if e.category == "structure_error" and words in said(e)]
+
+
 # ------------------------------------------------------------------------------------------ data units
 
 def test_showcase_bars_are_compared_in_data_units_and_the_y_label_is_found() -> None:
@@ -323,8 +333,7 @@ def test_a_real_error_of_round_2_is_found(kind: str, judge: str) -> None:
     critic = Critic() if judge == "analysers" else _default_critic()
     v = critic.judge(render(ref_code), render(cand_code), "chart")
     # the analysers' words: the default judge rewords kept errors (phrasing.py) and keeps them in the evidence
-    hits = [e for e in v.errors if e.category == category and words in (e.evidence or {}).get("proposal", {}).get(
-        "description", e.description)]
+    hits = [e for e in v.errors if e.category == category and words in said(e)]
     assert hits, describe(v)
     assert len(v.errors) <= 3, describe(v)
     assert v.reward < 1.0
@@ -410,8 +419,7 @@ DENSE_SCATTER = DAMPED.replace("ax.plot(t, np.exp(-t / 2) * np.cos(3 * np.pi * t
 def test_a_line_drawn_as_a_dense_scatter_is_a_chart_type_change(judge: str) -> None:
     critic = Critic() if judge == "analysers" else _default_critic()
     v = critic.judge(render(DAMPED), render(DENSE_SCATTER), "chart")
-    hits = [e for e in v.errors if e.category == "structure_error" and "chart type differs" in (
-        e.evidence or {}).get("proposal", {}).get("description", e.description)]
+    hits = type_changes(v, "chart type differs")
     assert hits and hits[0].severity == 3, describe(v)
     assert hits[0].evidence["scallop_share"] >= 0.02, describe(v)
     # and the reverse: a dense scatter drawn as a line
@@ -499,8 +507,7 @@ TINY_DOTS_JOINED = TINY_DOTS.replace("ax.scatter(x, y, s=1.5, color='#2a6f97')",
 def test_tiny_scatter_dots_joined_into_a_line_are_a_chart_type_change(judge: str) -> None:
     critic = Critic() if judge == "analysers" else _default_critic()
     v = critic.judge(render(TINY_DOTS), render(TINY_DOTS_JOINED), "chart")
-    hits = [e for e in v.errors if e.category == "structure_error" and "markers (scatter) expected, line found" in (
-        e.evidence or {}).get("proposal", {}).get("description", e.description)]
+    hits = type_changes(v, "markers (scatter) expected, line found")
     assert hits and hits[0].severity == 3, describe(v)
     back = Critic().judge(render(TINY_DOTS_JOINED), render(TINY_DOTS), "chart")
     assert any("line expected, markers (scatter) found" in e.description for e in back.errors), describe(back)

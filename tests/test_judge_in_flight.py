@@ -10,9 +10,9 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+from conftest import recording_server
 from PIL import Image
 
 from erm_cli.models import in_flight_options, load_model
@@ -29,35 +29,18 @@ def counting_chat_server(expect: int) -> Iterator[tuple[str, dict[str, int]]]:
     seen = {"now": 0, "max": 0, "total": 0}
     lock = threading.Condition()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:  # quiet
-            pass
+    def answer(_body: dict) -> str:
+        with lock:
+            seen["now"] += 1
+            seen["total"] += 1
+            seen["max"] = max(seen["max"], seen["now"])
+            lock.notify_all()
+            lock.wait_for(lambda: seen["max"] >= expect, timeout=5.0)
+            seen["now"] -= 1
+        return json.dumps(ANSWER)
 
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            with lock:
-                seen["now"] += 1
-                seen["total"] += 1
-                seen["max"] = max(seen["max"], seen["now"])
-                lock.notify_all()
-                lock.wait_for(lambda: seen["max"] >= expect, timeout=5.0)
-                seen["now"] -= 1
-            body = json.dumps({"choices": [{"message": {"content": json.dumps(ANSWER)}, "finish_reason": "stop"}],
-                               "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with recording_server(answer) as (url, _):
+        yield url, seen
 
 
 def _png(colour: str) -> str:

@@ -12,50 +12,16 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import recording_server
 from PIL import Image, ImageDraw
 
 from erm_cli.judges.prompts import extract_visual_erm_prompts
 from erm_cli.judges.vlm import VLMJudge
 
 RELEASE = Path(__file__).parent / "fixtures" / "visual_erm_release"
-
-
-@contextmanager
-def recording_server(answer: str | Callable[[dict], str] = '{"errors": []}') -> Iterator[tuple[str, list[dict]]]:
-    """A loopback OpenAI-compatible server that records each request body and answers ``answer`` (or
-    ``answer(body)``)."""
-    bodies: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_POST(self) -> None:  # noqa: N802
-            request = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
-            bodies.append(request)
-            content = answer(request) if callable(answer) else answer
-            body = json.dumps({"choices": [{"message": {"content": content}, "finish_reason": "stop"}],
-                               "usage": {}}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", bodies
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # -- the released request builders, replayed -----------------------------------------------------------------
