@@ -463,9 +463,9 @@ def test_a_slightly_different_shade_is_found(judge: str, line: str, span: str, e
     from erm_cli.judges.critic.colour import delta_e_rgb, parse_colour
 
     def names(e) -> bool:  # type: ignore[no-untyped-def]
-        said = (e.evidence or {}).get("expected")
-        return isinstance(said, str) and said.startswith("#") and delta_e_rgb(parse_colour(said),
-                                                                              parse_colour(expected)) < 5
+        colour = (e.evidence or {}).get("expected")
+        return isinstance(colour, str) and colour.startswith("#") and delta_e_rgb(parse_colour(colour),
+                                                                                  parse_colour(expected)) < 5
 
     hits = [e for e in v.errors if e.category == "style_error" and names(e)]
     assert hits and hits[0].severity == 1, describe(v)

@@ -1148,11 +1148,9 @@ def _compare_series(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str, loc) ->
         img, bg, box_of = (ctx.al.ref, ctx.al.ref_background, ra.bbox) if not was_line else \
             (ctx.al.cand, ctx.al.cand_background, ca.bbox)
         if s.kind == "line" and _dots_on_line(img, bg, s.colour, s.mask, box_of):
-            kinds = ("line", "markers (scatter)") if was_line else ("markers (scatter)", "line")
             box = _mask_box(s.mask, ca.bbox if not was_line else ra.bbox)
-            out.append(Finding("structure_error", 3, f"{name}plot area, {s.label}",
-                               f"chart type differs: {kinds[0]} expected, {kinds[1]} found", box,
-                               {"ref_kind": kinds[0], "cand_kind": kinds[1], "colour": hex_of(s.colour)}))
+            out.append(_line_scatter_change(f"{name}plot area, {s.label}", box, was_line,
+                                            {"colour": hex_of(s.colour)}))
             ctx.consume_overlapping(box, 0.6, pad=4)
             (missing if was_line else extra).remove(s)
     for s in missing:
@@ -1798,10 +1796,7 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
         beads = _beads_finding(rs.mask, cs.mask, label, box, ev) if max(nr, nc) > min(nr, nc) else None
         if beads is None and (nc >= max(8, 3 * nr) or nr >= max(8, 3 * nc)) and _dots_share(broken) >= 0.7 \
                 and joined_dots(broken, solid):
-            kinds = ("line", "markers (scatter)") if nc > nr else ("markers (scatter)", "line")
-            beads = Finding("structure_error", 3, label, f"chart type differs: {kinds[0]} expected, {kinds[1]} found",
-                            box, {**ev, "ref_kind": kinds[0], "cand_kind": kinds[1], "ref_pieces": nr,
-                                  "cand_pieces": nc})
+            beads = _line_scatter_change(label, box, nc > nr, {**ev, "ref_pieces": nr, "cand_pieces": nc})
         if beads is not None:  # a scatter's dots cut apart by other marks drawn over them, not dashes
             out.append(beads)
             ctx.consume_overlapping(box, 0.6, pad=4)
@@ -1810,9 +1805,7 @@ def _compare_line(ctx: Context, ax: AxesInfo, ca: AxesInfo, rs: Series, cs: Seri
                 (_dots_share(broken) >= 0.7 and not dotted_line(broken))
                 or piece_thickness(broken) >= 2.2 * max(1.0, stroke_width(solid))):
             # the pieces are round dots, not dashes: the line became a scatter of markers (or the reverse)
-            kinds = ("line", "markers (scatter)") if nc > nr else ("markers (scatter)", "line")
-            out.append(Finding("structure_error", 3, label, f"chart type differs: {kinds[0]} expected, {kinds[1]} found",
-                               box, {"ref_kind": kinds[0], "cand_kind": kinds[1], "ref_pieces": nr, "cand_pieces": nc}))
+            out.append(_line_scatter_change(label, box, nc > nr, {"ref_pieces": nr, "cand_pieces": nc}))
             ctx.consume_overlapping(box, 0.6, pad=4)
             return out
         if nc >= max(6, 3 * nr) or nr >= max(6, 3 * nc):
@@ -1895,19 +1888,28 @@ def _stroke_radius(m: np.ndarray) -> float:
     return float(np.median(ndi.maximum_filter(edt, size=9)[m]))
 
 
-def scallop_share(m: np.ndarray) -> float:
+def scallop_share(m: np.ndarray, radius: float | None = None) -> float:
     """How much a closing with a disc of about the stroke's radius adds, as a share of the mask: 0 for a stroke
     of any width (its edges are smooth), 0.03-0.08 for a chain of overlapping round dots (the notches between
-    them fill), which is what a dense scatter or a line with markers looks like."""
+    them fill), which is what a dense scatter or a line with markers looks like. ``radius``: the mask's
+    :func:`_stroke_radius`, when the caller has it."""
     if not m.any():
         return 0.0
     rows, cols = np.nonzero(m.any(axis=1))[0], np.nonzero(m.any(axis=0))[0]
-    k = max(1, int(round(0.8 * _stroke_radius(m))))
+    k = max(1, int(round(0.8 * (_stroke_radius(m) if radius is None else radius))))
     y0, y1 = max(0, int(rows[0]) - k - 1), int(rows[-1]) + k + 2
     x0, x1 = max(0, int(cols[0]) - k - 1), int(cols[-1]) + k + 2
     crop = m[y0:y1, x0:x1]
     closed = close_(crop, disc(k)) | crop
     return float((closed & ~crop).sum()) / float(crop.sum())
+
+
+def _line_scatter_change(label: str, box: BBox, to_scatter: bool, evidence: dict) -> Finding:
+    """The chart-type change between a line and a scatter of markers (``to_scatter``: the reference's line is
+    the candidate's scatter), with ``evidence`` and the two kinds."""
+    kinds = ("line", "markers (scatter)") if to_scatter else ("markers (scatter)", "line")
+    return Finding("structure_error", 3, label, f"chart type differs: {kinds[0]} expected, {kinds[1]} found", box,
+                   {**evidence, "ref_kind": kinds[0], "cand_kind": kinds[1]})
 
 
 def _beads_finding(rm: np.ndarray, cm: np.ndarray, label: str, box: BBox, ev: dict) -> Finding | None:
@@ -1918,19 +1920,24 @@ def _beads_finding(rm: np.ndarray, cm: np.ndarray, label: str, box: BBox, ev: di
     if 1 / 1.6 <= ratio <= 1.6:
         return None
     thin, thick = (rm, cm) if ratio > 1.0 else (cm, rm)
-    if not became_beads(thin, thick):
+    chain = bead_chain_scallop(thin, thick)
+    if chain is None:
         return None
-    kinds = ("line", "markers (scatter)") if ratio > 1.0 else ("markers (scatter)", "line")
-    return Finding("structure_error", 3, label, f"chart type differs: {kinds[0]} expected, {kinds[1]} found", box,
-                   {**ev, "ref_kind": kinds[0], "cand_kind": kinds[1], "ink_ratio": round(ratio, 2),
-                    "scallop_share": round(scallop_share(thick), 3)})
+    return _line_scatter_change(label, box, ratio > 1.0, {**ev, "ink_ratio": round(ratio, 2),
+                                                          "scallop_share": round(chain, 3)})
 
 
-def became_beads(thin: np.ndarray, thick: np.ndarray) -> bool:
-    """A smooth stroke against a chain of round dots at least twice as wide (plot <-> a dense scatter); a line
-    drawn wider keeps smooth edges (scallop share under 0.01), so it stays a width change."""
+def bead_chain_scallop(thin: np.ndarray, thick: np.ndarray) -> float | None:
+    """The scallop share of ``thick`` when it is a chain of round dots at least twice as wide as the smooth
+    stroke ``thin`` (plot <-> a dense scatter), else None; a line drawn wider keeps smooth edges (scallop share
+    under 0.01), so it stays a width change."""
     rt, rk = _stroke_radius(thin), _stroke_radius(thick)
-    return rk >= 2.0 * max(1.0, rt) and scallop_share(thick) >= 0.02 and scallop_share(thin) < 0.01
+    if rk < 2.0 * max(1.0, rt):
+        return None
+    chain = scallop_share(thick, rk)
+    if chain < 0.02 or scallop_share(thin, rt) >= 0.01:
+        return None
+    return chain
 
 
 def piece_thickness(m: np.ndarray, min_px: int = 6) -> float:
