@@ -17,6 +17,7 @@ from scipy import ndimage as ndi
 
 from .channels import channel_mean, max_abs_diff
 from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, is_greyish
+from .diffmap import Region
 from .findings import (
     BBox,
     Context,
@@ -771,7 +772,13 @@ def compare_charts(ctx: Context, ref: ChartLayout, cand: ChartLayout) -> list[Fi
             continue
         before = len(out)
         out.extend(_compare_series(ctx, ra, ca, name, loc))
-        out.extend(_compare_grid(ctx, ra, ca, name))
+        grid = _compare_grid(ctx, ra, ca, name)
+        if any((g.evidence or {}).get("grid_only_change") for g in grid):
+            # every changed pixel lies on a grid line switched off or on: what the series comparison saw
+            # (a translucent marker over a vanished line reads as recoloured) follows from the grid
+            del out[before:]
+            ctx.consume_overlapping(ra.bbox, 0.8)
+        out.extend(grid)
         if len(out) == before:  # nothing else explains this plot area: markers redrawn in another shape?
             out.extend(_compare_marker_sites(ctx, ra, name))
         if len(out) == before:  # or black strokes drawn in dark grey (no series: grey ink is no palette colour)
@@ -969,7 +976,7 @@ def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[F
         rf, cf = max(rf, rn), max(cf, cn)  # (a line found at the plain threshold is there, however blurred)
         if (rn >= 3 and cf <= 1) or (cn >= 3 and rf <= 1):
             changes.append((axis, "missing" if rn >= 2 else "unexpected", rn, cn))
-    seen = grid_line_changes(ctx.al.ref, ctx.al.cand, ra.bbox)  # lines only one image draws (blur-tolerant)
+    seen, spans = grid_line_spans(ctx.al.ref, ctx.al.cand, ra.bbox)  # lines only one image draws (blur-tolerant)
     if changes and not any(s[1] == c[1] for s in seen for c in changes):
         changes = []  # the counts differ, the pixels do not: the same grid drawn wider or softer (resampling)
     if not changes:  # faint, dashed or light-on-grey grids the counts miss
@@ -987,13 +994,66 @@ def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[F
             return out
     if changes:  # a grid switched on or off is one style change, whichever directions it draws
         desc = "; ".join(f"{axis} grid lines {state} ({rn} expected, {cn} found)" for axis, state, rn, cn in changes)
-        out.append(Finding("style_error", 1, f"{name}plot area grid", desc, ra.bbox,
-                           {"ref_grid_lines": [c[2] for c in changes], "cand_grid_lines": [c[3] for c in changes]}))
-        # grid differences spread thin lines over the plot: consume thin, low-ink regions
+        evidence: dict[str, object] = {"ref_grid_lines": [c[2] for c in changes],
+                                       "cand_grid_lines": [c[3] for c in changes]}
+        same_side = bool(seen) and all(s[1] == c[1] for s in seen for c in changes)
+        lines = grid_lines_mask(ctx, ra.bbox, spans) if not resampled and same_side else None
+        near = dilate(lines, iterations=1) if lines is not None else None
+        if near is not None and _explain_exactly(ctx, near):
+            evidence["grid_exact_elsewhere"] = True  # nothing else changed: no rasterisation nuisance (verifier keeps)
+            d = ctx.al.ref != ctx.al.cand
+            if not np.any((d[..., 0] | d[..., 1] | d[..., 2]) & ~near):
+                evidence["grid_only_change"] = True  # every changed pixel lies on a grid line
+        out.append(Finding("style_error", 1, f"{name}plot area grid", desc, ra.bbox, evidence))
+        # grid differences spread thin lines over the plot: consume thin, low-ink regions, and regions drawn
+        # mostly on the lines themselves (a grid line crossing a curve)
         for i, r in enumerate(ctx.regions):
-            if i not in ctx.consumed and overlap_fraction(r.bbox, ra.bbox) > 0.8 and r.pixels < 0.02 * r.area + 50:
+            if i in ctx.consumed or overlap_fraction(r.bbox, ra.bbox) <= 0.8:
+                continue
+            if r.pixels < 0.02 * r.area + 50 or (near is not None and _share_on(r, near) >= 0.85):
                 ctx.consumed.add(i)
     return out
+
+
+def grid_lines_mask(ctx: Context, box: BBox, spans: Sequence[GridSpan]) -> np.ndarray | None:
+    """The pixels of grid lines only one image draws (``spans`` across plot area ``box``, 1 px wider each
+    side) where the two images differ; None without spans or for two frames of different sizes."""
+    ref, cand = ctx.al.ref, ctx.al.cand
+    if not spans or ref.shape != cand.shape:
+        return None
+    H, W = ref.shape[:2]
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+    mask = np.zeros((H, W), bool)
+    for axis, _side, a, b in spans:
+        if axis == "horizontal":
+            mask[max(0, a - 1):min(H, b + 1), x0:x1] = True
+        else:
+            mask[y0:y1, max(0, a - 1):min(W, b + 1)] = True
+    d = ref != cand
+    return mask & (d[..., 0] | d[..., 1] | d[..., 2])
+
+
+def _share_on(region: Region, mask: np.ndarray) -> float:
+    """The share of a difference region's pixels that lie on ``mask`` (same frame)."""
+    x0, y0, x1, y1 = (int(v) for v in region.bbox)
+    crop = mask[y0:y1, x0:x1]
+    if crop.shape != region.mask.shape:
+        return 0.0
+    n = int(np.count_nonzero(region.mask))
+    return float(np.count_nonzero(crop & region.mask)) / n if n else 0.0
+
+
+def _explain_exactly(ctx: Context, mask: np.ndarray) -> bool:
+    """Is the pair pixel-exact once ``mask`` (pixels a finding explains) is set aside? Then the mask joins
+    ``ctx.recoloured`` (so the verifier sees a pair with no rasterisation nuisance)."""
+    from .features import pixel_exact_elsewhere
+
+    explained = mask if ctx.recoloured is None else (ctx.recoloured | mask)
+    if not pixel_exact_elsewhere(ctx.al.ref, ctx.al.cand, ctx.diff, explained):
+        return False
+    ctx.recoloured = explained
+    return True
 
 
 def _blur_rows(img: np.ndarray) -> np.ndarray:
@@ -1013,6 +1073,17 @@ def _row_contrast(img: np.ndarray, s0: int, s1: int, cols: np.ndarray) -> float:
 
 def grid_line_changes(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover: float = 0.25,
                       min_contrast: float = 6.0) -> list[tuple[str, str, int, int]]:
+    """:func:`grid_line_spans` without the lines' places."""
+    return grid_line_spans(ref, cand, box, min_cover=min_cover, min_contrast=min_contrast)[0]
+
+
+#: One grid line only one image draws: (axis, side, first row or column, end), in image pixels; side 0 is a
+#: line only the reference draws, 1 one only the candidate draws.
+GridSpan = tuple[str, int, int, int]
+
+
+def grid_line_spans(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover: float = 0.25,
+                    min_contrast: float = 6.0) -> tuple[list[tuple[str, str, int, int]], list[GridSpan]]:
     """Grid lines one image draws across plot area ``box`` and the other does not (both in one frame).
 
     Rows (columns) where the two images differ over at least ``min_cover`` of the plot's width (height), in
@@ -1020,20 +1091,21 @@ def grid_line_changes(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover
     rows 3 px above and below it (by ``min_contrast`` grey levels) while in the other image it does not, so
     a grid drawn in both (crisper in one) is no change. Faint, dashed and white-on-grey grids count. Returns
     ``(axis, "missing" | "unexpected", lines in ref, lines in cand)`` per direction with at least 2 such lines
-    (3 over both directions), all on the same side."""
+    (3 over both directions), all on the same side, and those lines' :data:`GridSpan`\ s."""
     from .colour import chroma_of
 
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     if x1 - x0 < 40 or y1 - y0 < 40:
-        return []
+        return [], []
     r = ref[y0 + 3:y1 - 2, x0 + 3:x1 - 2].astype(np.int16)
     c = cand[y0 + 3:y1 - 2, x0 + 3:x1 - 2].astype(np.int16)
     if r.shape != c.shape or r.size == 0:
-        return []
+        return [], []
     grey = (chroma_of(ref[y0 + 3:y1 - 2, x0 + 3:x1 - 2]) < 24) & (chroma_of(cand[y0 + 3:y1 - 2, x0 + 3:x1 - 2]) < 24)
     changed = (max_abs_diff(r, c) >= min_contrast) & grey
     rg, cg = channel_mean(r), channel_mean(c)
     found: dict[str, list[int]] = {}
+    spans: list[GridSpan] = []
     for axis, ch, a, b in (("horizontal", changed, rg, cg), ("vertical", changed.T, rg.T, cg.T)):
         # contrast measured after a 3-px blur across the lines, in both images: the same line drawn 1 px
         # off, crisper (anti-aliasing off) or softer (resampled, another rasteriser) keeps its contrast there,
@@ -1043,6 +1115,7 @@ def grid_line_changes(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover
         padded = np.concatenate([[False], hot, [False]]).astype(np.int8)
         d = np.diff(padded)
         sides = [0, 0]  # lines drawn by ref only, by cand only
+        offset = y0 + 3 if axis == "horizontal" else x0 + 3
         for s0, s1 in zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]):
             if s1 - s0 > 4 or s0 < 3 or s1 + 3 > a.shape[0]:
                 continue
@@ -1052,16 +1125,19 @@ def grid_line_changes(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover
             ca_, cb_ = _row_contrast(a, s0, s1, cols), _row_contrast(b, s0, s1, cols)
             if ca_ >= min_contrast and cb_ < 0.35 * ca_:
                 sides[0] += 1
+                spans.append((axis, 0, int(s0) + offset, int(s1) + offset))
             elif cb_ >= min_contrast and ca_ < 0.35 * cb_:
                 sides[1] += 1
+                spans.append((axis, 1, int(s0) + offset, int(s1) + offset))
         found[axis] = sides
     ref_only = sum(s[0] for s in found.values())
     cand_only = sum(s[1] for s in found.values())
     if max(ref_only, cand_only) < 3 or min(ref_only, cand_only) > 0:
-        return []
+        return [], []
     k = 0 if ref_only else 1
     state = "missing" if k == 0 else "unexpected"
-    return [(axis, state, s[0], s[1]) for axis, s in found.items() if s[k] >= 2]
+    changes = [(axis, state, s[0], s[1]) for axis, s in found.items() if s[k] >= 2]
+    return changes, [sp for sp in spans if sp[1] == k and any(c[0] == sp[0] for c in changes)]
 
 
 def _line_patterns(img: np.ndarray, min_contrast: float, smooth: bool = False) -> list[tuple[float, float]]:

@@ -197,6 +197,11 @@ def decision_rule(p_real: np.ndarray, p_pair: float, decision: dict[str, float],
 CERTAIN_ASPECT_FACTOR = 3.0
 
 
+#: Evidence an analyser sets when the pair is pixel-exact once its finding's pixels are set aside (a slight
+#: repaint, a grid switched off): one rasteriser drew both images, so the finding always stays.
+EXACT_ELSEWHERE_EVIDENCE: tuple[str, ...] = ("repaint_exact_elsewhere", "grid_exact_elsewhere")
+
+
 def beyond_nuisance(aspect_ratio_factor: float | None) -> bool:
     """Is a proposal certain without the heads (its evidence: the two contents' aspect ratios differ by
     :data:`CERTAIN_ASPECT_FACTOR` or more)?"""
@@ -295,7 +300,8 @@ class Verifier:
         exact = exact_elsewhere(ctx)
         keep, unexplained = decision_rule(p_real, p_pair, self.model.decision, exact)
         certain = np.asarray([beyond_nuisance((f.evidence or {}).get("aspect_ratio_factor"))
-                              or bool((f.evidence or {}).get("repaint_exact_elsewhere")) for f in findings], bool)
+                              or any((f.evidence or {}).get(k) for k in EXACT_ELSEWHERE_EVIDENCE)
+                              for f in findings], bool)
         if certain.any():
             keep, unexplained = keep | certain, False
         groups = merge_duplicates([f.category for f in findings], p_real, keep,
