@@ -21,7 +21,7 @@ import numpy as np
 from ..verdict import TAXONOMY
 from .findings import Context, Finding, overlap_fraction
 
-FEATURES_VERSION = "3"  # 3: grid line evidence (grid_features)
+FEATURES_VERSION = "4"  # 3: grid line evidence (grid_features); 4: blend share (blend_map), line/scatter evidence
 
 CATEGORIES: tuple[str, ...] = tuple(sorted({c for cats in TAXONOMY.values() for c in cats}))
 TASK_NAMES: tuple[str, ...] = tuple(sorted(TAXONOMY))
@@ -40,6 +40,7 @@ EVIDENCE_KEYS: tuple[str, ...] = (
     "shift_share", "places", "ocr_confidence", "pixel_evidence", "stroke_width_ratio", "width_ratio",
     "share_of_axis", "missing_share", "mask_iou", "fraction", "mirrored_overlap", "regions", "moved_parts",
     "parts", "changed_share", "coverage_ref", "bars_differing", "cells", "count", "precision", "recall",
+    "coverage_cand", "coverage_1px", "max_deviation_share", "scallop_share", "share_repainted", "consistency",
 )
 
 #: Characters OCR confuses on rasterised text; both sides are mapped to one spelling before comparing.
@@ -177,6 +178,48 @@ def exact_elsewhere(ctx: Context) -> bool:
     return bool(pixel_exact_elsewhere(ctx.al.ref, ctx.al.cand, ctx.diff, ctx.recoloured) and not resampled(ctx))
 
 
+#: A differing pixel counts as a blend when both images' pixels stand this far (max channel) from their
+#: backgrounds and point the same way from them (cosine at least BLEND_MIN_COSINE).
+BLEND_MIN_OFFSET = 15.0
+BLEND_MIN_COSINE = 0.97
+
+
+def blend_map(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """(differing pixels, those of them that are a blend): where the difference map sees a change
+    (``ctx.diff`` >= 28) and both images draw there the same ink over their background at another strength.
+
+    Anti-aliasing switched, another rasteriser, dpi or JPEG mostly change how much of an edge pixel an element
+    covers: both pixels lie on one line from the background to the element's colour. A missing or added
+    element leaves one side at the background and a repaint changes the direction, so a real change is
+    mostly not a blend (a slightly different shade of one colour is, which the pixel-exact checks see).
+    Computed once per pair (``ctx.cache``)."""
+    hit = ctx.cache.get("blend")
+    if hit is not None:
+        return hit
+    differ = ctx.diff >= 28
+    blend = np.zeros_like(differ)
+    if differ.any() and ctx.al.ref.shape == ctx.al.cand.shape:
+        a = ctx.al.ref[differ][:, :3].astype(np.float32) - np.asarray(ctx.al.ref_background[:3], np.float32)
+        b = ctx.al.cand[differ][:, :3].astype(np.float32) - np.asarray(ctx.al.cand_background[:3], np.float32)
+        na, nb = np.abs(a).max(axis=1), np.abs(b).max(axis=1)
+        dot = (a * b).sum(axis=1)
+        norms = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+        same = (na >= BLEND_MIN_OFFSET) & (nb >= BLEND_MIN_OFFSET) & (dot >= BLEND_MIN_COSINE * np.maximum(norms, 1e-6))
+        blend[differ] = same
+    ctx.cache["blend"] = (differ, blend)
+    return differ, blend
+
+
+def blend_share(ctx: Context, box: Sequence[float] | None = None) -> float:
+    """The share of the differing pixels (in ``box``, else everywhere) that are blends (:func:`blend_map`);
+    nan where nothing differs."""
+    differ, blend = blend_map(ctx)
+    if box is not None:
+        differ, blend = _crop(differ, box), _crop(blend, box)
+    n = int(np.count_nonzero(differ))
+    return float(np.count_nonzero(blend)) / n if n else _nan()
+
+
 def changed_share(ctx: Context) -> float:
     """The share of the image the difference regions cover (``pair_region_share``)."""
     H, W = ctx.diff.shape
@@ -208,6 +251,7 @@ def pair_features(ctx: Context, findings: Sequence[Finding]) -> dict[str, float]
         "pair_diff_p999": float(np.percentile(ctx.diff, 99.9)),
         "pair_regions": float(len(ctx.regions)),
         "pair_region_share": changed_share(ctx),
+        "pair_blend_share": blend_share(ctx),
         "pair_max_region_share": max((r.pixels for r in ctx.regions), default=0) / area,
         "pair_align_residual": float(al.residual),
         "pair_scale_x": float(sx),
@@ -468,6 +512,7 @@ def proposal_features(ctx: Context, f: Finding, pair: dict[str, float]) -> dict[
         ea, eb = _edges(ga), _edges(gb)
         out["crop_edge_ncc"] = ncc(ea, eb)
         out["crop_mean_delta"] = float(gb.mean() - ga.mean()) / 255.0
+        out["crop_blend_share"] = blend_share(ctx, box)
     # OCR confidence on each side under the box
     rw, cw = _words_in(ctx.ref_words, box), _words_in(ctx.cand_words, box)
     out["ocr_ref_n"] = float(len(rw))

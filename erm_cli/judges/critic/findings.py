@@ -46,6 +46,7 @@ class Context:
     diff_blur: float = 0.5  # how the difference map was made (an analyser that re-frames a pair redoes it)
     diff_radius: int = 1
     recoloured: np.ndarray | None = None  # pixels a slight repaint explains (see core._shade_findings)
+    cache: dict[str, Any] = field(default_factory=dict)  # per-pair arrays computed once (features.blend_map)
 
     @property
     def size(self) -> tuple[int, int]:
