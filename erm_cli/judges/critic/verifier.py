@@ -51,8 +51,16 @@ MERGED_REWARD_WEIGHT = 0.05
 #: pair head finds equally (often surely) different with the same kept errors, the one whose difference
 #: regions cover more of the image scores lower (a superset of another's changes changes more pixels).
 EXTENT_REWARD_WEIGHT = 0.04
-#: The changed-area share at which the extent term reaches 63 % of :data:`EXTENT_REWARD_WEIGHT`.
-EXTENT_SCALE = 0.02
+#: The extent term grows as ``log(1 + share / EXTENT_SCALE)``, reaching :data:`EXTENT_REWARD_WEIGHT` when the
+#: whole image changed: it never levels off, so two candidates that both changed much of the figure (a chart
+#: type change, with or without more edits) still differ.
+EXTENT_SCALE = 0.002
+
+
+def extent_term(changed_share: float) -> float:
+    """The changed-area share mapped to [0, 1], strictly increasing (see :data:`EXTENT_SCALE`)."""
+    extent = min(1.0, max(0.0, float(changed_share))) if math.isfinite(float(changed_share)) else 0.0
+    return math.log1p(extent / EXTENT_SCALE) / math.log1p(1.0 / EXTENT_SCALE)
 
 FALLBACK_CATEGORY = {"chart": "style_error", "table": "layout_error", "svg": "shape_error"}
 
@@ -245,11 +253,10 @@ def pair_weight(p_pair: float, decision: dict[str, float], merged: int = 0, chan
     if p_pair > floor and floor < 1.0:
         share = (float(p_pair) - floor) / (1.0 - floor)
         w += PAIR_REWARD_WEIGHT * share
-        extent = max(0.0, float(changed_share)) if math.isfinite(float(changed_share)) else 0.0
-        w += EXTENT_REWARD_WEIGHT * share * (1.0 - math.exp(-extent / EXTENT_SCALE))
+        w += EXTENT_REWARD_WEIGHT * share * extent_term(changed_share)
     if merged > 0:
         w += MERGED_REWARD_WEIGHT * (1.0 - 0.7 ** int(merged))
-    return round(w, 4)
+    return round(w, 6)
 
 
 #: A kept proposal's severity is raised above what the analysers proposed only when the verifier finds it
