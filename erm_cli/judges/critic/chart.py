@@ -997,6 +997,10 @@ def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[F
         evidence: dict[str, object] = {"ref_grid_lines": [c[2] for c in changes],
                                        "cand_grid_lines": [c[3] for c in changes]}
         same_side = bool(seen) and all(s[1] == c[1] for s in seen for c in changes)
+        if not resampled and same_side:  # lines marks hide most of (a grid under bars) count for the mask
+            side = {sp[1] for sp in spans}
+            more = grid_line_spans(ctx.al.ref, ctx.al.cand, ra.bbox, min_cover=0.05)[1]
+            spans = sorted(set(spans) | {sp for sp in more if sp[1] in side})
         lines = grid_lines_mask(ctx, ra.bbox, spans) if not resampled and same_side else None
         near = dilate(lines, iterations=1) if lines is not None else None
         if near is not None and _explain_exactly(ctx, near):
