@@ -556,3 +556,28 @@ def test_a_grid_rasterised_otherwise_is_no_grid_change(route: str) -> None:
     v = _default_critic().judge(ref, cand, "chart")
     assert not [e for e in v.errors if "grid" in said(e)], describe(v)
     assert not any((e.evidence or {}).get("grid_exact_elsewhere") for e in Critic().judge(ref, cand, "chart").errors)
+
+
+# Words repainted green -> #00cd00 (the gallery's rainbow_text): the difference map sees the change, but the
+# text analysis reads the same words and explains its regions, so nothing was said. The repaint is exact
+# (every pixel of the colour moved to one other colour, nothing else changed) and no finding covers it.
+GREEN_WORDS = """import matplotlib.pyplot as plt
+plt.rcParams['font.size'] = 20
+fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+ax.set_xticks([])
+ax.set_yticks([])
+text = ax.text(0.1, 0.5, 'Quarterly', color='red')
+text = ax.annotate(' sales', xycoords=text, xy=(1, 0), verticalalignment='bottom', color='gold', weight='bold')
+text = ax.annotate(' keep', xycoords=text, xy=(1, 0), verticalalignment='bottom', color='{colour}', style='italic')
+text = ax.annotate(' rising', xycoords=text, xy=(1, 0), verticalalignment='bottom', color='blue', family='serif')
+"""
+
+
+@pytest.mark.parametrize("judge", ["analysers", "default"])
+def test_repainted_words_the_text_analysis_reads_alike_are_a_colour_error(judge: str) -> None:
+    critic = Critic() if judge == "analysers" else _default_critic()
+    v = critic.judge(render(GREEN_WORDS.format(colour="green")), render(GREEN_WORDS.format(colour="#00cd00")),
+                     "chart")
+    hits = [e for e in v.errors if e.category == "style_error" and (e.evidence or {}).get("expected") == "#008000"]
+    assert hits and hits[0].evidence.get("found") == "#00cd00", describe(v)
+    assert len(v.errors) == 1, describe(v)

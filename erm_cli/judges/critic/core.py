@@ -274,7 +274,9 @@ def _shade_findings(ctx: Context, found: Sequence[Finding]) -> list[Finding]:
     two images of one size and scale (another rasteriser or a resampling moves colours too); the pixels are
     set aside in ``ctx.recoloured`` so the pair still counts as pixel-exact elsewhere. They are proposed only
     when the pair is pixel-exact outside them and the difference map's regions (``repaint_exact_elsewhere``:
-    the verifier keeps them), so another rasteriser's or JPEG's colour noise never is."""
+    the verifier keeps them), so another rasteriser's or JPEG's colour noise never is. A repaint the difference
+    map does see (a channel moves by :data:`SHADE_MAX_CHANNEL` or more) is proposed here only when no other
+    finding covers it (small text repainted: the text analysis reads the same words and explains its regions)."""
     from .colour import exact_recolours
     from .features import pixel_exact_elsewhere
     from .morphology import dilate
@@ -295,20 +297,22 @@ def _shade_findings(ctx: Context, found: Sequence[Finding]) -> list[Finding]:
             # the anti-aliased shades of an element already reported, repainted with it
             ctx.recoloured = ctx.recoloured | grown  # type: ignore[operator]
             continue
-        if max(abs(int(x) - int(y)) for x, y in zip(a, b, strict=True)) >= SHADE_MAX_CHANNEL:
-            continue  # the difference map sees it: its regions are the other analysers' to explain
         if any(delta_e_rgb(a, c) < 5 for c in reported):
             continue  # another analyser already said this colour changed
         ys, xs = np.nonzero(rc.mask)
         box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
         if any(overlap_fraction(box, b) >= 0.5 for b in colour_boxes):
             continue
+        slight = max(abs(int(x) - int(y)) for x, y in zip(a, b, strict=True)) < SHADE_MAX_CHANNEL
+        if not slight and any(f.bbox is not None and overlap_fraction(box, f.bbox) >= 0.5 for f in found):
+            continue  # the difference map sees it, and another analyser explains its regions
         elements.append(grown)
         ctx.recoloured = grown if ctx.recoloured is None else (ctx.recoloured | grown)
         de = delta_e_rgb(a, b)
-        out.append(Finding("style_error", 1, f"{position_name(box, (0, 0, W, H))} element",
-                           f"colour {describe_colour(a)} expected, {describe_colour(b)} found (a slightly "
-                           f"different shade), ΔE2000 = {de:.0f}", box,  # type: ignore[arg-type]
+        what = " (a slightly different shade)" if slight else ""
+        out.append(Finding("style_error", 1 if slight or de < 12 else 2, f"{position_name(box, (0, 0, W, H))} element",
+                           f"colour {describe_colour(a)} expected, {describe_colour(b)} found{what}, "
+                           f"ΔE2000 = {de:.0f}", box,  # type: ignore[arg-type]
                            {"expected": hex_of(a), "found": hex_of(b), "delta_e2000": round(de, 1),
                             "pixels": rc.pixels, "share_repainted": round(rc.share_moved, 3),
                             "consistency": round(rc.consistency, 3), "repaint_exact_elsewhere": True}))
