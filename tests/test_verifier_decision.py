@@ -71,6 +71,11 @@ def test_pair_weight_is_zero_for_a_pair_that_looks_equivalent_and_below_one_mino
     assert pair_weight(1.0, d, changed_share=0.02) > pair_weight(1.0, d, changed_share=0.01) > pair_weight(1.0, d)
     assert pair_weight(0.6, d, changed_share=0.02) < pair_weight(1.0, d, changed_share=0.02)
     assert pair_weight(1.0, d, changed_share=float("nan")) == pair_weight(1.0, d)
+    # it never levels off: two candidates that both changed much of the image still differ (a chart type
+    # change with or without more edits)
+    big = [pair_weight(1.0, d, changed_share=s) for s in (0.1, 0.3, 0.6, 1.0)]
+    assert big == sorted(big) and len(set(big)) == 4, big
+    assert pair_weight(1.0, d, changed_share=5.0) == pair_weight(1.0, d, changed_share=1.0)
     top = pair_weight(1.0, d, merged=10_000, changed_share=1.0)
     assert top <= PAIR_REWARD_WEIGHT + MERGED_REWARD_WEIGHT + EXTENT_REWARD_WEIGHT < 1.0
 
