@@ -472,19 +472,24 @@ def test_a_slightly_different_shade_is_found(judge: str, line: str, span: str, e
     assert len(v.errors) == 1 and v.reward < 1.0, describe(v)  # one change, one error
 
 
-@pytest.mark.parametrize("route", ["antialiasing off", "jpeg 75"])
-def test_shades_of_another_rasterisation_are_no_repaint(route: str) -> None:
+def rasterised_otherwise(code: str, route: str) -> tuple[Image.Image, Image.Image]:
+    """A matplotlib figure's render and another rasterisation of it: ``jpeg 75`` or ``antialiasing off``."""
     import io
 
-    ref = render(PLAIN_SHADES)
+    ref = render(code)
     if route == "jpeg 75":
         buf = io.BytesIO()
         ref.convert("RGB").save(buf, format="JPEG", quality=75)
-        cand = Image.open(io.BytesIO(buf.getvalue()))
-    else:
-        cand = render(PLAIN_SHADES.replace("import matplotlib.pyplot as plt",
-                                           "import matplotlib.pyplot as plt\nplt.rcParams.update({'lines.antialiased': "
-                                           "False, 'patch.antialiased': False, 'text.antialiased': False})"))
+        return ref, Image.open(io.BytesIO(buf.getvalue()))
+    assert route == "antialiasing off", route
+    return ref, render(code.replace("import matplotlib.pyplot as plt",
+                                    "import matplotlib.pyplot as plt\nplt.rcParams.update({'lines.antialiased': "
+                                    "False, 'patch.antialiased': False, 'text.antialiased': False})"))
+
+
+@pytest.mark.parametrize("route", ["antialiasing off", "jpeg 75"])
+def test_shades_of_another_rasterisation_are_no_repaint(route: str) -> None:
+    ref, cand = rasterised_otherwise(PLAIN_SHADES, route)
     v = Critic().judge(ref, cand, "chart")
     assert not [e for e in v.errors if "slightly different shade" in e.description], describe(v)
 
@@ -542,17 +547,7 @@ def test_a_grid_switched_off_under_translucent_marks_is_one_style_error(judge: s
 
 @pytest.mark.parametrize("route", ["antialiasing off", "jpeg 75"])
 def test_a_grid_rasterised_otherwise_is_no_grid_change(route: str) -> None:
-    import io
-
-    ref = render(GRID_UNDER_MARKERS)
-    if route == "jpeg 75":
-        buf = io.BytesIO()
-        ref.convert("RGB").save(buf, format="JPEG", quality=75)
-        cand = Image.open(io.BytesIO(buf.getvalue()))
-    else:
-        cand = render(GRID_UNDER_MARKERS.replace("import matplotlib.pyplot as plt",
-                                                 "import matplotlib.pyplot as plt\nplt.rcParams.update({'lines.antialiased': "
-                                                 "False, 'patch.antialiased': False, 'text.antialiased': False})"))
+    ref, cand = rasterised_otherwise(GRID_UNDER_MARKERS, route)
     v = _default_critic().judge(ref, cand, "chart")
     assert not [e for e in v.errors if "grid" in said(e)], describe(v)
     assert not any((e.evidence or {}).get("grid_exact_elsewhere") for e in Critic().judge(ref, cand, "chart").errors)
