@@ -41,7 +41,7 @@ import numpy as np
 from ..errors import InputError
 from ..jsonl import JsonlSink, read_jsonl_by_id, read_results
 
-TRAIN_CRITIC_VERSION = "3"  # 2: bases drawn from training_synth_seed (no benchmark seed); 3: severity head without pair features
+TRAIN_CRITIC_VERSION = "2"  # 2: bases drawn from training_synth_seed (no benchmark seed)
 SKLEARN_PIN = "scikit-learn==1.9.1"
 
 Progress = Callable[[str, int, int], Any]
@@ -489,13 +489,7 @@ def _fit_heads(cfg: CriticTrainConfig, rows: list[dict[str, Any]]) -> tuple[dict
 
     proposal = _fit(cfg, Xtr, tr_y)
     real = tr_y == 1
-    # the severity head reads the proposal alone, not the pair around it: one change keeps its severity
-    # whatever else changed, so a candidate's errors weigh no more inside a superset of its changes
-    pair_keys = {k for r in train_rows for k in r["pair"]}
-    sev_names = [n for n in names if n not in pair_keys]
-    sev_cols = [names.index(n) for n in sev_names]
-    severity = (_fit(cfg, Xtr[real][:, sev_cols], tr_sev[real], regressor=True)
-                if real.sum() >= 20 else None)
+    severity = _fit(cfg, Xtr[real], tr_sev[real], regressor=True) if real.sum() >= 20 else None
 
     # out-of-fold proposal probabilities for the pair head's training rows
     oof = np.zeros(len(tr_y))
@@ -527,14 +521,14 @@ def _fit_heads(cfg: CriticTrainConfig, rows: list[dict[str, Any]]) -> tuple[dict
     for a, b in folds.split(Xpair, pair_y, pair_groups):
         oof_pair[b] = (_fit(cfg, Xpair[a], pair_y[a]).predict_proba(Xpair[b])[:, 1]
                        if len(set(pair_y[a].tolist())) == 2 else float(pair_y[a].mean()))
-    tr_sev_pred = (severity.predict(Xtr[:, sev_cols]) if severity is not None
+    tr_sev_pred = (severity.predict(Xtr) if severity is not None
                    else np.asarray([p["severity"] for r in train_rows for p in r["proposals"]], float))
     decision = tune_decision([(r, oof[tr_owner == i], tr_sev_pred[tr_owner == i], float(oof_pair[i]))
                               for i, r in enumerate(train_rows)], DEFAULT_DECISION)
 
     model = {"format": MODEL_FORMAT, "decision": decision,
              "heads": {"proposal": export_hgb(proposal, names),
-                       "severity": export_hgb(severity, sev_names) if severity is not None else None,
+                       "severity": export_hgb(severity, names) if severity is not None else None,
                        "pair": export_hgb(pair, pnames)}}
     # dev metrics through the numpy evaluator (what `erm judge` runs)
     vm = VerifierModel.from_dict(model)

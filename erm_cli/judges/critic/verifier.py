@@ -62,7 +62,6 @@ def extent_term(changed_share: float) -> float:
     extent = min(1.0, max(0.0, float(changed_share))) if math.isfinite(float(changed_share)) else 0.0
     return math.log1p(extent / EXTENT_SCALE) / math.log1p(1.0 / EXTENT_SCALE)
 
-
 FALLBACK_CATEGORY = {"chart": "style_error", "table": "layout_error", "svg": "shape_error"}
 
 
