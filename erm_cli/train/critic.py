@@ -589,7 +589,7 @@ def view_from_scores(r: dict[str, Any], p_real: np.ndarray, sev: np.ndarray, p_p
     if unexplained:
         top = props[int(np.argmax(p_real))] if props else None
         cat = top["category"] if top else FALLBACK_CATEGORY.get(r.get("task", ""), "style_error")
-        kept.append((cat, unexplained_severity(p_pair, top["severity"] if top else None)))
+        kept.append((cat, unexplained_severity(p_pair, top["severity"] if top else None, cat)))
     before = float(sum(p["severity"] for p in props))
     return (float(sum(s for _, s in kept)), {c for c, _ in kept}, p_pair, before, kept,
             pair_weight(p_pair, decision, sum(len(m) for m in groups.values()),

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..verdict import STRUCTURE_CATEGORIES
 from .features import changed_share, exact_elsewhere, pair_features, proposal_features
 from .findings import Context, Finding, position_name
 
@@ -288,10 +289,14 @@ def group_severity(proposals: Sequence[Any], sev: np.ndarray, p_real: np.ndarray
     return max(one(j) for j in [i, *merged])
 
 
-def unexplained_severity(p_pair: float, proposed: int | None = None) -> int:
+def unexplained_severity(p_pair: float, proposed: int | None = None, category: str | None = None) -> int:
     """The severity of the one error added for a difference no kept proposal explains: medium when the pair
-    head is very sure, else minor; never above what the likeliest proposal (which names it) proposed."""
+    head is very sure, else minor; never above what the likeliest proposal (which names it) proposed. When
+    that proposal is a severe structure change (a chart type, a subplot grid: its words say so) and the pair
+    head is very sure, it stays severe: a chart type change is never reported as a medium error."""
     sev = 2 if p_pair >= 0.97 else 1
+    if proposed is not None and int(proposed) >= 3 and category in STRUCTURE_CATEGORIES and p_pair >= 0.97:
+        return 3
     return min(sev, max(1, int(proposed))) if proposed is not None else sev
 
 
@@ -341,7 +346,7 @@ class Verifier:
         if findings:  # the most likely proposal says where and what
             i = int(np.argmax(p_real))
             f = findings[i]
-            sev = unexplained_severity(p_pair, f.severity)
+            sev = unexplained_severity(p_pair, f.severity, f.category)
             ev.update({"verifier_p_real": round(float(p_real[i]), 3), "proposed_severity": int(f.severity)})
             return Finding(f.category, sev, f.location, f.description, f.bbox, {**(f.evidence or {}), **ev})
         sev = unexplained_severity(p_pair)
