@@ -450,7 +450,7 @@ def critic(
 
     \b
       erm train critic --out-dir runs/critic-small --n-bases 5   # a small verifier, to try it
-      erm train critic --out-dir runs/critic --n-bases 160   # the shipped model (4 min on 2 idle cores, ~40 loaded)
+      erm train critic --out-dir runs/critic --n-bases 160   # slow: the shipped model (4 min on 2 idle cores, ~40 loaded)
     """
     from ..console import progress
     from ..train.critic import CriticTrainConfig, train_critic
