@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from erm_cli.bench.critic_speed import build_pairs
-from erm_cli.judges.critic.channels import channel_mean, max_abs_diff
+from erm_cli.judges.critic.channels import any_channel_differs, channel_mean, max_abs_diff
 from erm_cli.judges.critic.chart import _pool
 
 
@@ -27,6 +27,7 @@ def test_max_abs_diff_and_channel_mean_equal_numpy_on_real_renders() -> None:
                 mine = channel_mean(a[crop], dt)
                 assert mine.dtype == ref_mean.dtype and np.array_equal(mine, ref_mean)
             assert np.array_equal(channel_mean(x), x.mean(axis=2))
+            assert np.array_equal(any_channel_differs(a[crop], b[crop]), (a[crop] != b[crop]).any(axis=2))
 
 
 def test_extreme_values() -> None:
@@ -36,6 +37,7 @@ def test_extreme_values() -> None:
         assert np.array_equal(channel_mean(x, dt), x.astype(dt).mean(axis=2))
     xi, yi = x.astype(np.int16), y.astype(np.int16)
     assert max_abs_diff(xi, yi).tolist() == [[255, 255, 0]]
+    assert any_channel_differs(x, y).tolist() == [[True, True, False]]
 
 
 def test_pool_equals_blockwise_any() -> None:

@@ -19,6 +19,12 @@ def max_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def any_channel_differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(a != b).any(axis=2)`` for arrays with 3 channels: the pixels that differ in some channel."""
+    d = a != b
+    return d[..., 0] | d[..., 1] | d[..., 2]
+
+
 def channel_mean(a: np.ndarray, dtype: type = np.float64) -> np.ndarray:
     """``a.astype(dtype).mean(axis=2)`` for an integer array with 3 channels and dtype float32 or float64: the sum
     of three integers is exact in either, and is divided by 3 in ``dtype`` as numpy's mean does."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
-from .channels import channel_mean, max_abs_diff
+from .channels import any_channel_differs, channel_mean, max_abs_diff
 from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, is_greyish
 from .diffmap import Region
 from .findings import (
@@ -996,18 +996,19 @@ def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[F
         desc = "; ".join(f"{axis} grid lines {state} ({rn} expected, {cn} found)" for axis, state, rn, cn in changes)
         evidence: dict[str, object] = {"ref_grid_lines": [c[2] for c in changes],
                                        "cand_grid_lines": [c[3] for c in changes]}
-        same_side = bool(seen) and all(s[1] == c[1] for s in seen for c in changes)
-        if not resampled and same_side:  # lines marks hide most of (a grid under bars) count for the mask
+        near = None
+        if not resampled and bool(seen) and all(s[1] == c[1] for s in seen for c in changes):
+            # lines marks hide most of (a grid under bars) count for the mask, on the same side
             side = {sp[1] for sp in spans}
             more = grid_line_spans(ctx.al.ref, ctx.al.cand, ra.bbox, min_cover=0.05)[1]
             spans = sorted(set(spans) | {sp for sp in more if sp[1] in side})
-        lines = grid_lines_mask(ctx, ra.bbox, spans) if not resampled and same_side else None
-        near = dilate(lines, iterations=1) if lines is not None else None
-        if near is not None and _explain_exactly(ctx, near):
-            evidence["grid_exact_elsewhere"] = True  # nothing else changed: no rasterisation nuisance (verifier keeps)
-            d = ctx.al.ref != ctx.al.cand
-            if not np.any((d[..., 0] | d[..., 1] | d[..., 2]) & ~near):
-                evidence["grid_only_change"] = True  # every changed pixel lies on a grid line
+            changed = any_channel_differs(ctx.al.ref, ctx.al.cand) if ctx.al.ref.shape == ctx.al.cand.shape else None
+            lines = grid_lines_mask(changed, ra.bbox, spans) if changed is not None else None
+            near = dilate(lines, iterations=1) if lines is not None else None
+            if near is not None and _explain_exactly(ctx, near):
+                evidence["grid_exact_elsewhere"] = True  # nothing else changed: no rasterisation nuisance (kept)
+                if not np.any(changed & ~near):
+                    evidence["grid_only_change"] = True  # every changed pixel lies on a grid line
         out.append(Finding("style_error", 1, f"{name}plot area grid", desc, ra.bbox, evidence))
         # grid differences spread thin lines over the plot: consume thin, low-ink regions, and regions drawn
         # mostly on the lines themselves (a grid line crossing a curve)
@@ -1019,13 +1020,12 @@ def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[F
     return out
 
 
-def grid_lines_mask(ctx: Context, box: BBox, spans: Sequence[GridSpan]) -> np.ndarray | None:
+def grid_lines_mask(changed: np.ndarray, box: BBox, spans: Sequence[GridSpan]) -> np.ndarray | None:
     """The pixels of grid lines only one image draws (``spans`` across plot area ``box``, 1 px wider each
-    side) where the two images differ; None without spans or for two frames of different sizes."""
-    ref, cand = ctx.al.ref, ctx.al.cand
-    if not spans or ref.shape != cand.shape:
+    side) among ``changed`` (the pixels where the two same-size images differ); None without spans."""
+    if not spans:
         return None
-    H, W = ref.shape[:2]
+    H, W = changed.shape
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
     mask = np.zeros((H, W), bool)
@@ -1034,8 +1034,7 @@ def grid_lines_mask(ctx: Context, box: BBox, spans: Sequence[GridSpan]) -> np.nd
             mask[max(0, a - 1):min(H, b + 1), x0:x1] = True
         else:
             mask[y0:y1, max(0, a - 1):min(W, b + 1)] = True
-    d = ref != cand
-    return mask & (d[..., 0] | d[..., 1] | d[..., 2])
+    return mask & changed
 
 
 def _share_on(region: Region, mask: np.ndarray) -> float:
@@ -1095,7 +1094,7 @@ def grid_line_spans(ref: np.ndarray, cand: np.ndarray, box: BBox, *, min_cover: 
     rows 3 px above and below it (by ``min_contrast`` grey levels) while in the other image it does not, so
     a grid drawn in both (crisper in one) is no change. Faint, dashed and white-on-grey grids count. Returns
     ``(axis, "missing" | "unexpected", lines in ref, lines in cand)`` per direction with at least 2 such lines
-    (3 over both directions), all on the same side, and those lines' :data:`GridSpan`\ s."""
+    (3 over both directions), all on the same side, and the :data:`GridSpan` of each of those lines."""
     from .colour import chroma_of
 
     x0, y0, x1, y1 = (int(round(v)) for v in box)
