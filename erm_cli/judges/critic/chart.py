@@ -17,7 +17,6 @@ from scipy import ndimage as ndi
 
 from .channels import any_channel_differs, channel_mean, max_abs_diff
 from .colour import PaletteColour, delta_e_rgb, describe_colour, hex_of, is_greyish
-from .diffmap import Region
 from .findings import (
     BBox,
     Context,
@@ -1015,7 +1014,7 @@ def _compare_grid(ctx: Context, ra: AxesInfo, ca: AxesInfo, name: str) -> list[F
         for i, r in enumerate(ctx.regions):
             if i in ctx.consumed or overlap_fraction(r.bbox, ra.bbox) <= 0.8:
                 continue
-            if r.pixels < 0.02 * r.area + 50 or (near is not None and _share_on(r, near) >= 0.85):
+            if r.pixels < 0.02 * r.area + 50 or (near is not None and r.share_on(near) >= 0.85):
                 ctx.consumed.add(i)
     return out
 
@@ -1035,16 +1034,6 @@ def grid_lines_mask(changed: np.ndarray, box: BBox, spans: Sequence[GridSpan]) -
         else:
             mask[y0:y1, max(0, a - 1):min(W, b + 1)] = True
     return mask & changed
-
-
-def _share_on(region: Region, mask: np.ndarray) -> float:
-    """The share of a difference region's pixels that lie on ``mask`` (same frame)."""
-    x0, y0, x1, y1 = (int(v) for v in region.bbox)
-    crop = mask[y0:y1, x0:x1]
-    if crop.shape != region.mask.shape:
-        return 0.0
-    n = int(np.count_nonzero(region.mask))
-    return float(np.count_nonzero(crop & region.mask)) / n if n else 0.0
 
 
 def _explain_exactly(ctx: Context, mask: np.ndarray) -> bool:

@@ -451,9 +451,7 @@ def _consume_text_regions(ctx: Context, diffs: Sequence[TextDifference]) -> None
     for i, r in enumerate(ctx.regions):
         if i in ctx.consumed:
             continue
-        x0, y0, x1, y1 = r.bbox
-        on_text = float((tm[y0:y1, x0:x1] & r.mask).sum()) / max(1, int(r.mask.sum()))
-        if on_text >= 0.6:
+        if r.share_on(tm) >= 0.6:
             ctx.consumed.add(i)
     for d in diffs:
         ctx.consume_overlapping(d.bbox, 0.5, pad=3)

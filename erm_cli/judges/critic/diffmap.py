@@ -40,6 +40,15 @@ class Region:
     def area(self) -> int:
         return (self.bbox[2] - self.bbox[0]) * (self.bbox[3] - self.bbox[1])
 
+    def share_on(self, mask: np.ndarray) -> float:
+        """The share of this region's differing pixels that lie on ``mask`` (a full-frame boolean map)."""
+        x0, y0, x1, y1 = (int(v) for v in self.bbox)
+        crop = mask[y0:y1, x0:x1]
+        n = int(np.count_nonzero(self.mask))
+        if not n or crop.shape != self.mask.shape:
+            return 0.0
+        return float(np.count_nonzero(crop & self.mask)) / n
+
     @property
     def colour_only(self) -> bool:
         """Same shapes, different paint: a style (colour) difference rather than geometry."""
